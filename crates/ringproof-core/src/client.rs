@@ -1,0 +1,141 @@
+//! Clients (tenants) and their credentials.
+//!
+//! A client authenticates either with an API key and secret (the secret is ≥128 random
+//! bits, shown once, stored as SHA-256) or, for faces that log in, with a username and
+//! password (stored as argon2id). Every read and write in ringproof is scoped by client.
+
+use std::collections::BTreeMap;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
+
+use crate::crypto::{ct_eq, hex, random_bytes, sha256};
+use crate::ids::ClientId;
+use crate::policy::PolicyOverrides;
+use crate::time::Timestamp;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: ClientId,
+    pub name: String,
+    /// Shown in messages: "Your <brand> verification code is …".
+    pub brand: String,
+    pub api_key: String,
+    pub secret_hash: [u8; 32],
+    pub username: String,
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+    /// Origins (`scheme://host[:port]`) a redirect may lead to.
+    pub allowed_origins: Vec<String>,
+    /// Message templates by name (`sms` for the native SMS; numbered ones for compat faces).
+    pub templates: BTreeMap<String, String>,
+    pub policy: PolicyOverrides,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly created client with the plaintext credentials, which exist only here.
+#[derive(Clone, Debug)]
+pub struct NewClient {
+    pub client: Client,
+    pub api_secret: String,
+    pub password: String,
+}
+
+impl Client {
+    /// Creates a client with fresh credentials. The username is derived from the name.
+    pub fn create(name: &str, allowed_origins: Vec<String>, now: Timestamp) -> NewClient {
+        let api_secret = new_api_secret();
+        let password = format!("pw_{}", hex(&random_bytes::<12>()));
+        let client = Client {
+            id: ClientId::generate(),
+            name: name.to_owned(),
+            brand: name.to_owned(),
+            api_key: format!("rk_{}", hex(&random_bytes::<12>())),
+            secret_hash: sha256(api_secret.as_bytes()),
+            username: username_from(name),
+            password_hash: hash_password(&password),
+            allowed_origins,
+            templates: BTreeMap::new(),
+            policy: PolicyOverrides::default(),
+            created_at: now,
+        };
+        NewClient {
+            client,
+            api_secret,
+            password,
+        }
+    }
+
+    /// Constant-time check of an API secret against the stored SHA-256.
+    pub fn verify_secret(&self, secret: &str) -> bool {
+        ct_eq(&sha256(secret.as_bytes()), &self.secret_hash)
+    }
+
+    pub fn verify_password(&self, password: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(&self.password_hash) else {
+            return false;
+        };
+        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()
+    }
+}
+
+/// A new API secret: `rs_` and 48 hex characters (192 random bits).
+pub fn new_api_secret() -> String {
+    format!("rs_{}", hex(&random_bytes::<24>()))
+}
+
+/// argon2id with the crate's recommended parameters and a random salt.
+pub fn hash_password(password: &str) -> String {
+    let hashed: Result<PasswordHash, _> = Argon2::default().hash_password(password.as_bytes());
+    hashed
+        .map(|h| h.to_string())
+        .unwrap_or_else(|e| unreachable!("argon2 with default parameters cannot fail: {e}"))
+}
+
+fn username_from(name: &str) -> String {
+    let mut u: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    u = u.trim_matches('-').to_owned();
+    if u.is_empty() {
+        u = "client".into();
+    }
+    u.truncate(48);
+    u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_verify_and_are_not_stored_in_plaintext() {
+        let n = Client::create("Acme Bank", vec![], Timestamp(0));
+        assert!(n.client.verify_secret(&n.api_secret));
+        assert!(!n.client.verify_secret("rs_wrong"));
+        assert!(n.client.verify_password(&n.password));
+        assert!(!n.client.verify_password("nope"));
+        assert!(n.client.password_hash.starts_with("$argon2id$"));
+        assert!(!n.client.password_hash.contains(&n.password));
+        assert_eq!(n.client.username, "acme-bank");
+        assert_eq!(n.client.id.as_str().len(), 24);
+        assert!(n.api_secret.len() >= 3 + 32);
+    }
+}

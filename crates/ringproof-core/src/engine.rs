@@ -1,0 +1,552 @@
+//! The use cases, one method each, over the injected ports. Every API face and the CLI
+//! call these; none of them re-implements a rule.
+
+use std::sync::Arc;
+
+use crate::client::{Client, NewClient};
+use crate::code::{CodeSource, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
+use crate::crypto::{Keys, random_bytes};
+use crate::error::{CoreError, StoreError};
+use crate::ids::{ClientId, VerificationId};
+use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
+use crate::phone::PhoneNumber;
+use crate::policy::Policy;
+use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store};
+use crate::time::{Clock, Timestamp};
+use crate::verification::{CheckOutcome, Ctx, Effects, Event, NewEvent, StartParams, Verification};
+use crate::workflow::{Channel, StepInput, Workflow};
+
+/// How long an idempotency key replays its first response.
+pub const IDEMPOTENCY_WINDOW_S: i64 = 24 * 3600;
+
+/// A request to start a verification, already parsed at the edge.
+#[derive(Clone, Debug, Default)]
+pub struct StartRequest {
+    pub to: Option<PhoneNumber>,
+    pub channel: Option<Channel>,
+    pub workflow: Option<Vec<StepInput>>,
+    pub code_length: Option<u8>,
+    pub locale: Option<String>,
+    pub brand: Option<String>,
+}
+
+/// Idempotency for a start: the key, a hash of the canonical request, and how the face
+/// renders the created verification (the stored response is replayed verbatim).
+pub struct Idempotency<'a> {
+    pub key: String,
+    pub request_hash: [u8; 32],
+    pub render: &'a (dyn Fn(&Verification) -> (u16, String) + Sync),
+}
+
+#[derive(Clone, Debug)]
+pub enum StartOutcome {
+    Created(Box<Verification>),
+    /// The same key and body were seen before: the first response, byte for byte.
+    Replayed {
+        status: u16,
+        body: String,
+    },
+}
+
+/// What running one job did, for metrics and logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    Delivered {
+        channel: Channel,
+        provider: String,
+        latency_ms: i64,
+    },
+    StepRan,
+    Retrying {
+        error: String,
+    },
+    Buried {
+        error: String,
+    },
+    /// The job's verification no longer exists (purged); the job was dropped.
+    Orphaned,
+}
+
+/// Worker tuning.
+#[derive(Clone, Copy, Debug)]
+pub struct JobTuning {
+    pub lease_ms: i64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+}
+
+impl Default for JobTuning {
+    fn default() -> Self {
+        Self {
+            lease_ms: 60_000,
+            backoff_base_ms: 2_000,
+            backoff_cap_ms: 300_000,
+        }
+    }
+}
+
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    codes: Arc<dyn CodeSource>,
+    keys: Keys,
+    defaults: Policy,
+    tuning: JobTuning,
+    wake: Option<Wake>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        codes: Arc<dyn CodeSource>,
+        keys: Keys,
+        defaults: Policy,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            codes,
+            keys,
+            defaults,
+            tuning: JobTuning::default(),
+            wake: None,
+        }
+    }
+
+    /// Called after new due jobs are committed, so a worker in this process starts at once.
+    pub fn with_wake(mut self, wake: Wake) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    pub fn with_tuning(mut self, tuning: JobTuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+    pub fn tuning(&self) -> JobTuning {
+        self.tuning
+    }
+    pub fn defaults(&self) -> Policy {
+        self.defaults
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.wake {
+            w();
+        }
+    }
+
+    // ----- clients -----
+
+    /// Creates a client; if its derived username is taken, a numeric suffix is added.
+    pub async fn create_client(&self, name: &str, allowed_origins: Vec<String>) -> Result<NewClient, CoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(CoreError::invalid("name", "must be 1 to 100 characters"));
+        }
+        for o in &allowed_origins {
+            validate_origin(o)?;
+        }
+        let mut created = Client::create(name, allowed_origins, self.now());
+        let base = created.client.username.clone();
+        for n in 2..=50 {
+            if self.store.client_by_username(&created.client.username).await?.is_none() {
+                self.store.insert_client(&created.client).await?;
+                return Ok(created);
+            }
+            created.client.username = format!("{base}-{n}");
+        }
+        Err(CoreError::invalid("name", "too many clients with this name"))
+    }
+
+    /// Resolves an API key and secret to its client. Unknown key and wrong secret fail
+    /// the same way.
+    pub async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<Client, CoreError> {
+        match self.store.client_by_api_key(api_key).await? {
+            Some(c) if c.verify_secret(api_secret) => Ok(c),
+            _ => Err(CoreError::Unauthorized),
+        }
+    }
+
+    /// Replaces a client's API secret; the new one is returned once.
+    pub async fn rotate_secret(&self, id: &ClientId) -> Result<String, CoreError> {
+        let secret = crate::client::new_api_secret();
+        if self
+            .store
+            .set_client_secret(id, &crate::crypto::sha256(secret.as_bytes()))
+            .await?
+        {
+            Ok(secret)
+        } else {
+            Err(CoreError::invalid("client_id", "no such client"))
+        }
+    }
+
+    // ----- verifications -----
+
+    pub async fn start(
+        &self,
+        client: &Client,
+        req: StartRequest,
+        idem: Option<Idempotency<'_>>,
+    ) -> Result<StartOutcome, CoreError> {
+        let now = self.now();
+        if let Some(i) = &idem
+            && let Some(prev) = self.replay(client, i, now).await?
+        {
+            return Ok(prev);
+        }
+        let policy = self.defaults.with(&client.policy);
+        let to = req.to.ok_or_else(|| CoreError::invalid("to", "is required"))?;
+        let code_length = req.code_length.unwrap_or(policy.code_length);
+        if !(MIN_CODE_LENGTH..=MAX_CODE_LENGTH).contains(&code_length) {
+            return Err(CoreError::invalid(
+                "code_length",
+                format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH}"),
+            ));
+        }
+        let workflow = match (req.workflow, req.channel) {
+            (Some(_), Some(_)) => {
+                return Err(CoreError::invalid(
+                    "channel",
+                    "give either channel or workflow, not both",
+                ));
+            }
+            (Some(steps), None) => Workflow::build(&steps, &policy)?,
+            (None, ch) => Workflow::single(ch.unwrap_or(Channel::Sms), &policy),
+        };
+        let locale = match req.locale {
+            Some(l)
+                if l.is_empty()
+                    || l.len() > 16
+                    || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                return Err(CoreError::invalid(
+                    "locale",
+                    "must be a language tag such as \"en\" or \"pt-BR\"",
+                ));
+            }
+            Some(l) => l,
+            None => "en".to_owned(),
+        };
+        let brand = match req.brand {
+            Some(b) if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) => {
+                return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
+            }
+            Some(b) => b,
+            None => client.brand.clone(),
+        };
+        let (v, fx) = Verification::start(
+            StartParams {
+                client_id: client.id.clone(),
+                to,
+                workflow,
+                locale,
+                brand,
+                code_length,
+                policy,
+                sms_template: client.templates.get("sms").map(String::as_str),
+                now,
+            },
+            &self.keys,
+            self.codes.as_ref(),
+        );
+        let record = idem.as_ref().map(|i| {
+            let (status, body) = (i.render)(&v);
+            IdempotentResponse {
+                client_id: client.id.clone(),
+                key: i.key.clone(),
+                request_hash: i.request_hash,
+                status,
+                body,
+                created_at: now,
+            }
+        });
+        match self.store.insert_verification(&v, &fx, record.as_ref()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) if idem.is_some() => {
+                // Another request with the same key won the race: answer as it did.
+                let Some(i) = &idem else { unreachable!() };
+                return self
+                    .replay(client, i, now)
+                    .await?
+                    .ok_or(CoreError::IdempotencyKeyReused);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.wake();
+        Ok(StartOutcome::Created(Box::new(v)))
+    }
+
+    async fn replay(
+        &self,
+        client: &Client,
+        i: &Idempotency<'_>,
+        now: Timestamp,
+    ) -> Result<Option<StartOutcome>, CoreError> {
+        let since = now.plus_secs(-IDEMPOTENCY_WINDOW_S);
+        match self.store.idempotent_response(&client.id, &i.key, since).await? {
+            Some(prev) if prev.request_hash == i.request_hash => Ok(Some(StartOutcome::Replayed {
+                status: prev.status,
+                body: prev.body,
+            })),
+            Some(_) => Err(CoreError::IdempotencyKeyReused),
+            None => Ok(None),
+        }
+    }
+
+    /// The verification as of now (an expiry that is due shows as `expired`).
+    pub async fn get(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {
+        let mut v = self
+            .store
+            .get_verification(client, id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        v.status = v.status_at(self.now());
+        Ok(v)
+    }
+
+    pub async fn events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, CoreError> {
+        self.store
+            .get_verification(client, id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        Ok(self.store.list_events(client, id).await?)
+    }
+
+    /// Applies a fallible transition atomically and returns its value with the record.
+    async fn transition<T: Send>(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        mut f: impl FnMut(&mut Verification, &mut Effects) -> Result<T, CoreError> + Send,
+    ) -> Result<(T, Verification), CoreError> {
+        let mut out: Option<Result<T, CoreError>> = None;
+        let mut m = |v: &mut Verification| {
+            let mut fx = Effects::default();
+            out = Some(f(v, &mut fx));
+            fx
+        };
+        let v = self
+            .store
+            .update_verification(client, id, None, &mut m)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let value = out.ok_or_else(|| CoreError::Internal("transition did not run".into()))??;
+        Ok((value, v))
+    }
+
+    /// Checks a code; returns the outcome and the verification after the check.
+    pub async fn check(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        code: &str,
+    ) -> Result<(CheckOutcome, Verification), CoreError> {
+        if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
+            || !code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(CoreError::invalid(
+                "code",
+                format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
+            ));
+        }
+        let now = self.now();
+        let keys = &self.keys;
+        self.transition(client, id, |v, fx| v.check(code, keys, now, fx)).await
+    }
+
+    pub async fn cancel(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {
+        let now = self.now();
+        Ok(self.transition(client, id, |v, fx| v.cancel(now, fx)).await?.1)
+    }
+
+    pub async fn resend(
+        &self,
+        client: &Client,
+        id: &VerificationId,
+        channel: Option<Channel>,
+    ) -> Result<Verification, CoreError> {
+        let now = self.now();
+        let template = client.templates.get("sms").map(String::as_str);
+        let (keys, codes) = (&self.keys, self.codes.as_ref());
+        let (_, v) = self
+            .transition(&client.id, id, |v, fx| {
+                let ctx = Ctx {
+                    keys,
+                    codes,
+                    sms_template: template,
+                    now,
+                };
+                v.resend(channel, &ctx, fx)
+            })
+            .await?;
+        self.wake();
+        Ok(v)
+    }
+
+    // ----- jobs -----
+
+    /// Claims the due jobs (up to `limit`) at the current time.
+    pub async fn claim_due(&self, limit: u32) -> Result<Vec<Job>, CoreError> {
+        Ok(self.store.claim_jobs(self.now(), self.tuning.lease_ms, limit).await?)
+    }
+
+    /// Runs one claimed job: a delivery through `sender`, or a workflow step.
+    pub async fn run_job(&self, job: Job, sender: &dyn Sender) -> Result<JobOutcome, CoreError> {
+        match job.kind {
+            JobKind::Deliver => self.run_delivery(job, sender).await,
+            JobKind::Step => self.run_step_job(job).await,
+        }
+    }
+
+    async fn run_step_job(&self, job: Job) -> Result<JobOutcome, CoreError> {
+        let (Some(vid), Ok(StepPayload { index })) = (
+            job.verification_id.clone(),
+            serde_json::from_slice::<StepPayload>(&job.payload),
+        ) else {
+            self.store.bury_job(&job.id, "malformed step job", self.now()).await?;
+            return Ok(JobOutcome::Buried {
+                error: "malformed step job".into(),
+            });
+        };
+        let client = self.store.client_by_id(&job.client_id).await?;
+        let template = client.as_ref().and_then(|c| c.templates.get("sms").cloned());
+        let now = self.now();
+        let (keys, codes) = (&self.keys, self.codes.as_ref());
+        let mut m = |v: &mut Verification| {
+            let mut fx = Effects::default();
+            let ctx = Ctx {
+                keys,
+                codes,
+                sms_template: template.as_deref(),
+                now,
+            };
+            v.run_step(index, &ctx, &mut fx);
+            fx
+        };
+        match self
+            .store
+            .update_verification(&job.client_id, &vid, Some(&job.id), &mut m)
+            .await?
+        {
+            Some(_) => {
+                self.wake();
+                Ok(JobOutcome::StepRan)
+            }
+            None => {
+                self.store.complete_job(&job, None).await?;
+                Ok(JobOutcome::Orphaned)
+            }
+        }
+    }
+
+    async fn run_delivery(&self, job: Job, sender: &dyn Sender) -> Result<JobOutcome, CoreError> {
+        let payload = self
+            .keys
+            .open(job.id.as_str(), &job.payload)
+            .ok()
+            .and_then(|p| serde_json::from_slice::<DeliverPayload>(&p).ok());
+        let Some(p) = payload else {
+            let error = "payload cannot be opened: was the server secret changed?".to_owned();
+            return self.give_up(&job, None, error).await;
+        };
+        let Ok(to) = PhoneNumber::parse_e164(&p.to) else {
+            return self
+                .give_up(&job, Some(p.channel), "stored number no longer parses".into())
+                .await;
+        };
+        let msg = OutboundMessage {
+            idempotency_key: job.id.to_string(),
+            to,
+            channel: p.channel,
+            text: p.text,
+            locale: p.locale,
+            sender: p.sender,
+        };
+        match sender.send(&msg).await {
+            Ok(receipt) => {
+                let now = self.now();
+                let event = NewEvent {
+                    kind: "sent",
+                    channel: Some(p.channel),
+                    detail: Some(format!("via {}", receipt.provider)),
+                    at: now,
+                };
+                self.store.complete_job(&job, Some(&event)).await?;
+                Ok(JobOutcome::Delivered {
+                    channel: p.channel,
+                    provider: receipt.provider,
+                    latency_ms: now.millis() - job.due_at.millis(),
+                })
+            }
+            Err(SendError::Retryable(e)) if job.attempts < job.max_attempts => {
+                let unit = f64::from(u32::from_le_bytes(random_bytes::<4>())) / 4_294_967_296.0;
+                let wait = backoff_ms(
+                    job.attempts,
+                    self.tuning.backoff_base_ms,
+                    self.tuning.backoff_cap_ms,
+                    unit,
+                );
+                self.store
+                    .retry_job(&job.id, self.now().plus_millis(wait as i64), &e)
+                    .await?;
+                Ok(JobOutcome::Retrying { error: e })
+            }
+            Err(SendError::Retryable(e) | SendError::Permanent(e)) => self.give_up(&job, Some(p.channel), e).await,
+        }
+    }
+
+    async fn give_up(&self, job: &Job, channel: Option<Channel>, error: String) -> Result<JobOutcome, CoreError> {
+        let now = self.now();
+        self.store.bury_job(&job.id, &error, now).await?;
+        if let Some(vid) = &job.verification_id {
+            let mut m = |v: &mut Verification| {
+                let mut fx = Effects::default();
+                v.delivery_failed(channel, &error, now, &mut fx);
+                fx
+            };
+            self.store
+                .update_verification(&job.client_id, vid, None, &mut m)
+                .await?;
+        }
+        Ok(JobOutcome::Buried { error })
+    }
+
+    /// Deletes what the retention rules allow: terminal verifications older than
+    /// `retention_s`, and idempotency records past their window.
+    pub async fn purge(&self, retention_s: i64) -> Result<u64, CoreError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .purge(now.plus_secs(-retention_s), now.plus_secs(-IDEMPOTENCY_WINDOW_S))
+            .await?)
+    }
+}
+
+/// An allowed origin is `http(s)://host[:port]` with nothing after it.
+pub fn validate_origin(o: &str) -> Result<(), CoreError> {
+    let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        !r.is_empty() && !r.contains(['/', '?', '#', '@', ' ']) && r.bytes().all(|b| b.is_ascii_graphic())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            "allowed_origin",
+            format!("'{o}' is not an origin like https://example.com"),
+        ))
+    }
+}

@@ -1,0 +1,78 @@
+//! Errors with stable codes. Each API face maps a [`CoreError`] to its own envelope in
+//! exactly one place; the `code()` strings are part of the native API contract.
+
+use crate::phone::PhoneError;
+use crate::verification::Status;
+
+/// A failure of the persistence port.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached, timed out or is overloaded. Retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was violated (e.g. an idempotency key or username already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Stored data could not be decoded: a bug or a tampered database.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    #[error("{0}")]
+    InvalidPhoneNumber(#[from] PhoneError),
+    #[error("{field}: {message}")]
+    InvalidParameter { field: String, message: String },
+    #[error("workflow step {step}: {message}")]
+    InvalidWorkflow { step: usize, message: String },
+    #[error("verification not found")]
+    NotFound,
+    #[error("verification is {}; only a pending verification accepts this", .status.as_str())]
+    NotPending { status: Status },
+    #[error("resend is cooling down; retry in {retry_after_s} s")]
+    ResendCooldown { retry_after_s: u64 },
+    #[error("this verification has used all its sends")]
+    MaxSendsReached,
+    #[error("this Idempotency-Key was already used with a different request body")]
+    IdempotencyKeyReused,
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    /// The stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::InvalidPhoneNumber(_) => "invalid_phone_number",
+            CoreError::InvalidParameter { .. } => "invalid_parameter",
+            CoreError::InvalidWorkflow { .. } => "invalid_workflow",
+            CoreError::NotFound => "verification_not_found",
+            CoreError::NotPending { status } => match status {
+                Status::Approved => "verification_approved",
+                Status::Canceled => "verification_canceled",
+                Status::Expired => "verification_expired",
+                Status::MaxAttemptsReached => "max_attempts_reached",
+                Status::Failed => "verification_failed",
+                Status::Pending => "verification_pending",
+            },
+            CoreError::ResendCooldown { .. } => "resend_cooldown",
+            CoreError::MaxSendsReached => "max_sends_reached",
+            CoreError::IdempotencyKeyReused => "idempotency_key_reused",
+            CoreError::Unauthorized => "unauthorized",
+            CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
+            CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        CoreError::InvalidParameter {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The verification engine of ringproof, with no I/O.
+//!
+//! This crate owns every rule: how codes are made, hashed and compared; the verification
+//! state machine and its workflows of channel steps; policies; clients and their
+//! credentials; and the *ports* (traits) through which the outside world is reached —
+//! [`ports::Store`] for persistence, [`ports::Sender`] for delivery, [`time::Clock`] for time
+//! and [`code::CodeSource`] for randomness. Adapters (stores, providers, HTTP faces) depend on
+//! this crate; it depends on none of them, and its manifest has no HTTP, SQL or vendor crate.
+//!
+//! The entry point for callers is [`engine::Engine`]: one method per use case
+//! (start, check, cancel, resend, run a job). Every API face calls the same methods.
+
+pub mod client;
+pub mod code;
+pub mod crypto;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod job;
+pub mod message;
+pub mod phone;
+pub mod policy;
+pub mod ports;
+pub mod time;
+pub mod verification;
+pub mod workflow;
+
+pub use error::{CoreError, StoreError};

@@ -1,0 +1,53 @@
+//! The words a person receives. Built here, in core, so every provider carries the same
+//! text and the voice call reads digits the way a listener can follow.
+
+use crate::code::Code;
+
+/// The default SMS: `Your <brand> verification code is: 123456`. A client template may
+/// replace it; `{code}` and `{brand}` are filled in (the code is appended if the template
+/// has no `{code}`).
+pub fn sms_text(brand: &str, code: &Code, template: Option<&str>) -> String {
+    match template {
+        Some(t) if t.contains("{code}") => t.replace("{brand}", brand).replace("{code}", code.expose()),
+        Some(t) => format!("{} {}", t.replace("{brand}", brand), code.expose()),
+        None => format!("Your {brand} verification code is: {}", code.expose()),
+    }
+}
+
+/// What a voice call speaks: the code digit by digit with pauses (commas), twice.
+/// `locale` picks the language; only English exists so far and is the fallback.
+pub fn voice_text(brand: &str, code: &Code, _locale: &str) -> String {
+    let spoken = spaced_digits(code);
+    format!("Your {brand} verification code is {spoken}. Again: {spoken}.")
+}
+
+fn spaced_digits(code: &Code) -> String {
+    let mut s = String::with_capacity(code.len() * 3);
+    for (i, c) in code.expose().chars().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push(c);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts() {
+        let c = Code::from_digits("1234").unwrap();
+        assert_eq!(sms_text("Acme", &c, None), "Your Acme verification code is: 1234");
+        assert_eq!(
+            sms_text("Acme", &c, Some("{brand}: {code} is your code")),
+            "Acme: 1234 is your code"
+        );
+        assert_eq!(sms_text("Acme", &c, Some("Acme code:")), "Acme code: 1234");
+        assert_eq!(
+            voice_text("Acme", &c, "en"),
+            "Your Acme verification code is 1, 2, 3, 4. Again: 1, 2, 3, 4."
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! Ports: the traits through which the core reaches the outside world. Implementations
+//! live in other crates (`ringproof-store`, `ringproof-providers`) and are injected.
+
+use async_trait::async_trait;
+
+use crate::client::Client;
+use crate::error::StoreError;
+use crate::ids::{ClientId, JobId, VerificationId};
+use crate::job::{Job, JobStats};
+use crate::phone::PhoneNumber;
+use crate::time::Timestamp;
+use crate::verification::{Effects, Event, NewEvent, Verification};
+use crate::workflow::Channel;
+
+/// A stored response to a request made with an `Idempotency-Key`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    pub client_id: ClientId,
+    pub key: String,
+    /// SHA-256 of the canonical request, to tell a replay from a different request.
+    pub request_hash: [u8; 32],
+    pub status: u16,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// A transition applied by [`Store::update_verification`] to the locked record.
+pub type Mutation<'a> = &'a mut (dyn FnMut(&mut Verification) -> Effects + Send);
+
+/// Persistence. Two implementations (SQLite, PostgreSQL) pass one conformance suite.
+///
+/// Every method that reads or writes a verification takes the client id and treats a
+/// record of another client exactly like a missing one.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip to the database, for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
+    async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+    async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError>;
+    async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError>;
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Replaces the stored secret hash; `false` if there is no such client.
+    async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// The stored response for `(client, key)` if it was created at or after `not_before`.
+    async fn idempotent_response(
+        &self,
+        client: &ClientId,
+        key: &str,
+        not_before: Timestamp,
+    ) -> Result<Option<IdempotentResponse>, StoreError>;
+
+    /// Inserts a new verification with its effects (jobs, events) and, if given, the
+    /// idempotent response, in one transaction. `Conflict` if the idempotency key is taken.
+    async fn insert_verification(
+        &self,
+        v: &Verification,
+        fx: &Effects,
+        idem: Option<&IdempotentResponse>,
+    ) -> Result<(), StoreError>;
+
+    async fn get_verification(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+    ) -> Result<Option<Verification>, StoreError>;
+
+    /// Locks the verification, applies `f`, writes the record back with the effects, and
+    /// deletes `done_job` if given, all in one transaction. Concurrent calls for the same
+    /// verification are serialised. Returns the updated record, or `None` if not found.
+    async fn update_verification(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        done_job: Option<&JobId>,
+        f: Mutation<'_>,
+    ) -> Result<Option<Verification>, StoreError>;
+
+    async fn list_events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, StoreError>;
+
+    /// Claims up to `limit` jobs due at `now` whose lease has lapsed: each gets a lease
+    /// until `now + lease_ms` and its attempt counter incremented. Concurrent claimers never
+    /// receive the same job while its lease holds.
+    async fn claim_jobs(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Deletes a finished job (erasing its payload), recording `event` on its verification.
+    async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError>;
+    /// Releases the job to run again at `due_at`.
+    async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError>;
+    /// Gives up on a job: it stays as a dead letter with its error, payload erased.
+    async fn bury_job(&self, id: &JobId, error: &str, now: Timestamp) -> Result<(), StoreError>;
+    async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError>;
+    /// When the earliest pending job falls due, so an idle worker knows how long to sleep.
+    async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Deletes terminal verifications last changed before `terminal_before` (with their
+    /// events and dead jobs) and idempotent responses older than `idempotency_before`.
+    async fn purge(&self, terminal_before: Timestamp, idempotency_before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// One message or call to hand to a provider.
+#[derive(Clone, Debug)]
+pub struct OutboundMessage {
+    /// Stable across retries of the same job, so a provider (or the sandbox) can drop a
+    /// duplicate after a crash between sending and recording the send.
+    pub idempotency_key: String,
+    pub to: PhoneNumber,
+    pub channel: Channel,
+    /// The SMS text, or the words the call speaks.
+    pub text: String,
+    pub locale: String,
+    pub sender: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReceipt {
+    pub provider: String,
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth trying again later (timeouts, 5xx, throttling).
+    #[error("retryable: {0}")]
+    Retryable(String),
+    /// Will never succeed (invalid number, blocked, refused content).
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Delivery of SMS and voice calls.
+#[async_trait]
+pub trait Sender: Send + Sync + 'static {
+    fn name(&self) -> &str;
+    async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError>;
+}

@@ -1,0 +1,514 @@
+//! The verification state machine. Every rule about attempts, expiry, resends and
+//! workflow steps lives here, as pure functions of the record, `now` and the injected code
+//! source. The store runs each transition inside one transaction with the row locked, so
+//! counters and state changes are atomic (see [`crate::ports::Store::update_verification`]).
+//!
+//! ```text
+//!                 check ok
+//!        ┌──────────────────────────────► approved
+//!        │        wrong check #max_checks
+//!   pending ─────────────────────────────► max_attempts_reached   (code burned)
+//!     │  │ ▲      cancel
+//!     │  │ └─┐  ─────────────────────────► canceled
+//!     │  │   │    now ≥ expires_at
+//!     │  │   │  ─────────────────────────► expired                 (code erased)
+//!     │  │   │    last delivery failed, no step left
+//!     │  │   │  ─────────────────────────► failed
+//!     │  └───┘ wrong check (< max), resend (after cooldown), workflow step
+//! ```
+//!
+//! Terminal states never change again. Leaving `pending` erases the code hash and the
+//! sealed code and cancels the workflow steps not yet run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::code::{Code, CodeSource};
+use crate::crypto::{Keys, ct_eq};
+use crate::error::CoreError;
+use crate::ids::{ClientId, JobId, VerificationId};
+use crate::job::{DeliverPayload, JobKind, NewJob, StepPayload};
+use crate::message;
+use crate::phone::PhoneNumber;
+use crate::policy::Policy;
+use crate::time::Timestamp;
+use crate::workflow::{Channel, CodeMode, Workflow};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Canceled,
+    Expired,
+    MaxAttemptsReached,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Canceled => "canceled",
+            Status::Expired => "expired",
+            Status::MaxAttemptsReached => "max_attempts_reached",
+            Status::Failed => "failed",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Status::Pending,
+            "approved" => Status::Approved,
+            "canceled" => Status::Canceled,
+            "expired" => Status::Expired,
+            "max_attempts_reached" => Status::MaxAttemptsReached,
+            "failed" => Status::Failed,
+            _ => return None,
+        })
+    }
+    pub fn is_terminal(self) -> bool {
+        self != Status::Pending
+    }
+}
+
+/// How many times a job may be tried before it is dead-lettered.
+pub const DEFAULT_JOB_ATTEMPTS: u32 = 8;
+
+/// One verification. Fields are public for the stores; change them only through the
+/// transition methods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    pub id: VerificationId,
+    pub client_id: ClientId,
+    pub to: PhoneNumber,
+    pub status: Status,
+    pub workflow: Workflow,
+    pub locale: String,
+    pub brand: String,
+    pub code_length: u8,
+    /// HMAC of the current code; `None` once no code may be accepted.
+    pub code_hash: Option<[u8; 32]>,
+    pub code_expires_at: Timestamp,
+    /// The current code, sealed, kept only while a later step must repeat it.
+    pub sealed_code: Option<Vec<u8>>,
+    /// Index of the next workflow step to run.
+    pub next_step: u8,
+    /// Messages and calls issued (steps and resends).
+    pub sends: u32,
+    pub resends: u32,
+    pub last_sent_at: Timestamp,
+    pub wrong_checks: u32,
+    pub policy: Policy,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What happened to a verification, for its history (and later, webhooks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub channel: Option<Channel>,
+    pub detail: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    pub verification_id: VerificationId,
+    pub kind: String,
+    pub channel: Option<Channel>,
+    pub detail: Option<String>,
+    pub at: Timestamp,
+}
+
+/// Side effects of a transition, persisted by the store in the same transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub jobs: Vec<NewJob>,
+    pub events: Vec<NewEvent>,
+    /// Delete the step jobs of this verification that have not run (it left `pending`).
+    pub cancel_pending_steps: bool,
+}
+
+/// The result of a check that was evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub valid: bool,
+    pub status: Status,
+    pub remaining_attempts: u32,
+}
+
+/// Everything a start needs besides the record's identity.
+pub struct StartParams<'a> {
+    pub client_id: ClientId,
+    pub to: PhoneNumber,
+    pub workflow: Workflow,
+    pub locale: String,
+    pub brand: String,
+    pub code_length: u8,
+    pub policy: Policy,
+    pub sms_template: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+/// Context every transition that sends needs: keys to hash and seal, a code source, and
+/// the client's SMS template.
+pub struct Ctx<'a> {
+    pub keys: &'a Keys,
+    pub codes: &'a dyn CodeSource,
+    pub sms_template: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+impl Verification {
+    /// Starts a verification: issues the first code, queues its delivery and schedules
+    /// the later workflow steps, all as effects of one transaction.
+    pub fn start(p: StartParams<'_>, keys: &Keys, codes: &dyn CodeSource) -> (Self, Effects) {
+        let lifetime = i64::from(p.workflow.lifetime_s());
+        let mut v = Verification {
+            id: VerificationId::generate(),
+            client_id: p.client_id,
+            to: p.to,
+            status: Status::Pending,
+            workflow: p.workflow,
+            locale: p.locale,
+            brand: p.brand,
+            code_length: p.code_length,
+            code_hash: None,
+            code_expires_at: p.now,
+            sealed_code: None,
+            next_step: 0,
+            sends: 0,
+            resends: 0,
+            last_sent_at: p.now,
+            wrong_checks: 0,
+            policy: p.policy,
+            created_at: p.now,
+            updated_at: p.now,
+            expires_at: p.now.plus_secs(lifetime),
+        };
+        let mut fx = Effects::default();
+        fx.events.push(NewEvent {
+            kind: "created",
+            channel: None,
+            detail: None,
+            at: p.now,
+        });
+        let ctx = Ctx {
+            keys,
+            codes,
+            sms_template: p.sms_template,
+            now: p.now,
+        };
+        v.run_step(0, &ctx, &mut fx);
+        for (i, step) in v.workflow.steps().iter().enumerate().skip(1) {
+            fx.jobs.push(NewJob {
+                id: JobId::generate(),
+                kind: JobKind::Step,
+                client_id: v.client_id.clone(),
+                verification_id: Some(v.id.clone()),
+                due_at: v.created_at.plus_secs(i64::from(step.after_s)),
+                payload: serde_json::to_vec(&StepPayload { index: i as u8 }).unwrap_or_default(),
+                max_attempts: DEFAULT_JOB_ATTEMPTS,
+            });
+        }
+        (v, fx)
+    }
+
+    /// The status as of `now`, without changing the record.
+    pub fn status_at(&self, now: Timestamp) -> Status {
+        if self.status == Status::Pending && now >= self.expires_at {
+            Status::Expired
+        } else {
+            self.status
+        }
+    }
+
+    pub fn remaining_attempts(&self) -> u32 {
+        self.policy.max_checks.saturating_sub(self.wrong_checks)
+    }
+
+    /// Persists expiry if it is due. Every transition calls this first.
+    pub fn refresh(&mut self, now: Timestamp, fx: &mut Effects) {
+        if self.status == Status::Pending && now >= self.expires_at {
+            self.finish(Status::Expired, now, fx);
+            fx.events.push(NewEvent {
+                kind: "expired",
+                channel: None,
+                detail: None,
+                at: now,
+            });
+        }
+    }
+
+    fn finish(&mut self, status: Status, now: Timestamp, fx: &mut Effects) {
+        self.status = status;
+        self.code_hash = None;
+        self.sealed_code = None;
+        self.updated_at = now;
+        fx.cancel_pending_steps = true;
+    }
+
+    /// Checks a code. Exactly `max_checks` wrong codes are evaluated; the last of them
+    /// ends the verification and burns the code, so even the right code fails afterwards.
+    /// A code outside its window is refused without counting: no code can match then.
+    pub fn check(
+        &mut self,
+        candidate: &str,
+        keys: &Keys,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) -> Result<CheckOutcome, CoreError> {
+        self.refresh(now, fx);
+        if self.status != Status::Pending {
+            return Err(CoreError::NotPending { status: self.status });
+        }
+        let live = self.code_hash.filter(|_| now < self.code_expires_at);
+        let Some(expected) = live else {
+            fx.events.push(NewEvent {
+                kind: "check_no_live_code",
+                channel: None,
+                detail: None,
+                at: now,
+            });
+            return Ok(CheckOutcome {
+                valid: false,
+                status: self.status,
+                remaining_attempts: self.remaining_attempts(),
+            });
+        };
+        // Hash whatever was sent, even a malformed value, so the time taken does not
+        // depend on the input's shape.
+        let got = keys.code_hash(self.id.as_str(), candidate);
+        self.updated_at = now;
+        if ct_eq(&got, &expected) {
+            self.finish(Status::Approved, now, fx);
+            fx.events.push(NewEvent {
+                kind: "approved",
+                channel: None,
+                detail: None,
+                at: now,
+            });
+            return Ok(CheckOutcome {
+                valid: true,
+                status: Status::Approved,
+                remaining_attempts: self.remaining_attempts(),
+            });
+        }
+        self.wrong_checks += 1;
+        fx.events.push(NewEvent {
+            kind: "check_wrong",
+            channel: None,
+            detail: None,
+            at: now,
+        });
+        if self.wrong_checks >= self.policy.max_checks {
+            self.finish(Status::MaxAttemptsReached, now, fx);
+            fx.events.push(NewEvent {
+                kind: "max_attempts_reached",
+                channel: None,
+                detail: None,
+                at: now,
+            });
+        }
+        Ok(CheckOutcome {
+            valid: false,
+            status: self.status,
+            remaining_attempts: self.remaining_attempts(),
+        })
+    }
+
+    pub fn cancel(&mut self, now: Timestamp, fx: &mut Effects) -> Result<(), CoreError> {
+        self.refresh(now, fx);
+        if self.status != Status::Pending {
+            return Err(CoreError::NotPending { status: self.status });
+        }
+        self.finish(Status::Canceled, now, fx);
+        fx.events.push(NewEvent {
+            kind: "canceled",
+            channel: None,
+            detail: None,
+            at: now,
+        });
+        Ok(())
+    }
+
+    /// When the next resend is allowed: `cooldown * 2^resends` after the last send.
+    pub fn next_resend_at(&self) -> Timestamp {
+        let factor = 1i64 << self.resends.min(20);
+        self.last_sent_at
+            .plus_secs(i64::from(self.policy.resend_cooldown_s) * factor)
+    }
+
+    /// Sends a fresh code (the previous one stops working) on `channel`, or the first
+    /// step's channel. Refused inside the cooldown or once all sends are used.
+    pub fn resend(&mut self, channel: Option<Channel>, ctx: &Ctx<'_>, fx: &mut Effects) -> Result<(), CoreError> {
+        let now = ctx.now;
+        self.refresh(now, fx);
+        if self.status != Status::Pending {
+            return Err(CoreError::NotPending { status: self.status });
+        }
+        if self.sends >= self.policy.max_sends {
+            return Err(CoreError::MaxSendsReached);
+        }
+        let allowed_at = self.next_resend_at();
+        if now < allowed_at {
+            return Err(CoreError::ResendCooldown {
+                retry_after_s: now.secs_until_ceil(allowed_at),
+            });
+        }
+        let channel = channel.unwrap_or_else(|| self.workflow.first_channel());
+        let code = self.issue_code(ctx, now.plus_secs(i64::from(self.policy.validity_s)));
+        if self.code_expires_at > self.expires_at {
+            self.expires_at = self.code_expires_at;
+        }
+        self.resends += 1;
+        self.send(channel, &code, None, ctx, fx);
+        Ok(())
+    }
+
+    /// Runs workflow step `index` (from its scheduled job). Idempotent: a step that
+    /// already ran is a no-op; steps it overtakes are recorded as skipped. A step whose code
+    /// would already be out of its window is skipped, not sent.
+    pub fn run_step(&mut self, index: u8, ctx: &Ctx<'_>, fx: &mut Effects) {
+        let now = ctx.now;
+        self.refresh(now, fx);
+        if self.status != Status::Pending || index < self.next_step {
+            return;
+        }
+        let Some(step) = self.workflow.steps().get(index as usize).copied() else {
+            return;
+        };
+        for skipped in self.next_step..index {
+            let ch = self.workflow.steps().get(skipped as usize).map(|s| s.channel);
+            fx.events.push(NewEvent {
+                kind: "step_skipped",
+                channel: ch,
+                detail: Some(format!("step {} overtaken", skipped + 1)),
+                at: now,
+            });
+        }
+        self.next_step = index + 1;
+        self.updated_at = now;
+        let skip = |fx: &mut Effects, why: &str| {
+            fx.events.push(NewEvent {
+                kind: "step_skipped",
+                channel: Some(step.channel),
+                detail: Some(format!("step {}: {why}", index + 1)),
+                at: now,
+            });
+        };
+        if self.sends >= self.policy.max_sends {
+            skip(fx, "all sends used");
+            return self.keep_sealed_only_if_needed();
+        }
+        let code = match step.code {
+            CodeMode::New => {
+                let scheduled = self.created_at.plus_secs(i64::from(step.after_s));
+                let until = scheduled.plus_secs(i64::from(step.valid_for_s.unwrap_or(self.policy.validity_s)));
+                if now >= until {
+                    skip(fx, "its code window has passed");
+                    return self.keep_sealed_only_if_needed();
+                }
+                self.issue_code(ctx, until)
+            }
+            CodeMode::Same => {
+                let current = self
+                    .sealed_code
+                    .as_deref()
+                    .filter(|_| self.code_hash.is_some() && now < self.code_expires_at)
+                    .and_then(|s| ctx.keys.open(self.id.as_str(), s).ok())
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| Code::from_digits(&s));
+                match current {
+                    Some(c) => c,
+                    None => {
+                        skip(fx, "the code it repeats is no longer valid");
+                        return self.keep_sealed_only_if_needed();
+                    }
+                }
+            }
+        };
+        self.keep_sealed_only_if_needed();
+        self.send(step.channel, &code, Some(index), ctx, fx);
+    }
+
+    /// Records a delivery that failed for good. With no step left to try, the
+    /// verification has failed.
+    pub fn delivery_failed(&mut self, channel: Option<Channel>, reason: &str, now: Timestamp, fx: &mut Effects) {
+        self.refresh(now, fx);
+        fx.events.push(NewEvent {
+            kind: "delivery_failed",
+            channel,
+            detail: Some(reason.to_owned()),
+            at: now,
+        });
+        if self.status == Status::Pending && usize::from(self.next_step) >= self.workflow.steps().len() {
+            self.finish(Status::Failed, now, fx);
+            fx.events.push(NewEvent {
+                kind: "failed",
+                channel: None,
+                detail: None,
+                at: now,
+            });
+        }
+    }
+
+    /// Generates and installs a new current code valid until `until`; seals it if the next
+    /// step must repeat it.
+    fn issue_code(&mut self, ctx: &Ctx<'_>, until: Timestamp) -> Code {
+        let code = ctx.codes.generate(self.code_length);
+        self.code_hash = Some(ctx.keys.code_hash(self.id.as_str(), code.expose()));
+        self.code_expires_at = until;
+        self.sealed_code = self
+            .workflow
+            .repeats_current_code_from(usize::from(self.next_step))
+            .then(|| ctx.keys.seal(self.id.as_str(), code.expose().as_bytes()));
+        code
+    }
+
+    fn keep_sealed_only_if_needed(&mut self) {
+        if !self.workflow.repeats_current_code_from(usize::from(self.next_step)) {
+            self.sealed_code = None;
+        }
+    }
+
+    fn send(&mut self, channel: Channel, code: &Code, step: Option<u8>, ctx: &Ctx<'_>, fx: &mut Effects) {
+        let text = match channel {
+            Channel::Sms => message::sms_text(&self.brand, code, ctx.sms_template),
+            Channel::Voice => message::voice_text(&self.brand, code, &self.locale),
+        };
+        let payload = DeliverPayload {
+            to: self.to.e164().to_owned(),
+            channel,
+            text,
+            locale: self.locale.clone(),
+            sender: None,
+            step,
+        };
+        let id = JobId::generate();
+        let plain = serde_json::to_vec(&payload).unwrap_or_default();
+        fx.jobs.push(NewJob {
+            payload: ctx.keys.seal(id.as_str(), &plain),
+            id,
+            kind: JobKind::Deliver,
+            client_id: self.client_id.clone(),
+            verification_id: Some(self.id.clone()),
+            due_at: ctx.now,
+            max_attempts: DEFAULT_JOB_ATTEMPTS,
+        });
+        self.sends += 1;
+        self.last_sent_at = ctx.now;
+        self.updated_at = ctx.now;
+        let detail = step.map_or_else(|| "resend".to_owned(), |i| format!("step {}", i + 1));
+        fx.events.push(NewEvent {
+            kind: "send_queued",
+            channel: Some(channel),
+            detail: Some(detail),
+            at: ctx.now,
+        });
+    }
+}

@@ -1,0 +1,165 @@
+//! The native API's error envelope and the one place that maps [`CoreError`] to it:
+//! `{"error":{"code","message","request_id"}}` with the HTTP status that fits.
+//!
+//! Also the request-scoped id: set by the request middleware in a task-local, so any
+//! response (error bodies included) and every log line of the request carry the same id.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ringproof_core::{CoreError, StoreError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+tokio::task_local! {
+    pub static REQUEST_ID: String;
+}
+
+/// The id of the request being served, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `verification_not_found`.
+    #[schema(example = "invalid_parameter")]
+    pub code: &'static str,
+    /// What was wrong, for a human.
+    pub message: String,
+    /// Also in the `x-request-id` response header and the server's logs.
+    pub request_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_s: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            retry_after_s: None,
+        }
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        let status = match &e {
+            CoreError::InvalidPhoneNumber(_)
+            | CoreError::InvalidParameter { .. }
+            | CoreError::InvalidWorkflow { .. } => StatusCode::BAD_REQUEST,
+            CoreError::NotFound => StatusCode::NOT_FOUND,
+            CoreError::NotPending { .. } => StatusCode::CONFLICT,
+            CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            CoreError::Unauthorized => StatusCode::UNAUTHORIZED,
+            CoreError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let message = if status.is_server_error() {
+            // The cause is logged once, with the request id; the client gets no internals.
+            tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => "the service is temporarily unavailable; retry later".to_owned(),
+                _ => "internal error; quote the request id when reporting it".to_owned(),
+            }
+        } else {
+            e.to_string()
+        };
+        let retry_after_s = match e {
+            CoreError::ResendCooldown { retry_after_s } => Some(retry_after_s),
+            CoreError::Store(StoreError::Unavailable(_)) => Some(1),
+            _ => None,
+        };
+        Self {
+            status,
+            code: e.code(),
+            message,
+            retry_after_s,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorResponse {
+            error: ErrorBody {
+                code: self.code,
+                message: self.message,
+                request_id: current_request_id(),
+            },
+        };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after_s
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ringproof\""),
+            );
+        }
+        res
+    }
+}
+
+/// `axum::Json` with its rejections rendered in our envelope: malformed JSON, wrong
+/// types, unknown fields, a missing content type and oversized bodies are all 4xx.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+pub fn json_rejection(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(e) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            e.body_text()
+                .replace("Failed to deserialize the JSON body into the target type: ", ""),
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text()),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than 16 KiB",
+        ),
+        other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.body_text()),
+    }
+}

@@ -1,0 +1,182 @@
+//! Configuration: defaults → `ringproof.toml` → `RINGPROOF_*` environment → command-line
+//! flags, later sources winning. The doc comments on these fields are the reference; the
+//! commented sample is `ringproof.example.toml` at the repository root.
+//!
+//! Environment variables map to keys by lower-casing and splitting nested tables on `__`:
+//! `RINGPROOF_LISTEN`, `RINGPROOF_DATA_DIR`, `RINGPROOF_POLICY__CODE_LENGTH`.
+//! `RINGPROOF_SERVER_SECRET_FILE` (like every `*_file` key) names a file holding the secret.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use ringproof_core::policy::Policy;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The sandbox provider is allowed and a demo client is created on first start.
+    Development,
+    /// Refuses to start with the sandbox provider; creates no demo client.
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, the sandbox outbox, the generated server secret and the
+    /// demo credentials live. Default `./data`.
+    pub data_dir: PathBuf,
+    /// `development` (default) or `production`.
+    pub mode: Mode,
+    /// `sqlite:PATH` or `postgres://…`. Default: `sqlite:<data_dir>/ringproof.db`.
+    pub database_url: Option<String>,
+    /// The secret every key is derived from (code hashes, sealing). At least 32 characters.
+    /// When neither this nor `server_secret_file` is set, one is generated on first start
+    /// and kept in `<data_dir>/server-secret`. Changing it invalidates pending codes.
+    pub server_secret: Option<String>,
+    pub server_secret_file: Option<PathBuf>,
+    /// Delivery provider: only `sandbox` exists so far.
+    pub provider: String,
+    /// `text` (default) or `json` log lines. Filter with `RUST_LOG`.
+    pub log_format: LogFormat,
+    /// Default verification policy; clients may override it.
+    pub policy: Policy,
+    pub worker: WorkerConfig,
+    /// How long finished verifications (and their events) are kept, in seconds. At least
+    /// one day. Default 7 days.
+    pub retention_s: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// Run the job worker inside `serve`. Default true.
+    pub enabled: bool,
+    /// Jobs run at once. Default 16.
+    pub concurrency: u32,
+    /// Longest idle sleep between looks at the queue, in milliseconds. New jobs created by
+    /// this process wake the worker at once; this bounds the delay for jobs created by
+    /// another process (the CLI, another node). Default 500.
+    pub poll_interval_ms: u64,
+    /// How long a claimed job is reserved before another worker may take it, in seconds.
+    pub lease_s: u32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 16,
+            poll_interval_ms: 500,
+            lease_s: 60,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            mode: Mode::Development,
+            database_url: None,
+            server_secret: None,
+            server_secret_file: None,
+            provider: "sandbox".into(),
+            log_format: LogFormat::Text,
+            policy: Policy::default(),
+            worker: WorkerConfig::default(),
+            retention_s: 7 * 86_400,
+        }
+    }
+}
+
+/// Flags from the command line, applied last.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "mode",
+    "database_url",
+    "server_secret",
+    "server_secret_file",
+    "provider",
+    "log_format",
+    "policy",
+    "worker",
+    "retention_s",
+];
+
+impl Config {
+    /// Loads the layered configuration. `file` must exist if given; otherwise
+    /// `./ringproof.toml` is read when present. Returns the config and warnings about
+    /// unknown keys in the file (a typo should not pass silently).
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        let mut warnings = Vec::new();
+        let path = match file {
+            Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_owned())),
+            Some(p) => Some(p.to_owned()),
+            None => Some(PathBuf::from("ringproof.toml")).filter(|p| p.exists()),
+        };
+        if let Some(p) = &path {
+            let raw: figment::value::Dict = Figment::from(Toml::file(p))
+                .extract()
+                .map_err(|e| ConfigError::Invalid(format!("{}: {e}", p.display())))?;
+            for k in raw.keys().filter(|k| !KNOWN_KEYS.contains(&k.as_str())) {
+                warnings.push(format!("{}: unknown key `{k}` ignored", p.display()));
+            }
+            fig = fig.merge(Toml::file(p));
+        }
+        fig = fig
+            .merge(Env::prefixed("RINGPROOF_").split("__").ignore(&["test_database_url"]))
+            .merge(Serialized::defaults(overrides));
+        let config: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config
+            .policy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("policy.{e}")))?;
+        if config.retention_s < 86_400 {
+            return Err(ConfigError::Invalid(
+                "retention_s must be at least 86400 (one day)".into(),
+            ));
+        }
+        if config.worker.concurrency == 0 {
+            return Err(ConfigError::Invalid("worker.concurrency must be at least 1".into()));
+        }
+        Ok((config, warnings))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("ringproof.db").display()))
+    }
+}

@@ -1,0 +1,11 @@
+//! The ringproof server: HTTP faces over the core engine, the job worker, configuration
+//! and telemetry. `startup::Application` is the entry point for the binary and the tests.
+
+pub mod api_error;
+pub mod auth;
+pub mod config;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,137 @@
+//! The sandbox phone's inbox: what would have been sent, as JSON and as a plain page.
+//! Only mounted when the sandbox provider is in use, which production mode forbids.
+
+use axum::extract::{Query, State};
+use axum::response::Html;
+use ringproof_providers::sandbox::SandboxMessage;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api_error::{ApiError, ErrorResponse};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(messages)).routes(routes!(inbox))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessagesQuery {
+    /// Only messages to this E.164 number (remember to URL-encode `+` as `%2B`).
+    pub to: Option<String>,
+    /// At most this many (default 50, max 500).
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub to: String,
+    /// `sms` or `voice` (the text a call would speak).
+    pub channel: String,
+    pub text: String,
+    pub created_at: String,
+}
+
+impl From<SandboxMessage> for MessageView {
+    fn from(m: SandboxMessage) -> Self {
+        Self {
+            id: m.id,
+            to: m.to,
+            channel: m.channel,
+            text: m.text,
+            created_at: m.created_at,
+        }
+    }
+}
+
+async fn load(state: &AppState, q: &MessagesQuery) -> Result<Vec<SandboxMessage>, ApiError> {
+    let sandbox = state.sandbox.as_ref().ok_or_else(ApiError::not_found)?;
+    let to = q.to.as_deref().map(|t| {
+        // A `+` left unencoded in a query string arrives as a space.
+        let t = t.trim();
+        if t.starts_with('+') {
+            t.to_owned()
+        } else {
+            format!("+{t}")
+        }
+    });
+    sandbox
+        .messages(to.as_deref(), q.limit.unwrap_or(50).min(500))
+        .await
+        .map_err(|e| {
+            ringproof_core::CoreError::Store(ringproof_core::StoreError::Unavailable(format!("sandbox outbox: {e}")))
+                .into()
+        })
+}
+
+/// Sandbox messages
+///
+/// Newest first. Development only: absent when a real provider is configured.
+#[utoipa::path(
+    get,
+    path = "/sandbox/api/messages",
+    tag = "sandbox",
+    params(MessagesQuery),
+    responses((status = 200, body = Vec<MessageView>), (status = 404, body = ErrorResponse))
+)]
+async fn messages(
+    State(state): State<AppState>,
+    Query(q): Query<MessagesQuery>,
+) -> Result<axum::Json<Vec<MessageView>>, ApiError> {
+    Ok(axum::Json(
+        load(&state, &q).await?.into_iter().map(Into::into).collect(),
+    ))
+}
+
+/// Sandbox inbox page
+///
+/// A plain HTML list of the same messages.
+#[utoipa::path(
+    get,
+    path = "/sandbox",
+    tag = "sandbox",
+    params(MessagesQuery),
+    responses((status = 200, description = "HTML page", content_type = "text/html"))
+)]
+async fn inbox(State(state): State<AppState>, Query(q): Query<MessagesQuery>) -> Result<Html<String>, ApiError> {
+    let msgs = load(&state, &q).await?;
+    let mut rows = String::new();
+    for m in &msgs {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&m.created_at),
+            escape(&m.to),
+            escape(&m.channel),
+            escape(&m.text)
+        ));
+    }
+    if msgs.is_empty() {
+        rows.push_str("<tr><td colspan=4>No messages yet. Start a verification and reload.</td></tr>");
+    }
+    Ok(Html(format!(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
+<title>ringproof sandbox inbox</title><style>body{{font:15px system-ui,sans-serif;margin:2em}}\
+table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}}\
+</style></head><body><h1>Sandbox inbox</h1><p>What ringproof would have sent, newest first. \
+Filter: <code>/sandbox?to=%2B14155550123</code>. JSON: <a href=\"/sandbox/api/messages\">/sandbox/api/messages</a>.</p>\
+<table><thead><tr><th>When (UTC)</th><th>To</th><th>Channel</th><th>Text</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>"
+    )))
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,267 @@
+//! Building and running the server: open the store, load or create the server secret,
+//! choose the provider, create the demo client on first start, bind, serve, and run the
+//! job worker beside the HTTP server until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ringproof_core::client::NewClient;
+use ringproof_core::code::{CodeSource, OsCodeSource};
+use ringproof_core::crypto::{Keys, hex, random_bytes};
+use ringproof_core::engine::{Engine, JobTuning};
+use ringproof_core::ports::{Sender, Store};
+use ringproof_core::time::{Clock, SystemClock};
+use ringproof_providers::sandbox::SandboxSender;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::config::{Config, Mode};
+use crate::state::AppState;
+use crate::telemetry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Store(#[from] ringproof_core::StoreError),
+    #[error("sandbox outbox: {0}")]
+    Sandbox(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Core(#[from] ringproof_core::CoreError),
+}
+
+/// Things tests (and only tests) replace.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub clock: Option<Arc<dyn Clock>>,
+    pub codes: Option<Arc<dyn CodeSource>>,
+    /// Run the background worker (default true). Tests that move time by hand turn it
+    /// off and drain the queue with [`crate::worker::run_due_now`].
+    pub no_worker: bool,
+    /// Deliver through this instead of the configured provider (a failing provider, say).
+    pub sender: Option<Arc<dyn Sender>>,
+}
+
+/// The pieces every command needs: the engine over the configured store.
+pub struct Core {
+    pub engine: Engine,
+    pub wake: Arc<Notify>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Opens the store (applying migrations) and builds the engine. Used by `serve` and by
+/// every CLI command, so they all act on the same data.
+pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store: Arc<dyn Store> = ringproof_store::open(&config.database_url()).await?;
+    let secret = server_secret(config)?;
+    let clock = hooks.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+    let codes = hooks.codes.clone().unwrap_or_else(|| Arc::new(OsCodeSource));
+    let wake = Arc::new(Notify::new());
+    let w = wake.clone();
+    let engine = Engine::new(store, clock.clone(), codes, Keys::derive(&secret), config.policy)
+        .with_tuning(JobTuning {
+            lease_ms: i64::from(config.worker.lease_s) * 1000,
+            ..JobTuning::default()
+        })
+        .with_wake(Arc::new(move || w.notify_one()));
+    Ok(Core { engine, wake, clock })
+}
+
+/// The server secret: from config, from `server_secret_file`, or generated once and kept
+/// in `<data_dir>/server-secret` (readable by the owner only).
+fn server_secret(config: &Config) -> Result<Vec<u8>, StartupError> {
+    let from_file = |p: &Path| -> Result<Vec<u8>, StartupError> {
+        let s = std::fs::read_to_string(p)
+            .map_err(|e| StartupError::Config(format!("cannot read server secret file {}: {e}", p.display())))?;
+        Ok(s.trim().as_bytes().to_vec())
+    };
+    let secret = match (&config.server_secret, &config.server_secret_file) {
+        (Some(s), _) => s.trim().as_bytes().to_vec(),
+        (None, Some(p)) => from_file(p)?,
+        (None, None) => {
+            let path = config.data_dir.join("server-secret");
+            if !path.exists() {
+                write_private(&path, &hex(&random_bytes::<32>()))?;
+                tracing::info!(path = %path.display(), "generated a new server secret");
+            }
+            from_file(&path)?
+        }
+    };
+    if secret.len() < 32 {
+        return Err(StartupError::Config(
+            "server_secret must be at least 32 characters".into(),
+        ));
+    }
+    Ok(secret)
+}
+
+/// Writes a file only its owner can read (credentials, secrets).
+pub fn write_private(path: &Path, contents: &str) -> Result<(), std::io::Error> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+/// The JSON that `client create --json` prints and `demo-credentials.json` holds.
+pub fn credentials_json(n: &NewClient) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": n.client.id.as_str(),
+        "name": n.client.name,
+        "api_key": n.client.api_key,
+        "api_secret": n.api_secret,
+        "username": n.client.username,
+        "password": n.password,
+    })
+}
+
+pub struct Application {
+    addr: SocketAddr,
+    listener: TcpListener,
+    state: AppState,
+    sender: Arc<dyn Sender>,
+    wake: Arc<Notify>,
+    run_worker: bool,
+    /// Credentials of the demo client if this start created it.
+    pub demo: Option<serde_json::Value>,
+}
+
+impl Application {
+    pub async fn build(config: Config, hooks: Hooks) -> Result<Self, StartupError> {
+        let Core { engine, wake, clock } = open_core(&config, &hooks).await?;
+        let sandbox = if config.provider == "sandbox" {
+            if config.mode == Mode::Production {
+                return Err(StartupError::Config(
+                    "mode = \"production\" refuses the sandbox provider: it delivers nothing. Configure a real provider (docs/providers.md)".into(),
+                ));
+            }
+            tracing::warn!(
+                "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in {}/sandbox.db and shown at /sandbox. Never use this in production.",
+                config.data_dir.display()
+            );
+            Some(
+                SandboxSender::open(&config.data_dir.join("sandbox.db"), clock)
+                    .await
+                    .map_err(|e| StartupError::Sandbox(e.to_string()))?,
+            )
+        } else {
+            return Err(StartupError::Config(format!(
+                "unknown provider `{}`; only `sandbox` exists in this version",
+                config.provider
+            )));
+        };
+        let sender: Arc<dyn Sender> = match (&hooks.sender, &sandbox) {
+            (Some(s), _) => s.clone(),
+            (None, Some(s)) => Arc::new(s.clone()),
+            (None, None) => return Err(StartupError::Config("no delivery provider configured".into())),
+        };
+        let demo = if config.mode == Mode::Development && engine.store().list_clients().await?.is_empty() {
+            let created = engine
+                .create_client("demo", vec!["http://localhost:8080".into()])
+                .await?;
+            let json = credentials_json(&created);
+            let path = config.data_dir.join("demo-credentials.json");
+            write_private(&path, &serde_json::to_string_pretty(&json).unwrap_or_default())?;
+            Some(json)
+        } else {
+            None
+        };
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            engine,
+            sandbox,
+            metrics: telemetry::metrics_handle(),
+            config: Arc::new(config),
+        };
+        let run_worker = state.config.worker.enabled && !hooks.no_worker;
+        Ok(Self {
+            addr,
+            listener,
+            state,
+            sender,
+            wake,
+            run_worker,
+            demo,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    pub fn data_dir(&self) -> PathBuf {
+        self.state.config.data_dir.clone()
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.state.engine
+    }
+    pub fn sender(&self) -> Arc<dyn Sender> {
+        self.sender.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, finishes in-flight requests
+    /// and jobs, and returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), std::io::Error> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = self.run_worker.then(|| {
+            tokio::spawn(crate::worker::run(
+                self.state.engine.clone(),
+                self.sender.clone(),
+                self.wake.clone(),
+                self.state.config.worker,
+                self.state.config.retention_s,
+                stop_rx,
+            ))
+        });
+        let app = crate::routes::app(self.state);
+        tracing::info!(addr = %self.addr, "ringproof listening");
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let _ = stop_tx.send(true);
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+        tracing::info!("ringproof stopped");
+        served
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,18 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use ringproof_core::engine::Engine;
+use ringproof_providers::sandbox::SandboxSender;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    /// Present when the sandbox provider is in use (never in production mode).
+    pub sandbox: Option<SandboxSender>,
+    pub metrics: PrometheusHandle,
+    pub config: Arc<Config>,
+}

@@ -1,0 +1,78 @@
+//! 50 concurrent wrong checks on one verification, through HTTP, on both backends.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Opts, TestApp, fresh_pg_url};
+
+async fn fifty_wrong_checks(app: &TestApp) {
+    let to = "+14155550123";
+    let id = app.start_sms(to).await;
+    app.drain().await;
+    let code = app.last_code(to).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (http, url, auth) = (
+            app.http.clone(),
+            format!("{}/v1/verifications/{id}/check", app.base),
+            app.auth(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = http
+                .post(url)
+                .header("authorization", auth)
+                .json(&json!({"code": wrong}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut evaluated = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => evaluated.push(body["remaining_attempts"].as_u64().unwrap()),
+            409 => {
+                assert_eq!(body["error"]["code"], "max_attempts_reached");
+                refused += 1;
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    evaluated.sort_unstable();
+    assert_eq!(
+        evaluated,
+        [0, 1, 2, 3, 4],
+        "exactly five checks evaluated, each seeing its own count"
+    );
+    assert_eq!(refused, 45);
+    let r = app
+        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
+        .await;
+    assert_eq!(r.status(), 409, "the right code afterwards is rejected");
+    let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
+    assert_eq!(v["status"], "max_attempts_reached");
+    assert_eq!(v["remaining_check_attempts"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_checks_sqlite() {
+    let app = TestApp::spawn().await;
+    fifty_wrong_checks(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_wrong_checks_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL half skipped (CI sets it)");
+        return;
+    };
+    let app = TestApp::spawn_with(Opts {
+        database_url: Some(url),
+        ..Opts::default()
+    })
+    .await;
+    fifty_wrong_checks(&app).await;
+}

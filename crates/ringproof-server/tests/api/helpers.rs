@@ -1,0 +1,233 @@
+//! `spawn_app()`: a real server on a free port with a fresh data directory, an injected
+//! clock and (by default) no background worker, so tests drain the job queue themselves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reqwest::Response;
+use ringproof_core::code::CodeSource;
+use ringproof_core::crypto::{hex, random_bytes};
+use ringproof_core::engine::Engine;
+use ringproof_core::ports::Sender;
+use ringproof_core::time::{ManualClock, Timestamp};
+use ringproof_server::config::Config;
+use ringproof_server::startup::{Application, Hooks};
+use serde_json::{Value, json};
+
+/// 2026-01-01T00:00:00Z
+pub const T0: Timestamp = Timestamp(1_767_225_600_000);
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub engine: Engine,
+    pub sender: Arc<dyn Sender>,
+    pub data_dir: PathBuf,
+    pub key: String,
+    pub secret: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+pub struct Opts {
+    pub database_url: Option<String>,
+    pub worker: bool,
+    pub codes: Option<Arc<dyn CodeSource>>,
+    pub sender: Option<Arc<dyn Sender>>,
+    pub data_dir: Option<PathBuf>,
+}
+
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rp-{tag}-{}", hex(&random_bytes::<8>())));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A fresh PostgreSQL database for one test, when `RINGPROOF_TEST_DATABASE_URL` is set.
+/// If it is set but the server cannot be reached, the test fails: CI must never skip the
+/// PostgreSQL half silently.
+pub async fn fresh_pg_url() -> Option<String> {
+    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").ok()?;
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("RINGPROOF_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+    let name = format!("rp_api_{}", hex(&random_bytes::<6>()));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').expect("database URL ends in /DBNAME");
+    Some(format!("{prefix}/{name}"))
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Opts::default()).await
+    }
+
+    pub async fn spawn_with(opts: Opts) -> Self {
+        let data_dir = opts.data_dir.clone().unwrap_or_else(|| temp_dir("api"));
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.clone(),
+            database_url: opts.database_url.clone(),
+            ..Config::default()
+        };
+        let clock = Arc::new(ManualClock::new(T0));
+        let hooks = Hooks {
+            clock: Some(clock.clone()),
+            codes: opts.codes.clone(),
+            no_worker: !opts.worker,
+            sender: opts.sender.clone(),
+        };
+        let app = Application::build(config, hooks).await.expect("server builds");
+        let creds: Value =
+            serde_json::from_str(&std::fs::read_to_string(data_dir.join("demo-credentials.json")).unwrap()).unwrap();
+        let base = format!("http://{}", app.addr());
+        let engine = app.engine().clone();
+        let sender = app.sender();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            app.run_until(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base,
+            http: reqwest::Client::new(),
+            clock,
+            engine,
+            sender,
+            data_dir,
+            key: creds["api_key"].as_str().unwrap().to_owned(),
+            secret: creds["api_secret"].as_str().unwrap().to_owned(),
+            stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.unwrap();
+        }
+    }
+
+    pub fn auth(&self) -> String {
+        format!("Bearer {}:{}", self.key, self.secret)
+    }
+
+    /// Creates another client and returns its `Authorization` header value.
+    pub async fn other_client_auth(&self) -> String {
+        let c = self.engine.create_client("other", vec![]).await.unwrap();
+        format!("Bearer {}:{}", c.client.api_key, c.api_secret)
+    }
+
+    pub async fn post_as(&self, auth: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("authorization", auth)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.post_as(&self.auth(), path, body).await
+    }
+
+    pub async fn get_as(&self, auth: &str, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.get_as(&self.auth(), path).await
+    }
+
+    /// Starts a verification and returns its JSON (asserting 201).
+    pub async fn start(&self, body: Value) -> Value {
+        let r = self.post("/v1/verifications", &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    pub async fn start_sms(&self, to: &str) -> String {
+        self.start(json!({"to": to})).await["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Runs every job due at the clock's current time.
+    pub async fn drain(&self) -> usize {
+        ringproof_server::worker::run_due_now(&self.engine, self.sender.as_ref())
+            .await
+            .unwrap()
+    }
+
+    pub async fn messages(&self, to: &str) -> Vec<Value> {
+        let r = self
+            .http
+            .get(format!(
+                "{}/sandbox/api/messages?to={}",
+                self.base,
+                to.replace('+', "%2B")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// The code in the newest message to `to` (digits, with a voice call's commas removed).
+    pub async fn last_code(&self, to: &str) -> String {
+        let msgs = self.messages(to).await;
+        let text = msgs.first().expect("a message was sent")["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        code_in(&text)
+    }
+}
+
+/// Extracts the code from a message text: the first run of digits, or for a voice text
+/// the spaced digits before the first period.
+pub fn code_in(text: &str) -> String {
+    if text.contains("Again:") {
+        let spoken = text.split(" is ").nth(1).unwrap().split('.').next().unwrap();
+        return spoken.chars().filter(char::is_ascii_digit).collect();
+    }
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|s| s.len() >= 4)
+        .unwrap()
+        .to_owned()
+}
+
+/// Asserts the native error envelope and returns its code.
+pub async fn error_code(r: Response, status: u16) -> String {
+    assert_eq!(r.status(), status);
+    let header_id = r
+        .headers()
+        .get("x-request-id")
+        .expect("request id header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = r.json().await.unwrap();
+    let err = &body["error"];
+    assert_eq!(err["request_id"].as_str(), Some(header_id.as_str()), "{body}");
+    assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    err["code"].as_str().unwrap().to_owned()
+}

@@ -1,0 +1,12 @@
+//! Black-box tests through the real server (one test binary to save link time).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod at_rest;
+mod concurrency;
+mod errors;
+mod helpers;
+mod idempotency;
+mod isolation;
+mod ops;
+mod timing;
+mod verifications;

@@ -1,0 +1,138 @@
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn health_ready_and_request_ids() {
+    let app = TestApp::spawn().await;
+    let r = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(id.len() >= 16);
+    let r = app.http.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"status": "ok"}));
+    // A sane caller-supplied id is kept.
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "trace-123");
+}
+
+#[tokio::test]
+async fn metrics_count_flows() {
+    let app = TestApp::spawn().await;
+    let id = app.start_sms("+14155550123").await;
+    app.drain().await;
+    let code = app.last_code("+14155550123").await;
+    app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
+        .await;
+    app.start_sms("+14155550124").await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "ringproof_verifications_started_total{channel=\"sms\"}",
+        "ringproof_verifications_approved_total{channel=\"sms\"}",
+        "ringproof_checks_total{outcome=\"approved\"}",
+        "ringproof_jobs{state=\"due\"} 1",
+        "ringproof_delivery_latency_seconds_bucket",
+        "ringproof_http_request_duration_seconds_bucket{route=\"/v1/verifications/{id}/check\"",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains("+1415"), "no phone number in metrics");
+}
+
+/// Every route the server answers is in /openapi.json, and /docs is self-contained.
+#[tokio::test]
+async fn openapi_is_complete_and_docs_work_offline() {
+    let app = TestApp::spawn().await;
+    let spec: Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/verifications", "post"),
+        ("/v1/verifications/{id}", "get"),
+        ("/v1/verifications/{id}/check", "post"),
+        ("/v1/verifications/{id}/cancel", "post"),
+        ("/v1/verifications/{id}/resend", "post"),
+        ("/v1/verifications/{id}/events", "get"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+        ("/sandbox/api/messages", "get"),
+        ("/sandbox", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+    // And nothing in the document is a route the server does not answer.
+    assert_eq!(paths.len(), 11);
+    assert!(spec["components"]["securitySchemes"]["basic"].is_object());
+    let docs = app
+        .http
+        .get(format!("{}/docs", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(docs.contains("/openapi.json"));
+    for external in ["http://", "https://", "//cdn", "unpkg", "jsdelivr"] {
+        assert!(!docs.contains(external), "/docs must not load {external}");
+    }
+}
+
+#[tokio::test]
+async fn sandbox_inbox_lists_newest_first_and_escapes_html() {
+    let app = TestApp::spawn().await;
+    app.start(json!({"to": "+14155550123", "brand": "<b>Acme</b>"})).await;
+    app.drain().await;
+    app.clock.advance_secs(1);
+    app.start(json!({"to": "+14155550123", "brand": "Second"})).await;
+    app.drain().await;
+    let msgs = app.messages("+14155550123").await;
+    assert_eq!(msgs.len(), 2);
+    assert!(msgs[0]["text"].as_str().unwrap().starts_with("Your Second"));
+    assert_eq!(msgs[0]["created_at"], "2026-01-01T00:00:01.000Z");
+    // An unencoded `+` arrives as a space; the inbox still finds the number.
+    let r = app
+        .http
+        .get(format!("{}/sandbox/api/messages?to=+14155550123", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Vec<Value>>().await.unwrap().len(), 2);
+    let page = app
+        .http
+        .get(format!("{}/sandbox", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("&lt;b&gt;Acme&lt;/b&gt;"));
+    assert!(!page.contains("<b>Acme</b>"));
+}

@@ -1,0 +1,274 @@
+//! The mapping between the core's types and database columns, shared by both backends.
+//!
+//! Both schemas store the same columns with the same meaning (timestamps as BIGINT
+//! milliseconds, ids as TEXT, structured values as JSON text, hashes and sealed blobs as
+//! bytes), so decoding is written once, generically over the driver's row type, and
+//! encoding produces plain values each backend binds in its own SQL. Anything that does not
+//! decode into a valid core value is reported as [`StoreError::Corrupt`]: a row the code
+//! cannot trust must never be half-used.
+
+use ringproof_core::StoreError;
+use ringproof_core::client::Client;
+use ringproof_core::ids::{ClientId, JobId, VerificationId};
+use ringproof_core::job::{Job, JobKind};
+use ringproof_core::phone::PhoneNumber;
+use ringproof_core::ports::IdempotentResponse;
+use ringproof_core::time::Timestamp;
+use ringproof_core::verification::{Event, Status, Verification};
+use ringproof_core::workflow::Channel;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::error::corrupt;
+
+/// Columns of `verifications`, in the order [`verification`] reads them by name.
+macro_rules! verification_columns {
+    () => {
+        "id, client_id, to_e164, status, workflow, locale, brand, code_length, code_hash, code_expires_at, \
+         sealed_code, next_step, sends, resends, last_sent_at, wrong_checks, policy, created_at, updated_at, expires_at"
+    };
+}
+pub(crate) use verification_columns;
+
+macro_rules! client_columns {
+    () => {
+        "id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, created_at"
+    };
+}
+pub(crate) use client_columns;
+
+macro_rules! job_columns {
+    () => {
+        "id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts"
+    };
+}
+pub(crate) use job_columns;
+
+/// Longest `last_error` kept for a job; provider errors can be arbitrarily long.
+const MAX_ERROR_LEN: usize = 1000;
+
+pub(crate) fn truncate_error(e: &str) -> &str {
+    if e.len() <= MAX_ERROR_LEN {
+        return e;
+    }
+    let mut end = MAX_ERROR_LEN;
+    while !e.is_char_boundary(end) {
+        end -= 1;
+    }
+    &e[..end]
+}
+
+fn col<'r, R, T>(row: &'r R, name: &'static str) -> Result<T, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get::<T, _>(name).map_err(|e| corrupt(format_args!("column {name}: {e}")))
+}
+
+fn u32_of(v: i64, name: &str) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| corrupt(format_args!("column {name} out of range")))
+}
+
+fn u8_of(v: i64, name: &str) -> Result<u8, StoreError> {
+    u8::try_from(v).map_err(|_| corrupt(format_args!("column {name} out of range")))
+}
+
+fn hash32(v: Vec<u8>, name: &str) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(v).map_err(|_| corrupt(format_args!("column {name} is not 32 bytes")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str, name: &str) -> Result<T, StoreError> {
+    // The serde error text can quote the input; say only which column failed.
+    serde_json::from_str(s).map_err(|_| corrupt(format_args!("column {name} is not valid JSON for its type")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T, name: &str) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|_| corrupt(format_args!("{name} cannot be encoded as JSON")))
+}
+
+fn client_id(s: &str) -> Result<ClientId, StoreError> {
+    ClientId::parse(s).ok_or_else(|| corrupt("malformed client id"))
+}
+
+fn verification_id(s: &str) -> Result<VerificationId, StoreError> {
+    VerificationId::parse(s).ok_or_else(|| corrupt("malformed verification id"))
+}
+
+fn job_id(s: &str) -> Result<JobId, StoreError> {
+    JobId::parse(s).ok_or_else(|| corrupt("malformed job id"))
+}
+
+pub(crate) fn verification<'r, R>(row: &'r R) -> Result<Verification, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: String = col(row, "status")?;
+    let to: String = col(row, "to_e164")?;
+    let workflow: String = col(row, "workflow")?;
+    let policy: String = col(row, "policy")?;
+    let code_hash: Option<Vec<u8>> = col(row, "code_hash")?;
+    Ok(Verification {
+        id: verification_id(&col::<_, String>(row, "id")?)?,
+        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        // The parse error names no digits, but say nothing beyond the column anyway.
+        to: PhoneNumber::parse_e164(&to).map_err(|_| corrupt("column to_e164 is not a valid E.164 number"))?,
+        status: Status::parse(&status).ok_or_else(|| corrupt("unknown verification status"))?,
+        workflow: json(&workflow, "workflow")?,
+        locale: col(row, "locale")?,
+        brand: col(row, "brand")?,
+        code_length: u8_of(col(row, "code_length")?, "code_length")?,
+        code_hash: code_hash.map(|h| hash32(h, "code_hash")).transpose()?,
+        code_expires_at: Timestamp(col(row, "code_expires_at")?),
+        sealed_code: col(row, "sealed_code")?,
+        next_step: u8_of(col(row, "next_step")?, "next_step")?,
+        sends: u32_of(col(row, "sends")?, "sends")?,
+        resends: u32_of(col(row, "resends")?, "resends")?,
+        last_sent_at: Timestamp(col(row, "last_sent_at")?),
+        wrong_checks: u32_of(col(row, "wrong_checks")?, "wrong_checks")?,
+        policy: json(&policy, "policy")?,
+        created_at: Timestamp(col(row, "created_at")?),
+        updated_at: Timestamp(col(row, "updated_at")?),
+        expires_at: Timestamp(col(row, "expires_at")?),
+    })
+}
+
+/// The encoded form of the columns of a verification that are not plain strings.
+pub(crate) struct VerificationCols {
+    pub workflow: String,
+    pub policy: String,
+    pub code_length: i64,
+    pub next_step: i64,
+    pub sends: i64,
+    pub resends: i64,
+    pub wrong_checks: i64,
+}
+
+impl VerificationCols {
+    pub(crate) fn of(v: &Verification) -> Result<Self, StoreError> {
+        Ok(Self {
+            workflow: to_json(&v.workflow, "workflow")?,
+            policy: to_json(&v.policy, "policy")?,
+            code_length: i64::from(v.code_length),
+            next_step: i64::from(v.next_step),
+            sends: i64::from(v.sends),
+            resends: i64::from(v.resends),
+            wrong_checks: i64::from(v.wrong_checks),
+        })
+    }
+}
+
+pub(crate) fn client<'r, R>(row: &'r R) -> Result<Client, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let origins: String = col(row, "allowed_origins")?;
+    let templates: String = col(row, "templates")?;
+    let policy: String = col(row, "policy")?;
+    Ok(Client {
+        id: client_id(&col::<_, String>(row, "id")?)?,
+        name: col(row, "name")?,
+        brand: col(row, "brand")?,
+        api_key: col(row, "api_key")?,
+        secret_hash: hash32(col(row, "secret_hash")?, "secret_hash")?,
+        username: col(row, "username")?,
+        password_hash: col(row, "password_hash")?,
+        allowed_origins: json(&origins, "allowed_origins")?,
+        templates: json(&templates, "templates")?,
+        policy: json(&policy, "policy")?,
+        created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
+/// The encoded form of a client's JSON columns.
+pub(crate) struct ClientCols {
+    pub allowed_origins: String,
+    pub templates: String,
+    pub policy: String,
+}
+
+impl ClientCols {
+    pub(crate) fn of(c: &Client) -> Result<Self, StoreError> {
+        Ok(Self {
+            allowed_origins: to_json(&c.allowed_origins, "allowed_origins")?,
+            templates: to_json(&c.templates, "templates")?,
+            policy: to_json(&c.policy, "policy")?,
+        })
+    }
+}
+
+pub(crate) fn job<'r, R>(row: &'r R) -> Result<Job, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let kind: String = col(row, "kind")?;
+    let vid: Option<String> = col(row, "verification_id")?;
+    Ok(Job {
+        id: job_id(&col::<_, String>(row, "id")?)?,
+        kind: JobKind::parse(&kind).ok_or_else(|| corrupt("unknown job kind"))?,
+        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        verification_id: vid.as_deref().map(verification_id).transpose()?,
+        due_at: Timestamp(col(row, "due_at")?),
+        payload: col(row, "payload")?,
+        attempts: u32_of(col(row, "attempts")?, "attempts")?,
+        max_attempts: u32_of(col(row, "max_attempts")?, "max_attempts")?,
+    })
+}
+
+pub(crate) fn event<'r, R>(row: &'r R) -> Result<Event, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let channel: Option<String> = col(row, "channel")?;
+    Ok(Event {
+        id: col(row, "id")?,
+        verification_id: verification_id(&col::<_, String>(row, "verification_id")?)?,
+        kind: col(row, "kind")?,
+        channel: channel
+            .as_deref()
+            .map(|c| Channel::parse(c).ok_or_else(|| corrupt("unknown event channel")))
+            .transpose()?,
+        detail: col(row, "detail")?,
+        at: Timestamp(col(row, "at")?),
+    })
+}
+
+pub(crate) fn idempotent_response<'r, R>(row: &'r R) -> Result<IdempotentResponse, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: i64 = col(row, "status")?;
+    Ok(IdempotentResponse {
+        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        key: col(row, "idem_key")?,
+        request_hash: hash32(col(row, "request_hash")?, "request_hash")?,
+        status: u16::try_from(status).map_err(|_| corrupt("column status out of range"))?,
+        body: col(row, "body")?,
+        created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
+/// Jobs come back from an `UPDATE ... RETURNING` in no defined order; the port promises
+/// oldest due first.
+pub(crate) fn sort_claimed(jobs: &mut [Job]) {
+    jobs.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+}

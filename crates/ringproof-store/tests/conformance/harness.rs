@@ -1,0 +1,294 @@
+//! The backends the suite runs against, and the fixtures every test builds its data from.
+//!
+//! SQLite: a fresh file in a fresh temporary directory per test, removed afterwards.
+//! PostgreSQL (only when `RINGPROOF_TEST_DATABASE_URL` is set): a fresh database
+//! `rp_test_<random>` per test, created through that URL and dropped (`WITH (FORCE)`) when
+//! the test ends, even if it panicked. Tests therefore run in parallel without sharing
+//! rows. A set but unreachable URL fails the test: a suite that silently skips would let a
+//! broken PostgreSQL backend pass.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ringproof_core::client::Client;
+use ringproof_core::code::ScriptedCodeSource;
+use ringproof_core::crypto::{Keys, hex, random_bytes};
+use ringproof_core::ids::{ClientId, JobId};
+use ringproof_core::job::{JobKind, NewJob};
+use ringproof_core::phone::PhoneNumber;
+use ringproof_core::policy::Policy;
+use ringproof_core::ports::Store;
+use ringproof_core::time::Timestamp;
+use ringproof_core::verification::{Effects, StartParams, Verification};
+use ringproof_core::workflow::{Channel, Workflow};
+use ringproof_store::{PgStore, SqliteStore};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+pub const PG_URL_VAR: &str = "RINGPROOF_TEST_DATABASE_URL";
+
+/// A fixed "now" so tests can reason about due times exactly.
+pub const NOW: Timestamp = Timestamp(1_800_000_000_000);
+pub const CODE: &str = "123456";
+pub const WRONG: &str = "000000";
+
+/// A temporary directory, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        Self(std::env::temp_dir().join(format!("ringproof-store-test-{}", random_name())))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh PostgreSQL database, dropped (`WITH (FORCE)`) when this guard is dropped, even
+/// if the test panicked.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of this database.
+    pub url: String,
+}
+
+impl PgDatabase {
+    /// `None` when the variable is unset; panics when it is set but PostgreSQL cannot be
+    /// reached or the database cannot be created.
+    pub async fn create() -> Option<Self> {
+        let admin_url = std::env::var(PG_URL_VAR).ok()?;
+        let name = format!("rp_test_{}", random_name());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL cannot be reached: {e}"));
+        // The name is our own hex, not input.
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let url = pg_url_for(&admin_url, &name);
+        Some(Self { admin_url, name, url })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop cannot await and runs inside the test's runtime: use a thread with a runtime
+        // of its own, and wait for it so no database outlives the test process.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut c) = PgConnection::connect(&url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+enum Kind {
+    Sqlite { file: PathBuf, _dir: TempDir },
+    Postgres(PgDatabase),
+}
+
+/// One backend under test. Fields drop in order: the store's pools, then the database.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    kind: Kind,
+}
+
+fn random_name() -> String {
+    hex(&random_bytes::<8>())
+}
+
+impl Backend {
+    pub async fn sqlite() -> Self {
+        let dir = TempDir::new();
+        // A nested path also checks that `open` creates missing parent directories.
+        let file = dir.0.join("nested").join("ringproof.db");
+        let store = SqliteStore::open(&file).await.expect("open sqlite store");
+        Self { store: Arc::new(store), kind: Kind::Sqlite { file, _dir: dir } }
+    }
+
+    /// `None` when the variable is unset; panics when it is set but unusable.
+    pub async fn postgres() -> Option<Self> {
+        let db = PgDatabase::create().await?;
+        let store = PgStore::connect(&db.url, 8).await.expect("connect to the test database");
+        Some(Self { store: Arc::new(store), kind: Kind::Postgres(db) })
+    }
+
+    /// A second store on the same database, as another start of the server would open it.
+    pub async fn reopen(&self) -> Arc<dyn Store> {
+        match &self.kind {
+            Kind::Sqlite { file, .. } => Arc::new(SqliteStore::open(file).await.expect("reopen sqlite")),
+            Kind::Postgres(db) => Arc::new(PgStore::connect(&db.url, 4).await.expect("reconnect postgres")),
+        }
+    }
+
+    /// The URL `ringproof_store::open` takes for this database.
+    pub fn url(&self) -> String {
+        match &self.kind {
+            Kind::Sqlite { file, .. } => format!("sqlite://{}", file.display()),
+            Kind::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    /// Reads a job's stored payload and state behind the port's back, to check erasure.
+    pub async fn raw_job(&self, id: &JobId) -> Option<(Vec<u8>, String)> {
+        use sqlx::Row;
+        match &self.kind {
+            Kind::Sqlite { file, .. } => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(file);
+                let mut c = sqlx::SqliteConnection::connect_with(&opts).await.expect("raw sqlite connection");
+                let row = sqlx::query("SELECT payload, state FROM jobs WHERE id = ?1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut c)
+                    .await
+                    .expect("raw job query");
+                row.map(|r| (r.get("payload"), r.get("state")))
+            }
+            Kind::Postgres(db) => {
+                let mut c = PgConnection::connect(&db.url).await.expect("raw postgres connection");
+                let row = sqlx::query("SELECT payload, state FROM jobs WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut c)
+                    .await
+                    .expect("raw job query");
+                row.map(|r| (r.get("payload"), r.get("state")))
+            }
+        }
+    }
+}
+
+/// `admin_url` with its database replaced by `db`, keeping any query string.
+pub fn pg_url_for(admin_url: &str, db: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// Runs each named suite function against SQLite and, if configured, PostgreSQL, as the
+/// tests `<name>::sqlite` and `<name>::postgres`. `store:` functions take the store,
+/// `backend:` functions the whole [`Backend`].
+#[macro_export]
+macro_rules! conformance {
+    (@run store, $f:path, $b:expr) => { $f($b.store.clone()).await };
+    (@run backend, $f:path, $b:expr) => { $f(&$b).await };
+    ($how:ident: $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    let b = $crate::harness::Backend::sqlite().await;
+                    $crate::conformance!(@run $how, super::$name, b);
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let Some(b) = $crate::harness::Backend::postgres().await else {
+                        eprintln!("{} not set: PostgreSQL variant not run", $crate::harness::PG_URL_VAR);
+                        return;
+                    };
+                    $crate::conformance!(@run $how, super::$name, b);
+                }
+            }
+        )+
+    };
+}
+
+// ----- fixtures -----
+
+pub fn keys() -> Keys {
+    Keys::derive(b"test secret")
+}
+
+pub fn phone() -> PhoneNumber {
+    PhoneNumber::parse_e164("+14155550123").expect("valid test number")
+}
+
+/// A client with fresh credentials (and a unique name, hence username), inserted.
+pub async fn client(store: &Arc<dyn Store>) -> Client {
+    let c = Client::create(&format!("Client {}", random_name()), vec![], NOW).client;
+    store.insert_client(&c).await.expect("insert client");
+    c
+}
+
+/// A started verification (code [`CODE`]) with its effects, not yet stored.
+pub fn start_with(client: &ClientId, workflow: Workflow, now: Timestamp) -> (Verification, Effects) {
+    Verification::start(
+        StartParams {
+            client_id: client.clone(),
+            to: phone(),
+            workflow,
+            locale: "en".into(),
+            brand: "Acme".into(),
+            code_length: 6,
+            policy: Policy::default(),
+            sms_template: None,
+            now,
+        },
+        &keys(),
+        &ScriptedCodeSource::new([CODE]),
+    )
+}
+
+pub fn sms(client: &ClientId, now: Timestamp) -> (Verification, Effects) {
+    start_with(client, Workflow::single(Channel::Sms, &Policy::default()), now)
+}
+
+/// The three-step timeline: SMS now, the same code by voice at +120 s, a new code at +300 s.
+pub fn three_steps(client: &ClientId, now: Timestamp) -> (Verification, Effects) {
+    let w = Workflow::sms_then_voice_then_new_code(120, 300, 300).expect("valid workflow");
+    start_with(client, w, now)
+}
+
+/// Starts and stores an SMS verification.
+pub async fn stored_sms(store: &Arc<dyn Store>, client: &ClientId) -> (Verification, Effects) {
+    let (v, fx) = sms(client, NOW);
+    store.insert_verification(&v, &fx, None).await.expect("insert verification");
+    (v, fx)
+}
+
+/// A bare deliver job for `v`, due at `due_at`.
+pub fn job_for(v: &Verification, due_at: Timestamp) -> NewJob {
+    NewJob {
+        id: JobId::generate(),
+        kind: JobKind::Deliver,
+        client_id: v.client_id.clone(),
+        verification_id: Some(v.id.clone()),
+        due_at,
+        payload: random_bytes::<16>().to_vec(),
+        max_attempts: 8,
+    }
+}
+
+/// The ids of every job claimable at `at` (leasing them for 1 ms). Each call must use a
+/// later `at` than the previous one for the leases to have lapsed.
+pub async fn claimable(store: &Arc<dyn Store>, at: Timestamp) -> Vec<JobId> {
+    let mut ids: Vec<JobId> = store.claim_jobs(at, 1, 10_000).await.expect("claim").into_iter().map(|j| j.id).collect();
+    ids.sort();
+    ids
+}
+
+pub fn sorted(mut ids: Vec<JobId>) -> Vec<JobId> {
+    ids.sort();
+    ids
+}

@@ -1,0 +1,129 @@
+//! The job queue: exclusive claims under concurrency, leases, retry, burial, completion,
+//! counters and the next due time.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ringproof_core::job::{Job, JobStats};
+use ringproof_core::ports::Store;
+use ringproof_core::time::Timestamp;
+use ringproof_core::verification::NewEvent;
+use ringproof_core::workflow::Channel;
+
+use crate::conformance;
+use crate::harness::{Backend, NOW, client, job_for, sms};
+
+conformance!(store: two_claimers_never_share_a_job);
+conformance!(backend: lease_retry_bury_complete_and_counters);
+
+async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (v, mut fx) = sms(&c.id, NOW);
+    fx.jobs = (0..30).map(|i| job_for(&v, NOW.plus_millis(-1000 + i))).collect();
+    store.insert_verification(&v, &fx, None).await.unwrap();
+
+    for round in 0..3u32 {
+        // Each round starts after the previous round's 60 s leases lapsed.
+        let at = NOW.plus_secs(61 * i64::from(round));
+        let claimers: Vec<_> = (0..2)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut mine: Vec<Job> = Vec::new();
+                    loop {
+                        let got = store.claim_jobs(at, 60_000, 10).await.unwrap();
+                        if got.is_empty() {
+                            return mine;
+                        }
+                        assert!(got.len() <= 10);
+                        mine.extend(got);
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in claimers {
+            all.extend(t.await.unwrap());
+        }
+        let unique: HashSet<_> = all.iter().map(|j| j.id.clone()).collect();
+        assert_eq!(all.len(), 30, "round {round}: every job claimed exactly once");
+        assert_eq!(unique.len(), 30);
+        assert!(all.iter().all(|j| j.attempts == round + 1), "round {round}: one attempt per claim");
+        assert!(store.claim_jobs(at, 60_000, 10).await.unwrap().is_empty(), "leased jobs are not claimable");
+    }
+}
+
+fn ids(jobs: &[Job]) -> Vec<String> {
+    jobs.iter().map(|j| j.id.to_string()).collect()
+}
+
+async fn lease_retry_bury_complete_and_counters(b: &Backend) {
+    let store = &b.store;
+    let c = client(store).await;
+    let (v, mut fx) = sms(&c.id, NOW);
+    let (a, bj, cj) = (job_for(&v, NOW.plus_millis(-10)), job_for(&v, NOW), job_for(&v, NOW.plus_millis(1000)));
+    fx.jobs = vec![cj.clone(), bj.clone(), a.clone()];
+    store.insert_verification(&v, &fx, None).await.unwrap();
+    let at = |ms: i64| NOW.plus_millis(ms);
+    let stats = |due, scheduled, dead| JobStats { due, scheduled, dead };
+
+    assert_eq!(store.job_stats(NOW).await.unwrap(), stats(2, 1, 0));
+    assert_eq!(store.next_job_due().await.unwrap(), Some(at(-10)));
+
+    // Oldest due first, `limit` respected; the future job is not claimed.
+    let first = store.claim_jobs(NOW, 5000, 1).await.unwrap();
+    assert_eq!(ids(&first), vec![a.id.to_string()]);
+    assert_eq!((first[0].attempts, first[0].payload.clone()), (1, a.payload.clone()));
+    let second = store.claim_jobs(NOW, 5000, 10).await.unwrap();
+    assert_eq!(ids(&second), vec![bj.id.to_string()]);
+    assert!(store.claim_jobs(at(1), 5000, 10).await.unwrap().is_empty(), "leased or not yet due");
+
+    // Leased jobs count as due; the next claim can succeed when C falls due.
+    assert_eq!(store.job_stats(NOW).await.unwrap(), stats(2, 1, 0));
+    assert_eq!(store.next_job_due().await.unwrap(), Some(at(1000)));
+    assert_eq!(ids(&store.claim_jobs(at(1000), 5000, 10).await.unwrap()), vec![cj.id.to_string()]);
+    // Everything is leased: the earliest lease end (A's and B's) is next.
+    assert_eq!(store.next_job_due().await.unwrap(), Some(at(5000)));
+    assert!(store.claim_jobs(at(4999), 5000, 10).await.unwrap().is_empty());
+
+    // The lease lapses at its end: claimable again, attempt counted.
+    let again = store.claim_jobs(at(5000), 5000, 10).await.unwrap();
+    assert_eq!(ids(&again), vec![a.id.to_string(), bj.id.to_string()]);
+    assert!(again.iter().all(|j| j.attempts == 2));
+
+    // Retry: released at once (no lease), due later.
+    store.retry_job(&a.id, at(20_000), "timeout").await.unwrap();
+    // Bury: a dead letter with its payload erased, never claimed again.
+    store.bury_job(&bj.id, "number blocked", at(5001)).await.unwrap();
+    let (payload, state) = b.raw_job(&bj.id).await.expect("a dead job is kept");
+    assert!(payload.is_empty(), "a buried job's payload is erased");
+    assert_eq!(state, "dead");
+
+    // Pending now: A (due +20 s, free) and C (leased until +6 s).
+    assert_eq!(store.next_job_due().await.unwrap(), Some(at(6000)));
+    assert_eq!(store.job_stats(at(7000)).await.unwrap(), stats(1, 1, 1));
+    let c_again = store.claim_jobs(at(7000), 5000, 10).await.unwrap();
+    assert_eq!(ids(&c_again), vec![cj.id.to_string()]);
+    assert_eq!(c_again[0].attempts, 2);
+
+    // Complete: the row goes, the event is recorded on the verification.
+    let sent = NewEvent { kind: "sent", channel: Some(Channel::Sms), detail: Some("via test".into()), at: at(7001) };
+    store.complete_job(&c_again[0], Some(&sent)).await.unwrap();
+    assert_eq!(b.raw_job(&cj.id).await, None);
+    let last = store.list_events(&c.id, &v.id).await.unwrap().pop().unwrap();
+    assert_eq!((last.kind.as_str(), last.channel, last.detail.as_deref(), last.at), ("sent", Some(Channel::Sms), Some("via test"), at(7001)));
+
+    assert_eq!(store.next_job_due().await.unwrap(), Some(at(20_000)));
+    assert!(store.claim_jobs(at(19_999), 5000, 10).await.unwrap().is_empty(), "a retried job waits for its new due time");
+    let retried = store.claim_jobs(at(20_000), 5000, 10).await.unwrap();
+    assert_eq!(ids(&retried), vec![a.id.to_string()]);
+    assert_eq!((retried[0].attempts, retried[0].due_at), (3, at(20_000)));
+    let events_before = store.list_events(&c.id, &v.id).await.unwrap().len();
+    store.complete_job(&retried[0], None).await.unwrap();
+    assert_eq!(store.list_events(&c.id, &v.id).await.unwrap().len(), events_before);
+
+    // Only the dead letter is left.
+    assert_eq!(store.next_job_due().await.unwrap(), None);
+    assert_eq!(store.job_stats(Timestamp(i64::MAX)).await.unwrap(), stats(0, 0, 1));
+    assert!(store.claim_jobs(Timestamp(i64::MAX / 2), 5000, 10).await.unwrap().is_empty());
+}

@@ -1,0 +1,307 @@
+//! The `ringproof` command: a thin shell over `ringproof-server` and the core engine.
+//! Every command takes the same `--data-dir` and `--config` as `serve` and acts on the
+//! same store, also while a server is running.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ringproof_core::engine::{StartOutcome, StartRequest};
+use ringproof_core::ids::{ClientId, VerificationId};
+use ringproof_core::phone::PhoneNumber;
+use ringproof_core::workflow::Channel;
+use ringproof_server::config::{Config, Overrides};
+use ringproof_server::routes::v1::VerificationResponse;
+use ringproof_server::startup::{self, Application, Hooks};
+use ringproof_server::telemetry;
+
+#[derive(Parser)]
+#[command(name = "ringproof", version, about = "Self-hosted phone number verification")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Data directory (SQLite database, sandbox outbox, server secret). Default ./data
+    #[arg(long, global = true, env = "RINGPROOF_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file. Default ./ringproof.toml when it exists
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server and the job worker
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Apply database migrations and exit
+    Migrate,
+    /// Manage clients (tenants)
+    #[command(subcommand)]
+    Client(ClientCmd),
+    /// Try the API from a shell, acting directly on the store
+    #[command(subcommand)]
+    Verify(VerifyCmd),
+    /// Print the OpenAPI document
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum ClientCmd {
+    /// Create a client; its credentials are printed once
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Origin a redirect may lead to (repeatable), e.g. https://app.example.com
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
+        /// Print the credentials as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients (no secrets)
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a client's API secret; the new one is printed once
+    RotateSecret { id: String },
+}
+
+#[derive(Subcommand)]
+enum VerifyCmd {
+    /// Start a verification; a running `ringproof serve` delivers it
+    Start {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "sms")]
+        channel: String,
+    },
+    /// Check a code
+    Check {
+        #[arg(long)]
+        client: String,
+        id: String,
+        code: String,
+    },
+    /// Show a verification
+    Status {
+        #[arg(long)]
+        client: String,
+        id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen,
+        data_dir: cli.common.data_dir.clone(),
+    };
+    let (config, warnings) = Config::load(cli.common.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
+    telemetry::init_tracing(config.log_format);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Openapi => {
+            println!("{}", ringproof_server::routes::openapi_json());
+            Ok(())
+        }
+        Command::Migrate => {
+            startup::open_core(&config, &Hooks::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("database is up to date: {}", redact_url(&config.database_url()));
+            Ok(())
+        }
+        Command::Client(cmd) => client(config, cmd).await,
+        Command::Verify(cmd) => verify(config, cmd).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let app = Application::build(config, Hooks::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(demo) = &app.demo {
+        let pretty = serde_json::to_string_pretty(demo).unwrap_or_default();
+        println!(
+            "Created the demo client (also saved to {}/demo-credentials.json):\n{pretty}",
+            app.data_dir().display()
+        );
+    }
+    println!(
+        "ringproof is listening on http://{}  (API reference: /docs, sandbox inbox: /sandbox)",
+        app.addr()
+    );
+    app.run_until(startup::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
+    let core = startup::open_core(&config, &Hooks::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let engine = core.engine;
+    match cmd {
+        ClientCmd::Create {
+            name,
+            allowed_origins,
+            json,
+        } => {
+            let created = engine
+                .create_client(&name, allowed_origins)
+                .await
+                .map_err(|e| e.to_string())?;
+            let creds = startup::credentials_json(&created);
+            if json {
+                println!("{creds}");
+            } else {
+                println!(
+                    "Created client {} ({}). These credentials are shown once:",
+                    created.client.id, created.client.name
+                );
+                println!(
+                    "  api_key:    {}\n  api_secret: {}",
+                    created.client.api_key, created.api_secret
+                );
+                println!(
+                    "  username:   {}\n  password:   {}",
+                    created.client.username, created.password
+                );
+            }
+        }
+        ClientCmd::List { json } => {
+            let clients = engine.store().list_clients().await.map_err(|e| e.to_string())?;
+            if json {
+                let list: Vec<_> = clients
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({"client_id": c.id.as_str(), "name": c.name, "api_key": c.api_key,
+                            "username": c.username, "allowed_origins": c.allowed_origins,
+                            "created_at": c.created_at.to_rfc3339()})
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                println!("{:<24}  {:<27}  {:<20}  name", "client_id", "api_key", "username");
+                for c in clients {
+                    println!("{:<24}  {:<27}  {:<20}  {}", c.id, c.api_key, c.username, c.name);
+                }
+            }
+        }
+        ClientCmd::RotateSecret { id } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let secret = engine.rotate_secret(&id).await.map_err(|e| e.to_string())?;
+            println!("New API secret for {id} (shown once; the old one no longer works):\n{secret}");
+        }
+    }
+    Ok(())
+}
+
+async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
+    let core = startup::open_core(&config, &Hooks::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let engine = core.engine;
+    let load_client = |id: String| {
+        let engine = engine.clone();
+        async move {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            engine
+                .store()
+                .client_by_id(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "no such client".to_owned())
+        }
+    };
+    let vid = |s: &str| VerificationId::parse(s).ok_or_else(|| "no such verification".to_owned());
+    let print = |v: &ringproof_core::verification::Verification| {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&VerificationResponse::from_verification(v)).unwrap_or_default()
+        );
+    };
+    match cmd {
+        VerifyCmd::Start { client, to, channel } => {
+            let client = load_client(client).await?;
+            let to = PhoneNumber::parse_e164(&to).map_err(|e| e.to_string())?;
+            let channel = Channel::parse(&channel).ok_or("channel must be sms or voice")?;
+            let req = StartRequest {
+                to: Some(to),
+                channel: Some(channel),
+                ..Default::default()
+            };
+            match engine.start(&client, req, None).await.map_err(|e| e.to_string())? {
+                StartOutcome::Created(v) => print(&v),
+                StartOutcome::Replayed { body, .. } => println!("{body}"),
+            }
+            eprintln!("queued: a running `ringproof serve` on this data delivers it");
+        }
+        VerifyCmd::Check { client, id, code } => {
+            let client = load_client(client).await?;
+            let (outcome, _) = engine
+                .check(&client.id, &vid(&id)?, &code)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::json!({"status": outcome.status.as_str(), "valid": outcome.valid, "remaining_attempts": outcome.remaining_attempts})
+            );
+        }
+        VerifyCmd::Status { client, id } => {
+            let client = load_client(client).await?;
+            print(&engine.get(&client.id, &vid(&id)?).await.map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(())
+}
+
+/// A database URL without its password, for printing.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
