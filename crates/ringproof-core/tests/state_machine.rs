@@ -148,7 +148,7 @@ fn assert_text_carries(p: &DeliverPayload, code: &str) {
             );
             assert!(
                 !digits.is_empty()
-                    && digits.len() % code.len() == 0
+                    && digits.len().is_multiple_of(code.len())
                     && digits.as_bytes().chunks(code.len()).all(|c| c == code.as_bytes()),
                 "voice text {:?} carries other digits",
                 p.text

@@ -159,7 +159,7 @@ async fn transitions_persist(store: Arc<dyn Store>) {
 
     let stored = store.get_verification(&c.id, &v.id).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.wrong_checks, stored.updated_at), (Status::Approved, 1, now));
-    assert_eq!((stored.code_hash, stored.sealed_code), (None, None));
+    assert_eq!((stored.code_hash, stored.sealed_code.as_deref()), (None, None));
 
     // The record returned by the update is the record stored.
     let mut out = None;

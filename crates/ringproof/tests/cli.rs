@@ -1,0 +1,287 @@
+//! The real binary: crash safety under SIGKILL, and the CLI commands acting on the same
+//! store as the server.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringproof");
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let d = std::env::temp_dir().join(format!("rp-cli-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn ringproof(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("RINGPROOF_DATABASE_URL")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `ringproof serve` on a free port and returns the child and its base URL.
+fn serve(data: &Path) -> (Child, String) {
+    serve_with(data, true)
+}
+
+fn serve_with(data: &Path, worker: bool) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env("RINGPROOF_WORKER__ENABLED", worker.to_string())
+        .env("RINGPROOF_WORKER__LEASE_S", "1")
+        .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50")
+        .env_remove("RINGPROOF_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("ringproof is listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+fn creds(data: &Path) -> (String, String) {
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(data.join("demo-credentials.json")).unwrap()).unwrap();
+    (
+        c["api_key"].as_str().unwrap().to_owned(),
+        c["api_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Polls `f` until it returns Some, for at most `limit` (a real process has no injected clock).
+async fn eventually<T, F: AsyncFnMut() -> Option<T>>(limit: Duration, mut f: F) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "condition not reached within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Phase 1 runs with the worker off, so the kill certainly lands before delivery; phase 2
+/// with the worker on, so the kill lands wherever it lands. After a restart every accepted
+/// verification is delivered exactly once and checks fine.
+#[tokio::test]
+async fn sigkill_right_after_201_loses_nothing() {
+    let data = temp_dir("crash");
+    let http = reqwest::Client::new();
+    let numbers: Vec<String> = (0..6).map(|i| format!("+1415555{:04}", 100 + i)).collect();
+    let mut ids = Vec::new();
+    for (phase, batch) in numbers.chunks(3).enumerate() {
+        let (mut child, base) = serve_with(&data, phase == 1);
+        let (key, secret) = creds(&data);
+        for to in batch {
+            let r = http
+                .post(format!("{base}/v1/verifications"))
+                .basic_auth(&key, Some(&secret))
+                .json(&json!({"to": to}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+        }
+        // SIGKILL: no shutdown hook runs.
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    let (key, secret) = creds(&data);
+
+    let (mut child, base) = serve(&data);
+    for (to, id) in numbers.iter().zip(&ids) {
+        let url = format!("{base}/sandbox/api/messages?to={}", to.replace('+', "%2B"));
+        let msgs: Vec<Value> = eventually(Duration::from_secs(20), async || {
+            let m: Vec<Value> = http.get(&url).send().await.ok()?.json().await.ok()?;
+            (!m.is_empty()).then_some(m)
+        })
+        .await;
+        let code: String = msgs[0]["text"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
+        let r = http
+            .post(format!("{base}/v1/verifications/{id}/check"))
+            .basic_auth(&key, Some(&secret))
+            .json(&json!({"code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
+    }
+    // The queue is empty, so no further send can happen; each number got exactly one SMS.
+    eventually(Duration::from_secs(20), async || {
+        let m = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        (m.contains("ringproof_jobs{state=\"due\"} 0") && m.contains("ringproof_jobs{state=\"scheduled\"} 0"))
+            .then_some(())
+    })
+    .await;
+    for to in &numbers {
+        let url = format!("{base}/sandbox/api/messages?to={}", to.replace('+', "%2B"));
+        let m: Vec<Value> = http.get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(m.len(), 1, "exactly one SMS to {to}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test]
+async fn cli_manages_clients_and_verifications_on_the_servers_store() {
+    let data = temp_dir("cmds");
+    let (ok, out, err) = ringproof(&data, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("database is up to date"));
+
+    let (ok, out, err) = ringproof(
+        &data,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Acme Bank",
+            "--allowed-origin",
+            "https://acme.example",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    for k in ["client_id", "api_key", "api_secret", "username", "password"] {
+        assert!(c[k].as_str().is_some_and(|v| !v.is_empty()), "{k} in {c}");
+    }
+    assert_eq!(c["username"], "acme-bank");
+    let id = c["client_id"].as_str().unwrap();
+
+    let (ok, out, _) = ringproof(&data, &["client", "list", "--json"]);
+    assert!(ok);
+    let list: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(list[0]["client_id"], id);
+    assert!(
+        !out.contains(c["api_secret"].as_str().unwrap()),
+        "list never shows secrets"
+    );
+
+    let (ok, _, err) = ringproof(
+        &data,
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--allowed-origin",
+            "javascript:alert(1)",
+        ],
+    );
+    assert!(!ok);
+    assert!(err.contains("allowed_origin"), "{err}");
+
+    // A server runs on the same data while the CLI starts and checks a verification.
+    let (mut child, base) = serve(&data);
+    let (ok, out, err) = ringproof(&data, &["verify", "start", "--client", id, "--to", "+14155550123"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let vid = v["id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let msgs: Vec<Value> = eventually(Duration::from_secs(20), async || {
+        let m: Vec<Value> = http
+            .get(format!("{base}/sandbox/api/messages?to=%2B14155550123"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    let code = msgs[0]["text"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
+    let (ok, out, _) = ringproof(&data, &["verify", "check", "--client", id, vid, &code]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "approved");
+    let (ok, out, _) = ringproof(&data, &["verify", "status", "--client", id, vid]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "approved");
+
+    // The server accepts the credentials the CLI printed, until the secret is rotated.
+    let auth_status = |secret: String| {
+        let (http, base, key, vid) = (
+            http.clone(),
+            base.clone(),
+            c["api_key"].as_str().unwrap().to_owned(),
+            vid.to_owned(),
+        );
+        async move {
+            http.get(format!("{base}/v1/verifications/{vid}"))
+                .basic_auth(key, Some(secret))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(auth_status(c["api_secret"].as_str().unwrap().to_owned()).await, 200);
+    let (ok, out, _) = ringproof(&data, &["client", "rotate-secret", id]);
+    assert!(ok);
+    let new_secret = out.lines().last().unwrap().trim().to_owned();
+    assert_eq!(auth_status(c["api_secret"].as_str().unwrap().to_owned()).await, 401);
+    assert_eq!(auth_status(new_secret).await, 200);
+
+    // A different client cannot see the verification through the CLI either.
+    let (ok, _, err) = ringproof(
+        &data,
+        &["verify", "status", "--client", "0123456789abcdef01234567", vid],
+    );
+    assert!(!ok);
+    assert!(err.contains("no such client"), "{err}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn production_mode_refuses_the_sandbox() {
+    let data = temp_dir("prod");
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("RINGPROOF_MODE", "production")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refuses the sandbox provider"), "{err}");
+    assert!(!data.join("sandbox.db").exists());
+    let _ = std::fs::remove_dir_all(&data);
+}
