@@ -211,11 +211,12 @@ impl Workflow {
             .unwrap_or(0)
     }
 
-    /// Whether the next step to run, `from`, repeats the code current at that point.
-    /// (A later "same" step would repeat whatever code the steps between issue, so only the
-    /// next step matters.) Decides whether the current code must be kept sealed.
+    /// Whether any step from `from` onwards may repeat the code that is current now. A
+    /// "same" step repeats whatever code is current when it runs, which is this one if every
+    /// "new" step before it is skipped (its window passed while the server was down), so
+    /// any remaining "same" step counts. Decides whether the current code is kept sealed.
     pub fn repeats_current_code_from(&self, from: usize) -> bool {
-        self.0.get(from).is_some_and(|s| s.code == CodeMode::Same)
+        self.0.iter().skip(from).any(|s| s.code == CodeMode::Same)
     }
 }
 
@@ -228,7 +229,7 @@ mod tests {
         let w = Workflow::sms_then_voice_then_new_code(120, 300, 300).unwrap();
         assert_eq!(w.steps().len(), 3);
         assert_eq!(w.lifetime_s(), 600);
-        assert!(!w.repeats_current_code_from(0));
+        assert!(w.repeats_current_code_from(0));
         assert!(w.repeats_current_code_from(1));
         assert!(!w.repeats_current_code_from(2));
         assert!(!w.repeats_current_code_from(3));

@@ -389,11 +389,12 @@ impl Model {
         d
     }
 
-    /// The sealed code is kept exactly while the next step repeats the current code.
+    /// The sealed code is kept exactly while a remaining step may repeat the current code
+    /// (any remaining `same` step: the `new` steps before it may all be skipped).
     fn expects_sealed(&self) -> bool {
         self.pending()
             && self.code.is_some()
-            && self.steps.get(self.next_step).is_some_and(|s| s.code == CodeMode::Same)
+            && self.steps.iter().skip(self.next_step).any(|s| s.code == CodeMode::Same)
     }
 }
 
@@ -495,24 +496,11 @@ fn built_workflow(n: usize, policy: Policy) -> impl Strategy<Value = Workflow> {
         })
 }
 
-/// A workflow where a `new` step other than the first is followed by a `same` step: the
-/// shape of the bug in [`bug_same_step_after_skipped_new_step_is_skipped_though_code_is_live`].
-fn has_known_bug_shape(w: &Workflow) -> bool {
-    w.steps()
-        .windows(2)
-        .skip(1)
-        .any(|p| p[0].code == CodeMode::New && p[1].code == CodeMode::Same)
-}
-
-fn scenario_strategy(
-    any_three_steps: bool,
-) -> impl Strategy<Value = (Workflow, Policy, Option<&'static str>, Vec<Op>)> {
+fn scenario_strategy() -> impl Strategy<Value = (Workflow, Policy, Option<&'static str>, Vec<Op>)> {
     policy_strategy()
         .prop_flat_map(move |policy| {
             let single = channel_strategy().prop_map(move |ch| Workflow::single(ch, &policy));
-            let three = built_workflow(3, policy).prop_filter("known bug shape (see the ignored tests)", move |w| {
-                any_three_steps || !has_known_bug_shape(w)
-            });
+            let three = built_workflow(3, policy);
             let workflow = prop_oneof![
                 2 => single,
                 3 => Just(idenfy()),
@@ -678,7 +666,7 @@ fn compare_state(v: &Verification, m: &Model, keys: &Keys, codes: &SeqCodes, now
         Some(sealed) => {
             assert!(
                 m.expects_sealed(),
-                "{what}: sealed code kept though the next step does not repeat it"
+                "{what}: sealed code kept though no remaining step repeats it"
             );
             assert_eq!(
                 Some(&sealed),
@@ -688,7 +676,7 @@ fn compare_state(v: &Verification, m: &Model, keys: &Keys, codes: &SeqCodes, now
         }
         None => assert!(
             !m.expects_sealed(),
-            "{what}: sealed code missing though the next step repeats the current code"
+            "{what}: sealed code missing though a remaining step may repeat the current code"
         ),
     }
 }
@@ -696,40 +684,26 @@ fn compare_state(v: &Verification, m: &Model, keys: &Keys, codes: &SeqCodes, now
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// Single-step, iDenfy, random 2-step and random 3-step workflows (except the shape of
-    /// the known bug below), random policies and random operation sequences.
+    /// Single-step, iDenfy, random 2-step and random 3-step workflows, random policies and
+    /// random operation sequences.
     #[test]
-    fn verification_matches_reference_model((workflow, policy, template, ops) in scenario_strategy(false)) {
-        run_scenario(workflow, policy, template, &ops);
-    }
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
-
-    /// As above over every valid 3-step workflow. Fails today on the bug shown minimally in
-    /// `bug_same_step_after_skipped_new_step_is_skipped_though_code_is_live`.
-    #[test]
-    #[ignore = "BUG: a `same` step after an overtaken/skipped `new` step finds no sealed code and is skipped although the current code is live"]
-    fn verification_matches_reference_model_any_three_step_workflow((workflow, policy, template, ops) in scenario_strategy(true)) {
+    fn verification_matches_reference_model((workflow, policy, template, ops) in scenario_strategy()) {
         run_scenario(workflow, policy, template, &ops);
     }
 }
 
 // ---------------------------------------------------------------------------------------
-// Bugs found by the model, kept as minimal failing cases
+// Bugs found by the model, kept as regression tests
 // ---------------------------------------------------------------------------------------
 
 /// Workflow: sms new (valid 600 s) at 0; sms new (valid 5 s) at 10 s; voice same at 12 s.
 /// The step-2 job runs late, at 20 s (a worker was down), after step 1's window closed,
-/// so step 1 is skipped. Step 3 should repeat the code that is current — code A from step 1,
-/// valid until 600 s — but the implementation only sealed a code for "the next step" when
-/// it issued it (step 2 was `new`, so A was not sealed), finds no sealed code, and skips the
-/// call with "the code it repeats is no longer valid". The same happens when step 3's job
-/// overtakes step 2's, or when a resend issued the current code while step 2 was next.
+/// so step 2 is skipped. Step 3 must repeat the code that is current — code A from step 1,
+/// valid until 600 s. (An earlier version sealed a code only when the *next* step repeated
+/// it, so A was never sealed and the call was skipped; the same happened when step 3's job
+/// overtook step 2's, or a resend issued the current code while step 2 was next.)
 #[test]
-#[ignore = "BUG: a `same` step after an overtaken/skipped `new` step finds no sealed code and is skipped although the current code is live"]
-fn bug_same_step_after_skipped_new_step_is_skipped_though_code_is_live() {
+fn same_step_after_skipped_new_step_repeats_the_live_code() {
     let k = keys();
     let codes = ScriptedCodeSource::new(["111111", "222222"]);
     let p = Policy::default();
