@@ -14,4 +14,5 @@ mod idempotency;
 mod jobs;
 mod migrations;
 mod purge;
+mod sqlite_file;
 mod verifications;
