@@ -63,7 +63,8 @@ where
     &'static str: ColumnIndex<R>,
     T: Decode<'r, R::Database> + Type<R::Database>,
 {
-    row.try_get::<T, _>(name).map_err(|e| corrupt(format_args!("column {name}: {e}")))
+    row.try_get::<T, _>(name)
+        .map_err(|e| corrupt(format_args!("column {name}: {e}")))
 }
 
 fn u32_of(v: i64, name: &str) -> Result<u32, StoreError> {

@@ -28,7 +28,9 @@ pub(crate) fn map(op: &'static str, e: sqlx::Error) -> StoreError {
         | sqlx::Error::ColumnNotFound(_)
         | sqlx::Error::ColumnIndexOutOfBounds { .. }
         | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(format!("{op}: {e}")),
-        sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!("{op}: timed out waiting for a database connection")),
+        sqlx::Error::PoolTimedOut => {
+            StoreError::Unavailable(format!("{op}: timed out waiting for a database connection"))
+        }
         sqlx::Error::PoolClosed => StoreError::Unavailable(format!("{op}: the store is shut down")),
         // Configuration errors may quote the connection URL, which can hold a password.
         sqlx::Error::Configuration(_) => StoreError::Unavailable(format!("{op}: invalid database configuration")),

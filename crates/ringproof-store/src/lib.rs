@@ -1,5 +1,5 @@
 //! Persistence for ringproof: the two implementations of the core's
-//! [`Store`](ringproof_core::ports::Store) port.
+//! [`Store`] port.
 //!
 //! - [`SqliteStore`]: one database file, for a single node. Zero setup; the default.
 //! - [`PgStore`]: PostgreSQL, for several nodes sharing one database.
@@ -8,7 +8,7 @@
 //! same tenant scoping (every verification query is keyed by id *and* client id, so another
 //! client's record is indistinguishable from a missing one), the same error mapping. Each
 //! backend owns its SQL and its locking strategy; what they share — the row mapping
-//! ([`codec`]), the error mapping ([`error`]) and the migration files ([`migrate`]) — lives
+//! (`codec`), the error mapping (`error`) and the migration files (`migrate`) — lives
 //! here once. [`open`] picks a backend from a database URL.
 
 mod codec;
@@ -41,7 +41,9 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(rest) = database_url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.is_empty() {
-            return Err(StoreError::Unavailable("the sqlite URL names no file: use sqlite:PATH".into()));
+            return Err(StoreError::Unavailable(
+                "the sqlite URL names no file: use sqlite:PATH".into(),
+            ));
         }
         if path.contains('?') || path == ":memory:" || path.starts_with("file:") {
             // An in-memory database would give the reader and writer pools two different

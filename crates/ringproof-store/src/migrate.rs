@@ -11,11 +11,15 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Migration] =
-    &[Migration { version: 1, sql: include_str!("../migrations/sqlite/0001_init.sql") }];
+pub(crate) const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
 
-pub(crate) const POSTGRES: &[Migration] =
-    &[Migration { version: 1, sql: include_str!("../migrations/postgres/0001_init.sql") }];
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
 
 /// The bookkeeping table; the same DDL works on both backends.
 pub(crate) const CREATE_TABLE: &str =
@@ -63,8 +67,15 @@ mod tests {
 
     #[test]
     fn splits_on_line_end_semicolons_and_drops_comments() {
-        let sql: &'static str = "-- head\nCREATE TABLE a (x TEXT DEFAULT ';');\n\n-- only a comment\nCREATE INDEX i ON a (x);\n-- tail\n";
-        assert_eq!(statements(sql), vec!["-- head\nCREATE TABLE a (x TEXT DEFAULT ';');", "-- only a comment\nCREATE INDEX i ON a (x);"]);
+        let sql: &'static str =
+            "-- head\nCREATE TABLE a (x TEXT DEFAULT ';');\n\n-- only a comment\nCREATE INDEX i ON a (x);\n-- tail\n";
+        assert_eq!(
+            statements(sql),
+            vec![
+                "-- head\nCREATE TABLE a (x TEXT DEFAULT ';');",
+                "-- only a comment\nCREATE INDEX i ON a (x);"
+            ]
+        );
     }
 
     #[test]

@@ -32,7 +32,11 @@ pub struct SandboxMessage {
 
 #[derive(Clone)]
 pub struct SandboxSender {
-    pool: SqlitePool,
+    /// One connection for writes: a single writer keeps SQLite from ever answering
+    /// "database is locked".
+    writer: SqlitePool,
+    /// Readers for the inbox (WAL lets them run beside the writer).
+    readers: SqlitePool,
     clock: Arc<dyn Clock>,
 }
 
@@ -58,14 +62,19 @@ impl SandboxSender {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(5));
-        // One connection: the sandbox is a development tool, and a single writer keeps
-        // SQLite from ever answering "database is locked".
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
-        sqlx::query(SCHEMA).execute(&pool).await?;
-        sqlx::query("CREATE INDEX IF NOT EXISTS sandbox_messages_to ON sandbox_messages (to_e164, seq)")
-            .execute(&pool)
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
             .await?;
-        Ok(Self { pool, clock })
+        sqlx::query(SCHEMA).execute(&writer).await?;
+        sqlx::query("CREATE INDEX IF NOT EXISTS sandbox_messages_to ON sandbox_messages (to_e164, seq)")
+            .execute(&writer)
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Self { writer, readers, clock })
     }
 
     /// Messages newest first, optionally only those to one number.
@@ -78,7 +87,7 @@ impl SandboxSender {
                 )
                 .bind(to)
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.readers)
                 .await?
             }
             None => {
@@ -86,7 +95,7 @@ impl SandboxSender {
                     "SELECT id, to_e164, channel, text, created_at FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
                 )
                 .bind(i64::from(limit))
-                .fetch_all(&self.pool)
+                .fetch_all(&self.readers)
                 .await?
             }
         };
@@ -122,7 +131,7 @@ impl Sender for SandboxSender {
         .bind(msg.channel.as_str())
         .bind(&msg.text)
         .bind(self.clock.now().millis())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?;
         tracing::debug!(to = %msg.to, channel = msg.channel.as_str(), "sandbox recorded a message");

@@ -7,8 +7,11 @@
 //! double-claiming. Schema migrations run under a transaction-scoped advisory lock, so
 //! nodes starting together apply each migration exactly once.
 //!
-//! Batches of jobs and events are inserted with one `INSERT ... SELECT FROM UNNEST(...)`
-//! statement each: one round trip and one cached prepared statement whatever their number.
+//! Round trips are what an operation costs here, so each write is as few statements as it
+//! can be: a start is one statement (data-modifying CTEs insert the idempotency record, the
+//! verification, its jobs and its events, atomically without an explicit transaction), a
+//! transition is lock + one statement + commit, and jobs and events of any number go in
+//! through `UNNEST` of bound arrays, so every statement is static and stays prepared.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,12 +21,12 @@ use ringproof_core::StoreError;
 use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
-use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
+use ringproof_core::job::{Job, JobStats, NewJob};
 use ringproof_core::ports::{IdempotentResponse, Mutation, Store};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
+use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Row};
 
 use crate::codec::{self, ClientCols, VerificationCols, client_columns, job_columns, verification_columns};
 use crate::error::db;
@@ -77,7 +80,10 @@ async fn migrate_pg(pool: &PgPool) -> Result<(), StoreError> {
             .execute(&mut *tx)
             .await
             .map_err(db(OP))?;
-        sqlx::raw_sql(migrate::CREATE_TABLE).execute(&mut *tx).await.map_err(db(OP))?;
+        sqlx::raw_sql(migrate::CREATE_TABLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
         let applied = sqlx::query("SELECT 1 FROM ringproof_migrations WHERE version = $1")
             .bind(m.version)
             .fetch_optional(&mut *tx)
@@ -102,69 +108,110 @@ async fn migrate_pg(pool: &PgPool) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn insert_jobs(conn: &mut PgConnection, jobs: &[NewJob], now: Timestamp) -> Result<(), StoreError> {
-    if jobs.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
-    let clients: Vec<&str> = jobs.iter().map(|j| j.client_id.as_str()).collect();
-    let vids: Vec<Option<&str>> = jobs.iter().map(|j| j.verification_id.as_ref().map(VerificationId::as_str)).collect();
-    let due: Vec<i64> = jobs.iter().map(|j| j.due_at.millis()).collect();
-    let payloads: Vec<&[u8]> = jobs.iter().map(|j| j.payload.as_slice()).collect();
-    let max_attempts: Vec<i64> = jobs.iter().map(|j| i64::from(j.max_attempts)).collect();
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, \
-         state, locked_until, created_at) \
-         SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', 0, $8 \
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::bytea[], $7::int8[]) \
-         AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts)",
-    )
-    .bind(ids)
-    .bind(kinds)
-    .bind(clients)
-    .bind(vids)
-    .bind(due)
-    .bind(payloads)
-    .bind(max_attempts)
-    .bind(now.millis())
-    .execute(&mut *conn)
-    .await
-    .map_err(db("insert jobs"))?;
-    Ok(())
+/// A batch of new jobs as column arrays, bound to one `UNNEST` insert.
+struct JobArrays<'a> {
+    ids: Vec<&'a str>,
+    kinds: Vec<&'static str>,
+    clients: Vec<&'a str>,
+    verifications: Vec<Option<&'a str>>,
+    due: Vec<i64>,
+    payloads: Vec<&'a [u8]>,
+    max_attempts: Vec<i64>,
 }
 
-async fn insert_events(
-    conn: &mut PgConnection,
-    client: &ClientId,
-    id: &VerificationId,
-    events: &[NewEvent],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
+impl<'a> JobArrays<'a> {
+    fn of(jobs: &'a [NewJob]) -> Self {
+        Self {
+            ids: jobs.iter().map(|j| j.id.as_str()).collect(),
+            kinds: jobs.iter().map(|j| j.kind.as_str()).collect(),
+            clients: jobs.iter().map(|j| j.client_id.as_str()).collect(),
+            verifications: jobs
+                .iter()
+                .map(|j| j.verification_id.as_ref().map(VerificationId::as_str))
+                .collect(),
+            due: jobs.iter().map(|j| j.due_at.millis()).collect(),
+            payloads: jobs.iter().map(|j| j.payload.as_slice()).collect(),
+            max_attempts: jobs.iter().map(|j| i64::from(j.max_attempts)).collect(),
+        }
     }
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
-    let channels: Vec<Option<&str>> = events.iter().map(|e| e.channel.map(|c| c.as_str())).collect();
-    let details: Vec<Option<&str>> = events.iter().map(|e| e.detail.as_deref()).collect();
-    let at: Vec<i64> = events.iter().map(|e| e.at.millis()).collect();
-    // ORDER BY the array position so identity values follow the order the core emitted.
-    sqlx::query(
-        "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
-         SELECT $1, $2, u.kind, u.channel, u.detail, u.at \
-         FROM UNNEST($3::text[], $4::text[], $5::text[], $6::int8[]) WITH ORDINALITY AS u(kind, channel, detail, at, n) \
-         ORDER BY u.n",
-    )
-    .bind(id.as_str())
-    .bind(client.as_str())
-    .bind(kinds)
-    .bind(channels)
-    .bind(details)
-    .bind(at)
-    .execute(&mut *conn)
-    .await
-    .map_err(db("insert events"))?;
-    Ok(())
 }
+
+/// A batch of new events as column arrays, bound to one `UNNEST` insert.
+struct EventArrays<'a> {
+    kinds: Vec<&'static str>,
+    channels: Vec<Option<&'static str>>,
+    details: Vec<Option<&'a str>>,
+    at: Vec<i64>,
+}
+
+impl<'a> EventArrays<'a> {
+    fn of(events: &'a [NewEvent]) -> Self {
+        Self {
+            kinds: events.iter().map(|e| e.kind).collect(),
+            channels: events.iter().map(|e| e.channel.map(|c| c.as_str())).collect(),
+            details: events.iter().map(|e| e.detail.as_deref()).collect(),
+            at: events.iter().map(|e| e.at.millis()).collect(),
+        }
+    }
+}
+
+/// A whole start in one statement, so one round trip and no explicit transaction: the
+/// idempotency record, the verification, its jobs and its events. The record is upserted
+/// over a *stale* row for the same key only; a live one makes the upsert a no-op, and then
+/// nothing else is inserted and the statement returns false. (A racing insert of the same
+/// key waits on the unique index until the first commits, then finds the live row.)
+/// Jobs and events may reference the verification inserted beside them: foreign keys are
+/// checked at the end of the statement.
+const INSERT_VERIFICATION: &str = concat!(
+    "WITH idem AS (",
+    "INSERT INTO idempotency (client_id, idem_key, request_hash, status, body, created_at) ",
+    "SELECT $33, $34, $35, $36, $37, $38 WHERE $34::text IS NOT NULL ",
+    "ON CONFLICT (client_id, idem_key) DO UPDATE SET request_hash = EXCLUDED.request_hash, ",
+    "status = EXCLUDED.status, body = EXCLUDED.body, created_at = EXCLUDED.created_at ",
+    "WHERE idempotency.created_at < $39 RETURNING 1",
+    "), v AS (",
+    "INSERT INTO verifications (",
+    verification_columns!(),
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 ",
+    "WHERE $34::text IS NULL OR EXISTS (SELECT 1 FROM idem) RETURNING id",
+    "), j AS (",
+    "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, state, ",
+    "locked_until, created_at) ",
+    "SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', 0, $28 ",
+    "FROM UNNEST($21::text[], $22::text[], $23::text[], $24::text[], $25::int8[], $26::bytea[], $27::int8[]) ",
+    "AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts) WHERE EXISTS (SELECT 1 FROM v)",
+    "), e AS (",
+    "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) ",
+    "SELECT $1, $2, u.kind, u.channel, u.detail, u.at ",
+    "FROM UNNEST($29::text[], $30::text[], $31::text[], $32::int8[]) WITH ORDINALITY AS u(kind, channel, detail, at, n) ",
+    "WHERE EXISTS (SELECT 1 FROM v) ORDER BY u.n",
+    ") SELECT EXISTS (SELECT 1 FROM v)"
+);
+
+/// Everything a transition writes, in one statement (one round trip while the row is
+/// locked): the record (if it changed), the cancelled steps, the finished job, the new
+/// jobs and the new events. All parts see the snapshot from before the statement, so the
+/// step cancellation cannot touch the jobs inserted beside it.
+const WRITE_TRANSITION: &str = "WITH upd AS (\
+    UPDATE verifications SET to_e164 = $3, status = $4, workflow = $5, locale = $6, brand = $7, code_length = $8, \
+    code_hash = $9, code_expires_at = $10, sealed_code = $11, next_step = $12, sends = $13, resends = $14, \
+    last_sent_at = $15, wrong_checks = $16, policy = $17, created_at = $18, updated_at = $19, expires_at = $20 \
+    WHERE $21::boolean AND id = $1 AND client_id = $2\
+    ), steps AS (\
+    DELETE FROM jobs WHERE $22::boolean AND verification_id = $1 AND client_id = $2 AND kind = 'step' \
+    AND state = 'pending' AND id IS DISTINCT FROM $23::text\
+    ), done AS (\
+    DELETE FROM jobs WHERE id = $23::text AND client_id = $2\
+    ), j AS (\
+    INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, state, \
+    locked_until, created_at) \
+    SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', 0, $31 \
+    FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::int8[], $29::bytea[], $30::int8[]) \
+    AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts)\
+    ) INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
+    SELECT $1, $2, u.kind, u.channel, u.detail, u.at \
+    FROM UNNEST($32::text[], $33::text[], $34::text[], $35::int8[]) WITH ORDINALITY AS u(kind, channel, detail, at, n) \
+    ORDER BY u.n";
 
 #[async_trait]
 impl Store for PgStore {
@@ -207,33 +254,45 @@ impl Store for PgStore {
     }
 
     async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients WHERE api_key = $1"))
-            .bind(api_key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("client by api key"))?
-            .map(|r| codec::client(&r))
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE api_key = $1"
+        ))
+        .bind(api_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("client by api key"))?
+        .map(|r| codec::client(&r))
+        .transpose()
     }
 
     async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError> {
-        sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients WHERE username = $1"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("client by username"))?
-            .map(|r| codec::client(&r))
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("client by username"))?
+        .map(|r| codec::client(&r))
+        .transpose()
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-        sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients ORDER BY created_at, id"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("list clients"))?
-            .iter()
-            .map(codec::client)
-            .collect()
+        sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("list clients"))?
+        .iter()
+        .map(codec::client)
+        .collect()
     }
 
     async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError> {
@@ -274,76 +333,78 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         const OP: &str = "insert verification";
         let cols = VerificationCols::of(v)?;
-        let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        if let Some(i) = idem {
-            // A record past its window no longer protects anything; let the key be reused.
-            sqlx::query("DELETE FROM idempotency WHERE client_id = $1 AND idem_key = $2 AND created_at < $3")
-                .bind(i.client_id.as_str())
-                .bind(i.key.as_str())
-                .bind(i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis())
-                .execute(&mut *tx)
-                .await
-                .map_err(db(OP))?;
-            // First, so a duplicate key fails before anything else is written. A racing
-            // insert of the same key waits on the unique index until this one commits,
-            // then fails with a unique violation: exactly one wins.
-            sqlx::query(
-                "INSERT INTO idempotency (client_id, idem_key, request_hash, status, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(i.client_id.as_str())
-            .bind(i.key.as_str())
-            .bind(i.request_hash.as_slice())
-            .bind(i64::from(i.status))
-            .bind(i.body.as_str())
-            .bind(i.created_at.millis())
-            .execute(&mut *tx)
+        let jobs = JobArrays::of(&fx.jobs);
+        let events = EventArrays::of(&fx.events);
+        let inserted: bool = sqlx::query_scalar(INSERT_VERIFICATION)
+            .bind(v.id.as_str())
+            .bind(v.client_id.as_str())
+            .bind(v.to.e164())
+            .bind(v.status.as_str())
+            .bind(cols.workflow)
+            .bind(v.locale.as_str())
+            .bind(v.brand.as_str())
+            .bind(cols.code_length)
+            .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
+            .bind(v.code_expires_at.millis())
+            .bind(v.sealed_code.as_deref())
+            .bind(cols.next_step)
+            .bind(cols.sends)
+            .bind(cols.resends)
+            .bind(v.last_sent_at.millis())
+            .bind(cols.wrong_checks)
+            .bind(cols.policy)
+            .bind(v.created_at.millis())
+            .bind(v.updated_at.millis())
+            .bind(v.expires_at.millis())
+            .bind(jobs.ids)
+            .bind(jobs.kinds)
+            .bind(jobs.clients)
+            .bind(jobs.verifications)
+            .bind(jobs.due)
+            .bind(jobs.payloads)
+            .bind(jobs.max_attempts)
+            .bind(v.created_at.millis())
+            .bind(events.kinds)
+            .bind(events.channels)
+            .bind(events.details)
+            .bind(events.at)
+            .bind(idem.map(|i| i.client_id.as_str()))
+            .bind(idem.map(|i| i.key.as_str()))
+            .bind(idem.map(|i| i.request_hash.as_slice()))
+            .bind(idem.map(|i| i64::from(i.status)))
+            .bind(idem.map(|i| i.body.as_str()))
+            .bind(idem.map(|i| i.created_at.millis()))
+            // A record past its window no longer protects anything: the key may be reused.
+            .bind(idem.map(|i| i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis()))
+            .fetch_one(&self.pool)
             .await
-            .map_err(db("insert idempotency key"))?;
+            .map_err(db(OP))?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "{OP}: the idempotency key is already used"
+            )))
         }
-        sqlx::query(concat!(
-            "INSERT INTO verifications (",
-            verification_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ))
-        .bind(v.id.as_str())
-        .bind(v.client_id.as_str())
-        .bind(v.to.e164())
-        .bind(v.status.as_str())
-        .bind(cols.workflow)
-        .bind(v.locale.as_str())
-        .bind(v.brand.as_str())
-        .bind(cols.code_length)
-        .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-        .bind(v.code_expires_at.millis())
-        .bind(v.sealed_code.as_deref())
-        .bind(cols.next_step)
-        .bind(cols.sends)
-        .bind(cols.resends)
-        .bind(v.last_sent_at.millis())
-        .bind(cols.wrong_checks)
-        .bind(cols.policy)
-        .bind(v.created_at.millis())
-        .bind(v.updated_at.millis())
-        .bind(v.expires_at.millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db(OP))?;
-        insert_jobs(&mut tx, &fx.jobs, v.created_at).await?;
-        insert_events(&mut tx, &v.client_id, &v.id, &fx.events).await?;
-        tx.commit().await.map_err(db(OP))?;
-        Ok(())
     }
 
-    async fn get_verification(&self, client: &ClientId, id: &VerificationId) -> Result<Option<Verification>, StoreError> {
-        sqlx::query(concat!("SELECT ", verification_columns!(), " FROM verifications WHERE id = $1 AND client_id = $2"))
-            .bind(id.as_str())
-            .bind(client.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("get verification"))?
-            .map(|r| codec::verification(&r))
-            .transpose()
+    async fn get_verification(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+    ) -> Result<Option<Verification>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            verification_columns!(),
+            " FROM verifications WHERE id = $1 AND client_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(client.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("get verification"))?
+        .map(|r| codec::verification(&r))
+        .transpose()
     }
 
     async fn update_verification(
@@ -380,61 +441,53 @@ impl Store for PgStore {
         // the record to another id or tenant.
         v.id = before.id.clone();
         v.client_id = before.client_id.clone();
-        if v != before {
+        let changed = v != before;
+        let nothing_to_write =
+            !changed && !fx.cancel_pending_steps && done_job.is_none() && fx.jobs.is_empty() && fx.events.is_empty();
+        if !nothing_to_write {
             let cols = VerificationCols::of(&v)?;
-            sqlx::query(
-                "UPDATE verifications SET to_e164 = $1, status = $2, workflow = $3, locale = $4, brand = $5, \
-                 code_length = $6, code_hash = $7, code_expires_at = $8, sealed_code = $9, next_step = $10, \
-                 sends = $11, resends = $12, last_sent_at = $13, wrong_checks = $14, policy = $15, \
-                 created_at = $16, updated_at = $17, expires_at = $18 WHERE id = $19 AND client_id = $20",
-            )
-            .bind(v.to.e164())
-            .bind(v.status.as_str())
-            .bind(cols.workflow)
-            .bind(v.locale.as_str())
-            .bind(v.brand.as_str())
-            .bind(cols.code_length)
-            .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-            .bind(v.code_expires_at.millis())
-            .bind(v.sealed_code.as_deref())
-            .bind(cols.next_step)
-            .bind(cols.sends)
-            .bind(cols.resends)
-            .bind(v.last_sent_at.millis())
-            .bind(cols.wrong_checks)
-            .bind(cols.policy)
-            .bind(v.created_at.millis())
-            .bind(v.updated_at.millis())
-            .bind(v.expires_at.millis())
-            .bind(id.as_str())
-            .bind(client.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        }
-        // Before inserting the new jobs: only steps that existed before this transition
-        // are cancelled.
-        if fx.cancel_pending_steps {
-            sqlx::query(
-                "DELETE FROM jobs WHERE verification_id = $1 AND client_id = $2 AND kind = $3 AND state = 'pending'",
-            )
-            .bind(id.as_str())
-            .bind(client.as_str())
-            .bind(JobKind::Step.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        }
-        if let Some(job) = done_job {
-            sqlx::query("DELETE FROM jobs WHERE id = $1 AND client_id = $2")
-                .bind(job.as_str())
+            let jobs = JobArrays::of(&fx.jobs);
+            let events = EventArrays::of(&fx.events);
+            sqlx::query(WRITE_TRANSITION)
+                .bind(id.as_str())
                 .bind(client.as_str())
+                .bind(v.to.e164())
+                .bind(v.status.as_str())
+                .bind(cols.workflow)
+                .bind(v.locale.as_str())
+                .bind(v.brand.as_str())
+                .bind(cols.code_length)
+                .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
+                .bind(v.code_expires_at.millis())
+                .bind(v.sealed_code.as_deref())
+                .bind(cols.next_step)
+                .bind(cols.sends)
+                .bind(cols.resends)
+                .bind(v.last_sent_at.millis())
+                .bind(cols.wrong_checks)
+                .bind(cols.policy)
+                .bind(v.created_at.millis())
+                .bind(v.updated_at.millis())
+                .bind(v.expires_at.millis())
+                .bind(changed)
+                .bind(fx.cancel_pending_steps)
+                .bind(done_job.map(JobId::as_str))
+                .bind(jobs.ids)
+                .bind(jobs.kinds)
+                .bind(jobs.clients)
+                .bind(jobs.verifications)
+                .bind(jobs.due)
+                .bind(jobs.payloads)
+                .bind(jobs.max_attempts)
+                .bind(v.updated_at.millis())
+                .bind(events.kinds)
+                .bind(events.channels)
+                .bind(events.details)
+                .bind(events.at)
                 .execute(&mut *tx)
                 .await
                 .map_err(db(OP))?;
         }
-        insert_jobs(&mut tx, &fx.jobs, v.updated_at).await?;
-        insert_events(&mut tx, client, id, &fx.events).await?;
         tx.commit().await.map_err(db(OP))?;
         Ok(Some(v))
     }
@@ -481,43 +534,39 @@ impl Store for PgStore {
     }
 
     async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError> {
-        const OP: &str = "complete job";
-        let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        sqlx::query("DELETE FROM jobs WHERE id = $1")
-            .bind(job.id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        if let (Some(e), Some(vid)) = (event, &job.verification_id) {
-            // The verification may have been purged meanwhile; the event then has nowhere
-            // to go, and the job is still done.
-            sqlx::query(
-                "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
-                 SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS \
-                 (SELECT 1 FROM verifications WHERE id = $1 AND client_id = $2)",
-            )
-            .bind(vid.as_str())
-            .bind(job.client_id.as_str())
-            .bind(e.kind)
-            .bind(e.channel.map(|c| c.as_str()))
-            .bind(e.detail.as_deref())
-            .bind(e.at.millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(db(OP))?;
-        }
-        tx.commit().await.map_err(db(OP))?;
+        // One statement, so atomic without an explicit transaction. The verification may
+        // have been purged meanwhile; the event then has nowhere to go, and the job is still
+        // done.
+        let vid = event.and(job.verification_id.as_ref()).map(VerificationId::as_str);
+        sqlx::query(
+            "WITH d AS (DELETE FROM jobs WHERE id = $1) \
+             INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
+             SELECT $2, $3, $4, $5, $6, $7 WHERE $2::text IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM verifications WHERE id = $2 AND client_id = $3)",
+        )
+        .bind(job.id.as_str())
+        .bind(vid)
+        .bind(job.client_id.as_str())
+        .bind(event.map(|e| e.kind))
+        .bind(event.and_then(|e| e.channel).map(|c| c.as_str()))
+        .bind(event.and_then(|e| e.detail.as_deref()))
+        .bind(event.map(|e| e.at.millis()))
+        .execute(&self.pool)
+        .await
+        .map_err(db("complete job"))?;
         Ok(())
     }
 
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET due_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND state = 'pending'")
-            .bind(due_at.millis())
-            .bind(codec::truncate_error(error))
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db("retry job"))?;
+        sqlx::query(
+            "UPDATE jobs SET due_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(due_at.millis())
+        .bind(codec::truncate_error(error))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db("retry job"))?;
         Ok(())
     }
 
@@ -549,7 +598,11 @@ impl Store for PgStore {
             let n: i64 = row.try_get(name).map_err(db("job stats"))?;
             Ok(u64::try_from(n).unwrap_or(0))
         };
-        Ok(JobStats { due: count("due")?, scheduled: count("scheduled")?, dead: count("dead")? })
+        Ok(JobStats {
+            due: count("due")?,
+            scheduled: count("scheduled")?,
+            dead: count("dead")?,
+        })
     }
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
@@ -607,5 +660,17 @@ impl Store for PgStore {
             }
         }
         Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ringproof_core::job::JobKind;
+
+    use super::*;
+
+    #[test]
+    fn step_jobs_are_named_as_the_core_names_them() {
+        assert!(WRITE_TRANSITION.contains(&format!("kind = '{}'", JobKind::Step.as_str())));
     }
 }

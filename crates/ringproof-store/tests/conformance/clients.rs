@@ -16,10 +16,22 @@ use crate::harness::NOW;
 conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret);
 
 fn rich_client(name: &str, at: Timestamp) -> Client {
-    let mut c = Client::create(name, vec!["https://a.example".into(), "http://localhost:8080".into()], at).client;
+    let mut c = Client::create(
+        name,
+        vec!["https://a.example".into(), "http://localhost:8080".into()],
+        at,
+    )
+    .client;
     c.brand = format!("{name} brand");
-    c.templates = BTreeMap::from([("sms".into(), "Code {code} for {brand}".into()), ("1".into(), "other".into())]);
-    c.policy = PolicyOverrides { code_length: Some(8), max_checks: Some(3), ..Default::default() };
+    c.templates = BTreeMap::from([
+        ("sms".into(), "Code {code} for {brand}".into()),
+        ("1".into(), "other".into()),
+    ]);
+    c.policy = PolicyOverrides {
+        code_length: Some(8),
+        max_checks: Some(3),
+        ..Default::default()
+    };
     c
 }
 
@@ -70,13 +82,22 @@ async fn list_and_rotate_secret(store: Arc<dyn Store>) {
     let earlier = rich_client("Earlier", NOW);
     store.insert_client(&later).await.unwrap();
     store.insert_client(&earlier).await.unwrap();
-    assert_eq!(store.list_clients().await.unwrap(), vec![earlier.clone(), later.clone()]);
+    assert_eq!(
+        store.list_clients().await.unwrap(),
+        vec![earlier.clone(), later.clone()]
+    );
 
     let new_hash = [7u8; 32];
     assert!(store.set_client_secret(&earlier.id, &new_hash).await.unwrap());
     let got = store.client_by_id(&earlier.id).await.unwrap().unwrap();
     assert_eq!(got.secret_hash, new_hash);
-    assert_eq!(Client { secret_hash: earlier.secret_hash, ..got }, earlier);
+    assert_eq!(
+        Client {
+            secret_hash: earlier.secret_hash,
+            ..got
+        },
+        earlier
+    );
     // Only that client changed.
     assert_eq!(store.client_by_id(&later.id).await.unwrap(), Some(later));
     assert!(!store.set_client_secret(&ClientId::generate(), &new_hash).await.unwrap());

@@ -115,14 +115,22 @@ impl Backend {
         // A nested path also checks that `open` creates missing parent directories.
         let file = dir.0.join("nested").join("ringproof.db");
         let store = SqliteStore::open(&file).await.expect("open sqlite store");
-        Self { store: Arc::new(store), kind: Kind::Sqlite { file, _dir: dir } }
+        Self {
+            store: Arc::new(store),
+            kind: Kind::Sqlite { file, _dir: dir },
+        }
     }
 
     /// `None` when the variable is unset; panics when it is set but unusable.
     pub async fn postgres() -> Option<Self> {
         let db = PgDatabase::create().await?;
-        let store = PgStore::connect(&db.url, 8).await.expect("connect to the test database");
-        Some(Self { store: Arc::new(store), kind: Kind::Postgres(db) })
+        let store = PgStore::connect(&db.url, 8)
+            .await
+            .expect("connect to the test database");
+        Some(Self {
+            store: Arc::new(store),
+            kind: Kind::Postgres(db),
+        })
     }
 
     /// A second store on the same database, as another start of the server would open it.
@@ -147,7 +155,9 @@ impl Backend {
         match &self.kind {
             Kind::Sqlite { file, .. } => {
                 let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(file);
-                let mut c = sqlx::SqliteConnection::connect_with(&opts).await.expect("raw sqlite connection");
+                let mut c = sqlx::SqliteConnection::connect_with(&opts)
+                    .await
+                    .expect("raw sqlite connection");
                 let row = sqlx::query("SELECT payload, state FROM jobs WHERE id = ?1")
                     .bind(id.as_str())
                     .fetch_optional(&mut c)
@@ -263,7 +273,10 @@ pub fn three_steps(client: &ClientId, now: Timestamp) -> (Verification, Effects)
 /// Starts and stores an SMS verification.
 pub async fn stored_sms(store: &Arc<dyn Store>, client: &ClientId) -> (Verification, Effects) {
     let (v, fx) = sms(client, NOW);
-    store.insert_verification(&v, &fx, None).await.expect("insert verification");
+    store
+        .insert_verification(&v, &fx, None)
+        .await
+        .expect("insert verification");
     (v, fx)
 }
 
@@ -283,7 +296,13 @@ pub fn job_for(v: &Verification, due_at: Timestamp) -> NewJob {
 /// The ids of every job claimable at `at` (leasing them for 1 ms). Each call must use a
 /// later `at` than the previous one for the leases to have lapsed.
 pub async fn claimable(store: &Arc<dyn Store>, at: Timestamp) -> Vec<JobId> {
-    let mut ids: Vec<JobId> = store.claim_jobs(at, 1, 10_000).await.expect("claim").into_iter().map(|j| j.id).collect();
+    let mut ids: Vec<JobId> = store
+        .claim_jobs(at, 1, 10_000)
+        .await
+        .expect("claim")
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
     ids.sort();
     ids
 }

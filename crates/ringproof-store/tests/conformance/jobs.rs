@@ -48,8 +48,14 @@ async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
         let unique: HashSet<_> = all.iter().map(|j| j.id.clone()).collect();
         assert_eq!(all.len(), 30, "round {round}: every job claimed exactly once");
         assert_eq!(unique.len(), 30);
-        assert!(all.iter().all(|j| j.attempts == round + 1), "round {round}: one attempt per claim");
-        assert!(store.claim_jobs(at, 60_000, 10).await.unwrap().is_empty(), "leased jobs are not claimable");
+        assert!(
+            all.iter().all(|j| j.attempts == round + 1),
+            "round {round}: one attempt per claim"
+        );
+        assert!(
+            store.claim_jobs(at, 60_000, 10).await.unwrap().is_empty(),
+            "leased jobs are not claimable"
+        );
     }
 }
 
@@ -61,7 +67,11 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     let store = &b.store;
     let c = client(store).await;
     let (v, mut fx) = sms(&c.id, NOW);
-    let (a, bj, cj) = (job_for(&v, NOW.plus_millis(-10)), job_for(&v, NOW), job_for(&v, NOW.plus_millis(1000)));
+    let (a, bj, cj) = (
+        job_for(&v, NOW.plus_millis(-10)),
+        job_for(&v, NOW),
+        job_for(&v, NOW.plus_millis(1000)),
+    );
     fx.jobs = vec![cj.clone(), bj.clone(), a.clone()];
     store.insert_verification(&v, &fx, None).await.unwrap();
     let at = |ms: i64| NOW.plus_millis(ms);
@@ -76,12 +86,18 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     assert_eq!((first[0].attempts, first[0].payload.clone()), (1, a.payload.clone()));
     let second = store.claim_jobs(NOW, 5000, 10).await.unwrap();
     assert_eq!(ids(&second), vec![bj.id.to_string()]);
-    assert!(store.claim_jobs(at(1), 5000, 10).await.unwrap().is_empty(), "leased or not yet due");
+    assert!(
+        store.claim_jobs(at(1), 5000, 10).await.unwrap().is_empty(),
+        "leased or not yet due"
+    );
 
     // Leased jobs count as due; the next claim can succeed when C falls due.
     assert_eq!(store.job_stats(NOW).await.unwrap(), stats(2, 1, 0));
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(1000)));
-    assert_eq!(ids(&store.claim_jobs(at(1000), 5000, 10).await.unwrap()), vec![cj.id.to_string()]);
+    assert_eq!(
+        ids(&store.claim_jobs(at(1000), 5000, 10).await.unwrap()),
+        vec![cj.id.to_string()]
+    );
     // Everything is leased: the earliest lease end (A's and B's) is next.
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(5000)));
     assert!(store.claim_jobs(at(4999), 5000, 10).await.unwrap().is_empty());
@@ -107,14 +123,25 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     assert_eq!(c_again[0].attempts, 2);
 
     // Complete: the row goes, the event is recorded on the verification.
-    let sent = NewEvent { kind: "sent", channel: Some(Channel::Sms), detail: Some("via test".into()), at: at(7001) };
+    let sent = NewEvent {
+        kind: "sent",
+        channel: Some(Channel::Sms),
+        detail: Some("via test".into()),
+        at: at(7001),
+    };
     store.complete_job(&c_again[0], Some(&sent)).await.unwrap();
     assert_eq!(b.raw_job(&cj.id).await, None);
     let last = store.list_events(&c.id, &v.id).await.unwrap().pop().unwrap();
-    assert_eq!((last.kind.as_str(), last.channel, last.detail.as_deref(), last.at), ("sent", Some(Channel::Sms), Some("via test"), at(7001)));
+    assert_eq!(
+        (last.kind.as_str(), last.channel, last.detail.as_deref(), last.at),
+        ("sent", Some(Channel::Sms), Some("via test"), at(7001))
+    );
 
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(20_000)));
-    assert!(store.claim_jobs(at(19_999), 5000, 10).await.unwrap().is_empty(), "a retried job waits for its new due time");
+    assert!(
+        store.claim_jobs(at(19_999), 5000, 10).await.unwrap().is_empty(),
+        "a retried job waits for its new due time"
+    );
     let retried = store.claim_jobs(at(20_000), 5000, 10).await.unwrap();
     assert_eq!(ids(&retried), vec![a.id.to_string()]);
     assert_eq!((retried[0].attempts, retried[0].due_at), (3, at(20_000)));
@@ -125,5 +152,11 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     // Only the dead letter is left.
     assert_eq!(store.next_job_due().await.unwrap(), None);
     assert_eq!(store.job_stats(Timestamp(i64::MAX)).await.unwrap(), stats(0, 0, 1));
-    assert!(store.claim_jobs(Timestamp(i64::MAX / 2), 5000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

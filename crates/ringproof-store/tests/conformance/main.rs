@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod cancellation;
 mod clients;
 mod idempotency;
 mod jobs;

@@ -36,7 +36,14 @@ async fn open_by_url(b: &Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn open_rejects_unknown_urls_without_echoing_them() {
-    for url in ["mysql://user:hunter2@host/db", "sqlite:", "sqlite://", "sqlite::memory:", "sqlite:x.db?mode=rwc", "hunter2"] {
+    for url in [
+        "mysql://user:hunter2@host/db",
+        "sqlite:",
+        "sqlite://",
+        "sqlite::memory:",
+        "sqlite:x.db?mode=rwc",
+        "hunter2",
+    ] {
         match ringproof_store::open(url).await {
             Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
             Err(e) => panic!("{url}: unexpected error {e:?}"),
@@ -58,7 +65,9 @@ async fn open_sqlite_forms() {
     let store = ringproof_store::open(&relative_to_root).await.unwrap();
     let c = client(&store).await;
     drop(store);
-    let again = ringproof_store::open(&format!("sqlite://{}", dir.0.join("a.db").display())).await.unwrap();
+    let again = ringproof_store::open(&format!("sqlite://{}", dir.0.join("a.db").display()))
+        .await
+        .unwrap();
     assert!(again.client_by_id(&c.id).await.unwrap().is_some());
 }
 

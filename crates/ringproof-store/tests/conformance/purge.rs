@@ -38,7 +38,11 @@ async fn purge_removes_only_what_retention_allows(store: Arc<dyn Store>) {
         v.check(CODE, &keys, NOW.plus_secs(10), &mut fx).unwrap();
         fx
     };
-    let approved = store.update_verification(&c.id, &old_done.id, None, &mut approve).await.unwrap().unwrap();
+    let approved = store
+        .update_verification(&c.id, &old_done.id, None, &mut approve)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(approved.status, Status::Approved);
 
     // Pending but expired long ago, never touched again: expired in all but name, purged.
@@ -54,7 +58,11 @@ async fn purge_removes_only_what_retention_allows(store: Arc<dyn Store>) {
         v.cancel(recent, &mut fx).unwrap();
         fx
     };
-    store.update_verification(&c.id, &recent_done.id, None, &mut cancel).await.unwrap().unwrap();
+    store
+        .update_verification(&c.id, &recent_done.id, None, &mut cancel)
+        .await
+        .unwrap()
+        .unwrap();
 
     // Pending and live: kept.
     let (live, live_fx) = sms(&c.id, recent);
@@ -65,20 +73,38 @@ async fn purge_removes_only_what_retention_allows(store: Arc<dyn Store>) {
 
     for gone in [&old_done, &abandoned] {
         assert_eq!(store.get_verification(&c.id, &gone.id).await.unwrap(), None);
-        assert!(store.list_events(&c.id, &gone.id).await.unwrap().is_empty(), "events go with the record");
+        assert!(
+            store.list_events(&c.id, &gone.id).await.unwrap().is_empty(),
+            "events go with the record"
+        );
     }
     for kept in [&recent_done, &live] {
         assert!(store.get_verification(&c.id, &kept.id).await.unwrap().is_some());
         assert!(!store.list_events(&c.id, &kept.id).await.unwrap().is_empty());
     }
-    assert_eq!(store.idempotent_response(&c.id, "old", Timestamp(0)).await.unwrap(), None);
-    assert!(store.idempotent_response(&c.id, "new", Timestamp(0)).await.unwrap().is_some());
+    assert_eq!(
+        store.idempotent_response(&c.id, "old", Timestamp(0)).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .idempotent_response(&c.id, "new", Timestamp(0))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // Jobs of purged records are gone; the canceled one's delivery and the live one's remain.
     let remaining = claimable(&store, recent.plus_secs(3600)).await;
-    assert_eq!(remaining, sorted(vec![recent_fx.jobs[0].id.clone(), live_fx.jobs[0].id.clone()]));
+    assert_eq!(
+        remaining,
+        sorted(vec![recent_fx.jobs[0].id.clone(), live_fx.jobs[0].id.clone()])
+    );
 
     // Nothing more to do.
     assert_eq!(store.purge(cutoff, cutoff).await.unwrap(), 0);
-    assert_eq!(store.client_by_id(&c.id).await.unwrap().map(|x| x.id), Some(c.id.clone()));
+    assert_eq!(
+        store.client_by_id(&c.id).await.unwrap().map(|x| x.id),
+        Some(c.id.clone())
+    );
 }

@@ -53,7 +53,11 @@ async fn database_is_in_wal_mode() {
     let store = SqliteStore::open(&path).await.unwrap();
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
     let mut c = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
-    let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut c).await.unwrap().get(0);
+    let mode: String = sqlx::query("PRAGMA journal_mode")
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(mode, "wal");
     drop(store);
 }

@@ -20,11 +20,17 @@ conformance!(
     fifty_concurrent_wrong_checks,
     transitions_persist,
     cancel_deletes_only_pending_steps,
-    done_job_is_deleted_with_the_transition
+    done_job_is_deleted_with_the_transition,
+    a_step_finding_the_verification_expired_cancels_the_rest
 );
 
 /// Runs `check` through the store, returning what the transition returned.
-async fn check(store: &Arc<dyn Store>, v: &Verification, code: &str, now: ringproof_core::time::Timestamp) -> Result<CheckOutcome, CoreError> {
+async fn check(
+    store: &Arc<dyn Store>,
+    v: &Verification,
+    code: &str,
+    now: ringproof_core::time::Timestamp,
+) -> Result<CheckOutcome, CoreError> {
     let keys = keys();
     let mut out = None;
     let mut m = |v: &mut Verification| {
@@ -32,7 +38,11 @@ async fn check(store: &Arc<dyn Store>, v: &Verification, code: &str, now: ringpr
         out = Some(v.check(code, &keys, now, &mut fx));
         fx
     };
-    store.update_verification(&v.client_id, &v.id, None, &mut m).await.unwrap().expect("verification exists");
+    store
+        .update_verification(&v.client_id, &v.id, None, &mut m)
+        .await
+        .unwrap()
+        .expect("verification exists");
     out.expect("the transition ran")
 }
 
@@ -58,24 +68,47 @@ async fn round_trip_with_jobs_and_events(store: Arc<dyn Store>) {
     assert_eq!(now_jobs.len(), 1);
     let j = &now_jobs[0];
     let nj = &fx.jobs[0];
-    assert_eq!((&j.id, j.kind, &j.client_id, &j.verification_id), (&nj.id, JobKind::Deliver, &nj.client_id, &nj.verification_id));
-    assert_eq!((j.due_at, &j.payload, j.attempts, j.max_attempts), (nj.due_at, &nj.payload, 1, nj.max_attempts));
+    assert_eq!(
+        (&j.id, j.kind, &j.client_id, &j.verification_id),
+        (&nj.id, JobKind::Deliver, &nj.client_id, &nj.verification_id)
+    );
+    assert_eq!(
+        (j.due_at, &j.payload, j.attempts, j.max_attempts),
+        (nj.due_at, &nj.payload, 1, nj.max_attempts)
+    );
 
     let later = store.claim_jobs(NOW.plus_secs(3600), 60_000, 10).await.unwrap();
-    let mut expected: Vec<_> = fx.jobs.iter().map(|j| (j.id.clone(), j.kind, j.due_at, j.payload.clone())).collect();
+    let mut expected: Vec<_> = fx
+        .jobs
+        .iter()
+        .map(|j| (j.id.clone(), j.kind, j.due_at, j.payload.clone()))
+        .collect();
     expected.sort_by_key(|e| e.2);
-    let got: Vec<_> = later.iter().map(|j| (j.id.clone(), j.kind, j.due_at, j.payload.clone())).collect();
+    let got: Vec<_> = later
+        .iter()
+        .map(|j| (j.id.clone(), j.kind, j.due_at, j.payload.clone()))
+        .collect();
     assert_eq!(got, expected, "all three, oldest due first");
 
     let events = store.list_events(&c.id, &v.id).await.unwrap();
-    let got: Vec<_> = events.iter().map(|e| (e.kind.as_str(), e.channel, e.detail.clone(), e.at, &e.verification_id)).collect();
-    let want: Vec<_> = fx.events.iter().map(|e| (e.kind, e.channel, e.detail.clone(), e.at, &v.id)).collect();
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind.as_str(), e.channel, e.detail.clone(), e.at, &e.verification_id))
+        .collect();
+    let want: Vec<_> = fx
+        .events
+        .iter()
+        .map(|e| (e.kind, e.channel, e.detail.clone(), e.at, &v.id))
+        .collect();
     assert_eq!(got, want);
     assert!(events.windows(2).all(|w| w[0].id < w[1].id));
 
     // An identity transition returns the record unchanged.
     let mut noop = |_: &mut Verification| Effects::default();
-    assert_eq!(store.update_verification(&c.id, &v.id, None, &mut noop).await.unwrap(), Some(v.clone()));
+    assert_eq!(
+        store.update_verification(&c.id, &v.id, None, &mut noop).await.unwrap(),
+        Some(v.clone())
+    );
     assert_eq!(store.get_verification(&c.id, &v.id).await.unwrap(), Some(v));
 }
 
@@ -96,8 +129,20 @@ async fn tenant_scoping(store: Arc<dyn Store>) {
         fx
     };
     let job = &fx.jobs[0].id;
-    assert_eq!(store.update_verification(&other.id, &v.id, Some(job), &mut cancel).await.unwrap(), None);
-    assert_eq!(store.update_verification(&owner.id, &unknown, None, &mut cancel).await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_verification(&other.id, &v.id, Some(job), &mut cancel)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .update_verification(&owner.id, &unknown, None, &mut cancel)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(called, 0, "the transition never sees another client's record");
     assert_eq!(store.get_verification(&owner.id, &v.id).await.unwrap(), Some(v.clone()));
     // Nor was the job it named deleted.
@@ -105,7 +150,10 @@ async fn tenant_scoping(store: Arc<dyn Store>) {
 
     assert!(store.list_events(&other.id, &v.id).await.unwrap().is_empty());
     assert!(store.list_events(&owner.id, &unknown).await.unwrap().is_empty());
-    assert_eq!(store.list_events(&owner.id, &v.id).await.unwrap().len(), fx.events.len());
+    assert_eq!(
+        store.list_events(&owner.id, &v.id).await.unwrap().len(),
+        fx.events.len()
+    );
 }
 
 async fn fifty_concurrent_wrong_checks(store: Arc<dyn Store>) {
@@ -124,7 +172,9 @@ async fn fifty_concurrent_wrong_checks(store: Arc<dyn Store>) {
     for t in tasks {
         match t.await.unwrap() {
             Ok(outcome) => evaluated.push(outcome),
-            Err(CoreError::NotPending { status: Status::MaxAttemptsReached }) => refused += 1,
+            Err(CoreError::NotPending {
+                status: Status::MaxAttemptsReached,
+            }) => refused += 1,
             Err(e) => panic!("unexpected error {e:?}"),
         }
     }
@@ -137,12 +187,23 @@ async fn fifty_concurrent_wrong_checks(store: Arc<dyn Store>) {
     assert_eq!(remaining, vec![0, 1, 2, 3, 4]);
 
     // The code is burned: even the right one fails now.
-    assert_eq!(check(&store, &v, CODE, now).await, Err(CoreError::NotPending { status: Status::MaxAttemptsReached }));
+    assert_eq!(
+        check(&store, &v, CODE, now).await,
+        Err(CoreError::NotPending {
+            status: Status::MaxAttemptsReached
+        })
+    );
     let stored = store.get_verification(&c.id, &v.id).await.unwrap().unwrap();
     assert_eq!(stored.status, Status::MaxAttemptsReached);
     assert_eq!(stored.wrong_checks, 5);
     assert_eq!(stored.code_hash, None);
-    let kinds: Vec<_> = store.list_events(&c.id, &v.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<_> = store
+        .list_events(&c.id, &v.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(kinds.iter().filter(|k| *k == "check_wrong").count(), 5);
     assert_eq!(kinds.iter().filter(|k| *k == "max_attempts_reached").count(), 1);
 }
@@ -158,7 +219,10 @@ async fn transitions_persist(store: Arc<dyn Store>) {
     assert_eq!((ok.valid, ok.status), (true, Status::Approved));
 
     let stored = store.get_verification(&c.id, &v.id).await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.wrong_checks, stored.updated_at), (Status::Approved, 1, now));
+    assert_eq!(
+        (stored.status, stored.wrong_checks, stored.updated_at),
+        (Status::Approved, 1, now)
+    );
     assert_eq!((stored.code_hash, stored.sealed_code.as_deref()), (None, None));
 
     // The record returned by the update is the record stored.
@@ -168,8 +232,16 @@ async fn transitions_persist(store: Arc<dyn Store>) {
         out = Some(v.cancel(now, &mut fx));
         fx
     };
-    let returned = store.update_verification(&c.id, &v.id, None, &mut cancel).await.unwrap();
-    assert_eq!(out, Some(Err(CoreError::NotPending { status: Status::Approved })));
+    let returned = store
+        .update_verification(&c.id, &v.id, None, &mut cancel)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        Some(Err(CoreError::NotPending {
+            status: Status::Approved
+        }))
+    );
     assert_eq!(returned, Some(stored));
 }
 
@@ -179,7 +251,12 @@ async fn cancel_deletes_only_pending_steps(store: Arc<dyn Store>) {
     store.insert_verification(&v, &fx, None).await.unwrap();
     let (other, other_fx) = three_steps(&c.id, NOW);
     store.insert_verification(&other, &other_fx, None).await.unwrap();
-    let deliver: Vec<JobId> = fx.jobs.iter().filter(|j| j.kind == JobKind::Deliver).map(|j| j.id.clone()).collect();
+    let deliver: Vec<JobId> = fx
+        .jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Deliver)
+        .map(|j| j.id.clone())
+        .collect();
     assert_eq!(deliver.len(), 1);
 
     let mut cancel = |v: &mut Verification| {
@@ -188,7 +265,11 @@ async fn cancel_deletes_only_pending_steps(store: Arc<dyn Store>) {
         assert!(fx.cancel_pending_steps);
         fx
     };
-    let after = store.update_verification(&c.id, &v.id, None, &mut cancel).await.unwrap().unwrap();
+    let after = store
+        .update_verification(&c.id, &v.id, None, &mut cancel)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.status, Status::Canceled);
 
     // The deliver job stays (the message may be on its way); the steps are gone. The other
@@ -196,7 +277,13 @@ async fn cancel_deletes_only_pending_steps(store: Arc<dyn Store>) {
     let other_ids: Vec<JobId> = other_fx.jobs.iter().map(|j| j.id.clone()).collect();
     let want = sorted(deliver.into_iter().chain(other_ids).collect());
     assert_eq!(claimable(&store, NOW.plus_secs(3600)).await, want);
-    let kinds: Vec<_> = store.list_events(&c.id, &v.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<_> = store
+        .list_events(&c.id, &v.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(kinds.last().map(String::as_str), Some("canceled"));
 }
 
@@ -206,19 +293,49 @@ async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
     store.insert_verification(&v, &fx, None).await.unwrap();
     let at = NOW.plus_secs(121);
     let claimed = store.claim_jobs(at, 60_000, 10).await.unwrap();
-    let step = claimed.iter().find(|j| j.kind == JobKind::Step).expect("voice step due").clone();
-    let first_deliver = claimed.iter().find(|j| j.kind == JobKind::Deliver).expect("sms delivery due").id.clone();
-    let last_step = fx.jobs.iter().find(|j| j.kind == JobKind::Step && j.id != step.id).unwrap().id.clone();
+    let step = claimed
+        .iter()
+        .find(|j| j.kind == JobKind::Step)
+        .expect("voice step due")
+        .clone();
+    let first_deliver = claimed
+        .iter()
+        .find(|j| j.kind == JobKind::Deliver)
+        .expect("sms delivery due")
+        .id
+        .clone();
+    let last_step = fx
+        .jobs
+        .iter()
+        .find(|j| j.kind == JobKind::Step && j.id != step.id)
+        .unwrap()
+        .id
+        .clone();
 
     // Unknown verification: nothing happens, and the job is not deleted.
     let mut never = |_: &mut Verification| -> Effects { panic!("must not run") };
     let gone = VerificationId::generate();
-    assert_eq!(store.update_verification(&c.id, &gone, Some(&step.id), &mut never).await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_verification(&c.id, &gone, Some(&step.id), &mut never)
+            .await
+            .unwrap(),
+        None
+    );
     let other = client(&store).await;
-    assert_eq!(store.update_verification(&other.id, &v.id, Some(&step.id), &mut never).await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_verification(&other.id, &v.id, Some(&step.id), &mut never)
+            .await
+            .unwrap(),
+        None
+    );
     // Still there: claimable again once its lease (60 s from `at`) lapses.
     let again = claimable(&store, at.plus_secs(61)).await;
-    assert!(again.contains(&step.id), "done_job must survive an update that found nothing");
+    assert!(
+        again.contains(&step.id),
+        "done_job must survive an update that found nothing"
+    );
 
     // Run the voice step the way the engine does: its job is deleted in the transaction
     // that records the step, and the step's delivery is queued in it too.
@@ -226,21 +343,89 @@ async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
     let codes = ScriptedCodeSource::new(["654321"]);
     let mut run = |v: &mut Verification| {
         let mut fx = Effects::default();
-        v.run_step(1, &Ctx { keys: &keys, codes: &codes, sms_template: None, now: at }, &mut fx);
+        v.run_step(
+            1,
+            &Ctx {
+                keys: &keys,
+                codes: &codes,
+                sms_template: None,
+                now: at,
+            },
+            &mut fx,
+        );
         fx
     };
-    let after = store.update_verification(&c.id, &v.id, Some(&step.id), &mut run).await.unwrap().unwrap();
+    let after = store
+        .update_verification(&c.id, &v.id, Some(&step.id), &mut run)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((after.next_step, after.sends), (2, 2));
-    assert_eq!(after.sealed_code, None, "the code was repeated; the next step issues a new one");
+    assert_eq!(
+        after.sealed_code, None,
+        "the code was repeated; the next step issues a new one"
+    );
 
     let remaining = store.claim_jobs(NOW.plus_secs(3600), 60_000, 10).await.unwrap();
     let ids = sorted(remaining.iter().map(|j| j.id.clone()).collect());
-    let voice: Vec<_> = remaining.iter().filter(|j| !fx.jobs.iter().any(|n| n.id == j.id)).collect();
+    let voice: Vec<_> = remaining
+        .iter()
+        .filter(|j| !fx.jobs.iter().any(|n| n.id == j.id))
+        .collect();
     assert_eq!(voice.len(), 1, "the voice delivery was queued");
     assert_eq!((voice[0].kind, voice[0].due_at), (JobKind::Deliver, at));
     let want = sorted(vec![first_deliver, last_step, voice[0].id.clone()]);
     assert_eq!(ids, want, "the finished step job is gone, the others remain");
     let events = store.list_events(&c.id, &v.id).await.unwrap();
     let last = events.last().unwrap();
-    assert_eq!((last.kind.as_str(), last.channel), ("send_queued", Some(Channel::Voice)));
+    assert_eq!(
+        (last.kind.as_str(), last.channel),
+        ("send_queued", Some(Channel::Voice))
+    );
+}
+
+/// The finished job and the cancelled steps can be the same kind of row in one
+/// transaction: a step job that runs after expiry ends the verification.
+async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (v, fx) = three_steps(&c.id, NOW);
+    store.insert_verification(&v, &fx, None).await.unwrap();
+    let late = NOW.plus_secs(700);
+    let claimed = store.claim_jobs(late, 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let step = claimed.iter().find(|j| j.kind == JobKind::Step).unwrap();
+    let deliver = claimed.iter().find(|j| j.kind == JobKind::Deliver).unwrap().id.clone();
+
+    let keys = keys();
+    let codes = ScriptedCodeSource::new(["654321"]);
+    let mut run = |v: &mut Verification| {
+        let mut fx = Effects::default();
+        v.run_step(
+            1,
+            &Ctx {
+                keys: &keys,
+                codes: &codes,
+                sms_template: None,
+                now: late,
+            },
+            &mut fx,
+        );
+        assert!(fx.cancel_pending_steps && fx.jobs.is_empty());
+        fx
+    };
+    let after = store
+        .update_verification(&c.id, &v.id, Some(&step.id), &mut run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((after.status, after.code_hash), (Status::Expired, None));
+    assert_eq!(claimable(&store, late.plus_secs(61)).await, vec![deliver]);
+    let kinds: Vec<_> = store
+        .list_events(&c.id, &v.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.last().map(String::as_str), Some("expired"));
 }

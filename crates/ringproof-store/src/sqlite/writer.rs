@@ -1,0 +1,310 @@
+//! The single writer connection of a SQLite store, and the batches of statements it runs.
+//!
+//! Every write goes through one connection behind a fair (FIFO) async mutex: exactly a
+//! one-connection pool, without the pool's per-checkout costs. (sqlx's pool pings a
+//! connection when it is checked out and again when it is returned, from a spawned task.)
+//! For SQLite each statement sent is a hop to the connection's worker thread and back, and
+//! with one writer that latency *is* the write throughput. So a transaction is sent as few
+//! multi-statement [`Batch`]es as possible — `BEGIN IMMEDIATE; …; COMMIT;` in one go when
+//! nothing must be read first — which sqlx runs one statement after another on the worker
+//! thread, binding each statement's `?` placeholders in turn from one argument list.
+//!
+//! Transactions begun by a batch are invisible to sqlx's own transaction tracking, so the
+//! writer tracks them itself: a transaction that a failed batch or a cancelled caller left
+//! open is rolled back before anyone else uses the connection.
+
+use std::time::Duration;
+
+use ringproof_core::StoreError;
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteRow};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Encode, Sqlite, SqliteConnection, Type};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::map;
+
+/// The statement that opens every write transaction. IMMEDIATE takes the write lock up
+/// front, so a transaction never has to upgrade a read lock mid-way (which fails at once
+/// with `SQLITE_BUSY` instead of waiting) should another process write to the file.
+const BEGIN: &str = "BEGIN IMMEDIATE;";
+
+struct State {
+    /// `None` once the store is closed.
+    conn: Option<SqliteConnection>,
+    /// A batch began a transaction that no batch has ended yet.
+    open_tx: bool,
+    /// The connection's worker thread died; replace the connection before using it.
+    crashed: bool,
+}
+
+pub(super) struct Writer {
+    options: SqliteConnectOptions,
+    state: Mutex<State>,
+    acquire_timeout: Duration,
+}
+
+impl Writer {
+    pub(super) async fn connect(options: SqliteConnectOptions, acquire_timeout: Duration) -> Result<Self, StoreError> {
+        let conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| map("open sqlite database", e))?;
+        let state = State {
+            conn: Some(conn),
+            open_tx: false,
+            crashed: false,
+        };
+        Ok(Self {
+            options,
+            state: Mutex::new(state),
+            acquire_timeout,
+        })
+    }
+
+    /// Waits (in arrival order, bounded by the acquire timeout) for the writer connection,
+    /// and makes sure no transaction is left open on it.
+    pub(super) async fn lock(&self) -> Result<WriterGuard<'_>, StoreError> {
+        let mut state = tokio::time::timeout(self.acquire_timeout, self.state.lock())
+            .await
+            .map_err(|_| StoreError::Unavailable("timed out waiting for the database writer".into()))?;
+        if state.conn.is_none() {
+            return Err(StoreError::Unavailable("the store is shut down".into()));
+        }
+        if state.crashed {
+            tracing::warn!("sqlite writer connection crashed; reconnecting");
+            let conn = SqliteConnection::connect_with(&self.options)
+                .await
+                .map_err(|e| map("reopen sqlite database", e))?;
+            *state = State {
+                conn: Some(conn),
+                open_tx: false,
+                crashed: false,
+            };
+        }
+        let mut guard = WriterGuard { state };
+        if guard.state.open_tx {
+            tracing::debug!("rolling back a transaction left open by a cancelled or failed operation");
+            guard.rollback().await?;
+        }
+        Ok(guard)
+    }
+
+    pub(super) async fn close(&self) {
+        if let Some(conn) = self.state.lock().await.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// Exclusive use of the writer connection.
+pub(super) struct WriterGuard<'a> {
+    state: MutexGuard<'a, State>,
+}
+
+impl WriterGuard<'_> {
+    /// The raw connection, for sqlx-managed work (migrations) and single statements that
+    /// are transactions of their own.
+    pub(super) fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.state
+            .conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Unavailable("the store is shut down".into()))
+    }
+
+    /// `map_err` adapter for writer operations: also notices a dead connection.
+    pub(super) fn db(&mut self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+        move |e| {
+            if matches!(e, sqlx::Error::WorkerCrashed) {
+                self.state.crashed = true;
+            }
+            map(op, e)
+        }
+    }
+
+    /// Runs a batch, keeping track of the transaction it opens or closes. On failure an
+    /// open transaction is rolled back at once, so nothing of a failed batch is kept.
+    pub(super) async fn execute(&mut self, op: &'static str, b: Batch) -> Result<(), StoreError> {
+        self.run(op, b, false).await.map(|_| ())
+    }
+
+    /// Like [`Self::execute`], returning the first row any statement of the batch yields.
+    pub(super) async fn fetch_optional(&mut self, op: &'static str, b: Batch) -> Result<Option<SqliteRow>, StoreError> {
+        self.run(op, b, true).await
+    }
+
+    async fn run(&mut self, op: &'static str, b: Batch, fetch: bool) -> Result<Option<SqliteRow>, StoreError> {
+        if b.sql.is_empty() {
+            return Ok(None);
+        }
+        // Set before sending: if the caller is cancelled mid-way, the next user of the
+        // connection still knows to roll back.
+        if b.begins {
+            self.state.open_tx = true;
+        }
+        let query = sqlx::query_with(AssertSqlSafe(b.sql), b.args);
+        let conn = self.conn()?;
+        let result = if fetch {
+            query.fetch_optional(conn).await
+        } else {
+            query.execute(conn).await.map(|_| None)
+        };
+        match result {
+            Ok(row) => {
+                if b.ends {
+                    self.state.open_tx = false;
+                }
+                Ok(row)
+            }
+            Err(e) => {
+                let err = (self.db(op))(e);
+                if self.state.open_tx {
+                    self.rollback().await?;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends the open transaction, if any, discarding its changes.
+    pub(super) async fn rollback(&mut self) -> Result<(), StoreError> {
+        // SQLite may already have ended the transaction (some errors roll back
+        // automatically), in which case ROLLBACK fails harmlessly.
+        let res = sqlx::raw_sql("ROLLBACK").execute(self.conn()?).await;
+        if let Err(sqlx::Error::WorkerCrashed) = res {
+            self.state.crashed = true;
+            return Err(StoreError::Unavailable(
+                "rollback: the database connection was lost".into(),
+            ));
+        }
+        self.state.open_tx = false;
+        Ok(())
+    }
+}
+
+/// Statements run in one round trip. Built only from `'static` SQL fragments with `?`
+/// placeholders; every value is bound. Placeholders are positional across the whole batch.
+pub(super) struct Batch {
+    sql: String,
+    args: SqliteArguments,
+    begins: bool,
+    ends: bool,
+}
+
+impl Batch {
+    /// An empty batch, for statements that are atomic on their own or that continue a
+    /// transaction an earlier batch began.
+    pub(super) fn new() -> Self {
+        Self {
+            sql: String::with_capacity(1024),
+            args: SqliteArguments::default(),
+            begins: false,
+            ends: false,
+        }
+    }
+
+    /// A batch that opens a write transaction.
+    pub(super) fn begin() -> Self {
+        let mut b = Self::new();
+        b.sql(BEGIN);
+        b.begins = true;
+        b
+    }
+
+    /// Appends one complete statement (ending with `;`).
+    pub(super) fn sql(&mut self, statement: &'static str) -> &mut Self {
+        self.sql.push_str(statement);
+        self.sql.push('\n');
+        self
+    }
+
+    /// Binds the next `?` placeholder.
+    pub(super) fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> Result<&mut Self, StoreError> {
+        self.args
+            .add(value)
+            .map_err(|e| StoreError::Corrupt(format!("a value cannot be encoded: {e}")))?;
+        Ok(self)
+    }
+
+    /// Ends the batch with COMMIT: its transaction is done when the batch succeeds.
+    pub(super) fn commit(mut self) -> Self {
+        self.sql("COMMIT;");
+        self.ends = true;
+        self
+    }
+
+    /// Ends the batch with ROLLBACK.
+    pub(super) fn rollback(mut self) -> Self {
+        self.sql("ROLLBACK;");
+        self.ends = true;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    async fn writer() -> (Writer, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!(
+            "ringproof-writer-{}.db",
+            ringproof_core::ids::JobId::generate()
+        ));
+        let opts = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+        let w = Writer::connect(opts, Duration::from_secs(5)).await.unwrap();
+        let mut g = w.lock().await.unwrap();
+        let mut b = Batch::new();
+        b.sql("CREATE TABLE t (x INTEGER PRIMARY KEY);");
+        g.execute("create", b).await.unwrap();
+        drop(g);
+        (w, path)
+    }
+
+    async fn count(w: &Writer) -> i64 {
+        let mut g = w.lock().await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(g.conn().unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn insert(x: i64) -> Batch {
+        let mut b = Batch::begin();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(x).unwrap();
+        b
+    }
+
+    #[tokio::test]
+    async fn a_transaction_abandoned_mid_way_is_rolled_back_before_the_next_use() {
+        let (w, path) = writer().await;
+        // Begun and never committed, as when the caller is cancelled between batches.
+        let mut g = w.lock().await.unwrap();
+        g.execute("insert", insert(1)).await.unwrap();
+        drop(g);
+        // The next user can begin its own transaction, and the abandoned row is gone.
+        let mut g = w.lock().await.unwrap();
+        g.execute("insert", insert(2).commit()).await.unwrap();
+        drop(g);
+        assert_eq!(count(&w).await, 1);
+        w.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_keeps_nothing_and_leaves_no_transaction_open() {
+        let (w, path) = writer().await;
+        let mut g = w.lock().await.unwrap();
+        g.execute("insert", insert(1).commit()).await.unwrap();
+        // The second insert fails (duplicate key) after the first of the batch succeeded.
+        let mut b = insert(5);
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(1).unwrap();
+        let err = g.execute("insert", b.commit()).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert!(!g.state.open_tx);
+        g.execute("insert", insert(2).commit()).await.unwrap();
+        drop(g);
+        assert_eq!(count(&w).await, 2, "row 5 was rolled back with its batch");
+        w.close().await;
+        assert!(matches!(w.lock().await, Err(StoreError::Unavailable(_))));
+        let _ = std::fs::remove_file(path);
+    }
+}
