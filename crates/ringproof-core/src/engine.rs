@@ -10,7 +10,7 @@ use crate::error::{CoreError, StoreError};
 use crate::ids::{ClientId, VerificationId};
 use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
 use crate::phone::PhoneNumber;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyOverrides};
 use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store};
 use crate::time::{Clock, Timestamp};
 use crate::verification::{CheckOutcome, Ctx, Effects, Event, NewEvent, StartParams, Verification};
@@ -65,6 +65,15 @@ pub enum JobOutcome {
     },
     /// The job's verification no longer exists (purged); the job was dropped.
     Orphaned,
+}
+
+/// A change to a client's settings; `None` leaves a setting as it is. Policy fields set
+/// here are merged into the client's existing overrides.
+#[derive(Clone, Debug, Default)]
+pub struct ClientChange {
+    pub brand: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub policy: PolicyOverrides,
 }
 
 /// Worker tuning.
@@ -177,6 +186,43 @@ impl Engine {
             Some(c) if c.verify_secret(api_secret) => Ok(c),
             _ => Err(CoreError::Unauthorized),
         }
+    }
+
+    /// Changes a client's settings. The resulting policy must be valid.
+    pub async fn update_client(&self, id: &ClientId, change: ClientChange) -> Result<Client, CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        if let Some(b) = change.brand {
+            if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) {
+                return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
+            }
+            c.brand = b;
+        }
+        if let Some(origins) = change.allowed_origins {
+            for o in &origins {
+                validate_origin(o)?;
+            }
+            c.allowed_origins = origins;
+        }
+        let p = change.policy;
+        c.policy = PolicyOverrides {
+            code_length: p.code_length.or(c.policy.code_length),
+            validity_s: p.validity_s.or(c.policy.validity_s),
+            max_checks: p.max_checks.or(c.policy.max_checks),
+            max_sends: p.max_sends.or(c.policy.max_sends),
+            resend_cooldown_s: p.resend_cooldown_s.or(c.policy.resend_cooldown_s),
+        };
+        self.defaults
+            .with(&c.policy)
+            .validate()
+            .map_err(|m| CoreError::invalid("policy", m))?;
+        if !self.store.update_client_settings(&c).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(c)
     }
 
     /// Replaces a client's API secret; the new one is returned once.

@@ -18,7 +18,10 @@ pub fn init_tracing(format: LogFormat) {
     static DONE: OnceLock<()> = OnceLock::new();
     DONE.get_or_init(|| {
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_writer(std::io::stderr);
         let _ = match format {
             LogFormat::Json => builder.json().try_init(),
             LogFormat::Text => builder.try_init(),

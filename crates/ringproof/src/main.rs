@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ringproof_core::engine::{StartOutcome, StartRequest};
+use ringproof_core::client::Client;
+use ringproof_core::engine::{ClientChange, StartOutcome, StartRequest};
 use ringproof_core::ids::{ClientId, VerificationId};
 use ringproof_core::phone::PhoneNumber;
+use ringproof_core::policy::{Policy, PolicyOverrides};
 use ringproof_core::workflow::Channel;
 use ringproof_server::config::{Config, Overrides};
 use ringproof_server::routes::v1::VerificationResponse;
@@ -74,6 +76,36 @@ enum ClientCmd {
     },
     /// Replace a client's API secret; the new one is printed once
     RotateSecret { id: String },
+    /// Show a client's settings (no secrets) as JSON
+    Show { id: String },
+    /// Change a client's brand, allowed origins or policy overrides
+    Update {
+        id: String,
+        /// Name shown in messages
+        #[arg(long)]
+        brand: Option<String>,
+        /// Replace the allowed origins (repeatable)
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
+        /// Remove every allowed origin
+        #[arg(long, conflicts_with = "allowed_origins")]
+        clear_origins: bool,
+        /// Digits per code, 4..=10
+        #[arg(long)]
+        code_length: Option<u8>,
+        /// Seconds a code stays valid
+        #[arg(long)]
+        validity_s: Option<u32>,
+        /// Wrong checks allowed per verification
+        #[arg(long)]
+        max_checks: Option<u32>,
+        /// Messages and calls per verification
+        #[arg(long)]
+        max_sends: Option<u32>,
+        /// First resend wait in seconds (doubles each time)
+        #[arg(long)]
+        resend_cooldown_s: Option<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -208,14 +240,7 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
         ClientCmd::List { json } => {
             let clients = engine.store().list_clients().await.map_err(|e| e.to_string())?;
             if json {
-                let list: Vec<_> = clients
-                    .iter()
-                    .map(|c| {
-                        serde_json::json!({"client_id": c.id.as_str(), "name": c.name, "api_key": c.api_key,
-                            "username": c.username, "allowed_origins": c.allowed_origins,
-                            "created_at": c.created_at.to_rfc3339()})
-                    })
-                    .collect();
+                let list: Vec<_> = clients.iter().map(|c| client_json(c, engine.defaults())).collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
                 println!("{:<24}  {:<27}  {:<20}  name", "client_id", "api_key", "username");
@@ -223,6 +248,52 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                     println!("{:<24}  {:<27}  {:<20}  {}", c.id, c.api_key, c.username, c.name);
                 }
             }
+        }
+        ClientCmd::Show { id } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let c = engine
+                .store()
+                .client_by_id(&id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no such client")?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&client_json(&c, engine.defaults())).unwrap_or_default()
+            );
+        }
+        ClientCmd::Update {
+            id,
+            brand,
+            allowed_origins,
+            clear_origins,
+            code_length,
+            validity_s,
+            max_checks,
+            max_sends,
+            resend_cooldown_s,
+        } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let change = ClientChange {
+                brand,
+                allowed_origins: if clear_origins {
+                    Some(vec![])
+                } else {
+                    Some(allowed_origins).filter(|o| !o.is_empty())
+                },
+                policy: PolicyOverrides {
+                    code_length,
+                    validity_s,
+                    max_checks,
+                    max_sends,
+                    resend_cooldown_s,
+                },
+            };
+            let c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&client_json(&c, engine.defaults())).unwrap_or_default()
+            );
         }
         ClientCmd::RotateSecret { id } => {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
@@ -290,6 +361,21 @@ async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A client as the CLI shows it: settings and the effective policy, never a secret.
+fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.id.as_str(),
+        "name": c.name,
+        "brand": c.brand,
+        "api_key": c.api_key,
+        "username": c.username,
+        "allowed_origins": c.allowed_origins,
+        "policy_overrides": c.policy,
+        "effective_policy": defaults.with(&c.policy),
+        "created_at": c.created_at.to_rfc3339(),
+    })
 }
 
 /// A database URL without its password, for printing.

@@ -206,6 +206,25 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     assert!(!ok);
     assert!(err.contains("allowed_origin"), "{err}");
 
+    // Per-client policy: 8-digit codes and its own brand, for this client only.
+    let (ok, out, err) = ringproof(
+        &data,
+        &["client", "update", id, "--code-length", "8", "--brand", "Acme"],
+    );
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["effective_policy"]["code_length"], 8);
+    assert_eq!(shown["effective_policy"]["max_checks"], 5);
+    let (ok, _, err) = ringproof(&data, &["client", "update", id, "--code-length", "11"]);
+    assert!(!ok);
+    assert!(err.contains("code_length"), "{err}");
+    let (ok, out, _) = ringproof(&data, &["client", "show", id]);
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["policy_overrides"]["code_length"],
+        8
+    );
+
     // A server runs on the same data while the CLI starts and checks a verification.
     let (mut child, base) = serve(&data);
     let (ok, out, err) = ringproof(&data, &["verify", "start", "--client", id, "--to", "+14155550123"]);
@@ -225,7 +244,16 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
         (!m.is_empty()).then_some(m)
     })
     .await;
+    assert!(
+        msgs[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Your Acme verification code is: "),
+        "{}",
+        msgs[0]
+    );
     let code = msgs[0]["text"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(code.len(), 8, "the client's policy applies");
     let (ok, out, _) = ringproof(&data, &["verify", "check", "--client", id, vid, &code]);
     assert!(ok);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "approved");

@@ -295,6 +295,22 @@ impl Store for PgStore {
         .collect()
     }
 
+    async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
+        let cols = ClientCols::of(c)?;
+        let done = sqlx::query(
+            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4 WHERE id = $5",
+        )
+        .bind(c.brand.as_str())
+        .bind(cols.allowed_origins)
+        .bind(cols.templates)
+        .bind(cols.policy)
+        .bind(c.id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db("update client settings"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
             .bind(secret_hash.as_slice())

@@ -356,6 +356,23 @@ impl Store for SqliteStore {
         .collect()
     }
 
+    async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
+        let cols = ClientCols::of(c)?;
+        let mut w = self.writer.lock().await?;
+        let done = sqlx::query(
+            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4 WHERE id = ?5",
+        )
+        .bind(c.brand.as_str())
+        .bind(cols.allowed_origins)
+        .bind(cols.templates)
+        .bind(cols.policy)
+        .bind(c.id.as_str())
+        .execute(w.conn()?)
+        .await
+        .map_err(w.db("update client settings"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError> {
         let mut w = self.writer.lock().await?;
         let done = sqlx::query("UPDATE clients SET secret_hash = ?1 WHERE id = ?2")

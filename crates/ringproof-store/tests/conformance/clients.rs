@@ -13,7 +13,7 @@ use ringproof_core::time::Timestamp;
 use crate::conformance;
 use crate::harness::NOW;
 
-conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret);
+conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret, update_settings);
 
 fn rich_client(name: &str, at: Timestamp) -> Client {
     let mut c = Client::create(
@@ -101,4 +101,55 @@ async fn list_and_rotate_secret(store: Arc<dyn Store>) {
     // Only that client changed.
     assert_eq!(store.client_by_id(&later.id).await.unwrap(), Some(later));
     assert!(!store.set_client_secret(&ClientId::generate(), &new_hash).await.unwrap());
+}
+
+/// Settings change; identity and credentials do not, whatever the record passed says.
+async fn update_settings(store: Arc<dyn Store>) {
+    let original = rich_client("settings", NOW);
+    store.insert_client(&original).await.unwrap();
+    let other = rich_client("bystander", NOW);
+    store.insert_client(&other).await.unwrap();
+
+    let mut changed = original.clone();
+    changed.brand = "New Brand".into();
+    changed.allowed_origins = vec!["https://new.example".into()];
+    changed.templates = BTreeMap::from([("sms".into(), "{brand}: {code}".into())]);
+    changed.policy = PolicyOverrides {
+        code_length: Some(8),
+        max_checks: Some(3),
+        ..PolicyOverrides::default()
+    };
+    // Attempts to change what settings must not touch.
+    changed.name = "renamed".into();
+    changed.api_key = "rk_hijacked".into();
+    changed.secret_hash = [9u8; 32];
+    changed.username = "hijacked".into();
+    changed.password_hash = "x".into();
+    assert!(store.update_client_settings(&changed).await.unwrap());
+
+    let got = store.client_by_id(&original.id).await.unwrap().unwrap();
+    assert_eq!(got.brand, "New Brand");
+    assert_eq!(got.allowed_origins, changed.allowed_origins);
+    assert_eq!(got.templates, changed.templates);
+    assert_eq!(got.policy, changed.policy);
+    assert_eq!(
+        (
+            got.name.as_str(),
+            got.api_key.as_str(),
+            got.secret_hash,
+            got.username.as_str(),
+            got.password_hash.as_str()
+        ),
+        (
+            original.name.as_str(),
+            original.api_key.as_str(),
+            original.secret_hash,
+            original.username.as_str(),
+            original.password_hash.as_str()
+        )
+    );
+    assert_eq!(store.client_by_id(&other.id).await.unwrap(), Some(other));
+    let mut unknown = changed.clone();
+    unknown.id = ClientId::generate();
+    assert!(!store.update_client_settings(&unknown).await.unwrap());
 }
