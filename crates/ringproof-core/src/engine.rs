@@ -67,6 +67,26 @@ pub enum JobOutcome {
     Orphaned,
 }
 
+/// A delivery the provider accepted whose job is not yet recorded as done. Hand it (with
+/// others) to [`Engine::record_sent`]; until then the job stays claimed, and should the
+/// record never be written it is claimed and sent again once its lease lapses (providers
+/// drop the duplicate by its idempotency key).
+#[derive(Clone, Debug)]
+pub struct Sent {
+    job: Job,
+    event: NewEvent,
+    outcome: JobOutcome,
+}
+
+/// How far [`Engine::send_job`] took a job.
+#[derive(Clone, Debug)]
+pub enum Attempt {
+    /// The job is finished, retried later or buried; nothing is left to record.
+    Done(JobOutcome),
+    /// The provider accepted the message; record it with [`Engine::record_sent`].
+    Sent(Sent),
+}
+
 /// A change to a client's settings; `None` leaves a setting as it is. Policy fields set
 /// here are merged into the client's existing overrides.
 #[derive(Clone, Debug, Default)]
@@ -319,17 +339,16 @@ impl Engine {
                 created_at: now,
             }
         });
-        match self.store.insert_verification(&v, &fx, record.as_ref()).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) if idem.is_some() => {
+        match (self.store.insert_verification(&v, &fx, record.as_ref()).await, &idem) {
+            (Ok(()), _) => {}
+            (Err(StoreError::Conflict(_)), Some(i)) => {
                 // Another request with the same key won the race: answer as it did.
-                let Some(i) = &idem else { unreachable!() };
                 return self
                     .replay(client, i, now)
                     .await?
                     .ok_or(CoreError::IdempotencyKeyReused);
             }
-            Err(e) => return Err(e.into()),
+            (Err(e), _) => return Err(e.into()),
         }
         self.wake();
         Ok(StartOutcome::Created(Box::new(v)))
@@ -449,12 +468,36 @@ impl Engine {
         Ok(self.store.claim_jobs(self.now(), self.tuning.lease_ms, limit).await?)
     }
 
-    /// Runs one claimed job: a delivery through `sender`, or a workflow step.
+    /// Runs one claimed job to the end: a delivery through `sender` (recorded at once), or
+    /// a workflow step.
     pub async fn run_job(&self, job: Job, sender: &dyn Sender) -> Result<JobOutcome, CoreError> {
+        match self.send_job(job, sender).await? {
+            Attempt::Done(outcome) => Ok(outcome),
+            Attempt::Sent(sent) => {
+                let outcome = sent.outcome.clone();
+                self.record_sent(std::slice::from_ref(&sent)).await?;
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// Runs one claimed job up to the provider's answer. A step job, a failed delivery
+    /// and a dropped one are finished here; an accepted delivery is returned as [`Sent`],
+    /// for the caller to record together with others in one transaction.
+    pub async fn send_job(&self, job: Job, sender: &dyn Sender) -> Result<Attempt, CoreError> {
         match job.kind {
             JobKind::Deliver => self.run_delivery(job, sender).await,
-            JobKind::Step => self.run_step_job(job).await,
+            JobKind::Step => self.run_step_job(job).await.map(Attempt::Done),
         }
+    }
+
+    /// Records accepted deliveries: deletes their jobs (erasing the sealed payloads) and
+    /// adds a `sent` event to each verification, all in one transaction. Returns the
+    /// outcomes, in order.
+    pub async fn record_sent(&self, sent: &[Sent]) -> Result<Vec<JobOutcome>, CoreError> {
+        let done: Vec<(&Job, Option<&NewEvent>)> = sent.iter().map(|s| (&s.job, Some(&s.event))).collect();
+        self.store.complete_jobs(&done).await?;
+        Ok(sent.iter().map(|s| s.outcome.clone()).collect())
     }
 
     async fn run_step_job(&self, job: Job) -> Result<JobOutcome, CoreError> {
@@ -498,7 +541,7 @@ impl Engine {
         }
     }
 
-    async fn run_delivery(&self, job: Job, sender: &dyn Sender) -> Result<JobOutcome, CoreError> {
+    async fn run_delivery(&self, job: Job, sender: &dyn Sender) -> Result<Attempt, CoreError> {
         let payload = self
             .keys
             .open(job.id.as_str(), &job.payload)
@@ -506,12 +549,13 @@ impl Engine {
             .and_then(|p| serde_json::from_slice::<DeliverPayload>(&p).ok());
         let Some(p) = payload else {
             let error = "payload cannot be opened: was the server secret changed?".to_owned();
-            return self.give_up(&job, None, error).await;
+            return self.give_up(&job, None, error).await.map(Attempt::Done);
         };
         let Ok(to) = PhoneNumber::parse_e164(&p.to) else {
             return self
                 .give_up(&job, Some(p.channel), "stored number no longer parses".into())
-                .await;
+                .await
+                .map(Attempt::Done);
         };
         let msg = OutboundMessage {
             idempotency_key: job.id.to_string(),
@@ -530,12 +574,12 @@ impl Engine {
                     detail: Some(format!("via {}", receipt.provider)),
                     at: now,
                 };
-                self.store.complete_job(&job, Some(&event)).await?;
-                Ok(JobOutcome::Delivered {
+                let outcome = JobOutcome::Delivered {
                     channel: p.channel,
                     provider: receipt.provider,
                     latency_ms: now.millis() - job.due_at.millis(),
-                })
+                };
+                Ok(Attempt::Sent(Sent { job, event, outcome }))
             }
             Err(SendError::Retryable(e)) if job.attempts < job.max_attempts => {
                 let unit = f64::from(u32::from_le_bytes(random_bytes::<4>())) / 4_294_967_296.0;
@@ -548,9 +592,11 @@ impl Engine {
                 self.store
                     .retry_job(&job.id, self.now().plus_millis(wait as i64), &e)
                     .await?;
-                Ok(JobOutcome::Retrying { error: e })
+                Ok(Attempt::Done(JobOutcome::Retrying { error: e }))
             }
-            Err(SendError::Retryable(e) | SendError::Permanent(e)) => self.give_up(&job, Some(p.channel), e).await,
+            Err(SendError::Retryable(e) | SendError::Permanent(e)) => {
+                self.give_up(&job, Some(p.channel), e).await.map(Attempt::Done)
+            }
         }
     }
 

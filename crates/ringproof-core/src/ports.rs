@@ -89,6 +89,9 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_jobs(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError>;
     /// Deletes a finished job (erasing its payload), recording `event` on its verification.
     async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError>;
+    /// [`Store::complete_job`] for several jobs in one transaction: all are recorded, or
+    /// (on error) none. An event whose verification is gone is dropped, as there.
+    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)]) -> Result<(), StoreError>;
     /// Releases the job to run again at `due_at`.
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError>;
     /// Gives up on a job: it stays as a dead letter with its error, payload erased.

@@ -3,17 +3,26 @@
 //! until the next job falls due, or for at most `worker.poll_interval_ms` (jobs created by
 //! other processes). On shutdown it stops claiming and lets running jobs finish; a job cut
 //! off by a crash is claimed again when its lease lapses.
+//!
+//! Each delivery is sent by its own task, but the sends the provider accepted are recorded
+//! by one *recorder* task, which takes every one that has arrived since its last write and
+//! records them in one transaction ([`Engine::record_sent`]): under load, one commit for
+//! many messages instead of one each. A job frees its slot once it is queued for the
+//! recorder, so waiting for the database does not hold up sending; the queue is bounded
+//! (a full queue holds the slot), so claimed but unrecorded jobs stay bounded too.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringproof_core::engine::{Engine, JobOutcome};
+use ringproof_core::engine::{Attempt, Engine, JobOutcome, Sent};
 use ringproof_core::ports::Sender;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
 
+/// Sent jobs that may wait for the recorder, per slot of concurrency.
+const RECORD_QUEUE_PER_SLOT: usize = 4;
 /// How often terminal verifications past retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -25,8 +34,15 @@ pub async fn run(
     retention_s: i64,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(cfg.concurrency as usize));
+    let concurrency = cfg.concurrency as usize;
+    let permits = Arc::new(Semaphore::new(concurrency));
     let mut running = JoinSet::new();
+    let (sent_tx, sent_rx) = mpsc::channel(RECORD_QUEUE_PER_SLOT * concurrency.max(1));
+    let recorder = tokio::spawn(record_sent(
+        engine.clone(),
+        sent_rx,
+        RECORD_QUEUE_PER_SLOT * concurrency.max(1),
+    ));
     let poll = Duration::from_millis(cfg.poll_interval_ms.max(10));
     let mut last_purge = tokio::time::Instant::now();
     tracing::info!(concurrency = cfg.concurrency, "job worker started");
@@ -43,23 +59,53 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "purge failed"),
             }
         }
-        let free = permits.available_permits() as u32;
-        if free == 0 {
-            tokio::select! {
-                _ = running.join_next() => {}
-                _ = shutdown.changed() => {}
-            }
-            continue;
-        }
+        // Wait for a free slot (slots come back as jobs are finished and recorded).
+        let first = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => continue,
+        };
+        let free = 1 + permits.available_permits() as u32;
         let jobs = match engine.claim_due(free).await {
             Ok(jobs) => jobs,
             Err(e) => {
+                drop(first);
                 tracing::warn!(error = %e, "claiming jobs failed; retrying");
                 sleep_or_stop(poll, &wake, &mut shutdown).await;
                 continue;
             }
         };
-        if jobs.is_empty() {
+        let drained = (jobs.len() as u32) < free;
+        let mut first = Some(first);
+        for job in jobs {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let (engine, sender, sent_tx) = (engine.clone(), sender.clone(), sent_tx.clone());
+            running.spawn(async move {
+                let kind = job.kind.as_str();
+                match engine.send_job(job, sender.as_ref()).await {
+                    Ok(Attempt::Done(outcome)) => record(&outcome),
+                    Ok(Attempt::Sent(sent)) => {
+                        // Should the recorder have stopped, the job is sent again after
+                        // its lease; the provider drops the duplicate.
+                        let _ = sent_tx.send(sent).await;
+                    }
+                    Err(e) => tracing::warn!(kind, error = %e, "job failed to run; it will be retried after its lease"),
+                }
+                drop(permit);
+            });
+        }
+        drop(first);
+        if drained {
+            // Nothing more is due now: sleep until woken, until the next job falls due, or
+            // for the poll interval, instead of claiming again at once.
             let until_next = match engine.store().next_job_due().await {
                 Ok(Some(t)) => {
                     Duration::from_millis((t.millis() - engine.now().millis()).clamp(1, poll.as_millis() as i64) as u64)
@@ -67,25 +113,30 @@ pub async fn run(
                 _ => poll,
             };
             sleep_or_stop(until_next, &wake, &mut shutdown).await;
-            continue;
-        }
-        for job in jobs {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let (engine, sender) = (engine.clone(), sender.clone());
-            running.spawn(async move {
-                let kind = job.kind.as_str();
-                match engine.run_job(job, sender.as_ref()).await {
-                    Ok(outcome) => record(&outcome),
-                    Err(e) => tracing::warn!(kind, error = %e, "job failed to run; it will be retried after its lease"),
-                }
-                drop(permit);
-            });
         }
     }
     tracing::info!(in_flight = running.len(), "job worker stopping");
     while running.join_next().await.is_some() {}
+    // Every send is now queued for the recorder; closing the queue lets it finish them.
+    drop(sent_tx);
+    let _ = recorder.await;
+}
+
+/// The recorder task: records accepted sends in batches of whatever has arrived, until the
+/// queue is closed and empty.
+async fn record_sent(engine: Engine, mut queue: mpsc::Receiver<Sent>, max: usize) {
+    let mut sent = Vec::with_capacity(max);
+    while queue.recv_many(&mut sent, max.max(1)).await > 0 {
+        match engine.record_sent(&sent).await {
+            Ok(outcomes) => outcomes.iter().for_each(record),
+            Err(e) => tracing::warn!(
+                jobs = sent.len(),
+                error = %e,
+                "recording sent messages failed; they will be retried after their lease"
+            ),
+        }
+        sent.clear();
+    }
 }
 
 /// Runs every job due now, one after another, until none is left, recording the same

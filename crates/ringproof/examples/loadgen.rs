@@ -6,6 +6,9 @@
 //! cargo run --release -p ringproof -- serve --data-dir /tmp/rp-bench &
 //! cargo run --release -p ringproof --example loadgen -- http://127.0.0.1:8080 /tmp/rp-bench/demo-credentials.json 20000 64
 //! ```
+//!
+//! Arguments: base URL, credentials file, number of flows, concurrency, and optionally
+//! `flows` to run only the complete flows.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -74,6 +77,8 @@ async fn main() {
         .unwrap_or_else(|| "data/demo-credentials.json".into());
     let flows: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5000);
     let conc: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(64);
+    // `flows` runs only the complete flows (e.g. for a point at lower load); default all.
+    let only_flows = args.get(5).is_some_and(|s| s == "flows");
     let creds: Value = serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
     let auth = format!(
         "Bearer {}:{}",
@@ -88,12 +93,14 @@ async fn main() {
         % 1000;
     println!("{flows} flows, {conc} concurrent, against {base}");
 
-    // Complete flows.
-    let (h, b, a) = (http.clone(), base.clone(), auth.clone());
+    // Complete flows. Each also notes how long its three steps took and how often it
+    // polled the inbox.
+    let phases = Arc::new(std::sync::Mutex::new(Vec::with_capacity(flows)));
+    let (h, b, a, ph) = (http.clone(), base.clone(), auth.clone(), phases.clone());
     let (elapsed, lat) = run(flows, conc, move |i| {
-        let (http, base, auth) = (h.clone(), b.clone(), a.clone());
+        let (http, base, auth, phases) = (h.clone(), b.clone(), a.clone(), ph.clone());
         async move {
-            let to = format!("+1415{}", 2_000_000 + run_id * 10_000 + i as u64);
+            let to = format!("+1415{}", 2_000_000 + (run_id * 10_000 + i as u64) % 8_000_000);
             let t = Instant::now();
             let v: Value = http
                 .post(format!("{base}/v1/verifications"))
@@ -109,14 +116,18 @@ async fn main() {
                 .as_str()
                 .unwrap_or_else(|| panic!("start failed: {v}"))
                 .to_owned();
+            let started = t.elapsed();
             let url = format!("{base}/sandbox/api/messages?to={}&limit=1", to.replace('+', "%2B"));
+            let mut polls = 0;
             let code = loop {
+                polls += 1;
                 let m: Vec<Value> = http.get(&url).send().await.unwrap().json().await.unwrap();
                 if let Some(text) = m.first().and_then(|m| m["text"].as_str()) {
                     break text.rsplit(' ').next().unwrap().to_owned();
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             };
+            let received = t.elapsed();
             let r: Value = http
                 .post(format!("{base}/v1/verifications/{id}/check"))
                 .header("authorization", &auth)
@@ -128,11 +139,32 @@ async fn main() {
                 .await
                 .unwrap();
             assert_eq!(r["valid"], true, "{r}");
-            vec![t.elapsed()]
+            let done = t.elapsed();
+            phases.lock().unwrap().push([
+                started,
+                received - started,
+                done - received,
+                Duration::from_millis(polls),
+            ]);
+            vec![done]
         }
     })
     .await;
     report("complete OTP flow", flows, elapsed, lat);
+    let phases = std::mem::take(&mut *phases.lock().unwrap());
+    for (k, name) in ["  start", "  until the code is in", "  check"].iter().enumerate() {
+        let mut l: Vec<Duration> = phases.iter().map(|p| p[k]).collect();
+        l.sort_unstable();
+        println!("{name:<28} p50 {:>6.2} ms  p99 {:>6.2} ms", pct(&l, 0.5), pct(&l, 0.99));
+    }
+    let polls: u128 = phases.iter().map(|p| p[3].as_millis()).sum();
+    println!(
+        "  inbox polls per flow       {:.2}",
+        polls as f64 / phases.len().max(1) as f64
+    );
+    if only_flows {
+        return;
+    }
 
     // A trivial route, for comparison.
     let n = flows * 2;
@@ -154,7 +186,7 @@ async fn main() {
     let pool = n / 4 + 1;
     let mut ids = Vec::with_capacity(pool);
     for i in 0..pool {
-        let to = format!("+1416{}", 2_000_000 + run_id * 10_000 + i as u64);
+        let to = format!("+1416{}", 2_000_000 + (run_id * 10_000 + i as u64) % 8_000_000);
         let v: Value = http
             .post(format!("{base}/v1/verifications"))
             .header("authorization", &auth)

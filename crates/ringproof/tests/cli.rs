@@ -37,11 +37,28 @@ fn ringproof(data: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 /// Starts `ringproof serve` on a free port and returns the child and its base URL.
-fn serve(data: &Path) -> (Child, String) {
+fn serve(data: &Path) -> (Server, String) {
     serve_with(data, true)
 }
 
-fn serve_with(data: &Path, worker: bool) -> (Child, String) {
+/// A running server, killed (SIGKILL) when dropped, so a failing test leaves no process behind.
+struct Server(Child);
+
+impl Server {
+    /// SIGKILL: no shutdown hook runs.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn serve_with(data: &Path, worker: bool) -> (Server, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data)
@@ -62,7 +79,7 @@ fn serve_with(data: &Path, worker: bool) -> (Child, String) {
     };
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    (Server(child), base)
 }
 
 fn creds(data: &Path) -> (String, String) {
@@ -109,8 +126,7 @@ async fn sigkill_right_after_201_loses_nothing() {
             ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
         }
         // SIGKILL: no shutdown hook runs.
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
     }
     let (key, secret) = creds(&data);
 
@@ -151,8 +167,7 @@ async fn sigkill_right_after_201_loses_nothing() {
         let m: Vec<Value> = http.get(&url).send().await.unwrap().json().await.unwrap();
         assert_eq!(m.len(), 1, "exactly one SMS to {to}");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let _ = std::fs::remove_dir_all(&data);
 }
 
@@ -293,8 +308,7 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     );
     assert!(!ok);
     assert!(err.contains("no such client"), "{err}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let _ = std::fs::remove_dir_all(&data);
 }
 

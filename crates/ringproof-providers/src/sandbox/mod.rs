@@ -11,14 +11,16 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use ringproof_core::crypto::{hex, random_bytes};
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::{Clock, Timestamp};
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Arguments, AssertSqlSafe, Connection, Row, SqliteConnection};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// One recorded message, as `GET /sandbox/api/messages` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -30,14 +32,38 @@ pub struct SandboxMessage {
     pub created_at: String,
 }
 
+/// Connections reading the inbox (WAL lets them run beside the writer).
+const READERS: usize = 2;
+/// Most messages written in one transaction.
+const MAX_BATCH: usize = 128;
+
 #[derive(Clone)]
 pub struct SandboxSender {
-    /// One connection for writes: a single writer keeps SQLite from ever answering
-    /// "database is locked".
-    writer: SqlitePool,
-    /// Readers for the inbox (WAL lets them run beside the writer).
-    readers: SqlitePool,
+    /// The writer task's queue. One connection does every write, so SQLite never answers
+    /// "database is locked"; see [`write_loop`].
+    writes: mpsc::UnboundedSender<Pending>,
+    /// Reader connections, each used by one request at a time. Not sqlx's pool, which
+    /// pings a connection on every checkout and return: for SQLite each ping is a hop to
+    /// the connection's thread, as costly as the query itself.
+    readers: Arc<Readers>,
     clock: Arc<dyn Clock>,
+}
+
+struct Readers {
+    options: SqliteConnectOptions,
+    conns: Vec<Mutex<Option<SqliteConnection>>>,
+    next: AtomicUsize,
+}
+
+/// A message waiting for the writer task, and where to report the outcome.
+struct Pending {
+    id: String,
+    idempotency_key: String,
+    to: String,
+    channel: &'static str,
+    text: String,
+    created_at: i64,
+    done: oneshot::Sender<Result<(), String>>,
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sandbox_messages (
@@ -50,8 +76,12 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sandbox_messages (
     created_at INTEGER NOT NULL
 )";
 
+const INSERT: &str = "INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at) \
+    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING;\n";
+
 impl SandboxSender {
-    /// Opens (creating if needed) the sandbox outbox at `path`.
+    /// Opens (creating if needed) the sandbox outbox at `path`, and starts its writer task
+    /// (which ends when the last clone of the sender is dropped).
     pub async fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, sqlx::Error> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -62,23 +92,33 @@ impl SandboxSender {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await?;
-        sqlx::query(SCHEMA).execute(&writer).await?;
+        let mut writer = SqliteConnection::connect_with(&opts).await?;
+        sqlx::query(SCHEMA).execute(&mut writer).await?;
         sqlx::query("CREATE INDEX IF NOT EXISTS sandbox_messages_to ON sandbox_messages (to_e164, seq)")
-            .execute(&writer)
+            .execute(&mut writer)
             .await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(opts.read_only(true))
-            .await?;
-        Ok(Self { writer, readers, clock })
+        let (writes, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(opts.clone(), writer, queue));
+        let readers = Readers {
+            options: opts.read_only(true),
+            conns: (0..READERS).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+        };
+        Ok(Self {
+            writes,
+            readers: Arc::new(readers),
+            clock,
+        })
     }
 
     /// Messages newest first, optionally only those to one number.
     pub async fn messages(&self, to: Option<&str>, limit: u32) -> Result<Vec<SandboxMessage>, sqlx::Error> {
+        let i = self.readers.next.fetch_add(1, Ordering::Relaxed) % self.readers.conns.len();
+        let mut slot = self.readers.conns[i].lock().await;
+        let conn = match &mut *slot {
+            Some(c) => c,
+            empty => empty.insert(SqliteConnection::connect_with(&self.readers.options).await?),
+        };
         let rows = match to {
             Some(to) => {
                 sqlx::query(
@@ -87,19 +127,25 @@ impl SandboxSender {
                 )
                 .bind(to)
                 .bind(i64::from(limit))
-                .fetch_all(&self.readers)
-                .await?
+                .fetch_all(&mut *conn)
+                .await
             }
             None => {
                 sqlx::query(
                     "SELECT id, to_e164, channel, text, created_at FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
                 )
                 .bind(i64::from(limit))
-                .fetch_all(&self.readers)
-                .await?
+                .fetch_all(&mut *conn)
+                .await
             }
         };
-        rows.iter()
+        if let Err(sqlx::Error::WorkerCrashed) = rows {
+            // Open a fresh connection next time.
+            *slot = None;
+        }
+        drop(slot);
+        rows?
+            .iter()
             .map(|r| {
                 Ok(SandboxMessage {
                     id: r.try_get("id")?,
@@ -113,6 +159,54 @@ impl SandboxSender {
     }
 }
 
+/// The writer task: takes every message queued by the time it is free and records them
+/// in one transaction (one round trip to the connection's thread), so concurrent sends
+/// share a commit. A send is answered only after its transaction committed. The task owns
+/// the connection, so a sender that stops waiting cannot leave a transaction half done.
+async fn write_loop(
+    options: SqliteConnectOptions,
+    mut conn: SqliteConnection,
+    mut queue: mpsc::UnboundedReceiver<Pending>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let result = write_batch(&mut conn, &batch).await;
+        if let Err(e) = &result {
+            // Whatever failed, leave no transaction open for the next batch.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+            if matches!(e, sqlx::Error::WorkerCrashed) {
+                tracing::warn!("sandbox writer connection crashed; reconnecting");
+                if let Ok(c) = SqliteConnection::connect_with(&options).await {
+                    conn = c;
+                }
+            }
+        }
+        let result = result.map_err(|e| e.to_string());
+        for p in batch.drain(..) {
+            let _ = p.done.send(result.clone());
+        }
+    }
+    let _ = conn.close().await;
+}
+
+async fn write_batch(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<(), sqlx::Error> {
+    let mut sql = String::with_capacity(32 + batch.len() * INSERT.len());
+    let mut args = SqliteArguments::default();
+    sql.push_str("BEGIN IMMEDIATE;\n");
+    for p in batch {
+        sql.push_str(INSERT);
+        args.add(p.id.as_str()).map_err(sqlx::Error::Encode)?;
+        args.add(p.idempotency_key.as_str()).map_err(sqlx::Error::Encode)?;
+        args.add(p.to.as_str()).map_err(sqlx::Error::Encode)?;
+        args.add(p.channel).map_err(sqlx::Error::Encode)?;
+        args.add(p.text.as_str()).map_err(sqlx::Error::Encode)?;
+        args.add(p.created_at).map_err(sqlx::Error::Encode)?;
+    }
+    sql.push_str("COMMIT;");
+    sqlx::query_with(AssertSqlSafe(sql), args).execute(conn).await?;
+    Ok(())
+}
+
 #[async_trait]
 impl Sender for SandboxSender {
     fn name(&self) -> &str {
@@ -121,19 +215,22 @@ impl Sender for SandboxSender {
 
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
         let id = format!("SB{}", hex(&random_bytes::<16>()));
-        sqlx::query(
-            "INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&msg.idempotency_key)
-        .bind(msg.to.e164())
-        .bind(msg.channel.as_str())
-        .bind(&msg.text)
-        .bind(self.clock.now().millis())
-        .execute(&self.writer)
-        .await
-        .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?;
+        let (done, outcome) = oneshot::channel();
+        self.writes
+            .send(Pending {
+                id: id.clone(),
+                idempotency_key: msg.idempotency_key.clone(),
+                to: msg.to.e164().to_owned(),
+                channel: msg.channel.as_str(),
+                text: msg.text.clone(),
+                created_at: self.clock.now().millis(),
+                done,
+            })
+            .map_err(|_| SendError::Retryable("sandbox outbox: the writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| SendError::Retryable("sandbox outbox: the writer has stopped".into()))?
+            .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?;
         tracing::debug!(to = %msg.to, channel = msg.channel.as_str(), "sandbox recorded a message");
         Ok(SendReceipt {
             provider: "sandbox".into(),
@@ -178,6 +275,41 @@ mod tests {
         );
         assert_eq!(all[1].created_at, "1970-01-01T00:00:01.000Z");
         assert!(s.messages(Some("+14155550199"), 10).await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_sends_share_commits_and_each_is_recorded_once() {
+        let dir = std::env::temp_dir().join(format!("rp-sandbox-{}", hex(&random_bytes::<8>())));
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+        let s = SandboxSender::open(&dir.join("sandbox.db"), clock).await.unwrap();
+        let to = PhoneNumber::parse_e164("+14155550123").unwrap();
+        // 40 sends at once, each key twice (a retried job), answered only once written.
+        let sends: Vec<_> = (0..40)
+            .map(|i| {
+                let (s, to) = (s.clone(), to.clone());
+                tokio::spawn(async move {
+                    let msg = OutboundMessage {
+                        idempotency_key: format!("k{}", i % 20),
+                        to,
+                        channel: Channel::Sms,
+                        text: format!("code {}", i % 20),
+                        locale: "en".into(),
+                        sender: None,
+                    };
+                    s.send(&msg).await.unwrap();
+                    s.messages(Some("+14155550123"), 500).await.unwrap()
+                })
+            })
+            .collect();
+        for t in sends {
+            assert!(!t.await.unwrap().is_empty(), "a send is visible once it returns");
+        }
+        let all = s.messages(None, 500).await.unwrap();
+        let mut texts: Vec<_> = all.iter().map(|m| m.text.clone()).collect();
+        texts.sort();
+        texts.dedup();
+        assert_eq!((all.len(), texts.len()), (20, 20));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -573,6 +573,44 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)]) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        // One statement, as in `complete_job`, with the jobs and events as arrays: every
+        // job deleted and every event (whose verification still exists) inserted, or none.
+        let ids: Vec<&str> = done.iter().map(|(j, _)| j.id.as_str()).collect();
+        let events: Vec<(&Job, &NewEvent, &VerificationId)> = done
+            .iter()
+            .filter_map(|(j, e)| Some((*j, (*e)?, j.verification_id.as_ref()?)))
+            .collect();
+        sqlx::query(
+            "WITH d AS (DELETE FROM jobs WHERE id = ANY($1)) \
+             INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
+             SELECT e.vid, e.cid, e.kind, e.channel, e.detail, e.at \
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
+             WITH ORDINALITY AS e (vid, cid, kind, channel, detail, at, n) \
+             WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = e.vid AND v.client_id = e.cid) \
+             ORDER BY e.n",
+        )
+        .bind(ids)
+        .bind(events.iter().map(|(_, _, v)| v.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|(j, _, _)| j.client_id.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|(_, e, _)| e.kind).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|(_, e, _)| e.channel.map(|c| c.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|(_, e, _)| e.detail.as_deref()).collect::<Vec<_>>())
+        .bind(events.iter().map(|(_, e, _)| e.at.millis()).collect::<Vec<_>>())
+        .execute(&self.pool)
+        .await
+        .map_err(db("complete jobs"))?;
+        Ok(())
+    }
+
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE jobs SET due_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 AND state = 'pending'",

@@ -4,14 +4,15 @@
 //! writer at a time anyway, and queueing writers in order in async code is far cheaper than
 //! letting several connections collide on the file lock and spin on `SQLITE_BUSY`. It also
 //! serialises every read-modify-write (`update_verification`, `claim_jobs`) by
-//! construction. A *reader* pool of several `query_only` connections serves plain reads,
-//! which WAL lets run alongside the writer on a consistent snapshot.
+//! construction. A *reader* pool of several `query_only` connections (see `readers.rs`)
+//! serves plain reads, which WAL lets run alongside the writer on a consistent snapshot.
 //!
 //! Pragmas: WAL with `synchronous=NORMAL` (a commit is durable once the WAL is synced at
 //! checkpoint; a power cut can lose the last commits but never corrupts), foreign keys,
 //! a 5 s busy timeout for the rare outside writer, and `secure_delete` so erased code
 //! hashes, sealed codes and job payloads are overwritten instead of lingering in free pages.
 
+mod readers;
 mod writer;
 
 use std::path::Path;
@@ -27,9 +28,10 @@ use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
 use ringproof_core::ports::{IdempotentResponse, Mutation, Store};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row};
 
+use self::readers::Readers;
 use self::writer::{Batch, Writer};
 use crate::codec::{self, ClientCols, VerificationCols, client_columns, job_columns, verification_columns};
 use crate::error::db;
@@ -82,7 +84,7 @@ const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id,
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Writer>,
-    reader: SqlitePool,
+    readers: Arc<Readers>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -118,28 +120,17 @@ impl SqliteStore {
         migrate_sqlite(&writer).await?;
         // Opened after the writer switched the file to WAL (a persistent setting), so the
         // readers never need the exclusive lock that changing the journal mode takes.
-        // No ping before each checkout: a local file connection does not go stale, and
-        // the ping would double the cost of a read.
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READERS)
-            .min_connections(1)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .test_before_acquire(false)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(base.pragma("query_only", "ON"))
-            .await
-            .map_err(db("open sqlite database"))?;
+        let readers = Readers::connect(base.pragma("query_only", "ON"), READERS, ACQUIRE_TIMEOUT).await?;
         Ok(Self {
             writer: Arc::new(writer),
-            reader,
+            readers: Arc::new(readers),
         })
     }
 
     /// Closes the reader pool and the writer connection, checkpointing the WAL into the
     /// database file. Operations after this fail with `Unavailable`.
     pub async fn close(&self) {
-        self.reader.close().await;
+        self.readers.close().await;
         self.writer.close().await;
     }
 }
@@ -230,6 +221,20 @@ fn push_events(b: &mut Batch, client: &ClientId, id: &VerificationId, events: &[
     Ok(())
 }
 
+/// The event a finished job leaves on its verification, unless the verification is gone.
+fn push_job_event(b: &mut Batch, job: &Job, e: &NewEvent, vid: &VerificationId) -> Result<(), StoreError> {
+    b.sql(INSERT_EVENT_IF_VERIFICATION)
+        .bind(vid.as_str())?
+        .bind(job.client_id.as_str())?
+        .bind(e.kind)?
+        .bind(e.channel.map(|c| c.as_str()))?
+        .bind(e.detail.as_deref())?
+        .bind(e.at.millis())?
+        .bind(vid.as_str())?
+        .bind(job.client_id.as_str())?;
+    Ok(())
+}
+
 /// The middle of `update_verification`, between reading the locked row and committing:
 /// decodes it, runs the transition and builds the statements that persist its outcome.
 fn apply(
@@ -272,10 +277,8 @@ fn apply(
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reader)
-            .await
-            .map_err(db("ping"))?;
+        let mut r = self.readers.acquire().await?;
+        sqlx::query("SELECT 1").execute(r.conn()?).await.map_err(r.db("ping"))?;
         Ok(())
     }
 
@@ -305,52 +308,56 @@ impl Store for SqliteStore {
     }
 
     async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(concat!("SELECT ", client_columns!(), " FROM clients WHERE id = ?1"))
             .bind(id.as_str())
-            .fetch_optional(&self.reader)
+            .fetch_optional(r.conn()?)
             .await
-            .map_err(db("client by id"))?
+            .map_err(r.db("client by id"))?
             .map(|r| codec::client(&r))
             .transpose()
     }
 
     async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(concat!(
             "SELECT ",
             client_columns!(),
             " FROM clients WHERE api_key = ?1"
         ))
         .bind(api_key)
-        .fetch_optional(&self.reader)
+        .fetch_optional(r.conn()?)
         .await
-        .map_err(db("client by api key"))?
+        .map_err(r.db("client by api key"))?
         .map(|r| codec::client(&r))
         .transpose()
     }
 
     async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(concat!(
             "SELECT ",
             client_columns!(),
             " FROM clients WHERE username = ?1"
         ))
         .bind(username)
-        .fetch_optional(&self.reader)
+        .fetch_optional(r.conn()?)
         .await
-        .map_err(db("client by username"))?
+        .map_err(r.db("client by username"))?
         .map(|r| codec::client(&r))
         .transpose()
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(concat!(
             "SELECT ",
             client_columns!(),
             " FROM clients ORDER BY created_at, id"
         ))
-        .fetch_all(&self.reader)
+        .fetch_all(r.conn()?)
         .await
-        .map_err(db("list clients"))?
+        .map_err(r.db("list clients"))?
         .iter()
         .map(codec::client)
         .collect()
@@ -390,6 +397,7 @@ impl Store for SqliteStore {
         key: &str,
         not_before: Timestamp,
     ) -> Result<Option<IdempotentResponse>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(
             "SELECT client_id, idem_key, request_hash, status, body, created_at FROM idempotency \
              WHERE client_id = ?1 AND idem_key = ?2 AND created_at >= ?3",
@@ -397,9 +405,9 @@ impl Store for SqliteStore {
         .bind(client.as_str())
         .bind(key)
         .bind(not_before.millis())
-        .fetch_optional(&self.reader)
+        .fetch_optional(r.conn()?)
         .await
-        .map_err(db("idempotent response"))?
+        .map_err(r.db("idempotent response"))?
         .map(|r| codec::idempotent_response(&r))
         .transpose()
     }
@@ -442,6 +450,7 @@ impl Store for SqliteStore {
         client: &ClientId,
         id: &VerificationId,
     ) -> Result<Option<Verification>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(concat!(
             "SELECT ",
             verification_columns!(),
@@ -449,9 +458,9 @@ impl Store for SqliteStore {
         ))
         .bind(id.as_str())
         .bind(client.as_str())
-        .fetch_optional(&self.reader)
+        .fetch_optional(r.conn()?)
         .await
-        .map_err(db("get verification"))?
+        .map_err(r.db("get verification"))?
         .map(|r| codec::verification(&r))
         .transpose()
     }
@@ -488,15 +497,16 @@ impl Store for SqliteStore {
     }
 
     async fn list_events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         sqlx::query(
             "SELECT id, verification_id, kind, channel, detail, at FROM events \
              WHERE verification_id = ?1 AND client_id = ?2 ORDER BY id",
         )
         .bind(id.as_str())
         .bind(client.as_str())
-        .fetch_all(&self.reader)
+        .fetch_all(r.conn()?)
         .await
-        .map_err(db("list events"))?
+        .map_err(r.db("list events"))?
         .iter()
         .map(codec::event)
         .collect()
@@ -538,15 +548,29 @@ impl Store for SqliteStore {
         };
         let mut b = Batch::begin();
         b.sql(DELETE_JOB).bind(job.id.as_str())?;
-        b.sql(INSERT_EVENT_IF_VERIFICATION)
-            .bind(vid.as_str())?
-            .bind(job.client_id.as_str())?
-            .bind(e.kind)?
-            .bind(e.channel.map(|c| c.as_str()))?
-            .bind(e.detail.as_deref())?
-            .bind(e.at.millis())?
-            .bind(vid.as_str())?
-            .bind(job.client_id.as_str())?;
+        push_job_event(&mut b, job, e, vid)?;
+        self.writer.lock().await?.execute(OP, b.commit()).await
+    }
+
+    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)]) -> Result<(), StoreError> {
+        const OP: &str = "complete jobs";
+        if done.is_empty() {
+            return Ok(());
+        }
+        // One round trip: BEGIN, a delete (and an event) per job, COMMIT. Jobs with an event
+        // go first, so a batch's SQL (and its prepared statements) depends only on how many
+        // jobs of each kind it holds.
+        let (with_event, without): (Vec<_>, Vec<_>) = done
+            .iter()
+            .map(|(j, e)| (*j, e.zip(j.verification_id.as_ref())))
+            .partition(|(_, e)| e.is_some());
+        let mut b = Batch::begin();
+        for (job, event) in with_event.iter().chain(&without) {
+            b.sql(DELETE_JOB).bind(job.id.as_str())?;
+            if let Some((e, vid)) = event {
+                push_job_event(&mut b, job, e, vid)?;
+            }
+        }
         self.writer.lock().await?.execute(OP, b.commit()).await
     }
 
@@ -580,15 +604,16 @@ impl Store for SqliteStore {
     }
 
     async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
+        let mut r = self.readers.acquire().await?;
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND due_at <= ?1) AS due, \
              (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND due_at > ?1) AS scheduled, \
              (SELECT COUNT(*) FROM jobs WHERE state = 'dead') AS dead",
         )
         .bind(now.millis())
-        .fetch_one(&self.reader)
+        .fetch_one(r.conn()?)
         .await
-        .map_err(db("job stats"))?;
+        .map_err(r.db("job stats"))?;
         let count = |name: &str| -> Result<u64, StoreError> {
             let n: i64 = row.try_get(name).map_err(db("job stats"))?;
             Ok(u64::try_from(n).unwrap_or(0))
@@ -601,6 +626,7 @@ impl Store for SqliteStore {
     }
 
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let mut r = self.readers.acquire().await?;
         // A job can next be claimed at max(due_at, locked_until). Jobs are walked in due
         // order only up to the first one without a lease past its due time: every later job
         // is claimable no earlier than that one, so only the leased jobs before it (the few
@@ -610,9 +636,9 @@ impl Store for SqliteStore {
              (SELECT due_at FROM jobs WHERE state = 'pending' AND locked_until <= due_at ORDER BY due_at LIMIT 1), \
              9223372036854775807)",
         )
-        .fetch_one(&self.reader)
+        .fetch_one(r.conn()?)
         .await
-        .map_err(db("next job due"))?;
+        .map_err(r.db("next job due"))?;
         Ok(next.map(Timestamp))
     }
 

@@ -11,10 +11,11 @@ use ringproof_core::verification::NewEvent;
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
-use crate::harness::{Backend, NOW, client, job_for, sms};
+use crate::harness::{Backend, NOW, client, job_for, sms, stored_sms};
 
 conformance!(store: two_claimers_never_share_a_job);
 conformance!(backend: lease_retry_bury_complete_and_counters);
+conformance!(backend: complete_jobs_records_a_batch_in_one_go);
 
 async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -159,4 +160,73 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
+    let store = &b.store;
+    let c = client(store).await;
+    let other = client(store).await;
+    let (v1, _) = stored_sms(store, &c.id).await;
+    let (v2, _) = stored_sms(store, &c.id).await;
+    let (v3, _) = stored_sms(store, &other.id).await;
+    let mut jobs = store.claim_jobs(NOW.plus_secs(1), 60_000, 10).await.unwrap();
+    assert_eq!(jobs.len(), 3, "one deliver job per verification");
+    jobs.sort_by_key(|j| {
+        [&v1.id, &v2.id, &v3.id]
+            .iter()
+            .position(|v| j.verification_id.as_ref() == Some(*v))
+    });
+    let events_before = |v: &ringproof_core::verification::Verification| {
+        let (store, client, id) = (store.clone(), v.client_id.clone(), v.id.clone());
+        async move { store.list_events(&client, &id).await.unwrap().len() }
+    };
+    let v3_events = events_before(&v3).await;
+    let sent = |ms: i64| NewEvent {
+        kind: "sent",
+        channel: Some(Channel::Sms),
+        detail: Some(format!("via test {ms}")),
+        at: NOW.plus_millis(ms),
+    };
+    let (e1, e2) = (sent(1), sent(2));
+
+    store.complete_jobs(&[]).await.unwrap();
+    store
+        .complete_jobs(&[(&jobs[0], Some(&e1)), (&jobs[2], None), (&jobs[1], Some(&e2))])
+        .await
+        .unwrap();
+
+    // Every job is gone (payload erased with it), and each event landed on its own
+    // verification, of its own client.
+    for j in &jobs {
+        assert_eq!(b.raw_job(&j.id).await, None);
+    }
+    for (v, e) in [(&v1, &e1), (&v2, &e2)] {
+        let last = store.list_events(&c.id, &v.id).await.unwrap().pop().unwrap();
+        assert_eq!(
+            (last.kind.as_str(), last.channel, last.detail.as_deref(), last.at),
+            ("sent", Some(Channel::Sms), e.detail.as_deref(), e.at)
+        );
+    }
+    assert_eq!(events_before(&v3).await, v3_events, "no event where none was given");
+    assert!(
+        store
+            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Completing again (a duplicate after a lost answer) changes nothing but the events,
+    // and an event whose verification is gone is dropped without failing the batch.
+    let (v4, _) = stored_sms(store, &c.id).await;
+    let j4 = store
+        .claim_jobs(NOW.plus_secs(2), 60_000, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(j4.verification_id.as_ref(), Some(&v4.id));
+    assert_eq!(store.purge(Timestamp(i64::MAX / 2), NOW).await.unwrap(), 4);
+    store.complete_jobs(&[(&j4, Some(&e1))]).await.unwrap();
+    assert_eq!(b.raw_job(&j4.id).await, None);
 }
