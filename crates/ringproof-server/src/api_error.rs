@@ -5,7 +5,8 @@
 //! response (error bodies included) and every log line of the request carry the same id.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::{CoreError, StoreError};
@@ -161,5 +162,23 @@ pub fn json_rejection(r: JsonRejection) -> ApiError {
             "the request body is larger than 16 KiB",
         ),
         other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.body_text()),
+    }
+}
+
+/// `axum::extract::Query` with its rejection in our envelope (400 `invalid_parameter`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", r.body_text()))
     }
 }

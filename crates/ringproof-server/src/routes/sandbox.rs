@@ -1,7 +1,8 @@
 //! The sandbox phone's inbox: what would have been sent, as JSON and as a plain page.
 //! Only mounted when the sandbox provider is in use, which production mode forbids.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Html;
 use ringproof_providers::sandbox::SandboxMessage;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api_error::{ApiError, ErrorResponse};
+use crate::api_error::{ApiError, ApiQuery, ErrorResponse};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,7 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct MessagesQuery {
     /// Only messages to this E.164 number (remember to URL-encode `+` as `%2B`).
     pub to: Option<String>,
-    /// At most this many (default 50, max 500).
+    /// At most this many: 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -58,13 +60,17 @@ async fn load(state: &AppState, q: &MessagesQuery) -> Result<Vec<SandboxMessage>
             format!("+{t}")
         }
     });
-    sandbox
-        .messages(to.as_deref(), q.limit.unwrap_or(50).min(500))
-        .await
-        .map_err(|e| {
-            ringproof_core::CoreError::Store(ringproof_core::StoreError::Unavailable(format!("sandbox outbox: {e}")))
-                .into()
-        })
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "limit must be 1 to 500",
+        ));
+    }
+    sandbox.messages(to.as_deref(), limit).await.map_err(|e| {
+        ringproof_core::CoreError::Store(ringproof_core::StoreError::Unavailable(format!("sandbox outbox: {e}"))).into()
+    })
 }
 
 /// Sandbox messages
@@ -75,11 +81,15 @@ async fn load(state: &AppState, q: &MessagesQuery) -> Result<Vec<SandboxMessage>
     path = "/sandbox/api/messages",
     tag = "sandbox",
     params(MessagesQuery),
-    responses((status = 200, body = Vec<MessageView>), (status = 404, body = ErrorResponse))
+    responses(
+        (status = 200, body = Vec<MessageView>),
+        (status = 400, description = "Bad query parameter", body = ErrorResponse),
+        (status = 404, description = "The sandbox provider is not in use", body = ErrorResponse)
+    )
 )]
 async fn messages(
     State(state): State<AppState>,
-    Query(q): Query<MessagesQuery>,
+    ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> Result<axum::Json<Vec<MessageView>>, ApiError> {
     Ok(axum::Json(
         load(&state, &q).await?.into_iter().map(Into::into).collect(),
@@ -94,9 +104,13 @@ async fn messages(
     path = "/sandbox",
     tag = "sandbox",
     params(MessagesQuery),
-    responses((status = 200, description = "HTML page", content_type = "text/html"))
+    responses(
+        (status = 200, description = "HTML page", content_type = "text/html"),
+        (status = 400, description = "Bad query parameter", body = ErrorResponse),
+        (status = 404, description = "The sandbox provider is not in use", body = ErrorResponse)
+    )
 )]
-async fn inbox(State(state): State<AppState>, Query(q): Query<MessagesQuery>) -> Result<Html<String>, ApiError> {
+async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuery>) -> Result<Html<String>, ApiError> {
     let msgs = load(&state, &q).await?;
     let mut rows = String::new();
     for m in &msgs {

@@ -68,10 +68,12 @@ pub enum ApiCodeMode {
 pub struct WorkflowStepRequest {
     pub channel: ApiChannel,
     /// Seconds after the start at which this step runs (0 for the first step).
+    #[schema(maximum = 86400)]
     pub after_s: Option<u32>,
     /// `new` (default for the first step) or `same` (default for later steps).
     pub code: Option<ApiCodeMode>,
     /// For a `new` code: how long it stays valid, in seconds (default: the policy's 600).
+    #[schema(minimum = 1, maximum = 86400)]
     pub valid_for_s: Option<u32>,
 }
 
@@ -79,18 +81,22 @@ pub struct WorkflowStepRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateVerificationRequest {
     /// The phone number in E.164, e.g. `+14155550123`.
-    #[schema(example = "+14155550123")]
+    #[schema(example = "+14155550123", pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub to: String,
     /// One-step shortcut: the channel of the only step. Give this or `workflow`.
     pub channel: Option<ApiChannel>,
     /// Up to 3 steps, e.g. SMS now, a call after 120 s repeating the code, a call with a
     /// new code after 300 s.
+    #[schema(min_items = 1, max_items = 3)]
     pub workflow: Option<Vec<WorkflowStepRequest>>,
     /// Digits per code, 4..=10 (default: the policy's, 6).
+    #[schema(minimum = 4, maximum = 10)]
     pub code_length: Option<u8>,
     /// Language of the messages (`en`).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,16}$", example = "en")]
     pub locale: Option<String>,
-    /// Name shown in the message (default: the client's brand).
+    /// Name shown in the message (default: the client's brand): 1 to 40 printable characters.
+    #[schema(min_length = 1, max_length = 40)]
     pub brand: Option<String>,
 }
 
@@ -203,6 +209,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 400, description = "Invalid request (phone number, workflow, fields)", body = ErrorResponse),
         (status = 401, description = "Missing or wrong credentials", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorResponse),
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ),
@@ -300,7 +307,7 @@ async fn get_verification(
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The code the person typed: 4 to 10 digits.
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^[0-9]{4,10}$")]
     pub code: String,
 }
 
@@ -338,10 +345,12 @@ impl From<CheckOutcome> for CheckResponse {
     request_body = CheckRequest,
     responses(
         (status = 200, body = CheckResponse),
-        (status = 400, description = "The code is not 4 to 10 digits", body = ErrorResponse),
+        (status = 400, description = "The code is not 4 to 10 digits, or the body is not valid JSON", body = ErrorResponse),
         (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more; the code says why", body = ErrorResponse),
+        (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
+        (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -413,9 +422,11 @@ pub struct ResendRequest {
     request_body(content = Option<ResendRequest>),
     responses(
         (status = 200, body = VerificationResponse),
+        (status = 400, description = "The body is not valid JSON or names an unknown channel or field", body = ErrorResponse),
         (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
+        (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 429, description = "Inside the cooldown (see Retry-After), or all sends used", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))

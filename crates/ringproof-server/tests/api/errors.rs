@@ -189,3 +189,14 @@ async fn check_input_and_unknown_routes() {
         .await;
     assert_eq!(error_code(r, 400).await, "invalid_parameter");
 }
+
+#[tokio::test]
+async fn bad_query_parameters_get_the_envelope() {
+    let app = TestApp::spawn().await;
+    for q in ["limit=0", "limit=501", "limit=abc", "limit=99999999999"] {
+        for path in ["/sandbox/api/messages", "/sandbox"] {
+            let r = app.http.get(format!("{}{path}?{q}", app.base)).send().await.unwrap();
+            assert_eq!(error_code(r, 400).await, "invalid_parameter", "{path}?{q}");
+        }
+    }
+}
