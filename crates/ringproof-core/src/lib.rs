@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod code;
+pub mod countries;
 pub mod crypto;
 pub mod engine;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod job;
 pub mod message;
 pub mod phone;
 pub mod policy;
+pub mod sessions;
 pub mod ports;
 pub mod time;
 pub mod verification;

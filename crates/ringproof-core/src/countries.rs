@@ -1,0 +1,1 @@
+//! Placeholder: the supported-country table of the Signzy OTP face (being written).

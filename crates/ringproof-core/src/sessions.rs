@@ -1,0 +1,1 @@
+//! Placeholder: login sessions (access tokens) and the login lockout rule (being written).
