@@ -8,6 +8,8 @@
 //! Sends are idempotent by [`OutboundMessage::idempotency_key`]: a job retried after a
 //! crash between "sent" and "recorded as sent" shows up once, not twice.
 
+pub mod lookup;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
