@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod job;
+pub mod link;
 pub mod lookup;
 pub mod message;
 pub mod phone;

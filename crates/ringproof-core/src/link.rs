@@ -1,0 +1,440 @@
+//! One-time links ("instant link"): the rules of link verification, with no I/O.
+//!
+//! A link session is created with a fresh token (128 random bits, base64url) that goes
+//! into the SMS as `<public_base_url>/l/<token>`; only the token's SHA-256 is stored.
+//! Opening the link shows a page whose confirm step (a POST) is the click, so a
+//! link-preview bot that merely GETs the URL consumes nothing. The click is accepted once,
+//! before the link expires; it records when, from which IP and with which user agent, the
+//! network-authentication verdict ([`PhoneMatch`]) and whether the click IP equals the
+//! `sourceIp` the integrator saw. It yields a VFP (verification fingerprint: another
+//! 128-bit token, stored hashed, bound to the client, expiring with the link) that is
+//! appended to the integrator's `targetUrl` on the redirect.
+//!
+//! ```text
+//!   pending ──confirm (once, before expires_at)──► clicked  (final: linkClicked true)
+//!      │
+//!      └──now ≥ expires_at──────────────────────► expired  (final: linkClicked false,
+//!                                                                  phoneMatch "false")
+//! ```
+//!
+//! The redirect target is checked here too ([`check_target_url`]): http(s) only, and its
+//! origin must be one of the client's allowed origins, so a link can never become an open
+//! redirect.
+
+use std::net::IpAddr;
+
+use crate::crypto::{base64url, ct_eq, random_bytes, sha256};
+use crate::ids::ClientId;
+use crate::lookup::LineKind;
+use crate::phone::PhoneNumber;
+use crate::time::Timestamp;
+
+/// A secret token that travels in a URL: 128 random bits, base64url (22 characters).
+/// `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UrlToken(String);
+
+impl UrlToken {
+    pub fn generate() -> Self {
+        Self(base64url(&random_bytes::<16>()))
+    }
+    /// The token's text. Call only to put it in a URL or a response.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn hash(&self) -> [u8; 32] {
+        sha256(self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for UrlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlToken(..)")
+    }
+}
+
+/// Whether `s` has the shape of a [`UrlToken`] (checked before any lookup, so junk never
+/// reaches the store).
+pub fn looks_like_url_token(s: &str) -> bool {
+    s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The verdict of network authentication: did the device that clicked hold the number?
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PhoneMatch {
+    True,
+    False,
+    /// No verdict (no network authentication available, or it could not tell).
+    Indeterminate,
+}
+
+impl PhoneMatch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneMatch::True => "true",
+            PhoneMatch::False => "false",
+            PhoneMatch::Indeterminate => "indeterminate",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "true" => PhoneMatch::True,
+            "false" => PhoneMatch::False,
+            "indeterminate" => PhoneMatch::Indeterminate,
+            _ => return None,
+        })
+    }
+}
+
+/// The recorded click.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Click {
+    pub at: Timestamp,
+    pub ip: IpAddr,
+    /// At most [`MAX_USER_AGENT`] characters.
+    pub user_agent: String,
+    pub phone_match: PhoneMatch,
+    pub ip_match: bool,
+}
+
+pub const MAX_USER_AGENT: usize = 256;
+
+/// A link verification. Fields are public for the stores; change them through methods.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkSession {
+    pub client_id: ClientId,
+    pub to: PhoneNumber,
+    pub target_url: String,
+    pub source_ip: Option<IpAddr>,
+    pub token_hash: [u8; 32],
+    pub carrier: String,
+    pub line: LineKind,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub click: Option<Click>,
+    /// SHA-256 of the VFP handed out on the click.
+    pub vfp_hash: Option<[u8; 32]>,
+}
+
+/// Why a click is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClickError {
+    #[error("this link was already used")]
+    AlreadyUsed,
+    #[error("this link has expired")]
+    Expired,
+}
+
+/// The result as an integrator polls it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkOutcome {
+    /// Not clicked yet, and not expired.
+    Waiting,
+    /// Clicked, or expired without a click.
+    Final {
+        link_clicked: bool,
+        phone_match: PhoneMatch,
+        ip_match: bool,
+    },
+}
+
+/// Everything a new link session needs.
+pub struct NewLink {
+    pub client_id: ClientId,
+    pub to: PhoneNumber,
+    pub target_url: String,
+    pub source_ip: Option<IpAddr>,
+    pub carrier: String,
+    pub line: LineKind,
+    pub ttl_s: u32,
+}
+
+impl LinkSession {
+    /// A new session and its token (the only time the token exists in plaintext).
+    pub fn create(n: NewLink, now: Timestamp) -> (Self, UrlToken) {
+        let token = UrlToken::generate();
+        let s = LinkSession {
+            client_id: n.client_id,
+            to: n.to,
+            target_url: n.target_url,
+            source_ip: n.source_ip,
+            token_hash: token.hash(),
+            carrier: n.carrier,
+            line: n.line,
+            created_at: now,
+            expires_at: now.plus_secs(i64::from(n.ttl_s)),
+            click: None,
+            vfp_hash: None,
+        };
+        (s, token)
+    }
+
+    /// Accepts the click (once, before expiry) and returns the VFP for the redirect.
+    pub fn confirm(
+        &mut self,
+        now: Timestamp,
+        ip: IpAddr,
+        user_agent: &str,
+        phone_match: PhoneMatch,
+    ) -> Result<UrlToken, ClickError> {
+        if self.click.is_some() {
+            return Err(ClickError::AlreadyUsed);
+        }
+        if now >= self.expires_at {
+            return Err(ClickError::Expired);
+        }
+        let vfp = UrlToken::generate();
+        self.click = Some(Click {
+            at: now,
+            ip,
+            user_agent: user_agent
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_USER_AGENT)
+                .collect(),
+            phone_match,
+            ip_match: self.source_ip.is_some_and(|s| same_ip(s, ip)),
+        });
+        self.vfp_hash = Some(vfp.hash());
+        Ok(vfp)
+    }
+
+    pub fn outcome(&self, now: Timestamp) -> LinkOutcome {
+        match &self.click {
+            Some(c) => LinkOutcome::Final {
+                link_clicked: true,
+                phone_match: c.phone_match,
+                ip_match: c.ip_match,
+            },
+            None if now >= self.expires_at => LinkOutcome::Final {
+                link_clicked: false,
+                phone_match: PhoneMatch::False,
+                ip_match: false,
+            },
+            None => LinkOutcome::Waiting,
+        }
+    }
+
+    /// Whether `vfp` is this session's VFP and still valid (it expires with the link).
+    pub fn vfp_valid(&self, vfp: &str, now: Timestamp) -> bool {
+        now < self.expires_at && self.vfp_hash.is_some_and(|h| ct_eq(&h, &sha256(vfp.as_bytes())))
+    }
+}
+
+/// IPv4 and its IPv4-mapped IPv6 form are the same address.
+fn same_ip(a: IpAddr, b: IpAddr) -> bool {
+    a.to_canonical() == b.to_canonical()
+}
+
+/// Why a target URL is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TargetUrlError {
+    #[error("targetUrl must be an absolute http or https URL")]
+    NotHttp,
+    #[error("targetUrl is not under one of the client's allowed origins")]
+    OriginNotAllowed,
+}
+
+/// The origin (`scheme://host[:port]`, lower-case, default port dropped) of an http(s) URL,
+/// or `None` if it is not one we accept: no user info, no backslash, whitespace or control
+/// character anywhere (browsers read `\` as `/`, which would let `https://good\@evil`
+/// escape), and a non-empty host.
+pub fn origin_of(url: &str) -> Option<String> {
+    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
+        return None;
+    }
+    let lower = url.to_ascii_lowercase();
+    let (scheme, rest, default_port) = if let Some(r) = lower.strip_prefix("https://") {
+        ("https", r, ":443")
+    } else if let Some(r) = lower.strip_prefix("http://") {
+        ("http", r, ":80")
+    } else {
+        return None;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') || authority.starts_with(':') {
+        return None;
+    }
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    Some(format!("{scheme}://{authority}"))
+}
+
+/// Checks a redirect target against a client's allowed origins.
+pub fn check_target_url(url: &str, allowed_origins: &[String]) -> Result<(), TargetUrlError> {
+    let origin = origin_of(url).ok_or(TargetUrlError::NotHttp)?;
+    if allowed_origins.iter().filter_map(|o| origin_of(o)).any(|o| o == origin) {
+        Ok(())
+    } else {
+        Err(TargetUrlError::OriginNotAllowed)
+    }
+}
+
+/// The target URL with `vfp=<vfp>` added to its query, keeping the query it had and any
+/// fragment after it.
+pub fn with_vfp(target_url: &str, vfp: &UrlToken) -> String {
+    let (base, fragment) = match target_url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (target_url, None),
+    };
+    let sep = if !base.contains('?') {
+        "?"
+    } else if base.ends_with('?') || base.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    let mut out = format!("{base}{sep}vfp={}", vfp.expose());
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(source_ip: Option<&str>) -> LinkSession {
+        LinkSession::create(
+            NewLink {
+                client_id: ClientId::generate(),
+                to: PhoneNumber::parse_e164("+14155550100").unwrap(),
+                target_url: "https://app.example/done".into(),
+                source_ip: source_ip.map(|s| s.parse().unwrap()),
+                carrier: "unknown".into(),
+                line: LineKind::Mobile,
+                ttl_s: 300,
+            },
+            Timestamp(1_000_000),
+        )
+        .0
+    }
+
+    #[test]
+    fn tokens_are_128_bit_base64url_and_hidden() {
+        let t = UrlToken::generate();
+        assert!(looks_like_url_token(t.expose()), "{}", t.expose());
+        assert_ne!(t, UrlToken::generate());
+        assert_eq!(format!("{t:?}"), "UrlToken(..)");
+        assert!(!looks_like_url_token("short"));
+        assert!(!looks_like_url_token("aaaaaaaaaaaaaaaaaaaaa/"));
+    }
+
+    #[test]
+    fn one_click_before_expiry_then_final() {
+        let mut s = session(Some("203.0.113.7"));
+        let t0 = s.created_at;
+        assert_eq!(s.outcome(t0), LinkOutcome::Waiting);
+        let ip: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        let vfp = s
+            .confirm(t0.plus_secs(10), ip, "Mozilla/5.0\u{7}", PhoneMatch::Indeterminate)
+            .unwrap();
+        let c = s.click.clone().unwrap();
+        assert!(c.ip_match, "IPv4-mapped IPv6 is the same address");
+        assert_eq!(c.user_agent, "Mozilla/5.0");
+        assert_eq!(
+            s.outcome(t0.plus_secs(11)),
+            LinkOutcome::Final {
+                link_clicked: true,
+                phone_match: PhoneMatch::Indeterminate,
+                ip_match: true
+            }
+        );
+        assert_eq!(
+            s.confirm(t0.plus_secs(12), ip, "x", PhoneMatch::True),
+            Err(ClickError::AlreadyUsed)
+        );
+        assert!(s.vfp_valid(vfp.expose(), t0.plus_secs(299)));
+        assert!(
+            !s.vfp_valid(vfp.expose(), t0.plus_secs(300)),
+            "the VFP expires with the link"
+        );
+        assert!(!s.vfp_valid("AAAAAAAAAAAAAAAAAAAAAA", t0.plus_secs(20)));
+    }
+
+    #[test]
+    fn expiry_without_click_and_ip_mismatch() {
+        let mut s = session(None);
+        let t0 = s.created_at;
+        assert_eq!(
+            s.outcome(t0.plus_secs(300)),
+            LinkOutcome::Final {
+                link_clicked: false,
+                phone_match: PhoneMatch::False,
+                ip_match: false
+            }
+        );
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            s.confirm(t0.plus_secs(300), ip, "x", PhoneMatch::True),
+            Err(ClickError::Expired)
+        );
+        let mut s = session(None);
+        s.confirm(t0.plus_secs(1), ip, "x", PhoneMatch::True).unwrap();
+        assert!(!s.click.unwrap().ip_match, "no sourceIp given: false");
+        let mut s = session(Some("198.51.100.2"));
+        s.confirm(t0.plus_secs(1), ip, "x", PhoneMatch::True).unwrap();
+        assert!(!s.click.unwrap().ip_match);
+    }
+
+    #[test]
+    fn target_urls_cannot_redirect_elsewhere() {
+        let allowed = vec!["https://app.example".to_owned(), "http://localhost:8080".to_owned()];
+        for ok in [
+            "https://app.example/done",
+            "https://APP.example:443/x?y=1#z",
+            "https://app.example",
+            "http://localhost:8080/cb",
+        ] {
+            assert_eq!(check_target_url(ok, &allowed), Ok(()), "{ok}");
+        }
+        for (bad, err) in [
+            ("https://evil.example/", TargetUrlError::OriginNotAllowed),
+            ("https://app.example.evil.example/", TargetUrlError::OriginNotAllowed),
+            ("https://app.example:8443/", TargetUrlError::OriginNotAllowed),
+            ("http://app.example/", TargetUrlError::OriginNotAllowed),
+            ("https://app.example@evil.example/", TargetUrlError::NotHttp),
+            ("https://evil.example\\@app.example/", TargetUrlError::NotHttp),
+            ("https://app.example/\u{0}", TargetUrlError::NotHttp),
+            ("javascript:alert(1)", TargetUrlError::NotHttp),
+            ("//app.example/", TargetUrlError::NotHttp),
+            ("ftp://app.example/", TargetUrlError::NotHttp),
+            ("https://", TargetUrlError::NotHttp),
+            ("https:///path", TargetUrlError::NotHttp),
+            (" https://app.example/", TargetUrlError::NotHttp),
+        ] {
+            assert_eq!(check_target_url(bad, &allowed), Err(err), "{bad}");
+        }
+        assert_eq!(
+            check_target_url("https://app.example/", &[]),
+            Err(TargetUrlError::OriginNotAllowed)
+        );
+    }
+
+    #[test]
+    fn vfp_is_appended_keeping_query_and_fragment() {
+        let v = UrlToken("AAAAAAAAAAAAAAAAAAAAAA".into());
+        let vfp = "vfp=AAAAAAAAAAAAAAAAAAAAAA";
+        assert_eq!(
+            with_vfp("https://a.example/done", &v),
+            format!("https://a.example/done?{vfp}")
+        );
+        assert_eq!(
+            with_vfp("https://a.example/d?x=1", &v),
+            format!("https://a.example/d?x=1&{vfp}")
+        );
+        assert_eq!(
+            with_vfp("https://a.example/d?", &v),
+            format!("https://a.example/d?{vfp}")
+        );
+        assert_eq!(
+            with_vfp("https://a.example/d?x=1#top", &v),
+            format!("https://a.example/d?x=1&{vfp}#top")
+        );
+        assert_eq!(
+            with_vfp("https://a.example#f", &v),
+            format!("https://a.example?{vfp}#f")
+        );
+    }
+}
