@@ -25,6 +25,7 @@ pub mod phone;
 pub mod policy;
 pub mod sessions;
 pub mod ports;
+pub mod templates;
 pub mod time;
 pub mod verification;
 pub mod workflow;
