@@ -21,6 +21,7 @@ pub mod job;
 pub mod link;
 pub mod lookup;
 pub mod message;
+pub mod netauth;
 pub mod phone;
 pub mod policy;
 pub mod sessions;
