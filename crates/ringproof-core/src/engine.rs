@@ -12,6 +12,10 @@ use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
 use crate::phone::PhoneNumber;
 use crate::policy::{Policy, PolicyOverrides};
 use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store};
+use crate::sessions::{
+    AccessToken, DEFAULT_TOKEN_TTL_S, Gate, LOCK_AT, LoginAttempt, LoginError, Session, TokenRecord, lock_until,
+    looks_like_token, token_hash,
+};
 use crate::time::{Clock, Timestamp};
 use crate::verification::{CheckOutcome, Ctx, Effects, Event, NewEvent, StartParams, Verification};
 use crate::workflow::{Channel, StepInput, Workflow};
@@ -125,6 +129,7 @@ pub struct Engine {
     defaults: Policy,
     tuning: JobTuning,
     wake: Option<Wake>,
+    token_ttl_s: u32,
 }
 
 impl Engine {
@@ -143,6 +148,7 @@ impl Engine {
             defaults,
             tuning: JobTuning::default(),
             wake: None,
+            token_ttl_s: DEFAULT_TOKEN_TTL_S,
         }
     }
 
@@ -155,6 +161,16 @@ impl Engine {
     pub fn with_tuning(mut self, tuning: JobTuning) -> Self {
         self.tuning = tuning;
         self
+    }
+
+    /// How long access tokens from [`Engine::login`] live, in seconds.
+    pub fn with_token_ttl(mut self, ttl_s: u32) -> Self {
+        self.token_ttl_s = ttl_s;
+        self
+    }
+
+    pub fn token_ttl_s(&self) -> u32 {
+        self.token_ttl_s
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -257,6 +273,91 @@ impl Engine {
         } else {
             Err(CoreError::invalid("client_id", "no such client"))
         }
+    }
+
+    // ----- login sessions (see `sessions` for the lockout rule) -----
+
+    /// Logs in with a username and password: a new access token, shown once. Checks the
+    /// password in line (about 30 ms of CPU); an async caller may prefer
+    /// [`Engine::login_begin`], the check on a blocking thread, then [`Engine::login_finish`].
+    pub async fn login(&self, username: &str, password: &str) -> Result<Session, LoginError> {
+        let attempt = self.login_begin(username).await?;
+        let ok = attempt.verify(password);
+        self.login_finish(attempt, ok).await
+    }
+
+    /// The first half of a login: refuses it, without looking at any password, while the
+    /// username must wait or is locked; otherwise finds the client (if any).
+    pub async fn login_begin(&self, username: &str) -> Result<LoginAttempt, LoginError> {
+        // No usernames this long exist; not worth a row of failures either.
+        if username.is_empty() || username.len() > 128 {
+            return Err(LoginError::BadCredentials);
+        }
+        let failures = self.store.login_failures(username).await?;
+        match failures.gate(self.now()) {
+            Gate::Open => {}
+            Gate::Wait { retry_after_s } => return Err(LoginError::Throttled { retry_after_s }),
+            Gate::Locked { retry_after_s } => return Err(LoginError::Locked { retry_after_s }),
+        }
+        let client = self.store.client_by_username(username).await?;
+        Ok(LoginAttempt {
+            username: username.to_owned(),
+            client,
+            had_failures: failures.failures > 0,
+        })
+    }
+
+    /// The second half: on success resets the username's failures and issues a token; on
+    /// failure records it (atomically, so concurrent failures all count).
+    pub async fn login_finish(&self, attempt: LoginAttempt, password_ok: bool) -> Result<Session, LoginError> {
+        let now = self.now();
+        let client = match attempt.client {
+            Some(c) if password_ok => c,
+            _ => {
+                self.store
+                    .record_login_failure(&attempt.username, now, LOCK_AT, lock_until(now))
+                    .await?;
+                return Err(LoginError::BadCredentials);
+            }
+        };
+        if attempt.had_failures {
+            self.store.reset_login_failures(&attempt.username).await?;
+        }
+        let token = AccessToken::generate();
+        self.store
+            .insert_access_token(&TokenRecord {
+                token_hash: token.hash(),
+                client_id: client.id.clone(),
+                created_at: now,
+                expires_at: now.plus_secs(i64::from(self.token_ttl_s)),
+            })
+            .await?;
+        Ok(Session {
+            token,
+            client_id: client.id,
+            created_at: now,
+            ttl_s: self.token_ttl_s,
+        })
+    }
+
+    /// The client an access token belongs to. Unknown, malformed, expired and revoked
+    /// tokens all fail the same way ([`CoreError::Unauthorized`]).
+    pub async fn authenticate_token(&self, token: &str) -> Result<Client, CoreError> {
+        if !looks_like_token(token) {
+            return Err(CoreError::Unauthorized);
+        }
+        self.store
+            .client_by_token_hash(&token_hash(token), self.now())
+            .await?
+            .ok_or(CoreError::Unauthorized)
+    }
+
+    /// Revokes every access token of a client; returns how many were revoked.
+    pub async fn revoke_tokens(&self, client: &ClientId) -> Result<u64, CoreError> {
+        if self.store.client_by_id(client).await?.is_none() {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(self.store.delete_client_tokens(client).await?)
     }
 
     // ----- verifications -----

@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use crate::ids::{ClientId, JobId, VerificationId};
 use crate::job::{Job, JobStats};
 use crate::phone::PhoneNumber;
+use crate::sessions::{LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
 use crate::workflow::Channel;
@@ -46,6 +47,29 @@ pub trait Store: Send + Sync + 'static {
     async fn update_client_settings(&self, client: &Client) -> Result<bool, StoreError>;
     /// Replaces the stored secret hash; `false` if there is no such client.
     async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Stores an access token (its hash). `Conflict` if the hash is already stored.
+    async fn insert_access_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// The client owning the token with this hash, if the token has not expired at `now`.
+    async fn client_by_token_hash(&self, token_hash: &[u8; 32], now: Timestamp) -> Result<Option<Client>, StoreError>;
+    /// Deletes every access token of a client; returns how many there were.
+    async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError>;
+
+    /// The consecutive failed logins recorded for a username (default when none).
+    async fn login_failures(&self, username: &str) -> Result<LoginFailures, StoreError>;
+    /// Records one failed login, atomically (concurrent calls each count): `failures + 1`,
+    /// `last_failure_at = now`, and `locked_until = lock_until` if the new count reaches
+    /// `lock_at`. Returns the new state, which equals
+    /// [`LoginFailures::after_failure`](crate::sessions::LoginFailures::after_failure).
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        now: Timestamp,
+        lock_at: u32,
+        lock_until: Timestamp,
+    ) -> Result<LoginFailures, StoreError>;
+    /// Forgets the failures of a username (after a successful login).
+    async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError>;
 
     /// The stored response for `(client, key)` if it was created at or after `not_before`.
     async fn idempotent_response(

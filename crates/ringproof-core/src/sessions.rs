@@ -1,1 +1,322 @@
-//! Placeholder: login sessions (access tokens) and the login lockout rule (being written).
+//! Login sessions: the access tokens a face hands out after a username/password login
+//! (the Signzy face's `POST /api/v3/patrons/login`), and the lockout rule that slows down
+//! and then stops password guessing.
+//!
+//! # Access tokens
+//!
+//! 64 characters from `[A-Za-z0-9]` (about 381 bits), drawn from the OS CSPRNG by
+//! rejection sampling, so every character is uniform. The plaintext is returned once, by
+//! the login; the store keeps only its SHA-256 ([`token_hash`]) with the client id and an
+//! expiry (default [`DEFAULT_TOKEN_TTL_S`]). A lookup is by that hash, and a token past its
+//! expiry is refused. Revoking deletes every token of a client.
+//!
+//! # The lockout rule
+//!
+//! Kept per *username*, whether or not the username exists, so that probing names learns
+//! nothing. `n` is the number of consecutive failed logins, the last one at `t`:
+//!
+//! ```text
+//!   n < 5            every attempt is checked
+//!   5 <= n < 10      an attempt before t + 2^(n-5) s is refused   (1, 2, 4, 8, 16 s)
+//!   n reaches 10     locked until t + 15 min (each failure from then on locks again)
+//!
+//!            failure              failure               10th failure
+//!   [open] ─────────► n+1 ─ … ─► [wait 2^(n-5) s] ─ … ─► [locked 15 min]
+//!      ▲                                                      │
+//!      └──────────── a successful login resets n to 0 ◄───────┘ (after the lock ends)
+//! ```
+//!
+//! A refused attempt (waiting or locked) is answered *without checking the password*, so
+//! it cannot be used to guess, and it does not count as a failure. The rule is the pure
+//! function pair [`LoginFailures::gate`] / [`LoginFailures::after_failure`]; the store
+//! applies the same update atomically (see `Store::record_login_failure`).
+
+use crate::crypto::{fill_random, sha256};
+use crate::ids::ClientId;
+use crate::time::Timestamp;
+
+/// Characters in an access token.
+pub const TOKEN_LEN: usize = 64;
+/// How long a token is valid unless configured otherwise: one day.
+pub const DEFAULT_TOKEN_TTL_S: u32 = 86_400;
+/// Failures allowed before attempts have to wait.
+pub const FREE_FAILURES: u32 = 5;
+/// Failures at which the username is locked.
+pub const LOCK_AT: u32 = 10;
+/// How long a lock lasts.
+pub const LOCK_S: i64 = 15 * 60;
+
+const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A plaintext access token. Reachable only through [`AccessToken::expose`]; `Debug`
+/// hides it, so it cannot end up in a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// A fresh token from the OS CSPRNG. Each character comes from one random byte:
+    /// bytes 248..=255 are thrown away, so each of the 248 accepted values maps to one of
+    /// the 62 characters exactly 4 times and there is no modulo bias.
+    pub fn generate() -> Self {
+        let mut s = String::with_capacity(TOKEN_LEN);
+        let mut buf = [0u8; 80];
+        while s.len() < TOKEN_LEN {
+            fill_random(&mut buf);
+            for &b in &buf {
+                if b < 248 && s.len() < TOKEN_LEN {
+                    s.push(char::from(ALPHABET[(b % 62) as usize]));
+                }
+            }
+        }
+        Self(s)
+    }
+
+    /// The token, to hand to the caller once.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> [u8; 32] {
+        token_hash(&self.0)
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+/// What the store keeps of a token: a hash, never the token.
+pub fn token_hash(token: &str) -> [u8; 32] {
+    sha256(token.as_bytes())
+}
+
+/// Whether `s` has the shape of a token (so garbage is refused without a lookup).
+pub fn looks_like_token(s: &str) -> bool {
+    s.len() == TOKEN_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A stored access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub token_hash: [u8; 32],
+    pub client_id: ClientId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A successful login: the token (plaintext, shown once) and its lifetime.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: AccessToken,
+    pub client_id: ClientId,
+    pub created_at: Timestamp,
+    pub ttl_s: u32,
+}
+
+/// The consecutive failed logins of one username.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub failures: u32,
+    pub last_failure_at: Timestamp,
+    /// Set when `failures` reached [`LOCK_AT`]: no attempt is checked before this.
+    pub locked_until: Option<Timestamp>,
+}
+
+/// Whether an attempt may be checked now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    /// Too many recent failures: try again in `retry_after_s`.
+    Wait {
+        retry_after_s: u64,
+    },
+    /// Locked after [`LOCK_AT`] failures: try again in `retry_after_s`.
+    Locked {
+        retry_after_s: u64,
+    },
+}
+
+impl LoginFailures {
+    /// May an attempt at `now` be checked?
+    pub fn gate(&self, now: Timestamp) -> Gate {
+        if let Some(until) = self.locked_until
+            && now < until
+        {
+            return Gate::Locked {
+                retry_after_s: now.secs_until_ceil(until),
+            };
+        }
+        if (FREE_FAILURES..LOCK_AT).contains(&self.failures) {
+            let until = self.last_failure_at.plus_secs(1 << (self.failures - FREE_FAILURES));
+            if now < until {
+                return Gate::Wait {
+                    retry_after_s: now.secs_until_ceil(until),
+                };
+            }
+        }
+        Gate::Open
+    }
+
+    /// The state after a failed attempt at `now` (one that passed the gate).
+    pub fn after_failure(&self, now: Timestamp) -> LoginFailures {
+        let failures = self.failures.saturating_add(1);
+        LoginFailures {
+            failures,
+            last_failure_at: now,
+            locked_until: if failures >= LOCK_AT {
+                Some(lock_until(now))
+            } else {
+                self.locked_until
+            },
+        }
+    }
+}
+
+/// Why a login did not produce a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown username or wrong password: the two are never told apart.
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// Refused without checking the password: too many recent failures.
+    #[error("too many failed logins; retry in {retry_after_s} s")]
+    Throttled { retry_after_s: u64 },
+    /// Refused without checking the password: the username is locked.
+    #[error("too many failed logins; locked for {retry_after_s} s")]
+    Locked { retry_after_s: u64 },
+    #[error(transparent)]
+    Core(#[from] crate::CoreError),
+}
+
+impl From<crate::StoreError> for LoginError {
+    fn from(e: crate::StoreError) -> Self {
+        LoginError::Core(e.into())
+    }
+}
+
+/// A login that passed the gate, waiting for its password check. The check
+/// ([`LoginAttempt::verify`]) is argon2id, about 30 ms of CPU: a caller on an async
+/// executor runs it on a blocking thread, then hands the result to
+/// `Engine::login_finish`.
+#[derive(Clone, Debug)]
+pub struct LoginAttempt {
+    pub(crate) username: String,
+    pub(crate) client: Option<crate::client::Client>,
+    pub(crate) had_failures: bool,
+}
+
+impl LoginAttempt {
+    /// Checks the password. For an unknown username a dummy hash is checked instead, so
+    /// the answer takes as long as for a known one and timing reveals no usernames.
+    pub fn verify(&self, password: &str) -> bool {
+        match &self.client {
+            Some(c) => c.verify_password(password),
+            None => {
+                let _ = crate::client::verify_password_hash(dummy_hash(), password);
+                false
+            }
+        }
+    }
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| crate::client::hash_password("ringproof dummy password"))
+}
+
+/// The end of a lock that starts at `now`.
+pub fn lock_until(now: Timestamp) -> Timestamp {
+    now.plus_secs(LOCK_S)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timestamp = Timestamp(1_800_000_000_000);
+
+    fn fail_times(s: LoginFailures, n: u32, at: Timestamp) -> LoginFailures {
+        (0..n).fold(s, |s, _| s.after_failure(at))
+    }
+
+    #[test]
+    fn tokens_are_64_alphanumerics_and_differ() {
+        let a = AccessToken::generate();
+        let b = AccessToken::generate();
+        assert_eq!(a.expose().len(), TOKEN_LEN);
+        assert!(a.expose().bytes().all(|c| c.is_ascii_alphanumeric()));
+        assert!(looks_like_token(a.expose()));
+        assert_ne!(a, b);
+        assert_eq!(a.hash(), sha256(a.expose().as_bytes()));
+        assert_eq!(format!("{a:?}"), "AccessToken(..)");
+        assert!(!looks_like_token("short"));
+        assert!(!looks_like_token(&format!("{}!", &a.expose()[..63])));
+    }
+
+    #[test]
+    fn token_characters_cover_the_alphabet_evenly() {
+        let mut counts = [0u32; 128];
+        for _ in 0..2000 {
+            for b in AccessToken::generate().expose().bytes() {
+                counts[b as usize] += 1;
+            }
+        }
+        // 128 000 characters, 62 symbols: about 2065 each. A biased or truncated alphabet
+        // (say `b % 62` on every byte, or digits missing) falls far outside this band.
+        for &c in ALPHABET {
+            let n = counts[c as usize];
+            assert!((1800..2330).contains(&n), "{} drawn {n} times", c as char);
+        }
+        assert_eq!(counts.iter().sum::<u32>(), 128_000);
+    }
+
+    #[test]
+    fn five_failures_are_free_then_waits_double() {
+        let mut s = LoginFailures::default();
+        for i in 0..5 {
+            assert_eq!(s.gate(T), Gate::Open, "after {i} failures");
+            s = s.after_failure(T);
+        }
+        // n = 5: wait 1 s after the last failure.
+        assert_eq!(s.gate(T), Gate::Wait { retry_after_s: 1 });
+        assert_eq!(s.gate(T.plus_millis(999)), Gate::Wait { retry_after_s: 1 });
+        assert_eq!(s.gate(T.plus_secs(1)), Gate::Open);
+        let mut t = T.plus_secs(1);
+        for (n, wait) in [(6, 2), (7, 4), (8, 8), (9, 16)] {
+            s = s.after_failure(t);
+            assert_eq!(s.failures, n);
+            assert_eq!(s.gate(t), Gate::Wait { retry_after_s: wait }, "n = {n}");
+            assert_eq!(s.gate(t.plus_secs(wait as i64 - 1)), Gate::Wait { retry_after_s: 1 });
+            t = t.plus_secs(wait as i64);
+            assert_eq!(s.gate(t), Gate::Open, "n = {n}");
+        }
+        assert_eq!(s.locked_until, None);
+    }
+
+    #[test]
+    fn ten_failures_lock_for_fifteen_minutes_and_each_later_failure_relocks() {
+        let s = fail_times(LoginFailures::default(), 9, T);
+        assert_eq!(s.locked_until, None);
+        let s = s.after_failure(T);
+        assert_eq!(s.failures, 10);
+        assert_eq!(s.locked_until, Some(T.plus_secs(900)));
+        assert_eq!(s.gate(T), Gate::Locked { retry_after_s: 900 });
+        assert_eq!(s.gate(T.plus_secs(899)), Gate::Locked { retry_after_s: 1 });
+        assert_eq!(s.gate(T.plus_secs(900)), Gate::Open);
+        let later = T.plus_secs(1000);
+        let s = s.after_failure(later);
+        assert_eq!(s.gate(later), Gate::Locked { retry_after_s: 900 });
+    }
+
+    #[test]
+    fn success_resets() {
+        // The engine resets by storing the default state; a reset state is open at once.
+        let s = fail_times(LoginFailures::default(), 7, T);
+        assert!(matches!(s.gate(T), Gate::Wait { .. }));
+        let reset = LoginFailures::default();
+        assert_eq!(reset.gate(T), Gate::Open);
+        assert_eq!(reset.after_failure(T).gate(T), Gate::Open);
+    }
+}

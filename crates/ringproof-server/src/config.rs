@@ -57,6 +57,24 @@ pub struct Config {
     /// How long finished verifications (and their events) are kept, in seconds. At least
     /// one day. Default 7 days.
     pub retention_s: i64,
+    /// The Signzy-compatible face (`/api/v3`).
+    pub signzy: SignzyConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignzyConfig {
+    /// How long an access token from `POST /api/v3/patrons/login` is valid, in seconds
+    /// (the `ttl` of the login response). 60 to 2592000 (30 days). Default 86400.
+    pub token_ttl_s: u32,
+}
+
+impl Default for SignzyConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl_s: ringproof_core::sessions::DEFAULT_TOKEN_TTL_S,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +117,7 @@ impl Default for Config {
             policy: Policy::default(),
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
+            signzy: SignzyConfig::default(),
         }
     }
 }
@@ -132,6 +151,7 @@ const KNOWN_KEYS: &[&str] = &[
     "policy",
     "worker",
     "retention_s",
+    "signzy",
 ];
 
 impl Config {
@@ -166,6 +186,11 @@ impl Config {
         if config.retention_s < 86_400 {
             return Err(ConfigError::Invalid(
                 "retention_s must be at least 86400 (one day)".into(),
+            ));
+        }
+        if !(60..=30 * 86_400).contains(&config.signzy.token_ttl_s) {
+            return Err(ConfigError::Invalid(
+                "signzy.token_ttl_s must be 60 to 2592000 (30 days)".into(),
             ));
         }
         if config.worker.concurrency == 0 {

@@ -68,6 +68,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
             lease_ms: i64::from(config.worker.lease_s) * 1000,
             ..JobTuning::default()
         })
+        .with_token_ttl(config.signzy.token_ttl_s)
         .with_wake(Arc::new(move || w.notify_one()));
     Ok(Core { engine, wake, clock })
 }

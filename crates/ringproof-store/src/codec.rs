@@ -13,6 +13,7 @@ use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::IdempotentResponse;
+use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Event, Status, Verification};
 use ringproof_core::workflow::Channel;
@@ -265,6 +266,21 @@ where
         status: u16::try_from(status).map_err(|_| corrupt("column status out of range"))?,
         body: col(row, "body")?,
         created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
+pub(crate) fn login_failures<'r, R>(row: &'r R) -> Result<LoginFailures, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let failures: i64 = col(row, "failures")?;
+    Ok(LoginFailures {
+        failures: u32::try_from(failures).map_err(|_| corrupt("column failures out of range"))?,
+        last_failure_at: Timestamp(col(row, "last_failure_at")?),
+        locked_until: col::<_, Option<i64>>(row, "locked_until")?.map(Timestamp),
     })
 }
 

@@ -76,6 +76,8 @@ enum ClientCmd {
     },
     /// Replace a client's API secret; the new one is printed once
     RotateSecret { id: String },
+    /// Revoke every access token of a client (Signzy-face logins); prints how many
+    RevokeTokens { id: String },
     /// Show a client's settings (no secrets) as JSON
     Show { id: String },
     /// Change a client's brand, allowed origins or policy overrides
@@ -299,6 +301,11 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
             let secret = engine.rotate_secret(&id).await.map_err(|e| e.to_string())?;
             println!("New API secret for {id} (shown once; the old one no longer works):\n{secret}");
+        }
+        ClientCmd::RevokeTokens { id } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let n = engine.revoke_tokens(&id).await.map_err(|e| e.to_string())?;
+            println!("Revoked {n} access token(s) of client {id}.");
         }
     }
     Ok(())

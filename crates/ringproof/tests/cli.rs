@@ -301,6 +301,40 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     assert_eq!(auth_status(c["api_secret"].as_str().unwrap().to_owned()).await, 401);
     assert_eq!(auth_status(new_secret).await, 200);
 
+    // Signzy-face tokens from a login work until `client revoke-tokens`.
+    let login = async || {
+        let r = http
+            .post(format!("{base}/api/v3/patrons/login"))
+            .json(&json!({"username": c["username"], "password": c["password"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let me = async |t: &str| {
+        http.get(format!("{base}/api/v3/patrons/me"))
+            .header("authorization", t)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let (t1, t2) = (login().await, login().await);
+    assert_eq!(me(&t1).await, 200);
+    let (ok, out, err) = ringproof(&data, &["client", "revoke-tokens", id]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Revoked 2 access token(s)"), "{out}");
+    assert_eq!(me(&t1).await, 401);
+    assert_eq!(me(&t2).await, 401);
+    let (ok, out, _) = ringproof(&data, &["client", "revoke-tokens", id]);
+    assert!(ok);
+    assert!(out.contains("Revoked 0 access token(s)"), "{out}");
+    let (ok, _, err) = ringproof(&data, &["client", "revoke-tokens", "0123456789abcdef01234567"]);
+    assert!(!ok);
+    assert!(err.contains("no such client"), "{err}");
+
     // A different client cannot see the verification through the CLI either.
     let (ok, _, err) = ringproof(
         &data,

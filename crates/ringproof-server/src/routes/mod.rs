@@ -1,6 +1,7 @@
 //! The HTTP surface: every face's routes, the OpenAPI document built from them, and the
 //! middleware every request passes (request id, logging, metrics, body limit, panics).
 
+pub mod compat;
 pub mod ops;
 pub mod sandbox;
 pub mod v1;
@@ -16,7 +17,7 @@ use axum::routing::get;
 use ringproof_core::crypto::{hex, random_bytes};
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -35,6 +36,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
     modifiers(&Security),
     tags(
         (name = "verifications", description = "The native API"),
+        (name = "signzy", description = "The Signzy-compatible face, base `/api/v3` (docs/compat-signzy.md)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
         (name = "operations", description = "Health, readiness, metrics")
     )
@@ -50,6 +52,10 @@ impl Modify for Security {
         let mut bearer = Http::new(HttpAuthScheme::Bearer);
         bearer.description = Some("`API_KEY:API_SECRET` as the bearer token".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let mut signzy = ApiKeyValue::new("Authorization");
+        signzy.description =
+            Some("Signzy face: the `id` of `POST /api/v3/patrons/login`, as `<token>` or `Bearer <token>`".into());
+        components.add_security_scheme("signzy_token", SecurityScheme::ApiKey(ApiKey::Header(signzy)));
     }
 }
 
@@ -59,6 +65,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(v1::router())
         .merge(ops::router())
         .merge(sandbox::router())
+        .merge(compat::router())
         .split_for_parts()
 }
 

@@ -26,6 +26,10 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub key: String,
     pub secret: String,
+    /// The demo client's id, username and password (for faces that log in).
+    pub client_id: String,
+    pub username: String,
+    pub password: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -106,6 +110,9 @@ impl TestApp {
             data_dir,
             key: creds["api_key"].as_str().unwrap().to_owned(),
             secret: creds["api_secret"].as_str().unwrap().to_owned(),
+            client_id: creds["client_id"].as_str().unwrap().to_owned(),
+            username: creds["username"].as_str().unwrap().to_owned(),
+            password: creds["password"].as_str().unwrap().to_owned(),
             stop: Some(tx),
             server: Some(server),
         }

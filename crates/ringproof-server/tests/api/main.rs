@@ -8,5 +8,6 @@ mod helpers;
 mod idempotency;
 mod isolation;
 mod ops;
+mod signzy_auth;
 mod timing;
 mod verifications;

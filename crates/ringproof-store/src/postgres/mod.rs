@@ -23,6 +23,7 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobStats, NewJob};
 use ringproof_core::ports::{IdempotentResponse, Mutation, Store};
+use ringproof_core::sessions::{LoginFailures, TokenRecord};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
 use sqlx::Row;
@@ -319,6 +320,91 @@ impl Store for PgStore {
             .await
             .map_err(db("set client secret"))?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn insert_access_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, client_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(t.token_hash.as_slice())
+        .bind(t.client_id.as_str())
+        .bind(t.created_at.millis())
+        .bind(t.expires_at.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(db("insert access token"))?;
+        Ok(())
+    }
+
+    async fn client_by_token_hash(&self, token_hash: &[u8; 32], now: Timestamp) -> Result<Option<Client>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE id = (SELECT client_id FROM access_tokens WHERE token_hash = $1 AND expires_at > $2)"
+        ))
+        .bind(token_hash.as_slice())
+        .bind(now.millis())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("client by token"))?
+        .map(|r| codec::client(&r))
+        .transpose()
+    }
+
+    async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1")
+            .bind(client.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db("delete client tokens"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn login_failures(&self, username: &str) -> Result<LoginFailures, StoreError> {
+        let row = sqlx::query("SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db("login failures"))?;
+        row.map(|r| codec::login_failures(&r))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn record_login_failure(
+        &self,
+        username: &str,
+        now: Timestamp,
+        lock_at: u32,
+        lock_until: Timestamp,
+    ) -> Result<LoginFailures, StoreError> {
+        // An upsert is atomic: concurrent conflicting inserts wait on the row and then
+        // update it, so every failure counts.
+        let row = sqlx::query(
+            "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
+             VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $4::bigint END) \
+             ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1, \
+             last_failure_at = EXCLUDED.last_failure_at, \
+             locked_until = CASE WHEN login_failures.failures + 1 >= $3 THEN $4::bigint ELSE login_failures.locked_until END \
+             RETURNING failures, last_failure_at, locked_until",
+        )
+        .bind(username)
+        .bind(now.millis())
+        .bind(i64::from(lock_at))
+        .bind(lock_until.millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("record login failure"))?;
+        codec::login_failures(&row)
+    }
+
+    async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM login_failures WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(db("reset login failures"))?;
+        Ok(())
     }
 
     async fn idempotent_response(

@@ -15,5 +15,6 @@ mod idempotency;
 mod jobs;
 mod migrations;
 mod purge;
+mod sessions;
 mod sqlite_file;
 mod verifications;

@@ -1,0 +1,14 @@
+//! The compatibility faces: other vendors' API shapes over the same engine. Each face
+//! has its own folder, its own error envelope (mapped in its own `error.rs`) and no
+//! business rule of its own.
+
+pub mod signzy;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// Every compatibility face's routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(signzy::router())
+}

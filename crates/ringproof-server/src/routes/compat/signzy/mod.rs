@@ -1,0 +1,203 @@
+//! The Signzy-compatible face, base `/api/v3`: Signzy's request and response shapes over
+//! the same engine as the native API. Handlers translate shapes; the rules (token expiry,
+//! the login lockout) live in `ringproof_core::sessions`. Contract and error catalogue:
+//! `docs/compat-signzy.md`.
+//!
+//! Authentication: `POST /api/v3/patrons/login` trades a username and password for an
+//! access token, sent afterwards as `Authorization: <token>` (or `Bearer <token>`) and
+//! resolved by the [`SignzyClient`] extractor.
+
+pub mod error;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use ringproof_core::client::Client;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use self::error::SignzyError;
+use self::error::SignzyErrorResponse;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(me))
+}
+
+/// The client a Signzy access token belongs to.
+pub struct SignzyClient(pub Client);
+
+/// The token of an `Authorization` value: `<token>` or `Bearer <token>`. `None` when
+/// there is nothing in it.
+pub fn token_of(value: &str) -> Option<&str> {
+    let v = value.trim();
+    let token = match v.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => v,
+    };
+    (!token.is_empty() && !token.eq_ignore_ascii_case("bearer")).then_some(token)
+}
+
+impl FromRequestParts<AppState> for SignzyClient {
+    type Rejection = SignzyError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(SignzyError::MissingApiKey);
+        };
+        let token = match value.to_str() {
+            Ok(v) => token_of(v).ok_or(SignzyError::MissingApiKey)?,
+            Err(_) => return Err(SignzyError::InvalidCredentials),
+        };
+        Ok(SignzyClient(state.engine.authenticate_token(token).await?))
+    }
+}
+
+/// A JSON object body, with this face's errors: not JSON or not an object → "Request
+/// parse failure"; over the body limit → 413. The content type is not enforced: Signzy's
+/// clients send JSON, some without saying so.
+pub struct SignzyJson(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for SignzyJson {
+    type Rejection = SignzyError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                SignzyError::PayloadTooLarge
+            } else {
+                SignzyError::ParseFailure
+            }
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(m)) => Ok(Self(m)),
+            _ => Err(SignzyError::ParseFailure),
+        }
+    }
+}
+
+impl SignzyJson {
+    /// A required string field: missing, null or empty → "`<field>` is required"; another
+    /// type → "Parameter is invalid".
+    pub fn required_str(&self, field: &'static str) -> Result<&str, SignzyError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Err(SignzyError::Required(field)),
+            Some(Value::String(s)) if s.is_empty() => Err(SignzyError::Required(field)),
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(SignzyError::InvalidParameter),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    #[schema(example = "acme-bank")]
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The access token: 64 characters `[A-Za-z0-9]`, shown once. Send it as
+    /// `Authorization: <token>`.
+    pub id: String,
+    /// Seconds the token is valid (`signzy.token_ttl_s`, default 86400).
+    #[schema(example = 86400)]
+    pub ttl: u32,
+    /// When the token was issued (RFC 3339).
+    #[schema(example = "2026-01-01T00:00:00.000Z")]
+    pub created: String,
+    /// The client id (24 hex characters).
+    #[serde(rename = "userId")]
+    #[schema(example = "6462150e29c23b4d42352a63")]
+    pub user_id: String,
+}
+
+/// Logs in with a client's username and password; returns an access token.
+///
+/// Repeated failures for one username slow down and then lock further attempts (5 free,
+/// then waits of 1, 2, 4, 8, 16 s, locked for 15 minutes at 10); a refused attempt is a
+/// 429 with `Retry-After` and its password is not checked.
+#[utoipa::path(
+    post,
+    path = "/api/v3/patrons/login",
+    tag = "signzy",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = SignzyErrorResponse),
+        (status = 401, description = "Unknown username or wrong password (`login failed`)", body = SignzyErrorResponse),
+        (status = 429, description = "Too many failed logins for this username; see `Retry-After`", body = SignzyErrorResponse),
+        (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
+    )
+)]
+async fn login(State(state): State<AppState>, body: SignzyJson) -> Result<axum::Json<LoginResponse>, SignzyError> {
+    let username = body.required_str("username")?;
+    let password = body.required_str("password")?.to_owned();
+    let attempt = state.engine.login_begin(username).await?;
+    // argon2id is ~30 ms of CPU: keep it off the async workers.
+    let (attempt, ok) = tokio::task::spawn_blocking(move || {
+        let ok = attempt.verify(&password);
+        (attempt, ok)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "password check task failed");
+        SignzyError::Internal
+    })?;
+    let session = state.engine.login_finish(attempt, ok).await?;
+    Ok(axum::Json(LoginResponse {
+        id: session.token.expose().to_owned(),
+        ttl: session.ttl_s,
+        created: session.created_at.to_rfc3339(),
+        user_id: session.client_id.to_string(),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    /// The client id, as `userId` in the login response.
+    #[serde(rename = "userId")]
+    #[schema(example = "6462150e29c23b4d42352a63")]
+    pub user_id: String,
+    #[schema(example = "Acme Bank")]
+    pub name: String,
+}
+
+/// The client the access token belongs to (a ringproof extension, not in Signzy's API):
+/// a cheap way to check a token.
+#[utoipa::path(
+    get,
+    path = "/api/v3/patrons/me",
+    tag = "signzy",
+    security(("signzy_token" = [])),
+    responses(
+        (status = 200, body = MeResponse),
+        (status = 401, description = "`{\"message\":\"No API key found in request\"}` without a token; `Invalid authentication credentials` for an unknown, expired or revoked one", body = SignzyErrorResponse),
+        (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
+    )
+)]
+async fn me(SignzyClient(client): SignzyClient) -> axum::Json<MeResponse> {
+    axum::Json(MeResponse {
+        user_id: client.id.to_string(),
+        name: client.name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_header_forms() {
+        assert_eq!(token_of("abc"), Some("abc"));
+        assert_eq!(token_of("Bearer abc"), Some("abc"));
+        assert_eq!(token_of("bearer  abc "), Some("abc"));
+        assert_eq!(token_of("   "), None);
+        assert_eq!(token_of("Bearer "), None);
+    }
+}
