@@ -80,6 +80,15 @@ pub struct NoApiKey {
     pub message: &'static str,
 }
 
+/// The 401 of a token-authenticated route, for the API description: the bare no-key body
+/// without a token, the envelope for a bad one.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SignzyUnauthorized {
+    NoApiKey(NoApiKey),
+    Envelope(SignzyErrorResponse),
+}
+
 /// What a condition renders as: the bare no-key body, or the envelope.
 #[derive(Clone, Debug)]
 pub enum Body {

@@ -177,7 +177,7 @@ pub struct MeResponse {
     security(("signzy_token" = [])),
     responses(
         (status = 200, body = MeResponse),
-        (status = 401, description = "`{\"message\":\"No API key found in request\"}` without a token; `Invalid authentication credentials` for an unknown, expired or revoked one", body = SignzyErrorResponse),
+        (status = 401, description = "`{\"message\":\"No API key found in request\"}` without a token; `Invalid authentication credentials` for an unknown, expired or revoked one", body = error::SignzyUnauthorized),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
