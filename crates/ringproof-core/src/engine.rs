@@ -13,7 +13,7 @@ use crate::phone::PhoneNumber;
 use crate::policy::{Policy, PolicyOverrides};
 use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store};
 use crate::sessions::{
-    AccessToken, DEFAULT_TOKEN_TTL_S, Gate, LOCK_AT, LoginAttempt, LoginError, Session, TokenRecord, lock_until,
+    AccessToken, DEFAULT_TOKEN_TTL_S, Gate, LOGIN_FAILURES_RETENTION_S, LoginAttempt, LoginError, Session, TokenRecord,
     looks_like_token, token_hash,
 };
 use crate::time::{Clock, Timestamp};
@@ -287,14 +287,20 @@ impl Engine {
     }
 
     /// The first half of a login: refuses it, without looking at any password, while the
-    /// username must wait or is locked; otherwise finds the client (if any).
+    /// username must wait or is locked; otherwise counts it as a failure *in the same atomic
+    /// store step* (so a burst of concurrent attempts gets no more password checks than the
+    /// rule allows one at a time) and finds the client (if any).
     pub async fn login_begin(&self, username: &str) -> Result<LoginAttempt, LoginError> {
         // No usernames this long exist; not worth a row of failures either.
         if username.is_empty() || username.len() > 128 {
             return Err(LoginError::BadCredentials);
         }
-        let failures = self.store.login_failures(username).await?;
-        match failures.gate(self.now()) {
+        let now = self.now();
+        let gate = self
+            .store
+            .begin_login_attempt(username, &mut |failures| failures.begin_attempt(now))
+            .await?;
+        match gate {
             Gate::Open => {}
             Gate::Wait { retry_after_s } => return Err(LoginError::Throttled { retry_after_s }),
             Gate::Locked { retry_after_s } => return Err(LoginError::Locked { retry_after_s }),
@@ -303,26 +309,18 @@ impl Engine {
         Ok(LoginAttempt {
             username: username.to_owned(),
             client,
-            had_failures: failures.failures > 0,
         })
     }
 
-    /// The second half: on success resets the username's failures and issues a token; on
-    /// failure records it (atomically, so concurrent failures all count).
+    /// The second half: on success resets the username's failures and issues a token. On
+    /// failure there is nothing more to record: `login_begin` already counted the attempt.
     pub async fn login_finish(&self, attempt: LoginAttempt, password_ok: bool) -> Result<Session, LoginError> {
         let now = self.now();
         let client = match attempt.client {
             Some(c) if password_ok => c,
-            _ => {
-                self.store
-                    .record_login_failure(&attempt.username, now, LOCK_AT, lock_until(now))
-                    .await?;
-                return Err(LoginError::BadCredentials);
-            }
+            _ => return Err(LoginError::BadCredentials),
         };
-        if attempt.had_failures {
-            self.store.reset_login_failures(&attempt.username).await?;
-        }
+        self.store.reset_login_failures(&attempt.username).await?;
         let token = AccessToken::generate();
         self.store
             .insert_access_token(&TokenRecord {
@@ -718,12 +716,18 @@ impl Engine {
     }
 
     /// Deletes what the retention rules allow: terminal verifications older than
-    /// `retention_s`, and idempotency records past their window.
+    /// `retention_s`, idempotency records past their window, expired access tokens, and
+    /// login failure counts a day after their last failure.
     pub async fn purge(&self, retention_s: i64) -> Result<u64, CoreError> {
         let now = self.now();
         Ok(self
             .store
-            .purge(now.plus_secs(-retention_s), now.plus_secs(-IDEMPOTENCY_WINDOW_S))
+            .purge(
+                now.plus_secs(-retention_s),
+                now.plus_secs(-IDEMPOTENCY_WINDOW_S),
+                now,
+                now.plus_secs(-LOGIN_FAILURES_RETENTION_S),
+            )
             .await?)
     }
 }

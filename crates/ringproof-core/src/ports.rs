@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::ids::{ClientId, JobId, VerificationId};
 use crate::job::{Job, JobStats};
 use crate::phone::PhoneNumber;
-use crate::sessions::{LoginFailures, TokenRecord};
+use crate::sessions::{Gate, LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
 use crate::workflow::Channel;
@@ -27,6 +27,11 @@ pub struct IdempotentResponse {
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
 pub type Mutation<'a> = &'a mut (dyn FnMut(&mut Verification) -> Effects + Send);
+
+/// The decision on a login attempt, given the username's current failures: whether it may
+/// check a password, and the state to store. See
+/// [`LoginFailures::begin_attempt`](crate::sessions::LoginFailures::begin_attempt).
+pub type LoginStep<'a> = &'a mut (dyn FnMut(&LoginFailures) -> (Gate, LoginFailures) + Send);
 
 /// Persistence. Two implementations (SQLite, PostgreSQL) pass one conformance suite.
 ///
@@ -55,19 +60,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every access token of a client; returns how many there were.
     async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError>;
 
-    /// The consecutive failed logins recorded for a username (default when none).
-    async fn login_failures(&self, username: &str) -> Result<LoginFailures, StoreError>;
-    /// Records one failed login, atomically (concurrent calls each count): `failures + 1`,
-    /// `last_failure_at = now`, and `locked_until = lock_until` if the new count reaches
-    /// `lock_at`. Returns the new state, which equals
-    /// [`LoginFailures::after_failure`](crate::sessions::LoginFailures::after_failure).
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        now: Timestamp,
-        lock_at: u32,
-        lock_until: Timestamp,
-    ) -> Result<LoginFailures, StoreError>;
+    /// Begins a login attempt, atomically: locks the username's failure row (a username
+    /// without one has the default state, no failures), hands the current state to `f`,
+    /// stores the state `f` returns and returns its decision. Concurrent calls for one
+    /// username are serialised, each seeing the state the previous one stored.
+    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
     /// Forgets the failures of a username (after a successful login).
     async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError>;
 
@@ -125,8 +122,17 @@ pub trait Store: Send + Sync + 'static {
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
     /// Deletes terminal verifications last changed before `terminal_before` (with their
-    /// events and dead jobs) and idempotent responses older than `idempotency_before`.
-    async fn purge(&self, terminal_before: Timestamp, idempotency_before: Timestamp) -> Result<u64, StoreError>;
+    /// events and dead jobs), idempotent responses older than `idempotency_before`, access
+    /// tokens expired at `tokens_expired_at` (`expires_at <= tokens_expired_at`), and
+    /// login failure counts whose last failure is before `login_failures_before`. Returns
+    /// the number of verifications deleted.
+    async fn purge(
+        &self,
+        terminal_before: Timestamp,
+        idempotency_before: Timestamp,
+        tokens_expired_at: Timestamp,
+        login_failures_before: Timestamp,
+    ) -> Result<u64, StoreError>;
 }
 
 /// One message or call to hand to a provider.

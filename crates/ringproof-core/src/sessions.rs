@@ -27,9 +27,23 @@
 //! ```
 //!
 //! A refused attempt (waiting or locked) is answered *without checking the password*, so
-//! it cannot be used to guess, and it does not count as a failure. The rule is the pure
-//! function pair [`LoginFailures::gate`] / [`LoginFailures::after_failure`]; the store
-//! applies the same update atomically (see `Store::record_login_failure`).
+//! it cannot be used to guess, and it does not count as a failure.
+//!
+//! # Admission is atomic with counting
+//!
+//! An attempt that may go ahead is counted as a failure *before* its password is checked,
+//! in the same atomic store step that evaluated the gate
+//! ([`LoginFailures::begin_attempt`], applied under a lock on the username's row by
+//! `Store::begin_login_attempt`); a correct password then resets the count. So concurrent
+//! attempts are serialised on the row and each sees the count the previous ones left: a
+//! burst of any size against an open username gets at most 5 password checks, then one
+//! more per wait, exactly as the rule allows one attempt at a time. (An attempt whose
+//! check never finishes, say a dropped connection, stays counted as a failure.)
+//!
+//! The rule is the pure function pair [`LoginFailures::gate`] /
+//! [`LoginFailures::after_failure`]; the store only persists the state these return.
+//! A username's row is forgotten a day ([`LOGIN_FAILURES_RETENTION_S`]) after its last
+//! failure, by the purge, so rows for probed names do not accumulate.
 
 use crate::crypto::{fill_random, sha256};
 use crate::ids::ClientId;
@@ -45,6 +59,8 @@ pub const FREE_FAILURES: u32 = 5;
 pub const LOCK_AT: u32 = 10;
 /// How long a lock lasts.
 pub const LOCK_S: i64 = 15 * 60;
+/// How long after its last failure a username's failure count is kept (then purged).
+pub const LOGIN_FAILURES_RETENTION_S: i64 = 86_400;
 
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -159,6 +175,17 @@ impl LoginFailures {
         Gate::Open
     }
 
+    /// Admits or refuses an attempt at `now`, counting an admitted one: the decision, and
+    /// the state to store. An admitted attempt ([`Gate::Open`]) is counted as a failure
+    /// before its password is checked (a correct password then resets the count); a
+    /// refused one leaves the state as it was.
+    pub fn begin_attempt(&self, now: Timestamp) -> (Gate, LoginFailures) {
+        match self.gate(now) {
+            Gate::Open => (Gate::Open, self.after_failure(now)),
+            refused => (refused, *self),
+        }
+    }
+
     /// The state after a failed attempt at `now` (one that passed the gate).
     pub fn after_failure(&self, now: Timestamp) -> LoginFailures {
         let failures = self.failures.saturating_add(1);
@@ -196,7 +223,8 @@ impl From<crate::StoreError> for LoginError {
     }
 }
 
-/// A login that passed the gate, waiting for its password check. The check
+/// A login that passed the gate (and is already counted as a failure), waiting for its
+/// password check. The check
 /// ([`LoginAttempt::verify`]) is argon2id, about 30 ms of CPU: a caller on an async
 /// executor runs it on a blocking thread, then hands the result to
 /// `Engine::login_finish`.
@@ -204,7 +232,6 @@ impl From<crate::StoreError> for LoginError {
 pub struct LoginAttempt {
     pub(crate) username: String,
     pub(crate) client: Option<crate::client::Client>,
-    pub(crate) had_failures: bool,
 }
 
 impl LoginAttempt {
@@ -308,6 +335,32 @@ mod tests {
         let later = T.plus_secs(1000);
         let s = s.after_failure(later);
         assert_eq!(s.gate(later), Gate::Locked { retry_after_s: 900 });
+    }
+
+    #[test]
+    fn begin_attempt_counts_admitted_attempts_and_leaves_refused_ones() {
+        // One attempt after another at the same instant: five admitted, each counted.
+        let mut s = LoginFailures::default();
+        let mut admitted = 0;
+        for _ in 0..20 {
+            let (gate, next) = s.begin_attempt(T);
+            if gate == Gate::Open {
+                admitted += 1;
+                assert_eq!(next, s.after_failure(T));
+            } else {
+                assert_eq!(gate, Gate::Wait { retry_after_s: 1 });
+                assert_eq!(next, s, "a refused attempt changes nothing");
+            }
+            s = next;
+        }
+        assert_eq!(admitted, 5);
+        assert_eq!(s.failures, 5);
+        // The sixth is admitted after its wait, and counted.
+        let (gate, next) = s.begin_attempt(T.plus_secs(1));
+        assert_eq!(gate, Gate::Open);
+        assert_eq!(next.failures, 6);
+        let locked = fail_times(LoginFailures::default(), 10, T);
+        assert_eq!(locked.begin_attempt(T), (Gate::Locked { retry_after_s: 900 }, locked));
     }
 
     #[test]

@@ -209,6 +209,47 @@ async fn repeated_failures_slow_down_then_lock_and_success_resets() {
 }
 
 #[tokio::test]
+async fn a_burst_of_parallel_guesses_gets_only_the_checks_the_rule_allows() {
+    let app = TestApp::spawn().await;
+    let (user, pw) = (app.username.clone(), app.password.clone());
+    // 20 wrong passwords at once, at one clock instant: 5 are checked (and fail), 15 are
+    // refused without a check.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, url, user) = (app.http.clone(), format!("{}{LOGIN}", app.base), user.clone());
+            tokio::spawn(async move {
+                http.post(url)
+                    .json(&json!({"username": user, "password": "wrong"}))
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let (mut failed, mut refused_n) = (0, 0);
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status().as_u16() {
+            401 => {
+                assert_eq!(body(r, 401).await, login_failed());
+                failed += 1;
+            }
+            429 => {
+                refused(r, "1", false).await;
+                refused_n += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((failed, refused_n), (5, 15));
+    // At the same instant even the right password is refused, unchecked.
+    refused(login(&app, &user, &pw).await, "1", false).await;
+    app.clock.advance_secs(1);
+    assert_eq!(login(&app, &user, &pw).await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn malformed_requests_get_the_400_envelope() {
     let app = TestApp::spawn().await;
     let parse_failure = json!({"error": {"name": "Error", "message": "Request parse failure", "status": 400,

@@ -22,8 +22,8 @@ use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobStats, NewJob};
-use ringproof_core::ports::{IdempotentResponse, Mutation, Store};
-use ringproof_core::sessions::{LoginFailures, TokenRecord};
+use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
+use ringproof_core::sessions::{Gate, TokenRecord};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
 use sqlx::Row;
@@ -360,42 +360,47 @@ impl Store for PgStore {
         Ok(done.rows_affected())
     }
 
-    async fn login_failures(&self, username: &str) -> Result<LoginFailures, StoreError> {
-        let row = sqlx::query("SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("login failures"))?;
-        row.map(|r| codec::login_failures(&r))
-            .transpose()
-            .map(Option::unwrap_or_default)
-    }
-
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        now: Timestamp,
-        lock_at: u32,
-        lock_until: Timestamp,
-    ) -> Result<LoginFailures, StoreError> {
-        // An upsert is atomic: concurrent conflicting inserts wait on the row and then
-        // update it, so every failure counts.
-        let row = sqlx::query(
+    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
+        const OP: &str = "begin login attempt";
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        // Make sure there is a row to lock (a zero-failure row is the default state), then
+        // lock it: concurrent attempts on this username queue here, each reading the state
+        // the previous one committed. (A concurrent insert of the same name waits for the
+        // first to commit and then does nothing.)
+        sqlx::query(
             "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
-             VALUES ($1, 1, $2, CASE WHEN 1 >= $3 THEN $4::bigint END) \
-             ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1, \
-             last_failure_at = EXCLUDED.last_failure_at, \
-             locked_until = CASE WHEN login_failures.failures + 1 >= $3 THEN $4::bigint ELSE login_failures.locked_until END \
-             RETURNING failures, last_failure_at, locked_until",
+             VALUES ($1, 0, 0, NULL) ON CONFLICT (username) DO NOTHING",
         )
         .bind(username)
-        .bind(now.millis())
-        .bind(i64::from(lock_at))
-        .bind(lock_until.millis())
-        .fetch_one(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map_err(db("record login failure"))?;
-        codec::login_failures(&row)
+        .map_err(db(OP))?;
+        let row = sqlx::query(
+            "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1 FOR UPDATE",
+        )
+        .bind(username)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        let before = codec::login_failures(&row)?;
+        let (gate, after) = f(&before);
+        if after != before {
+            sqlx::query(
+                "UPDATE login_failures SET failures = $2, last_failure_at = $3, locked_until = $4 WHERE username = $1",
+            )
+            .bind(username)
+            .bind(i64::from(after.failures))
+            .bind(after.last_failure_at.millis())
+            .bind(after.locked_until.map(|t| t.millis()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+            tx.commit().await.map_err(db(OP))?;
+        } else {
+            // Nothing changed: also drops the zero row if this call inserted it.
+            tx.rollback().await.map_err(db(OP))?;
+        }
+        Ok(gate)
     }
 
     async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
@@ -759,7 +764,13 @@ impl Store for PgStore {
         Ok(next.map(Timestamp))
     }
 
-    async fn purge(&self, terminal_before: Timestamp, idempotency_before: Timestamp) -> Result<u64, StoreError> {
+    async fn purge(
+        &self,
+        terminal_before: Timestamp,
+        idempotency_before: Timestamp,
+        tokens_expired_at: Timestamp,
+        login_failures_before: Timestamp,
+    ) -> Result<u64, StoreError> {
         const OP: &str = "purge";
         let mut purged = 0u64;
         loop {
@@ -797,6 +808,30 @@ impl Store for PgStore {
             .map_err(db(OP))?;
             if done.rows_affected() < PURGE_BATCH as u64 {
                 break;
+            }
+        }
+        for (sql, before) in [
+            (
+                "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens \
+                 WHERE expires_at <= $1 LIMIT $2)",
+                tokens_expired_at,
+            ),
+            (
+                "DELETE FROM login_failures WHERE username IN (SELECT username FROM login_failures \
+                 WHERE last_failure_at < $1 LIMIT $2)",
+                login_failures_before,
+            ),
+        ] {
+            loop {
+                let done = sqlx::query(sql)
+                    .bind(before.millis())
+                    .bind(PURGE_BATCH)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db(OP))?;
+                if done.rows_affected() < PURGE_BATCH as u64 {
+                    break;
+                }
             }
         }
         Ok(purged)

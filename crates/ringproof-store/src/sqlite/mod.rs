@@ -3,7 +3,8 @@
 //! All writes go through one *writer* connection (see `writer.rs`): SQLite allows one
 //! writer at a time anyway, and queueing writers in order in async code is far cheaper than
 //! letting several connections collide on the file lock and spin on `SQLITE_BUSY`. It also
-//! serialises every read-modify-write (`update_verification`, `claim_jobs`) by
+//! serialises every read-modify-write (`update_verification`, `claim_jobs`,
+//! `begin_login_attempt`) by
 //! construction. A *reader* pool of several `query_only` connections (see `readers.rs`)
 //! serves plain reads, which WAL lets run alongside the writer on a consistent snapshot.
 //!
@@ -25,8 +26,8 @@ use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
-use ringproof_core::ports::{IdempotentResponse, Mutation, Store};
-use ringproof_core::sessions::{LoginFailures, TokenRecord};
+use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
+use ringproof_core::sessions::{Gate, TokenRecord};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -433,43 +434,35 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn login_failures(&self, username: &str) -> Result<LoginFailures, StoreError> {
-        let mut r = self.readers.acquire().await?;
+    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
+        const OP: &str = "begin login attempt";
+        // The single writer connection is the lock: no other write (in particular no other
+        // attempt on this username) can come between this read and the write-back. The
+        // write is one statement, so it needs no transaction of its own.
+        let mut w = self.writer.lock().await?;
         let row = sqlx::query("SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = ?1")
             .bind(username)
-            .fetch_optional(r.conn()?)
+            .fetch_optional(w.conn()?)
             .await
-            .map_err(r.db("login failures"))?;
-        row.map(|r| codec::login_failures(&r))
-            .transpose()
-            .map(Option::unwrap_or_default)
-    }
-
-    async fn record_login_failure(
-        &self,
-        username: &str,
-        now: Timestamp,
-        lock_at: u32,
-        lock_until: Timestamp,
-    ) -> Result<LoginFailures, StoreError> {
-        // One statement on the single writer: atomic, so concurrent failures all count.
-        let mut w = self.writer.lock().await?;
-        let row = sqlx::query(
-            "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
-             VALUES (?1, 1, ?2, CASE WHEN 1 >= ?3 THEN ?4 END) \
-             ON CONFLICT (username) DO UPDATE SET failures = login_failures.failures + 1, \
-             last_failure_at = excluded.last_failure_at, \
-             locked_until = CASE WHEN login_failures.failures + 1 >= ?3 THEN ?4 ELSE login_failures.locked_until END \
-             RETURNING failures, last_failure_at, locked_until",
-        )
-        .bind(username)
-        .bind(now.millis())
-        .bind(i64::from(lock_at))
-        .bind(lock_until.millis())
-        .fetch_one(w.conn()?)
-        .await
-        .map_err(w.db("record login failure"))?;
-        codec::login_failures(&row)
+            .map_err(w.db(OP))?;
+        let before = row.map(|r| codec::login_failures(&r)).transpose()?.unwrap_or_default();
+        let (gate, after) = f(&before);
+        if after != before {
+            sqlx::query(
+                "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, \
+                 last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
+            )
+            .bind(username)
+            .bind(i64::from(after.failures))
+            .bind(after.last_failure_at.millis())
+            .bind(after.locked_until.map(|t| t.millis()))
+            .execute(w.conn()?)
+            .await
+            .map_err(w.db(OP))?;
+        }
+        Ok(gate)
     }
 
     async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
@@ -733,7 +726,13 @@ impl Store for SqliteStore {
         Ok(next.map(Timestamp))
     }
 
-    async fn purge(&self, terminal_before: Timestamp, idempotency_before: Timestamp) -> Result<u64, StoreError> {
+    async fn purge(
+        &self,
+        terminal_before: Timestamp,
+        idempotency_before: Timestamp,
+        tokens_expired_at: Timestamp,
+        login_failures_before: Timestamp,
+    ) -> Result<u64, StoreError> {
         const OP: &str = "purge";
         let mut purged = 0u64;
         // One batch per lock: other writers get their turn between batches.
@@ -778,6 +777,31 @@ impl Store for SqliteStore {
             .map_err(w.db(OP))?;
             if done.rows_affected() < PURGE_BATCH as u64 {
                 break;
+            }
+        }
+        for (sql, before) in [
+            (
+                "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens \
+                 WHERE expires_at <= ?1 LIMIT ?2)",
+                tokens_expired_at,
+            ),
+            (
+                "DELETE FROM login_failures WHERE username IN (SELECT username FROM login_failures \
+                 WHERE last_failure_at < ?1 LIMIT ?2)",
+                login_failures_before,
+            ),
+        ] {
+            loop {
+                let mut w = self.writer.lock().await?;
+                let done = sqlx::query(sql)
+                    .bind(before.millis())
+                    .bind(PURGE_BATCH)
+                    .execute(w.conn()?)
+                    .await
+                    .map_err(w.db(OP))?;
+                if done.rows_affected() < PURGE_BATCH as u64 {
+                    break;
+                }
             }
         }
         Ok(purged)

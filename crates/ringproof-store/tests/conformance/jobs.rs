@@ -226,7 +226,13 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
         .pop()
         .unwrap();
     assert_eq!(j4.verification_id.as_ref(), Some(&v4.id));
-    assert_eq!(store.purge(Timestamp(i64::MAX / 2), NOW).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .purge(Timestamp(i64::MAX / 2), NOW, Timestamp(0), Timestamp(0))
+            .await
+            .unwrap(),
+        4
+    );
     store.complete_jobs(&[(&j4, Some(&e1))]).await.unwrap();
     assert_eq!(b.raw_job(&j4.id).await, None);
 }

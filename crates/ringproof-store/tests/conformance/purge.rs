@@ -69,7 +69,10 @@ async fn purge_removes_only_what_retention_allows(store: Arc<dyn Store>) {
     insert(&store, &live, &live_fx, Some(&idem("new", recent))).await;
 
     let cutoff = NOW.plus_secs(DAY_S);
-    assert_eq!(store.purge(cutoff, cutoff).await.unwrap(), 2);
+    assert_eq!(
+        store.purge(cutoff, cutoff, Timestamp(0), Timestamp(0)).await.unwrap(),
+        2
+    );
 
     for gone in [&old_done, &abandoned] {
         assert_eq!(store.get_verification(&c.id, &gone.id).await.unwrap(), None);
@@ -102,7 +105,10 @@ async fn purge_removes_only_what_retention_allows(store: Arc<dyn Store>) {
     );
 
     // Nothing more to do.
-    assert_eq!(store.purge(cutoff, cutoff).await.unwrap(), 0);
+    assert_eq!(
+        store.purge(cutoff, cutoff, Timestamp(0), Timestamp(0)).await.unwrap(),
+        0
+    );
     assert_eq!(
         store.client_by_id(&c.id).await.unwrap().map(|x| x.id),
         Some(c.id.clone())

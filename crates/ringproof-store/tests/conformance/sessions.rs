@@ -1,17 +1,26 @@
-//! Login sessions: access tokens by hash (expiry, revocation, scoping) and the login
-//! failure counter (atomic under concurrency, locks as core's rule says, resets).
+//! Login sessions: access tokens by hash (expiry, revocation, scoping), the login failure
+//! counter (admission and counting atomic under concurrency, as core's rule says; resets),
+//! and purging expired tokens and old failure counts.
 
 use std::sync::Arc;
 
 use ringproof_core::StoreError;
 use ringproof_core::ids::ClientId;
 use ringproof_core::ports::Store;
-use ringproof_core::sessions::{AccessToken, LOCK_AT, LoginFailures, TokenRecord, lock_until};
+use ringproof_core::sessions::{AccessToken, Gate, LoginFailures, TokenRecord};
+use ringproof_core::time::Timestamp;
 
 use crate::conformance;
 use crate::harness::{NOW, client};
 
-conformance!(store: tokens_by_hash_expire_and_revoke, failures_follow_the_core_rule_and_reset, concurrent_failures_all_count);
+conformance!(
+    store: tokens_by_hash_expire_and_revoke,
+    failures_follow_the_core_rule_and_reset,
+    a_burst_on_a_fresh_username_gets_five_checks,
+    a_burst_on_an_existing_row_gets_what_the_rule_allows,
+    concurrent_steps_are_serialised,
+    purge_drops_expired_tokens_and_old_failure_counts
+);
 
 fn token_for(client: &ClientId, ttl_s: i64) -> (AccessToken, TokenRecord) {
     let t = AccessToken::generate();
@@ -64,43 +73,128 @@ async fn tokens_by_hash_expire_and_revoke(store: Arc<dyn Store>) {
     assert_eq!(store.delete_client_tokens(&ClientId::generate()).await.unwrap(), 0);
 }
 
+/// The stored state of a username, read through a step that changes nothing.
+async fn stored(store: &Arc<dyn Store>, username: &str) -> LoginFailures {
+    let mut seen = None;
+    let gate = store
+        .begin_login_attempt(username, &mut |s| {
+            seen = Some(*s);
+            (Gate::Locked { retry_after_s: 7 }, *s)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        gate,
+        Gate::Locked { retry_after_s: 7 },
+        "the step's decision is returned"
+    );
+    seen.unwrap()
+}
+
+/// One attempt at `at`, decided by core's rule.
+async fn attempt(store: &Arc<dyn Store>, username: &str, at: Timestamp) -> Gate {
+    store
+        .begin_login_attempt(username, &mut |s| s.begin_attempt(at))
+        .await
+        .unwrap()
+}
+
+/// `n` concurrent attempts at `at`; their decisions.
+async fn burst(store: &Arc<dyn Store>, username: &'static str, n: usize, at: Timestamp) -> Vec<Gate> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { attempt(&store, username, at).await })
+        })
+        .collect();
+    let mut gates = Vec::new();
+    for t in tasks {
+        gates.push(t.await.unwrap());
+    }
+    gates
+}
+
 async fn failures_follow_the_core_rule_and_reset(store: Arc<dyn Store>) {
-    assert_eq!(store.login_failures("nobody").await.unwrap(), LoginFailures::default());
+    assert_eq!(stored(&store, "nobody").await, LoginFailures::default());
+    // One attempt a minute: each is admitted until the lock, and each admitted one counts.
     let mut expected = LoginFailures::default();
     for i in 0..12 {
         let at = NOW.plus_secs(i * 60);
-        expected = expected.after_failure(at);
-        let got = store
-            .record_login_failure("alice", at, LOCK_AT, lock_until(at))
-            .await
-            .unwrap();
-        assert_eq!(got, expected, "after failure {}", i + 1);
-        assert_eq!(store.login_failures("alice").await.unwrap(), expected);
+        let (gate, next) = expected.begin_attempt(at);
+        assert_eq!(attempt(&store, "alice", at).await, gate, "attempt {}", i + 1);
+        expected = next;
+        assert_eq!(stored(&store, "alice").await, expected, "after attempt {}", i + 1);
     }
-    assert_eq!(expected.failures, 12);
-    assert_eq!(expected.locked_until, Some(lock_until(NOW.plus_secs(11 * 60))));
+    // Ten admitted (each counted), the 10th at +9 min locking until +24 min; the last two
+    // were refused, not counted.
+    assert_eq!(expected.failures, 10);
+    assert_eq!(
+        attempt(&store, "alice", NOW.plus_secs(11 * 60)).await,
+        Gate::Locked { retry_after_s: 780 }
+    );
     // Per username: another name is untouched, and a reset forgets only this one.
-    store
-        .record_login_failure("bob", NOW, LOCK_AT, lock_until(NOW))
-        .await
-        .unwrap();
+    assert_eq!(attempt(&store, "bob", NOW).await, Gate::Open);
     store.reset_login_failures("alice").await.unwrap();
-    assert_eq!(store.login_failures("alice").await.unwrap(), LoginFailures::default());
-    assert_eq!(store.login_failures("bob").await.unwrap().failures, 1);
+    assert_eq!(stored(&store, "alice").await, LoginFailures::default());
+    assert_eq!(attempt(&store, "alice", NOW.plus_secs(11 * 60)).await, Gate::Open);
+    assert_eq!(stored(&store, "bob").await.failures, 1);
     store.reset_login_failures("never-failed").await.unwrap();
 }
 
-async fn concurrent_failures_all_count(store: Arc<dyn Store>) {
+async fn a_burst_on_a_fresh_username_gets_five_checks(store: Arc<dyn Store>) {
+    let gates = burst(&store, "fresh", 20, NOW).await;
+    let open = gates.iter().filter(|g| **g == Gate::Open).count();
+    assert_eq!(open, 5, "{gates:?}");
+    assert!(
+        gates
+            .iter()
+            .all(|g| matches!(g, Gate::Open | Gate::Wait { retry_after_s: 1 })),
+        "{gates:?}"
+    );
+    let s = stored(&store, "fresh").await;
+    assert_eq!(s.failures, 5);
+    assert_eq!(s.last_failure_at, NOW);
+}
+
+async fn a_burst_on_an_existing_row_gets_what_the_rule_allows(store: Arc<dyn Store>) {
+    for _ in 0..5 {
+        assert_eq!(attempt(&store, "known", NOW).await, Gate::Open);
+    }
+    // Still waiting: nobody is admitted and nothing changes.
+    let gates = burst(&store, "known", 20, NOW.plus_millis(500)).await;
+    assert!(gates.iter().all(|g| *g == Gate::Wait { retry_after_s: 1 }), "{gates:?}");
+    assert_eq!(stored(&store, "known").await.failures, 5);
+    // The wait is over: exactly one of the burst is admitted (the 6th), the rest wait 2 s.
+    let at = NOW.plus_secs(1);
+    let gates = burst(&store, "known", 20, at).await;
+    assert_eq!(gates.iter().filter(|g| **g == Gate::Open).count(), 1, "{gates:?}");
+    assert_eq!(
+        gates.iter().filter(|g| **g == Gate::Wait { retry_after_s: 2 }).count(),
+        19,
+        "{gates:?}"
+    );
+    let s = stored(&store, "known").await;
+    assert_eq!((s.failures, s.last_failure_at), (6, at));
+}
+
+async fn concurrent_steps_are_serialised(store: Arc<dyn Store>) {
+    // A step that always counts: if two steps could read the same state, counts would be
+    // lost and the states seen would repeat.
+    assert_eq!(attempt(&store, "target", NOW).await, Gate::Open);
     let tasks: Vec<_> = (0..20)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
                 let at = NOW.plus_millis(i);
+                let mut seen = 0;
                 store
-                    .record_login_failure("target", at, LOCK_AT, lock_until(at))
+                    .begin_login_attempt("target", &mut |s| {
+                        seen = s.failures;
+                        (Gate::Open, s.after_failure(at))
+                    })
                     .await
-                    .unwrap()
-                    .failures
+                    .unwrap();
+                seen
             })
         })
         .collect();
@@ -109,9 +203,44 @@ async fn concurrent_failures_all_count(store: Arc<dyn Store>) {
         seen.push(t.await.unwrap());
     }
     seen.sort_unstable();
-    // Each call saw its own increment: 1, 2, …, 20.
     assert_eq!(seen, (1..=20).collect::<Vec<u32>>());
-    let s = store.login_failures("target").await.unwrap();
-    assert_eq!(s.failures, 20);
+    let s = stored(&store, "target").await;
+    assert_eq!(s.failures, 21);
     assert!(s.locked_until.is_some());
+}
+
+async fn purge_drops_expired_tokens_and_old_failure_counts(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (_, expired) = token_for(&c.id, 100);
+    let (live, live_r) = token_for(&c.id, 200);
+    store.insert_access_token(&expired).await.unwrap();
+    store.insert_access_token(&live_r).await.unwrap();
+    assert_eq!(attempt(&store, "old", NOW).await, Gate::Open);
+    assert_eq!(attempt(&store, "recent", NOW.plus_secs(10)).await, Gate::Open);
+
+    let now = NOW.plus_secs(100);
+    assert_eq!(
+        store
+            .purge(Timestamp(0), Timestamp(0), now, NOW.plus_secs(10))
+            .await
+            .unwrap(),
+        0
+    );
+    // The expired token's row is gone: its hash can be stored again. The live one stays.
+    store.insert_access_token(&expired).await.unwrap();
+    assert!(matches!(
+        store.insert_access_token(&live_r).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .client_by_token_hash(&live.hash(), now)
+            .await
+            .unwrap()
+            .map(|x| x.id),
+        Some(c.id.clone())
+    );
+    // Failure counts: the one last failed before the cutoff is forgotten, the other kept.
+    assert_eq!(stored(&store, "old").await, LoginFailures::default());
+    assert_eq!(stored(&store, "recent").await.failures, 1);
 }
