@@ -9,6 +9,7 @@ use crate::crypto::{Keys, random_bytes};
 use crate::error::{CoreError, StoreError};
 use crate::ids::{ClientId, VerificationId};
 use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
+use crate::lookup::{MetadataLookup, NumberLookup};
 use crate::phone::PhoneNumber;
 use crate::policy::{Policy, PolicyOverrides};
 use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store};
@@ -122,14 +123,17 @@ type Wake = Arc<dyn Fn() + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Engine {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    codes: Arc<dyn CodeSource>,
-    keys: Keys,
+    pub(crate) codes: Arc<dyn CodeSource>,
+    pub(crate) keys: Keys,
     defaults: Policy,
     tuning: JobTuning,
     wake: Option<Wake>,
     token_ttl_s: u32,
+    pub(crate) lookup: Arc<dyn NumberLookup>,
+    pub(crate) public_base_url: String,
+    pub(crate) link_ttl_s: u32,
 }
 
 impl Engine {
@@ -149,7 +153,29 @@ impl Engine {
             tuning: JobTuning::default(),
             wake: None,
             token_ttl_s: DEFAULT_TOKEN_TTL_S,
+            lookup: Arc::new(MetadataLookup),
+            public_base_url: crate::links::DEFAULT_PUBLIC_BASE_URL.to_owned(),
+            link_ttl_s: crate::links::DEFAULT_LINK_TTL_S,
         }
+    }
+
+    /// The number lookup for instant links (default: [`MetadataLookup`]).
+    pub fn with_lookup(mut self, lookup: Arc<dyn NumberLookup>) -> Self {
+        self.lookup = lookup;
+        self
+    }
+
+    /// Where the links in SMS point: `<public_base_url>/l/<token>` (a trailing slash is
+    /// dropped). Default `http://127.0.0.1:8080`.
+    pub fn with_public_base_url(mut self, url: &str) -> Self {
+        self.public_base_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// How long a link is valid, in seconds (default 300).
+    pub fn with_link_ttl(mut self, ttl_s: u32) -> Self {
+        self.link_ttl_s = ttl_s;
+        self
     }
 
     /// Called after new due jobs are committed, so a worker in this process starts at once.
@@ -186,7 +212,7 @@ impl Engine {
         self.defaults
     }
 
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         if let Some(w) = &self.wake {
             w();
         }

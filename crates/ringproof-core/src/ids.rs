@@ -50,6 +50,11 @@ hex_id!(
     /// provider sees, so a job retried after a crash is recognisable as the same send.
     JobId, prefix = "JB", bytes = 16
 );
+hex_id!(
+    /// A link session's request or session id: 24 lowercase hex characters, the shape the
+    /// Signzy face's poll path validates (`^[0-9a-fA-F]{24}$`).
+    LinkId, prefix = "", bytes = 12
+);
 
 #[cfg(test)]
 mod tests {

@@ -2,13 +2,19 @@
 //! text and the voice call reads digits the way a listener can follow.
 
 use crate::code::Code;
+use crate::templates;
 
 /// The default SMS: `Your <brand> verification code is: 123456`. A client template may
 /// replace it; `{code}` and `{brand}` are filled in (the code is appended if the template
-/// has no `{code}`).
+/// has no `{code}`). A template without `{code}` whose one run of `#` is as long as the
+/// code (a Signzy OTP template, see [`crate::templates`]) gets the code in place of the `#`.
 pub fn sms_text(brand: &str, code: &Code, template: Option<&str>) -> String {
     match template {
         Some(t) if t.contains("{code}") => t.replace("{brand}", brand).replace("{code}", code.expose()),
+        // A Signzy-style OTP template: its one run of `#`, as long as the code, is the code.
+        Some(t) if u8::try_from(code.len()).is_ok_and(|n| templates::code_length(t) == Ok(n)) => {
+            templates::render(t, code)
+        }
         Some(t) => format!("{} {}", t.replace("{brand}", brand), code.expose()),
         None => format!("Your {brand} verification code is: {}", code.expose()),
     }
@@ -45,6 +51,12 @@ mod tests {
             "Acme: 1234 is your code"
         );
         assert_eq!(sms_text("Acme", &c, Some("Acme code:")), "Acme code: 1234");
+        assert_eq!(
+            sms_text("Acme", &c, Some("Acme: Your OTP for login is ####")),
+            "Acme: Your OTP for login is 1234"
+        );
+        // A run of another length is not a placeholder for this code.
+        assert_eq!(sms_text("Acme", &c, Some("Ref ###:")), "Ref ###: 1234");
         assert_eq!(
             voice_text("Acme", &c, "en"),
             "Your Acme verification code is 1, 2, 3, 4. Again: 1, 2, 3, 4."

@@ -5,8 +5,10 @@ use async_trait::async_trait;
 
 use crate::client::Client;
 use crate::error::StoreError;
-use crate::ids::{ClientId, JobId, VerificationId};
-use crate::job::{Job, JobStats};
+use crate::ids::{ClientId, JobId, LinkId, VerificationId};
+use crate::job::{Job, JobStats, NewJob};
+use crate::link::LinkSession;
+use crate::links::LinkRecord;
 use crate::phone::PhoneNumber;
 use crate::sessions::{Gate, LoginFailures, TokenRecord};
 use crate::time::Timestamp;
@@ -27,6 +29,9 @@ pub struct IdempotentResponse {
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
 pub type Mutation<'a> = &'a mut (dyn FnMut(&mut Verification) -> Effects + Send);
+
+/// A change applied by [`Store::update_link`] to the locked link session.
+pub type LinkMutation<'a> = &'a mut (dyn FnMut(&mut LinkSession) + Send);
 
 /// The decision on a login attempt, given the username's current failures: whether it may
 /// check a password, and the state to store. See
@@ -121,8 +126,31 @@ pub trait Store: Send + Sync + 'static {
     /// When the earliest pending job falls due, so an idle worker knows how long to sleep.
     async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
+    /// Inserts a link session with its jobs (the SMS deliver job) in one transaction.
+    /// `Conflict` if one of its ids or its token hash is already stored.
+    async fn insert_link(&self, link: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError>;
+    /// The link session with these ids if it belongs to `client` (another client's ids
+    /// answer like unknown ones).
+    async fn get_link(
+        &self,
+        client: &ClientId,
+        request_id: &LinkId,
+        session_id: &LinkId,
+    ) -> Result<Option<LinkRecord>, StoreError>;
+    /// The link session whose token has this hash. Not scoped by client: the link is
+    /// public and its token is the credential.
+    async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError>;
+    /// The link session of `client` whose VFP has this hash.
+    async fn link_by_vfp_hash(&self, client: &ClientId, vfp_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError>;
+    /// Locks the link session whose token has this hash, applies `f`, and writes back what
+    /// a click may change (the click and the VFP hash), in one transaction. Concurrent
+    /// calls for one session are serialised, each seeing what the previous one wrote.
+    /// Returns the record after `f`, or `None` if there is no such session.
+    async fn update_link(&self, token_hash: &[u8; 32], f: LinkMutation<'_>) -> Result<Option<LinkRecord>, StoreError>;
+
     /// Deletes terminal verifications last changed before `terminal_before` (with their
-    /// events and dead jobs), idempotent responses older than `idempotency_before`, access
+    /// events and dead jobs), link sessions that expired before `terminal_before`,
+    /// idempotent responses older than `idempotency_before`, access
     /// tokens expired at `tokens_expired_at` (`expires_at <= tokens_expired_at`), and
     /// login failure counts whose last failure is before `login_failures_before`. Returns
     /// the number of verifications deleted.
@@ -133,6 +161,26 @@ pub trait Store: Send + Sync + 'static {
         tokens_expired_at: Timestamp,
         login_failures_before: Timestamp,
     ) -> Result<u64, StoreError>;
+
+    /// Inserts a new verification with its effects, after applying `supersede` to every
+    /// *pending* verification of the same client to the same number (`v.to`) and writing
+    /// each back with its effects, all in one transaction. Concurrent calls for one
+    /// (client, number) are serialised, each seeing what the previous one committed, so
+    /// the ones before it are superseded too. Returns how many were superseded.
+    async fn insert_verification_superseding(
+        &self,
+        v: &Verification,
+        fx: &Effects,
+        supersede: Mutation<'_>,
+    ) -> Result<u32, StoreError>;
+
+    /// The client's verification to `to` that a code check should go to: the newest
+    /// pending one (by `created_at`), else the newest of any status.
+    async fn latest_verification_to(
+        &self,
+        client: &ClientId,
+        to: &PhoneNumber,
+    ) -> Result<Option<Verification>, StoreError>;
 }
 
 /// One message or call to hand to a provider.

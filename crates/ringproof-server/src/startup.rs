@@ -10,9 +10,11 @@ use ringproof_core::client::NewClient;
 use ringproof_core::code::{CodeSource, OsCodeSource};
 use ringproof_core::crypto::{Keys, hex, random_bytes};
 use ringproof_core::engine::{Engine, JobTuning};
+use ringproof_core::lookup::{MetadataLookup, NumberLookup};
 use ringproof_core::ports::{Sender, Store};
 use ringproof_core::time::{Clock, SystemClock};
 use ringproof_providers::sandbox::SandboxSender;
+use ringproof_providers::sandbox::lookup::SandboxLookup;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
@@ -69,8 +71,20 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
             ..JobTuning::default()
         })
         .with_token_ttl(config.signzy.token_ttl_s)
+        .with_lookup(number_lookup(config)?)
         .with_wake(Arc::new(move || w.notify_one()));
     Ok(Core { engine, wake, clock })
+}
+
+/// The number lookup for instant links: the sandbox table of test numbers with the sandbox
+/// provider, else the numbering plan alone.
+fn number_lookup(config: &Config) -> Result<Arc<dyn NumberLookup>, StartupError> {
+    if config.provider == "sandbox" {
+        let table = SandboxLookup::builtin().map_err(|e| StartupError::Config(e.to_string()))?;
+        Ok(Arc::new(table))
+    } else {
+        Ok(Arc::new(MetadataLookup))
+    }
 }
 
 /// The server secret: from config, from `server_secret_file`, or generated once and kept

@@ -58,7 +58,7 @@ pub(crate) fn truncate_error(e: &str) -> &str {
     &e[..end]
 }
 
-fn col<'r, R, T>(row: &'r R, name: &'static str) -> Result<T, StoreError>
+pub(crate) fn col<'r, R, T>(row: &'r R, name: &'static str) -> Result<T, StoreError>
 where
     R: Row,
     &'static str: ColumnIndex<R>,
@@ -76,7 +76,7 @@ fn u8_of(v: i64, name: &str) -> Result<u8, StoreError> {
     u8::try_from(v).map_err(|_| corrupt(format_args!("column {name} out of range")))
 }
 
-fn hash32(v: Vec<u8>, name: &str) -> Result<[u8; 32], StoreError> {
+pub(crate) fn hash32(v: Vec<u8>, name: &str) -> Result<[u8; 32], StoreError> {
     <[u8; 32]>::try_from(v).map_err(|_| corrupt(format_args!("column {name} is not 32 bytes")))
 }
 
@@ -89,7 +89,7 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T, name: &str) -> Result<String, 
     serde_json::to_string(v).map_err(|_| corrupt(format_args!("{name} cannot be encoded as JSON")))
 }
 
-fn client_id(s: &str) -> Result<ClientId, StoreError> {
+pub(crate) fn client_id(s: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(s).ok_or_else(|| corrupt("malformed client id"))
 }
 

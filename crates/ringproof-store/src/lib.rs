@@ -13,6 +13,7 @@
 
 mod codec;
 mod error;
+mod links;
 mod migrate;
 pub mod postgres;
 pub mod sqlite;

@@ -52,6 +52,9 @@ enum Command {
     /// Try the API from a shell, acting directly on the store
     #[command(subcommand)]
     Verify(VerifyCmd),
+    /// Manage a client's OTP message templates (Signzy `customTextId`)
+    #[command(subcommand)]
+    Template(TemplateCmd),
     /// Print the OpenAPI document
     Openapi,
 }
@@ -107,6 +110,18 @@ enum ClientCmd {
         /// First resend wait in seconds (doubles each time)
         #[arg(long)]
         resend_cooldown_s: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplateCmd {
+    /// Set (or replace) a client's OTP template, e.g. `template set ID 41 "Acme: Your OTP is ####"`;
+    /// the run of `#` (4 to 10) is where the code goes and sets its length
+    Set {
+        client_id: String,
+        /// 1 to 16 letters or digits; 4 to 8 are the built-in templates
+        template_id: String,
+        text: String,
     },
 }
 
@@ -183,6 +198,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Client(cmd) => client(config, cmd).await,
         Command::Verify(cmd) => verify(config, cmd).await,
+        Command::Template(cmd) => template(config, cmd).await,
     }
 }
 
@@ -311,6 +327,28 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
     Ok(())
 }
 
+async fn template(config: Config, cmd: TemplateCmd) -> Result<(), String> {
+    let core = startup::open_core(&config, &Hooks::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    match cmd {
+        TemplateCmd::Set {
+            client_id,
+            template_id,
+            text,
+        } => {
+            let id = ClientId::parse(&client_id).ok_or("a client id is 24 lowercase hex characters")?;
+            core.engine
+                .set_otp_template(&id, &template_id, &text)
+                .await
+                .map_err(|e| e.to_string())?;
+            let digits = text.chars().filter(|&c| c == '#').count();
+            println!("Template {template_id} of client {id} set ({digits}-digit code).");
+        }
+    }
+    Ok(())
+}
+
 async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
     let core = startup::open_core(&config, &Hooks::default())
         .await
@@ -381,6 +419,7 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
         "allowed_origins": c.allowed_origins,
         "policy_overrides": c.policy,
         "effective_policy": defaults.with(&c.policy),
+        "templates": c.templates,
         "created_at": c.created_at.to_rfc3339(),
     })
 }

@@ -361,3 +361,47 @@ fn production_mode_refuses_the_sandbox() {
     assert!(!data.join("sandbox.db").exists());
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn template_set_stores_a_clients_otp_template() {
+    let data = temp_dir("template");
+    let (ok, out, err) = ringproof(&data, &["client", "create", "--name", "Acme", "--json"]);
+    assert!(ok, "{err}");
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    let id = c["client_id"].as_str().unwrap();
+
+    let (ok, out, err) = ringproof(
+        &data,
+        &["template", "set", id, "41", "Acme: Your OTP for login is ####"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Template 41 of client"), "{out}");
+    assert!(out.contains("(4-digit code)"), "{out}");
+    let (ok, out, err) = ringproof(&data, &["client", "show", id]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        shown["templates"],
+        json!({"otp:41": "Acme: Your OTP for login is ####"})
+    );
+
+    // Refused: no code placeholder, two runs, a bad id, a built-in id, an unknown client.
+    for (args, why) in [
+        (vec![id, "42", "no placeholder"], "`#`"),
+        (vec![id, "42", "#### and ####"], "`#`"),
+        (vec![id, "4 2", "code ####"], "template id"),
+        (vec![id, "6", "code ######"], "built-in"),
+        (vec!["0123456789abcdef01234567", "42", "code ####"], "no such client"),
+    ] {
+        let mut all = vec!["template", "set"];
+        all.extend(args);
+        let (ok, _, err) = ringproof(&data, &all);
+        assert!(!ok, "{all:?}");
+        assert!(err.contains(why), "{all:?}: {err}");
+    }
+    // Nothing else was stored.
+    let (_, out, _) = ringproof(&data, &["client", "show", id]);
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["templates"].as_object().unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -82,6 +82,8 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/sandbox", "get"),
         ("/api/v3/patrons/login", "post"),
         ("/api/v3/patrons/me", "get"),
+        ("/api/v3/otp-verification/send-otp", "post"),
+        ("/api/v3/otp-verification/verify-otp", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -89,7 +91,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 13);
+    assert_eq!(paths.len(), 15);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     let docs = app
         .http

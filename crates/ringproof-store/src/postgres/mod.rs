@@ -20,8 +20,13 @@ use async_trait::async_trait;
 use ringproof_core::StoreError;
 use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
+use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobStats, NewJob};
+use ringproof_core::link::LinkSession;
+use ringproof_core::links::LinkRecord;
+use ringproof_core::phone::PhoneNumber;
+use ringproof_core::ports::LinkMutation;
 use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
 use ringproof_core::sessions::{Gate, TokenRecord};
 use ringproof_core::time::Timestamp;
@@ -31,6 +36,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::codec::{self, ClientCols, VerificationCols, client_columns, job_columns, verification_columns};
 use crate::error::db;
+use crate::links::{self, ClickCols, link_columns};
 use crate::migrate;
 
 /// How long an operation may wait for a connection before the store reports itself
@@ -213,6 +219,19 @@ const WRITE_TRANSITION: &str = "WITH upd AS (\
     SELECT $1, $2, u.kind, u.channel, u.detail, u.at \
     FROM UNNEST($32::text[], $33::text[], $34::text[], $35::int8[]) WITH ORDINALITY AS u(kind, channel, detail, at, n) \
     ORDER BY u.n";
+
+/// A link session and its jobs in one statement (one round trip, atomic without an
+/// explicit transaction); the jobs have no verification.
+const INSERT_LINK: &str = concat!(
+    "WITH l AS (INSERT INTO link_sessions (",
+    link_columns!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)) ",
+    "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, state, ",
+    "locked_until, created_at) ",
+    "SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', 0, $12 ",
+    "FROM UNNEST($19::text[], $20::text[], $21::text[], $22::text[], $23::int8[], $24::bytea[], $25::int8[]) ",
+    "AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts)"
+);
 
 #[async_trait]
 impl Store for PgStore {
@@ -439,53 +458,7 @@ impl Store for PgStore {
         idem: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError> {
         const OP: &str = "insert verification";
-        let cols = VerificationCols::of(v)?;
-        let jobs = JobArrays::of(&fx.jobs);
-        let events = EventArrays::of(&fx.events);
-        let inserted: bool = sqlx::query_scalar(INSERT_VERIFICATION)
-            .bind(v.id.as_str())
-            .bind(v.client_id.as_str())
-            .bind(v.to.e164())
-            .bind(v.status.as_str())
-            .bind(cols.workflow)
-            .bind(v.locale.as_str())
-            .bind(v.brand.as_str())
-            .bind(cols.code_length)
-            .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-            .bind(v.code_expires_at.millis())
-            .bind(v.sealed_code.as_deref())
-            .bind(cols.next_step)
-            .bind(cols.sends)
-            .bind(cols.resends)
-            .bind(v.last_sent_at.millis())
-            .bind(cols.wrong_checks)
-            .bind(cols.policy)
-            .bind(v.created_at.millis())
-            .bind(v.updated_at.millis())
-            .bind(v.expires_at.millis())
-            .bind(jobs.ids)
-            .bind(jobs.kinds)
-            .bind(jobs.clients)
-            .bind(jobs.verifications)
-            .bind(jobs.due)
-            .bind(jobs.payloads)
-            .bind(jobs.max_attempts)
-            .bind(v.created_at.millis())
-            .bind(events.kinds)
-            .bind(events.channels)
-            .bind(events.details)
-            .bind(events.at)
-            .bind(idem.map(|i| i.client_id.as_str()))
-            .bind(idem.map(|i| i.key.as_str()))
-            .bind(idem.map(|i| i.request_hash.as_slice()))
-            .bind(idem.map(|i| i64::from(i.status)))
-            .bind(idem.map(|i| i.body.as_str()))
-            .bind(idem.map(|i| i.created_at.millis()))
-            // A record past its window no longer protects anything: the key may be reused.
-            .bind(idem.map(|i| i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis()))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db(OP))?;
+        let inserted = insert_verification_with(&self.pool, v, fx, idem).await?;
         if inserted {
             Ok(())
         } else {
@@ -548,53 +521,7 @@ impl Store for PgStore {
         // the record to another id or tenant.
         v.id = before.id.clone();
         v.client_id = before.client_id.clone();
-        let changed = v != before;
-        let nothing_to_write =
-            !changed && !fx.cancel_pending_steps && done_job.is_none() && fx.jobs.is_empty() && fx.events.is_empty();
-        if !nothing_to_write {
-            let cols = VerificationCols::of(&v)?;
-            let jobs = JobArrays::of(&fx.jobs);
-            let events = EventArrays::of(&fx.events);
-            sqlx::query(WRITE_TRANSITION)
-                .bind(id.as_str())
-                .bind(client.as_str())
-                .bind(v.to.e164())
-                .bind(v.status.as_str())
-                .bind(cols.workflow)
-                .bind(v.locale.as_str())
-                .bind(v.brand.as_str())
-                .bind(cols.code_length)
-                .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-                .bind(v.code_expires_at.millis())
-                .bind(v.sealed_code.as_deref())
-                .bind(cols.next_step)
-                .bind(cols.sends)
-                .bind(cols.resends)
-                .bind(v.last_sent_at.millis())
-                .bind(cols.wrong_checks)
-                .bind(cols.policy)
-                .bind(v.created_at.millis())
-                .bind(v.updated_at.millis())
-                .bind(v.expires_at.millis())
-                .bind(changed)
-                .bind(fx.cancel_pending_steps)
-                .bind(done_job.map(JobId::as_str))
-                .bind(jobs.ids)
-                .bind(jobs.kinds)
-                .bind(jobs.clients)
-                .bind(jobs.verifications)
-                .bind(jobs.due)
-                .bind(jobs.payloads)
-                .bind(jobs.max_attempts)
-                .bind(v.updated_at.millis())
-                .bind(events.kinds)
-                .bind(events.channels)
-                .bind(events.details)
-                .bind(events.at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db(OP))?;
-        }
+        write_transition(&mut tx, &v, v != before, &fx, done_job).await?;
         tx.commit().await.map_err(db(OP))?;
         Ok(Some(v))
     }
@@ -764,6 +691,143 @@ impl Store for PgStore {
         Ok(next.map(Timestamp))
     }
 
+    async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
+        const OP: &str = "insert link";
+        let s = &l.session;
+        let c = ClickCols::of(s);
+        let j = JobArrays::of(jobs);
+        sqlx::query(INSERT_LINK)
+            .bind(l.request_id.as_str())
+            .bind(l.session_id.as_str())
+            .bind(s.client_id.as_str())
+            .bind(s.to.e164())
+            .bind(s.target_url.as_str())
+            .bind(s.source_ip.map(|i| i.to_string()))
+            .bind(s.token_hash.as_slice())
+            .bind(c.vfp_hash)
+            .bind(s.carrier.as_str())
+            .bind(s.line.as_str())
+            .bind(l.transaction_id.as_str())
+            .bind(s.created_at.millis())
+            .bind(s.expires_at.millis())
+            .bind(c.clicked_at)
+            .bind(c.click_ip)
+            .bind(c.user_agent)
+            .bind(c.phone_match)
+            .bind(c.ip_match)
+            .bind(j.ids)
+            .bind(j.kinds)
+            .bind(j.clients)
+            .bind(j.verifications)
+            .bind(j.due)
+            .bind(j.payloads)
+            .bind(j.max_attempts)
+            .execute(&self.pool)
+            .await
+            .map_err(db(OP))?;
+        Ok(())
+    }
+
+    async fn get_link(
+        &self,
+        client: &ClientId,
+        request_id: &LinkId,
+        session_id: &LinkId,
+    ) -> Result<Option<LinkRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE request_id = $1 AND session_id = $2 AND client_id = $3"
+        ))
+        .bind(request_id.as_str())
+        .bind(session_id.as_str())
+        .bind(client.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("get link"))?
+        .map(|r| links::link(&r))
+        .transpose()
+    }
+
+    async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE token_hash = $1"
+        ))
+        .bind(token_hash.as_slice())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("link by token"))?
+        .map(|r| links::link(&r))
+        .transpose()
+    }
+
+    async fn link_by_vfp_hash(&self, client: &ClientId, vfp_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE vfp_hash = $1 AND client_id = $2"
+        ))
+        .bind(vfp_hash.as_slice())
+        .bind(client.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("link by vfp"))?
+        .map(|r| links::link(&r))
+        .transpose()
+    }
+
+    async fn update_link(&self, token_hash: &[u8; 32], f: LinkMutation<'_>) -> Result<Option<LinkRecord>, StoreError> {
+        const OP: &str = "update link";
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        // Held until commit: a concurrent click on the same link waits here, then sees the
+        // click this one wrote.
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE token_hash = $1 FOR NO KEY UPDATE"
+        ))
+        .bind(token_hash.as_slice())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(db(OP))?;
+            return Ok(None);
+        };
+        let before = links::link(&row)?;
+        let mut after = before.clone();
+        f(&mut after.session);
+        if after.session.click != before.session.click || after.session.vfp_hash != before.session.vfp_hash {
+            let c = ClickCols::of(&after.session);
+            sqlx::query(
+                "UPDATE link_sessions SET clicked_at = $1, click_ip = $2, user_agent = $3, phone_match = $4, \
+                 ip_match = $5, vfp_hash = $6 WHERE request_id = $7",
+            )
+            .bind(c.clicked_at)
+            .bind(c.click_ip)
+            .bind(c.user_agent)
+            .bind(c.phone_match)
+            .bind(c.ip_match)
+            .bind(c.vfp_hash)
+            .bind(before.request_id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        }
+        tx.commit().await.map_err(db(OP))?;
+        // Only the click may change; everything else is what was stored.
+        Ok(Some(LinkRecord {
+            session: LinkSession {
+                click: after.session.click,
+                vfp_hash: after.session.vfp_hash,
+                ..before.session
+            },
+            ..before
+        }))
+    }
+
     async fn purge(
         &self,
         terminal_before: Timestamp,
@@ -812,6 +876,11 @@ impl Store for PgStore {
         }
         for (sql, before) in [
             (
+                "DELETE FROM link_sessions WHERE request_id IN (SELECT request_id FROM link_sessions \
+                 WHERE expires_at < $1 LIMIT $2)",
+                terminal_before,
+            ),
+            (
                 "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens \
                  WHERE expires_at <= $1 LIMIT $2)",
                 tokens_expired_at,
@@ -836,6 +905,191 @@ impl Store for PgStore {
         }
         Ok(purged)
     }
+
+    async fn insert_verification_superseding(
+        &self,
+        v: &Verification,
+        fx: &Effects,
+        supersede: Mutation<'_>,
+    ) -> Result<u32, StoreError> {
+        const OP: &str = "insert superseding verification";
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        // Row locks alone cannot serialise two sends to a number with nothing pending yet
+        // (neither sees the other's uncommitted row); a transaction-scoped advisory lock on
+        // (client, number) does. The next sender reads after this one commits, so it finds
+        // and supersedes this one's verification.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(format!("supersede:{}:{}", v.client_id.as_str(), v.to.e164()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db(OP))?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            verification_columns!(),
+            " FROM verifications WHERE client_id = $1 AND to_e164 = $2 AND status = 'pending' \
+             ORDER BY created_at FOR NO KEY UPDATE"
+        ))
+        .bind(v.client_id.as_str())
+        .bind(v.to.e164())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db(OP))?;
+        let mut superseded = 0u32;
+        for row in &rows {
+            let before = codec::verification(row)?;
+            let mut after = before.clone();
+            let old_fx = supersede(&mut after);
+            after.id = before.id.clone();
+            after.client_id = before.client_id.clone();
+            if after.status == ringproof_core::verification::Status::Pending {
+                return Err(StoreError::Corrupt(format!(
+                    "{OP}: the superseding transition left a verification pending"
+                )));
+            }
+            write_transition(&mut tx, &after, after != before, &old_fx, None).await?;
+            superseded += 1;
+        }
+        if !insert_verification_with(&mut *tx, v, fx, None).await? {
+            return Err(StoreError::Conflict(format!("{OP}: not inserted")));
+        }
+        tx.commit().await.map_err(db(OP))?;
+        Ok(superseded)
+    }
+
+    async fn latest_verification_to(
+        &self,
+        client: &ClientId,
+        to: &PhoneNumber,
+    ) -> Result<Option<Verification>, StoreError> {
+        sqlx::query(concat!(
+            "SELECT ",
+            verification_columns!(),
+            " FROM verifications WHERE client_id = $1 AND to_e164 = $2 \
+             ORDER BY (status = 'pending') DESC, created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(client.as_str())
+        .bind(to.e164())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("latest verification to a number"))?
+        .map(|r| codec::verification(&r))
+        .transpose()
+    }
+}
+
+/// Runs [`INSERT_VERIFICATION`]; `false` when a live idempotency record kept it out.
+async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
+    conn: E,
+    v: &Verification,
+    fx: &Effects,
+    idem: Option<&IdempotentResponse>,
+) -> Result<bool, StoreError> {
+    let cols = VerificationCols::of(v)?;
+    let jobs = JobArrays::of(&fx.jobs);
+    let events = EventArrays::of(&fx.events);
+    sqlx::query_scalar(INSERT_VERIFICATION)
+        .bind(v.id.as_str())
+        .bind(v.client_id.as_str())
+        .bind(v.to.e164())
+        .bind(v.status.as_str())
+        .bind(cols.workflow)
+        .bind(v.locale.as_str())
+        .bind(v.brand.as_str())
+        .bind(cols.code_length)
+        .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
+        .bind(v.code_expires_at.millis())
+        .bind(v.sealed_code.as_deref())
+        .bind(cols.next_step)
+        .bind(cols.sends)
+        .bind(cols.resends)
+        .bind(v.last_sent_at.millis())
+        .bind(cols.wrong_checks)
+        .bind(cols.policy)
+        .bind(v.created_at.millis())
+        .bind(v.updated_at.millis())
+        .bind(v.expires_at.millis())
+        .bind(jobs.ids)
+        .bind(jobs.kinds)
+        .bind(jobs.clients)
+        .bind(jobs.verifications)
+        .bind(jobs.due)
+        .bind(jobs.payloads)
+        .bind(jobs.max_attempts)
+        .bind(v.created_at.millis())
+        .bind(events.kinds)
+        .bind(events.channels)
+        .bind(events.details)
+        .bind(events.at)
+        .bind(idem.map(|i| i.client_id.as_str()))
+        .bind(idem.map(|i| i.key.as_str()))
+        .bind(idem.map(|i| i.request_hash.as_slice()))
+        .bind(idem.map(|i| i64::from(i.status)))
+        .bind(idem.map(|i| i.body.as_str()))
+        .bind(idem.map(|i| i.created_at.millis()))
+        // A record past its window no longer protects anything: the key may be reused.
+        .bind(idem.map(|i| i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis()))
+        .fetch_one(conn)
+        .await
+        .map_err(db("insert verification"))
+}
+
+/// Runs [`WRITE_TRANSITION`] for `v` (locked by the caller's transaction), unless there is
+/// nothing to write.
+async fn write_transition(
+    tx: &mut sqlx::PgConnection,
+    v: &Verification,
+    changed: bool,
+    fx: &Effects,
+    done_job: Option<&JobId>,
+) -> Result<(), StoreError> {
+    let nothing_to_write =
+        !changed && !fx.cancel_pending_steps && done_job.is_none() && fx.jobs.is_empty() && fx.events.is_empty();
+    if nothing_to_write {
+        return Ok(());
+    }
+    let cols = VerificationCols::of(v)?;
+    let jobs = JobArrays::of(&fx.jobs);
+    let events = EventArrays::of(&fx.events);
+    sqlx::query(WRITE_TRANSITION)
+        .bind(v.id.as_str())
+        .bind(v.client_id.as_str())
+        .bind(v.to.e164())
+        .bind(v.status.as_str())
+        .bind(cols.workflow)
+        .bind(v.locale.as_str())
+        .bind(v.brand.as_str())
+        .bind(cols.code_length)
+        .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
+        .bind(v.code_expires_at.millis())
+        .bind(v.sealed_code.as_deref())
+        .bind(cols.next_step)
+        .bind(cols.sends)
+        .bind(cols.resends)
+        .bind(v.last_sent_at.millis())
+        .bind(cols.wrong_checks)
+        .bind(cols.policy)
+        .bind(v.created_at.millis())
+        .bind(v.updated_at.millis())
+        .bind(v.expires_at.millis())
+        .bind(changed)
+        .bind(fx.cancel_pending_steps)
+        .bind(done_job.map(JobId::as_str))
+        .bind(jobs.ids)
+        .bind(jobs.kinds)
+        .bind(jobs.clients)
+        .bind(jobs.verifications)
+        .bind(jobs.due)
+        .bind(jobs.payloads)
+        .bind(jobs.max_attempts)
+        .bind(v.updated_at.millis())
+        .bind(events.kinds)
+        .bind(events.channels)
+        .bind(events.details)
+        .bind(events.at)
+        .execute(tx)
+        .await
+        .map_err(db("update verification"))?;
+    Ok(())
 }
 
 #[cfg(test)]

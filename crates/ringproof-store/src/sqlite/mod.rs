@@ -24,8 +24,13 @@ use async_trait::async_trait;
 use ringproof_core::StoreError;
 use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
+use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
+use ringproof_core::link::LinkSession;
+use ringproof_core::links::LinkRecord;
+use ringproof_core::phone::PhoneNumber;
+use ringproof_core::ports::LinkMutation;
 use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
 use ringproof_core::sessions::{Gate, TokenRecord};
 use ringproof_core::time::Timestamp;
@@ -37,6 +42,7 @@ use self::readers::Readers;
 use self::writer::{Batch, Writer};
 use crate::codec::{self, ClientCols, VerificationCols, client_columns, job_columns, verification_columns};
 use crate::error::db;
+use crate::links::{self, ClickCols, link_columns};
 use crate::migrate;
 
 /// Readers are cheap (a thread and a page cache each); a few cover concurrent API reads
@@ -77,6 +83,11 @@ const DELETE_PENDING_STEPS: &str =
     "DELETE FROM jobs WHERE verification_id = ? AND client_id = ? AND kind = ? AND state = 'pending';";
 const DELETE_JOB_OF_CLIENT: &str = "DELETE FROM jobs WHERE id = ? AND client_id = ?;";
 const DELETE_JOB: &str = "DELETE FROM jobs WHERE id = ?;";
+const INSERT_LINK: &str = concat!(
+    "INSERT INTO link_sessions (",
+    link_columns!(),
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);"
+);
 /// The verification may have been purged meanwhile; the event then has nowhere to go.
 /// (Placeholders in a batch are positional across its statements, hence the ids twice.)
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
@@ -726,6 +737,136 @@ impl Store for SqliteStore {
         Ok(next.map(Timestamp))
     }
 
+    async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
+        const OP: &str = "insert link";
+        let s = &l.session;
+        let c = ClickCols::of(s);
+        let mut b = Batch::begin();
+        b.sql(INSERT_LINK)
+            .bind(l.request_id.as_str())?
+            .bind(l.session_id.as_str())?
+            .bind(s.client_id.as_str())?
+            .bind(s.to.e164())?
+            .bind(s.target_url.as_str())?
+            .bind(s.source_ip.map(|i| i.to_string()))?
+            .bind(s.token_hash.as_slice())?
+            .bind(c.vfp_hash)?
+            .bind(s.carrier.as_str())?
+            .bind(s.line.as_str())?
+            .bind(l.transaction_id.as_str())?
+            .bind(s.created_at.millis())?
+            .bind(s.expires_at.millis())?
+            .bind(c.clicked_at)?
+            .bind(c.click_ip)?
+            .bind(c.user_agent)?
+            .bind(c.phone_match)?
+            .bind(c.ip_match)?;
+        push_jobs(&mut b, jobs, s.created_at)?;
+        self.writer.lock().await?.execute(OP, b.commit()).await
+    }
+
+    async fn get_link(
+        &self,
+        client: &ClientId,
+        request_id: &LinkId,
+        session_id: &LinkId,
+    ) -> Result<Option<LinkRecord>, StoreError> {
+        let mut r = self.readers.acquire().await?;
+        sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE request_id = ?1 AND session_id = ?2 AND client_id = ?3"
+        ))
+        .bind(request_id.as_str())
+        .bind(session_id.as_str())
+        .bind(client.as_str())
+        .fetch_optional(r.conn()?)
+        .await
+        .map_err(r.db("get link"))?
+        .map(|r| links::link(&r))
+        .transpose()
+    }
+
+    async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
+        let mut r = self.readers.acquire().await?;
+        sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE token_hash = ?1"
+        ))
+        .bind(token_hash.as_slice())
+        .fetch_optional(r.conn()?)
+        .await
+        .map_err(r.db("link by token"))?
+        .map(|r| links::link(&r))
+        .transpose()
+    }
+
+    async fn link_by_vfp_hash(&self, client: &ClientId, vfp_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
+        let mut r = self.readers.acquire().await?;
+        sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE vfp_hash = ?1 AND client_id = ?2"
+        ))
+        .bind(vfp_hash.as_slice())
+        .bind(client.as_str())
+        .fetch_optional(r.conn()?)
+        .await
+        .map_err(r.db("link by vfp"))?
+        .map(|r| links::link(&r))
+        .transpose()
+    }
+
+    async fn update_link(&self, token_hash: &[u8; 32], f: LinkMutation<'_>) -> Result<Option<LinkRecord>, StoreError> {
+        const OP: &str = "update link";
+        // The single writer connection is the lock: no other write (in particular no other
+        // click on this link) can come between this read and the write-back, which is one
+        // statement and so needs no transaction of its own.
+        let mut w = self.writer.lock().await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            link_columns!(),
+            " FROM link_sessions WHERE token_hash = ?1"
+        ))
+        .bind(token_hash.as_slice())
+        .fetch_optional(w.conn()?)
+        .await
+        .map_err(w.db(OP))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let before = links::link(&row)?;
+        let mut after = before.clone();
+        f(&mut after.session);
+        if after.session.click != before.session.click || after.session.vfp_hash != before.session.vfp_hash {
+            let c = ClickCols::of(&after.session);
+            sqlx::query(
+                "UPDATE link_sessions SET clicked_at = ?1, click_ip = ?2, user_agent = ?3, phone_match = ?4, \
+                 ip_match = ?5, vfp_hash = ?6 WHERE request_id = ?7",
+            )
+            .bind(c.clicked_at)
+            .bind(c.click_ip)
+            .bind(c.user_agent)
+            .bind(c.phone_match)
+            .bind(c.ip_match)
+            .bind(c.vfp_hash)
+            .bind(before.request_id.as_str())
+            .execute(w.conn()?)
+            .await
+            .map_err(w.db(OP))?;
+        }
+        // Only the click may change; everything else is what was stored.
+        Ok(Some(LinkRecord {
+            session: LinkSession {
+                click: after.session.click,
+                vfp_hash: after.session.vfp_hash,
+                ..before.session
+            },
+            ..before
+        }))
+    }
+
     async fn purge(
         &self,
         terminal_before: Timestamp,
@@ -781,6 +922,11 @@ impl Store for SqliteStore {
         }
         for (sql, before) in [
             (
+                "DELETE FROM link_sessions WHERE request_id IN (SELECT request_id FROM link_sessions \
+                 WHERE expires_at < ?1 LIMIT ?2)",
+                terminal_before,
+            ),
+            (
                 "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens \
                  WHERE expires_at <= ?1 LIMIT ?2)",
                 tokens_expired_at,
@@ -805,5 +951,84 @@ impl Store for SqliteStore {
             }
         }
         Ok(purged)
+    }
+
+    async fn insert_verification_superseding(
+        &self,
+        v: &Verification,
+        fx: &Effects,
+        supersede: Mutation<'_>,
+    ) -> Result<u32, StoreError> {
+        const OP: &str = "insert superseding verification";
+        const SELECT_PENDING_TO: &str = concat!(
+            "SELECT ",
+            verification_columns!(),
+            " FROM verifications WHERE client_id = ? AND to_e164 = ? AND status = 'pending' \
+             ORDER BY created_at LIMIT 1;"
+        );
+        // The single writer connection is the lock, as in `update_verification`: no other
+        // write (another send to this number included) comes between the reads and the
+        // commit. One pending record at a time: each is superseded (no longer pending)
+        // before the next is read.
+        let mut w = self.writer.lock().await?;
+        let mut superseded = 0u32;
+        let mut read = Batch::begin();
+        loop {
+            read.sql(SELECT_PENDING_TO)
+                .bind(v.client_id.as_str())?
+                .bind(v.to.e164())?;
+            let Some(row) = w.fetch_optional(OP, read).await? else {
+                break;
+            };
+            let applied = codec::verification(&row).and_then(|old| {
+                let (after, writes) = apply(&row, &v.client_id, &old.id, None, &mut *supersede)?;
+                if after.status == ringproof_core::verification::Status::Pending {
+                    return Err(StoreError::Corrupt(format!(
+                        "{OP}: the superseding transition left a verification pending"
+                    )));
+                }
+                Ok(writes)
+            });
+            match applied {
+                Ok(writes) => w.execute(OP, writes).await?,
+                Err(e) => {
+                    w.rollback().await?;
+                    return Err(e);
+                }
+            }
+            superseded += 1;
+            read = Batch::new();
+        }
+        // The transaction is open (the first read began it).
+        let mut b = Batch::new();
+        b.sql(INSERT_VERIFICATION)
+            .bind(v.id.as_str())?
+            .bind(v.client_id.as_str())?;
+        bind_verification_fields(&mut b, v, VerificationCols::of(v)?)?;
+        push_jobs(&mut b, &fx.jobs, v.created_at)?;
+        push_events(&mut b, &v.client_id, &v.id, &fx.events)?;
+        w.execute(OP, b.commit()).await?;
+        Ok(superseded)
+    }
+
+    async fn latest_verification_to(
+        &self,
+        client: &ClientId,
+        to: &PhoneNumber,
+    ) -> Result<Option<Verification>, StoreError> {
+        let mut r = self.readers.acquire().await?;
+        sqlx::query(concat!(
+            "SELECT ",
+            verification_columns!(),
+            " FROM verifications WHERE client_id = ?1 AND to_e164 = ?2 \
+             ORDER BY status = 'pending' DESC, created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(client.as_str())
+        .bind(to.e164())
+        .fetch_optional(r.conn()?)
+        .await
+        .map_err(r.db("latest verification to a number"))?
+        .map(|r| codec::verification(&r))
+        .transpose()
     }
 }

@@ -8,6 +8,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::otp::OtpError;
 use ringproof_core::sessions::LoginError;
 use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
@@ -34,6 +35,20 @@ pub enum SignzyError {
     InvalidParameter,
     /// A body over the server's limit (16 KiB).
     PayloadTooLarge,
+    /// OTP: a `phoneNumber` not in the country table or not valid in its numbering plan.
+    MobileNumberInvalid,
+    /// OTP: a `clientId` that is not the authenticated client's.
+    CustomerNotFound,
+    /// OTP: a `customTextId` that is neither built in nor the client's.
+    CustomTextNotFound,
+    /// verify-otp: a wrong code; attempts remain.
+    OtpInvalid,
+    /// verify-otp: the OTP's validity has passed.
+    OtpExpired,
+    /// verify-otp: the OTP's wrong attempts are used up.
+    OtpAttemptsExhausted,
+    /// verify-otp: nothing pending for the number (never sent, verified, superseded).
+    OtpNotPending,
     /// The store is unavailable or overloaded.
     Unavailable,
     /// A bug; the cause is logged with the request id.
@@ -155,6 +170,17 @@ impl SignzyError {
             ),
             SignzyError::InvalidParameter => envelope("Parameter is invalid", 400, "error", "conflict"),
             SignzyError::PayloadTooLarge => envelope("Request body too large", 413, "error", "payload too large"),
+            SignzyError::MobileNumberInvalid => {
+                envelope("Mobile number is not valid/allowed", 400, "error", "bad request")
+            }
+            SignzyError::CustomerNotFound => envelope("Customer not found", 400, "error", "bad request"),
+            SignzyError::CustomTextNotFound => envelope("Custom text does not exist", 400, "error", "bad request"),
+            SignzyError::OtpInvalid => envelope("Invalid OTP", 400, "error", "bad request"),
+            SignzyError::OtpExpired => envelope("OTP expired", 400, "error", "bad request"),
+            SignzyError::OtpAttemptsExhausted => {
+                envelope("Maximum OTP attempts exceeded", 429, "error", "too many requests")
+            }
+            SignzyError::OtpNotPending => envelope("No OTP pending for this phone number", 404, "error", "not found"),
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
             SignzyError::Internal => envelope(
                 "Internal server error; quote the x-request-id header when reporting it",
@@ -183,6 +209,21 @@ impl From<CoreError> for SignzyError {
                 tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
                 SignzyError::Internal
             }
+        }
+    }
+}
+
+impl From<OtpError> for SignzyError {
+    fn from(e: OtpError) -> Self {
+        match e {
+            OtpError::InvalidNumber => SignzyError::MobileNumberInvalid,
+            OtpError::UnknownTemplate => SignzyError::CustomTextNotFound,
+            OtpError::MalformedCode => SignzyError::InvalidParameter,
+            OtpError::WrongCode { .. } => SignzyError::OtpInvalid,
+            OtpError::Expired => SignzyError::OtpExpired,
+            OtpError::AttemptsExhausted => SignzyError::OtpAttemptsExhausted,
+            OtpError::NonePending => SignzyError::OtpNotPending,
+            OtpError::Core(e) => e.into(),
         }
     }
 }
@@ -248,6 +289,13 @@ mod tests {
             SignzyError::Required("username"),
             SignzyError::InvalidParameter,
             SignzyError::PayloadTooLarge,
+            SignzyError::MobileNumberInvalid,
+            SignzyError::CustomerNotFound,
+            SignzyError::CustomTextNotFound,
+            SignzyError::OtpInvalid,
+            SignzyError::OtpExpired,
+            SignzyError::OtpAttemptsExhausted,
+            SignzyError::OtpNotPending,
             SignzyError::Unavailable,
             SignzyError::Internal,
         ] {

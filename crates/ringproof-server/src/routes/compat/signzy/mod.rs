@@ -8,6 +8,7 @@
 //! resolved by the [`SignzyClient`] extractor.
 
 pub mod error;
+pub mod otp;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -25,7 +26,10 @@ use self::error::SignzyErrorResponse;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(me))
+        .merge(otp::router())
 }
 
 /// The client a Signzy access token belongs to.

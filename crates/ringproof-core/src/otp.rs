@@ -1,0 +1,209 @@
+//! One-time passwords to a phone number, addressed by the number (the Signzy-style
+//! `send-otp` / `verify-otp` pair): no verification id travels between the two calls.
+//!
+//! - **Send** is a one-step SMS verification on the ordinary state machine (same outbox,
+//!   hashing, attempt limit and expiry policy), whose text and code length come from an
+//!   OTP template ([`crate::templates`]): built-in ids `"4"`..`"8"`, or the client's own,
+//!   stored under `otp:<id>`. A new send to a number **supersedes** the client's pending
+//!   verifications to that number: they are canceled in the same transaction that inserts
+//!   the new one ([`crate::ports::Store::insert_verification_superseding`]), so only the
+//!   newest code works and two concurrent sends leave exactly one pending.
+//! - **Verify** checks a code against the client's verification to that number that a
+//!   check should go to (the pending one; else the newest), and tells apart a wrong code,
+//!   an expired one, used-up attempts and nothing pending.
+//!
+//! The pool is the client's verifications to the number, whichever face started them: a
+//! native `/v1` verification to the same number is superseded by a send here too.
+
+use crate::client::Client;
+use crate::code::{Code, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
+use crate::countries;
+use crate::engine::Engine;
+use crate::error::CoreError;
+use crate::ids::ClientId;
+use crate::phone::PhoneNumber;
+use crate::templates::{self, TemplateError};
+use crate::verification::{Effects, StartParams, Status, Verification};
+use crate::workflow::{Channel, Workflow};
+
+/// Why an OTP could not be sent or verified. No variant carries a number or a code.
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    /// Not in the supported-country table, or not a valid number of its plan.
+    #[error("the phone number is not valid or not allowed")]
+    InvalidNumber,
+    /// No built-in template and no template of the client with this id.
+    #[error("no OTP template with this id")]
+    UnknownTemplate,
+    /// The submitted OTP is not 4 to 10 digits.
+    #[error("an OTP is {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits")]
+    MalformedCode,
+    /// A wrong code; attempts remain.
+    #[error("wrong OTP; {remaining_attempts} attempt(s) left")]
+    WrongCode { remaining_attempts: u32 },
+    /// The OTP's validity has passed.
+    #[error("the OTP has expired")]
+    Expired,
+    /// The last allowed wrong attempt was used (by this check or an earlier one).
+    #[error("no attempts left for this OTP")]
+    AttemptsExhausted,
+    /// No OTP was sent to this number, or it was already verified, superseded or not delivered.
+    #[error("no OTP pending for this number")]
+    NonePending,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<crate::error::StoreError> for OtpError {
+    fn from(e: crate::error::StoreError) -> Self {
+        OtpError::Core(e.into())
+    }
+}
+
+/// A `phoneNumber` of the Signzy face (`+<cc>-<digits>` or E.164): it must fit the
+/// supported-country table *and* be a valid number of its numbering plan (the table alone
+/// admits numbers no network would deliver to, such as `+1-9907676111`).
+pub fn parse_number(s: &str) -> Result<PhoneNumber, OtpError> {
+    let n = countries::parse_signzy_number(s).map_err(|_| OtpError::InvalidNumber)?;
+    PhoneNumber::parse_e164(&n.e164()).map_err(|_| OtpError::InvalidNumber)
+}
+
+/// The template with id `id` for this client: a built-in one (`"4"`..`"8"`, which a client
+/// cannot override), else the client's own.
+pub fn template_for<'a>(client: &'a Client, id: &str) -> Option<&'a str> {
+    templates::builtin(id).or_else(|| client.templates.get(&templates::client_key(id)).map(String::as_str))
+}
+
+impl Engine {
+    /// Sends an OTP to `to` with the client's template `template_id`, superseding the
+    /// client's pending verifications to that number. Returns the new verification.
+    pub async fn send_otp(
+        &self,
+        client: &Client,
+        to: PhoneNumber,
+        template_id: &str,
+    ) -> Result<Verification, OtpError> {
+        let template = template_for(client, template_id).ok_or(OtpError::UnknownTemplate)?;
+        // A stored template was checked when it was set; a bad one is treated as missing.
+        let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
+        let now = self.now();
+        let policy = self.defaults().with(&client.policy);
+        let (v, fx) = Verification::start(
+            StartParams {
+                client_id: client.id.clone(),
+                to,
+                workflow: Workflow::single(Channel::Sms, &policy),
+                locale: "en".to_owned(),
+                brand: client.brand.clone(),
+                code_length,
+                policy,
+                sms_template: Some(template),
+                now,
+            },
+            &self.keys,
+            self.codes.as_ref(),
+        );
+        let mut supersede = |old: &mut Verification| {
+            let mut fx = Effects::default();
+            // Only pending records are handed over; one found expired ends as expired.
+            let _ = old.cancel(now, &mut fx);
+            if let Some(e) = fx.events.iter_mut().find(|e| e.kind == "canceled") {
+                e.detail = Some("superseded by a new OTP".to_owned());
+            }
+            fx
+        };
+        self.store()
+            .insert_verification_superseding(&v, &fx, &mut supersede)
+            .await?;
+        self.wake();
+        Ok(v)
+    }
+
+    /// Verifies an OTP sent to `to` by [`Engine::send_otp`] (or any verification of the
+    /// client to that number).
+    pub async fn verify_otp(&self, client: &ClientId, to: &PhoneNumber, otp: &str) -> Result<(), OtpError> {
+        if Code::from_digits(otp).is_none() {
+            return Err(OtpError::MalformedCode);
+        }
+        let latest = self
+            .store()
+            .latest_verification_to(client, to)
+            .await?
+            .ok_or(OtpError::NonePending)?;
+        let outcome = match self.check(client, &latest.id, otp).await {
+            Ok((outcome, _)) => outcome,
+            Err(CoreError::NotPending { status }) => return Err(status_error(status)),
+            // Purged between the lookup and the check.
+            Err(CoreError::NotFound) => return Err(OtpError::NonePending),
+            Err(e) => return Err(e.into()),
+        };
+        match outcome.status {
+            Status::Approved if outcome.valid => Ok(()),
+            Status::Pending => Err(OtpError::WrongCode {
+                remaining_attempts: outcome.remaining_attempts,
+            }),
+            s => Err(status_error(s)),
+        }
+    }
+
+    /// Sets (or replaces) the client's OTP template `id`, e.g. `"41"` →
+    /// `"Acme: Your OTP for login is ####"`. The ids of the built-in templates are refused.
+    pub async fn set_otp_template(&self, client: &ClientId, id: &str, text: &str) -> Result<Client, CoreError> {
+        templates::check_id(id).map_err(|e| CoreError::invalid("template_id", e.to_string()))?;
+        if templates::builtin(id).is_some() {
+            return Err(CoreError::invalid(
+                "template_id",
+                "ids 4 to 8 are the built-in templates; choose another id",
+            ));
+        }
+        templates::code_length(text).map_err(|e: TemplateError| CoreError::invalid("template", e.to_string()))?;
+        let mut c = self
+            .store()
+            .client_by_id(client)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        c.templates.insert(templates::client_key(id), text.to_owned());
+        if !self.store().update_client_settings(&c).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(c)
+    }
+}
+
+/// The error for a verification that no longer takes a code.
+fn status_error(status: Status) -> OtpError {
+    match status {
+        Status::Expired => OtpError::Expired,
+        Status::MaxAttemptsReached => OtpError::AttemptsExhausted,
+        Status::Pending | Status::Approved | Status::Canceled | Status::Failed => OtpError::NonePending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let a = parse_number("+1-4155550123").unwrap();
+        let b = parse_number("+14155550123").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.e164(), "+14155550123");
+        // In the table's range, but not a valid number of the North American plan.
+        assert!(matches!(parse_number("+1-9907676111"), Err(OtpError::InvalidNumber)));
+        // Wrong length for +1.
+        assert!(matches!(parse_number("+1-415555012"), Err(OtpError::InvalidNumber)));
+        assert!(matches!(parse_number("4155550123"), Err(OtpError::InvalidNumber)));
+    }
+
+    #[test]
+    fn templates_by_id() {
+        let mut c = Client::create("Acme", vec![], crate::time::Timestamp(0)).client;
+        c.templates
+            .insert("otp:41".into(), "Acme: Your OTP for login is ####".into());
+        c.templates.insert("otp:6".into(), "ignored ######".into());
+        assert_eq!(template_for(&c, "6"), templates::builtin("6"));
+        assert_eq!(template_for(&c, "41"), Some("Acme: Your OTP for login is ####"));
+        assert_eq!(template_for(&c, "51"), None);
+    }
+}

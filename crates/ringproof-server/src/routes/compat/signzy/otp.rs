@@ -1,0 +1,164 @@
+//! `POST /api/v3/otp-verification/send-otp` and `.../verify-otp`: Signzy's OTP pair over
+//! [`ringproof_core::otp`] (templates, superseding, the distinct verify outcomes live
+//! there). This file checks the fields, that `clientId` is the token's client, and renders.
+
+use axum::extract::State;
+use ringproof_core::otp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{SignzyErrorResponse, SignzyUnauthorized};
+use super::{SignzyClient, SignzyError, SignzyJson};
+use crate::state::AppState;
+
+/// The only `channel` Signzy documents.
+const SMS_OTP: &str = "smsOtp";
+
+/// The body of `send-otp` (for the API description; the handler reads the fields itself,
+/// to answer each problem with Signzy's body).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SendOtpRequest {
+    /// The authenticated client's id (`userId` of the login).
+    #[schema(example = "6462150e29c23b4d42352a63")]
+    #[serde(rename = "clientId")]
+    client_id: String,
+    /// `+<country code>-<digits>` or E.164.
+    #[schema(example = "+1-4155550123")]
+    #[serde(rename = "phoneNumber")]
+    phone_number: String,
+    /// `smsOtp`.
+    #[schema(example = "smsOtp")]
+    channel: String,
+    /// `"4"`..`"8"` (built in: "Your OTP for verification is ####", one `#` per digit) or
+    /// a template id of the client (`ringproof template set`).
+    #[schema(example = "6")]
+    #[serde(rename = "customTextId")]
+    custom_text_id: String,
+}
+
+/// The body of `verify-otp` (for the API description).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct VerifyOtpRequest {
+    #[schema(example = "6462150e29c23b4d42352a63")]
+    #[serde(rename = "clientId")]
+    client_id: String,
+    #[schema(example = "+1-4155550123")]
+    #[serde(rename = "phoneNumber")]
+    phone_number: String,
+    /// The digits received, as a string.
+    #[schema(example = "123456")]
+    otp: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OtpResult {
+    #[schema(example = 200)]
+    status: u16,
+    #[serde(rename = "statusDescription")]
+    #[schema(example = "Success OTP Sent")]
+    status_description: &'static str,
+    /// Present (and `true`) on a verified OTP only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OtpResponse {
+    result: OtpResult,
+}
+
+/// The client the request names must be the token's: another id is "Customer not found".
+fn check_client(body: &SignzyJson, client: &ringproof_core::client::Client) -> Result<(), SignzyError> {
+    if body.required_str("clientId")? == client.id.as_str() {
+        Ok(())
+    } else {
+        Err(SignzyError::CustomerNotFound)
+    }
+}
+
+/// Sends a one-time password by SMS (Signzy's Send OTP).
+///
+/// The text is the template's with the code in place of its `#` run, which also sets the
+/// code length. A new OTP to the same number supersedes the client's pending one: only the
+/// newest code works.
+#[utoipa::path(
+    post,
+    path = "/api/v3/otp-verification/send-otp",
+    tag = "signzy",
+    security(("signzy_token" = [])),
+    request_body = SendOtpRequest,
+    responses(
+        (status = 200, description = "`{\"result\":{\"status\":200,\"statusDescription\":\"Success OTP Sent\"}}`", body = OtpResponse),
+        (status = 400, description = "Not a JSON object; a field missing or invalid; `Customer not found`; `Mobile number is not valid/allowed`; `Custom text does not exist`", body = SignzyErrorResponse),
+        (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
+        (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
+    )
+)]
+async fn send_otp(
+    State(state): State<AppState>,
+    SignzyClient(client): SignzyClient,
+    body: SignzyJson,
+) -> Result<axum::Json<OtpResponse>, SignzyError> {
+    body.required_str("clientId")?;
+    let phone = body.required_str("phoneNumber")?;
+    let channel = body.required_str("channel")?;
+    let text_id = body.required_str("customTextId")?;
+    check_client(&body, &client)?;
+    if channel != SMS_OTP {
+        return Err(SignzyError::InvalidParameter);
+    }
+    let to = otp::parse_number(phone)?;
+    state.engine.send_otp(&client, to, text_id).await?;
+    Ok(axum::Json(OtpResponse {
+        result: OtpResult {
+            status: 200,
+            status_description: "Success OTP Sent",
+            verified: None,
+        },
+    }))
+}
+
+/// Verifies a one-time password sent with send-otp (a ringproof addition in Signzy's
+/// shapes: the seeds have no verify call).
+#[utoipa::path(
+    post,
+    path = "/api/v3/otp-verification/verify-otp",
+    tag = "signzy",
+    security(("signzy_token" = [])),
+    request_body = VerifyOtpRequest,
+    responses(
+        (status = 200, description = "`{\"result\":{\"status\":200,\"statusDescription\":\"OTP verified\",\"verified\":true}}`", body = OtpResponse),
+        (status = 400, description = "`Invalid OTP` (attempts remain), `OTP expired`, a field missing or invalid, `Customer not found`, `Mobile number is not valid/allowed`", body = SignzyErrorResponse),
+        (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
+        (status = 404, description = "`No OTP pending for this phone number`", body = SignzyErrorResponse),
+        (status = 429, description = "`Maximum OTP attempts exceeded`", body = SignzyErrorResponse),
+        (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
+    )
+)]
+async fn verify_otp(
+    State(state): State<AppState>,
+    SignzyClient(client): SignzyClient,
+    body: SignzyJson,
+) -> Result<axum::Json<OtpResponse>, SignzyError> {
+    body.required_str("clientId")?;
+    let phone = body.required_str("phoneNumber")?;
+    let code = body.required_str("otp")?;
+    check_client(&body, &client)?;
+    let to = otp::parse_number(phone)?;
+    state.engine.verify_otp(&client.id, &to, code).await?;
+    Ok(axum::Json(OtpResponse {
+        result: OtpResult {
+            status: 200,
+            status_description: "OTP verified",
+            verified: Some(true),
+        },
+    }))
+}
+
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(send_otp))
+        .routes(utoipa_axum::routes!(verify_otp))
+}

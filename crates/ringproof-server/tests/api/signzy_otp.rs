@@ -1,0 +1,359 @@
+//! The Signzy face's OTP pair: send-otp (built-in and client templates, both number forms,
+//! the text read back from the sandbox), verify-otp, superseding, expiry by the injected
+//! clock, attempts, isolation between clients, and every error body exactly, with the
+//! HTTP status equal to `error.status`.
+
+use std::sync::Arc;
+
+use reqwest::Response;
+use ringproof_core::code::ScriptedCodeSource;
+use ringproof_core::ids::ClientId;
+use serde_json::{Value, json};
+
+use crate::helpers::{Opts, TestApp, code_in, fresh_pg_url};
+
+const SEND: &str = "/api/v3/otp-verification/send-otp";
+const VERIFY: &str = "/api/v3/otp-verification/verify-otp";
+const TO: &str = "+14155550123";
+const TO_HYPHEN: &str = "+1-4155550123";
+
+fn sent() -> Value {
+    json!({"result": {"status": 200, "statusDescription": "Success OTP Sent"}})
+}
+
+fn verified() -> Value {
+    json!({"result": {"status": 200, "statusDescription": "OTP verified", "verified": true}})
+}
+
+fn error(message: &str, status: u16, kind: &str) -> Value {
+    json!({"error": {"name": "Error", "message": message, "status": status, "reason": "error",
+        "type": kind, "statusCode": status}})
+}
+
+fn required(field: &str) -> Value {
+    json!({"error": {"name": "Error", "message": format!("{field} is required"), "status": 400,
+        "reason": "validation error", "type": "bad request", "statusCode": "400"}})
+}
+
+fn invalid_parameter() -> Value {
+    error("Parameter is invalid", 400, "conflict")
+}
+fn invalid_number() -> Value {
+    error("Mobile number is not valid/allowed", 400, "bad request")
+}
+fn customer_not_found() -> Value {
+    error("Customer not found", 400, "bad request")
+}
+fn no_custom_text() -> Value {
+    error("Custom text does not exist", 400, "bad request")
+}
+fn invalid_otp() -> Value {
+    error("Invalid OTP", 400, "bad request")
+}
+fn expired() -> Value {
+    error("OTP expired", 400, "bad request")
+}
+fn exhausted() -> Value {
+    error("Maximum OTP attempts exceeded", 429, "too many requests")
+}
+fn none_pending() -> Value {
+    error("No OTP pending for this phone number", 404, "not found")
+}
+
+/// The body, after checking the HTTP status and that an envelope's `status` equals it.
+async fn body(r: Response, status: u16) -> Value {
+    assert_eq!(r.status(), status);
+    let v: Value = r.json().await.unwrap();
+    if let Some(e) = v.get("error") {
+        assert_eq!(e["status"], status, "{v}");
+    }
+    v
+}
+
+async fn token(app: &TestApp, username: &str, password: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/api/v3/patrons/login", app.base))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    body(r, 200).await["id"].as_str().unwrap().to_owned()
+}
+
+/// The demo client's token.
+async fn login(app: &TestApp) -> String {
+    token(app, &app.username, &app.password).await
+}
+
+async fn send(app: &TestApp, token: &str, phone: &str, text_id: &str) -> Response {
+    let b = json!({"clientId": app.client_id, "phoneNumber": phone, "channel": "smsOtp", "customTextId": text_id});
+    app.post_as(token, SEND, &b).await
+}
+
+async fn verify(app: &TestApp, token: &str, phone: &str, otp: &str) -> Response {
+    let b = json!({"clientId": app.client_id, "phoneNumber": phone, "otp": otp});
+    app.post_as(token, VERIFY, &b).await
+}
+
+/// Delivers what is due and returns the newest SMS text to `TO`.
+async fn last_text(app: &TestApp) -> String {
+    app.drain().await;
+    app.messages(TO).await[0]["text"].as_str().unwrap().to_owned()
+}
+
+async fn send_and_verify_with_builtin_and_client_templates(app: TestApp) {
+    let t = login(&app).await;
+    assert_eq!(body(send(&app, &t, TO_HYPHEN, "6").await, 200).await, sent());
+    let text = last_text(&app).await;
+    let code = code_in(&text);
+    assert_eq!(code.len(), 6);
+    assert_eq!(text, format!("Your OTP for verification is {code}"));
+    // The other number form names the same number.
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 200).await, verified());
+    // Single use.
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 404).await, none_pending());
+
+    // A client template, set through the engine (the CLI's path): 4 digits, its own text.
+    let id = ClientId::parse(&app.client_id).unwrap();
+    app.engine
+        .set_otp_template(&id, "41", "Acme: Your OTP for login is ####")
+        .await
+        .unwrap();
+    app.clock.advance_secs(1);
+    assert_eq!(body(send(&app, &t, TO, "41").await, 200).await, sent());
+    let text = last_text(&app).await;
+    let code = code_in(&text);
+    assert_eq!(code.len(), 4);
+    assert_eq!(text, format!("Acme: Your OTP for login is {code}"));
+    assert_eq!(body(verify(&app, &t, TO_HYPHEN, &code).await, 200).await, verified());
+
+    // The other built-in lengths.
+    for (id, len) in [("4", 4), ("5", 5), ("7", 7), ("8", 8)] {
+        app.clock.advance_secs(1);
+        assert_eq!(body(send(&app, &t, TO, id).await, 200).await, sent());
+        let text = last_text(&app).await;
+        assert_eq!(code_in(&text).len(), len, "{id}");
+        assert_eq!(text, format!("Your OTP for verification is {}", code_in(&text)));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn send_and_verify_sqlite() {
+    send_and_verify_with_builtin_and_client_templates(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn send_and_verify_postgres() {
+    let Some(url) = fresh_pg_url().await else {
+        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL variant not run");
+        return;
+    };
+    let app = TestApp::spawn_with(Opts {
+        database_url: Some(url),
+        ..Opts::default()
+    })
+    .await;
+    send_and_verify_with_builtin_and_client_templates(app).await;
+}
+
+#[tokio::test]
+async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let cid = app.client_id.clone();
+    let full = json!({"clientId": cid, "phoneNumber": TO, "channel": "smsOtp", "customTextId": "6"});
+    for field in ["clientId", "phoneNumber", "channel", "customTextId"] {
+        for missing in [Value::Null, json!("")] {
+            let mut b = full.clone();
+            b[field] = missing;
+            assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, required(field));
+        }
+        let mut b = full.clone();
+        b.as_object_mut().unwrap().remove(field);
+        assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, required(field));
+        let mut b = full.clone();
+        b[field] = json!(6);
+        assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, invalid_parameter());
+    }
+    let with = |field: &str, v: &str| {
+        let mut b = full.clone();
+        b[field] = json!(v);
+        b
+    };
+    let cases = [
+        // Another client's id (or any other) is not this token's customer.
+        (with("clientId", "0123456789abcdef01234567"), 400, customer_not_found()),
+        (with("channel", "whatsappOtp"), 400, invalid_parameter()),
+        (with("channel", "smsotp"), 400, invalid_parameter()),
+        // Wrong length for +1; unknown calling code; not a number; no `+`.
+        (with("phoneNumber", "+1-415555012"), 400, invalid_number()),
+        (with("phoneNumber", "+999-123456789"), 400, invalid_number()),
+        (with("phoneNumber", "+1-41555501ab"), 400, invalid_number()),
+        (with("phoneNumber", "14155550123"), 400, invalid_number()),
+        // In the seed's table but not a valid North American number (the seed's example).
+        (with("phoneNumber", "+1-9907676111"), 400, invalid_number()),
+        (with("customTextId", "3"), 400, no_custom_text()),
+        (with("customTextId", "41"), 400, no_custom_text()),
+    ];
+    for (b, status, expected) in cases {
+        assert_eq!(body(app.post_as(&t, SEND, &b).await, status).await, expected, "{b}");
+    }
+    // Not JSON; no token; a bad token.
+    let r = app
+        .http
+        .post(format!("{}{SEND}", app.base))
+        .header("authorization", &t)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(r, 400).await, error("Request parse failure", 400, "conflict"));
+    let r = app
+        .http
+        .post(format!("{}{SEND}", app.base))
+        .json(&full)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(r, 401).await, json!({"message": "No API key found in request"}));
+    let r = app.post_as(&app.auth(), SEND, &full).await;
+    assert_eq!(
+        body(r, 401).await["error"]["message"],
+        "Invalid authentication credentials"
+    );
+
+    assert_eq!(app.drain().await, 0, "no SMS for a refused request");
+    assert!(app.messages(TO).await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn verify_otp_outcomes_are_distinct() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+
+    // Nothing sent yet.
+    assert_eq!(body(verify(&app, &t, TO, "123456").await, 404).await, none_pending());
+
+    // Wrong codes count; the right one still works while attempts remain.
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(body(verify(&app, &t, TO, wrong).await, 400).await, invalid_otp());
+    // A malformed otp is a parameter error and does not count.
+    for bad in ["12ab56", "123", "12345678901", " 123456"] {
+        assert_eq!(
+            body(verify(&app, &t, TO, bad).await, 400).await,
+            invalid_parameter(),
+            "{bad}"
+        );
+    }
+    let b = json!({"clientId": app.client_id, "phoneNumber": TO, "otp": 123456});
+    assert_eq!(body(app.post_as(&t, VERIFY, &b).await, 400).await, invalid_parameter());
+    for field in ["clientId", "phoneNumber", "otp"] {
+        let mut b = json!({"clientId": app.client_id, "phoneNumber": TO, "otp": code});
+        b.as_object_mut().unwrap().remove(field);
+        assert_eq!(body(app.post_as(&t, VERIFY, &b).await, 400).await, required(field));
+    }
+    let b = json!({"clientId": "0123456789abcdef01234567", "phoneNumber": TO, "otp": code});
+    assert_eq!(body(app.post_as(&t, VERIFY, &b).await, 400).await, customer_not_found());
+    assert_eq!(
+        body(verify(&app, &t, "+1-415555012", &code).await, 400).await,
+        invalid_number()
+    );
+    // Another (valid) number has nothing pending.
+    assert_eq!(
+        body(verify(&app, &t, "+14155550124", &code).await, 404).await,
+        none_pending()
+    );
+    assert_eq!(body(verify(&app, &t, TO_HYPHEN, &code).await, 200).await, verified());
+
+    // Attempts exhausted: 5 allowed (default policy); the 5th wrong one ends it, and then
+    // even the right code is refused the same way.
+    app.clock.advance_secs(1);
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    for _ in 0..4 {
+        assert_eq!(body(verify(&app, &t, TO, wrong).await, 400).await, invalid_otp());
+    }
+    assert_eq!(body(verify(&app, &t, TO, wrong).await, 429).await, exhausted());
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 429).await, exhausted());
+
+    // Expired: valid for 600 s (default policy).
+    app.clock.advance_secs(1);
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    app.clock.advance_secs(599);
+    app.clock.advance_secs(1);
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 400).await, expired());
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 400).await, expired());
+    // A new OTP after those works.
+    assert_eq!(body(send(&app, &t, TO, "4").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 200).await, verified());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expiry_is_exact() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    app.clock.advance_secs(599);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_eq!(body(verify(&app, &t, TO, wrong).await, 400).await, invalid_otp());
+    app.clock.advance_secs(1);
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 400).await, expired());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_otp_supersedes_the_previous_one() {
+    let codes = Arc::new(ScriptedCodeSource::new(["111111", "222222", "333333"]));
+    let app = TestApp::spawn_with(Opts {
+        codes: Some(codes),
+        ..Opts::default()
+    })
+    .await;
+    let t = login(&app).await;
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    assert_eq!(last_text(&app).await, "Your OTP for verification is 111111");
+    app.clock.advance_secs(5);
+    assert_eq!(body(send(&app, &t, TO_HYPHEN, "6").await, 200).await, sent());
+    assert_eq!(last_text(&app).await, "Your OTP for verification is 222222");
+    // The old code is now just a wrong code for the new OTP.
+    assert_eq!(body(verify(&app, &t, TO, "111111").await, 400).await, invalid_otp());
+    assert_eq!(body(verify(&app, &t, TO, "222222").await, 200).await, verified());
+    assert_eq!(body(verify(&app, &t, TO, "111111").await, 404).await, none_pending());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_client_cannot_verify_this_clients_otp() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let other = app.engine.create_client("other", vec![]).await.unwrap();
+    let ot = token(&app, &other.client.username, &other.password).await;
+
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    // Naming this client with the other's token: not its customer.
+    assert_eq!(
+        body(verify(&app, &ot, TO, &code).await, 400).await,
+        customer_not_found()
+    );
+    // Naming itself: it has nothing pending for the number, even with the right code.
+    let b = json!({"clientId": other.client.id.as_str(), "phoneNumber": TO, "otp": code});
+    assert_eq!(body(app.post_as(&ot, VERIFY, &b).await, 404).await, none_pending());
+    // Nor can it send for this client, or supersede this client's OTP by sending its own.
+    assert_eq!(body(send(&app, &ot, TO, "6").await, 400).await, customer_not_found());
+    let b = json!({"clientId": other.client.id.as_str(), "phoneNumber": TO, "channel": "smsOtp", "customTextId": "6"});
+    assert_eq!(body(app.post_as(&ot, SEND, &b).await, 200).await, sent());
+    // None of that touched this client's OTP.
+    assert_eq!(body(verify(&app, &t, TO, &code).await, 200).await, verified());
+    app.stop().await;
+}

@@ -1,0 +1,111 @@
+//! The row mapping of `link_sessions`, shared by both backends (see `codec` for the
+//! conventions: timestamps as BIGINT milliseconds, hashes as bytes, anything that does not
+//! decode reported as [`StoreError::Corrupt`]).
+
+use std::net::IpAddr;
+
+use ringproof_core::StoreError;
+use ringproof_core::ids::LinkId;
+use ringproof_core::link::{Click, LinkSession, PhoneMatch};
+use ringproof_core::links::LinkRecord;
+use ringproof_core::lookup::LineKind;
+use ringproof_core::phone::PhoneNumber;
+use ringproof_core::time::Timestamp;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::codec::{client_id, col, hash32};
+use crate::error::corrupt;
+
+/// Columns of `link_sessions`, in the order the inserts bind them.
+macro_rules! link_columns {
+    () => {
+        "request_id, session_id, client_id, to_e164, target_url, source_ip, token_hash, vfp_hash, carrier, \
+         line_type, transaction_id, created_at, expires_at, clicked_at, click_ip, user_agent, phone_match, ip_match"
+    };
+}
+pub(crate) use link_columns;
+
+fn link_id(s: &str) -> Result<LinkId, StoreError> {
+    LinkId::parse(s).ok_or_else(|| corrupt("malformed link id"))
+}
+
+fn ip(s: &str, name: &str) -> Result<IpAddr, StoreError> {
+    s.parse()
+        .map_err(|_| corrupt(format_args!("column {name} is not an IP address")))
+}
+
+pub(crate) fn link<'r, R>(row: &'r R) -> Result<LinkRecord, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let to: String = col(row, "to_e164")?;
+    let source_ip: Option<String> = col(row, "source_ip")?;
+    let vfp_hash: Option<Vec<u8>> = col(row, "vfp_hash")?;
+    let line: String = col(row, "line_type")?;
+    let clicked_at: Option<i64> = col(row, "clicked_at")?;
+    let click = match clicked_at {
+        None => None,
+        Some(at) => {
+            let click_ip: Option<String> = col(row, "click_ip")?;
+            let phone_match: Option<String> = col(row, "phone_match")?;
+            let ip_match: Option<bool> = col(row, "ip_match")?;
+            let (Some(click_ip), Some(phone_match), Some(ip_match)) = (click_ip, phone_match, ip_match) else {
+                return Err(corrupt("a clicked link session lacks click columns"));
+            };
+            Some(Click {
+                at: Timestamp(at),
+                ip: ip(&click_ip, "click_ip")?,
+                user_agent: col::<_, Option<String>>(row, "user_agent")?.unwrap_or_default(),
+                phone_match: PhoneMatch::parse(&phone_match).ok_or_else(|| corrupt("unknown phone_match"))?,
+                ip_match,
+            })
+        }
+    };
+    Ok(LinkRecord {
+        request_id: link_id(&col::<_, String>(row, "request_id")?)?,
+        session_id: link_id(&col::<_, String>(row, "session_id")?)?,
+        transaction_id: col(row, "transaction_id")?,
+        session: LinkSession {
+            client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+            to: PhoneNumber::parse_e164(&to).map_err(|_| corrupt("column to_e164 is not a valid E.164 number"))?,
+            target_url: col(row, "target_url")?,
+            source_ip: source_ip.as_deref().map(|s| ip(s, "source_ip")).transpose()?,
+            token_hash: hash32(col(row, "token_hash")?, "token_hash")?,
+            carrier: col(row, "carrier")?,
+            line: LineKind::parse(&line).ok_or_else(|| corrupt("unknown line_type"))?,
+            created_at: Timestamp(col(row, "created_at")?),
+            expires_at: Timestamp(col(row, "expires_at")?),
+            click,
+            vfp_hash: vfp_hash.map(|h| hash32(h, "vfp_hash")).transpose()?,
+        },
+    })
+}
+
+/// The click columns of a session as plain values, for the write-back of a click.
+pub(crate) struct ClickCols {
+    pub clicked_at: Option<i64>,
+    pub click_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub phone_match: Option<&'static str>,
+    pub ip_match: Option<bool>,
+    pub vfp_hash: Option<Vec<u8>>,
+}
+
+impl ClickCols {
+    pub(crate) fn of(s: &LinkSession) -> Self {
+        let c = s.click.as_ref();
+        Self {
+            clicked_at: c.map(|c| c.at.millis()),
+            click_ip: c.map(|c| c.ip.to_string()),
+            user_agent: c.map(|c| c.user_agent.clone()),
+            phone_match: c.map(|c| c.phone_match.as_str()),
+            ip_match: c.map(|c| c.ip_match),
+            vfp_hash: s.vfp_hash.map(|h| h.to_vec()),
+        }
+    }
+}
