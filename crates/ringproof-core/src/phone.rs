@@ -64,6 +64,13 @@ impl PhoneNumber {
         self.country_code
     }
 
+    /// The region (ISO 3166-1 alpha-2, e.g. `US`, `CA`) the numbering plan assigns the
+    /// number to; `None` when the plan names none (a non-geographic code).
+    pub fn region(&self) -> Option<String> {
+        let parsed = rlibphonenumber::PhoneNumber::parse(&self.e164, None).ok()?;
+        parsed.get_region_code().map(|r| r.to_string())
+    }
+
     /// `+1******0123`: the country code and the last four digits, for logs.
     pub fn masked(&self) -> String {
         let cc = self.country_code.to_string();
@@ -108,6 +115,11 @@ mod tests {
         let n = PhoneNumber::parse_e164("+14155550123").unwrap();
         assert_eq!(n.e164(), "+14155550123");
         assert_eq!(n.country_code(), 1);
+        assert_eq!(n.region().as_deref(), Some("US"));
+        assert_eq!(
+            PhoneNumber::parse_e164("+16135550123").unwrap().region().as_deref(),
+            Some("CA")
+        );
         assert_eq!(n.masked(), "+1******0123");
         assert_eq!(format!("{n:?}"), "PhoneNumber(+1******0123)");
         assert_eq!(format!("{n}"), "+1******0123");

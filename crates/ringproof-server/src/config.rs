@@ -6,7 +6,7 @@
 //! `RINGPROOF_LISTEN`, `RINGPROOF_DATA_DIR`, `RINGPROOF_POLICY__CODE_LENGTH`.
 //! `RINGPROOF_SERVER_SECRET_FILE` (like every `*_file` key) names a file holding the secret.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -59,6 +59,18 @@ pub struct Config {
     pub retention_s: i64,
     /// The Signzy-compatible face (`/api/v3`).
     pub signzy: SignzyConfig,
+    /// The address phones reach this server at: one-time links in SMS are
+    /// `<public_base_url>/l/<token>`. An absolute `http(s)://` URL without query or
+    /// fragment (a path prefix is allowed; a trailing slash is dropped). Default
+    /// `http://<the bound listen address>`, which only suits local development.
+    pub public_base_url: Option<String>,
+    /// How long a one-time link is valid, in seconds. 60 to 3600. Default 300.
+    pub link_ttl_s: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the click IP of a link
+    /// page. Exact IP addresses (no ranges). Default none: the socket address is the
+    /// click IP. With the peer listed, the click IP is the right-most address in
+    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +130,9 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
             signzy: SignzyConfig::default(),
+            public_base_url: None,
+            link_ttl_s: ringproof_core::links::DEFAULT_LINK_TTL_S,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -152,6 +167,9 @@ const KNOWN_KEYS: &[&str] = &[
     "worker",
     "retention_s",
     "signzy",
+    "public_base_url",
+    "link_ttl_s",
+    "trusted_proxies",
 ];
 
 impl Config {
@@ -193,15 +211,87 @@ impl Config {
                 "signzy.token_ttl_s must be 60 to 2592000 (30 days)".into(),
             ));
         }
+        if !(60..=3600).contains(&config.link_ttl_s) {
+            return Err(ConfigError::Invalid("link_ttl_s must be 60 to 3600".into()));
+        }
+        if let Some(u) = &config.public_base_url {
+            check_public_base_url(u).map_err(ConfigError::Invalid)?;
+        }
         if config.worker.concurrency == 0 {
             return Err(ConfigError::Invalid("worker.concurrency must be at least 1".into()));
         }
         Ok((config, warnings))
     }
 
+    /// Where links point: `public_base_url`, else `http://<bound>` (the address actually
+    /// bound, so a `listen` port of 0 gives the real port).
+    pub fn public_base_url_or(&self, bound: SocketAddr) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("ringproof.db").display()))
+    }
+}
+
+/// `public_base_url` must be an absolute http(s) URL with a host and no query or fragment.
+fn check_public_base_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("https://")
+        .or_else(|| u.strip_prefix("http://"))
+        .ok_or_else(|| format!("public_base_url must start with http:// or https:// (got `{u}`)"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.contains('@') || u.contains(['?', '#']) || u.chars().any(|c| c.is_whitespace()) {
+        return Err(format!(
+            "public_base_url must be an absolute URL with a host and no credentials, query or fragment (got `{u}`)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_base_url_is_checked_and_defaults_to_the_bound_address() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "https://verify.example.com/",
+            "https://x.example/rp",
+        ] {
+            assert!(check_public_base_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "verify.example.com",
+            "ftp://x",
+            "https://",
+            "https://a@b",
+            "https://x/?q",
+            "https://x/#f",
+        ] {
+            assert!(check_public_base_url(bad).is_err(), "{bad}");
+        }
+        let bound: SocketAddr = "127.0.0.1:41234".parse().unwrap();
+        assert_eq!(Config::default().public_base_url_or(bound), "http://127.0.0.1:41234");
+        let c = Config {
+            public_base_url: Some("https://v.example/".into()),
+            ..Config::default()
+        };
+        assert_eq!(c.public_base_url_or(bound), "https://v.example");
+    }
+
+    #[test]
+    fn the_example_file_loads_without_warnings() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ringproof.example.toml");
+        let (c, warnings) = Config::load(Some(&p), &Overrides::default()).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!((c.link_ttl_s, c.trusted_proxies.len()), (300, 0));
     }
 }

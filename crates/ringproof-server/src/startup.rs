@@ -71,6 +71,8 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
             ..JobTuning::default()
         })
         .with_token_ttl(config.signzy.token_ttl_s)
+        .with_link_ttl(config.link_ttl_s)
+        .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
         .with_wake(Arc::new(move || w.notify_one()));
     Ok(Core { engine, wake, clock })
@@ -195,6 +197,13 @@ impl Application {
         };
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        // Links point at the address actually bound when no public URL is configured.
+        let engine = engine.with_public_base_url(&config.public_base_url_or(addr));
+        if config.mode == Mode::Production && config.public_base_url.is_none() {
+            tracing::warn!(
+                "public_base_url is not set: one-time links will point at http://{addr}, which phones cannot reach"
+            );
+        }
         let state = AppState {
             engine,
             sandbox,
@@ -248,7 +257,10 @@ impl Application {
         });
         let app = crate::routes::app(self.state);
         tracing::info!(addr = %self.addr, "ringproof listening");
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        // The connect info gives link pages the peer address (the click IP).
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {
             let _ = w.await;

@@ -37,6 +37,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
     tags(
         (name = "verifications", description = "The native API"),
         (name = "signzy", description = "The Signzy-compatible face, base `/api/v3` (docs/compat-signzy.md)"),
+        (name = "links", description = "One-time link pages, opened by the phone (HTML, no authentication)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
         (name = "operations", description = "Health, readiness, metrics")
     )
@@ -66,6 +67,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ops::router())
         .merge(sandbox::router())
         .merge(compat::router())
+        .merge(crate::pages::router())
         .split_for_parts()
 }
 

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api_error::{ApiError, ApiQuery, ErrorResponse};
+use crate::pages::escape;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -133,19 +134,4 @@ table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;
 Filter: <code>/sandbox?to=%2B14155550123</code>. JSON: <a href=\"/sandbox/api/messages\">/sandbox/api/messages</a>.</p>\
 <table><thead><tr><th>When (UTC)</th><th>To</th><th>Channel</th><th>Text</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>"
     )))
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -41,6 +41,8 @@ pub struct Opts {
     pub codes: Option<Arc<dyn CodeSource>>,
     pub sender: Option<Arc<dyn Sender>>,
     pub data_dir: Option<PathBuf>,
+    /// `trusted_proxies` of the config (link pages believe their `X-Forwarded-For`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -78,6 +80,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
             database_url: opts.database_url.clone(),
+            trusted_proxies: opts.trusted_proxies.clone(),
             ..Config::default()
         };
         let clock = Arc::new(ManualClock::new(T0));

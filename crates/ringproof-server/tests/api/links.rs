@@ -50,8 +50,10 @@ async fn a_link_is_sent_clicked_once_and_redirects_with_a_vfp() {
         text,
         format!(
             "Your identity verification journey has started, please click on the following link to verify \
-             possession of the device http://127.0.0.1:8080/l/{token}"
-        )
+             possession of the device {}/l/{token}",
+            app.base
+        ),
+        "the link points at the bound address when public_base_url is unset"
     );
     let stored = app
         .engine
@@ -153,7 +155,7 @@ async fn an_unclicked_link_expires_by_the_clock() {
     r.custom_sms = Some("Acme: tap {link} to continue".into());
     let started = app.engine.start_link(&c, r).await.unwrap();
     let (text, _) = token_in_sms(&app, MOBILE).await;
-    assert!(text.starts_with("Acme: tap http://127.0.0.1:8080/l/") && text.ends_with(" to continue"));
+    assert!(text.starts_with(&format!("Acme: tap {}/l/", app.base)) && text.ends_with(" to continue"));
     let token = text.split("/l/").nth(1).unwrap().split(' ').next().unwrap().to_owned();
 
     app.clock.advance_secs(299);

@@ -84,6 +84,14 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/api/v3/patrons/me", "get"),
         ("/api/v3/otp-verification/send-otp", "post"),
         ("/api/v3/otp-verification/verify-otp", "post"),
+        ("/api/v3/us-kyc/send-instant-link", "post"),
+        (
+            "/api/v3/us-kyc/poll-check-verify/request/{requestId}/session/{sessionId}",
+            "get",
+        ),
+        ("/api/v3/us-kyc/instant-link-result", "post"),
+        ("/l/{token}", "get"),
+        ("/l/{token}", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -91,7 +99,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 15);
+    assert_eq!(paths.len(), 19);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     let docs = app
         .http

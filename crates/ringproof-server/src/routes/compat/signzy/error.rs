@@ -8,6 +8,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::link::ClickError;
+use ringproof_core::links::LinkError;
 use ringproof_core::otp::OtpError;
 use ringproof_core::sessions::LoginError;
 use ringproof_core::{CoreError, StoreError};
@@ -26,7 +28,10 @@ pub enum SignzyError {
     /// Login with an unknown username or a wrong password.
     LoginFailed,
     /// Login refused without a password check (lockout rule); `locked` after 10 failures.
-    TooManyLogins { retry_after_s: u64, locked: bool },
+    TooManyLogins {
+        retry_after_s: u64,
+        locked: bool,
+    },
     /// A body that is not a JSON object.
     ParseFailure,
     /// A required field is missing, null or empty.
@@ -49,6 +54,28 @@ pub enum SignzyError {
     OtpAttemptsExhausted,
     /// verify-otp: nothing pending for the number (never sent, verified, superseded).
     OtpNotPending,
+    /// send-instant-link: `+1` and the 10 digits is not a valid number of the plan, or the
+    /// lookup says the number is not valid or active.
+    NotValidNumber,
+    /// send-instant-link: a landline, VoIP or toll-free line (cannot open a link).
+    SubscriberNotSupported,
+    /// send-instant-link: the lookup's subscriber states.
+    SubscriberSuspended,
+    SubscriberDeactivated,
+    SubscriberNotEligible,
+    CannotIdentifySubscriber,
+    NoCrmData,
+    CarrierMismatch,
+    /// send-instant-link: the number lookup service cannot be reached.
+    ProviderUnreachable,
+    /// poll-check-verify: a path id that does not match `^[0-9a-fA-F]{24}$`
+    /// (`"requestId"` or `"sessionId"`).
+    IdPattern(&'static str),
+    /// poll-check-verify: unknown ids, or another client's.
+    InvalidLinkIds,
+    /// instant-link-result: no completed link of this client has this VFP (unknown,
+    /// expired, another client's).
+    TransactionNotCompleted,
     /// The store is unavailable or overloaded.
     Unavailable,
     /// A bug; the cause is logged with the request id.
@@ -88,6 +115,30 @@ pub struct SignzyErrorResponse {
     pub error: SignzyErrorBody,
 }
 
+/// The body of a path parameter that does not match its pattern (seed 002): no `name`,
+/// `statusCode` first.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SignzyPatternBody {
+    #[serde(rename = "statusCode")]
+    #[schema(example = 400)]
+    pub status_code: u16,
+    #[schema(example = "params sessionId should match pattern \"^[0-9a-fA-F]{24}$\"")]
+    pub message: String,
+    #[schema(example = 400)]
+    pub status: u16,
+    #[schema(example = "Bad Request")]
+    pub reason: &'static str,
+    #[serde(rename = "type")]
+    #[schema(example = "Bad Request")]
+    pub kind: &'static str,
+}
+
+/// The envelope of [`SignzyPatternBody`].
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SignzyPatternResponse {
+    pub error: SignzyPatternBody,
+}
+
 /// The body of a request without credentials.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct NoApiKey {
@@ -109,6 +160,7 @@ pub enum SignzyUnauthorized {
 pub enum Body {
     NoApiKey(NoApiKey),
     Envelope(SignzyErrorResponse),
+    Pattern(SignzyPatternResponse),
 }
 
 fn envelope(message: impl Into<String>, status: u16, reason: &'static str, kind: &'static str) -> Body {
@@ -181,6 +233,46 @@ impl SignzyError {
                 envelope("Maximum OTP attempts exceeded", 429, "error", "too many requests")
             }
             SignzyError::OtpNotPending => envelope("No OTP pending for this phone number", 404, "error", "not found"),
+            SignzyError::NotValidNumber => envelope("Not a valid or active number", 400, "error", "conflict"),
+            SignzyError::SubscriberNotSupported => {
+                envelope("Subscriber is not supported for this service", 400, "error", "conflict")
+            }
+            SignzyError::SubscriberSuspended => envelope("Subscriber is suspended", 403, "error", "conflict"),
+            SignzyError::SubscriberDeactivated => envelope("Subscriber is deactivated", 403, "error", "conflict"),
+            SignzyError::SubscriberNotEligible => {
+                envelope("Subscriber is not eligible for the service", 403, "error", "conflict")
+            }
+            // Seed 000's quirk: status 404, statusCode 409.
+            SignzyError::CannotIdentifySubscriber => envelope_with(
+                "Cannot identify subscriber",
+                404,
+                "error",
+                "conflict",
+                StatusCodeField::Number(409),
+            ),
+            SignzyError::NoCrmData => envelope("No CRM data available", 404, "error", "conflict"),
+            SignzyError::CarrierMismatch => envelope("Carrier mismatch", 400, "error", "conflict"),
+            SignzyError::ProviderUnreachable => {
+                envelope("The external provider cannot be reached", 503, "error", "conflict")
+            }
+            SignzyError::IdPattern(param) => Body::Pattern(SignzyPatternResponse {
+                error: SignzyPatternBody {
+                    status_code: 400,
+                    message: format!("params {param} should match pattern \"^[0-9a-fA-F]{{24}}$\""),
+                    status: 400,
+                    reason: "Bad Request",
+                    kind: "Bad Request",
+                },
+            }),
+            // Seed 002's quirk: status 401, statusCode 500.
+            SignzyError::InvalidLinkIds => envelope_with(
+                "Invalid requestId or sessionId",
+                401,
+                "error",
+                "unauthorized",
+                StatusCodeField::Number(500),
+            ),
+            SignzyError::TransactionNotCompleted => envelope("Transaction has not completed", 400, "error", "conflict"),
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
             SignzyError::Internal => envelope(
                 "Internal server error; quote the x-request-id header when reporting it",
@@ -192,6 +284,7 @@ impl SignzyError {
         let status = match &body {
             Body::NoApiKey(_) => 401,
             Body::Envelope(e) => e.error.status,
+            Body::Pattern(e) => e.error.status,
         };
         (status, body)
     }
@@ -228,6 +321,37 @@ impl From<OtpError> for SignzyError {
     }
 }
 
+/// The link errors of the instant-link endpoints. `NotFound` depends on the call (poll:
+/// [`SignzyError::InvalidLinkIds`]; VFP: [`SignzyError::TransactionNotCompleted`]), so the
+/// handlers map it themselves; here it is the poll's body.
+impl From<LinkError> for SignzyError {
+    fn from(e: LinkError) -> Self {
+        match e {
+            LinkError::InvalidTarget(_) => SignzyError::InvalidParameter,
+            LinkError::LineNotSupported(_) => SignzyError::SubscriberNotSupported,
+            LinkError::SubscriberSuspended => SignzyError::SubscriberSuspended,
+            LinkError::SubscriberDeactivated => SignzyError::SubscriberDeactivated,
+            LinkError::SubscriberNotEligible => SignzyError::SubscriberNotEligible,
+            LinkError::CannotIdentifySubscriber => SignzyError::CannotIdentifySubscriber,
+            LinkError::NoCrmData => SignzyError::NoCrmData,
+            LinkError::CarrierMismatch => SignzyError::CarrierMismatch,
+            LinkError::NotValidNumber => SignzyError::NotValidNumber,
+            LinkError::LookupUnreachable(detail) => {
+                tracing::warn!(request_id = %current_request_id(), error = %detail, "number lookup unreachable");
+                SignzyError::ProviderUnreachable
+            }
+            LinkError::NotFound => SignzyError::InvalidLinkIds,
+            // Only the link page's confirm step clicks; these calls never do.
+            LinkError::Click(ClickError::AlreadyUsed | ClickError::Expired) => {
+                tracing::error!(request_id = %current_request_id(), error = %e, "unexpected click error");
+                SignzyError::Internal
+            }
+            LinkError::Core(CoreError::InvalidParameter { .. }) => SignzyError::InvalidParameter,
+            LinkError::Core(e) => e.into(),
+        }
+    }
+}
+
 impl From<LoginError> for SignzyError {
     fn from(e: LoginError) -> Self {
         match e {
@@ -252,6 +376,7 @@ impl IntoResponse for SignzyError {
         let mut res = match body {
             Body::NoApiKey(b) => (status, axum::Json(b)).into_response(),
             Body::Envelope(b) => (status, axum::Json(b)).into_response(),
+            Body::Pattern(b) => (status, axum::Json(b)).into_response(),
         };
         let retry_after = match self {
             SignzyError::TooManyLogins { retry_after_s, .. } => Some(retry_after_s.max(1)),
@@ -296,6 +421,15 @@ mod tests {
             SignzyError::OtpExpired,
             SignzyError::OtpAttemptsExhausted,
             SignzyError::OtpNotPending,
+            SignzyError::NotValidNumber,
+            SignzyError::SubscriberNotSupported,
+            SignzyError::SubscriberSuspended,
+            SignzyError::SubscriberDeactivated,
+            SignzyError::SubscriberNotEligible,
+            SignzyError::NoCrmData,
+            SignzyError::CarrierMismatch,
+            SignzyError::ProviderUnreachable,
+            SignzyError::TransactionNotCompleted,
             SignzyError::Unavailable,
             SignzyError::Internal,
         ] {
@@ -311,5 +445,28 @@ mod tests {
             assert_eq!(code, status, "{e:?}");
         }
         assert_eq!(SignzyError::MissingApiKey.body().0, 401);
+        // The seeds' quirks: `status` is the HTTP status, `statusCode` is what they list.
+        for (e, status, code) in [
+            (SignzyError::CannotIdentifySubscriber, 404, 409),
+            (SignzyError::InvalidLinkIds, 401, 500),
+        ] {
+            let (s, body) = e.body();
+            let Body::Envelope(b) = body else {
+                unreachable!("{e:?} is an envelope")
+            };
+            assert_eq!(
+                (s, b.error.status, b.error.status_code),
+                (status, status, StatusCodeField::Number(code))
+            );
+        }
+        let (s, body) = SignzyError::IdPattern("sessionId").body();
+        let Body::Pattern(b) = body else {
+            unreachable!("a pattern body")
+        };
+        assert_eq!(
+            serde_json::to_string(&b).unwrap(),
+            r#"{"error":{"statusCode":400,"message":"params sessionId should match pattern \"^[0-9a-fA-F]{24}$\"","status":400,"reason":"Bad Request","type":"Bad Request"}}"#
+        );
+        assert_eq!(s, 400);
     }
 }

@@ -8,6 +8,7 @@
 //! resolved by the [`SignzyClient`] extractor.
 
 pub mod error;
+pub mod links;
 pub mod otp;
 
 use axum::body::Bytes;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(me))
         .merge(otp::router())
+        .merge(links::router())
 }
 
 /// The client a Signzy access token belongs to.

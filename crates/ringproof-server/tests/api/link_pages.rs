@@ -1,0 +1,266 @@
+//! The one-time link pages through HTTP: `GET /l/{token}` renders a confirm form and
+//! consumes nothing; `POST /l/{token}` is the click (303 to the target with `vfp`), once.
+
+use ringproof_core::client::Client;
+use ringproof_core::ids::ClientId;
+use ringproof_core::link::{LinkOutcome, PhoneMatch};
+use ringproof_core::links::{LinkStarted, NewLinkRequest};
+use ringproof_core::phone::PhoneNumber;
+
+use crate::helpers::{Opts, TestApp, fresh_pg_url};
+
+const MOBILE: &str = "+14155550100";
+const TARGET: &str = "http://localhost:8080/done?x=1";
+
+/// A client that never follows redirects, so the 303 itself can be checked.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn demo(app: &TestApp) -> Client {
+    let id = ClientId::parse(&app.client_id).unwrap();
+    app.engine.store().client_by_id(&id).await.unwrap().unwrap()
+}
+
+/// Starts a link with this `sourceIp` and returns it with the link URL from the SMS.
+async fn send_link(app: &TestApp, source_ip: &str) -> (LinkStarted, String) {
+    let c = demo(app).await;
+    let started = app
+        .engine
+        .start_link(
+            &c,
+            NewLinkRequest {
+                to: PhoneNumber::parse_e164(MOBILE).unwrap(),
+                target_url: TARGET.into(),
+                source_ip: Some(source_ip.parse().unwrap()),
+                custom_sms: None,
+            },
+        )
+        .await
+        .unwrap();
+    app.drain().await;
+    let text = app.messages(MOBILE).await[0]["text"].as_str().unwrap().to_owned();
+    let url = text.rsplit(' ').next().unwrap().to_owned();
+    (started, url)
+}
+
+async fn outcome(app: &TestApp, s: &LinkStarted) -> ringproof_core::links::LinkView {
+    app.engine
+        .link_result(&demo(app).await.id, &s.request_id, &s.session_id)
+        .await
+        .unwrap()
+}
+
+fn assert_private(r: &reqwest::Response) {
+    let h = r.headers();
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h["x-robots-tag"].to_str().unwrap().contains("noindex"));
+}
+
+async fn page(r: reqwest::Response, status: u16, heading: &str) {
+    assert_eq!(r.status(), status);
+    assert_private(&r);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains(&format!("<h1>{heading}</h1>")), "{body}");
+    assert!(!body.contains("<form"), "an error page redirects nowhere: {body}");
+}
+
+async fn link_flow(app: TestApp) {
+    let http = browser();
+    let (started, url) = send_link(&app, "127.0.0.1").await;
+    let token = url
+        .strip_prefix(&format!("{}/l/", app.base))
+        .expect("the link is under the bound address (public_base_url unset)")
+        .to_owned();
+
+    // A preview bot (or the phone) GETs the link: a page with a form, nothing consumed.
+    for _ in 0..2 {
+        let r = http.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_private(&r);
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains(&format!("<form id=confirm method=post action=\"/l/{token}\">")),
+            "{body}"
+        );
+        assert!(body.contains(">Continue</button>") && body.contains("<noscript>") && body.contains(".submit()"));
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "no external resource: {body}"
+        );
+        assert_eq!(outcome(&app, &started).await.outcome, LinkOutcome::Waiting);
+    }
+
+    // The POST is the click: 303 to the target, its query kept, `vfp` added.
+    app.clock.advance_secs(10);
+    let r = http
+        .post(&url)
+        .header("user-agent", "Mozilla/5.0 (Phone)")
+        .header("x-forwarded-for", "198.51.100.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_private(&r);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let vfp = location
+        .strip_prefix("http://localhost:8080/done?x=1&vfp=")
+        .unwrap_or_else(|| panic!("{location}"));
+    assert_eq!(vfp.len(), 22);
+    let view = outcome(&app, &started).await;
+    assert_eq!(
+        view.outcome,
+        LinkOutcome::Final {
+            link_clicked: true,
+            phone_match: PhoneMatch::Indeterminate,
+            ip_match: true,
+        },
+        "the socket IP (127.0.0.1) is the click IP; X-Forwarded-For from an untrusted peer is ignored"
+    );
+    let click = view.record.session.click.unwrap();
+    assert_eq!(click.ip, "127.0.0.1".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(click.user_agent, "Mozilla/5.0 (Phone)");
+
+    // A second click is refused with a page that goes nowhere.
+    page(http.post(&url).send().await.unwrap(), 410, "This link was already used").await;
+    // GET still renders the form (it never looks the token up).
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+
+    // Junk and unknown tokens.
+    for junk in ["nope", "AAAAAAAAAAAAAAAAAAAAA%3C", "%3Cscript%3E"] {
+        page(
+            http.get(format!("{}/l/{junk}", app.base)).send().await.unwrap(),
+            404,
+            "This link is not valid",
+        )
+        .await;
+        page(
+            http.post(format!("{}/l/{junk}", app.base)).send().await.unwrap(),
+            404,
+            "This link is not valid",
+        )
+        .await;
+    }
+    page(
+        http.post(format!("{}/l/AAAAAAAAAAAAAAAAAAAAAA", app.base))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "This link is not valid",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_page_confirms_once_by_post_and_redirects_with_a_vfp() {
+    link_flow(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn a_link_page_confirms_once_on_postgres() {
+    if let Some(url) = fresh_pg_url().await {
+        link_flow(
+            TestApp::spawn_with(Opts {
+                database_url: Some(url),
+                ..Opts::default()
+            })
+            .await,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_link_shows_the_expired_page() {
+    let app = TestApp::spawn().await;
+    let (started, url) = send_link(&app, "203.0.113.7").await;
+    app.clock.advance_secs(300);
+    assert_eq!(browser().get(&url).send().await.unwrap().status(), 200);
+    page(browser().post(&url).send().await.unwrap(), 410, "This link has expired").await;
+    assert_eq!(
+        outcome(&app, &started).await.outcome,
+        LinkOutcome::Final {
+            link_clicked: false,
+            phone_match: PhoneMatch::False,
+            ip_match: false
+        }
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+    let app = TestApp::spawn_with(Opts {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Opts::default()
+    })
+    .await;
+    let (started, url) = send_link(&app, "203.0.113.7").await;
+    // The peer (127.0.0.1) is trusted: the right-most untrusted entry is the client; the
+    // left part, which the client itself may have forged, is ignored.
+    let r = browser()
+        .post(&url)
+        .header("x-forwarded-for", "198.51.100.9, 203.0.113.7, 127.0.0.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let view = outcome(&app, &started).await;
+    assert_eq!(
+        view.record.session.click.unwrap().ip,
+        "203.0.113.7".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert_eq!(
+        view.outcome,
+        LinkOutcome::Final {
+            link_clicked: true,
+            phone_match: PhoneMatch::Indeterminate,
+            ip_match: true
+        }
+    );
+    app.stop().await;
+
+    // The same header from an untrusted peer: the socket IP, so no match.
+    let app = TestApp::spawn().await;
+    let (started, url) = send_link(&app, "203.0.113.7").await;
+    let r = browser()
+        .post(&url)
+        .header("x-forwarded-for", "203.0.113.7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let view = outcome(&app, &started).await;
+    assert_eq!(
+        view.record.session.click.unwrap().ip,
+        "127.0.0.1".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert!(matches!(view.outcome, LinkOutcome::Final { ip_match: false, .. }));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn link_pages_are_in_the_openapi_document() {
+    let app = TestApp::spawn().await;
+    let spec: serde_json::Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = &spec["paths"]["/l/{token}"];
+    assert!(p["get"]["responses"]["200"]["content"]["text/html"].is_object(), "{p}");
+    assert!(p["post"]["responses"]["303"].is_object(), "{p}");
+    assert!(p["post"]["responses"]["410"].is_object(), "{p}");
+    app.stop().await;
+}
