@@ -422,3 +422,69 @@ async fn malformed_ids_get_the_seed_pattern_bodies_word_for_word() {
     }
     app.stop().await;
 }
+
+/// The whole journey over HTTP only, as an integrator and a phone would make it: login,
+/// send the link, the SMS arrives, a link-preview bot GETs the link (nothing consumed), the
+/// phone's page POSTs the confirm, 303 to the target with `vfp`, the poll shows the result,
+/// the VFP exchange gives the same, and a second click is refused.
+#[tokio::test]
+async fn the_whole_journey_over_http() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let (request_id, session_id) = send_ok(&app, &t, &send_body(MOBILE)).await;
+    assert_eq!(
+        body(app.get_as(&t, &poll_path(&request_id, &session_id)).await, 200).await,
+        waiting()
+    );
+    app.drain().await;
+    let sms = app.messages(TO).await[0]["text"].as_str().unwrap().to_owned();
+    let link = sms.rsplit(' ').next().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{}/l/", app.base)), "{link}");
+
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let page = no_redirect.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), 200, "a preview GET is harmless");
+    }
+    assert_eq!(
+        body(app.get_as(&t, &poll_path(&request_id, &session_id)).await, 200).await,
+        waiting()
+    );
+
+    let click = no_redirect
+        .post(&link)
+        .header("user-agent", "PhoneBrowser/1.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(click.status(), 303);
+    let location = click.headers()["location"].to_str().unwrap().to_owned();
+    let vfp = location
+        .strip_prefix("http://localhost:8080/done?x=1&vfp=")
+        .expect("target kept, vfp added")
+        .to_owned();
+
+    let polled = body(app.get_as(&t, &poll_path(&request_id, &session_id)).await, 200).await;
+    let r = &polled["result"];
+    assert_eq!(r["linkClicked"], true);
+    assert_eq!(r["phoneMatch"], "indeterminate");
+    assert_eq!(
+        r["ipAddressMatch"], false,
+        "clicked from 127.0.0.1, sourceIp was 203.0.113.7"
+    );
+    assert_eq!(r["sessionId"], session_id.as_str());
+    assert_eq!(r["_id"], request_id.as_str());
+    assert_eq!(r["countryCode"], "US");
+    let by_vfp = body(app.post_as(&t, RESULT, &json!({"vfp": vfp})).await, 200).await;
+    assert_eq!(by_vfp, polled);
+
+    let again = no_redirect.post(&link).send().await.unwrap();
+    assert_eq!(again.status(), 410);
+    assert!(
+        again.headers().get("location").is_none(),
+        "a used link redirects nowhere"
+    );
+}
