@@ -278,7 +278,7 @@ fn path_id(s: &str, param: &'static str) -> Result<LinkId, SignzyError> {
     responses(
         (status = 200, description = "The final result, or `{\"result\":{\"message\":\"Please wait for sometime\"}}`", body = PollResponse),
         (status = 400, description = "`params requestId should match pattern \"^[0-9a-fA-F]{24}$\"` (or sessionId)", body = SignzyPatternResponse),
-        (status = 401, description = "`Invalid requestId or sessionId` (unknown ids, or another client's; statusCode 500 as in the seed); no token or an invalid one", body = SignzyErrorResponse),
+        (status = 401, description = "`Invalid requestId or sessionId` (unknown ids, or another client's; statusCode 500 as in the seed); no token or an invalid one", body = SignzyUnauthorized),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
