@@ -4,13 +4,16 @@
 //! bits, shown once, stored as SHA-256) or, for faces that log in, with a username and
 //! password (stored as argon2id). Every read and write in ringproof is scoped by client.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 
+use serde::{Deserialize, Serialize};
+
 use crate::crypto::{ct_eq, hex, random_bytes, sha256};
 use crate::ids::ClientId;
+use crate::phone::PhoneNumber;
 use crate::policy::PolicyOverrides;
 use crate::time::Timestamp;
 
@@ -30,7 +33,62 @@ pub struct Client {
     /// Message templates by name (`sms` for the native SMS; numbered ones for compat faces).
     pub templates: BTreeMap<String, String>,
     pub policy: PolicyOverrides,
+    /// Which products the client may use and which numbers it may reach.
+    pub controls: ClientControls,
     pub created_at: Timestamp,
+}
+
+/// A product a client can be enabled or disabled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Product {
+    /// The Signzy face's instant link (`send-instant-link`).
+    #[serde(rename = "signzy-link")]
+    SignzyLink,
+    /// The Signzy face's OTP (`send-otp`).
+    #[serde(rename = "signzy-otp")]
+    SignzyOtp,
+}
+
+impl Product {
+    pub const ALL: [Product; 2] = [Product::SignzyLink, Product::SignzyOtp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Product::SignzyLink => "signzy-link",
+            Product::SignzyOtp => "signzy-otp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Product> {
+        Product::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// A client's controls: products switched off, test mode with its number allowlist, and
+/// a number blocklist. The default (nothing disabled, no test mode, empty lists) serves
+/// every number with every product. Numbers are E.164 strings, checked when set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientControls {
+    /// Products this client may not use (stored as the exceptions, so a product added
+    /// later is enabled for existing clients).
+    pub disabled_products: BTreeSet<Product>,
+    /// In test mode only `allowed_numbers` may receive anything.
+    pub test_mode: bool,
+    pub allowed_numbers: BTreeSet<String>,
+    /// Numbers that may never receive anything from this client.
+    pub blocked_numbers: BTreeSet<String>,
+}
+
+/// Why a client may not send to a number. Carries no number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientRefusal {
+    #[error("the client is not enabled for {}", .0.as_str())]
+    ProductDisabled(Product),
+    #[error("the number is on the client's blocklist")]
+    NumberBlocked,
+    #[error("the client is in test mode and the number is not on its allowlist")]
+    NotOnAllowlist,
 }
 
 impl std::fmt::Debug for Client {
@@ -67,6 +125,7 @@ impl Client {
             allowed_origins,
             templates: BTreeMap::new(),
             policy: PolicyOverrides::default(),
+            controls: ClientControls::default(),
             created_at: now,
         };
         NewClient {
@@ -74,6 +133,23 @@ impl Client {
             api_secret,
             password,
         }
+    }
+
+    /// Whether this client may send `product` to `to`, checked before anything is stored
+    /// or sent: the product must be enabled, the number not blocked and, in test mode, on
+    /// the allowlist (in that order).
+    pub fn may_serve(&self, product: Product, to: &PhoneNumber) -> Result<(), ClientRefusal> {
+        let c = &self.controls;
+        if c.disabled_products.contains(&product) {
+            return Err(ClientRefusal::ProductDisabled(product));
+        }
+        if c.blocked_numbers.contains(to.e164()) {
+            return Err(ClientRefusal::NumberBlocked);
+        }
+        if c.test_mode && !c.allowed_numbers.contains(to.e164()) {
+            return Err(ClientRefusal::NotOnAllowlist);
+        }
+        Ok(())
     }
 
     /// Constant-time check of an API secret against the stored SHA-256.
@@ -144,5 +220,32 @@ mod tests {
         assert_eq!(n.client.username, "acme-bank");
         assert_eq!(n.client.id.as_str().len(), 24);
         assert!(n.api_secret.len() >= 3 + 32);
+    }
+
+    #[test]
+    fn may_serve_checks_products_then_blocklist_then_allowlist() {
+        let mut c = Client::create("Acme", vec![], Timestamp(0)).client;
+        let a = PhoneNumber::parse_e164("+14155550123").unwrap();
+        let b = PhoneNumber::parse_e164("+14155550124").unwrap();
+        for p in Product::ALL {
+            assert_eq!(c.may_serve(p, &a), Ok(()));
+            assert_eq!(Product::parse(p.as_str()), Some(p));
+        }
+        c.controls.disabled_products.insert(Product::SignzyOtp);
+        assert_eq!(
+            c.may_serve(Product::SignzyOtp, &a),
+            Err(ClientRefusal::ProductDisabled(Product::SignzyOtp))
+        );
+        assert_eq!(c.may_serve(Product::SignzyLink, &a), Ok(()));
+        c.controls.blocked_numbers.insert(a.e164().to_owned());
+        assert_eq!(c.may_serve(Product::SignzyLink, &a), Err(ClientRefusal::NumberBlocked));
+        assert_eq!(c.may_serve(Product::SignzyLink, &b), Ok(()));
+        c.controls.test_mode = true;
+        assert_eq!(c.may_serve(Product::SignzyLink, &b), Err(ClientRefusal::NotOnAllowlist));
+        c.controls.allowed_numbers.insert(b.e164().to_owned());
+        assert_eq!(c.may_serve(Product::SignzyLink, &b), Ok(()));
+        // Blocked wins over allowed.
+        c.controls.allowed_numbers.insert(a.e164().to_owned());
+        assert_eq!(c.may_serve(Product::SignzyLink, &a), Err(ClientRefusal::NumberBlocked));
     }
 }

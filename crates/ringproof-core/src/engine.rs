@@ -1,9 +1,10 @@
 //! The use cases, one method each, over the injected ports. Every API face and the CLI
 //! call these; none of them re-implements a rule.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crate::client::{Client, NewClient};
+use crate::client::{Client, NewClient, Product};
 use crate::code::{CodeSource, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
 use crate::crypto::{Keys, random_bytes};
 use crate::error::{CoreError, StoreError};
@@ -99,6 +100,26 @@ pub struct ClientChange {
     pub brand: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
     pub policy: PolicyOverrides,
+    /// Products to switch on or off (a product in both lists is refused).
+    pub enable_products: Vec<Product>,
+    pub disable_products: Vec<Product>,
+    pub test_mode: Option<bool>,
+    /// Replaces the test-mode allowlist (E.164 numbers).
+    pub allowed_numbers: Option<Vec<String>>,
+    /// Replaces the blocklist (E.164 numbers).
+    pub blocked_numbers: Option<Vec<String>>,
+}
+
+/// Parses E.164 numbers for a client's number list.
+fn number_list(field: &'static str, numbers: Vec<String>) -> Result<BTreeSet<String>, CoreError> {
+    numbers
+        .iter()
+        .map(|n| {
+            PhoneNumber::parse_e164(n)
+                .map(|p| p.e164().to_owned())
+                .map_err(|_| CoreError::invalid(field, "must be E.164 numbers such as +14155550123"))
+        })
+        .collect()
 }
 
 /// Worker tuning.
@@ -268,6 +289,31 @@ impl Engine {
                 validate_origin(o)?;
             }
             c.allowed_origins = origins;
+        }
+        if let Some(p) = change
+            .enable_products
+            .iter()
+            .find(|p| change.disable_products.contains(p))
+        {
+            return Err(CoreError::invalid(
+                "products",
+                format!("{} is both enabled and disabled", p.as_str()),
+            ));
+        }
+        for p in &change.enable_products {
+            c.controls.disabled_products.remove(p);
+        }
+        c.controls
+            .disabled_products
+            .extend(change.disable_products.iter().copied());
+        if let Some(on) = change.test_mode {
+            c.controls.test_mode = on;
+        }
+        if let Some(n) = change.allowed_numbers {
+            c.controls.allowed_numbers = number_list("allowed_numbers", n)?;
+        }
+        if let Some(n) = change.blocked_numbers {
+            c.controls.blocked_numbers = number_list("blocked_numbers", n)?;
         }
         let p = change.policy;
         c.policy = PolicyOverrides {

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use crate::client::Client;
+use crate::client::{Client, ClientRefusal, Product};
 use crate::crypto::{random_bytes, sha256};
 use crate::engine::Engine;
 use crate::error::{CoreError, StoreError};
@@ -100,6 +100,9 @@ pub enum LinkError {
     /// The click was refused: already used, or expired.
     #[error(transparent)]
     Click(#[from] ClickError),
+    /// The client may not send a link to this number (product off, blocklist, test mode).
+    #[error(transparent)]
+    Refused(#[from] ClientRefusal),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -156,6 +159,7 @@ impl Engine {
     /// cannot be served), and stores the session with its SMS (a sealed deliver job) in one
     /// transaction.
     pub async fn start_link(&self, client: &Client, req: NewLinkRequest) -> Result<LinkStarted, LinkError> {
+        client.may_serve(Product::SignzyLink, &req.to)?;
         check_target_url(&req.target_url, &client.allowed_origins)?;
         if let Some(t) = &req.custom_sms
             && (t.trim().is_empty()

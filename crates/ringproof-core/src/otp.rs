@@ -15,7 +15,7 @@
 //! The pool is the client's verifications to the number, whichever face started them: a
 //! native `/v1` verification to the same number is superseded by a send here too.
 
-use crate::client::Client;
+use crate::client::{Client, ClientRefusal, Product};
 use crate::code::{Code, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
 use crate::countries;
 use crate::engine::Engine;
@@ -50,6 +50,9 @@ pub enum OtpError {
     /// No OTP was sent to this number, or it was already verified, superseded or not delivered.
     #[error("no OTP pending for this number")]
     NonePending,
+    /// The client may not send an OTP to this number (product off, blocklist, test mode).
+    #[error(transparent)]
+    Refused(#[from] ClientRefusal),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -83,6 +86,7 @@ impl Engine {
         to: PhoneNumber,
         template_id: &str,
     ) -> Result<Verification, OtpError> {
+        client.may_serve(Product::SignzyOtp, &to)?;
         let template = template_for(client, template_id).ok_or(OtpError::UnknownTemplate)?;
         // A stored template was checked when it was set; a bad one is treated as missing.
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;

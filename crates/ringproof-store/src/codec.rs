@@ -32,7 +32,7 @@ pub(crate) use verification_columns;
 
 macro_rules! client_columns {
     () => {
-        "id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, created_at"
+        "id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, controls, created_at"
     };
 }
 pub(crate) use client_columns;
@@ -175,6 +175,7 @@ where
     let origins: String = col(row, "allowed_origins")?;
     let templates: String = col(row, "templates")?;
     let policy: String = col(row, "policy")?;
+    let controls: String = col(row, "controls")?;
     Ok(Client {
         id: client_id(&col::<_, String>(row, "id")?)?,
         name: col(row, "name")?,
@@ -186,6 +187,7 @@ where
         allowed_origins: json(&origins, "allowed_origins")?,
         templates: json(&templates, "templates")?,
         policy: json(&policy, "policy")?,
+        controls: json(&controls, "controls")?,
         created_at: Timestamp(col(row, "created_at")?),
     })
 }
@@ -195,6 +197,7 @@ pub(crate) struct ClientCols {
     pub allowed_origins: String,
     pub templates: String,
     pub policy: String,
+    pub controls: String,
 }
 
 impl ClientCols {
@@ -203,6 +206,7 @@ impl ClientCols {
             allowed_origins: to_json(&c.allowed_origins, "allowed_origins")?,
             templates: to_json(&c.templates, "templates")?,
             policy: to_json(&c.policy, "policy")?,
+            controls: to_json(&c.controls, "controls")?,
         })
     }
 }

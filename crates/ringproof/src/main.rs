@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use ringproof_core::client::Client;
+use ringproof_core::client::{Client, Product};
 use ringproof_core::engine::{ClientChange, StartOutcome, StartRequest};
 use ringproof_core::ids::{ClientId, VerificationId};
 use ringproof_core::phone::PhoneNumber;
@@ -83,7 +83,8 @@ enum ClientCmd {
     RevokeTokens { id: String },
     /// Show a client's settings (no secrets) as JSON
     Show { id: String },
-    /// Change a client's brand, allowed origins or policy overrides
+    /// Change a client's brand, allowed origins, policy overrides or controls (products,
+    /// test mode and its number allowlist, number blocklist)
     Update {
         id: String,
         /// Name shown in messages
@@ -110,6 +111,27 @@ enum ClientCmd {
         /// First resend wait in seconds (doubles each time)
         #[arg(long)]
         resend_cooldown_s: Option<u32>,
+        /// Enable a product (repeatable): signzy-link, signzy-otp
+        #[arg(long = "enable-product", value_parser = parse_product)]
+        enable_products: Vec<Product>,
+        /// Disable a product (repeatable): signzy-link, signzy-otp
+        #[arg(long = "disable-product", value_parser = parse_product)]
+        disable_products: Vec<Product>,
+        /// Test mode: only the allowlisted numbers may receive links or OTPs
+        #[arg(long, value_parser = ["on", "off"])]
+        test_mode: Option<String>,
+        /// Replace the test-mode number allowlist (repeatable), E.164
+        #[arg(long = "allow-number")]
+        allowed_numbers: Vec<String>,
+        /// Empty the test-mode number allowlist
+        #[arg(long, conflicts_with = "allowed_numbers")]
+        clear_allowed_numbers: bool,
+        /// Replace the number blocklist (repeatable), E.164
+        #[arg(long = "block-number")]
+        blocked_numbers: Vec<String>,
+        /// Empty the number blocklist
+        #[arg(long, conflicts_with = "blocked_numbers")]
+        clear_blocked_numbers: bool,
     },
 }
 
@@ -290,6 +312,13 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             max_checks,
             max_sends,
             resend_cooldown_s,
+            enable_products,
+            disable_products,
+            test_mode,
+            allowed_numbers,
+            clear_allowed_numbers,
+            blocked_numbers,
+            clear_blocked_numbers,
         } => {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
             let change = ClientChange {
@@ -306,6 +335,11 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                     max_sends,
                     resend_cooldown_s,
                 },
+                enable_products,
+                disable_products,
+                test_mode: test_mode.map(|m| m == "on"),
+                allowed_numbers: list_change(allowed_numbers, clear_allowed_numbers),
+                blocked_numbers: list_change(blocked_numbers, clear_blocked_numbers),
             };
             let c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
             println!(
@@ -408,8 +442,34 @@ async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
     Ok(())
 }
 
+fn parse_product(s: &str) -> Result<Product, String> {
+    Product::parse(s).ok_or_else(|| {
+        let names: Vec<_> = Product::ALL.iter().map(|p| p.as_str()).collect();
+        format!("one of {}", names.join(", "))
+    })
+}
+
+/// A repeatable list flag: given values replace the list, `clear` empties it, neither
+/// leaves it as it is.
+fn list_change(values: Vec<String>, clear: bool) -> Option<Vec<String>> {
+    if clear {
+        Some(vec![])
+    } else {
+        Some(values).filter(|v| !v.is_empty())
+    }
+}
+
 /// A client as the CLI shows it: settings and the effective policy, never a secret.
 fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
+    let products: serde_json::Map<String, serde_json::Value> = Product::ALL
+        .iter()
+        .map(|p| {
+            (
+                p.as_str().to_owned(),
+                (!c.controls.disabled_products.contains(p)).into(),
+            )
+        })
+        .collect();
     serde_json::json!({
         "client_id": c.id.as_str(),
         "name": c.name,
@@ -420,6 +480,12 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
         "policy_overrides": c.policy,
         "effective_policy": defaults.with(&c.policy),
         "templates": c.templates,
+        "controls": {
+            "products": products,
+            "test_mode": c.controls.test_mode,
+            "allowed_numbers": c.controls.allowed_numbers,
+            "blocked_numbers": c.controls.blocked_numbers,
+        },
         "created_at": c.created_at.to_rfc3339(),
     })
 }

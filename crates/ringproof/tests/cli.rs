@@ -405,3 +405,97 @@ fn template_set_stores_a_clients_otp_template() {
     assert_eq!(shown["templates"].as_object().unwrap().len(), 1);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn client_update_sets_and_shows_the_controls() {
+    let data = temp_dir("controls");
+    let (ok, out, err) = ringproof(&data, &["client", "create", "--name", "Acme", "--json"]);
+    assert!(ok, "{err}");
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    let id = c["client_id"].as_str().unwrap();
+    let show = || {
+        let (ok, out, err) = ringproof(&data, &["client", "show", id]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["controls"].clone()
+    };
+    // The defaults: both products on, no test mode, no lists.
+    assert_eq!(
+        show(),
+        json!({"products": {"signzy-link": true, "signzy-otp": true}, "test_mode": false,
+            "allowed_numbers": [], "blocked_numbers": []})
+    );
+
+    let (ok, out, err) = ringproof(
+        &data,
+        &[
+            "client",
+            "update",
+            id,
+            "--disable-product",
+            "signzy-otp",
+            "--test-mode",
+            "on",
+            "--allow-number",
+            "+14155550123",
+            "--allow-number",
+            "+447911123456",
+            "--block-number",
+            "+14155550199",
+        ],
+    );
+    assert!(ok, "{err}");
+    let expected = json!({"products": {"signzy-link": true, "signzy-otp": false}, "test_mode": true,
+        "allowed_numbers": ["+14155550123", "+447911123456"], "blocked_numbers": ["+14155550199"]});
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["controls"], expected);
+    assert_eq!(show(), expected);
+
+    // Lists are replaced, not extended; other settings stay.
+    let (ok, _, err) = ringproof(
+        &data,
+        &[
+            "client",
+            "update",
+            id,
+            "--enable-product",
+            "signzy-otp",
+            "--disable-product",
+            "signzy-link",
+            "--test-mode",
+            "off",
+            "--block-number",
+            "+14155550100",
+            "--clear-allowed-numbers",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        show(),
+        json!({"products": {"signzy-link": false, "signzy-otp": true}, "test_mode": false,
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
+    );
+
+    // Refused, and nothing changed: an unknown product, a bad test mode, a number that is
+    // not E.164, a product both enabled and disabled.
+    for (args, why) in [
+        (vec!["--disable-product", "signzy-fraud"], "signzy-link, signzy-otp"),
+        (vec!["--test-mode", "maybe"], "maybe"),
+        (vec!["--block-number", "4155550100"], "E.164"),
+        (vec!["--allow-number", "+1415"], "E.164"),
+        (
+            vec!["--enable-product", "signzy-otp", "--disable-product", "signzy-otp"],
+            "both enabled and disabled",
+        ),
+    ] {
+        let mut all = vec!["client", "update", id];
+        all.extend(args);
+        let (ok, _, err) = ringproof(&data, &all);
+        assert!(!ok, "{all:?}");
+        assert!(err.contains(why), "{all:?}: {err}");
+    }
+    assert_eq!(
+        show(),
+        json!({"products": {"signzy-link": false, "signzy-otp": true}, "test_mode": false,
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -4,6 +4,8 @@
 //! body exactly, with the HTTP status equal to `error.status`.
 
 use reqwest::Response;
+use ringproof_core::client::Product;
+use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::{ClientId, LinkId};
 use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
@@ -487,4 +489,60 @@ async fn the_whole_journey_over_http() {
         again.headers().get("location").is_none(),
         "a used link redirects nowhere"
     );
+}
+
+/// The client's controls refuse send-instant-link with seed 000's and 003's bodies, before
+/// the lookup and before anything is stored or sent.
+#[tokio::test]
+async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_nothing() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let id = ClientId::parse(&app.client_id).unwrap();
+    let update = |change: ClientChange| {
+        let (engine, id) = (app.engine.clone(), id.clone());
+        async move { engine.update_client(&id, change).await.unwrap() }
+    };
+    const OTHER: &str = "4155550124";
+
+    update(ClientChange {
+        disable_products: vec![Product::SignzyLink],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 400).await,
+        conflict("ApiClient or Operator not enabled for this service", 400)
+    );
+    update(ClientChange {
+        enable_products: vec![Product::SignzyLink],
+        disable_products: vec![Product::SignzyOtp],
+        blocked_numbers: Some(vec![TO.into()]),
+        ..Default::default()
+    })
+    .await;
+    // Seed 003's quirk: status 404, statusCode 200.
+    assert_eq!(
+        body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 404).await,
+        error("Blocked phone number", 404, "not found", 200)
+    );
+    update(ClientChange {
+        blocked_numbers: Some(vec![]),
+        test_mode: Some(true),
+        allowed_numbers: Some(vec![format!("+1{OTHER}")]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 403).await,
+        conflict("Subscriber is not found on the required whitelist", 403)
+    );
+    app.drain().await;
+    assert!(app.messages(TO).await.is_empty());
+
+    // The allowlisted number gets its link in test mode; the OTP product being off does
+    // not matter to links.
+    send_ok(&app, &t, &send_body(OTHER)).await;
+    app.drain().await;
+    assert_eq!(app.messages(&format!("+1{OTHER}")).await.len(), 1);
+    app.stop().await;
 }

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use reqwest::Response;
+use ringproof_core::client::Product;
 use ringproof_core::code::ScriptedCodeSource;
+use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
@@ -355,5 +357,73 @@ async fn another_client_cannot_verify_this_clients_otp() {
     assert_eq!(body(app.post_as(&ot, SEND, &b).await, 200).await, sent());
     // None of that touched this client's OTP.
     assert_eq!(body(verify(&app, &t, TO, &code).await, 200).await, verified());
+    app.stop().await;
+}
+
+/// The client's controls (`ringproof client update --disable-product/--block-number/
+/// --test-mode/--allow-number`) refuse send-otp with seed 000's and 003's bodies, before
+/// anything is stored or sent.
+#[tokio::test]
+async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let id = ClientId::parse(&app.client_id).unwrap();
+    let update = |change: ClientChange| {
+        let (engine, id) = (app.engine.clone(), id.clone());
+        async move { engine.update_client(&id, change).await.unwrap() }
+    };
+    const OTHER: &str = "+14155550124";
+
+    // The product switched off (the link product stays on).
+    update(ClientChange {
+        disable_products: vec![Product::SignzyOtp],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        body(send(&app, &t, TO_HYPHEN, "6").await, 400).await,
+        error("ApiClient or Operator not enabled for this service", 400, "conflict")
+    );
+    // Blocklisted (seed 003's quirk: status 404, statusCode 200), in either number form.
+    update(ClientChange {
+        enable_products: vec![Product::SignzyOtp],
+        disable_products: vec![Product::SignzyLink],
+        blocked_numbers: Some(vec![TO.into()]),
+        ..Default::default()
+    })
+    .await;
+    let blocked = json!({"error": {"name": "Error", "message": "Blocked phone number", "status": 404,
+        "reason": "error", "type": "not found", "statusCode": 200}});
+    assert_eq!(body(send(&app, &t, TO, "6").await, 404).await, blocked);
+    assert_eq!(body(send(&app, &t, TO_HYPHEN, "6").await, 404).await, blocked);
+    // Test mode: a number not on the allowlist.
+    update(ClientChange {
+        blocked_numbers: Some(vec![]),
+        test_mode: Some(true),
+        allowed_numbers: Some(vec![OTHER.into()]),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        body(send(&app, &t, TO, "6").await, 403).await,
+        error("Subscriber is not found on the required whitelist", 403, "conflict")
+    );
+    // Nothing was sent, and nothing is pending.
+    app.drain().await;
+    assert!(app.messages(TO).await.is_empty());
+    assert_eq!(body(verify(&app, &t, TO, "123456").await, 404).await, none_pending());
+
+    // The allowlisted number is served in test mode; the link product being off does not
+    // matter to OTPs.
+    assert_eq!(body(send(&app, &t, OTHER, "6").await, 200).await, sent());
+    app.drain().await;
+    assert_eq!(app.messages(OTHER).await.len(), 1);
+    // Test mode off: every number again.
+    update(ClientChange {
+        test_mode: Some(false),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
     app.stop().await;
 }

@@ -244,7 +244,7 @@ impl Store for PgStore {
         let cols = ClientCols::of(c)?;
         sqlx::query(
             "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, \
-             templates, policy, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             templates, policy, controls, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(c.id.as_str())
         .bind(c.name.as_str())
@@ -256,6 +256,7 @@ impl Store for PgStore {
         .bind(cols.allowed_origins)
         .bind(cols.templates)
         .bind(cols.policy)
+        .bind(cols.controls)
         .bind(c.created_at.millis())
         .execute(&self.pool)
         .await
@@ -318,12 +319,13 @@ impl Store for PgStore {
     async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
         let cols = ClientCols::of(c)?;
         let done = sqlx::query(
-            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4 WHERE id = $5",
+            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, controls = $5 WHERE id = $6",
         )
         .bind(c.brand.as_str())
         .bind(cols.allowed_origins)
         .bind(cols.templates)
         .bind(cols.policy)
+        .bind(cols.controls)
         .bind(c.id.as_str())
         .execute(&self.pool)
         .await

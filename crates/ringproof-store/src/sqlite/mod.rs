@@ -301,7 +301,7 @@ impl Store for SqliteStore {
         let mut w = self.writer.lock().await?;
         sqlx::query(
             "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, \
-             templates, policy, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             templates, policy, controls, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .bind(c.id.as_str())
         .bind(c.name.as_str())
@@ -313,6 +313,7 @@ impl Store for SqliteStore {
         .bind(cols.allowed_origins)
         .bind(cols.templates)
         .bind(cols.policy)
+        .bind(cols.controls)
         .bind(c.created_at.millis())
         .execute(w.conn()?)
         .await
@@ -380,12 +381,13 @@ impl Store for SqliteStore {
         let cols = ClientCols::of(c)?;
         let mut w = self.writer.lock().await?;
         let done = sqlx::query(
-            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4 WHERE id = ?5",
+            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4, controls = ?5 WHERE id = ?6",
         )
         .bind(c.brand.as_str())
         .bind(cols.allowed_origins)
         .bind(cols.templates)
         .bind(cols.policy)
+        .bind(cols.controls)
         .bind(c.id.as_str())
         .execute(w.conn()?)
         .await

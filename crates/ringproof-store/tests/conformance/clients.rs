@@ -1,10 +1,10 @@
 //! Clients: insert, the three lookups, uniqueness, listing and secret rotation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ringproof_core::StoreError;
-use ringproof_core::client::Client;
+use ringproof_core::client::{Client, ClientControls, Product};
 use ringproof_core::ids::ClientId;
 use ringproof_core::policy::PolicyOverrides;
 use ringproof_core::ports::Store;
@@ -32,6 +32,12 @@ fn rich_client(name: &str, at: Timestamp) -> Client {
         max_checks: Some(3),
         ..Default::default()
     };
+    c.controls = ClientControls {
+        disabled_products: BTreeSet::from([Product::SignzyOtp]),
+        test_mode: true,
+        allowed_numbers: BTreeSet::from(["+14155550123".into(), "+447911123456".into()]),
+        blocked_numbers: BTreeSet::from(["+14155550199".into()]),
+    };
     c
 }
 
@@ -39,6 +45,7 @@ async fn client_round_trip_and_lookups(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     let c = rich_client("Acme Bank", NOW);
     store.insert_client(&c).await.unwrap();
+    assert_ne!(c.controls, ClientControls::default());
 
     assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
     assert_eq!(store.client_by_api_key(&c.api_key).await.unwrap().as_ref(), Some(&c));
@@ -51,6 +58,8 @@ async fn client_round_trip_and_lookups(store: Arc<dyn Store>) {
     let n = Client::create("Verify Me", vec![], NOW);
     store.insert_client(&n.client).await.unwrap();
     let back = store.client_by_api_key(&n.client.api_key).await.unwrap().unwrap();
+    // A new client has the default controls: every product on, no lists.
+    assert_eq!(back.controls, ClientControls::default());
     assert!(back.verify_secret(&n.api_secret));
     assert!(back.verify_password(&n.password));
 }
@@ -119,6 +128,13 @@ async fn update_settings(store: Arc<dyn Store>) {
         max_checks: Some(3),
         ..PolicyOverrides::default()
     };
+    changed.controls = ClientControls {
+        disabled_products: BTreeSet::from([Product::SignzyLink]),
+        test_mode: false,
+        allowed_numbers: BTreeSet::new(),
+        blocked_numbers: BTreeSet::from(["+14155550100".into(), "+14155550101".into()]),
+    };
+    assert_ne!(changed.controls, original.controls);
     // Attempts to change what settings must not touch.
     changed.name = "renamed".into();
     changed.api_key = "rk_hijacked".into();
@@ -132,6 +148,7 @@ async fn update_settings(store: Arc<dyn Store>) {
     assert_eq!(got.allowed_origins, changed.allowed_origins);
     assert_eq!(got.templates, changed.templates);
     assert_eq!(got.policy, changed.policy);
+    assert_eq!(got.controls, changed.controls);
     assert_eq!(
         (
             got.name.as_str(),

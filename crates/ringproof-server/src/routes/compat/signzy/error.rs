@@ -8,6 +8,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::client::ClientRefusal;
 use ringproof_core::link::ClickError;
 use ringproof_core::links::LinkError;
 use ringproof_core::otp::OtpError;
@@ -76,6 +77,12 @@ pub enum SignzyError {
     /// instant-link-result: no completed link of this client has this VFP (unknown,
     /// expired, another client's).
     TransactionNotCompleted,
+    /// The client is not enabled for the product (its controls).
+    ProductNotEnabled,
+    /// The client is in test mode and the number is not on its allowlist.
+    NotOnWhitelist,
+    /// The number is on the client's blocklist.
+    BlockedNumber,
     /// The store is unavailable or overloaded.
     Unavailable,
     /// A bug; the cause is logged with the request id.
@@ -273,6 +280,26 @@ impl SignzyError {
                 StatusCodeField::Number(500),
             ),
             SignzyError::TransactionNotCompleted => envelope("Transaction has not completed", 400, "error", "conflict"),
+            SignzyError::ProductNotEnabled => envelope(
+                "ApiClient or Operator not enabled for this service",
+                400,
+                "error",
+                "conflict",
+            ),
+            SignzyError::NotOnWhitelist => envelope(
+                "Subscriber is not found on the required whitelist",
+                403,
+                "error",
+                "conflict",
+            ),
+            // Seed 003's quirk: status 404, statusCode 200.
+            SignzyError::BlockedNumber => envelope_with(
+                "Blocked phone number",
+                404,
+                "error",
+                "not found",
+                StatusCodeField::Number(200),
+            ),
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
             SignzyError::Internal => envelope(
                 "Internal server error; quote the x-request-id header when reporting it",
@@ -306,6 +333,16 @@ impl From<CoreError> for SignzyError {
     }
 }
 
+impl From<ClientRefusal> for SignzyError {
+    fn from(e: ClientRefusal) -> Self {
+        match e {
+            ClientRefusal::ProductDisabled(_) => SignzyError::ProductNotEnabled,
+            ClientRefusal::NotOnAllowlist => SignzyError::NotOnWhitelist,
+            ClientRefusal::NumberBlocked => SignzyError::BlockedNumber,
+        }
+    }
+}
+
 impl From<OtpError> for SignzyError {
     fn from(e: OtpError) -> Self {
         match e {
@@ -316,6 +353,7 @@ impl From<OtpError> for SignzyError {
             OtpError::Expired => SignzyError::OtpExpired,
             OtpError::AttemptsExhausted => SignzyError::OtpAttemptsExhausted,
             OtpError::NonePending => SignzyError::OtpNotPending,
+            OtpError::Refused(r) => r.into(),
             OtpError::Core(e) => e.into(),
         }
     }
@@ -341,6 +379,7 @@ impl From<LinkError> for SignzyError {
                 SignzyError::ProviderUnreachable
             }
             LinkError::NotFound => SignzyError::InvalidLinkIds,
+            LinkError::Refused(r) => r.into(),
             // Only the link page's confirm step clicks; these calls never do.
             LinkError::Click(ClickError::AlreadyUsed | ClickError::Expired) => {
                 tracing::error!(request_id = %current_request_id(), error = %e, "unexpected click error");
@@ -396,7 +435,9 @@ impl IntoResponse for SignzyError {
 mod tests {
     use super::*;
 
-    /// Every envelope's `status` is its HTTP status, and `statusCode` agrees with it.
+    /// Every envelope's `status` is its HTTP status, and `statusCode` agrees with it, except
+    /// the seeds' listed quirks (`CannotIdentifySubscriber`, `InvalidLinkIds`,
+    /// `BlockedNumber`: seed 003 lists status 404 with statusCode 200).
     #[test]
     fn status_equals_error_status() {
         for e in [
@@ -430,6 +471,8 @@ mod tests {
             SignzyError::CarrierMismatch,
             SignzyError::ProviderUnreachable,
             SignzyError::TransactionNotCompleted,
+            SignzyError::ProductNotEnabled,
+            SignzyError::NotOnWhitelist,
             SignzyError::Unavailable,
             SignzyError::Internal,
         ] {
@@ -449,6 +492,7 @@ mod tests {
         for (e, status, code) in [
             (SignzyError::CannotIdentifySubscriber, 404, 409),
             (SignzyError::InvalidLinkIds, 401, 500),
+            (SignzyError::BlockedNumber, 404, 200),
         ] {
             let (s, body) = e.body();
             let Body::Envelope(b) = body else {
