@@ -13,5 +13,6 @@ mod ops;
 mod signzy_auth;
 mod signzy_links;
 mod signzy_otp;
+mod signzy_seed_replay;
 mod timing;
 mod verifications;
