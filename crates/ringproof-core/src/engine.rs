@@ -155,6 +155,9 @@ pub struct Engine {
     pub(crate) lookup: Arc<dyn NumberLookup>,
     pub(crate) public_base_url: String,
     pub(crate) link_ttl_s: u32,
+    /// The delivery provider, asked only whether it is available (sending is the
+    /// worker's, through the sender it is given).
+    sender: Option<Arc<dyn Sender>>,
 }
 
 impl Engine {
@@ -177,6 +180,23 @@ impl Engine {
             lookup: Arc::new(MetadataLookup),
             public_base_url: crate::links::DEFAULT_PUBLIC_BASE_URL.to_owned(),
             link_ttl_s: crate::links::DEFAULT_LINK_TTL_S,
+            sender: None,
+        }
+    }
+
+    /// The delivery provider whose [`Sender::available`] gates new verifications and links
+    /// (default none: always available).
+    pub fn with_sender(mut self, sender: Arc<dyn Sender>) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// [`CoreError::UpstreamDown`] when the delivery provider says nothing can be sent now.
+    /// Called before anything is stored.
+    pub(crate) fn ensure_upstream(&self) -> Result<(), CoreError> {
+        match &self.sender {
+            Some(s) if !s.available() => Err(CoreError::UpstreamDown),
+            _ => Ok(()),
         }
     }
 
@@ -484,6 +504,7 @@ impl Engine {
             Some(b) => b,
             None => client.brand.clone(),
         };
+        self.ensure_upstream()?;
         let (v, fx) = Verification::start(
             StartParams {
                 client_id: client.id.clone(),

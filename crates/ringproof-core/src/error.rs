@@ -38,6 +38,11 @@ pub enum CoreError {
     IdempotencyKeyReused,
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// The delivery provider reports that nothing can be sent now
+    /// ([`Sender::available`](crate::ports::Sender::available) is false): refused before
+    /// anything is stored. Retry later.
+    #[error("the delivery provider is unavailable; retry later")]
+    UpstreamDown,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -64,6 +69,7 @@ impl CoreError {
             CoreError::MaxSendsReached => "max_sends_reached",
             CoreError::IdempotencyKeyReused => "idempotency_key_reused",
             CoreError::Unauthorized => "unauthorized",
+            CoreError::UpstreamDown => "upstream_down",
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

@@ -172,6 +172,7 @@ impl Engine {
             )
             .into());
         }
+        self.ensure_upstream()?;
         let found = match self.lookup.lookup(&req.to).await {
             Ok(r) => r,
             Err(LookupError::Unreachable(e)) => return Err(LinkError::LookupUnreachable(e)),

@@ -10,7 +10,8 @@
 //!   newest code works and two concurrent sends leave exactly one pending.
 //! - **Verify** checks a code against the client's verification to that number that a
 //!   check should go to (the pending one; else the newest), and tells apart a wrong code,
-//!   an expired one, used-up attempts and nothing pending.
+//!   an expired one, used-up attempts and nothing pending. A code whose length differs
+//!   from the live OTP's is refused without counting an attempt.
 //!
 //! The pool is the client's verifications to the number, whichever face started them: a
 //! native `/v1` verification to the same number is superseded by a send here too.
@@ -38,6 +39,10 @@ pub enum OtpError {
     /// The submitted OTP is not 4 to 10 digits.
     #[error("an OTP is {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits")]
     MalformedCode,
+    /// A well-formed code whose length differs from the pending OTP's: it cannot be the
+    /// code, so it is refused without counting an attempt.
+    #[error("the OTP pending for this number has {expected} digits")]
+    WrongLength { expected: u8 },
     /// A wrong code; attempts remain.
     #[error("wrong OTP; {remaining_attempts} attempt(s) left")]
     WrongCode { remaining_attempts: u32 },
@@ -90,6 +95,7 @@ impl Engine {
         let template = template_for(client, template_id).ok_or(OtpError::UnknownTemplate)?;
         // A stored template was checked when it was set; a bad one is treated as missing.
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
+        self.ensure_upstream()?;
         let now = self.now();
         let policy = self.defaults().with(&client.policy);
         let (v, fx) = Verification::start(
@@ -134,6 +140,18 @@ impl Engine {
             .latest_verification_to(client, to)
             .await?
             .ok_or(OtpError::NonePending)?;
+        // A code of another length than the live OTP's cannot be right (a digit dropped or
+        // doubled): say so without spending one of the OTP's attempts. The length is no
+        // secret: it is the template's, chosen by this client. Only for a live OTP, so an
+        // expired, used-up or finished one still gets its own answer.
+        if latest.status == Status::Pending
+            && self.now() < latest.expires_at
+            && otp.len() != usize::from(latest.code_length)
+        {
+            return Err(OtpError::WrongLength {
+                expected: latest.code_length,
+            });
+        }
         let outcome = match self.check(client, &latest.id, otp).await {
             Ok((outcome, _)) => outcome,
             Err(CoreError::NotPending { status }) => return Err(status_error(status)),

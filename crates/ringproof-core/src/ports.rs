@@ -218,4 +218,15 @@ pub enum SendError {
 pub trait Sender: Send + Sync + 'static {
     fn name(&self) -> &str;
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError>;
+
+    /// Whether a message handed over now has any chance of leaving: a cheap, synchronous
+    /// signal (no I/O) that the engine reads before it stores a new verification or link,
+    /// so a request that could not be delivered is refused at once
+    /// ([`CoreError::UpstreamDown`](crate::error::CoreError::UpstreamDown)) instead of
+    /// queueing a message that will fail. Default `true`. A provider with a circuit breaker
+    /// (issue 5) returns `false` while every route to a destination is open; one without
+    /// such knowledge keeps the default.
+    fn available(&self) -> bool {
+        true
+    }
 }

@@ -71,10 +71,13 @@ impl From<CoreError> for ApiError {
             CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,
-            CoreError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let message = if status.is_server_error() {
+        let message = if matches!(e, CoreError::UpstreamDown) {
+            tracing::warn!(request_id = %current_request_id(), "delivery provider unavailable");
+            e.to_string()
+        } else if status.is_server_error() {
             // The cause is logged once, with the request id; the client gets no internals.
             tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
             match status {

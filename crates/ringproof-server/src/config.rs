@@ -79,12 +79,17 @@ pub struct SignzyConfig {
     /// How long an access token from `POST /api/v3/patrons/login` is valid, in seconds
     /// (the `ttl` of the login response). 60 to 2592000 (30 days). Default 86400.
     pub token_ttl_s: u32,
+    /// The deadline of a request to the Signzy face (`/api/v3`), in milliseconds, from when
+    /// routing picks the endpoint (reading the body included) to the response. A request
+    /// past it gets 408 "Request timeout". 1 to 600000. Default 30000.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for SignzyConfig {
     fn default() -> Self {
         Self {
             token_ttl_s: ringproof_core::sessions::DEFAULT_TOKEN_TTL_S,
+            request_timeout_ms: 30_000,
         }
     }
 }
@@ -209,6 +214,11 @@ impl Config {
         if !(60..=30 * 86_400).contains(&config.signzy.token_ttl_s) {
             return Err(ConfigError::Invalid(
                 "signzy.token_ttl_s must be 60 to 2592000 (30 days)".into(),
+            ));
+        }
+        if !(1..=600_000).contains(&config.signzy.request_timeout_ms) {
+            return Err(ConfigError::Invalid(
+                "signzy.request_timeout_ms must be 1 to 600000 (10 minutes)".into(),
             ));
         }
         if !(60..=3600).contains(&config.link_ttl_s) {

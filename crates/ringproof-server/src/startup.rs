@@ -198,7 +198,9 @@ impl Application {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         // Links point at the address actually bound when no public URL is configured.
-        let engine = engine.with_public_base_url(&config.public_base_url_or(addr));
+        let engine = engine
+            .with_public_base_url(&config.public_base_url_or(addr))
+            .with_sender(sender.clone());
         if config.mode == Mode::Production && config.public_base_url.is_none() {
             tracing::warn!(
                 "public_base_url is not set: one-time links will point at http://{addr}, which phones cannot reach"

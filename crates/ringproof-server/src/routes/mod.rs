@@ -79,6 +79,8 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> Router {
     let (router, _) = api();
     let spec = openapi_json();
+    let signzy_deadline =
+        compat::signzy::Deadline(std::time::Duration::from_millis(state.config.signzy.request_timeout_ms));
     router
         .route(
             "/openapi.json",
@@ -104,6 +106,7 @@ pub fn app(state: AppState) -> Router {
             .into_response()
         }))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::Extension(signzy_deadline))
         .layer(middleware::from_fn(request_context))
         .with_state(state)
 }

@@ -8,7 +8,7 @@ use reqwest::Response;
 use ringproof_core::code::CodeSource;
 use ringproof_core::crypto::{hex, random_bytes};
 use ringproof_core::engine::Engine;
-use ringproof_core::ports::Sender;
+use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::{ManualClock, Timestamp};
 use ringproof_server::config::Config;
 use ringproof_server::startup::{Application, Hooks};
@@ -43,6 +43,25 @@ pub struct Opts {
     pub data_dir: Option<PathBuf>,
     /// `trusted_proxies` of the config (link pages believe their `X-Forwarded-For`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `signzy.request_timeout_ms` of the config (default: the config's default).
+    pub signzy_request_timeout_ms: Option<u64>,
+}
+
+/// A provider that reports itself unavailable (say, every circuit open) and fails any
+/// send handed to it anyway.
+pub struct DownSender;
+
+#[async_trait::async_trait]
+impl Sender for DownSender {
+    fn name(&self) -> &str {
+        "down"
+    }
+    async fn send(&self, _msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+        Err(SendError::Retryable("every route is down".into()))
+    }
+    fn available(&self) -> bool {
+        false
+    }
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
@@ -76,13 +95,16 @@ impl TestApp {
 
     pub async fn spawn_with(opts: Opts) -> Self {
         let data_dir = opts.data_dir.clone().unwrap_or_else(|| temp_dir("api"));
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
             database_url: opts.database_url.clone(),
             trusted_proxies: opts.trusted_proxies.clone(),
             ..Config::default()
         };
+        if let Some(ms) = opts.signzy_request_timeout_ms {
+            config.signzy.request_timeout_ms = ms;
+        }
         let clock = Arc::new(ManualClock::new(T0));
         let hooks = Hooks {
             clock: Some(clock.clone()),

@@ -10,7 +10,7 @@ use ringproof_core::ids::{ClientId, LinkId};
 use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url};
+use crate::helpers::{DownSender, Opts, TestApp, fresh_pg_url};
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
 const RESULT: &str = "/api/v3/us-kyc/instant-link-result";
@@ -544,5 +544,30 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
     send_ok(&app, &t, &send_body(OTHER)).await;
     app.drain().await;
     assert_eq!(app.messages(&format!("+1{OTHER}")).await.len(), 1);
+    app.stop().await;
+}
+
+/// The provider reports that nothing can be sent (`Sender::available` false):
+/// send-instant-link answers seed 000's "Upstream down" at once; no session is created
+/// and no SMS queued.
+#[tokio::test]
+async fn send_instant_link_is_upstream_down_when_the_provider_is_unavailable() {
+    let app = TestApp::spawn_with(Opts {
+        sender: Some(std::sync::Arc::new(DownSender)),
+        ..Opts::default()
+    })
+    .await;
+    let t = login(&app).await;
+    assert_eq!(
+        body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 409).await,
+        conflict("Upstream down", 409)
+    );
+    // Field errors still come first.
+    let mut b = send_body(MOBILE);
+    b.as_object_mut().unwrap().remove("targetUrl");
+    assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, required("targetUrl"));
+    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
+    assert_eq!((stats.due, stats.scheduled, stats.dead), (0, 0, 0));
+    assert_eq!(app.drain().await, 0);
     app.stop().await;
 }

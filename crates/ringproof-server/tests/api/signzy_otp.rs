@@ -12,7 +12,7 @@ use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, code_in, fresh_pg_url};
+use crate::helpers::{DownSender, Opts, TestApp, code_in, error_code, fresh_pg_url};
 
 const SEND: &str = "/api/v3/otp-verification/send-otp";
 const VERIFY: &str = "/api/v3/otp-verification/verify-otp";
@@ -425,5 +425,96 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
     })
     .await;
     assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    app.stop().await;
+}
+
+/// The provider reports that nothing can be sent (`Sender::available` false, as a circuit
+/// breaker with every route open would): send-otp answers seed 003's "Upstream down" at
+/// once and stores nothing; the native start answers 503 `upstream_down`.
+#[tokio::test]
+async fn send_otp_is_upstream_down_when_the_provider_is_unavailable() {
+    let app = TestApp::spawn_with(Opts {
+        sender: Some(Arc::new(DownSender)),
+        ..Opts::default()
+    })
+    .await;
+    let t = login(&app).await;
+    let upstream_down = json!({"error": {"name": "Error", "message": "Upstream down", "status": 409,
+        "reason": "error", "type": "conflict", "statusCode": 409}});
+    assert_eq!(body(send(&app, &t, TO_HYPHEN, "6").await, 409).await, upstream_down);
+    // Field errors still come first.
+    let b = json!({"clientId": app.client_id, "phoneNumber": TO, "channel": "smsOtp"});
+    assert_eq!(
+        body(app.post_as(&t, SEND, &b).await, 400).await,
+        required("customTextId")
+    );
+    // Nothing stored: no OTP pending, no job queued.
+    assert_eq!(body(verify(&app, &t, TO, "123456").await, 404).await, none_pending());
+    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
+    assert_eq!((stats.due, stats.scheduled, stats.dead), (0, 0, 0));
+    // The native API: 503 upstream_down, nothing stored either.
+    let r = app.post("/v1/verifications", &json!({"to": TO})).await;
+    assert_eq!(error_code(r, 503).await, "upstream_down");
+    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
+    assert_eq!(stats.due, 0);
+    app.stop().await;
+}
+
+/// A well-formed `otp` whose length is not the pending OTP's cannot be its code: 422
+/// "Unprocessable entity" (seed 003), and no attempt is counted; once the OTP has expired
+/// the answer is "OTP expired" whatever the length.
+#[tokio::test]
+async fn an_otp_of_the_wrong_length_is_unprocessable_and_not_counted() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let unprocessable = json!({"error": {"name": "Error", "message": "Unprocessable entity", "status": 422,
+        "reason": "error", "type": "unprocessable entity", "statusCode": 422}});
+    assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    assert_eq!(code.len(), 6);
+    // More than max_checks (5) of them: none counts.
+    for bad in ["1234", "12345", "1234567", "12345678", "1234567890", "0000", "99999"] {
+        assert_eq!(body(verify(&app, &t, TO, bad).await, 422).await, unprocessable, "{bad}");
+    }
+    assert_eq!(body(verify(&app, &t, TO_HYPHEN, &code).await, 200).await, verified());
+    // Verified: nothing pending, whatever the length.
+    assert_eq!(body(verify(&app, &t, TO, "1234").await, 404).await, none_pending());
+
+    // A 4-digit template: a 6-digit guess is unprocessable, a wrong 4-digit one counts.
+    assert_eq!(body(send(&app, &t, TO, "4").await, 200).await, sent());
+    let code = code_in(&last_text(&app).await);
+    assert_eq!(code.len(), 4);
+    assert_eq!(body(verify(&app, &t, TO, "123456").await, 422).await, unprocessable);
+    let wrong = if code == "0000" { "1111" } else { "0000" };
+    assert_eq!(body(verify(&app, &t, TO, wrong).await, 400).await, invalid_otp());
+    // Expired: the expiry answers, not the length.
+    app.clock.advance_secs(600);
+    assert_eq!(body(verify(&app, &t, TO, "123456").await, 400).await, expired());
+    app.stop().await;
+}
+
+/// `signzy.request_timeout_ms`: a Signzy request past the deadline gets seed 000's 408
+/// "Request timeout". With 1 ms, a login with the right password (an argon2id check of
+/// tens of ms on a blocking thread) always runs past it. The native API has no such layer.
+#[tokio::test]
+async fn a_signzy_request_past_its_deadline_is_a_request_timeout() {
+    let app = TestApp::spawn_with(Opts {
+        signzy_request_timeout_ms: Some(1),
+        ..Opts::default()
+    })
+    .await;
+    let timeout = json!({"error": {"name": "Error", "message": "Request timeout", "status": 408,
+        "reason": "error", "type": "conflict", "statusCode": 408}});
+    let r = app
+        .http
+        .post(format!("{}/api/v3/patrons/login", app.base))
+        .json(&json!({"username": app.username, "password": app.password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("x-request-id").is_some());
+    assert_eq!(body(r, 408).await, timeout);
+    // The native face is not under the Signzy deadline.
+    app.start_sms(TO).await;
     app.stop().await;
 }

@@ -85,6 +85,13 @@ pub enum SignzyError {
     BlockedNumber,
     /// The store is unavailable or overloaded.
     Unavailable,
+    /// send-otp / send-instant-link: the delivery provider reports that nothing can be
+    /// sent now (`Sender::available`).
+    UpstreamDown,
+    /// The request ran past `signzy.request_timeout_ms`.
+    RequestTimeout,
+    /// verify-otp: a well-formed `otp` whose length is not the pending OTP's.
+    UnprocessableEntity,
     /// A bug; the cause is logged with the request id.
     Internal,
 }
@@ -301,6 +308,9 @@ impl SignzyError {
                 StatusCodeField::Number(200),
             ),
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
+            SignzyError::UpstreamDown => envelope("Upstream down", 409, "error", "conflict"),
+            SignzyError::RequestTimeout => envelope("Request timeout", 408, "error", "conflict"),
+            SignzyError::UnprocessableEntity => envelope("Unprocessable entity", 422, "error", "unprocessable entity"),
             SignzyError::Internal => envelope(
                 "Internal server error; quote the x-request-id header when reporting it",
                 500,
@@ -321,6 +331,10 @@ impl From<CoreError> for SignzyError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::Unauthorized => SignzyError::InvalidCredentials,
+            CoreError::UpstreamDown => {
+                tracing::warn!(request_id = %current_request_id(), "delivery provider unavailable");
+                SignzyError::UpstreamDown
+            }
             CoreError::Store(StoreError::Unavailable(_)) => {
                 tracing::warn!(request_id = %current_request_id(), error = %e, "store unavailable");
                 SignzyError::Unavailable
@@ -349,6 +363,7 @@ impl From<OtpError> for SignzyError {
             OtpError::InvalidNumber => SignzyError::MobileNumberInvalid,
             OtpError::UnknownTemplate => SignzyError::CustomTextNotFound,
             OtpError::MalformedCode => SignzyError::InvalidParameter,
+            OtpError::WrongLength { .. } => SignzyError::UnprocessableEntity,
             OtpError::WrongCode { .. } => SignzyError::OtpInvalid,
             OtpError::Expired => SignzyError::OtpExpired,
             OtpError::AttemptsExhausted => SignzyError::OtpAttemptsExhausted,
@@ -474,6 +489,9 @@ mod tests {
             SignzyError::ProductNotEnabled,
             SignzyError::NotOnWhitelist,
             SignzyError::Unavailable,
+            SignzyError::UpstreamDown,
+            SignzyError::RequestTimeout,
+            SignzyError::UnprocessableEntity,
             SignzyError::Internal,
         ] {
             let (status, body) = e.body();

@@ -203,6 +203,8 @@ fn final_result(view: LinkView) -> Option<LinkResult> {
         (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
         (status = 403, description = "`Subscriber is suspended`, `Subscriber is deactivated`, `Subscriber is not eligible for the service`", body = SignzyErrorResponse),
         (status = 404, description = "`Cannot identify subscriber` (statusCode 409), `No CRM data available`", body = SignzyErrorResponse),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
+        (status = 409, description = "Upstream down: the delivery provider can send nothing now", body = SignzyErrorResponse),
         (status = 503, description = "`The external provider cannot be reached`; `Request cannot be processed at this time`", body = SignzyErrorResponse)
     )
 )]
@@ -279,6 +281,7 @@ fn path_id(s: &str, param: &'static str) -> Result<LinkId, SignzyError> {
         (status = 200, description = "The final result, or `{\"result\":{\"message\":\"Please wait for sometime\"}}`", body = PollResponse),
         (status = 400, description = "`params requestId should match pattern \"^[0-9a-fA-F]{24}$\"` (or sessionId)", body = SignzyPatternResponse),
         (status = 401, description = "`Invalid requestId or sessionId` (unknown ids, or another client's; statusCode 500 as in the seed); no token or an invalid one", body = SignzyUnauthorized),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
@@ -313,6 +316,7 @@ async fn poll_check_verify(
         (status = 200, body = LinkResultResponse),
         (status = 400, description = "Not a JSON object; `vfp is required`; `Parameter is invalid`; `Transaction has not completed` (unknown or expired VFP, or another client's)", body = SignzyErrorResponse),
         (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]

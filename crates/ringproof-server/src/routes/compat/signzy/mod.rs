@@ -15,9 +15,12 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use ringproof_core::client::Client;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +35,35 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
         .merge(otp::router())
         .merge(links::router())
+        .route_layer(axum::middleware::from_fn(deadline))
+}
+
+/// The deadline of this face's requests (`signzy.request_timeout_ms`), put on every request
+/// by the app so [`deadline`] can read it.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub Duration);
+
+/// Runs a request of this face (its extractors, so reading the body, included) under the
+/// deadline; past it, the handler is dropped and the answer is 408 "Request timeout".
+/// Dropping is safe: store transactions roll back when dropped, and work that already
+/// committed stays as committed (a login attempt stays counted as a failure; an OTP or link
+/// whose transaction committed is sent, and a new send supersedes it).
+async fn deadline(req: Request, next: Next) -> Response {
+    let limit = req
+        .extensions()
+        .get::<Deadline>()
+        .map_or(Duration::from_millis(30_000), |d| d.0);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(
+                request_id = %crate::api_error::current_request_id(),
+                timeout_ms = limit.as_millis() as u64,
+                "signzy request timed out"
+            );
+            SignzyError::RequestTimeout.into_response()
+        }
+    }
 }
 
 /// The client a Signzy access token belongs to.
@@ -138,6 +170,7 @@ pub struct LoginResponse {
         (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = SignzyErrorResponse),
         (status = 401, description = "Unknown username or wrong password (`login failed`)", body = SignzyErrorResponse),
         (status = 429, description = "Too many failed logins for this username; see `Retry-After`", body = SignzyErrorResponse),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
@@ -184,6 +217,7 @@ pub struct MeResponse {
     responses(
         (status = 200, body = MeResponse),
         (status = 401, description = "`{\"message\":\"No API key found in request\"}` without a token; `Invalid authentication credentials` for an unknown, expired or revoked one", body = error::SignzyUnauthorized),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]

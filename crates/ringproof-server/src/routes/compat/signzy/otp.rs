@@ -93,6 +93,8 @@ fn check_client(body: &SignzyJson, client: &ringproof_core::client::Client) -> R
         (status = 200, description = "`{\"result\":{\"status\":200,\"statusDescription\":\"Success OTP Sent\"}}`", body = OtpResponse),
         (status = 400, description = "Not a JSON object; a field missing or invalid; `Customer not found`; `Mobile number is not valid/allowed`; `Custom text does not exist`", body = SignzyErrorResponse),
         (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
+        (status = 409, description = "Upstream down: the delivery provider can send nothing now", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
@@ -134,6 +136,8 @@ async fn send_otp(
         (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
         (status = 404, description = "`No OTP pending for this phone number`", body = SignzyErrorResponse),
         (status = 429, description = "`Maximum OTP attempts exceeded`", body = SignzyErrorResponse),
+        (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
+        (status = 422, description = "Unprocessable entity: `otp` is well-formed but not the pending OTP's length (no attempt counted)", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
