@@ -518,3 +518,43 @@ async fn a_signzy_request_past_its_deadline_is_a_request_timeout() {
     app.start_sms(TO).await;
     app.stop().await;
 }
+
+/// The database goes away under a running server (PostgreSQL: the test drops it): the face
+/// answers seed 000's "Request cannot be processed at this time" (503, with Retry-After),
+/// never a 500, and the native API its `service_unavailable`. Runs where PostgreSQL is
+/// available (CI always).
+#[tokio::test]
+async fn a_lost_database_is_request_cannot_be_processed() {
+    let Some(url) = fresh_pg_url().await else {
+        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: skipped (CI sets it)");
+        return;
+    };
+    let app = TestApp::spawn_with(Opts {
+        database_url: Some(url.clone()),
+        ..Opts::default()
+    })
+    .await;
+    let t = login(&app).await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").unwrap();
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let body_json = json!({"clientId": "000000000000000000000000", "phoneNumber": "+1-4155550123",
+        "channel": "smsOtp", "customTextId": "6"});
+    let r = app.post_as(&t, "/api/v3/otp-verification/send-otp", &body_json).await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v,
+        json!({"error": {"name": "Error", "message": "Request cannot be processed at this time", "status": 503,
+            "reason": "error", "type": "conflict", "statusCode": 503}})
+    );
+    let r = app.post("/v1/verifications", &json!({"to": "+14155550123"})).await;
+    assert_eq!(crate::helpers::error_code(r, 503).await, "service_unavailable");
+}
