@@ -145,6 +145,22 @@ pub fn transaction_id() -> String {
 
 /// The SMS text of a link: the custom text (with `{link}` replaced, or the link appended
 /// after a space) or the default one.
+/// The key of a client's own link SMS text in [`Client::templates`] (used when a request
+/// brings no `customSms`); `{link}` marks where the link goes.
+pub const LINK_TEMPLATE_KEY: &str = "link";
+
+/// A link SMS text (a request's `customSms` or a client's link template): 1 to
+/// [`MAX_CUSTOM_SMS`] characters, printable (line breaks allowed).
+fn check_sms_text(field: &str, t: &str) -> Result<(), CoreError> {
+    if t.trim().is_empty() || t.chars().count() > MAX_CUSTOM_SMS || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(CoreError::invalid(
+            field,
+            format!("must be 1 to {MAX_CUSTOM_SMS} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn link_sms_text(custom: Option<&str>, link: &str) -> String {
     match custom {
         Some(t) if t.contains("{link}") => t.replace("{link}", link),
@@ -154,6 +170,29 @@ pub fn link_sms_text(custom: Option<&str>, link: &str) -> String {
 }
 
 impl Engine {
+    /// Sets (or, with `None`, removes) a client's own link SMS text, used when a request
+    /// brings no `customSms`; `{link}` marks where the link goes (else it is appended).
+    pub async fn set_link_template(&self, id: &ClientId, text: Option<&str>) -> Result<Client, CoreError> {
+        let mut c = self
+            .store()
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        match text {
+            Some(t) => {
+                check_sms_text("text", t)?;
+                c.templates.insert(LINK_TEMPLATE_KEY.to_owned(), t.to_owned());
+            }
+            None => {
+                c.templates.remove(LINK_TEMPLATE_KEY);
+            }
+        }
+        if !self.store().update_client_settings(&c).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(c)
+    }
+
     /// Sends a one-time link: checks the target against the client's allowed origins,
     /// looks the number up (refusing lines that cannot receive links and subscribers that
     /// cannot be served), and stores the session with its SMS (a sealed deliver job) in one
@@ -161,16 +200,8 @@ impl Engine {
     pub async fn start_link(&self, client: &Client, req: NewLinkRequest) -> Result<LinkStarted, LinkError> {
         client.may_serve(Product::SignzyLink, &req.to)?;
         check_target_url(&req.target_url, &client.allowed_origins)?;
-        if let Some(t) = &req.custom_sms
-            && (t.trim().is_empty()
-                || t.chars().count() > MAX_CUSTOM_SMS
-                || t.chars().any(|c| c.is_control() && c != '\n'))
-        {
-            return Err(CoreError::invalid(
-                "customSms",
-                format!("must be 1 to {MAX_CUSTOM_SMS} printable characters"),
-            )
-            .into());
+        if let Some(t) = &req.custom_sms {
+            check_sms_text("customSms", t)?;
         }
         self.ensure_upstream()?;
         let found = match self.lookup.lookup(&req.to).await {
@@ -200,7 +231,12 @@ impl Engine {
         let payload = DeliverPayload {
             to: session.to.e164().to_owned(),
             channel: Channel::Sms,
-            text: link_sms_text(req.custom_sms.as_deref(), &link),
+            text: link_sms_text(
+                req.custom_sms
+                    .as_deref()
+                    .or(client.templates.get(LINK_TEMPLATE_KEY).map(String::as_str)),
+                &link,
+            ),
             locale: "en".into(),
             sender: None,
             step: None,

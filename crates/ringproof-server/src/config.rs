@@ -71,6 +71,10 @@ pub struct Config {
     /// click IP. With the peer listed, the click IP is the right-most address in
     /// `X-Forwarded-For` that is not itself a trusted proxy.
     pub trusted_proxies: Vec<IpAddr>,
+    /// With the sandbox provider: a file of test numbers for the number lookup (tab-separated
+    /// `number, line_type, carrier, state`, like the built-in
+    /// `crates/ringproof-providers/data/sandbox-numbers.tsv`). Default: the built-in table.
+    pub sandbox_numbers_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,6 +142,7 @@ impl Default for Config {
             public_base_url: None,
             link_ttl_s: ringproof_core::links::DEFAULT_LINK_TTL_S,
             trusted_proxies: Vec::new(),
+            sandbox_numbers_file: None,
         }
     }
 }
@@ -175,6 +180,7 @@ const KNOWN_KEYS: &[&str] = &[
     "public_base_url",
     "link_ttl_s",
     "trusted_proxies",
+    "sandbox_numbers_file",
 ];
 
 impl Config {

@@ -82,7 +82,16 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
 /// provider, else the numbering plan alone.
 fn number_lookup(config: &Config) -> Result<Arc<dyn NumberLookup>, StartupError> {
     if config.provider == "sandbox" {
-        let table = SandboxLookup::builtin().map_err(|e| StartupError::Config(e.to_string()))?;
+        let table = match &config.sandbox_numbers_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    StartupError::Config(format!("cannot read sandbox_numbers_file {}: {e}", path.display()))
+                })?;
+                SandboxLookup::parse(&text)
+                    .map_err(|e| StartupError::Config(format!("sandbox_numbers_file {}: {e}", path.display())))?
+            }
+            None => SandboxLookup::builtin().map_err(|e| StartupError::Config(e.to_string()))?,
+        };
         Ok(Arc::new(table))
     } else {
         Ok(Arc::new(MetadataLookup))

@@ -145,6 +145,15 @@ enum TemplateCmd {
         template_id: String,
         text: String,
     },
+    /// Set a client's own instant-link SMS text (used when a request has no `customSms`);
+    /// `{link}` marks where the link goes, else it is appended. `--clear` removes it.
+    SetLink {
+        client_id: String,
+        #[arg(required_unless_present = "clear")]
+        text: Option<String>,
+        #[arg(long, conflicts_with = "text")]
+        clear: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -378,6 +387,18 @@ async fn template(config: Config, cmd: TemplateCmd) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let digits = text.chars().filter(|&c| c == '#').count();
             println!("Template {template_id} of client {id} set ({digits}-digit code).");
+        }
+        TemplateCmd::SetLink { client_id, text, clear } => {
+            let id = ClientId::parse(&client_id).ok_or("a client id is 24 lowercase hex characters")?;
+            let text = if clear { None } else { text };
+            core.engine
+                .set_link_template(&id, text.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            match text {
+                Some(_) => println!("Link SMS text of client {id} set."),
+                None => println!("Link SMS text of client {id} removed; the default text applies."),
+            }
         }
     }
     Ok(())

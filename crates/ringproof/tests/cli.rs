@@ -385,6 +385,27 @@ fn template_set_stores_a_clients_otp_template() {
         json!({"otp:41": "Acme: Your OTP for login is ####"})
     );
 
+    // The instant-link text: set, shown, cleared.
+    let (ok, out, err) = ringproof(&data, &["template", "set-link", id, "Acme: tap {link}"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Link SMS text of client"), "{out}");
+    let (_, out, _) = ringproof(&data, &["client", "show", id]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["templates"]["link"],
+        "Acme: tap {link}"
+    );
+    let (ok, _, _) = ringproof(&data, &["template", "set-link", id, "--clear"]);
+    assert!(ok);
+    let (_, out, _) = ringproof(&data, &["client", "show", id]);
+    assert!(
+        serde_json::from_str::<Value>(&out).unwrap()["templates"]
+            .get("link")
+            .is_none()
+    );
+    let (ok, _, err) = ringproof(&data, &["template", "set-link", id, "   "]);
+    assert!(!ok, "a blank text is refused");
+    assert!(err.contains("text"), "{err}");
+
     // Refused: no code placeholder, two runs, a bad id, a built-in id, an unknown client.
     for (args, why) in [
         (vec![id, "42", "no placeholder"], "`#`"),

@@ -43,6 +43,8 @@ pub struct Opts {
     pub data_dir: Option<PathBuf>,
     /// `trusted_proxies` of the config (link pages believe their `X-Forwarded-For`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// `sandbox_numbers_file` of the config.
+    pub sandbox_numbers_file: Option<PathBuf>,
     /// `signzy.request_timeout_ms` of the config (default: the config's default).
     pub signzy_request_timeout_ms: Option<u64>,
 }
@@ -100,6 +102,7 @@ impl TestApp {
             data_dir: data_dir.clone(),
             database_url: opts.database_url.clone(),
             trusted_proxies: opts.trusted_proxies.clone(),
+            sandbox_numbers_file: opts.sandbox_numbers_file.clone(),
             ..Config::default()
         };
         if let Some(ms) = opts.signzy_request_timeout_ms {

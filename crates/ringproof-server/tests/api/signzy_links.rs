@@ -571,3 +571,58 @@ async fn send_instant_link_is_upstream_down_when_the_provider_is_unavailable() {
     assert_eq!(app.drain().await, 0);
     app.stop().await;
 }
+
+/// A client's own link text applies when a request brings no `customSms`; `customSms`
+/// still wins; removing it restores the default text.
+#[tokio::test]
+async fn the_clients_link_text_is_used_without_custom_sms() {
+    let app = TestApp::spawn().await;
+    let t = login(&app).await;
+    let id = ClientId::parse(&app.client_id).unwrap();
+    app.engine
+        .set_link_template(&id, Some("Acme: tap {link} to continue"))
+        .await
+        .unwrap();
+    send_ok(&app, &t, &send_body(MOBILE)).await;
+    let (text, _) = link_token(&app, TO).await;
+    let token = text
+        .strip_prefix(&format!("Acme: tap {}/l/", app.base))
+        .and_then(|rest| rest.strip_suffix(" to continue"))
+        .unwrap_or_else(|| panic!("the client's text with the link in place: {text}"));
+    assert_eq!(token.len(), 22, "{text}");
+    let mut with_custom = send_body(MOBILE);
+    with_custom["customSms"] = json!("Custom {link}");
+    send_ok(&app, &t, &with_custom).await;
+    let (text, _) = link_token(&app, TO).await;
+    assert!(text.starts_with("Custom http"), "{text}");
+    app.engine.set_link_template(&id, None).await.unwrap();
+    send_ok(&app, &t, &send_body(MOBILE)).await;
+    let (text, _) = link_token(&app, TO).await;
+    assert!(
+        text.starts_with("Your identity verification journey has started"),
+        "{text}"
+    );
+    assert!(app.engine.set_link_template(&id, Some("  ")).await.is_err());
+}
+
+/// `sandbox_numbers_file` replaces the built-in table of test numbers.
+#[tokio::test]
+async fn a_sandbox_numbers_file_replaces_the_builtin_table() {
+    let dir = crate::helpers::temp_dir("numbers");
+    let file = dir.join("numbers.tsv");
+    std::fs::write(
+        &file,
+        "number\tline_type\tcarrier\tstate\n+14155550124\tmobile\tTest Carrier\tsuspended\n",
+    )
+    .unwrap();
+    let app = TestApp::spawn_with(Opts {
+        sandbox_numbers_file: Some(file),
+        ..Opts::default()
+    })
+    .await;
+    let t = login(&app).await;
+    let r = app.post_as(&t, SEND, &send_body("4155550124")).await;
+    assert_eq!(body(r, 403).await, conflict("Subscriber is suspended", 403));
+    // The built-in table no longer applies: its "suspended" number is now just a number.
+    send_ok(&app, &t, &send_body("4155550103")).await;
+}
