@@ -266,3 +266,31 @@ pub async fn error_code(r: Response, status: u16) -> String {
     assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     err["code"].as_str().unwrap().to_owned()
 }
+
+/// A Signzy-face response body, after checking the HTTP status and that an envelope's
+/// `status` equals it (the face's contract: HTTP status == `error.status`).
+pub async fn signzy_body(r: Response, status: u16) -> Value {
+    assert_eq!(r.status(), status);
+    let v: Value = r.json().await.unwrap();
+    if let Some(e) = v.get("error") {
+        assert_eq!(e["status"], status, "{v}");
+    }
+    v
+}
+
+/// Logs in on the Signzy face and returns the access token (asserting 200).
+pub async fn signzy_token(app: &TestApp, username: &str, password: &str) -> String {
+    let r = app
+        .http
+        .post(format!("{}/api/v3/patrons/login", app.base))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    signzy_body(r, 200).await["id"].as_str().unwrap().to_owned()
+}
+
+/// The demo client's Signzy access token.
+pub async fn signzy_login(app: &TestApp) -> String {
+    signzy_token(app, &app.username, &app.password).await
+}

@@ -6,7 +6,7 @@ use reqwest::Response;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{T0, TestApp};
+use crate::helpers::{T0, TestApp, signzy_body as body, signzy_token as token};
 
 const ME: &str = "/api/v3/patrons/me";
 const LOGIN: &str = "/api/v3/patrons/login";
@@ -21,16 +21,6 @@ fn login_failed() -> Value {
         "reason": "authentication error", "type": "unauthorized", "statusCode": 401}})
 }
 
-/// The body, after checking the HTTP status and that an envelope's `status` equals it.
-async fn body(r: Response, status: u16) -> Value {
-    assert_eq!(r.status(), status);
-    let v: Value = r.json().await.unwrap();
-    if let Some(e) = v.get("error") {
-        assert_eq!(e["status"], status, "{v}");
-    }
-    v
-}
-
 async fn login(app: &TestApp, username: &str, password: &str) -> Response {
     app.http
         .post(format!("{}{LOGIN}", app.base))
@@ -38,11 +28,6 @@ async fn login(app: &TestApp, username: &str, password: &str) -> Response {
         .send()
         .await
         .unwrap()
-}
-
-async fn token(app: &TestApp, username: &str, password: &str) -> String {
-    let r = login(app, username, password).await;
-    body(r, 200).await["id"].as_str().unwrap().to_owned()
 }
 
 async fn me(app: &TestApp, auth: Option<&str>) -> Response {

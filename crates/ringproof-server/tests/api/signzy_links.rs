@@ -3,14 +3,15 @@
 //! (waiting, final, expired), the VFP exchange, isolation between clients, and every error
 //! body exactly, with the HTTP status equal to `error.status`.
 
-use reqwest::Response;
 use ringproof_core::client::Product;
 use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::{ClientId, LinkId};
 use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
 
-use crate::helpers::{DownSender, Opts, TestApp, fresh_pg_url};
+use crate::helpers::{
+    DownSender, Opts, TestApp, fresh_pg_url, signzy_body as body, signzy_login as login, signzy_token as token,
+};
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
 const RESULT: &str = "/api/v3/us-kyc/instant-link-result";
@@ -50,31 +51,6 @@ fn not_completed() -> Value {
 
 fn waiting() -> Value {
     json!({"result": {"message": "Please wait for sometime"}})
-}
-
-/// The body, after checking the HTTP status and that an envelope's `status` equals it.
-async fn body(r: Response, status: u16) -> Value {
-    assert_eq!(r.status(), status);
-    let v: Value = r.json().await.unwrap();
-    if let Some(e) = v.get("error") {
-        assert_eq!(e["status"], status, "{v}");
-    }
-    v
-}
-
-async fn token(app: &TestApp, username: &str, password: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v3/patrons/login", app.base))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    body(r, 200).await["id"].as_str().unwrap().to_owned()
-}
-
-async fn login(app: &TestApp) -> String {
-    token(app, &app.username, &app.password).await
 }
 
 fn send_body(mobile: &str) -> Value {

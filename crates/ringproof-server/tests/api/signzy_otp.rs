@@ -12,7 +12,10 @@ use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{DownSender, Opts, TestApp, code_in, error_code, fresh_pg_url};
+use crate::helpers::{
+    DownSender, Opts, TestApp, code_in, error_code, fresh_pg_url, signzy_body as body, signzy_login as login,
+    signzy_token as token,
+};
 
 const SEND: &str = "/api/v3/otp-verification/send-otp";
 const VERIFY: &str = "/api/v3/otp-verification/verify-otp";
@@ -60,32 +63,6 @@ fn exhausted() -> Value {
 }
 fn none_pending() -> Value {
     error("No OTP pending for this phone number", 404, "not found")
-}
-
-/// The body, after checking the HTTP status and that an envelope's `status` equals it.
-async fn body(r: Response, status: u16) -> Value {
-    assert_eq!(r.status(), status);
-    let v: Value = r.json().await.unwrap();
-    if let Some(e) = v.get("error") {
-        assert_eq!(e["status"], status, "{v}");
-    }
-    v
-}
-
-async fn token(app: &TestApp, username: &str, password: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v3/patrons/login", app.base))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    body(r, 200).await["id"].as_str().unwrap().to_owned()
-}
-
-/// The demo client's token.
-async fn login(app: &TestApp) -> String {
-    token(app, &app.username, &app.password).await
 }
 
 async fn send(app: &TestApp, token: &str, phone: &str, text_id: &str) -> Response {

@@ -5,12 +5,11 @@
 //! and the same JSON types. The seeds' sample error bodies that a sample request itself
 //! produces (a placeholder left in, a field left out) are checked word for word.
 
-use reqwest::Response;
 use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url};
+use crate::helpers::{Opts, TestApp, fresh_pg_url, signzy_body as body, signzy_login as login};
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
 const RESULT: &str = "/api/v3/us-kyc/instant-link-result";
@@ -26,16 +25,6 @@ fn shape(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
         Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
     }
-}
-
-/// The body, after checking the HTTP status and that an envelope's `status` equals it.
-async fn body(r: Response, status: u16) -> Value {
-    assert_eq!(r.status(), status);
-    let v: Value = r.json().await.unwrap();
-    if let Some(e) = v.get("error") {
-        assert_eq!(e["status"], status, "{v}");
-    }
-    v
 }
 
 /// Asserts that `got` has the seed sample's shape.
@@ -93,19 +82,6 @@ fn pattern(param: &str) -> Value {
 
 fn poll_path(request_id: &str, session_id: &str) -> String {
     format!("/api/v3/us-kyc/poll-check-verify/request/{request_id}/session/{session_id}")
-}
-
-/// Logs the demo client in and returns the token, sent bare as the seeds' curl does
-/// (`--header 'Authorization: <auth token>'`).
-async fn login(app: &TestApp) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v3/patrons/login", app.base))
-        .json(&json!({"username": app.username, "password": app.password}))
-        .send()
-        .await
-        .unwrap();
-    body(r, 200).await["id"].as_str().unwrap().to_owned()
 }
 
 /// Adds the seed's target origin to the demo client's allowed origins.
