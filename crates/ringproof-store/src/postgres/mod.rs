@@ -979,6 +979,33 @@ impl Store for PgStore {
     }
 }
 
+/// Binds a verification's columns, in the order both [`INSERT_VERIFICATION`] and
+/// [`WRITE_TRANSITION`] take them first ($1..$20), to a query of either kind.
+macro_rules! bind_verification {
+    ($q:expr, $v:expr, $cols:expr) => {
+        $q.bind($v.id.as_str())
+            .bind($v.client_id.as_str())
+            .bind($v.to.e164())
+            .bind($v.status.as_str())
+            .bind($cols.workflow)
+            .bind($v.locale.as_str())
+            .bind($v.brand.as_str())
+            .bind($cols.code_length)
+            .bind($v.code_hash.as_ref().map(|h| h.as_slice()))
+            .bind($v.code_expires_at.millis())
+            .bind($v.sealed_code.as_deref())
+            .bind($cols.next_step)
+            .bind($cols.sends)
+            .bind($cols.resends)
+            .bind($v.last_sent_at.millis())
+            .bind($cols.wrong_checks)
+            .bind($cols.policy)
+            .bind($v.created_at.millis())
+            .bind($v.updated_at.millis())
+            .bind($v.expires_at.millis())
+    };
+}
+
 /// Runs [`INSERT_VERIFICATION`]; `false` when a live idempotency record kept it out.
 async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
     conn: E,
@@ -989,27 +1016,7 @@ async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
     let cols = VerificationCols::of(v)?;
     let jobs = JobArrays::of(&fx.jobs);
     let events = EventArrays::of(&fx.events);
-    sqlx::query_scalar(INSERT_VERIFICATION)
-        .bind(v.id.as_str())
-        .bind(v.client_id.as_str())
-        .bind(v.to.e164())
-        .bind(v.status.as_str())
-        .bind(cols.workflow)
-        .bind(v.locale.as_str())
-        .bind(v.brand.as_str())
-        .bind(cols.code_length)
-        .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-        .bind(v.code_expires_at.millis())
-        .bind(v.sealed_code.as_deref())
-        .bind(cols.next_step)
-        .bind(cols.sends)
-        .bind(cols.resends)
-        .bind(v.last_sent_at.millis())
-        .bind(cols.wrong_checks)
-        .bind(cols.policy)
-        .bind(v.created_at.millis())
-        .bind(v.updated_at.millis())
-        .bind(v.expires_at.millis())
+    bind_verification!(sqlx::query_scalar(INSERT_VERIFICATION), v, cols)
         .bind(jobs.ids)
         .bind(jobs.kinds)
         .bind(jobs.clients)
@@ -1052,27 +1059,7 @@ async fn write_transition(
     let cols = VerificationCols::of(v)?;
     let jobs = JobArrays::of(&fx.jobs);
     let events = EventArrays::of(&fx.events);
-    sqlx::query(WRITE_TRANSITION)
-        .bind(v.id.as_str())
-        .bind(v.client_id.as_str())
-        .bind(v.to.e164())
-        .bind(v.status.as_str())
-        .bind(cols.workflow)
-        .bind(v.locale.as_str())
-        .bind(v.brand.as_str())
-        .bind(cols.code_length)
-        .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-        .bind(v.code_expires_at.millis())
-        .bind(v.sealed_code.as_deref())
-        .bind(cols.next_step)
-        .bind(cols.sends)
-        .bind(cols.resends)
-        .bind(v.last_sent_at.millis())
-        .bind(cols.wrong_checks)
-        .bind(cols.policy)
-        .bind(v.created_at.millis())
-        .bind(v.updated_at.millis())
-        .bind(v.expires_at.millis())
+    bind_verification!(sqlx::query(WRITE_TRANSITION), v, cols)
         .bind(changed)
         .bind(fx.cancel_pending_steps)
         .bind(done_job.map(JobId::as_str))
