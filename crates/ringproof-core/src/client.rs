@@ -35,6 +35,8 @@ pub struct Client {
     pub policy: PolicyOverrides,
     /// Which products the client may use and which numbers it may reach.
     pub controls: ClientControls,
+    /// Where this client's verification events are POSTed, if anywhere.
+    pub webhook: Option<crate::webhook::WebhookConfig>,
     pub created_at: Timestamp,
 }
 
@@ -47,15 +49,19 @@ pub enum Product {
     /// The Signzy face's OTP (`send-otp`).
     #[serde(rename = "signzy-otp")]
     SignzyOtp,
+    /// The iDenfy face's phone verification (`/fraud/send-sms`).
+    #[serde(rename = "idenfy-sms")]
+    IdenfySms,
 }
 
 impl Product {
-    pub const ALL: [Product; 2] = [Product::SignzyLink, Product::SignzyOtp];
+    pub const ALL: [Product; 3] = [Product::SignzyLink, Product::SignzyOtp, Product::IdenfySms];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Product::SignzyLink => "signzy-link",
             Product::SignzyOtp => "signzy-otp",
+            Product::IdenfySms => "idenfy-sms",
         }
     }
 
@@ -126,6 +132,7 @@ impl Client {
             templates: BTreeMap::new(),
             policy: PolicyOverrides::default(),
             controls: ClientControls::default(),
+            webhook: None,
             created_at: now,
         };
         NewClient {

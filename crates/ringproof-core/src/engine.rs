@@ -13,13 +13,16 @@ use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
 use crate::lookup::{MetadataLookup, NumberLookup};
 use crate::phone::PhoneNumber;
 use crate::policy::{Policy, PolicyOverrides};
-use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store};
+use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store, WebhookPoster};
 use crate::sessions::{
     AccessToken, DEFAULT_TOKEN_TTL_S, Gate, LOGIN_FAILURES_RETENTION_S, LoginAttempt, LoginError, Session, TokenRecord,
     looks_like_token, token_hash,
 };
 use crate::time::{Clock, Timestamp};
-use crate::verification::{CheckOutcome, Ctx, Effects, Event, NewEvent, StartParams, Verification};
+use crate::verification::{
+    CheckOutcome, Ctx, Effects, Event, NewEvent, Options, StartParams, Status, Verification, expire_job,
+};
+use crate::webhook::{self, WebhookConfig, WebhookRequest};
 use crate::workflow::{Channel, StepInput, Workflow};
 
 /// How long an idempotency key replays its first response.
@@ -34,6 +37,10 @@ pub struct StartRequest {
     pub code_length: Option<u8>,
     pub locale: Option<String>,
     pub brand: Option<String>,
+    /// The SMS sender id (set by faces that take one, e.g. iDenfy's `sender_name`).
+    pub sender: Option<String>,
+    /// The SMS text template for this verification, instead of the client's.
+    pub sms_template: Option<String>,
 }
 
 /// Idempotency for a start: the key, a hash of the canonical request, and how the face
@@ -71,6 +78,23 @@ pub enum JobOutcome {
     },
     /// The job's verification no longer exists (purged); the job was dropped.
     Orphaned,
+    /// An expiry job ran (the verification expired, or its expiry moved and was
+    /// rescheduled, or it had already ended).
+    ExpiryChecked,
+    /// A webhook endpoint answered 2xx.
+    WebhookDelivered {
+        status: u16,
+    },
+    /// A webhook attempt failed and will be tried again.
+    WebhookRetrying {
+        error: String,
+    },
+    /// A webhook was given up after its last attempt.
+    WebhookFailed {
+        error: String,
+    },
+    /// The client has no webhook any more; the event was dropped.
+    WebhookDropped,
 }
 
 /// A delivery the provider accepted whose job is not yet recorded as done. Hand it (with
@@ -81,6 +105,8 @@ pub enum JobOutcome {
 pub struct Sent {
     job: Job,
     event: NewEvent,
+    /// The webhook announcing `event`, if the verification notifies.
+    webhook: Option<crate::job::NewJob>,
     outcome: JobOutcome,
 }
 
@@ -90,7 +116,7 @@ pub enum Attempt {
     /// The job is finished, retried later or buried; nothing is left to record.
     Done(JobOutcome),
     /// The provider accepted the message; record it with [`Engine::record_sent`].
-    Sent(Sent),
+    Sent(Box<Sent>),
 }
 
 /// A change to a client's settings; `None` leaves a setting as it is. Policy fields set
@@ -158,6 +184,8 @@ pub struct Engine {
     /// The delivery provider, asked only whether it is available (sending is the
     /// worker's, through the sender it is given).
     sender: Option<Arc<dyn Sender>>,
+    /// The HTTP client for webhook jobs (none: they wait, retried, until one is set).
+    webhooks: Option<Arc<dyn WebhookPoster>>,
 }
 
 impl Engine {
@@ -181,7 +209,14 @@ impl Engine {
             public_base_url: crate::links::DEFAULT_PUBLIC_BASE_URL.to_owned(),
             link_ttl_s: crate::links::DEFAULT_LINK_TTL_S,
             sender: None,
+            webhooks: None,
         }
+    }
+
+    /// The HTTP client that delivers webhook jobs.
+    pub fn with_webhooks(mut self, poster: Arc<dyn WebhookPoster>) -> Self {
+        self.webhooks = Some(poster);
+        self
     }
 
     /// The delivery provider whose [`Sender::available`] gates new verifications and links
@@ -515,6 +550,11 @@ impl Engine {
                 code_length,
                 policy,
                 sms_template: client.templates.get("sms").map(String::as_str),
+                options: Options {
+                    sender: req.sender,
+                    sms_template: req.sms_template,
+                    notify: client.webhook.is_some(),
+                },
                 now,
             },
             &self.keys,
@@ -574,11 +614,22 @@ impl Engine {
         Ok(v)
     }
 
+    /// The verification's history. An expiry that is due but not yet recorded (nobody
+    /// touched the verification since) is recorded first, so the list ends with it.
     pub async fn events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, CoreError> {
-        self.store
+        let v = self
+            .store
             .get_verification(client, id)
             .await?
             .ok_or(CoreError::NotFound)?;
+        let now = self.now();
+        if v.status_at(now) != v.status {
+            self.transition(client, id, |v, fx| {
+                v.refresh(now, fx);
+                Ok(())
+            })
+            .await?;
+        }
         Ok(self.store.list_events(client, id).await?)
     }
 
@@ -593,6 +644,7 @@ impl Engine {
         let mut m = |v: &mut Verification| {
             let mut fx = Effects::default();
             out = Some(f(v, &mut fx));
+            fx.add_webhooks(v);
             fx
         };
         let v = self
@@ -667,7 +719,7 @@ impl Engine {
             Attempt::Done(outcome) => Ok(outcome),
             Attempt::Sent(sent) => {
                 let outcome = sent.outcome.clone();
-                self.record_sent(std::slice::from_ref(&sent)).await?;
+                self.record_sent(std::slice::from_ref(&*sent)).await?;
                 Ok(outcome)
             }
         }
@@ -680,6 +732,8 @@ impl Engine {
         match job.kind {
             JobKind::Deliver => self.run_delivery(job, sender).await,
             JobKind::Step => self.run_step_job(job).await.map(Attempt::Done),
+            JobKind::Expire => self.run_expire_job(job).await.map(Attempt::Done),
+            JobKind::Webhook => self.run_webhook_job(job).await.map(Attempt::Done),
         }
     }
 
@@ -688,7 +742,8 @@ impl Engine {
     /// outcomes, in order.
     pub async fn record_sent(&self, sent: &[Sent]) -> Result<Vec<JobOutcome>, CoreError> {
         let done: Vec<(&Job, Option<&NewEvent>)> = sent.iter().map(|s| (&s.job, Some(&s.event))).collect();
-        self.store.complete_jobs(&done).await?;
+        let webhooks: Vec<crate::job::NewJob> = sent.iter().filter_map(|s| s.webhook.clone()).collect();
+        self.store.complete_jobs(&done, &webhooks).await?;
         Ok(sent.iter().map(|s| s.outcome.clone()).collect())
     }
 
@@ -715,6 +770,7 @@ impl Engine {
                 now,
             };
             v.run_step(index, &ctx, &mut fx);
+            fx.add_webhooks(v);
             fx
         };
         match self
@@ -771,25 +827,177 @@ impl Engine {
                     provider: receipt.provider,
                     latency_ms: now.millis() - job.due_at.millis(),
                 };
-                Ok(Attempt::Sent(Sent { job, event, outcome }))
+                let webhook = match (&job.verification_id, p.notify) {
+                    (Some(vid), true) => Some(webhook::job(&job.client_id, vid, &event)),
+                    _ => None,
+                };
+                Ok(Attempt::Sent(Box::new(Sent {
+                    job,
+                    event,
+                    webhook,
+                    outcome,
+                })))
             }
             Err(SendError::Retryable(e)) if job.attempts < job.max_attempts => {
-                let unit = f64::from(u32::from_le_bytes(random_bytes::<4>())) / 4_294_967_296.0;
-                let wait = backoff_ms(
-                    job.attempts,
-                    self.tuning.backoff_base_ms,
-                    self.tuning.backoff_cap_ms,
-                    unit,
-                );
-                self.store
-                    .retry_job(&job.id, self.now().plus_millis(wait as i64), &e)
-                    .await?;
+                self.retry_later(&job, &e).await?;
                 Ok(Attempt::Done(JobOutcome::Retrying { error: e }))
             }
             Err(SendError::Retryable(e) | SendError::Permanent(e)) => {
                 self.give_up(&job, Some(p.channel), e).await.map(Attempt::Done)
             }
         }
+    }
+
+    /// Releases a failed job to run again after a backoff with full jitter.
+    async fn retry_later(&self, job: &Job, error: &str) -> Result<(), CoreError> {
+        let unit = f64::from(u32::from_le_bytes(random_bytes::<4>())) / 4_294_967_296.0;
+        let wait = backoff_ms(
+            job.attempts,
+            self.tuning.backoff_base_ms,
+            self.tuning.backoff_cap_ms,
+            unit,
+        );
+        self.store
+            .retry_job(&job.id, self.now().plus_millis(wait as i64), error)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a verification's expiry when it falls due (see [`JobKind::Expire`]). If a
+    /// resend moved the expiry, the job is replaced by one at the new time.
+    async fn run_expire_job(&self, job: Job) -> Result<JobOutcome, CoreError> {
+        let Some(vid) = job.verification_id.clone() else {
+            self.store
+                .bury_job(&job.id, "expiry job without a verification", self.now())
+                .await?;
+            return Ok(JobOutcome::Buried {
+                error: "expiry job without a verification".into(),
+            });
+        };
+        let now = self.now();
+        let mut m = |v: &mut Verification| {
+            let mut fx = Effects::default();
+            v.refresh(now, &mut fx);
+            if v.status == Status::Pending {
+                fx.jobs.push(expire_job(v));
+            }
+            fx.add_webhooks(v);
+            fx
+        };
+        match self
+            .store
+            .update_verification(&job.client_id, &vid, Some(&job.id), &mut m)
+            .await?
+        {
+            Some(_) => Ok(JobOutcome::ExpiryChecked),
+            None => {
+                self.store.complete_job(&job, None).await?;
+                Ok(JobOutcome::Orphaned)
+            }
+        }
+    }
+
+    /// POSTs one webhook, signed now with the client's current secret.
+    async fn run_webhook_job(&self, job: Job) -> Result<JobOutcome, CoreError> {
+        let client = self.store.client_by_id(&job.client_id).await?;
+        let Some(config) = client.and_then(|c| c.webhook) else {
+            self.store.complete_job(&job, None).await?;
+            return Ok(JobOutcome::WebhookDropped);
+        };
+        let Some(secret) = self.open_webhook_secret(&job.client_id, &config) else {
+            let error = "webhook secret cannot be opened: was the server secret changed?".to_owned();
+            self.store.bury_job(&job.id, &error, self.now()).await?;
+            return Ok(JobOutcome::WebhookFailed { error });
+        };
+        let Some(poster) = &self.webhooks else {
+            let error = "no webhook client in this process".to_owned();
+            self.retry_later(&job, &error).await?;
+            return Ok(JobOutcome::WebhookRetrying { error });
+        };
+        let req = WebhookRequest {
+            url: config.url,
+            signature: webhook::signature(&secret, self.now().millis().div_euclid(1000), &job.payload),
+            id: job.id.to_string(),
+            body: job.payload.clone(),
+        };
+        let error = match poster.post(&req).await {
+            Ok(status) if (200..300).contains(&status) => {
+                self.store.complete_job(&job, None).await?;
+                return Ok(JobOutcome::WebhookDelivered { status });
+            }
+            Ok(status) => format!("the endpoint answered HTTP {status}"),
+            Err(e) => e.0,
+        };
+        if job.attempts < job.max_attempts {
+            self.retry_later(&job, &error).await?;
+            Ok(JobOutcome::WebhookRetrying { error })
+        } else {
+            self.store.bury_job(&job.id, &error, self.now()).await?;
+            Ok(JobOutcome::WebhookFailed { error })
+        }
+    }
+
+    fn open_webhook_secret(&self, client: &ClientId, config: &WebhookConfig) -> Option<String> {
+        let sealed = config.sealed_secret_bytes()?;
+        let plain = self.keys.open(&webhook::secret_context(client), &sealed).ok()?;
+        String::from_utf8(plain).ok()
+    }
+
+    /// Sets (or, with `None`, removes) a client's webhook URL. A client without a webhook
+    /// secret gets a new one, returned once; an existing secret is kept (`None` returned).
+    /// Verifications started from now on notify it.
+    pub async fn set_webhook(&self, id: &ClientId, url: Option<&str>) -> Result<Option<String>, CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut new_secret = None;
+        c.webhook = match (url, c.webhook.take()) {
+            (None, _) => None,
+            (Some(u), existing) => {
+                webhook::validate_url(u)?;
+                let sealed_secret = match existing {
+                    Some(w) => w.sealed_secret,
+                    None => {
+                        let s = webhook::new_secret();
+                        let sealed = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
+                        new_secret = Some(s);
+                        sealed
+                    }
+                };
+                Some(WebhookConfig {
+                    url: u.to_owned(),
+                    sealed_secret,
+                })
+            }
+        };
+        if !self.store.update_client_settings(&c).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(new_secret)
+    }
+
+    /// Replaces a client's webhook secret; the new one is returned once. Webhooks not yet
+    /// delivered are signed with the new secret from now on.
+    pub async fn rotate_webhook_secret(&self, id: &ClientId) -> Result<String, CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let Some(w) = c.webhook.as_mut() else {
+            return Err(CoreError::invalid(
+                "webhook_url",
+                "the client has no webhook; set one first",
+            ));
+        };
+        let s = webhook::new_secret();
+        w.sealed_secret = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
+        if !self.store.update_client_settings(&c).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(s)
     }
 
     async fn give_up(&self, job: &Job, channel: Option<Channel>, error: String) -> Result<JobOutcome, CoreError> {
@@ -799,6 +1007,7 @@ impl Engine {
             let mut m = |v: &mut Verification| {
                 let mut fx = Effects::default();
                 v.delivery_failed(channel, &error, now, &mut fx);
+                fx.add_webhooks(v);
                 fx
             };
             self.store

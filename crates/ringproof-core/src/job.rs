@@ -14,6 +14,11 @@ pub enum JobKind {
     Deliver,
     /// Run workflow step N of a verification. Payload: [`StepPayload`] (plain JSON).
     Step,
+    /// POST one event to the client's webhook. Payload: the JSON body (no code, no number).
+    Webhook,
+    /// Persist (and so announce) a verification's expiry when it falls due; rescheduled if
+    /// a resend moved it. Payload: empty.
+    Expire,
 }
 
 impl JobKind {
@@ -21,12 +26,16 @@ impl JobKind {
         match self {
             JobKind::Deliver => "deliver",
             JobKind::Step => "step",
+            JobKind::Webhook => "webhook",
+            JobKind::Expire => "expire",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "deliver" => Some(JobKind::Deliver),
             "step" => Some(JobKind::Step),
+            "webhook" => Some(JobKind::Webhook),
+            "expire" => Some(JobKind::Expire),
             _ => None,
         }
     }
@@ -66,6 +75,9 @@ pub struct DeliverPayload {
     pub sender: Option<String>,
     /// Index of the workflow step this send belongs to; `None` for a resend.
     pub step: Option<u8>,
+    /// Whether the verification notifies a webhook (its `sent` event is queued as one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notify: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

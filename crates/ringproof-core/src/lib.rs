@@ -31,6 +31,7 @@ pub mod sessions;
 pub mod templates;
 pub mod time;
 pub mod verification;
+pub mod webhook;
 pub mod workflow;
 
 pub use error::{CoreError, StoreError};

@@ -240,6 +240,8 @@ impl Engine {
             locale: "en".into(),
             sender: None,
             step: None,
+            // Link sessions are not verifications: they have no event history to announce.
+            notify: false,
         };
         let job_id = JobId::generate();
         let plain = serde_json::to_vec(&payload).map_err(|e| CoreError::Internal(e.to_string()))?;

@@ -24,7 +24,7 @@ use crate::error::CoreError;
 use crate::ids::ClientId;
 use crate::phone::PhoneNumber;
 use crate::templates::{self, TemplateError};
-use crate::verification::{Effects, StartParams, Status, Verification};
+use crate::verification::{Effects, Options, StartParams, Status, Verification};
 use crate::workflow::{Channel, Workflow};
 
 /// Why an OTP could not be sent or verified. No variant carries a number or a code.
@@ -108,6 +108,10 @@ impl Engine {
                 code_length,
                 policy,
                 sms_template: Some(template),
+                options: Options {
+                    notify: client.webhook.is_some(),
+                    ..Options::default()
+                },
                 now,
             },
             &self.keys,
@@ -120,6 +124,7 @@ impl Engine {
             if let Some(e) = fx.events.iter_mut().find(|e| e.kind == "canceled") {
                 e.detail = Some("superseded by a new OTP".to_owned());
             }
+            fx.add_webhooks(old);
             fx
         };
         self.store()

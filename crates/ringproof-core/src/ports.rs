@@ -115,9 +115,11 @@ pub trait Store: Send + Sync + 'static {
     async fn claim_jobs(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError>;
     /// Deletes a finished job (erasing its payload), recording `event` on its verification.
     async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError>;
-    /// [`Store::complete_job`] for several jobs in one transaction: all are recorded, or
-    /// (on error) none. An event whose verification is gone is dropped, as there.
-    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)]) -> Result<(), StoreError>;
+    /// [`Store::complete_job`] for several jobs in one transaction, inserting `new_jobs`
+    /// (the webhooks announcing the events) too: all are recorded, or (on error) none. An
+    /// event or new job whose verification is gone is dropped, as there. A new job's
+    /// `created_at` is its `due_at`.
+    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)], new_jobs: &[NewJob]) -> Result<(), StoreError>;
     /// Releases the job to run again at `due_at`.
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError>;
     /// Gives up on a job: it stays as a dead letter with its error, payload erased.
@@ -229,4 +231,16 @@ pub trait Sender: Send + Sync + 'static {
     fn available(&self) -> bool {
         true
     }
+}
+
+/// Why a webhook POST did not succeed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WebhookError(pub String);
+
+/// The HTTP client that POSTs webhooks. `Ok` with the status code when a response
+/// arrived (any status); `Err` for a connection failure or a timeout.
+#[async_trait]
+pub trait WebhookPoster: Send + Sync + 'static {
+    async fn post(&self, req: &crate::webhook::WebhookRequest) -> Result<u16, WebhookError>;
 }

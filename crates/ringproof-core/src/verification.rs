@@ -102,6 +102,26 @@ pub struct Verification {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub expires_at: Timestamp,
+    /// Per-verification delivery options, fixed at start.
+    pub options: Options,
+}
+
+/// Options a face sets at start that every later send of the verification keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Options {
+    /// The sender id shown on the SMS (an alphanumeric sender id), when the face sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// The SMS text template for every SMS of this verification (see
+    /// [`crate::message::sms_text`]); overrides the client's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_template: Option<String>,
+    /// Whether the client had a webhook when the verification started: every event of the
+    /// verification is then also queued as a webhook job, and its expiry is scheduled so
+    /// `expired` is announced when it happens rather than when someone next looks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notify: bool,
 }
 
 /// What happened to a verification, for its history (and later, webhooks).
@@ -133,6 +153,38 @@ pub struct Effects {
     pub cancel_pending_steps: bool,
 }
 
+impl Effects {
+    /// Queues a webhook job for every event not yet queued, if the verification notifies.
+    /// Called once per transition, after it ran (by the engine, and by
+    /// [`Verification::start`]); calling it again adds nothing.
+    pub fn add_webhooks(&mut self, v: &Verification) {
+        if !v.options.notify {
+            return;
+        }
+        let queued = self.jobs.iter().filter(|j| j.kind == JobKind::Webhook).count();
+        let fresh: Vec<NewJob> = self
+            .events
+            .iter()
+            .skip(queued)
+            .map(|e| crate::webhook::job(&v.client_id, &v.id, e))
+            .collect();
+        self.jobs.extend(fresh);
+    }
+}
+
+/// The job that announces expiry when it is due (only for verifications that notify).
+pub fn expire_job(v: &Verification) -> NewJob {
+    NewJob {
+        id: JobId::generate(),
+        kind: JobKind::Expire,
+        client_id: v.client_id.clone(),
+        verification_id: Some(v.id.clone()),
+        due_at: v.expires_at,
+        payload: Vec::new(),
+        max_attempts: DEFAULT_JOB_ATTEMPTS,
+    }
+}
+
 /// The result of a check that was evaluated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckOutcome {
@@ -151,6 +203,7 @@ pub struct StartParams<'a> {
     pub code_length: u8,
     pub policy: Policy,
     pub sms_template: Option<&'a str>,
+    pub options: Options,
     pub now: Timestamp,
 }
 
@@ -189,6 +242,7 @@ impl Verification {
             created_at: p.now,
             updated_at: p.now,
             expires_at: p.now.plus_secs(lifetime),
+            options: p.options,
         };
         let mut fx = Effects::default();
         fx.events.push(NewEvent {
@@ -215,6 +269,10 @@ impl Verification {
                 max_attempts: DEFAULT_JOB_ATTEMPTS,
             });
         }
+        if v.options.notify {
+            fx.jobs.push(expire_job(&v));
+        }
+        fx.add_webhooks(&v);
         (v, fx)
     }
 
@@ -478,7 +536,11 @@ impl Verification {
 
     fn send(&mut self, channel: Channel, code: &Code, step: Option<u8>, ctx: &Ctx<'_>, fx: &mut Effects) {
         let text = match channel {
-            Channel::Sms => message::sms_text(&self.brand, code, ctx.sms_template),
+            Channel::Sms => message::sms_text(
+                &self.brand,
+                code,
+                self.options.sms_template.as_deref().or(ctx.sms_template),
+            ),
             Channel::Voice => message::voice_text(&self.brand, code, &self.locale),
         };
         let payload = DeliverPayload {
@@ -486,8 +548,9 @@ impl Verification {
             channel,
             text,
             locale: self.locale.clone(),
-            sender: None,
+            sender: self.options.sender.clone(),
             step,
+            notify: self.options.notify,
         };
         let id = JobId::generate();
         let plain = serde_json::to_vec(&payload).unwrap_or_default();

@@ -89,6 +89,7 @@ fn start_with(
             code_length: policy.code_length,
             policy,
             sms_template: template,
+            options: Default::default(),
             now,
         },
         keys,

@@ -95,7 +95,7 @@ pub async fn run(
                     Ok(Attempt::Sent(sent)) => {
                         // Should the recorder have stopped, the job is sent again after
                         // its lease; the provider drops the duplicate.
-                        let _ = sent_tx.send(sent).await;
+                        let _ = sent_tx.send(*sent).await;
                     }
                     Err(e) => tracing::warn!(kind, error = %e, "job failed to run; it will be retried after its lease"),
                 }
@@ -185,6 +185,20 @@ pub fn record(outcome: &JobOutcome) {
             metrics::counter!("ringproof_deliveries_total", "outcome" => "failed").increment(1);
             metrics::counter!("ringproof_verifications_failed_total").increment(1);
         }
-        JobOutcome::StepRan | JobOutcome::Orphaned => {}
+        JobOutcome::WebhookDelivered { .. } => {
+            metrics::counter!("ringproof_webhooks_total", "outcome" => "delivered").increment(1);
+        }
+        JobOutcome::WebhookRetrying { error } => {
+            tracing::info!(error = %error, "webhook attempt failed; will retry");
+            metrics::counter!("ringproof_webhooks_total", "outcome" => "retry").increment(1);
+        }
+        JobOutcome::WebhookFailed { error } => {
+            tracing::warn!(error = %error, "webhook given up after its last attempt");
+            metrics::counter!("ringproof_webhooks_total", "outcome" => "failed").increment(1);
+        }
+        JobOutcome::WebhookDropped => {
+            metrics::counter!("ringproof_webhooks_total", "outcome" => "dropped").increment(1);
+        }
+        JobOutcome::StepRan | JobOutcome::Orphaned | JobOutcome::ExpiryChecked => {}
     }
 }

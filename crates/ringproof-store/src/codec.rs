@@ -25,14 +25,14 @@ use crate::error::corrupt;
 macro_rules! verification_columns {
     () => {
         "id, client_id, to_e164, status, workflow, locale, brand, code_length, code_hash, code_expires_at, \
-         sealed_code, next_step, sends, resends, last_sent_at, wrong_checks, policy, created_at, updated_at, expires_at"
+         sealed_code, next_step, sends, resends, last_sent_at, wrong_checks, policy, created_at, updated_at, expires_at, options"
     };
 }
 pub(crate) use verification_columns;
 
 macro_rules! client_columns {
     () => {
-        "id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, controls, created_at"
+        "id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, controls, webhook, created_at"
     };
 }
 pub(crate) use client_columns;
@@ -114,6 +114,7 @@ where
     let workflow: String = col(row, "workflow")?;
     let policy: String = col(row, "policy")?;
     let code_hash: Option<Vec<u8>> = col(row, "code_hash")?;
+    let options: String = col(row, "options")?;
     Ok(Verification {
         id: verification_id(&col::<_, String>(row, "id")?)?,
         client_id: client_id(&col::<_, String>(row, "client_id")?)?,
@@ -136,6 +137,7 @@ where
         created_at: Timestamp(col(row, "created_at")?),
         updated_at: Timestamp(col(row, "updated_at")?),
         expires_at: Timestamp(col(row, "expires_at")?),
+        options: json(&options, "options")?,
     })
 }
 
@@ -148,6 +150,7 @@ pub(crate) struct VerificationCols {
     pub sends: i64,
     pub resends: i64,
     pub wrong_checks: i64,
+    pub options: String,
 }
 
 impl VerificationCols {
@@ -160,6 +163,7 @@ impl VerificationCols {
             sends: i64::from(v.sends),
             resends: i64::from(v.resends),
             wrong_checks: i64::from(v.wrong_checks),
+            options: to_json(&v.options, "options")?,
         })
     }
 }
@@ -176,6 +180,7 @@ where
     let templates: String = col(row, "templates")?;
     let policy: String = col(row, "policy")?;
     let controls: String = col(row, "controls")?;
+    let webhook: Option<String> = col(row, "webhook")?;
     Ok(Client {
         id: client_id(&col::<_, String>(row, "id")?)?,
         name: col(row, "name")?,
@@ -188,6 +193,7 @@ where
         templates: json(&templates, "templates")?,
         policy: json(&policy, "policy")?,
         controls: json(&controls, "controls")?,
+        webhook: webhook.as_deref().map(|w| json(w, "webhook")).transpose()?,
         created_at: Timestamp(col(row, "created_at")?),
     })
 }
@@ -198,6 +204,7 @@ pub(crate) struct ClientCols {
     pub templates: String,
     pub policy: String,
     pub controls: String,
+    pub webhook: Option<String>,
 }
 
 impl ClientCols {
@@ -207,6 +214,7 @@ impl ClientCols {
             templates: to_json(&c.templates, "templates")?,
             policy: to_json(&c.policy, "policy")?,
             controls: to_json(&c.controls, "controls")?,
+            webhook: c.webhook.as_ref().map(|w| to_json(w, "webhook")).transpose()?,
         })
     }
 }

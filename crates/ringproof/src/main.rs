@@ -111,10 +111,10 @@ enum ClientCmd {
         /// First resend wait in seconds (doubles each time)
         #[arg(long)]
         resend_cooldown_s: Option<u32>,
-        /// Enable a product (repeatable): signzy-link, signzy-otp
+        /// Enable a product (repeatable): signzy-link, signzy-otp, idenfy-sms
         #[arg(long = "enable-product", value_parser = parse_product)]
         enable_products: Vec<Product>,
-        /// Disable a product (repeatable): signzy-link, signzy-otp
+        /// Disable a product (repeatable): signzy-link, signzy-otp, idenfy-sms
         #[arg(long = "disable-product", value_parser = parse_product)]
         disable_products: Vec<Product>,
         /// Test mode: only the allowlisted numbers may receive links or OTPs

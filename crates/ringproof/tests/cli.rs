@@ -442,7 +442,7 @@ fn client_update_sets_and_shows_the_controls() {
     // The defaults: both products on, no test mode, no lists.
     assert_eq!(
         show(),
-        json!({"products": {"signzy-link": true, "signzy-otp": true}, "test_mode": false,
+        json!({"products": {"signzy-link": true, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
             "allowed_numbers": [], "blocked_numbers": []})
     );
 
@@ -465,7 +465,7 @@ fn client_update_sets_and_shows_the_controls() {
         ],
     );
     assert!(ok, "{err}");
-    let expected = json!({"products": {"signzy-link": true, "signzy-otp": false}, "test_mode": true,
+    let expected = json!({"products": {"signzy-link": true, "signzy-otp": false, "idenfy-sms": true}, "test_mode": true,
         "allowed_numbers": ["+14155550123", "+447911123456"], "blocked_numbers": ["+14155550199"]});
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["controls"], expected);
     assert_eq!(show(), expected);
@@ -491,14 +491,17 @@ fn client_update_sets_and_shows_the_controls() {
     assert!(ok, "{err}");
     assert_eq!(
         show(),
-        json!({"products": {"signzy-link": false, "signzy-otp": true}, "test_mode": false,
+        json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
             "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
     );
 
     // Refused, and nothing changed: an unknown product, a bad test mode, a number that is
     // not E.164, a product both enabled and disabled.
     for (args, why) in [
-        (vec!["--disable-product", "signzy-fraud"], "signzy-link, signzy-otp"),
+        (
+            vec!["--disable-product", "signzy-fraud"],
+            "signzy-link, signzy-otp, idenfy-sms",
+        ),
         (vec!["--test-mode", "maybe"], "maybe"),
         (vec!["--block-number", "4155550100"], "E.164"),
         (vec!["--allow-number", "+1415"], "E.164"),
@@ -515,7 +518,7 @@ fn client_update_sets_and_shows_the_controls() {
     }
     assert_eq!(
         show(),
-        json!({"products": {"signzy-link": false, "signzy-otp": true}, "test_mode": false,
+        json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
             "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
     );
     let _ = std::fs::remove_dir_all(&data);

@@ -259,6 +259,7 @@ async fn create_verification(
         code_length: body.code_length,
         locale: body.locale.clone(),
         brand: body.brand.clone(),
+        ..StartRequest::default()
     };
     let idem = key.map(|key| Idempotency {
         key,

@@ -179,7 +179,7 @@ const INSERT_VERIFICATION: &str = concat!(
     "), v AS (",
     "INSERT INTO verifications (",
     verification_columns!(),
-    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 ",
+    ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $40 ",
     "WHERE $34::text IS NULL OR EXISTS (SELECT 1 FROM idem) RETURNING id",
     "), j AS (",
     "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, state, ",
@@ -202,8 +202,8 @@ const INSERT_VERIFICATION: &str = concat!(
 const WRITE_TRANSITION: &str = "WITH upd AS (\
     UPDATE verifications SET to_e164 = $3, status = $4, workflow = $5, locale = $6, brand = $7, code_length = $8, \
     code_hash = $9, code_expires_at = $10, sealed_code = $11, next_step = $12, sends = $13, resends = $14, \
-    last_sent_at = $15, wrong_checks = $16, policy = $17, created_at = $18, updated_at = $19, expires_at = $20 \
-    WHERE $21::boolean AND id = $1 AND client_id = $2\
+    last_sent_at = $15, wrong_checks = $16, policy = $17, created_at = $18, updated_at = $19, expires_at = $20, \
+    options = $36 WHERE $21::boolean AND id = $1 AND client_id = $2\
     ), steps AS (\
     DELETE FROM jobs WHERE $22::boolean AND verification_id = $1 AND client_id = $2 AND kind = 'step' \
     AND state = 'pending' AND id IS DISTINCT FROM $23::text\
@@ -244,7 +244,8 @@ impl Store for PgStore {
         let cols = ClientCols::of(c)?;
         sqlx::query(
             "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, \
-             templates, policy, controls, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             templates, policy, controls, created_at, webhook) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13)",
         )
         .bind(c.id.as_str())
         .bind(c.name.as_str())
@@ -258,6 +259,7 @@ impl Store for PgStore {
         .bind(cols.policy)
         .bind(cols.controls)
         .bind(c.created_at.millis())
+        .bind(cols.webhook)
         .execute(&self.pool)
         .await
         .map_err(db("insert client"))?;
@@ -319,7 +321,8 @@ impl Store for PgStore {
     async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
         let cols = ClientCols::of(c)?;
         let done = sqlx::query(
-            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, controls = $5 WHERE id = $6",
+            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, controls = $5, \
+             webhook = $7 WHERE id = $6",
         )
         .bind(c.brand.as_str())
         .bind(cols.allowed_origins)
@@ -327,6 +330,7 @@ impl Store for PgStore {
         .bind(cols.policy)
         .bind(cols.controls)
         .bind(c.id.as_str())
+        .bind(cols.webhook)
         .execute(&self.pool)
         .await
         .map_err(db("update client settings"))?;
@@ -593,10 +597,11 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)]) -> Result<(), StoreError> {
-        if done.is_empty() {
+    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)], new_jobs: &[NewJob]) -> Result<(), StoreError> {
+        if done.is_empty() && new_jobs.is_empty() {
             return Ok(());
         }
+        let nj = JobArrays::of(new_jobs);
         // One statement, as in `complete_job`, with the jobs and events as arrays: every
         // job deleted and every event (whose verification still exists) inserted, or none.
         let ids: Vec<&str> = done.iter().map(|(j, _)| j.id.as_str()).collect();
@@ -605,7 +610,14 @@ impl Store for PgStore {
             .filter_map(|(j, e)| Some((*j, (*e)?, j.verification_id.as_ref()?)))
             .collect();
         sqlx::query(
-            "WITH d AS (DELETE FROM jobs WHERE id = ANY($1)) \
+            "WITH d AS (DELETE FROM jobs WHERE id = ANY($1)), \
+             nj AS (INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, \
+             state, locked_until, created_at) \
+             SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', \
+             0, u.due_at \
+             FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::bytea[], $14::int8[]) \
+             AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts) \
+             WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.verification_id AND v.client_id = u.client_id)) \
              INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
              SELECT e.vid, e.cid, e.kind, e.channel, e.detail, e.at \
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
@@ -625,6 +637,13 @@ impl Store for PgStore {
         )
         .bind(events.iter().map(|(_, e, _)| e.detail.as_deref()).collect::<Vec<_>>())
         .bind(events.iter().map(|(_, e, _)| e.at.millis()).collect::<Vec<_>>())
+        .bind(nj.ids)
+        .bind(nj.kinds)
+        .bind(nj.clients)
+        .bind(nj.verifications)
+        .bind(nj.due)
+        .bind(nj.payloads)
+        .bind(nj.max_attempts)
         .execute(&self.pool)
         .await
         .map_err(db("complete jobs"))?;
@@ -1037,6 +1056,7 @@ async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
         .bind(idem.map(|i| i.created_at.millis()))
         // A record past its window no longer protects anything: the key may be reused.
         .bind(idem.map(|i| i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis()))
+        .bind(cols.options)
         .fetch_one(conn)
         .await
         .map_err(db("insert verification"))
@@ -1075,6 +1095,7 @@ async fn write_transition(
         .bind(events.channels)
         .bind(events.details)
         .bind(events.at)
+        .bind(cols.options)
         .execute(tx)
         .await
         .map_err(db("update verification"))?;

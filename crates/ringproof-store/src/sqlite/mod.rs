@@ -65,12 +65,12 @@ const SELECT_VERIFICATION_TO_UPDATE: &str = concat!(
 const INSERT_VERIFICATION: &str = concat!(
     "INSERT INTO verifications (",
     verification_columns!(),
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);"
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);"
 );
 const UPDATE_VERIFICATION: &str = "UPDATE verifications SET to_e164 = ?, status = ?, workflow = ?, locale = ?, \
     brand = ?, code_length = ?, code_hash = ?, code_expires_at = ?, sealed_code = ?, next_step = ?, sends = ?, \
-    resends = ?, last_sent_at = ?, wrong_checks = ?, policy = ?, created_at = ?, updated_at = ?, expires_at = ? \
-    WHERE id = ? AND client_id = ?;";
+    resends = ?, last_sent_at = ?, wrong_checks = ?, policy = ?, created_at = ?, updated_at = ?, expires_at = ?, \
+    options = ? WHERE id = ? AND client_id = ?;";
 const INSERT_JOB: &str = "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, \
     max_attempts, state, locked_until, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, 'pending', 0, ?);";
 const INSERT_EVENT: &str =
@@ -90,6 +90,9 @@ const INSERT_LINK: &str = concat!(
 );
 /// The verification may have been purged meanwhile; the event then has nowhere to go.
 /// (Placeholders in a batch are positional across its statements, hence the ids twice.)
+const INSERT_JOB_IF_VERIFICATION: &str = "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, \
+    attempts, max_attempts, state, locked_until, created_at) SELECT ?, ?, ?, ?, ?, ?, 0, ?, 'pending', 0, ? \
+    WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 
@@ -202,7 +205,8 @@ fn bind_verification_fields(b: &mut Batch, v: &Verification, cols: VerificationC
         .bind(cols.policy)?
         .bind(v.created_at.millis())?
         .bind(v.updated_at.millis())?
-        .bind(v.expires_at.millis())?;
+        .bind(v.expires_at.millis())?
+        .bind(cols.options)?;
     Ok(())
 }
 
@@ -301,7 +305,8 @@ impl Store for SqliteStore {
         let mut w = self.writer.lock().await?;
         sqlx::query(
             "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, \
-             templates, policy, controls, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             templates, policy, controls, created_at, webhook) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+             ?13)",
         )
         .bind(c.id.as_str())
         .bind(c.name.as_str())
@@ -315,6 +320,7 @@ impl Store for SqliteStore {
         .bind(cols.policy)
         .bind(cols.controls)
         .bind(c.created_at.millis())
+        .bind(cols.webhook)
         .execute(w.conn()?)
         .await
         .map_err(w.db(OP))?;
@@ -381,7 +387,8 @@ impl Store for SqliteStore {
         let cols = ClientCols::of(c)?;
         let mut w = self.writer.lock().await?;
         let done = sqlx::query(
-            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4, controls = ?5 WHERE id = ?6",
+            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4, controls = ?5, \
+             webhook = ?7 WHERE id = ?6",
         )
         .bind(c.brand.as_str())
         .bind(cols.allowed_origins)
@@ -389,6 +396,7 @@ impl Store for SqliteStore {
         .bind(cols.policy)
         .bind(cols.controls)
         .bind(c.id.as_str())
+        .bind(cols.webhook)
         .execute(w.conn()?)
         .await
         .map_err(w.db("update client settings"))?;
@@ -649,9 +657,9 @@ impl Store for SqliteStore {
         self.writer.lock().await?.execute(OP, b.commit()).await
     }
 
-    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)]) -> Result<(), StoreError> {
+    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)], new_jobs: &[NewJob]) -> Result<(), StoreError> {
         const OP: &str = "complete jobs";
-        if done.is_empty() {
+        if done.is_empty() && new_jobs.is_empty() {
             return Ok(());
         }
         // One round trip: BEGIN, a delete (and an event) per job, COMMIT. Jobs with an event
@@ -667,6 +675,20 @@ impl Store for SqliteStore {
             if let Some((e, vid)) = event {
                 push_job_event(&mut b, job, e, vid)?;
             }
+        }
+        for j in new_jobs {
+            let vid = j.verification_id.as_ref().map(VerificationId::as_str);
+            b.sql(INSERT_JOB_IF_VERIFICATION)
+                .bind(j.id.as_str())?
+                .bind(j.kind.as_str())?
+                .bind(j.client_id.as_str())?
+                .bind(vid)?
+                .bind(j.due_at.millis())?
+                .bind(j.payload.as_slice())?
+                .bind(i64::from(j.max_attempts))?
+                .bind(j.due_at.millis())?
+                .bind(vid)?
+                .bind(j.client_id.as_str())?;
         }
         self.writer.lock().await?.execute(OP, b.commit()).await
     }

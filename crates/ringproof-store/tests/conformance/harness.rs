@@ -253,6 +253,7 @@ pub fn start_with(client: &ClientId, workflow: Workflow, now: Timestamp) -> (Ver
             code_length: 6,
             policy: Policy::default(),
             sms_template: None,
+            options: Default::default(),
             now,
         },
         &keys(),

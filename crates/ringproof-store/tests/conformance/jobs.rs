@@ -189,9 +189,9 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     };
     let (e1, e2) = (sent(1), sent(2));
 
-    store.complete_jobs(&[]).await.unwrap();
+    store.complete_jobs(&[], &[]).await.unwrap();
     store
-        .complete_jobs(&[(&jobs[0], Some(&e1)), (&jobs[2], None), (&jobs[1], Some(&e2))])
+        .complete_jobs(&[(&jobs[0], Some(&e1)), (&jobs[2], None), (&jobs[1], Some(&e2))], &[])
         .await
         .unwrap();
 
@@ -233,6 +233,6 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
             .unwrap(),
         4
     );
-    store.complete_jobs(&[(&j4, Some(&e1))]).await.unwrap();
+    store.complete_jobs(&[(&j4, Some(&e1))], &[]).await.unwrap();
     assert_eq!(b.raw_job(&j4.id).await, None);
 }
