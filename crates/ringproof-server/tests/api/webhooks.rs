@@ -296,8 +296,19 @@ async fn the_python_receiver_in_the_docs_accepts_real_webhooks_and_refuses_forge
         ("whsec_wrong", &sig, &fresh.body),
         (&secret, &rotating, &fresh.body),
         (&secret, "v1=00", &fresh.body),
+        // Junk a forger may send: refused, not a crash.
+        (
+            &secret,
+            &format!("t=\u{b2},v1={}", sig.split("v1=").nth(1).unwrap()),
+            &fresh.body,
+        ),
+        (
+            &secret,
+            &format!("t={},v1=\u{e9}\u{e9}", fresh.signed_at()),
+            &fresh.body,
+        ),
     ]);
-    assert_eq!(got, vec![true, false, false, false, true, false]);
+    assert_eq!(got, vec![true, false, false, false, true, false, false, false]);
     app.stop().await;
 }
 
