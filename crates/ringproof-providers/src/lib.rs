@@ -4,5 +4,8 @@
 //! its config, its client, and how its errors classify (retryable or permanent). So far
 //! there is the [`sandbox`], which keeps what would have been sent so a developer needs no
 //! provider account. Real vendors (Twilio, Vonage, SMPP, generic HTTP) come next.
+//!
+//! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
 pub mod sandbox;
+pub mod webhook;

@@ -75,6 +75,25 @@ pub struct Config {
     /// `number, line_type, carrier, state`, like the built-in
     /// `crates/ringproof-providers/data/sandbox-numbers.tsv`). Default: the built-in table.
     pub sandbox_numbers_file: Option<PathBuf>,
+    /// Delivery of signed webhooks to clients' endpoints (docs/webhooks.md).
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhooksConfig {
+    /// The deadline of one webhook attempt (connect, TLS, request, response head), in
+    /// milliseconds. An endpoint that has not answered by then counts as failed and is
+    /// retried later. 100 to 60000. Keep it below `worker.lease_s`: an attempt still
+    /// running when its lease lapses may be made again by another worker (a duplicate,
+    /// which receivers drop by id). Default 10000.
+    pub timeout_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self { timeout_ms: 10_000 }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +162,7 @@ impl Default for Config {
             link_ttl_s: ringproof_core::links::DEFAULT_LINK_TTL_S,
             trusted_proxies: Vec::new(),
             sandbox_numbers_file: None,
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -181,6 +201,7 @@ const KNOWN_KEYS: &[&str] = &[
     "link_ttl_s",
     "trusted_proxies",
     "sandbox_numbers_file",
+    "webhooks",
 ];
 
 impl Config {
@@ -232,6 +253,9 @@ impl Config {
         }
         if let Some(u) = &config.public_base_url {
             check_public_base_url(u).map_err(ConfigError::Invalid)?;
+        }
+        if !(100..=60_000).contains(&config.webhooks.timeout_ms) {
+            return Err(ConfigError::Invalid("webhooks.timeout_ms must be 100 to 60000".into()));
         }
         if config.worker.concurrency == 0 {
             return Err(ConfigError::Invalid("worker.concurrency must be at least 1".into()));

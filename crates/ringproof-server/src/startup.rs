@@ -15,6 +15,7 @@ use ringproof_core::ports::{Sender, Store};
 use ringproof_core::time::{Clock, SystemClock};
 use ringproof_providers::sandbox::SandboxSender;
 use ringproof_providers::sandbox::lookup::SandboxLookup;
+use ringproof_providers::webhook::{HttpWebhookPoster, WebhookHttpConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
@@ -65,6 +66,10 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
     let codes = hooks.codes.clone().unwrap_or_else(|| Arc::new(OsCodeSource));
     let wake = Arc::new(Notify::new());
     let w = wake.clone();
+    let poster = HttpWebhookPoster::new(WebhookHttpConfig {
+        timeout: std::time::Duration::from_millis(config.webhooks.timeout_ms),
+    })
+    .map_err(|e| StartupError::Config(e.to_string()))?;
     let engine = Engine::new(store, clock.clone(), codes, Keys::derive(&secret), config.policy)
         .with_tuning(JobTuning {
             lease_ms: i64::from(config.worker.lease_s) * 1000,
@@ -74,6 +79,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_link_ttl(config.link_ttl_s)
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
+        .with_webhooks(Arc::new(poster))
         .with_wake(Arc::new(move || w.notify_one()));
     Ok(Core { engine, wake, clock })
 }

@@ -59,6 +59,8 @@ enum Command {
     Openapi,
 }
 
+// Parsed once per process: the size of `Update` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientCmd {
     /// Create a client; its credentials are printed once
@@ -132,7 +134,17 @@ enum ClientCmd {
         /// Empty the number blocklist
         #[arg(long, conflicts_with = "blocked_numbers")]
         clear_blocked_numbers: bool,
+        /// POST signed events of this client's verifications to this http(s) URL (see
+        /// docs/webhooks.md). The first time, a signing secret is generated and printed once
+        /// (`webhook_secret` in the output); changing the URL keeps the secret
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// Stop sending webhooks (the secret is forgotten)
+        #[arg(long, conflicts_with = "webhook_url")]
+        clear_webhook: bool,
     },
+    /// Replace a client's webhook signing secret; the new one is printed once
+    RotateWebhookSecret { id: String },
 }
 
 #[derive(Subcommand)]
@@ -328,8 +340,14 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             clear_allowed_numbers,
             blocked_numbers,
             clear_blocked_numbers,
+            webhook_url,
+            clear_webhook,
         } => {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            // Checked before anything is stored, so a bad URL changes nothing.
+            if let Some(u) = &webhook_url {
+                ringproof_core::webhook::validate_url(u).map_err(|e| e.to_string())?;
+            }
             let change = ClientChange {
                 brand,
                 allowed_origins: if clear_origins {
@@ -350,10 +368,32 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                 allowed_numbers: list_change(allowed_numbers, clear_allowed_numbers),
                 blocked_numbers: list_change(blocked_numbers, clear_blocked_numbers),
             };
-            let c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
+            let mut c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
+            let mut new_secret = None;
+            if webhook_url.is_some() || clear_webhook {
+                new_secret = engine
+                    .set_webhook(&id, webhook_url.as_deref())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                c = engine
+                    .store()
+                    .client_by_id(&id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no such client")?;
+            }
+            let mut shown = client_json(&c, engine.defaults());
+            if let Some(secret) = &new_secret {
+                shown["webhook_secret"] = secret.as_str().into();
+                eprintln!("A webhook signing secret was generated: `webhook_secret` above, shown once. Keep it.");
+            }
+            println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
+        }
+        ClientCmd::RotateWebhookSecret { id } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let secret = engine.rotate_webhook_secret(&id).await.map_err(|e| e.to_string())?;
             println!(
-                "{}",
-                serde_json::to_string_pretty(&client_json(&c, engine.defaults())).unwrap_or_default()
+                "New webhook secret for {id} (shown once; webhooks are signed with it from now on, retries included):\n{secret}"
             );
         }
         ClientCmd::RotateSecret { id } => {
@@ -501,6 +541,7 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
         "policy_overrides": c.policy,
         "effective_policy": defaults.with(&c.policy),
         "templates": c.templates,
+        "webhook_url": c.webhook.as_ref().map(|w| w.url.as_str()),
         "controls": {
             "products": products,
             "test_mode": c.controls.test_mode,

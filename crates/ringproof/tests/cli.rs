@@ -523,3 +523,69 @@ fn client_update_sets_and_shows_the_controls() {
     );
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn client_webhook_is_set_shown_rotated_and_cleared() {
+    let data = temp_dir("webhook");
+    let (ok, out, err) = ringproof(&data, &["client", "create", "--name", "Hooked", "--json"]);
+    assert!(ok, "{err}");
+    let id = serde_json::from_str::<Value>(out.trim()).unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = id.as_str();
+    let show = || {
+        let (ok, out, err) = ringproof(&data, &["client", "show", id]);
+        assert!(ok, "{err}");
+        (serde_json::from_str::<Value>(&out).unwrap(), out)
+    };
+    assert_eq!(show().0["webhook_url"], Value::Null);
+
+    // The first URL generates the secret, printed once with the settings.
+    let (ok, out, err) = ringproof(
+        &data,
+        &["client", "update", id, "--webhook-url", "https://hooks.example/rp"],
+    );
+    assert!(ok, "{err}");
+    let updated: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(updated["webhook_url"], "https://hooks.example/rp");
+    let secret = updated["webhook_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() == 38, "{secret}");
+    let (shown, raw) = show();
+    assert_eq!(shown["webhook_url"], "https://hooks.example/rp");
+    assert!(
+        shown.get("webhook_secret").is_none() && !raw.contains("whsec_"),
+        "{raw}"
+    );
+
+    // A new URL keeps the secret (none printed); a bad one changes nothing.
+    let (ok, out, err) = ringproof(
+        &data,
+        &["client", "update", id, "--webhook-url", "https://hooks.example/v2"],
+    );
+    assert!(ok, "{err}");
+    assert!(!out.contains("whsec_"), "{out}");
+    let (ok, _, err) = ringproof(
+        &data,
+        &["client", "update", id, "--webhook-url", "ftp://hooks.example/"],
+    );
+    assert!(!ok);
+    assert!(err.contains("webhook_url"), "{err}");
+    assert_eq!(show().0["webhook_url"], "https://hooks.example/v2");
+
+    // Rotation prints a new secret, once.
+    let (ok, out, err) = ringproof(&data, &["client", "rotate-webhook-secret", id]);
+    assert!(ok, "{err}");
+    let rotated = out.lines().last().unwrap().trim();
+    assert!(rotated.starts_with("whsec_") && rotated != secret, "{out}");
+    assert!(!show().1.contains("whsec_"));
+
+    // Cleared: no URL, and nothing left to rotate.
+    let (ok, out, err) = ringproof(&data, &["client", "update", id, "--clear-webhook"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["webhook_url"], Value::Null);
+    let (ok, _, err) = ringproof(&data, &["client", "rotate-webhook-secret", id]);
+    assert!(!ok);
+    assert!(err.contains("no webhook"), "{err}");
+    let _ = std::fs::remove_dir_all(&data);
+}

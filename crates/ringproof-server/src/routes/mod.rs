@@ -31,7 +31,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 #[openapi(
     info(
         title = "ringproof",
-        description = "Self-hosted phone number verification: one-time codes by SMS and voice with fallback workflows.\n\nAuthenticate with `Authorization: Bearer API_KEY:API_SECRET` or HTTP Basic (key as user, secret as password). Errors are `{\"error\":{\"code\",\"message\",\"request_id\"}}`."
+        description = "Self-hosted phone number verification: one-time codes by SMS and voice with fallback workflows.\n\nAuthenticate with `Authorization: Bearer API_KEY:API_SECRET` or HTTP Basic (key as user, secret as password). Errors are `{\"error\":{\"code\",\"message\",\"request_id\"}}`.\n\nA client with a webhook URL (set with `ringproof client update ID --webhook-url URL`) also receives every event of its verifications as a signed POST (`verification.approved`, …; header `Ringproof-Signature`): see docs/webhooks.md."
     ),
     modifiers(&Security),
     tags(

@@ -47,6 +47,8 @@ pub struct Opts {
     pub sandbox_numbers_file: Option<PathBuf>,
     /// `signzy.request_timeout_ms` of the config (default: the config's default).
     pub signzy_request_timeout_ms: Option<u64>,
+    /// `webhooks.timeout_ms` of the config (default: the config's default).
+    pub webhook_timeout_ms: Option<u64>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -107,6 +109,9 @@ impl TestApp {
         };
         if let Some(ms) = opts.signzy_request_timeout_ms {
             config.signzy.request_timeout_ms = ms;
+        }
+        if let Some(ms) = opts.webhook_timeout_ms {
+            config.webhooks.timeout_ms = ms;
         }
         let clock = Arc::new(ManualClock::new(T0));
         let hooks = Hooks {

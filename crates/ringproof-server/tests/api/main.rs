@@ -16,3 +16,4 @@ mod signzy_otp;
 mod signzy_seed_replay;
 mod timing;
 mod verifications;
+mod webhooks;

@@ -9,11 +9,12 @@ use ringproof_core::ids::ClientId;
 use ringproof_core::policy::PolicyOverrides;
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;
+use ringproof_core::webhook::WebhookConfig;
 
 use crate::conformance;
 use crate::harness::NOW;
 
-conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret, update_settings);
+conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret, update_settings, webhook_round_trips);
 
 fn rich_client(name: &str, at: Timestamp) -> Client {
     let mut c = Client::create(
@@ -169,4 +170,41 @@ async fn update_settings(store: Arc<dyn Store>) {
     let mut unknown = changed.clone();
     unknown.id = ClientId::generate();
     assert!(!store.update_client_settings(&unknown).await.unwrap());
+}
+
+/// The webhook (URL and sealed secret) is a setting: stored on insert, changed and removed
+/// by `update_client_settings`, and only for that client.
+async fn webhook_round_trips(store: Arc<dyn Store>) {
+    let mut c = rich_client("hooked", NOW);
+    c.webhook = Some(WebhookConfig {
+        url: "https://hooks.example/rp?token=abc".into(),
+        sealed_secret: "00ff10".into(),
+    });
+    store.insert_client(&c).await.unwrap();
+    let bystander = rich_client("unhooked", NOW);
+    store.insert_client(&bystander).await.unwrap();
+    assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
+    assert_eq!(store.client_by_api_key(&c.api_key).await.unwrap().as_ref(), Some(&c));
+
+    c.webhook = Some(WebhookConfig {
+        url: "http://10.0.0.5:9000/hooks".into(),
+        sealed_secret: "abcdef0123".into(),
+    });
+    assert!(store.update_client_settings(&c).await.unwrap());
+    assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
+    assert_eq!(
+        store
+            .list_clients()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|x| x.webhook.is_some())
+            .count(),
+        1
+    );
+
+    c.webhook = None;
+    assert!(store.update_client_settings(&c).await.unwrap());
+    assert_eq!(store.client_by_id(&c.id).await.unwrap(), Some(c));
+    assert_eq!(store.client_by_id(&bystander.id).await.unwrap(), Some(bystander));
 }

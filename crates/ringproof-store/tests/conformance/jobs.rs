@@ -4,10 +4,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use ringproof_core::job::{Job, JobStats};
+use ringproof_core::ids::VerificationId;
+use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::NewEvent;
+use ringproof_core::webhook;
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
@@ -16,6 +18,7 @@ use crate::harness::{Backend, NOW, client, job_for, sms, stored_sms};
 conformance!(store: two_claimers_never_share_a_job);
 conformance!(backend: lease_retry_bury_complete_and_counters);
 conformance!(backend: complete_jobs_records_a_batch_in_one_go);
+conformance!(backend: complete_jobs_adds_new_jobs_in_the_same_transaction);
 
 async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -235,4 +238,92 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     );
     store.complete_jobs(&[(&j4, Some(&e1))], &[]).await.unwrap();
     assert_eq!(b.raw_job(&j4.id).await, None);
+}
+
+/// The batch that records sent messages also queues their webhooks: new jobs go in with
+/// the completions, or (on error) nothing happens at all. A new job for a verification that
+/// is gone, or of another client, is dropped without failing the batch.
+async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
+    let store = &b.store;
+    let c = client(store).await;
+    let other = client(store).await;
+    let (v1, _) = stored_sms(store, &c.id).await;
+    let j1 = store
+        .claim_jobs(NOW.plus_secs(1), 60_000, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let sent = NewEvent {
+        kind: "sent",
+        channel: Some(Channel::Sms),
+        detail: Some("via test".into()),
+        at: NOW.plus_secs(1),
+    };
+    let hook = webhook::job(&c.id, &v1.id, &sent);
+    let gone = webhook::job(&c.id, &VerificationId::generate(), &sent);
+    let foreign = webhook::job(&other.id, &v1.id, &sent);
+    store
+        .complete_jobs(&[(&j1, Some(&sent))], &[hook.clone(), gone.clone(), foreign.clone()])
+        .await
+        .unwrap();
+    assert_eq!(b.raw_job(&j1.id).await, None);
+    assert_eq!(
+        b.raw_job(&hook.id).await,
+        Some((hook.payload.clone(), "pending".into()))
+    );
+    assert_eq!(
+        b.raw_job(&gone.id).await,
+        None,
+        "no job for a verification that is gone"
+    );
+    assert_eq!(b.raw_job(&foreign.id).await, None, "no job across clients");
+    let claimed = store.claim_jobs(NOW.plus_secs(2), 60_000, 10).await.unwrap();
+    assert_eq!(ids(&claimed), vec![hook.id.to_string()]);
+    let w = &claimed[0];
+    assert_eq!(
+        (
+            w.kind,
+            &w.client_id,
+            w.verification_id.as_ref(),
+            w.due_at,
+            w.attempts,
+            w.max_attempts
+        ),
+        (JobKind::Webhook, &c.id, Some(&v1.id), NOW.plus_secs(1), 1, 8)
+    );
+    assert_eq!(w.payload, hook.payload);
+
+    // A batch that cannot be written in full (a new job's id is taken) writes nothing: the
+    // completed job stays, its event is not recorded, no new job appears.
+    let (v2, _) = stored_sms(store, &c.id).await;
+    let j2 = store
+        .claim_jobs(NOW.plus_secs(3), 60_000, 10)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(j2.verification_id.as_ref(), Some(&v2.id));
+    let events_before = store.list_events(&c.id, &v2.id).await.unwrap();
+    let fresh = webhook::job(&c.id, &v2.id, &sent);
+    let clash = NewJob {
+        id: hook.id.clone(),
+        ..webhook::job(&c.id, &v2.id, &sent)
+    };
+    assert!(
+        store
+            .complete_jobs(&[(&j2, Some(&sent))], &[fresh.clone(), clash])
+            .await
+            .is_err()
+    );
+    assert!(b.raw_job(&j2.id).await.is_some(), "the completed job is still there");
+    assert_eq!(b.raw_job(&fresh.id).await, None);
+    assert_eq!(store.list_events(&c.id, &v2.id).await.unwrap(), events_before);
+    // And the store still works after the failed batch.
+    store
+        .complete_jobs(&[(&j2, Some(&sent))], std::slice::from_ref(&fresh))
+        .await
+        .unwrap();
+    assert_eq!(b.raw_job(&j2.id).await, None);
+    assert!(b.raw_job(&fresh.id).await.is_some());
 }

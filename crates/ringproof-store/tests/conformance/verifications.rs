@@ -8,11 +8,11 @@ use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::ids::{JobId, VerificationId};
 use ringproof_core::job::JobKind;
 use ringproof_core::ports::Store;
-use ringproof_core::verification::{CheckOutcome, Ctx, Effects, Status, Verification};
+use ringproof_core::verification::{CheckOutcome, Ctx, Effects, Options, Status, Verification};
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
-use crate::harness::{CODE, NOW, WRONG, claimable, client, keys, sorted, stored_sms, three_steps};
+use crate::harness::{CODE, NOW, WRONG, claimable, client, keys, sms, sorted, stored_sms, three_steps};
 
 conformance!(
     store: round_trip_with_jobs_and_events,
@@ -21,7 +21,8 @@ conformance!(
     transitions_persist,
     cancel_deletes_only_pending_steps,
     done_job_is_deleted_with_the_transition,
-    a_step_finding_the_verification_expired_cancels_the_rest
+    a_step_finding_the_verification_expired_cancels_the_rest,
+    options_round_trip
 );
 
 /// Runs `check` through the store, returning what the transition returned.
@@ -428,4 +429,29 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds.last().map(String::as_str), Some("expired"));
+}
+
+/// Per-verification options (sender id, SMS template, notify) are stored with the
+/// verification and survive an update.
+async fn options_round_trip(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (mut v, fx) = sms(&c.id, NOW);
+    v.options = Options {
+        sender: Some("ACME".into()),
+        sms_template: Some("{brand}: {code} é ✓".into()),
+        notify: true,
+    };
+    store.insert_verification(&v, &fx, None).await.unwrap();
+    assert_eq!(store.get_verification(&c.id, &v.id).await.unwrap().as_ref(), Some(&v));
+
+    let now = NOW.plus_secs(5);
+    let _wrong = check(&store, &v, WRONG, now).await;
+    let got = store.get_verification(&c.id, &v.id).await.unwrap().unwrap();
+    assert_eq!((got.wrong_checks, &got.options), (1, &v.options));
+
+    // The default (no options) reads back as the default.
+    let (plain, fx) = sms(&c.id, NOW);
+    store.insert_verification(&plain, &fx, None).await.unwrap();
+    let got = store.get_verification(&c.id, &plain.id).await.unwrap().unwrap();
+    assert_eq!(got.options, Options::default());
 }
