@@ -248,6 +248,11 @@ impl Application {
     pub fn sender(&self) -> Arc<dyn Sender> {
         self.sender.clone()
     }
+    /// What wakes this server's worker (as a job created here does). Tests that move an
+    /// injected clock wake every node's worker with it, so they claim at the same moment.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
 
     /// Serves until `shutdown` resolves, then stops accepting, finishes in-flight requests
     /// and jobs, and returns.

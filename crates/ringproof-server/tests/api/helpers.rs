@@ -23,6 +23,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub engine: Engine,
     pub sender: Arc<dyn Sender>,
+    /// Wakes this server's worker (when `Opts::worker` is on).
+    pub wake: Arc<tokio::sync::Notify>,
     pub data_dir: PathBuf,
     pub key: String,
     pub secret: String,
@@ -47,6 +49,12 @@ pub struct Opts {
     pub sandbox_numbers_file: Option<PathBuf>,
     /// `signzy.request_timeout_ms` of the config (default: the config's default).
     pub signzy_request_timeout_ms: Option<u64>,
+    /// The clock (default: a new one at [`T0`]). Servers given the same clock share time.
+    pub clock: Option<Arc<ManualClock>>,
+    /// `worker.poll_interval_ms` of the config (default: the config's default).
+    pub worker_poll_interval_ms: Option<u64>,
+    /// `worker.concurrency` of the config (default: the config's default).
+    pub worker_concurrency: Option<u32>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -108,7 +116,13 @@ impl TestApp {
         if let Some(ms) = opts.signzy_request_timeout_ms {
             config.signzy.request_timeout_ms = ms;
         }
-        let clock = Arc::new(ManualClock::new(T0));
+        if let Some(ms) = opts.worker_poll_interval_ms {
+            config.worker.poll_interval_ms = ms;
+        }
+        if let Some(n) = opts.worker_concurrency {
+            config.worker.concurrency = n;
+        }
+        let clock = opts.clock.clone().unwrap_or_else(|| Arc::new(ManualClock::new(T0)));
         let hooks = Hooks {
             clock: Some(clock.clone()),
             codes: opts.codes.clone(),
@@ -121,6 +135,7 @@ impl TestApp {
         let base = format!("http://{}", app.addr());
         let engine = app.engine().clone();
         let sender = app.sender();
+        let wake = app.waker();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -135,6 +150,7 @@ impl TestApp {
             clock,
             engine,
             sender,
+            wake,
             data_dir,
             key: creds["api_key"].as_str().unwrap().to_owned(),
             secret: creds["api_secret"].as_str().unwrap().to_owned(),

@@ -9,6 +9,7 @@ mod idempotency;
 mod isolation;
 mod link_pages;
 mod links;
+mod multinode;
 mod ops;
 mod signzy_auth;
 mod signzy_links;
