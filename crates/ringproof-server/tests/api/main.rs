@@ -11,6 +11,7 @@ mod link_pages;
 mod links;
 mod multinode;
 mod ops;
+mod sandbox_audio;
 mod signzy_auth;
 mod signzy_links;
 mod signzy_otp;
