@@ -14,6 +14,7 @@ use ringproof_core::lookup::{MetadataLookup, NumberLookup};
 use ringproof_core::ports::{Sender, Store};
 use ringproof_core::time::{Clock, SystemClock};
 use ringproof_providers::sandbox::SandboxSender;
+use ringproof_providers::sandbox::audio::VoiceAudio;
 use ringproof_providers::sandbox::lookup::SandboxLookup;
 use ringproof_providers::webhook::{HttpWebhookPoster, WebhookHttpConfig};
 use tokio::net::TcpListener;
@@ -183,11 +184,17 @@ impl Application {
                 "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in {}/sandbox.db and shown at /sandbox. Never use this in production.",
                 config.data_dir.display()
             );
-            Some(
-                SandboxSender::open(&config.data_dir.join("sandbox.db"), clock)
-                    .await
-                    .map_err(|e| StartupError::Sandbox(e.to_string()))?,
-            )
+            let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock)
+                .await
+                .map_err(|e| StartupError::Sandbox(e.to_string()))?;
+            let audio_dir = config.data_dir.join("sandbox-audio");
+            Some(match VoiceAudio::detect(audio_dir.clone()).await {
+                Some(audio) => {
+                    tracing::info!(dir = %audio_dir.display(), "espeak-ng found: the sandbox renders calls to WAV");
+                    outbox.with_audio(audio)
+                }
+                None => outbox,
+            })
         } else {
             return Err(StartupError::Config(format!(
                 "unknown provider `{}`; only `sandbox` exists in this version",
@@ -253,6 +260,11 @@ impl Application {
     }
     pub fn sender(&self) -> Arc<dyn Sender> {
         self.sender.clone()
+    }
+    /// What wakes this server's worker (as a job created here does). Tests that move an
+    /// injected clock wake every node's worker with it, so they claim at the same moment.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, finishes in-flight requests

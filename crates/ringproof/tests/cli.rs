@@ -59,13 +59,19 @@ impl Drop for Server {
 }
 
 fn serve_with(data: &Path, worker: bool) -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("RINGPROOF_WORKER__ENABLED", worker.to_string())
+    let mut cmd = Command::new(BIN);
+    cmd.env("RINGPROOF_WORKER__ENABLED", worker.to_string())
         .env("RINGPROOF_WORKER__LEASE_S", "1")
         .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50")
-        .env_remove("RINGPROOF_DATABASE_URL")
+        .env_remove("RINGPROOF_DATABASE_URL");
+    spawn_serve(cmd, data)
+}
+
+/// Runs `cmd` (the binary, with its environment set) as `serve` on a free port.
+fn spawn_serve(mut cmd: Command, data: &Path) -> (Server, String) {
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -588,4 +594,136 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
     assert!(!ok);
     assert!(err.contains("no webhook"), "{err}");
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// Two `ringproof serve` processes on one PostgreSQL database (each with its own data
+/// directory, so its own sandbox outbox, and the same server secret) run a fallback
+/// workflow in real time: an SMS, a call after 1 s repeating its code, a call after 3 s
+/// with a new code. Every number gets exactly those three messages across both outboxes,
+/// and every history shows each `sent` once. A job claimed by both nodes would show up in
+/// both outboxes (each outbox drops only its own duplicates) or as a second `sent`.
+/// Nothing here forces the two workers to race (with `SKIP LOCKED` removed from the claim
+/// it failed two runs in three): `ringproof-server`'s `tests/api/multinode.rs` proves
+/// exclusivity with an injected clock and the workers made to race; this one checks the
+/// real binary, configuration and polling, in about 4 s.
+#[tokio::test]
+async fn two_serve_processes_on_one_postgres_send_each_message_once() {
+    let Some(url) = fresh_pg_database("multinode").await else {
+        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL half skipped (CI sets it)");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let server_secret = format!("{nanos:064x}");
+    let node = |tag: &str| {
+        let data = temp_dir(tag);
+        let mut cmd = Command::new(BIN);
+        cmd.env("RINGPROOF_DATABASE_URL", &url)
+            .env("RINGPROOF_SERVER_SECRET", &server_secret)
+            .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "20");
+        let (child, base) = spawn_serve(cmd, &data);
+        (child, base, data)
+    };
+    // One after the other: the first creates the schema and the demo client.
+    let (a, base_a, data_a) = node("node-a");
+    let (b, base_b, data_b) = node("node-b");
+    let (key, secret) = creds(&data_a);
+    let http = reqwest::Client::new();
+    let numbers: Vec<String> = (0..10).map(|i| format!("+1415555{:04}", 200 + i)).collect();
+    let bases = [base_a.as_str(), base_b.as_str()];
+    let mut ids = Vec::new();
+    for (i, to) in numbers.iter().enumerate() {
+        let r = http
+            .post(format!("{}/v1/verifications", bases[i % 2]))
+            .basic_auth(&key, Some(&secret))
+            .json(&json!({"to": to, "workflow": [
+                {"channel": "sms", "code": "new", "valid_for_s": 60},
+                {"channel": "voice", "after_s": 1, "code": "same"},
+                {"channel": "voice", "after_s": 3, "code": "new", "valid_for_s": 60}
+            ]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    // The messages to each number, from both outboxes.
+    let outboxes = async |to: &str| -> Option<Vec<Value>> {
+        let mut all = Vec::new();
+        for base in bases {
+            let url = format!("{base}/sandbox/api/messages?to={}", to.replace('+', "%2B"));
+            all.extend(http.get(&url).send().await.ok()?.json::<Vec<Value>>().await.ok()?);
+        }
+        Some(all)
+    };
+    // Done when every number has its three messages and no job is due any more (every
+    // delivery and step recorded; only the expiry jobs wait).
+    eventually(Duration::from_secs(30), async || {
+        for to in &numbers {
+            if outboxes(to).await?.len() < 3 {
+                return None;
+            }
+        }
+        let m = http
+            .get(format!("{base_a}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        m.contains("ringproof_jobs{state=\"due\"} 0").then_some(())
+    })
+    .await;
+    for to in &numbers {
+        let mut msgs = outboxes(to).await.unwrap();
+        msgs.sort_by(|x, y| x["created_at"].as_str().cmp(&y["created_at"].as_str()));
+        let channels: Vec<&str> = msgs.iter().map(|m| m["channel"].as_str().unwrap()).collect();
+        assert_eq!(channels, ["sms", "voice", "voice"], "{to}: {msgs:?}");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let h: Value = http
+            .get(format!("{}/v1/verifications/{id}/events", bases[(i + 1) % 2]))
+            .basic_auth(&key, Some(&secret))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sent: Vec<&str> = h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "sent")
+            .map(|e| e["channel"].as_str().unwrap())
+            .collect();
+        assert_eq!(sent, ["sms", "voice", "voice"], "{id}: {h}");
+    }
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(&data_a);
+    let _ = std::fs::remove_dir_all(&data_b);
+}
+
+/// A fresh PostgreSQL database, when `RINGPROOF_TEST_DATABASE_URL` is set (unreachable
+/// then is a failure, never a skip).
+async fn fresh_pg_database(tag: &str) -> Option<String> {
+    use sqlx::Connection;
+    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").ok()?;
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("RINGPROOF_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("rp_cli_{tag}_{}_{nanos}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').expect("database URL ends in /DBNAME");
+    Some(format!("{prefix}/{name}"))
 }

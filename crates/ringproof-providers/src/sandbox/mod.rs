@@ -8,9 +8,10 @@
 //! Sends are idempotent by [`OutboundMessage::idempotency_key`]: a job retried after a
 //! crash between "sent" and "recorded as sent" shows up once, not twice.
 
+pub mod audio;
 pub mod lookup;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,10 +20,13 @@ use async_trait::async_trait;
 use ringproof_core::crypto::{hex, random_bytes};
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::{Clock, Timestamp};
+use ringproof_core::workflow::Channel;
 use serde::Serialize;
 use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Arguments, AssertSqlSafe, Connection, Row, SqliteConnection};
 use tokio::sync::{Mutex, mpsc, oneshot};
+
+use self::audio::VoiceAudio;
 
 /// One recorded message, as `GET /sandbox/api/messages` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -49,6 +53,8 @@ pub struct SandboxSender {
     /// the connection's thread, as costly as the query itself.
     readers: Arc<Readers>,
     clock: Arc<dyn Clock>,
+    /// Renders calls to WAV files, when `espeak-ng` is installed (see [`audio`]).
+    audio: Option<Arc<VoiceAudio>>,
 }
 
 struct Readers {
@@ -110,7 +116,20 @@ impl SandboxSender {
             writes,
             readers: Arc::new(readers),
             clock,
+            audio: None,
         })
+    }
+
+    /// Renders each call recorded from now on to a WAV file with `audio`.
+    pub fn with_audio(mut self, audio: VoiceAudio) -> Self {
+        self.audio = Some(Arc::new(audio));
+        self
+    }
+
+    /// The WAV file of call `id`, if calls are rendered and this one's is complete.
+    pub async fn audio_file(&self, id: &str) -> Option<PathBuf> {
+        let path = self.audio.as_ref()?.path(id)?;
+        tokio::fs::try_exists(&path).await.ok()?.then_some(path)
     }
 
     /// Messages newest first, optionally only those to one number.
@@ -234,6 +253,11 @@ impl Sender for SandboxSender {
             .map_err(|_| SendError::Retryable("sandbox outbox: the writer has stopped".into()))?
             .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?;
         tracing::debug!(to = %msg.to, channel = msg.channel.as_str(), "sandbox recorded a message");
+        if let (Some(audio), Channel::Voice) = (&self.audio, msg.channel) {
+            // A duplicate (same idempotency key) was not stored under this id; its render
+            // is a file no message names, shown nowhere.
+            audio.queue(&id, &msg.text);
+        }
         Ok(SendReceipt {
             provider: "sandbox".into(),
             provider_message_id: Some(id),
@@ -247,7 +271,6 @@ mod tests {
     use super::*;
     use ringproof_core::phone::PhoneNumber;
     use ringproof_core::time::ManualClock;
-    use ringproof_core::workflow::Channel;
 
     #[tokio::test]
     async fn records_once_per_key_newest_first_and_survives_reopen() {

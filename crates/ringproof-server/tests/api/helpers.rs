@@ -23,6 +23,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub engine: Engine,
     pub sender: Arc<dyn Sender>,
+    /// Wakes this server's worker (when `Opts::worker` is on).
+    pub wake: Arc<tokio::sync::Notify>,
     pub data_dir: PathBuf,
     pub key: String,
     pub secret: String,
@@ -49,6 +51,12 @@ pub struct Opts {
     pub signzy_request_timeout_ms: Option<u64>,
     /// `webhooks.timeout_ms` of the config (default: the config's default).
     pub webhook_timeout_ms: Option<u64>,
+    /// The clock (default: a new one at [`T0`]). Servers given the same clock share time.
+    pub clock: Option<Arc<ManualClock>>,
+    /// `worker.poll_interval_ms` of the config (default: the config's default).
+    pub worker_poll_interval_ms: Option<u64>,
+    /// `worker.concurrency` of the config (default: the config's default).
+    pub worker_concurrency: Option<u32>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -113,7 +121,13 @@ impl TestApp {
         if let Some(ms) = opts.webhook_timeout_ms {
             config.webhooks.timeout_ms = ms;
         }
-        let clock = Arc::new(ManualClock::new(T0));
+        if let Some(ms) = opts.worker_poll_interval_ms {
+            config.worker.poll_interval_ms = ms;
+        }
+        if let Some(n) = opts.worker_concurrency {
+            config.worker.concurrency = n;
+        }
+        let clock = opts.clock.clone().unwrap_or_else(|| Arc::new(ManualClock::new(T0)));
         let hooks = Hooks {
             clock: Some(clock.clone()),
             codes: opts.codes.clone(),
@@ -126,6 +140,7 @@ impl TestApp {
         let base = format!("http://{}", app.addr());
         let engine = app.engine().clone();
         let sender = app.sender();
+        let wake = app.waker();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             app.run_until(async {
@@ -140,6 +155,7 @@ impl TestApp {
             clock,
             engine,
             sender,
+            wake,
             data_dir,
             key: creds["api_key"].as_str().unwrap().to_owned(),
             secret: creds["api_secret"].as_str().unwrap().to_owned(),

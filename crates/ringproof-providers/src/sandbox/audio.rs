@@ -1,0 +1,154 @@
+//! Calls as sound: when `espeak-ng` is installed, the sandbox renders the words of each call
+//! to `<dir>/<message id>.wav`, for the inbox page to play. Optional, and never in the way
+//! of delivery: a call is queued for rendering after it is recorded, one render runs at a
+//! time in its own task under a time limit, and a failure (or a full queue) is only logged.
+//!
+//! The text goes to `espeak-ng` on its standard input, never as an argument, so nothing in
+//! it (a client's brand, say) can read as an option. A render is written to `<id>.wav.part`
+//! and renamed when complete, so a half-written file is never served.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+const PROGRAM: &str = "espeak-ng";
+/// Calls waiting for their render; beyond this, a call is left silent.
+const QUEUE: usize = 64;
+/// How long `espeak-ng --version` may take at startup.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one render may take before `espeak-ng` is killed.
+const RENDER_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest text rendered (a call speaks a sentence or two).
+const MAX_TEXT: usize = 2000;
+
+/// The renderer: a queue into one task that runs `espeak-ng`. It stops when dropped.
+pub struct VoiceAudio {
+    dir: PathBuf,
+    queue: mpsc::Sender<(String, String)>,
+}
+
+impl VoiceAudio {
+    /// A renderer writing to `dir`, if `espeak-ng` runs here (checked once, now) and `dir`
+    /// can be created; else `None`.
+    pub async fn detect(dir: PathBuf) -> Option<Self> {
+        Self::with_program(PROGRAM, dir).await
+    }
+
+    async fn with_program(program: &str, dir: PathBuf) -> Option<Self> {
+        let probe = Command::new(program)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .status();
+        match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+            Ok(Ok(status)) if status.success() => {}
+            _ => return None,
+        }
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "sandbox audio: cannot create its directory; calls stay silent");
+            return None;
+        }
+        let (queue, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(render_loop(program.to_owned(), dir.clone(), rx));
+        Some(Self { dir, queue })
+    }
+
+    /// Queues the words of call `id` for rendering; never waits.
+    pub fn queue(&self, id: &str, text: &str) {
+        if !is_message_id(id) || text.len() > MAX_TEXT {
+            return;
+        }
+        if self.queue.try_send((id.to_owned(), text.to_owned())).is_err() {
+            tracing::warn!("sandbox audio: render queue full; a call is left silent");
+        }
+    }
+
+    /// Where the WAV of message `id` is (or would be); `None` unless `id` is a sandbox
+    /// message id, so no other path can be named through it.
+    pub fn path(&self, id: &str) -> Option<PathBuf> {
+        is_message_id(id).then(|| self.dir.join(format!("{id}.wav")))
+    }
+}
+
+/// `SB` and 32 lowercase hex digits, as [`super::SandboxSender`] names messages.
+pub fn is_message_id(id: &str) -> bool {
+    id.len() == 34 && id.starts_with("SB") && id.bytes().skip(2).all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+async fn render_loop(program: String, dir: PathBuf, mut queue: mpsc::Receiver<(String, String)>) {
+    while let Some((id, text)) = queue.recv().await {
+        if let Err(e) = render(&program, &dir, &id, &text).await {
+            tracing::warn!(error = %e, "sandbox audio: rendering a call failed");
+        }
+    }
+}
+
+async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), String> {
+    let part = dir.join(format!("{id}.wav.part"));
+    let done = dir.join(format!("{id}.wav"));
+    let mut child = Command::new(program)
+        .arg("-w")
+        .arg(&part)
+        .arg("--stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let run = async {
+        stdin.write_all(text.as_bytes()).await?;
+        drop(stdin);
+        child.wait().await
+    };
+    let outcome = match tokio::time::timeout(RENDER_TIMEOUT, run).await {
+        Ok(Ok(status)) if status.success() => tokio::fs::rename(&part, &done).await.map_err(|e| e.to_string()),
+        Ok(Ok(status)) => Err(format!("{program} exited with {status}")),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("{program} took longer than {RENDER_TIMEOUT:?}")),
+    };
+    if outcome.is_err() {
+        let _ = tokio::fs::remove_file(&part).await;
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn only_message_ids_name_a_file() {
+        assert!(is_message_id("SB0123456789abcdef0123456789abcdef"));
+        for bad in [
+            "",
+            "SB",
+            "SB0123456789abcdef0123456789abcde",
+            "SB0123456789abcdef0123456789abcdef0",
+            "SB0123456789ABCDEF0123456789abcdef",
+            "XX0123456789abcdef0123456789abcdef",
+            "SB0123456789abcdef0123456789abc/..",
+            "SB../../../../../../etc/passwd000000",
+        ] {
+            assert!(!is_message_id(bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn absent_program_means_no_audio() {
+        let dir = std::env::temp_dir().join("rp-no-espeak");
+        assert!(
+            VoiceAudio::with_program("ringproof-no-such-program", dir)
+                .await
+                .is_none()
+        );
+    }
+}
