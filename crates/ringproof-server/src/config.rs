@@ -59,6 +59,12 @@ pub struct Config {
     pub retention_s: i64,
     /// The Signzy-compatible face (`/api/v3`).
     pub signzy: SignzyConfig,
+    /// The iDenfy-compatible face (`/fraud`): the fallback timeline of `send-sms`, in
+    /// seconds. `first_call_after_s` (default 120): the call repeating code A;
+    /// `second_call_after_s` (default 300, greater than the first): the call with code B,
+    /// and the end of code A's validity (the SMS says "Valid for 5 minutes");
+    /// `second_code_valid_s` (default 300): code B's validity. Each 1 to 86400.
+    pub idenfy: ringproof_core::fallback::Timeline,
     /// The address phones reach this server at: one-time links in SMS are
     /// `<public_base_url>/l/<token>`. An absolute `http(s)://` URL without query or
     /// fragment (a path prefix is allowed; a trailing slash is dropped). Default
@@ -139,6 +145,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
             signzy: SignzyConfig::default(),
+            idenfy: ringproof_core::fallback::Timeline::default(),
             public_base_url: None,
             link_ttl_s: ringproof_core::links::DEFAULT_LINK_TTL_S,
             trusted_proxies: Vec::new(),
@@ -177,6 +184,7 @@ const KNOWN_KEYS: &[&str] = &[
     "worker",
     "retention_s",
     "signzy",
+    "idenfy",
     "public_base_url",
     "link_ttl_s",
     "trusted_proxies",
@@ -227,6 +235,10 @@ impl Config {
                 "signzy.request_timeout_ms must be 1 to 600000 (10 minutes)".into(),
             ));
         }
+        config
+            .idenfy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("idenfy.{e}")))?;
         if !(60..=3600).contains(&config.link_ttl_s) {
             return Err(ConfigError::Invalid("link_ttl_s must be 60 to 3600".into()));
         }

@@ -47,6 +47,8 @@ pub struct Opts {
     pub sandbox_numbers_file: Option<PathBuf>,
     /// `signzy.request_timeout_ms` of the config (default: the config's default).
     pub signzy_request_timeout_ms: Option<u64>,
+    /// `[idenfy]` of the config: the fallback timeline (default: the config's default).
+    pub idenfy: Option<ringproof_core::fallback::Timeline>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -107,6 +109,9 @@ impl TestApp {
         };
         if let Some(ms) = opts.signzy_request_timeout_ms {
             config.signzy.request_timeout_ms = ms;
+        }
+        if let Some(t) = opts.idenfy {
+            config.idenfy = t;
         }
         let clock = Arc::new(ManualClock::new(T0));
         let hooks = Hooks {
