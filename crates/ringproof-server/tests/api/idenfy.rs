@@ -72,15 +72,19 @@ async fn error(r: Response, status: u16) -> (String, String) {
     )
 }
 
-/// What the sandbox phone received, oldest first: (channel, text).
-async fn inbox(app: &TestApp, to: &str) -> Vec<(String, String)> {
-    let mut msgs: Vec<(String, String)> = app
+/// One message the sandbox phone received: channel, sender id, text.
+type Msg = (String, String, String);
+
+/// What the sandbox phone received, oldest first.
+async fn inbox(app: &TestApp, to: &str) -> Vec<Msg> {
+    let mut msgs: Vec<Msg> = app
         .messages(to)
         .await
         .iter()
         .map(|m| {
             (
                 m["channel"].as_str().unwrap().to_owned(),
+                m["sender"].as_str().unwrap().to_owned(),
                 m["text"].as_str().unwrap().to_owned(),
             )
         })
@@ -89,16 +93,20 @@ async fn inbox(app: &TestApp, to: &str) -> Vec<(String, String)> {
     msgs
 }
 
-fn sms(text: &str) -> (String, String) {
-    ("sms".to_owned(), text.to_owned())
+/// An SMS from `sender` (its first word) reading `text`.
+fn sms(text: &str) -> Msg {
+    let sender = text.split(" code: ").next().unwrap();
+    ("sms".to_owned(), sender.to_owned(), text.to_owned())
 }
 
-fn call(brand: &str, code: &str) -> (String, String) {
+/// A call from `sender`, which it also names as the brand, speaking `code`.
+fn call(sender: &str, code: &str) -> Msg {
     let spoken: Vec<String> = code.chars().map(String::from).collect();
     let spoken = spoken.join(", ");
     (
         "voice".to_owned(),
-        format!("Your {brand} verification code is {spoken}. Again: {spoken}."),
+        sender.to_owned(),
+        format!("Your {sender} verification code is {spoken}. Again: {spoken}."),
     )
 }
 
@@ -430,7 +438,7 @@ async fn send_sms_validation() {
     .await;
     app.drain().await;
     assert_eq!(
-        inbox(&app, "+12025550163").await[0].1,
+        inbox(&app, "+12025550163").await[0].2,
         "Bank 24 ABC code: ".to_owned() + &app.last_code("+12025550163").await + ". Valid for 5 minutes."
     );
 }
