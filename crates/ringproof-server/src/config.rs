@@ -316,10 +316,55 @@ mod tests {
     }
 
     #[test]
+    fn the_idenfy_timeline_is_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!(
+            "rp-config-{}",
+            ringproof_core::crypto::hex(&ringproof_core::crypto::random_bytes::<8>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ringproof.toml");
+        let load = |toml: &str| {
+            std::fs::write(&file, toml).unwrap();
+            Config::load(Some(&file), &Overrides::default())
+        };
+        let (c, warnings) =
+            load("[idenfy]\nfirst_call_after_s = 20\nsecond_call_after_s = 60\nsecond_code_valid_s = 30\n").unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            (
+                c.idenfy.first_call_after_s,
+                c.idenfy.second_call_after_s,
+                c.idenfy.second_code_valid_s
+            ),
+            (20, 60, 30)
+        );
+        for (toml, start) in [
+            (
+                "[idenfy]\nfirst_call_after_s = 300\n",
+                "invalid configuration: idenfy.second_call_after_s",
+            ),
+            (
+                "[idenfy]\nfirst_call_after_s = 0\n",
+                "invalid configuration: idenfy.first_call_after_s",
+            ),
+            (
+                "[idenfy]\nsecond_code_valid_s = 0\n",
+                "invalid configuration: idenfy.second_code_valid_s",
+            ),
+            ("[idenfy]\nfirst_call = 10\n", "invalid configuration: unknown field"),
+        ] {
+            let e = load(toml).unwrap_err().to_string();
+            assert!(e.starts_with(start), "{toml}: {e}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn the_example_file_loads_without_warnings() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ringproof.example.toml");
         let (c, warnings) = Config::load(Some(&p), &Overrides::default()).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!((c.link_ttl_s, c.trusted_proxies.len()), (300, 0));
+        assert_eq!(c.idenfy, ringproof_core::fallback::Timeline::default());
     }
 }
