@@ -737,3 +737,64 @@ async fn client_controls_and_the_default_sender() {
         [sms("Acme Bank L code: 1234. Valid for 5 minutes.")]
     );
 }
+
+/// The provider reports that nothing can be sent: send-sms answers 503 at once (field
+/// errors first) and stores and queues nothing.
+#[tokio::test]
+async fn send_sms_is_unavailable_when_the_provider_is() {
+    let app = TestApp::spawn_with(Opts {
+        sender: Some(Arc::new(crate::helpers::DownSender)),
+        ..Opts::default()
+    })
+    .await;
+    let a = auth(&app);
+    let r = send_as(&app, &a, &json!({"phone_number": "+12025550163"})).await;
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(
+        error(r, 503).await,
+        (
+            "INTERNAL_ERROR".to_owned(),
+            "The SMS provider is unavailable; retry later.".to_owned()
+        )
+    );
+    let r = send_as(&app, &a, &json!({"phone_number": "+120255501"})).await;
+    assert_eq!(error(r, 400).await.0, "BAD_VALUE");
+    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
+    assert_eq!((stats.due, stats.scheduled, stats.dead), (0, 0, 0));
+    app.stop().await;
+}
+
+/// The database goes away under a running server (PostgreSQL: the test drops it): 503 in
+/// iDenfy's body with `Retry-After`, never a 500. Runs where PostgreSQL is available.
+#[tokio::test]
+async fn a_lost_database_is_a_503_in_the_idenfy_body() {
+    let Some(url) = fresh_pg_url().await else {
+        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: skipped (CI sets it)");
+        return;
+    };
+    let app = TestApp::spawn_with(Opts {
+        database_url: Some(url.clone()),
+        ..Opts::default()
+    })
+    .await;
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").unwrap();
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let unavailable = (
+        "INTERNAL_ERROR".to_owned(),
+        "The request cannot be processed at this time; retry later.".to_owned(),
+    );
+    for (path, body) in [
+        (SEND, json!({"phone_number": "+12025550163"})),
+        (VERIFY, json!({"request_id": "0".repeat(32), "received_code": "1234"})),
+    ] {
+        let r = app.post_as(&auth(&app), path, &body).await;
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_eq!(error(r, 503).await, unavailable, "{path}");
+    }
+}
