@@ -16,6 +16,7 @@ pub mod countries;
 pub mod crypto;
 pub mod engine;
 pub mod error;
+pub mod fallback;
 pub mod ids;
 pub mod job;
 pub mod link;

@@ -27,6 +27,21 @@ pub fn voice_text(brand: &str, code: &Code, _locale: &str) -> String {
     format!("Your {brand} verification code is {spoken}. Again: {spoken}.")
 }
 
+/// A duration as a person reads it in a message: `5 minutes`, `1 minute`, `30 seconds`,
+/// `2 hours`; whole hours or minutes when it divides evenly, else seconds (`90 seconds`).
+pub fn duration_phrase(secs: u32) -> String {
+    let (n, unit) = match secs {
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 fn spaced_digits(code: &Code) -> String {
     let mut s = String::with_capacity(code.len() * 3);
     for (i, c) in code.expose().chars().enumerate() {
@@ -61,5 +76,21 @@ mod tests {
             voice_text("Acme", &c, "en"),
             "Your Acme verification code is 1, 2, 3, 4. Again: 1, 2, 3, 4."
         );
+    }
+
+    #[test]
+    fn durations() {
+        for (s, phrase) in [
+            (300, "5 minutes"),
+            (60, "1 minute"),
+            (30, "30 seconds"),
+            (1, "1 second"),
+            (90, "90 seconds"),
+            (3600, "1 hour"),
+            (7200, "2 hours"),
+            (5400, "90 minutes"),
+        ] {
+            assert_eq!(duration_phrase(s), phrase);
+        }
     }
 }

@@ -59,6 +59,12 @@ pub struct Config {
     pub retention_s: i64,
     /// The Signzy-compatible face (`/api/v3`).
     pub signzy: SignzyConfig,
+    /// The iDenfy-compatible face (`/fraud`): the fallback timeline of `send-sms`, in
+    /// seconds. `first_call_after_s` (default 120): the call repeating code A;
+    /// `second_call_after_s` (default 300, greater than the first): the call with code B,
+    /// and the end of code A's validity (the SMS says "Valid for 5 minutes");
+    /// `second_code_valid_s` (default 300): code B's validity. Each 1 to 86400.
+    pub idenfy: ringproof_core::fallback::Timeline,
     /// The address phones reach this server at: one-time links in SMS are
     /// `<public_base_url>/l/<token>`. An absolute `http(s)://` URL without query or
     /// fragment (a path prefix is allowed; a trailing slash is dropped). Default
@@ -158,6 +164,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
             signzy: SignzyConfig::default(),
+            idenfy: ringproof_core::fallback::Timeline::default(),
             public_base_url: None,
             link_ttl_s: ringproof_core::links::DEFAULT_LINK_TTL_S,
             trusted_proxies: Vec::new(),
@@ -197,6 +204,7 @@ const KNOWN_KEYS: &[&str] = &[
     "worker",
     "retention_s",
     "signzy",
+    "idenfy",
     "public_base_url",
     "link_ttl_s",
     "trusted_proxies",
@@ -248,6 +256,10 @@ impl Config {
                 "signzy.request_timeout_ms must be 1 to 600000 (10 minutes)".into(),
             ));
         }
+        config
+            .idenfy
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("idenfy.{e}")))?;
         if !(60..=3600).contains(&config.link_ttl_s) {
             return Err(ConfigError::Invalid("link_ttl_s must be 60 to 3600".into()));
         }
@@ -328,10 +340,55 @@ mod tests {
     }
 
     #[test]
+    fn the_idenfy_timeline_is_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!(
+            "rp-config-{}",
+            ringproof_core::crypto::hex(&ringproof_core::crypto::random_bytes::<8>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ringproof.toml");
+        let load = |toml: &str| {
+            std::fs::write(&file, toml).unwrap();
+            Config::load(Some(&file), &Overrides::default())
+        };
+        let (c, warnings) =
+            load("[idenfy]\nfirst_call_after_s = 20\nsecond_call_after_s = 60\nsecond_code_valid_s = 30\n").unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            (
+                c.idenfy.first_call_after_s,
+                c.idenfy.second_call_after_s,
+                c.idenfy.second_code_valid_s
+            ),
+            (20, 60, 30)
+        );
+        for (toml, start) in [
+            (
+                "[idenfy]\nfirst_call_after_s = 300\n",
+                "invalid configuration: idenfy.second_call_after_s",
+            ),
+            (
+                "[idenfy]\nfirst_call_after_s = 0\n",
+                "invalid configuration: idenfy.first_call_after_s",
+            ),
+            (
+                "[idenfy]\nsecond_code_valid_s = 0\n",
+                "invalid configuration: idenfy.second_code_valid_s",
+            ),
+            ("[idenfy]\nfirst_call = 10\n", "invalid configuration: unknown field"),
+        ] {
+            let e = load(toml).unwrap_err().to_string();
+            assert!(e.starts_with(start), "{toml}: {e}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn the_example_file_loads_without_warnings() {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ringproof.example.toml");
         let (c, warnings) = Config::load(Some(&p), &Overrides::default()).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!((c.link_ttl_s, c.trusted_proxies.len()), (300, 0));
+        assert_eq!(c.idenfy, ringproof_core::fallback::Timeline::default());
     }
 }

@@ -34,6 +34,9 @@ pub struct SandboxMessage {
     pub id: String,
     pub to: String,
     pub channel: String,
+    /// The sender id the message was sent from, when the verification names one (e.g. the
+    /// iDenfy face's `sender_name`); `None` for the provider's default.
+    pub sender: Option<String>,
     pub text: String,
     pub created_at: String,
 }
@@ -69,6 +72,7 @@ struct Pending {
     idempotency_key: String,
     to: String,
     channel: &'static str,
+    sender: Option<String>,
     text: String,
     created_at: i64,
     done: oneshot::Sender<Result<(), String>>,
@@ -81,11 +85,12 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sandbox_messages (
     to_e164 TEXT NOT NULL,
     channel TEXT NOT NULL,
     text TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    sender TEXT
 )";
 
-const INSERT: &str = "INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at) \
-    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING;\n";
+const INSERT: &str = "INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at, sender) \
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING;\n";
 
 impl SandboxSender {
     /// Opens (creating if needed) the sandbox outbox at `path`, and starts its writer task
@@ -102,6 +107,16 @@ impl SandboxSender {
             .busy_timeout(std::time::Duration::from_secs(5));
         let mut writer = SqliteConnection::connect_with(&opts).await?;
         sqlx::query(SCHEMA).execute(&mut writer).await?;
+        // Outboxes created before the sender was recorded lack its column.
+        let has_sender: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pragma_table_info('sandbox_messages') WHERE name = 'sender'")
+                .fetch_one(&mut writer)
+                .await?;
+        if has_sender == 0 {
+            sqlx::query("ALTER TABLE sandbox_messages ADD COLUMN sender TEXT")
+                .execute(&mut writer)
+                .await?;
+        }
         sqlx::query("CREATE INDEX IF NOT EXISTS sandbox_messages_to ON sandbox_messages (to_e164, seq)")
             .execute(&mut writer)
             .await?;
@@ -143,7 +158,7 @@ impl SandboxSender {
         let rows = match to {
             Some(to) => {
                 sqlx::query(
-                    "SELECT id, to_e164, channel, text, created_at FROM sandbox_messages
+                    "SELECT id, to_e164, channel, sender, text, created_at FROM sandbox_messages
                      WHERE to_e164 = ? ORDER BY seq DESC LIMIT ?",
                 )
                 .bind(to)
@@ -151,14 +166,12 @@ impl SandboxSender {
                 .fetch_all(&mut *conn)
                 .await
             }
-            None => {
-                sqlx::query(
-                    "SELECT id, to_e164, channel, text, created_at FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
-                )
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await
-            }
+            None => sqlx::query(
+                "SELECT id, to_e164, channel, sender, text, created_at FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await,
         };
         if let Err(sqlx::Error::WorkerCrashed) = rows {
             // Open a fresh connection next time.
@@ -172,6 +185,7 @@ impl SandboxSender {
                     id: r.try_get("id")?,
                     to: r.try_get("to_e164")?,
                     channel: r.try_get("channel")?,
+                    sender: r.try_get("sender")?,
                     text: r.try_get("text")?,
                     created_at: Timestamp(r.try_get("created_at")?).to_rfc3339(),
                 })
@@ -222,6 +236,7 @@ async fn write_batch(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<(
         args.add(p.channel).map_err(sqlx::Error::Encode)?;
         args.add(p.text.as_str()).map_err(sqlx::Error::Encode)?;
         args.add(p.created_at).map_err(sqlx::Error::Encode)?;
+        args.add(p.sender.as_deref()).map_err(sqlx::Error::Encode)?;
     }
     sql.push_str("COMMIT;");
     sqlx::query_with(AssertSqlSafe(sql), args).execute(conn).await?;
@@ -243,6 +258,7 @@ impl Sender for SandboxSender {
                 idempotency_key: msg.idempotency_key.clone(),
                 to: msg.to.e164().to_owned(),
                 channel: msg.channel.as_str(),
+                sender: msg.sender.clone(),
                 text: msg.text.clone(),
                 created_at: self.clock.now().millis(),
                 done,
@@ -285,7 +301,7 @@ mod tests {
             channel: Channel::Sms,
             text: text.into(),
             locale: "en".into(),
-            sender: None,
+            sender: (key == "k2").then(|| "Acme".to_owned()),
         };
         s.send(&msg("k1", "first")).await.unwrap();
         s.send(&msg("k1", "first again")).await.unwrap();
@@ -299,7 +315,50 @@ mod tests {
             ["second", "first"]
         );
         assert_eq!(all[1].created_at, "1970-01-01T00:00:01.000Z");
+        assert_eq!(
+            (all[0].sender.as_deref(), all[1].sender.as_deref()),
+            (Some("Acme"), None)
+        );
         assert!(s.messages(Some("+14155550199"), 10).await.unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// An outbox written before the sender was recorded gains the column and keeps its rows.
+    #[tokio::test]
+    async fn an_outbox_without_the_sender_column_is_upgraded() {
+        let dir = std::env::temp_dir().join(format!("rp-sandbox-{}", hex(&random_bytes::<8>())));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("sandbox.db");
+        let opts = SqliteConnectOptions::from_str("sqlite:")
+            .unwrap()
+            .filename(&path)
+            .create_if_missing(true);
+        let mut c = SqliteConnection::connect_with(&opts).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE sandbox_messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+             idempotency_key TEXT NOT NULL UNIQUE, to_e164 TEXT NOT NULL, channel TEXT NOT NULL,
+             text TEXT NOT NULL, created_at INTEGER NOT NULL);
+             INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at)
+             VALUES ('SB1', 'k0', '+14155550123', 'sms', 'old', 0);",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        c.close().await.unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+        let s = SandboxSender::open(&path, clock).await.unwrap();
+        let msg = OutboundMessage {
+            idempotency_key: "k1".into(),
+            to: PhoneNumber::parse_e164("+14155550123").unwrap(),
+            channel: Channel::Sms,
+            text: "new".into(),
+            locale: "en".into(),
+            sender: Some("Acme".into()),
+        };
+        s.send(&msg).await.unwrap();
+        let all = s.messages(None, 10).await.unwrap();
+        let got: Vec<_> = all.iter().map(|m| (m.text.as_str(), m.sender.as_deref())).collect();
+        assert_eq!(got, [("new", Some("Acme")), ("old", None)]);
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -37,6 +37,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
     tags(
         (name = "verifications", description = "The native API"),
         (name = "signzy", description = "The Signzy-compatible face, base `/api/v3` (docs/compat-signzy.md)"),
+        (name = "idenfy", description = "The iDenfy-compatible face, base `/fraud` (docs/compat-idenfy.md)"),
         (name = "links", description = "One-time link pages, opened by the phone (HTML, no authentication)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
         (name = "operations", description = "Health, readiness, metrics")
@@ -105,6 +106,7 @@ pub fn app(state: AppState) -> Router {
             )
             .into_response()
         }))
+        .layer(middleware::from_fn(compat::idenfy::envelope_everything))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::Extension(signzy_deadline))
         .layer(middleware::from_fn(request_context))

@@ -38,6 +38,8 @@ pub struct MessageView {
     pub to: String,
     /// `sms` or `voice` (the text a call would speak).
     pub channel: String,
+    /// The sender id, when the verification names one (the iDenfy face's `sender_name`).
+    pub sender: Option<String>,
     pub text: String,
     pub created_at: String,
 }
@@ -48,6 +50,7 @@ impl From<SandboxMessage> for MessageView {
             id: m.id,
             to: m.to,
             channel: m.channel,
+            sender: m.sender,
             text: m.text,
             created_at: m.created_at,
         }
@@ -128,15 +131,16 @@ async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuer
             _ => String::new(),
         };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{player}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{player}</td></tr>\n",
             escape(&m.created_at),
             escape(&m.to),
+            escape(m.sender.as_deref().unwrap_or("")),
             escape(&m.channel),
             escape(&m.text)
         ));
     }
     if msgs.is_empty() {
-        rows.push_str("<tr><td colspan=4>No messages yet. Start a verification and reload.</td></tr>");
+        rows.push_str("<tr><td colspan=5>No messages yet. Start a verification and reload.</td></tr>");
     }
     let page = Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
@@ -144,7 +148,7 @@ async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuer
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:.4em;text-align:left;vertical-align:top}}\
 </style></head><body><h1>Sandbox inbox</h1><p>What ringproof would have sent, newest first. \
 Filter: <code>/sandbox?to=%2B14155550123</code>. JSON: <a href=\"/sandbox/api/messages\">/sandbox/api/messages</a>.</p>\
-<table><thead><tr><th>When (UTC)</th><th>To</th><th>Channel</th><th>Text</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>"
+<table><thead><tr><th>When (UTC)</th><th>To</th><th>From</th><th>Channel</th><th>Text</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>"
     ));
     let mut res = page.into_response();
     // Nothing from elsewhere: the page's own style, and the calls' sound from this server.

@@ -57,6 +57,8 @@ pub struct Opts {
     pub worker_poll_interval_ms: Option<u64>,
     /// `worker.concurrency` of the config (default: the config's default).
     pub worker_concurrency: Option<u32>,
+    /// `[idenfy]` of the config: the fallback timeline (default: the config's default).
+    pub idenfy: Option<ringproof_core::fallback::Timeline>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -128,6 +130,9 @@ impl TestApp {
             config.worker.concurrency = n;
         }
         let clock = opts.clock.clone().unwrap_or_else(|| Arc::new(ManualClock::new(T0)));
+        if let Some(t) = opts.idenfy {
+            config.idenfy = t;
+        }
         let hooks = Hooks {
             clock: Some(clock.clone()),
             codes: opts.codes.clone(),

@@ -6,6 +6,7 @@ mod concurrency;
 mod errors;
 mod helpers;
 mod idempotency;
+mod idenfy;
 mod isolation;
 mod link_pages;
 mod links;

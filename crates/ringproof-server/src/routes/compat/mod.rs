@@ -2,6 +2,7 @@
 //! has its own folder, its own error envelope (mapped in its own `error.rs`) and no
 //! business rule of its own.
 
+pub mod idenfy;
 pub mod signzy;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -10,5 +11,5 @@ use crate::state::AppState;
 
 /// Every compatibility face's routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(signzy::router())
+    OpenApiRouter::new().merge(signzy::router()).merge(idenfy::router())
 }
