@@ -106,7 +106,11 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         let body = String::from_utf8(j.payload.clone()).unwrap();
         assert!(!body.contains("4155550123") && !body.contains("4821"), "{body}");
         let parsed: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(parsed["id"], j.id.as_str(), "the body's id is the job id (the dedupe key)");
+        assert_eq!(
+            parsed["id"],
+            j.id.as_str(),
+            "the body's id is the job id (the dedupe key)"
+        );
         assert_eq!(parsed["data"]["verification_id"], v.id.as_str());
     }
 }
