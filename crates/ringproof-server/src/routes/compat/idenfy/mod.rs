@@ -147,11 +147,16 @@ impl IdenfyJson {
 pub struct SendSmsRequest {
     /// E.164: `+`, the country code and the number, digits only. The calling code must be in
     /// the supported-country table and the number valid for its plan.
-    #[schema(example = "+12025550163")]
+    #[schema(example = "+12025550163", pattern = r"^\+[1-9][0-9]{6,14}$")]
     phone_number: String,
     /// The SMS sender id: 1 to 11 ASCII letters, digits and spaces (not starting or ending
     /// with a space). Default: the client's brand, reduced to those characters and cut to 11.
-    #[schema(example = "The Sender")]
+    #[schema(
+        example = "The Sender",
+        min_length = 1,
+        max_length = 11,
+        pattern = "^[A-Za-z0-9]([A-Za-z0-9 ]*[A-Za-z0-9])?$"
+    )]
     sender_name: Option<String>,
 }
 
@@ -167,10 +172,10 @@ pub struct SendSmsResponse {
 #[allow(dead_code)]
 pub struct VerifySmsRequest {
     /// The `request_id` of `send-sms` (32 to 40 characters).
-    #[schema(example = "3d50e1584e0946e789e0185c009aaadf")]
+    #[schema(example = "3d50e1584e0946e789e0185c009aaadf", min_length = 32, max_length = 40)]
     request_id: String,
     /// The 4 digits the person entered.
-    #[schema(example = "1234")]
+    #[schema(example = "1234", pattern = "^[0-9]{4}$")]
     received_code: String,
 }
 
