@@ -236,9 +236,9 @@ impl Engine {
 
     /// [`CoreError::UpstreamDown`] when the delivery provider says nothing can be sent now.
     /// Called before anything is stored.
-    pub(crate) fn ensure_upstream(&self) -> Result<(), CoreError> {
+    pub(crate) fn ensure_upstream(&self, to: &PhoneNumber, channel: Channel) -> Result<(), CoreError> {
         match &self.sender {
-            Some(s) if !s.available() => Err(CoreError::UpstreamDown),
+            Some(s) if !s.available_for(to, channel) => Err(CoreError::UpstreamDown),
             _ => Ok(()),
         }
     }
@@ -547,7 +547,7 @@ impl Engine {
             Some(b) => b,
             None => client.brand.clone(),
         };
-        self.ensure_upstream()?;
+        self.ensure_upstream(&to, workflow.first_channel())?;
         let (v, fx) = Verification::start(
             StartParams {
                 client_id: client.id.clone(),

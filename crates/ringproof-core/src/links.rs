@@ -203,7 +203,7 @@ impl Engine {
         if let Some(t) = &req.custom_sms {
             check_sms_text("customSms", t)?;
         }
-        self.ensure_upstream()?;
+        self.ensure_upstream(&req.to, Channel::Sms)?;
         let found = match self.lookup.lookup(&req.to).await {
             Ok(r) => r,
             Err(LookupError::Unreachable(e)) => return Err(LinkError::LookupUnreachable(e)),

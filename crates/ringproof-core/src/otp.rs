@@ -95,7 +95,7 @@ impl Engine {
         let template = template_for(client, template_id).ok_or(OtpError::UnknownTemplate)?;
         // A stored template was checked when it was set; a bad one is treated as missing.
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
-        self.ensure_upstream()?;
+        self.ensure_upstream(&to, Channel::Sms)?;
         let now = self.now();
         let policy = self.defaults().with(&client.policy);
         let (v, fx) = Verification::start(

@@ -231,6 +231,18 @@ pub trait Sender: Send + Sync + 'static {
     fn available(&self) -> bool {
         true
     }
+
+    /// [`Sender::available`] for one destination and channel: a router answers for the
+    /// route that would carry it. Default: [`Sender::available`].
+    fn available_for(&self, _to: &PhoneNumber, _channel: Channel) -> bool {
+        self.available()
+    }
+
+    /// A cheap check that the provider is reachable and its credentials work (for
+    /// `ringproof send-test` and readiness), without sending anything. Default: `Ok`.
+    async fn healthcheck(&self) -> Result<(), SendError> {
+        Ok(())
+    }
 }
 
 /// Why a webhook POST did not succeed.
@@ -243,4 +255,76 @@ pub struct WebhookError(pub String);
 #[async_trait]
 pub trait WebhookPoster: Send + Sync + 'static {
     async fn post(&self, req: &crate::webhook::WebhookRequest) -> Result<u16, WebhookError>;
+}
+
+/// What a provider reported about a message it accepted (a delivery receipt: a Twilio or
+/// Vonage status callback, an SMPP `deliver_sm` receipt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Handed on by the provider to the carrier (not yet on the handset).
+    Sent,
+    /// On the handset (SMS) or the call was answered (voice).
+    Delivered,
+    /// The carrier could not deliver it (phone off for too long, unknown subscriber, …).
+    Undelivered,
+    /// The provider gave up on it (refused, expired, rejected).
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Undelivered => "undelivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One delivery receipt, matched to the send by the provider's message id (the
+/// [`SendReceipt::provider_message_id`] of the send).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryReceipt {
+    /// The configured provider name (the `[providers.NAME]` key).
+    pub provider: String,
+    pub provider_message_id: String,
+    pub status: DeliveryStatus,
+    /// The provider's error code or reason, if it gave one (never a phone number).
+    pub reason: Option<String>,
+}
+
+/// Where providers that receive receipts on their own connection (SMPP) hand them.
+pub trait ReceiptSink: Send + Sync + 'static {
+    fn receipt(&self, receipt: DeliveryReceipt);
+}
+
+/// An HTTP request as a provider's status callback arrived, for providers that verify
+/// and parse their own callbacks (Twilio, Vonage). `url` is the full public URL the
+/// provider called (what a signature covers).
+#[derive(Clone, Debug)]
+pub struct CallbackRequest<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    /// Header names in lowercase.
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// Why a callback was refused (bad signature → 403; unreadable → 400).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    #[error("the callback's signature does not verify")]
+    BadSignature,
+    #[error("the callback cannot be read: {0}")]
+    Malformed(String),
+}
+
+/// A provider that receives delivery receipts as HTTP callbacks at
+/// `<public_base_url>/callbacks/<provider name>`.
+pub trait CallbackParser: Send + Sync + 'static {
+    /// Verifies the request (its signature, where the vendor signs) and returns the
+    /// receipts it carries (possibly none: some callbacks are only progress).
+    fn parse_callback(&self, req: &CallbackRequest<'_>) -> Result<Vec<DeliveryReceipt>, CallbackError>;
 }

@@ -1,11 +1,16 @@
 //! Delivery providers behind the core [`Sender`](ringproof_core::ports::Sender) port.
 //!
 //! Each provider lives in its own module with one shape: a doc link to the vendor's API,
-//! its config, its client, and how its errors classify (retryable or permanent). So far
-//! there is the [`sandbox`], which keeps what would have been sent so a developer needs no
-//! provider account. Real vendors (Twilio, Vonage, SMPP, generic HTTP) come next.
+//! its config, its client, and how its errors classify (retryable or permanent; see
+//! [`classify`]). The [`sandbox`] keeps what would have been sent so a developer needs no
+//! provider account. [`registry`] builds the configured providers, and [`router`] routes
+//! over them with failover and a circuit breaker per provider.
 //!
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
+pub mod classify;
+pub mod registry;
+pub mod router;
 pub mod sandbox;
+pub mod secret;
 pub mod webhook;

@@ -30,7 +30,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Address to listen on. Default `127.0.0.1:8080`.
@@ -47,8 +47,21 @@ pub struct Config {
     /// and kept in `<data_dir>/server-secret`. Changing it invalidates pending codes.
     pub server_secret: Option<String>,
     pub server_secret_file: Option<PathBuf>,
-    /// Delivery provider: only `sandbox` exists so far.
+    /// The provider every message goes to when no `routes` are configured: `sandbox` (the
+    /// default, development only) or the name of a `[providers.NAME]` table.
     pub provider: String,
+    /// Named delivery providers, each a table with a `kind` (`sandbox`, `twilio`, `vonage`,
+    /// `smpp`, `http`) and that kind's keys (docs/providers.md). Secrets may be given as
+    /// `KEY_file` paths instead. Never serialised back out (they hold secrets).
+    #[serde(default, skip_serializing)]
+    pub providers: std::collections::BTreeMap<String, ringproof_providers::registry::ProviderConfig>,
+    /// Routes by channel and destination prefix, each with providers in priority order
+    /// (longest matching prefix wins; retryable failures fail over to the next provider).
+    /// Empty (default): everything goes to `provider`.
+    pub routes: Vec<ringproof_providers::router::RouteConfig>,
+    /// The circuit breaker per provider: `failures` (default 5) consecutive retryable
+    /// failures open it for `cooldown_s` (default 30).
+    pub breaker: ringproof_providers::router::BreakerConfig,
     /// `text` (default) or `json` log lines. Filter with `RUST_LOG`.
     pub log_format: LogFormat,
     /// Default verification policy; clients may override it.
@@ -159,6 +172,9 @@ impl Default for Config {
             server_secret: None,
             server_secret_file: None,
             provider: "sandbox".into(),
+            providers: Default::default(),
+            routes: Vec::new(),
+            breaker: Default::default(),
             log_format: LogFormat::Text,
             policy: Policy::default(),
             worker: WorkerConfig::default(),
@@ -199,6 +215,9 @@ const KNOWN_KEYS: &[&str] = &[
     "server_secret",
     "server_secret_file",
     "provider",
+    "providers",
+    "routes",
+    "breaker",
     "log_format",
     "policy",
     "worker",

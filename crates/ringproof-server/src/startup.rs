@@ -13,6 +13,7 @@ use ringproof_core::engine::{Engine, JobTuning};
 use ringproof_core::lookup::{MetadataLookup, NumberLookup};
 use ringproof_core::ports::{Sender, Store};
 use ringproof_core::time::{Clock, SystemClock};
+use ringproof_providers::registry::{self, BuildContext};
 use ringproof_providers::sandbox::SandboxSender;
 use ringproof_providers::sandbox::audio::VoiceAudio;
 use ringproof_providers::sandbox::lookup::SandboxLookup;
@@ -174,7 +175,8 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config, hooks: Hooks) -> Result<Self, StartupError> {
         let Core { engine, wake, clock } = open_core(&config, &hooks).await?;
-        let sandbox = if config.provider == "sandbox" {
+        let uses_sandbox = registry::uses_sandbox(&config.provider, &config.providers, &config.routes);
+        let sandbox = if uses_sandbox {
             if config.mode == Mode::Production {
                 return Err(StartupError::Config(
                     "mode = \"production\" refuses the sandbox provider: it delivers nothing. Configure a real provider (docs/providers.md)".into(),
@@ -184,7 +186,7 @@ impl Application {
                 "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in {}/sandbox.db and shown at /sandbox. Never use this in production.",
                 config.data_dir.display()
             );
-            let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock)
+            let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock.clone())
                 .await
                 .map_err(|e| StartupError::Sandbox(e.to_string()))?;
             let audio_dir = config.data_dir.join("sandbox-audio");
@@ -196,16 +198,21 @@ impl Application {
                 None => outbox,
             })
         } else {
-            return Err(StartupError::Config(format!(
-                "unknown provider `{}`; only `sandbox` exists in this version",
-                config.provider
-            )));
+            None
         };
-        let sender: Arc<dyn Sender> = match (&hooks.sender, &sandbox) {
-            (Some(s), _) => s.clone(),
-            (None, Some(s)) => Arc::new(s.clone()),
-            (None, None) => return Err(StartupError::Config("no delivery provider configured".into())),
+        let ctx = BuildContext {
+            sandbox: sandbox.clone().map(|s| Arc::new(s) as Arc<dyn Sender>),
+            clock: clock.clone(),
         };
+        let built = registry::build_sender(
+            &config.provider,
+            &config.providers,
+            &config.routes,
+            config.breaker,
+            &ctx,
+        )
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+        let sender: Arc<dyn Sender> = hooks.sender.clone().unwrap_or(built);
         let demo = if config.mode == Mode::Development && engine.store().list_clients().await?.is_empty() {
             let created = engine
                 .create_client("demo", vec!["http://localhost:8080".into()])
@@ -320,4 +327,30 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+/// One configured provider by name, built the way `serve` builds it (the sandbox opens
+/// `<data_dir>/sandbox.db`, and only in development mode). For `ringproof send-test`.
+pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sender>, StartupError> {
+    let clock: Arc<dyn ringproof_core::time::Clock> = Arc::new(ringproof_core::time::SystemClock);
+    let wants_sandbox = registry::uses_sandbox(name, &config.providers, &[]);
+    let sandbox: Option<Arc<dyn Sender>> = if wants_sandbox && config.mode == Mode::Development {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock.clone())
+            .await
+            .map_err(|e| StartupError::Sandbox(e.to_string()))?;
+        Some(Arc::new(outbox))
+    } else {
+        None
+    };
+    let ctx = BuildContext { sandbox, clock };
+    match config.providers.get(name) {
+        Some(cfg) => registry::build(name, cfg, &ctx),
+        None if name == "sandbox" => registry::build(name, &registry::ProviderConfig::Sandbox, &ctx),
+        None => Err(registry::BuildError::config(
+            name,
+            "is not configured under [providers]",
+        )),
+    }
+    .map_err(|e| StartupError::Config(e.to_string()))
 }

@@ -57,6 +57,24 @@ enum Command {
     Template(TemplateCmd),
     /// Print the OpenAPI document
     Openapi,
+    /// Send one real message through one configured provider, to try its settings
+    SendTest {
+        /// The provider's name (a `[providers.NAME]` table, or `sandbox`)
+        #[arg(long)]
+        provider: String,
+        /// The destination, E.164 (+14155550123)
+        #[arg(long)]
+        to: String,
+        /// sms (default) or voice
+        #[arg(long, default_value = "sms")]
+        channel: String,
+        /// The text (an SMS) or the words (a call)
+        #[arg(long, default_value = "This is a test message from ringproof.")]
+        text: String,
+        /// The sender id to show, where the provider allows one
+        #[arg(long)]
+        sender: Option<String>,
+    },
 }
 
 // Parsed once per process: the size of `Update` does not matter.
@@ -242,7 +260,61 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Client(cmd) => client(config, cmd).await,
         Command::Verify(cmd) => verify(config, cmd).await,
         Command::Template(cmd) => template(config, cmd).await,
+        Command::SendTest {
+            provider,
+            to,
+            channel,
+            text,
+            sender,
+        } => send_test(config, &provider, &to, &channel, text, sender).await,
     }
+}
+
+/// `ringproof send-test`: one message through one provider, outside any verification (no
+/// store, no job). Prints the provider's receipt as JSON; fails with its classified error.
+async fn send_test(
+    config: Config,
+    provider: &str,
+    to: &str,
+    channel: &str,
+    text: String,
+    sender: Option<String>,
+) -> Result<(), String> {
+    let to = PhoneNumber::parse_e164(to).map_err(|e| format!("--to: {e}"))?;
+    let channel = Channel::parse(channel).ok_or("--channel must be sms or voice")?;
+    if text.trim().is_empty() {
+        return Err("--text must not be empty".into());
+    }
+    let p = startup::build_provider(&config, provider)
+        .await
+        .map_err(|e| e.to_string())?;
+    p.healthcheck()
+        .await
+        .map_err(|e| format!("healthcheck of `{provider}` failed: {e}"))?;
+    let key = format!(
+        "send-test-{}",
+        ringproof_core::crypto::hex(&ringproof_core::crypto::random_bytes::<8>())
+    );
+    let msg = ringproof_core::ports::OutboundMessage {
+        idempotency_key: key.clone(),
+        to,
+        channel,
+        text,
+        locale: "en".into(),
+        sender,
+    };
+    let receipt = p
+        .send(&msg)
+        .await
+        .map_err(|e| format!("`{provider}` did not take the message: {e}"))?;
+    let out = serde_json::json!({
+        "provider": receipt.provider,
+        "provider_message_id": receipt.provider_message_id,
+        "idempotency_key": key,
+        "channel": channel.as_str(),
+    });
+    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), String> {

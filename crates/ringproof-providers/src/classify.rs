@@ -1,0 +1,91 @@
+//! How a provider's answer classifies (one rule for every HTTP provider):
+//!
+//! | answer | class |
+//! |---|---|
+//! | 2xx with no error in the body | success |
+//! | 2xx with an error in the body ("HTTP 200 with an error") | by the vendor's error code: its own table, else permanent |
+//! | 408, 425, 429, 5xx | retryable (timeout, throttling, outage) |
+//! | other 4xx | permanent (bad number, bad credentials, refused content) |
+//! | timeout, connection refused or reset, TLS failure | retryable |
+//!
+//! Retryable sends go to the next provider of the route, then back to the job's backoff;
+//! permanent ones fail the step with the provider's reason (no phone number in it).
+
+use std::time::Duration;
+
+use ringproof_core::ports::SendError;
+
+use crate::registry::BuildError;
+
+/// The class of an HTTP status that is not a success.
+pub fn http_status(provider: &str, status: u16, reason: &str) -> SendError {
+    let msg = if reason.is_empty() {
+        format!("{provider}: HTTP {status}")
+    } else {
+        format!("{provider}: HTTP {status}: {reason}")
+    };
+    if matches!(status, 408 | 425 | 429) || status >= 500 {
+        SendError::Retryable(msg)
+    } else {
+        SendError::Permanent(msg)
+    }
+}
+
+/// The class of a request that got no answer. Every such failure is retryable: the
+/// message may or may not have left (see the provider's idempotency notes).
+pub fn transport(provider: &str, e: &reqwest::Error) -> SendError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer could not be read"
+    } else {
+        "the request failed"
+    };
+    // reqwest's message may include the URL (with credentials in query strings for some
+    // gateways); say only what kind of failure it was.
+    SendError::Retryable(format!("{provider}: {what}"))
+}
+
+/// The HTTP client every HTTP provider uses: rustls, no redirects (a provider that
+/// redirects is misconfigured), a deadline per request, and our user agent.
+pub fn http_client(provider: &str, timeout: Duration) -> Result<reqwest::Client, BuildError> {
+    reqwest::Client::builder()
+        .user_agent(concat!("ringproof/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .map_err(|e| BuildError::config(provider, format!("cannot build its HTTP client: {e}")))
+}
+
+/// At most `max` characters of a vendor's error text, on one line, for error messages.
+pub fn snippet(text: &str, max: usize) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    one_line.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        for s in [408, 425, 429, 500, 502, 503, 504] {
+            assert!(matches!(http_status("p", s, ""), SendError::Retryable(_)), "{s}");
+        }
+        for s in [400, 401, 403, 404, 410, 422] {
+            assert!(matches!(http_status("p", s, "x"), SendError::Permanent(_)), "{s}");
+        }
+        assert_eq!(
+            http_status("twilio", 400, "Invalid 'To' Phone Number"),
+            SendError::Permanent("twilio: HTTP 400: Invalid 'To' Phone Number".into())
+        );
+        assert_eq!(snippet("a\nb\tc  ", 100), "a b c");
+        assert_eq!(snippet("abcdef", 3), "abc");
+    }
+}

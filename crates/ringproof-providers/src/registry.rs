@@ -1,0 +1,128 @@
+//! Building the delivery port from the config: the named providers of `[providers.NAME]`
+//! (each with a `kind`), and, when `[[routes]]` are given, a [`Router`] over them.
+//!
+//! ```toml
+//! provider = "twilio_us"        # without routes: the one provider every message goes to
+//!
+//! [providers.twilio_us]
+//! kind = "twilio"
+//! account_sid = "AC…"
+//! auth_token_file = "/run/secrets/twilio"
+//! from = "+14155550000"
+//!
+//! [[routes]]                    # with routes: longest matching prefix, providers in order
+//! prefix = "+1"
+//! providers = ["twilio_us", "vonage"]
+//! [[routes]]
+//! providers = ["smsc"]
+//! ```
+//!
+//! Each provider kind adds one variant to [`ProviderConfig`] and one arm to [`build`]; its
+//! module owns its config type, its client and its error classification (docs/providers.md).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ringproof_core::ports::Sender;
+use ringproof_core::time::Clock;
+use serde::Deserialize;
+
+use crate::router::{BreakerConfig, RouteConfig, Router};
+
+/// One `[providers.NAME]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProviderConfig {
+    /// The development inbox (`<data_dir>/sandbox.db`, `/sandbox`); refused in production.
+    Sandbox,
+}
+
+impl ProviderConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderConfig::Sandbox => "sandbox",
+        }
+    }
+}
+
+/// Why the delivery port could not be built. Names the provider (never a secret).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("provider `{provider}`: {message}")]
+    Config { provider: String, message: String },
+    #[error("routes: {0}")]
+    Routes(String),
+}
+
+impl BuildError {
+    pub fn config(provider: &str, message: impl Into<String>) -> Self {
+        BuildError::Config {
+            provider: provider.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What providers may need from the process that builds them.
+#[derive(Clone)]
+pub struct BuildContext {
+    /// The sandbox outbox, when this process has one (development mode).
+    pub sandbox: Option<Arc<dyn Sender>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Builds one named provider.
+pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<Arc<dyn Sender>, BuildError> {
+    match config {
+        ProviderConfig::Sandbox => ctx
+            .sandbox
+            .clone()
+            .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
+    }
+}
+
+/// The delivery port: with routes, a [`Router`] over every configured provider; without,
+/// the provider named `default` (`sandbox` needs no `[providers]` entry).
+pub fn build_sender(
+    default: &str,
+    providers: &BTreeMap<String, ProviderConfig>,
+    routes: &[RouteConfig],
+    breaker: BreakerConfig,
+    ctx: &BuildContext,
+) -> Result<Arc<dyn Sender>, BuildError> {
+    let one = |name: &str| -> Result<Arc<dyn Sender>, BuildError> {
+        match providers.get(name) {
+            Some(cfg) => build(name, cfg, ctx),
+            None if name == "sandbox" => build(name, &ProviderConfig::Sandbox, ctx),
+            None => Err(BuildError::config(name, "is not configured under [providers]")),
+        }
+    };
+    if routes.is_empty() {
+        return one(default);
+    }
+    let mut named = Vec::new();
+    let mut used: Vec<&str> = routes
+        .iter()
+        .flat_map(|r| r.providers.iter().map(String::as_str))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    for name in used {
+        named.push((name.to_owned(), one(name)?));
+    }
+    Ok(Arc::new(Router::new(named, routes, breaker, ctx.clock.clone())?))
+}
+
+/// Whether any provider the config would use is the sandbox (refused in production).
+pub fn uses_sandbox(default: &str, providers: &BTreeMap<String, ProviderConfig>, routes: &[RouteConfig]) -> bool {
+    let is_sandbox = |name: &str| {
+        providers
+            .get(name)
+            .map_or(name == "sandbox", |c| matches!(c, ProviderConfig::Sandbox))
+    };
+    if routes.is_empty() {
+        is_sandbox(default)
+    } else {
+        routes.iter().flat_map(|r| &r.providers).any(|n| is_sandbox(n))
+    }
+}
