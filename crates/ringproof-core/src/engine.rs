@@ -715,9 +715,12 @@ impl Engine {
 
     // ----- jobs -----
 
-    /// Claims the due jobs (up to `limit`) at the current time.
-    pub async fn claim_due(&self, limit: u32) -> Result<Vec<Job>, CoreError> {
-        Ok(self.store.claim_jobs(self.now(), self.tuning.lease_ms, limit).await?)
+    /// Claims the due jobs of `queue` (up to `limit`) at the current time.
+    pub async fn claim_due(&self, limit: u32, queue: crate::job::JobQueue) -> Result<Vec<Job>, CoreError> {
+        Ok(self
+            .store
+            .claim_jobs(self.now(), self.tuning.lease_ms, limit, queue)
+            .await?)
     }
 
     /// Runs one claimed job to the end: a delivery through `sender` (recorded at once), or

@@ -41,6 +41,28 @@ impl JobKind {
     }
 }
 
+/// Which jobs a claim may take. Webhooks are claimed apart from the rest, by their own
+/// worker slots, so a slow or dead client endpoint can never hold up SMS, calls and steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobQueue {
+    /// Every kind (tests that drain the queue, tools).
+    All,
+    /// Deliveries, steps and expiries: everything but webhooks.
+    Messages,
+    Webhooks,
+}
+
+impl JobQueue {
+    /// Whether the claim includes (webhook jobs, every other kind).
+    pub fn includes(self) -> (bool, bool) {
+        match self {
+            JobQueue::All => (true, true),
+            JobQueue::Messages => (false, true),
+            JobQueue::Webhooks => (true, false),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewJob {
     pub id: JobId,

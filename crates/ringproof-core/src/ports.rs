@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::client::Client;
 use crate::error::StoreError;
 use crate::ids::{ClientId, JobId, LinkId, VerificationId};
-use crate::job::{Job, JobStats, NewJob};
+use crate::job::{Job, JobQueue, JobStats, NewJob};
 use crate::link::LinkSession;
 use crate::links::LinkRecord;
 use crate::phone::PhoneNumber;
@@ -109,10 +109,16 @@ pub trait Store: Send + Sync + 'static {
 
     async fn list_events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, StoreError>;
 
-    /// Claims up to `limit` jobs due at `now` whose lease has lapsed: each gets a lease
-    /// until `now + lease_ms` and its attempt counter incremented. Concurrent claimers never
-    /// receive the same job while its lease holds.
-    async fn claim_jobs(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Claims up to `limit` jobs of `queue` due at `now` whose lease has lapsed: each gets
+    /// a lease until `now + lease_ms` and its attempt counter incremented. Concurrent
+    /// claimers never receive the same job while its lease holds.
+    async fn claim_jobs(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        queue: JobQueue,
+    ) -> Result<Vec<Job>, StoreError>;
     /// Deletes a finished job (erasing its payload), recording `event` on its verification.
     async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError>;
     /// [`Store::complete_job`] for several jobs in one transaction, inserting `new_jobs`

@@ -149,7 +149,9 @@ pub struct Event {
 pub struct Effects {
     pub jobs: Vec<NewJob>,
     pub events: Vec<NewEvent>,
-    /// Delete the step jobs of this verification that have not run (it left `pending`).
+    /// It left `pending`: delete every job of this verification that has not run — later
+    /// steps, deliveries not yet sent, the expiry — but its webhooks (they announce what
+    /// already happened).
     pub cancel_pending_steps: bool,
 }
 
@@ -498,6 +500,10 @@ impl Verification {
     /// verification has failed.
     pub fn delivery_failed(&mut self, channel: Option<Channel>, reason: &str, now: Timestamp, fx: &mut Effects) {
         self.refresh(now, fx);
+        if self.status != Status::Pending {
+            // A message of an ended verification: nothing to record after its final event.
+            return;
+        }
         fx.events.push(NewEvent {
             kind: "delivery_failed",
             channel,

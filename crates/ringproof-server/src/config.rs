@@ -141,8 +141,11 @@ impl Default for SignzyConfig {
 pub struct WorkerConfig {
     /// Run the job worker inside `serve`. Default true.
     pub enabled: bool,
-    /// Jobs run at once. Default 16.
+    /// SMS, calls and workflow steps run at once. Default 16.
     pub concurrency: u32,
+    /// Webhook POSTs run at once, in slots of their own (a slow client endpoint never holds
+    /// up messages). Default 4.
+    pub webhook_concurrency: u32,
     /// Longest idle sleep between looks at the queue, in milliseconds. New jobs created by
     /// this process wake the worker at once; this bounds the delay for jobs created by
     /// another process (the CLI, another node). Default 500.
@@ -156,6 +159,7 @@ impl Default for WorkerConfig {
         Self {
             enabled: true,
             concurrency: 16,
+            webhook_concurrency: 4,
             poll_interval_ms: 500,
             lease_s: 60,
         }

@@ -19,7 +19,9 @@ use ringproof_providers::sandbox::audio::VoiceAudio;
 use ringproof_providers::sandbox::lookup::SandboxLookup;
 use ringproof_providers::webhook::{HttpWebhookPoster, WebhookHttpConfig};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
+
+use crate::worker::Wake;
 
 use crate::config::{Config, Mode};
 use crate::state::AppState;
@@ -54,7 +56,7 @@ pub struct Hooks {
 /// The pieces every command needs: the engine over the configured store.
 pub struct Core {
     pub engine: Engine,
-    pub wake: Arc<Notify>,
+    pub wake: Arc<Wake>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -66,7 +68,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
     let secret = server_secret(config)?;
     let clock = hooks.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
     let codes = hooks.codes.clone().unwrap_or_else(|| Arc::new(OsCodeSource));
-    let wake = Arc::new(Notify::new());
+    let wake = Arc::new(Wake::default());
     let w = wake.clone();
     let poster = HttpWebhookPoster::new(WebhookHttpConfig {
         timeout: std::time::Duration::from_millis(config.webhooks.timeout_ms),
@@ -82,7 +84,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
         .with_webhooks(Arc::new(poster))
-        .with_wake(Arc::new(move || w.notify_one()));
+        .with_wake(Arc::new(move || w.notify()));
     Ok(Core { engine, wake, clock })
 }
 
@@ -166,7 +168,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     sender: Arc<dyn Sender>,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     run_worker: bool,
     /// Credentials of the demo client if this start created it.
     pub demo: Option<serde_json::Value>,
@@ -270,7 +272,7 @@ impl Application {
     }
     /// What wakes this server's worker (as a job created here does). Tests that move an
     /// injected clock wake every node's worker with it, so they claim at the same moment.
-    pub fn waker(&self) -> Arc<Notify> {
+    pub fn waker(&self) -> Arc<Wake> {
         self.wake.clone()
     }
 

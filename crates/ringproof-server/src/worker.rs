@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ringproof_core::engine::{Attempt, Engine, JobOutcome, Sent};
+use ringproof_core::job::JobQueue;
 use ringproof_core::ports::Sender;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -26,32 +27,102 @@ const RECORD_QUEUE_PER_SLOT: usize = 4;
 /// How often terminal verifications past retention are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
+/// What wakes the claim loops: jobs created in this process (one wake reaches both loops).
+#[derive(Debug, Default)]
+pub struct Wake {
+    messages: Notify,
+    webhooks: Notify,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        self.messages.notify_one();
+        self.webhooks.notify_one();
+    }
+}
+
 pub async fn run(
     engine: Engine,
     sender: Arc<dyn Sender>,
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
     cfg: WorkerConfig,
     retention_s: i64,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let concurrency = cfg.concurrency as usize;
-    let permits = Arc::new(Semaphore::new(concurrency));
-    let mut running = JoinSet::new();
-    let (sent_tx, sent_rx) = mpsc::channel(RECORD_QUEUE_PER_SLOT * concurrency.max(1));
+    let slots = (cfg.concurrency + cfg.webhook_concurrency) as usize;
+    let (sent_tx, sent_rx) = mpsc::channel(RECORD_QUEUE_PER_SLOT * slots.max(1));
     let recorder = tokio::spawn(record_sent(
         engine.clone(),
         sent_rx,
-        RECORD_QUEUE_PER_SLOT * concurrency.max(1),
+        RECORD_QUEUE_PER_SLOT * slots.max(1),
     ));
+    tracing::info!(
+        concurrency = cfg.concurrency,
+        webhook_concurrency = cfg.webhook_concurrency,
+        "job worker started"
+    );
+    // Webhooks get their own loop and slots: a client endpoint that hangs until the
+    // webhook deadline holds only webhook slots, never the ones SMS, calls and steps use.
+    let webhooks = tokio::spawn(claim_loop(
+        engine.clone(),
+        sender.clone(),
+        wake.clone(),
+        JobQueue::Webhooks,
+        cfg,
+        None,
+        sent_tx.clone(),
+        shutdown.clone(),
+    ));
+    claim_loop(
+        engine,
+        sender,
+        wake,
+        JobQueue::Messages,
+        cfg,
+        Some(retention_s),
+        sent_tx,
+        shutdown,
+    )
+    .await;
+    let _ = webhooks.await;
+    // Every send is now queued for the recorder and every sender of the queue dropped,
+    // which lets the recorder finish them and stop.
+    let _ = recorder.await;
+}
+
+/// Claims and runs the jobs of one queue until shutdown, then waits for the ones running.
+/// `retention_s`: purge past retention from this loop (only one loop does).
+#[allow(clippy::too_many_arguments)]
+async fn claim_loop(
+    engine: Engine,
+    sender: Arc<dyn Sender>,
+    wake: Arc<Wake>,
+    queue: JobQueue,
+    cfg: WorkerConfig,
+    retention_s: Option<i64>,
+    sent_tx: mpsc::Sender<Sent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let concurrency = match queue {
+        JobQueue::Webhooks => cfg.webhook_concurrency,
+        _ => cfg.concurrency,
+    } as usize;
+    let notify = match queue {
+        JobQueue::Webhooks => &wake.webhooks,
+        _ => &wake.messages,
+    };
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut running = JoinSet::new();
     let poll = Duration::from_millis(cfg.poll_interval_ms.max(10));
     let mut last_purge = tokio::time::Instant::now();
-    tracing::info!(concurrency = cfg.concurrency, "job worker started");
     loop {
         if *shutdown.borrow() {
             break;
         }
         while running.try_join_next().is_some() {}
-        if last_purge.elapsed() >= PURGE_EVERY {
+        if let Some(retention_s) = retention_s
+            && last_purge.elapsed() >= PURGE_EVERY
+        {
             last_purge = tokio::time::Instant::now();
             match engine.purge(retention_s).await {
                 Ok(0) => {}
@@ -68,12 +139,12 @@ pub async fn run(
             _ = shutdown.changed() => continue,
         };
         let free = 1 + permits.available_permits() as u32;
-        let jobs = match engine.claim_due(free).await {
+        let jobs = match engine.claim_due(free, queue).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 drop(first);
                 tracing::warn!(error = %e, "claiming jobs failed; retrying");
-                sleep_or_stop(poll, &wake, &mut shutdown).await;
+                sleep_or_stop(poll, notify, &mut shutdown).await;
                 continue;
             }
         };
@@ -90,14 +161,16 @@ pub async fn run(
             let (engine, sender, sent_tx) = (engine.clone(), sender.clone(), sent_tx.clone());
             running.spawn(async move {
                 let kind = job.kind.as_str();
+                // Ids are not personal data; they let an operator find whose endpoint fails.
+                let (job_id, client_id) = (job.id.to_string(), job.client_id.to_string());
                 match engine.send_job(job, sender.as_ref()).await {
-                    Ok(Attempt::Done(outcome)) => record(&outcome),
+                    Ok(Attempt::Done(outcome)) => record_job(&outcome, &job_id, &client_id),
                     Ok(Attempt::Sent(sent)) => {
                         // Should the recorder have stopped, the job is sent again after
                         // its lease; the provider drops the duplicate.
                         let _ = sent_tx.send(*sent).await;
                     }
-                    Err(e) => tracing::warn!(kind, error = %e, "job failed to run; it will be retried after its lease"),
+                    Err(e) => tracing::warn!(kind, job_id, error = %e, "job failed to run; it will be retried after its lease"),
                 }
                 drop(permit);
             });
@@ -112,14 +185,11 @@ pub async fn run(
                 }
                 _ => poll,
             };
-            sleep_or_stop(until_next, &wake, &mut shutdown).await;
+            sleep_or_stop(until_next, notify, &mut shutdown).await;
         }
     }
-    tracing::info!(in_flight = running.len(), "job worker stopping");
+    tracing::info!(queue = ?queue, in_flight = running.len(), "job worker stopping");
     while running.join_next().await.is_some() {}
-    // Every send is now queued for the recorder; closing the queue lets it finish them.
-    drop(sent_tx);
-    let _ = recorder.await;
 }
 
 /// The recorder task: records accepted sends in batches of whatever has arrived, until the
@@ -145,7 +215,7 @@ async fn record_sent(engine: Engine, mut queue: mpsc::Receiver<Sent>, max: usize
 pub async fn run_due_now(engine: &Engine, sender: &dyn Sender) -> Result<usize, ringproof_core::CoreError> {
     let mut n = 0;
     loop {
-        let jobs = engine.claim_due(64).await?;
+        let jobs = engine.claim_due(64, JobQueue::All).await?;
         if jobs.is_empty() {
             return Ok(n);
         }
@@ -161,6 +231,21 @@ async fn sleep_or_stop(d: Duration, wake: &Notify, shutdown: &mut watch::Receive
         _ = tokio::time::sleep(d) => {}
         _ = wake.notified() => {}
         _ = shutdown.changed() => {}
+    }
+}
+
+/// [`record`], with the job's ids on the log lines of webhook failures.
+fn record_job(outcome: &JobOutcome, job_id: &str, client_id: &str) {
+    match outcome {
+        JobOutcome::WebhookRetrying { error } => {
+            tracing::info!(job_id, client_id, error = %error, "webhook attempt failed; will retry");
+            metrics::counter!("ringproof_webhooks_total", "outcome" => "retry").increment(1);
+        }
+        JobOutcome::WebhookFailed { error } => {
+            tracing::warn!(job_id, client_id, error = %error, "webhook given up after its last attempt");
+            metrics::counter!("ringproof_webhooks_total", "outcome" => "failed").increment(1);
+        }
+        other => record(other),
     }
 }
 

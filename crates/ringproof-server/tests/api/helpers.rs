@@ -24,7 +24,7 @@ pub struct TestApp {
     pub engine: Engine,
     pub sender: Arc<dyn Sender>,
     /// Wakes this server's worker (when `Opts::worker` is on).
-    pub wake: Arc<tokio::sync::Notify>,
+    pub wake: Arc<ringproof_server::worker::Wake>,
     pub data_dir: PathBuf,
     pub key: String,
     pub secret: String,

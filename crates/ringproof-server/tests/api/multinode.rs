@@ -222,7 +222,7 @@ async fn two_nodes_never_send_the_same_message_twice_postgres() {
         carrier.arm();
         clock.advance_secs(advance_s);
         for n in &nodes {
-            n.wake.notify_one();
+            n.wake.notify();
         }
         settle(&nodes[0], &carrier, sends, &format!("call {}", stage + 1)).await;
     }

@@ -22,7 +22,7 @@ use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
-use ringproof_core::job::{Job, JobStats, NewJob};
+use ringproof_core::job::{Job, JobQueue, JobStats, NewJob};
 use ringproof_core::link::LinkSession;
 use ringproof_core::links::LinkRecord;
 use ringproof_core::phone::PhoneNumber;
@@ -205,7 +205,7 @@ const WRITE_TRANSITION: &str = "WITH upd AS (\
     last_sent_at = $15, wrong_checks = $16, policy = $17, created_at = $18, updated_at = $19, expires_at = $20, \
     options = $36 WHERE $21::boolean AND id = $1 AND client_id = $2\
     ), steps AS (\
-    DELETE FROM jobs WHERE $22::boolean AND verification_id = $1 AND client_id = $2 AND kind = 'step' \
+    DELETE FROM jobs WHERE $22::boolean AND verification_id = $1 AND client_id = $2 AND kind <> 'webhook' \
     AND state = 'pending' AND id IS DISTINCT FROM $23::text\
     ), done AS (\
     DELETE FROM jobs WHERE id = $23::text AND client_id = $2\
@@ -547,7 +547,14 @@ impl Store for PgStore {
         .collect()
     }
 
-    async fn claim_jobs(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError> {
+    async fn claim_jobs(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        queue: JobQueue,
+    ) -> Result<Vec<Job>, StoreError> {
+        let (webhooks, others) = queue.includes();
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -559,12 +566,15 @@ impl Store for PgStore {
         let rows = sqlx::query(concat!(
             "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (",
             "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= $1 AND locked_until <= $1 ",
+            "AND ((kind = 'webhook' AND $4::boolean) OR (kind <> 'webhook' AND $5::boolean)) ",
             "ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
             job_columns!()
         ))
         .bind(now.millis())
         .bind(lease_ms.max(0))
         .bind(i64::from(limit))
+        .bind(webhooks)
+        .bind(others)
         .fetch_all(&self.pool)
         .await
         .map_err(db("claim jobs"))?;
@@ -1109,7 +1119,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn step_jobs_are_named_as_the_core_names_them() {
-        assert!(WRITE_TRANSITION.contains(&format!("kind = '{}'", JobKind::Step.as_str())));
+    fn webhook_jobs_are_named_as_the_core_names_them() {
+        assert!(WRITE_TRANSITION.contains(&format!("kind <> '{}'", JobKind::Webhook.as_str())));
     }
 }

@@ -26,7 +26,7 @@ use ringproof_core::client::Client;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
-use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
+use ringproof_core::job::{Job, JobKind, JobQueue, JobStats, NewJob};
 use ringproof_core::link::LinkSession;
 use ringproof_core::links::LinkRecord;
 use ringproof_core::phone::PhoneNumber;
@@ -79,8 +79,10 @@ const DELETE_STALE_IDEMPOTENCY: &str =
     "DELETE FROM idempotency WHERE client_id = ? AND idem_key = ? AND created_at < ?;";
 const INSERT_IDEMPOTENCY: &str =
     "INSERT INTO idempotency (client_id, idem_key, request_hash, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?);";
+/// Every job of a verification that has not run, but its webhooks (they announce what
+/// already happened).
 const DELETE_PENDING_STEPS: &str =
-    "DELETE FROM jobs WHERE verification_id = ? AND client_id = ? AND kind = ? AND state = 'pending';";
+    "DELETE FROM jobs WHERE verification_id = ? AND client_id = ? AND kind <> ? AND state = 'pending';";
 const DELETE_JOB_OF_CLIENT: &str = "DELETE FROM jobs WHERE id = ? AND client_id = ?;";
 const DELETE_JOB: &str = "DELETE FROM jobs WHERE id = ?;";
 const INSERT_LINK: &str = concat!(
@@ -275,13 +277,13 @@ fn apply(
         bind_verification_fields(&mut b, &v, VerificationCols::of(&v)?)?;
         b.bind(id.as_str())?.bind(client.as_str())?;
     }
-    // Before the new jobs are inserted: only steps that existed before this transition are
+    // Before the new jobs are inserted: only jobs that existed before this transition are
     // cancelled.
     if fx.cancel_pending_steps {
         b.sql(DELETE_PENDING_STEPS)
             .bind(id.as_str())?
             .bind(client.as_str())?
-            .bind(JobKind::Step.as_str())?;
+            .bind(JobKind::Webhook.as_str())?;
     }
     if let Some(job) = done_job {
         b.sql(DELETE_JOB_OF_CLIENT).bind(job.as_str())?.bind(client.as_str())?;
@@ -617,7 +619,14 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    async fn claim_jobs(&self, now: Timestamp, lease_ms: i64, limit: u32) -> Result<Vec<Job>, StoreError> {
+    async fn claim_jobs(
+        &self,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: u32,
+        queue: JobQueue,
+    ) -> Result<Vec<Job>, StoreError> {
+        let (webhooks, others) = queue.includes();
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -629,12 +638,15 @@ impl Store for SqliteStore {
         let rows = sqlx::query(concat!(
             "UPDATE jobs SET locked_until = ?1 + ?2, attempts = attempts + 1 WHERE id IN (",
             "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= ?1 AND locked_until <= ?1 ",
+            "AND ((kind = 'webhook' AND ?4) OR (kind <> 'webhook' AND ?5)) ",
             "ORDER BY due_at LIMIT ?3) RETURNING ",
             job_columns!()
         ))
         .bind(now.millis())
         .bind(lease_ms.max(0))
         .bind(i64::from(limit))
+        .bind(webhooks)
+        .bind(others)
         .fetch_all(w.conn()?)
         .await
         .map_err(w.db("claim jobs"))?;

@@ -14,7 +14,7 @@ use ringproof_core::client::Client;
 use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::crypto::{Keys, hex, random_bytes};
 use ringproof_core::ids::{ClientId, JobId};
-use ringproof_core::job::{JobKind, NewJob};
+use ringproof_core::job::{JobKind, JobQueue, NewJob};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::Policy;
 use ringproof_core::ports::Store;
@@ -298,7 +298,7 @@ pub fn job_for(v: &Verification, due_at: Timestamp) -> NewJob {
 /// later `at` than the previous one for the leases to have lapsed.
 pub async fn claimable(store: &Arc<dyn Store>, at: Timestamp) -> Vec<JobId> {
     let mut ids: Vec<JobId> = store
-        .claim_jobs(at, 1, 10_000)
+        .claim_jobs(at, 1, 10_000, JobQueue::All)
         .await
         .expect("claim")
         .into_iter()

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use ringproof_core::ids::VerificationId;
-use ringproof_core::job::{Job, JobKind, JobStats, NewJob};
+use ringproof_core::job::{Job, JobKind, JobQueue, JobStats, NewJob};
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::NewEvent;
@@ -19,6 +19,7 @@ conformance!(store: two_claimers_never_share_a_job);
 conformance!(backend: lease_retry_bury_complete_and_counters);
 conformance!(backend: complete_jobs_records_a_batch_in_one_go);
 conformance!(backend: complete_jobs_adds_new_jobs_in_the_same_transaction);
+conformance!(store: webhooks_are_claimed_apart_from_messages);
 
 async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -35,7 +36,7 @@ async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
                 tokio::spawn(async move {
                     let mut mine: Vec<Job> = Vec::new();
                     loop {
-                        let got = store.claim_jobs(at, 60_000, 10).await.unwrap();
+                        let got = store.claim_jobs(at, 60_000, 10, JobQueue::All).await.unwrap();
                         if got.is_empty() {
                             return mine;
                         }
@@ -57,7 +58,11 @@ async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
             "round {round}: one attempt per claim"
         );
         assert!(
-            store.claim_jobs(at, 60_000, 10).await.unwrap().is_empty(),
+            store
+                .claim_jobs(at, 60_000, 10, JobQueue::All)
+                .await
+                .unwrap()
+                .is_empty(),
             "leased jobs are not claimable"
         );
     }
@@ -85,13 +90,17 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(-10)));
 
     // Oldest due first, `limit` respected; the future job is not claimed.
-    let first = store.claim_jobs(NOW, 5000, 1).await.unwrap();
+    let first = store.claim_jobs(NOW, 5000, 1, JobQueue::All).await.unwrap();
     assert_eq!(ids(&first), vec![a.id.to_string()]);
     assert_eq!((first[0].attempts, first[0].payload.clone()), (1, a.payload.clone()));
-    let second = store.claim_jobs(NOW, 5000, 10).await.unwrap();
+    let second = store.claim_jobs(NOW, 5000, 10, JobQueue::All).await.unwrap();
     assert_eq!(ids(&second), vec![bj.id.to_string()]);
     assert!(
-        store.claim_jobs(at(1), 5000, 10).await.unwrap().is_empty(),
+        store
+            .claim_jobs(at(1), 5000, 10, JobQueue::All)
+            .await
+            .unwrap()
+            .is_empty(),
         "leased or not yet due"
     );
 
@@ -99,15 +108,21 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     assert_eq!(store.job_stats(NOW).await.unwrap(), stats(2, 1, 0));
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(1000)));
     assert_eq!(
-        ids(&store.claim_jobs(at(1000), 5000, 10).await.unwrap()),
+        ids(&store.claim_jobs(at(1000), 5000, 10, JobQueue::All).await.unwrap()),
         vec![cj.id.to_string()]
     );
     // Everything is leased: the earliest lease end (A's and B's) is next.
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(5000)));
-    assert!(store.claim_jobs(at(4999), 5000, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_jobs(at(4999), 5000, 10, JobQueue::All)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The lease lapses at its end: claimable again, attempt counted.
-    let again = store.claim_jobs(at(5000), 5000, 10).await.unwrap();
+    let again = store.claim_jobs(at(5000), 5000, 10, JobQueue::All).await.unwrap();
     assert_eq!(ids(&again), vec![a.id.to_string(), bj.id.to_string()]);
     assert!(again.iter().all(|j| j.attempts == 2));
 
@@ -122,7 +137,7 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     // Pending now: A (due +20 s, free) and C (leased until +6 s).
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(6000)));
     assert_eq!(store.job_stats(at(7000)).await.unwrap(), stats(1, 1, 1));
-    let c_again = store.claim_jobs(at(7000), 5000, 10).await.unwrap();
+    let c_again = store.claim_jobs(at(7000), 5000, 10, JobQueue::All).await.unwrap();
     assert_eq!(ids(&c_again), vec![cj.id.to_string()]);
     assert_eq!(c_again[0].attempts, 2);
 
@@ -143,10 +158,14 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
 
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(20_000)));
     assert!(
-        store.claim_jobs(at(19_999), 5000, 10).await.unwrap().is_empty(),
+        store
+            .claim_jobs(at(19_999), 5000, 10, JobQueue::All)
+            .await
+            .unwrap()
+            .is_empty(),
         "a retried job waits for its new due time"
     );
-    let retried = store.claim_jobs(at(20_000), 5000, 10).await.unwrap();
+    let retried = store.claim_jobs(at(20_000), 5000, 10, JobQueue::All).await.unwrap();
     assert_eq!(ids(&retried), vec![a.id.to_string()]);
     assert_eq!((retried[0].attempts, retried[0].due_at), (3, at(20_000)));
     let events_before = store.list_events(&c.id, &v.id).await.unwrap().len();
@@ -158,7 +177,7 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     assert_eq!(store.job_stats(Timestamp(i64::MAX)).await.unwrap(), stats(0, 0, 1));
     assert!(
         store
-            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10)
+            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10, JobQueue::All)
             .await
             .unwrap()
             .is_empty()
@@ -172,7 +191,10 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     let (v1, _) = stored_sms(store, &c.id).await;
     let (v2, _) = stored_sms(store, &c.id).await;
     let (v3, _) = stored_sms(store, &other.id).await;
-    let mut jobs = store.claim_jobs(NOW.plus_secs(1), 60_000, 10).await.unwrap();
+    let mut jobs = store
+        .claim_jobs(NOW.plus_secs(1), 60_000, 10, JobQueue::All)
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 3, "one deliver job per verification");
     jobs.sort_by_key(|j| {
         [&v1.id, &v2.id, &v3.id]
@@ -213,7 +235,7 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     assert_eq!(events_before(&v3).await, v3_events, "no event where none was given");
     assert!(
         store
-            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10)
+            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10, JobQueue::All)
             .await
             .unwrap()
             .is_empty()
@@ -223,7 +245,7 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     // and an event whose verification is gone is dropped without failing the batch.
     let (v4, _) = stored_sms(store, &c.id).await;
     let j4 = store
-        .claim_jobs(NOW.plus_secs(2), 60_000, 10)
+        .claim_jobs(NOW.plus_secs(2), 60_000, 10, JobQueue::All)
         .await
         .unwrap()
         .pop()
@@ -249,7 +271,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     let other = client(store).await;
     let (v1, _) = stored_sms(store, &c.id).await;
     let j1 = store
-        .claim_jobs(NOW.plus_secs(1), 60_000, 10)
+        .claim_jobs(NOW.plus_secs(1), 60_000, 10, JobQueue::All)
         .await
         .unwrap()
         .pop()
@@ -278,7 +300,10 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
         "no job for a verification that is gone"
     );
     assert_eq!(b.raw_job(&foreign.id).await, None, "no job across clients");
-    let claimed = store.claim_jobs(NOW.plus_secs(2), 60_000, 10).await.unwrap();
+    let claimed = store
+        .claim_jobs(NOW.plus_secs(2), 60_000, 10, JobQueue::All)
+        .await
+        .unwrap();
     assert_eq!(ids(&claimed), vec![hook.id.to_string()]);
     let w = &claimed[0];
     assert_eq!(
@@ -298,7 +323,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     // completed job stays, its event is not recorded, no new job appears.
     let (v2, _) = stored_sms(store, &c.id).await;
     let j2 = store
-        .claim_jobs(NOW.plus_secs(3), 60_000, 10)
+        .claim_jobs(NOW.plus_secs(3), 60_000, 10, JobQueue::All)
         .await
         .unwrap()
         .pop()
@@ -326,4 +351,40 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
         .unwrap();
     assert_eq!(b.raw_job(&j2.id).await, None);
     assert!(b.raw_job(&fresh.id).await.is_some());
+}
+
+/// Webhook jobs and every other kind are claimed by separate queues (each with its own
+/// worker slots); `All` takes both.
+async fn webhooks_are_claimed_apart_from_messages(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (v, mut fx) = sms(&c.id, NOW);
+    let mut step = job_for(&v, NOW);
+    step.kind = JobKind::Step;
+    let mut expire = job_for(&v, NOW);
+    expire.kind = JobKind::Expire;
+    let mut hook = job_for(&v, NOW);
+    hook.kind = JobKind::Webhook;
+    fx.jobs = vec![job_for(&v, NOW), step, expire, hook.clone()];
+    store.insert_verification(&v, &fx, None).await.unwrap();
+
+    let at = NOW.plus_secs(1);
+    let hooks = store.claim_jobs(at, 60_000, 10, JobQueue::Webhooks).await.unwrap();
+    assert_eq!(
+        hooks.iter().map(|j| j.id.clone()).collect::<Vec<_>>(),
+        vec![hook.id.clone()]
+    );
+    let mut kinds: Vec<&str> = store
+        .claim_jobs(at, 60_000, 10, JobQueue::Messages)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.kind.as_str())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["deliver", "expire", "step"]);
+    let all = store
+        .claim_jobs(at.plus_secs(61), 60_000, 10, JobQueue::All)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4, "after the leases lapse, All takes every kind");
 }

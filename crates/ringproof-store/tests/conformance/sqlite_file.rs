@@ -1,5 +1,6 @@
 //! SQLite-only properties of the database file itself.
 
+use ringproof_core::job::JobQueue;
 use std::sync::Arc;
 
 use ringproof_core::ports::Store;
@@ -26,7 +27,7 @@ async fn erased_payloads_do_not_linger_in_the_file() {
     fx.jobs = vec![done, dead];
     store.insert_verification(&v, &fx, None).await.unwrap();
 
-    let jobs = store.claim_jobs(NOW, 60_000, 10).await.unwrap();
+    let jobs = store.claim_jobs(NOW, 60_000, 10, JobQueue::All).await.unwrap();
     assert_eq!(jobs.len(), 2);
     store.complete_job(&jobs[0], None).await.unwrap();
     store.bury_job(&jobs[1].id, "gave up", NOW).await.unwrap();
