@@ -443,6 +443,45 @@ async fn a_hanging_endpoint_times_out_while_the_api_answers() {
     app.stop().await;
 }
 
+/// Webhooks run in worker slots of their own: with every webhook slot held by an endpoint
+/// that never answers (and many webhooks queued ahead), a new verification's SMS still goes
+/// out at once. With one shared pool of 2 slots, the hanging webhooks (due earlier) would
+/// hold both slots until their 5 s deadline and the SMS would wait behind them.
+#[tokio::test]
+async fn a_hanging_endpoint_never_holds_up_messages() {
+    let app = TestApp::spawn_with(Opts {
+        worker: true,
+        worker_concurrency: Some(2),
+        worker_poll_interval_ms: Some(20),
+        webhook_timeout_ms: Some(5000),
+        ..Opts::default()
+    })
+    .await;
+    let rcv = Receiver::start(Answer::Hang).await;
+    set_webhook(&app, &rcv.url).await;
+    for i in 0..6 {
+        app.start_sms(&format!("+1415555013{i}")).await;
+    }
+    // Wait until the webhook slots are all held by hanging requests (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while rcv.hits().len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "webhooks never reached the endpoint");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let to = "+14155550199";
+    app.start_sms(to).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while app.messages(to).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the SMS waited behind hanging webhooks"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(rcv.hits().len(), 4, "only the webhook slots' worth of attempts are in flight");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_verification_left_alone_announces_its_expiry() {
     let app = TestApp::spawn().await;
