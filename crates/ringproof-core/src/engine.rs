@@ -921,6 +921,10 @@ impl Engine {
         };
         let Some(poster) = &self.webhooks else {
             let error = "no webhook client in this process".to_owned();
+            if job.attempts >= job.max_attempts {
+                self.store.bury_job(&job.id, &error, self.now()).await?;
+                return Ok(JobOutcome::WebhookFailed { error });
+            }
             self.retry_later(&job, &error).await?;
             return Ok(JobOutcome::WebhookRetrying { error });
         };
@@ -982,7 +986,7 @@ impl Engine {
                 })
             }
         };
-        if !self.store.update_client_settings(&c).await? {
+        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(new_secret)
@@ -1004,7 +1008,7 @@ impl Engine {
         };
         let s = webhook::new_secret();
         w.sealed_secret = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
-        if !self.store.update_client_settings(&c).await? {
+        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(s)

@@ -154,7 +154,8 @@ pub enum SignatureError {
 }
 
 /// Verifies a signature header the way a receiver should (the reference for the examples
-/// in docs/webhooks.md): any `v1` may match (several appear while a secret is rotated),
+/// in docs/webhooks.md): any `v1` may match (ringproof sends one today; a receiver that
+/// accepts several is ready for signing with an old and a new secret during a rotation),
 /// compared in constant time, and `t` must be within `tolerance_s` of `now_s`.
 pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: i64) -> Result<(), SignatureError> {
     let mut t = None;
@@ -170,7 +171,7 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: 
     if sigs.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now_s - t).abs() > tolerance_s {
+    if now_s.abs_diff(t) > tolerance_s.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = hmac_sha256(secret.as_bytes(), &[t.to_string().as_bytes(), b".", body]);

@@ -292,8 +292,21 @@ impl Config {
         if !(100..=60_000).contains(&config.webhooks.timeout_ms) {
             return Err(ConfigError::Invalid("webhooks.timeout_ms must be 100 to 60000".into()));
         }
-        if config.worker.concurrency == 0 {
-            return Err(ConfigError::Invalid("worker.concurrency must be at least 1".into()));
+        if config.worker.concurrency == 0 || config.worker.webhook_concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "worker.concurrency and worker.webhook_concurrency must be at least 1".into(),
+            ));
+        }
+        if !(1..=3600).contains(&config.worker.lease_s) {
+            return Err(ConfigError::Invalid("worker.lease_s must be 1 to 3600".into()));
+        }
+        // An attempt still running when its lease lapses may be claimed and sent again by
+        // another worker: the webhook deadline must end inside the lease.
+        if config.webhooks.timeout_ms >= u64::from(config.worker.lease_s) * 1000 {
+            return Err(ConfigError::Invalid(format!(
+                "webhooks.timeout_ms ({}) must be shorter than worker.lease_s ({} s)",
+                config.webhooks.timeout_ms, config.worker.lease_s
+            )));
         }
         Ok((config, warnings))
     }
@@ -403,6 +416,36 @@ mod tests {
             let e = load(toml).unwrap_err().to_string();
             assert!(e.starts_with(start), "{toml}: {e}");
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn worker_limits_providers_and_routes_are_read_and_checked() {
+        let dir = std::env::temp_dir().join(format!(
+            "rp-config-{}",
+            ringproof_core::crypto::hex(&ringproof_core::crypto::random_bytes::<8>())
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ringproof.toml");
+        let load = |toml: &str| {
+            std::fs::write(&file, toml).unwrap();
+            Config::load(Some(&file), &Overrides::default()).map(|(c, _)| c)
+        };
+        let err = |toml: &str| load(toml).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err("[worker]\nlease_s = 10\n").contains("shorter than worker.lease_s"));
+        assert!(load("[worker]\nlease_s = 10\n[webhooks]\ntimeout_ms = 9999\n").is_ok());
+        assert!(err("[worker]\nwebhook_concurrency = 0\n").contains("webhook_concurrency"));
+        assert!(err("[worker]\nlease_s = 0\n").contains("lease_s"));
+        let c = load(
+            "provider = \"main\"\n[providers.main]\nkind = \"sandbox\"\n[breaker]\nfailures = 3\n\
+             [[routes]]\nprefix = \"+1\"\nchannel = \"voice\"\nproviders = [\"main\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.providers.len(), 1);
+        assert_eq!(c.breaker.failures, 3);
+        assert_eq!(c.routes[0].prefix.as_deref(), Some("+1"));
+        assert_eq!(c.routes[0].channel, Some(ringproof_core::workflow::Channel::Voice));
+        assert!(err("[providers.x]\nkind = \"carrier-pigeon\"\n").contains("unknown variant"));
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -62,6 +62,7 @@ fn serve_with(data: &Path, worker: bool) -> (Server, String) {
     let mut cmd = Command::new(BIN);
     cmd.env("RINGPROOF_WORKER__ENABLED", worker.to_string())
         .env("RINGPROOF_WORKER__LEASE_S", "1")
+        .env("RINGPROOF_WEBHOOKS__TIMEOUT_MS", "500")
         .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50")
         .env_remove("RINGPROOF_DATABASE_URL");
     spawn_serve(cmd, data)

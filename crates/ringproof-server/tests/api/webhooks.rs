@@ -465,7 +465,10 @@ async fn a_hanging_endpoint_never_holds_up_messages() {
     // Wait until the webhook slots are all held by hanging requests (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while rcv.hits().len() < 4 {
-        assert!(std::time::Instant::now() < deadline, "webhooks never reached the endpoint");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "webhooks never reached the endpoint"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let to = "+14155550199";
@@ -478,7 +481,11 @@ async fn a_hanging_endpoint_never_holds_up_messages() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(rcv.hits().len(), 4, "only the webhook slots' worth of attempts are in flight");
+    assert_eq!(
+        rcv.hits().len(),
+        4,
+        "only the webhook slots' worth of attempts are in flight"
+    );
     app.stop().await;
 }
 

@@ -31,6 +31,7 @@ use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
 use ringproof_core::sessions::{Gate, TokenRecord};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
+use ringproof_core::webhook::WebhookConfig;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
@@ -321,8 +322,8 @@ impl Store for PgStore {
     async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
         let cols = ClientCols::of(c)?;
         let done = sqlx::query(
-            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, controls = $5, \
-             webhook = $7 WHERE id = $6",
+            "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, controls = $5 \
+             WHERE id = $6",
         )
         .bind(c.brand.as_str())
         .bind(cols.allowed_origins)
@@ -330,10 +331,20 @@ impl Store for PgStore {
         .bind(cols.policy)
         .bind(cols.controls)
         .bind(c.id.as_str())
-        .bind(cols.webhook)
         .execute(&self.pool)
         .await
         .map_err(db("update client settings"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_client_webhook(&self, id: &ClientId, webhook: Option<&WebhookConfig>) -> Result<bool, StoreError> {
+        let json = webhook.map(|w| codec::to_json(w, "webhook")).transpose()?;
+        let done = sqlx::query("UPDATE clients SET webhook = $1 WHERE id = $2")
+            .bind(json)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(db("set client webhook"))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -35,6 +35,7 @@ use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
 use ringproof_core::sessions::{Gate, TokenRecord};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
+use ringproof_core::webhook::WebhookConfig;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row};
 
@@ -90,11 +91,13 @@ const INSERT_LINK: &str = concat!(
     link_columns!(),
     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);"
 );
-/// The verification may have been purged meanwhile; the event then has nowhere to go.
-/// (Placeholders in a batch are positional across its statements, hence the ids twice.)
+/// A job announcing an event of a verification that may have been purged meanwhile; it is
+/// then not inserted (like the event, below).
 const INSERT_JOB_IF_VERIFICATION: &str = "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, \
     attempts, max_attempts, state, locked_until, created_at) SELECT ?, ?, ?, ?, ?, ?, 0, ?, 'pending', 0, ? \
     WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
+/// The verification may have been purged meanwhile; the event then has nowhere to go.
+/// (Placeholders in a batch are positional across its statements, hence the ids twice.)
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 
@@ -389,8 +392,8 @@ impl Store for SqliteStore {
         let cols = ClientCols::of(c)?;
         let mut w = self.writer.lock().await?;
         let done = sqlx::query(
-            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4, controls = ?5, \
-             webhook = ?7 WHERE id = ?6",
+            "UPDATE clients SET brand = ?1, allowed_origins = ?2, templates = ?3, policy = ?4, controls = ?5 \
+             WHERE id = ?6",
         )
         .bind(c.brand.as_str())
         .bind(cols.allowed_origins)
@@ -398,10 +401,21 @@ impl Store for SqliteStore {
         .bind(cols.policy)
         .bind(cols.controls)
         .bind(c.id.as_str())
-        .bind(cols.webhook)
         .execute(w.conn()?)
         .await
         .map_err(w.db("update client settings"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_client_webhook(&self, id: &ClientId, webhook: Option<&WebhookConfig>) -> Result<bool, StoreError> {
+        let json = webhook.map(|w| codec::to_json(w, "webhook")).transpose()?;
+        let mut w = self.writer.lock().await?;
+        let done = sqlx::query("UPDATE clients SET webhook = ?1 WHERE id = ?2")
+            .bind(json)
+            .bind(id.as_str())
+            .execute(w.conn()?)
+            .await
+            .map_err(w.db("set client webhook"))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -186,11 +186,19 @@ async fn webhook_round_trips(store: Arc<dyn Store>) {
     assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
     assert_eq!(store.client_by_api_key(&c.api_key).await.unwrap().as_ref(), Some(&c));
 
+    let stale = c.clone();
     c.webhook = Some(WebhookConfig {
         url: "http://10.0.0.5:9000/hooks".into(),
         sealed_secret: "abcdef0123".into(),
     });
-    assert!(store.update_client_settings(&c).await.unwrap());
+    assert!(store.set_client_webhook(&c.id, c.webhook.as_ref()).await.unwrap());
+    assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
+    // A settings update made from an older read (a concurrent `template set`, say) does
+    // not bring the old webhook back.
+    let mut other_change = stale;
+    other_change.brand = "renamed".into();
+    assert!(store.update_client_settings(&other_change).await.unwrap());
+    c.brand = "renamed".into();
     assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
     assert_eq!(
         store
@@ -204,7 +212,13 @@ async fn webhook_round_trips(store: Arc<dyn Store>) {
     );
 
     c.webhook = None;
-    assert!(store.update_client_settings(&c).await.unwrap());
+    assert!(store.set_client_webhook(&c.id, None).await.unwrap());
+    assert!(
+        !store
+            .set_client_webhook(&ringproof_core::ids::ClientId::generate(), None)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.client_by_id(&c.id).await.unwrap(), Some(c));
     assert_eq!(store.client_by_id(&bystander.id).await.unwrap(), Some(bystander));
 }
