@@ -315,6 +315,60 @@ async fn restart_places_the_due_call_exactly_once() {
     assert_eq!(inbox(&app, TO).await.len(), 2);
 }
 
+/// Down across the 2-minute call *and* the end of code A: on restart (at 6 min) the call
+/// that would speak A is skipped and recorded as skipped, and the call with code B is
+/// placed, once.
+#[tokio::test]
+async fn restart_after_code_a_ended_skips_its_call_and_places_the_new_code_call() {
+    const TO: &str = "+12025550163";
+    let dir = temp_dir("idenfy-restart-skip");
+    let app = TestApp::spawn_with(Opts {
+        data_dir: Some(dir.clone()),
+        ..scripted()
+    })
+    .await;
+    let id = send(&app, json!({"phone_number": TO, "sender_name": "Acme"})).await;
+    app.drain().await;
+    app.clock.advance_secs(60);
+    app.stop().await;
+
+    let app = TestApp::spawn_with(Opts {
+        data_dir: Some(dir),
+        codes: Some(Arc::new(ScriptedCodeSource::new(["9876"]))),
+        ..Opts::default()
+    })
+    .await;
+    app.clock.advance_secs(360);
+    app.drain().await;
+    assert_eq!(app.drain().await, 0);
+    assert_eq!(
+        inbox(&app, TO).await,
+        [sms("Acme code: 1234. Valid for 5 minutes."), call("Acme", "9876")]
+    );
+    let events: Value = app
+        .get(&format!("/v1/verifications/VE{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<(String, String)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let skipped: Vec<_> = kinds.iter().filter(|(k, _)| k == "step_skipped").collect();
+    assert_eq!(skipped.len(), 1, "{kinds:?}");
+    assert!(skipped[0].1.starts_with("step 2"), "{kinds:?}");
+    assert!(!verify(&app, &id, "1234").await, "code A ended at 5 minutes");
+    assert!(verify(&app, &id, "9876").await);
+}
+
 /// The 5th wrong code ends the request: then even the right code is false, and no call
 /// is placed any more.
 #[tokio::test]
