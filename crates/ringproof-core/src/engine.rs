@@ -7,13 +7,16 @@ use std::sync::Arc;
 use crate::client::{Client, NewClient, Product};
 use crate::code::{CodeSource, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
 use crate::crypto::{Keys, random_bytes};
+use crate::delivery::{DeliveryRecord, ReceiptOutcome};
 use crate::error::{CoreError, StoreError};
 use crate::ids::{ClientId, VerificationId};
 use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
 use crate::lookup::{MetadataLookup, NumberLookup};
 use crate::phone::PhoneNumber;
 use crate::policy::{Policy, PolicyOverrides};
-use crate::ports::{IdempotentResponse, OutboundMessage, SendError, Sender, Store, WebhookPoster};
+use crate::ports::{
+    DeliveryReceipt, DeliveryStatus, IdempotentResponse, OutboundMessage, SendError, Sender, Store, WebhookPoster,
+};
 use crate::sessions::{
     AccessToken, DEFAULT_TOKEN_TTL_S, Gate, LOGIN_FAILURES_RETENTION_S, LoginAttempt, LoginError, Session, TokenRecord,
     looks_like_token, token_hash,
@@ -107,6 +110,8 @@ pub struct Sent {
     event: NewEvent,
     /// The webhook announcing `event`, if the verification notifies.
     webhook: Option<crate::job::NewJob>,
+    /// The send, to match its delivery receipts (when the provider gave a message id).
+    delivery: Option<DeliveryRecord>,
     outcome: JobOutcome,
 }
 
@@ -754,7 +759,8 @@ impl Engine {
     pub async fn record_sent(&self, sent: &[Sent]) -> Result<Vec<JobOutcome>, CoreError> {
         let done: Vec<(&Job, Option<&NewEvent>)> = sent.iter().map(|s| (&s.job, Some(&s.event))).collect();
         let webhooks: Vec<crate::job::NewJob> = sent.iter().filter_map(|s| s.webhook.clone()).collect();
-        self.store.complete_jobs(&done, &webhooks).await?;
+        let deliveries: Vec<DeliveryRecord> = sent.iter().filter_map(|s| s.delivery.clone()).collect();
+        self.store.complete_jobs(&done, &webhooks, &deliveries).await?;
         Ok(sent.iter().map(|s| s.outcome.clone()).collect())
     }
 
@@ -816,6 +822,7 @@ impl Engine {
                 .await
                 .map(Attempt::Done);
         };
+        let region = to.region();
         let msg = OutboundMessage {
             idempotency_key: job.id.to_string(),
             to,
@@ -835,17 +842,30 @@ impl Engine {
                 };
                 let outcome = JobOutcome::Delivered {
                     channel: p.channel,
-                    provider: receipt.provider,
+                    provider: receipt.provider.clone(),
                     latency_ms: now.millis() - job.due_at.millis(),
                 };
                 let webhook = match (&job.verification_id, p.notify) {
                     (Some(vid), true) => Some(webhook::job(&job.client_id, vid, &event)),
                     _ => None,
                 };
+                let delivery = match (&job.verification_id, &receipt.provider_message_id) {
+                    (Some(vid), Some(mid)) => Some(DeliveryRecord {
+                        provider: receipt.provider.clone(),
+                        provider_message_id: mid.clone(),
+                        client_id: job.client_id.clone(),
+                        verification_id: vid.clone(),
+                        channel: p.channel,
+                        region,
+                        sent_at: now,
+                    }),
+                    _ => None,
+                };
                 Ok(Attempt::Sent(Box::new(Sent {
                     job,
                     event,
                     webhook,
+                    delivery,
                     outcome,
                 })))
             }
@@ -857,6 +877,55 @@ impl Engine {
                 self.give_up(&job, Some(p.channel), e).await.map(Attempt::Done)
             }
         }
+    }
+
+    /// Applies a provider's delivery receipt (see [`crate::delivery`]): moves the send's
+    /// status forward and records `delivered`, or `delivery_failed` with the reason (which
+    /// fails the verification when no step is left), on its verification. A receipt for an
+    /// unknown send, or a repeat, is ignored.
+    pub async fn delivery_receipt(&self, r: &DeliveryReceipt) -> Result<ReceiptOutcome, CoreError> {
+        let now = self.now();
+        let Some(m) = self
+            .store
+            .apply_receipt(&r.provider, &r.provider_message_id, r.status, now)
+            .await?
+        else {
+            return Ok(ReceiptOutcome::Ignored);
+        };
+        let via = format!("via {}", r.provider);
+        let mut apply = |v: &mut Verification| {
+            let mut fx = Effects::default();
+            match r.status {
+                DeliveryStatus::Sent => {}
+                DeliveryStatus::Delivered => fx.events.push(NewEvent {
+                    kind: "delivered",
+                    channel: Some(m.channel),
+                    detail: Some(via.clone()),
+                    at: now,
+                }),
+                DeliveryStatus::Undelivered | DeliveryStatus::Failed => {
+                    let reason = match &r.reason {
+                        Some(why) => format!("{} {via}: {why}", r.status.as_str()),
+                        None => format!("{} {via}", r.status.as_str()),
+                    };
+                    v.delivery_failed(Some(m.channel), &reason, now, &mut fx);
+                }
+            }
+            fx.add_webhooks(v);
+            fx
+        };
+        if r.status != DeliveryStatus::Sent {
+            self.store
+                .update_verification(&m.client_id, &m.verification_id, None, &mut apply)
+                .await?;
+        }
+        Ok(ReceiptOutcome::Recorded {
+            provider: r.provider.clone(),
+            status: r.status,
+            channel: m.channel,
+            region: m.region,
+            latency_ms: now.millis() - m.sent_at.millis(),
+        })
     }
 
     /// Releases a failed job to run again after a backoff with full jitter.

@@ -14,6 +14,7 @@ pub mod client;
 pub mod code;
 pub mod countries;
 pub mod crypto;
+pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod fallback;

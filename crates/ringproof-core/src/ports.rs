@@ -132,7 +132,24 @@ pub trait Store: Send + Sync + 'static {
     /// (the webhooks announcing the events) too: all are recorded, or (on error) none. An
     /// event or new job whose verification is gone is dropped, as there. A new job's
     /// `created_at` is its `due_at`.
-    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)], new_jobs: &[NewJob]) -> Result<(), StoreError>;
+    async fn complete_jobs(
+        &self,
+        done: &[(&Job, Option<&NewEvent>)],
+        new_jobs: &[NewJob],
+        deliveries: &[crate::delivery::DeliveryRecord],
+    ) -> Result<(), StoreError>;
+
+    /// Moves the status of the send `(provider, provider_message_id)` to `status` if
+    /// [`crate::delivery::moves_forward`] allows it, atomically (two concurrent receipts
+    /// for one send: one wins). Returns the send, or `None` if there is no such send or the
+    /// status did not move.
+    async fn apply_receipt(
+        &self,
+        provider: &str,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> Result<Option<crate::delivery::ReceiptMatch>, StoreError>;
     /// Releases the job to run again at `due_at`.
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError>;
     /// Gives up on a job: it stays as a dead letter with its error, payload erased.

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ringproof_core::ports::Sender;
+use ringproof_core::ports::{CallbackParser, Sender};
 use ringproof_core::time::Clock;
 use serde::Deserialize;
 
@@ -79,6 +79,31 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
     }
+}
+
+/// The delivery-receipt reader of a provider that takes HTTP callbacks
+/// (`/callbacks/NAME`), if its kind has one.
+pub fn build_callback_parser(
+    name: &str,
+    config: &ProviderConfig,
+) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
+    let _ = name;
+    match config {
+        ProviderConfig::Sandbox => Ok(None),
+    }
+}
+
+/// Every configured provider's callback reader, by name.
+pub fn callback_parsers(
+    providers: &BTreeMap<String, ProviderConfig>,
+) -> Result<BTreeMap<String, Arc<dyn CallbackParser>>, BuildError> {
+    let mut out = BTreeMap::new();
+    for (name, cfg) in providers {
+        if let Some(p) = build_callback_parser(name, cfg)? {
+            out.insert(name.clone(), p);
+        }
+    }
+    Ok(out)
 }
 
 /// The delivery port: with routes, a [`Router`] over every configured provider; without,

@@ -215,6 +215,8 @@ impl Application {
         )
         .map_err(|e| StartupError::Config(e.to_string()))?;
         let sender: Arc<dyn Sender> = hooks.sender.clone().unwrap_or(built);
+        let callbacks =
+            registry::callback_parsers(&config.providers).map_err(|e| StartupError::Config(e.to_string()))?;
         let demo = if config.mode == Mode::Development && engine.store().list_clients().await?.is_empty() {
             let created = engine
                 .create_client("demo", vec!["http://localhost:8080".into()])
@@ -241,6 +243,7 @@ impl Application {
             engine,
             sandbox,
             metrics: telemetry::metrics_handle(),
+            callbacks: Arc::new(callbacks),
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && !hooks.no_worker;

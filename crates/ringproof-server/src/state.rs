@@ -1,9 +1,11 @@
 //! What every handler shares.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use ringproof_core::engine::Engine;
+use ringproof_core::ports::CallbackParser;
 use ringproof_providers::sandbox::SandboxSender;
 
 use crate::config::Config;
@@ -15,4 +17,6 @@ pub struct AppState {
     pub sandbox: Option<SandboxSender>,
     pub metrics: PrometheusHandle,
     pub config: Arc<Config>,
+    /// Providers that take delivery receipts at `/callbacks/{name}`, by name.
+    pub callbacks: Arc<BTreeMap<String, Arc<dyn CallbackParser>>>,
 }

@@ -219,6 +219,24 @@ impl ClientCols {
     }
 }
 
+/// The send a receipt matched (`RETURNING client_id, verification_id, channel, region, sent_at`).
+pub(crate) fn receipt_match<'r, R>(row: &'r R) -> Result<ringproof_core::delivery::ReceiptMatch, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let channel: String = col(row, "channel")?;
+    Ok(ringproof_core::delivery::ReceiptMatch {
+        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        verification_id: verification_id(&col::<_, String>(row, "verification_id")?)?,
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("unknown delivery channel"))?,
+        region: col(row, "region")?,
+        sent_at: Timestamp(col(row, "sent_at")?),
+    })
+}
+
 pub(crate) fn job<'r, R>(row: &'r R) -> Result<Job, StoreError>
 where
     R: Row,

@@ -1,6 +1,7 @@
 //! The HTTP surface: every face's routes, the OpenAPI document built from them, and the
 //! middleware every request passes (request id, logging, metrics, body limit, panics).
 
+pub mod callbacks;
 pub mod compat;
 pub mod ops;
 pub mod sandbox;
@@ -40,6 +41,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
         (name = "idenfy", description = "The iDenfy-compatible face, base `/fraud` (docs/compat-idenfy.md)"),
         (name = "links", description = "One-time link pages, opened by the phone (HTML, no authentication)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
+        (name = "providers", description = "Delivery receipts from providers (status callbacks)"),
         (name = "operations", description = "Health, readiness, metrics")
     )
 )]
@@ -67,6 +69,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(v1::router())
         .merge(ops::router())
         .merge(sandbox::router())
+        .merge(callbacks::router())
         .merge(compat::router())
         .merge(crate::pages::router())
         .split_for_parts()

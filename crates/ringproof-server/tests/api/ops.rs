@@ -102,7 +102,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 22);
+    assert_eq!(paths.len(), 23);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     let docs = app
         .http

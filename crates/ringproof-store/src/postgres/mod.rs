@@ -19,6 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ringproof_core::StoreError;
 use ringproof_core::client::Client;
+use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
@@ -26,6 +27,7 @@ use ringproof_core::job::{Job, JobQueue, JobStats, NewJob};
 use ringproof_core::link::LinkSession;
 use ringproof_core::links::LinkRecord;
 use ringproof_core::phone::PhoneNumber;
+use ringproof_core::ports::DeliveryStatus;
 use ringproof_core::ports::LinkMutation;
 use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
 use ringproof_core::sessions::{Gate, TokenRecord};
@@ -618,8 +620,13 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)], new_jobs: &[NewJob]) -> Result<(), StoreError> {
-        if done.is_empty() && new_jobs.is_empty() {
+    async fn complete_jobs(
+        &self,
+        done: &[(&Job, Option<&NewEvent>)],
+        new_jobs: &[NewJob],
+        deliveries: &[DeliveryRecord],
+    ) -> Result<(), StoreError> {
+        if done.is_empty() && new_jobs.is_empty() && deliveries.is_empty() {
             return Ok(());
         }
         let nj = JobArrays::of(new_jobs);
@@ -638,7 +645,14 @@ impl Store for PgStore {
              0, u.due_at \
              FROM UNNEST($8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::bytea[], $14::int8[]) \
              AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts) \
-             WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.verification_id AND v.client_id = u.client_id)) \
+             WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.verification_id AND v.client_id = u.client_id)), \
+             dl AS (INSERT INTO deliveries (provider, provider_message_id, client_id, verification_id, channel, region, \
+             sent_at, status, updated_at) \
+             SELECT u.provider, u.mid, u.cid, u.vid, u.channel, u.region, u.sent_at, NULL, u.sent_at \
+             FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::int8[]) \
+             AS u(provider, mid, cid, vid, channel, region, sent_at) \
+             WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.vid AND v.client_id = u.cid) \
+             ON CONFLICT (provider, provider_message_id) DO NOTHING) \
              INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
              SELECT e.vid, e.cid, e.kind, e.channel, e.detail, e.at \
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \
@@ -665,10 +679,41 @@ impl Store for PgStore {
         .bind(nj.due)
         .bind(nj.payloads)
         .bind(nj.max_attempts)
+        .bind(deliveries.iter().map(|d| d.provider.as_str()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.provider_message_id.as_str()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.client_id.as_str()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.verification_id.as_str()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.channel.as_str()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.region.as_deref()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| d.sent_at.millis()).collect::<Vec<_>>())
         .execute(&self.pool)
         .await
         .map_err(db("complete jobs"))?;
         Ok(())
+    }
+
+    async fn apply_receipt(
+        &self,
+        provider: &str,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> Result<Option<ReceiptMatch>, StoreError> {
+        // One statement: the row lock it takes serialises two receipts for one send, and
+        // the second sees the first's status.
+        let row = sqlx::query(
+            "UPDATE deliveries SET status = $1, updated_at = $2 WHERE provider = $3 AND provider_message_id = $4 \
+             AND (status IS NULL OR (status = 'sent' AND $1 <> 'sent')) \
+             RETURNING client_id, verification_id, channel, region, sent_at",
+        )
+        .bind(status.as_str())
+        .bind(at.millis())
+        .bind(provider)
+        .bind(provider_message_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("apply receipt"))?;
+        row.as_ref().map(codec::receipt_match).transpose()
     }
 
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError> {

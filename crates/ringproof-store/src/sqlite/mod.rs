@@ -23,6 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use ringproof_core::StoreError;
 use ringproof_core::client::Client;
+use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
@@ -30,6 +31,7 @@ use ringproof_core::job::{Job, JobKind, JobQueue, JobStats, NewJob};
 use ringproof_core::link::LinkSession;
 use ringproof_core::links::LinkRecord;
 use ringproof_core::phone::PhoneNumber;
+use ringproof_core::ports::DeliveryStatus;
 use ringproof_core::ports::LinkMutation;
 use ringproof_core::ports::{IdempotentResponse, LoginStep, Mutation, Store};
 use ringproof_core::sessions::{Gate, TokenRecord};
@@ -98,6 +100,11 @@ const INSERT_JOB_IF_VERIFICATION: &str = "INSERT INTO jobs (id, kind, client_id,
     WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 /// The verification may have been purged meanwhile; the event then has nowhere to go.
 /// (Placeholders in a batch are positional across its statements, hence the ids twice.)
+/// A send a provider accepted, to match its receipts; dropped with a purged verification,
+/// and a repeat of a recorded send (the same provider message id) changes nothing.
+const INSERT_DELIVERY: &str = "INSERT OR IGNORE INTO deliveries (provider, provider_message_id, client_id, \
+    verification_id, channel, region, sent_at, status, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, NULL, ? \
+    WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 
@@ -683,9 +690,14 @@ impl Store for SqliteStore {
         self.writer.lock().await?.execute(OP, b.commit()).await
     }
 
-    async fn complete_jobs(&self, done: &[(&Job, Option<&NewEvent>)], new_jobs: &[NewJob]) -> Result<(), StoreError> {
+    async fn complete_jobs(
+        &self,
+        done: &[(&Job, Option<&NewEvent>)],
+        new_jobs: &[NewJob],
+        deliveries: &[DeliveryRecord],
+    ) -> Result<(), StoreError> {
         const OP: &str = "complete jobs";
-        if done.is_empty() && new_jobs.is_empty() {
+        if done.is_empty() && new_jobs.is_empty() && deliveries.is_empty() {
             return Ok(());
         }
         // One round trip: BEGIN, a delete (and an event) per job, COMMIT. Jobs with an event
@@ -716,7 +728,45 @@ impl Store for SqliteStore {
                 .bind(vid)?
                 .bind(j.client_id.as_str())?;
         }
+        for d in deliveries {
+            b.sql(INSERT_DELIVERY)
+                .bind(d.provider.as_str())?
+                .bind(d.provider_message_id.as_str())?
+                .bind(d.client_id.as_str())?
+                .bind(d.verification_id.as_str())?
+                .bind(d.channel.as_str())?
+                .bind(d.region.as_deref())?
+                .bind(d.sent_at.millis())?
+                .bind(d.sent_at.millis())?
+                .bind(d.verification_id.as_str())?
+                .bind(d.client_id.as_str())?;
+        }
         self.writer.lock().await?.execute(OP, b.commit()).await
+    }
+
+    async fn apply_receipt(
+        &self,
+        provider: &str,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> Result<Option<ReceiptMatch>, StoreError> {
+        // One statement on the single writer: the status test and the update are atomic.
+        let mut w = self.writer.lock().await?;
+        let row = sqlx::query(
+            "UPDATE deliveries SET status = ?1, updated_at = ?2 WHERE provider = ?3 AND provider_message_id = ?4 \
+             AND (status IS NULL OR (status = 'sent' AND ?1 <> 'sent')) \
+             RETURNING client_id, verification_id, channel, region, sent_at",
+        )
+        .bind(status.as_str())
+        .bind(at.millis())
+        .bind(provider)
+        .bind(provider_message_id)
+        .fetch_optional(w.conn()?)
+        .await
+        .map_err(w.db("apply receipt"))?;
+        drop(w);
+        row.as_ref().map(codec::receipt_match).transpose()
     }
 
     async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError> {

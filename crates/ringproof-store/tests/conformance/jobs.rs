@@ -20,6 +20,7 @@ conformance!(backend: lease_retry_bury_complete_and_counters);
 conformance!(backend: complete_jobs_records_a_batch_in_one_go);
 conformance!(backend: complete_jobs_adds_new_jobs_in_the_same_transaction);
 conformance!(store: webhooks_are_claimed_apart_from_messages);
+conformance!(store: receipts_move_a_delivery_forward_once);
 
 async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -214,9 +215,13 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     };
     let (e1, e2) = (sent(1), sent(2));
 
-    store.complete_jobs(&[], &[]).await.unwrap();
+    store.complete_jobs(&[], &[], &[]).await.unwrap();
     store
-        .complete_jobs(&[(&jobs[0], Some(&e1)), (&jobs[2], None), (&jobs[1], Some(&e2))], &[])
+        .complete_jobs(
+            &[(&jobs[0], Some(&e1)), (&jobs[2], None), (&jobs[1], Some(&e2))],
+            &[],
+            &[],
+        )
         .await
         .unwrap();
 
@@ -258,7 +263,7 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
             .unwrap(),
         4
     );
-    store.complete_jobs(&[(&j4, Some(&e1))], &[]).await.unwrap();
+    store.complete_jobs(&[(&j4, Some(&e1))], &[], &[]).await.unwrap();
     assert_eq!(b.raw_job(&j4.id).await, None);
 }
 
@@ -286,7 +291,11 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     let gone = webhook::job(&c.id, &VerificationId::generate(), &sent);
     let foreign = webhook::job(&other.id, &v1.id, &sent);
     store
-        .complete_jobs(&[(&j1, Some(&sent))], &[hook.clone(), gone.clone(), foreign.clone()])
+        .complete_jobs(
+            &[(&j1, Some(&sent))],
+            &[hook.clone(), gone.clone(), foreign.clone()],
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(b.raw_job(&j1.id).await, None);
@@ -337,7 +346,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     };
     assert!(
         store
-            .complete_jobs(&[(&j2, Some(&sent))], &[fresh.clone(), clash])
+            .complete_jobs(&[(&j2, Some(&sent))], &[fresh.clone(), clash], &[])
             .await
             .is_err()
     );
@@ -346,7 +355,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     assert_eq!(store.list_events(&c.id, &v2.id).await.unwrap(), events_before);
     // And the store still works after the failed batch.
     store
-        .complete_jobs(&[(&j2, Some(&sent))], std::slice::from_ref(&fresh))
+        .complete_jobs(&[(&j2, Some(&sent))], std::slice::from_ref(&fresh), &[])
         .await
         .unwrap();
     assert_eq!(b.raw_job(&j2.id).await, None);
@@ -387,4 +396,68 @@ async fn webhooks_are_claimed_apart_from_messages(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(all.len(), 4, "after the leases lapse, All takes every kind");
+}
+
+/// A send recorded with its job moves forward once per receipt: unknown ids, other
+/// providers, repeats and backward moves are ignored, and of concurrent receipts exactly
+/// one wins. A send of a verification that is gone is not recorded.
+async fn receipts_move_a_delivery_forward_once(store: Arc<dyn Store>) {
+    use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
+    use ringproof_core::ports::DeliveryStatus::{Delivered, Failed, Sent};
+
+    let c = client(&store).await;
+    let (v, _) = stored_sms(&store, &c.id).await;
+    let job = store
+        .claim_jobs(NOW.plus_secs(1), 60_000, 10, JobQueue::All)
+        .await
+        .unwrap()
+        .remove(0);
+    let record = |vid: &VerificationId, mid: &str| DeliveryRecord {
+        provider: "twilio_us".into(),
+        provider_message_id: mid.into(),
+        client_id: c.id.clone(),
+        verification_id: vid.clone(),
+        channel: Channel::Sms,
+        region: Some("US".into()),
+        sent_at: NOW.plus_secs(1),
+    };
+    let ghost = VerificationId::generate();
+    store
+        .complete_jobs(&[(&job, None)], &[], &[record(&v.id, "SM1"), record(&ghost, "SM2")])
+        .await
+        .unwrap();
+
+    let apply = |mid: &'static str, provider: &'static str, st| {
+        let store = store.clone();
+        async move { store.apply_receipt(provider, mid, st, NOW.plus_secs(5)).await.unwrap() }
+    };
+    assert_eq!(
+        apply("SM2", "twilio_us", Delivered).await,
+        None,
+        "the ghost's send was not kept"
+    );
+    assert_eq!(apply("SM1", "vonage", Delivered).await, None, "ids are per provider");
+    assert_eq!(apply("nope", "twilio_us", Delivered).await, None);
+    let want = ReceiptMatch {
+        client_id: c.id.clone(),
+        verification_id: v.id.clone(),
+        channel: Channel::Sms,
+        region: Some("US".into()),
+        sent_at: NOW.plus_secs(1),
+    };
+    assert_eq!(apply("SM1", "twilio_us", Sent).await, Some(want.clone()));
+    assert_eq!(apply("SM1", "twilio_us", Sent).await, None, "a repeat");
+    let racers: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(apply("SM1", "twilio_us", Delivered)))
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        if let Some(m) = r.await.unwrap() {
+            assert_eq!(m, want);
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "one of the concurrent receipts moves it");
+    assert_eq!(apply("SM1", "twilio_us", Failed).await, None, "final stays final");
+    assert_eq!(apply("SM1", "twilio_us", Sent).await, None);
 }
