@@ -295,7 +295,7 @@ pub(crate) fn classify_answer(provider: &str, status: u16, body: &str) -> Result
     let reason = if code.is_some() || err.message.is_some() {
         describe(code, err.message.as_deref())
     } else {
-        redact_numbers(&classify::snippet(body, 120))
+        classify::snippet(&redact_numbers(body), 120)
     };
     Err(by_code(classify::http_status(provider, status, &reason), code))
 }
@@ -309,12 +309,13 @@ fn by_code(e: SendError, code: Option<i64>) -> SendError {
 }
 
 /// `Twilio error 21211: invalid 'To' phone number`; for a code we don't know, Twilio's
-/// message with every phone-number-like run of digits masked.
+/// message with every phone-number-like run of digits masked (before it is shortened, so
+/// no half number survives the cut).
 fn describe(code: Option<i64>, message: Option<&str>) -> String {
     let text = match code.and_then(known_code) {
         Some(known) => known.to_owned(),
         None => message
-            .map(|m| redact_numbers(&classify::snippet(m, 160)))
+            .map(|m| classify::snippet(&redact_numbers(m), 160))
             .unwrap_or_default(),
     };
     match (code, text.is_empty()) {
@@ -500,6 +501,10 @@ mod tests {
             redact_numbers("code 1234 at 12:30, +1 415 555 0100."),
             "code 1234 at 12:30, [number]."
         );
+        // A number where the message is cut is masked before the cut, not half kept.
+        let long = format!("{} +447911123456", "x".repeat(155));
+        let d = describe(Some(29999), Some(&long));
+        assert!(!d.contains("447"), "{d}");
     }
 
     #[test]
