@@ -3,7 +3,7 @@
 //! Each provider lives in its own module with one shape: a doc link to the vendor's API,
 //! its config, its client, and how its errors classify (retryable or permanent; see
 //! [`classify`]). The [`sandbox`] keeps what would have been sent so a developer needs no
-//! provider account. [`registry`] builds the configured providers, and [`router`] routes
+//! provider account; [`twilio`] is the first real vendor. [`registry`] builds the configured providers, and [`router`] routes
 //! over them with failover and a circuit breaker per provider.
 //!
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
@@ -13,4 +13,5 @@ pub mod registry;
 pub mod router;
 pub mod sandbox;
 pub mod secret;
+pub mod twilio;
 pub mod webhook;

@@ -35,12 +35,15 @@ use crate::router::{BreakerConfig, RouteConfig, Router};
 pub enum ProviderConfig {
     /// The development inbox (`<data_dir>/sandbox.db`, `/sandbox`); refused in production.
     Sandbox,
+    /// Twilio SMS and voice (docs/providers.md#twilio).
+    Twilio(Box<crate::twilio::TwilioConfig>),
 }
 
 impl ProviderConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderConfig::Sandbox => "sandbox",
+            ProviderConfig::Twilio(_) => "twilio",
         }
     }
 }
@@ -78,6 +81,24 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .sandbox
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
+        ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioProvider::new(name, cfg)?)),
+    }
+}
+
+/// The verifier and reader of one named provider's delivery-receipt callbacks
+/// (`POST /callbacks/<name>`), for the kinds that receive them over HTTP; `None` for the
+/// others, and for a Twilio provider without an Auth Token (its callbacks cannot be
+/// verified). Stateless: it may be built beside the provider's [`Sender`] from the same
+/// config.
+pub fn build_callback_parser(
+    name: &str,
+    config: &ProviderConfig,
+) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
+    match config {
+        ProviderConfig::Sandbox => Ok(None),
+        ProviderConfig::Twilio(cfg) => Ok(crate::twilio::TwilioProvider::new(name, cfg)?
+            .callback_parser()
+            .map(|p| Arc::new(p) as Arc<dyn CallbackParser>)),
     }
 }
 
@@ -149,5 +170,41 @@ pub fn uses_sandbox(default: &str, providers: &BTreeMap<String, ProviderConfig>,
         is_sandbox(default)
     } else {
         routes.iter().flat_map(|r| &r.providers).any(|n| is_sandbox(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_twilio_table_builds_a_sender_and_a_callback_parser() {
+        let table = serde_json::json!({
+            "kind": "twilio",
+            "account_sid": "AC0123456789abcdef0123456789abcdef",
+            "auth_token": "tok",
+            "from": "+14155550100",
+        });
+        let cfg: ProviderConfig = serde_json::from_value(table.clone()).unwrap();
+        assert_eq!(cfg.kind(), "twilio");
+        let ctx = BuildContext {
+            sandbox: None,
+            clock: Arc::new(ringproof_core::time::ManualClock::new(
+                ringproof_core::time::Timestamp::from_millis(0),
+            )),
+        };
+        assert_eq!(build("tw", &cfg, &ctx).unwrap().name(), "tw");
+        assert!(build_callback_parser("tw", &cfg).unwrap().is_some());
+        assert!(
+            build_callback_parser("sandbox", &ProviderConfig::Sandbox)
+                .unwrap()
+                .is_none()
+        );
+
+        // Unknown keys inside the table are refused (a typo must not pass silently).
+        let mut typo = table;
+        typo["status_callback"] = "https://rp.example.com/callbacks/tw".into();
+        let e = serde_json::from_value::<ProviderConfig>(typo).unwrap_err().to_string();
+        assert!(e.contains("status_callback"), "{e}");
     }
 }
