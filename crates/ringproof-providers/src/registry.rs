@@ -102,18 +102,6 @@ pub fn build_callback_parser(
     }
 }
 
-/// The delivery-receipt reader of a provider that takes HTTP callbacks
-/// (`/callbacks/NAME`), if its kind has one.
-pub fn build_callback_parser(
-    name: &str,
-    config: &ProviderConfig,
-) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
-    let _ = name;
-    match config {
-        ProviderConfig::Sandbox => Ok(None),
-    }
-}
-
 /// Every configured provider's callback reader, by name.
 pub fn callback_parsers(
     providers: &BTreeMap<String, ProviderConfig>,
