@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ringproof_core::ports::Sender;
+use ringproof_core::ports::{ReceiptSink, Sender};
 use ringproof_core::time::Clock;
 use serde::Deserialize;
 
@@ -35,12 +35,15 @@ use crate::router::{BreakerConfig, RouteConfig, Router};
 pub enum ProviderConfig {
     /// The development inbox (`<data_dir>/sandbox.db`, `/sandbox`); refused in production.
     Sandbox,
+    /// An SMSC over SMPP 3.4 (SMS only).
+    Smpp(crate::smpp::SmppConfig),
 }
 
 impl ProviderConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderConfig::Sandbox => "sandbox",
+            ProviderConfig::Smpp(_) => "smpp",
         }
     }
 }
@@ -69,6 +72,9 @@ pub struct BuildContext {
     /// The sandbox outbox, when this process has one (development mode).
     pub sandbox: Option<Arc<dyn Sender>>,
     pub clock: Arc<dyn Clock>,
+    /// Where providers that receive delivery receipts on their own connection (SMPP)
+    /// hand them; `None` drops them.
+    pub receipts: Option<Arc<dyn ReceiptSink>>,
 }
 
 /// Builds one named provider.
@@ -78,6 +84,7 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .sandbox
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
+        ProviderConfig::Smpp(c) => Ok(Arc::new(crate::smpp::SmppSender::new(name, c, ctx.receipts.clone())?)),
     }
 }
 

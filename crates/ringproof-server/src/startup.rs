@@ -203,6 +203,7 @@ impl Application {
         let ctx = BuildContext {
             sandbox: sandbox.clone().map(|s| Arc::new(s) as Arc<dyn Sender>),
             clock: clock.clone(),
+            receipts: None,
         };
         let built = registry::build_sender(
             &config.provider,
@@ -343,7 +344,11 @@ pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sende
     } else {
         None
     };
-    let ctx = BuildContext { sandbox, clock };
+    let ctx = BuildContext {
+        sandbox,
+        clock,
+        receipts: None,
+    };
     match config.providers.get(name) {
         Some(cfg) => registry::build(name, cfg, &ctx),
         None if name == "sandbox" => registry::build(name, &registry::ProviderConfig::Sandbox, &ctx),
