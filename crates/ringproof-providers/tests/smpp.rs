@@ -458,3 +458,46 @@ async fn dropping_the_sender_unbinds() {
     drop(sender);
     smsc.wait_for("unbind", |_| true, 1).await;
 }
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_enquire_link_is_dropped() {
+    let mut smsc = Smsc::start().await;
+    let sender = build(&smsc.config("s3cret", json!({"enquire_link_s": 1})), None);
+    sender.healthcheck().await.unwrap();
+    smsc.control("mute").await;
+    // One unanswered period later the session is dropped, and a new one bound.
+    smsc.wait_for("closed", |_| true, 1).await;
+    smsc.wait_for("bind", |e| e["ok"] == true, 2).await;
+}
+
+#[tokio::test]
+async fn a_message_sender_replaces_the_configured_one_when_it_fits() {
+    let smsc = Smsc::start().await;
+    let sender = build(&smsc.config("s3cret", json!({"source_addr": "+14155550000"})), None);
+    let mut msg = sms("Your code is 123456");
+    sender.send(&msg).await.unwrap();
+    msg.sender = Some("Brand".into());
+    sender.send(&msg).await.unwrap();
+    msg.sender = Some("A Brand Too Long".into());
+    sender.send(&msg).await.unwrap();
+    let got: Vec<(Value, Value, Value)> = smsc
+        .wait_for("submit_sm", |_| true, 3)
+        .await
+        .into_iter()
+        .map(|e| {
+            (
+                e["source_addr"].clone(),
+                e["source_addr_ton"].clone(),
+                e["source_addr_npi"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (json!("14155550000"), json!(1), json!(1)),
+            (json!("Brand"), json!(5), json!(0)),
+            (json!("14155550000"), json!(1), json!(1)),
+        ]
+    );
+}

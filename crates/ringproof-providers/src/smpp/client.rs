@@ -287,10 +287,13 @@ impl Sender for SmppSender {
         if msg.channel != Channel::Sms {
             return Err(self.err(SendError::Permanent, "SMPP carries SMS only"));
         }
-        let source = match msg.sender.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => source_address(s).map_err(|m| self.err(SendError::Permanent, format_args!("sender: {m}")))?,
-            None => self.core.settings.source.clone(),
-        };
+        // The message's own sender when SMPP can carry it, else the configured one (a
+        // brand too long for an alphanumeric sender must not fail the code's delivery).
+        let source = msg
+            .sender
+            .as_deref()
+            .and_then(|s| source_address(s).ok())
+            .unwrap_or_else(|| self.core.settings.source.clone());
         let destination = Address {
             ton: 1,
             npi: 1,
@@ -600,5 +603,41 @@ fn handle_deliver_sm(core: &Core, body: &[u8]) {
             status: r.status,
             reason: r.reason,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submit_and_bind_statuses() {
+        for code in [0x58, 0x14, 0x08, 0x45, 0x04, 0x64] {
+            assert!(
+                matches!(classify_submit("p", code), SendError::Retryable(_)),
+                "{code:#x}"
+            );
+        }
+        for code in [0x0B, 0x0A, 0x01, 0x61, 0x400] {
+            assert!(
+                matches!(classify_submit("p", code), SendError::Permanent(_)),
+                "{code:#x}"
+            );
+        }
+        assert_eq!(
+            classify_submit("smsc", 0x58),
+            SendError::Retryable("smsc: the SMSC refused the message: ESME_RTHROTTLED (0x58)".into())
+        );
+        assert!(matches!(classify_bind("p", 0x0E), SendError::Permanent(m) if m.contains("ESME_RINVPASWD")));
+        assert!(matches!(classify_bind("p", 0x0F), SendError::Permanent(_)));
+        for code in [0x0D, 0x05, 0x08] {
+            assert!(matches!(classify_bind("p", code), SendError::Retryable(_)), "{code:#x}");
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_past_the_bind() {
+        let mut s = Sequence(0x7FFF_FFFE);
+        assert_eq!((s.next(), s.next(), s.next()), (0x7FFF_FFFF, 2, 3));
     }
 }

@@ -38,7 +38,8 @@ pub struct SmppConfig {
     /// The most `submit_sm` awaiting their response at once.
     #[serde(default = "default_window")]
     pub window: u32,
-    /// Seconds between `enquire_link` keep-alives; two without an answer drop the session.
+    /// Seconds between `enquire_link` keep-alives; one unanswered for a whole period drops
+    /// the session.
     #[serde(default = "default_enquire_link_s")]
     pub enquire_link_s: u64,
     /// The deadline to connect and get the `bind_transceiver_resp`.

@@ -19,6 +19,7 @@
 //   throttle N            answer the next N submit_sm with ESME_RTHROTTLED
 //   invalid N             answer the next N submit_sm with ESME_RINVDSTADR
 //   drop                  close every session without an unbind
+//   mute                  stop answering enquire_link (a peer that hangs)
 'use strict';
 const smpp = require('smpp');
 const readline = require('readline');
@@ -37,6 +38,7 @@ const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const sessions = new Set();
 let throttle = 0;
 let invalid = 0;
+let mute = false;
 let nextId = 0x1000;
 
 const server = smpp.createServer({}, (session) => {
@@ -95,7 +97,7 @@ const server = smpp.createServer({}, (session) => {
   session.on('deliver_sm_resp', (pdu) => out({ event: 'deliver_sm_resp', command_status: pdu.command_status }));
   session.on('enquire_link', (pdu) => {
     out({ event: 'enquire_link' });
-    session.send(pdu.response());
+    if (!mute) session.send(pdu.response());
   });
   session.on('unbind', (pdu) => {
     out({ event: 'unbind' });
@@ -132,6 +134,7 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   else if (cmd === 'receipt_tlv') receipt(a, b, true);
   else if (cmd === 'throttle') throttle = Number(a);
   else if (cmd === 'invalid') invalid = Number(a);
+  else if (cmd === 'mute') mute = true;
   else if (cmd === 'drop') for (const s of sessions) s.destroy();
   out({ event: 'done', cmd });
 }).on('close', () => process.exit(0));
