@@ -501,3 +501,23 @@ async fn a_message_sender_replaces_the_configured_one_when_it_fits() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_unanswered_submit_times_out_retryably() {
+    let mut smsc = Smsc::start().await;
+    let sender = build(
+        &smsc.config("s3cret", json!({"submit_timeout_ms": 300, "window": 1})),
+        None,
+    );
+    sender.healthcheck().await.unwrap();
+    smsc.control("ignore 1").await;
+    let e = sender.send(&sms("Your code is 123456")).await.unwrap_err();
+    assert!(
+        matches!(&e, SendError::Retryable(m) if m.contains("no submit_sm_resp within 300 ms")),
+        "{e}"
+    );
+    assert_private(&e);
+    // The window slot came back: the next send goes through on the same session.
+    sender.send(&sms("Your code is 123456")).await.unwrap();
+    assert_eq!(smsc.events("bind").len(), 1);
+}

@@ -20,6 +20,7 @@
 //   invalid N             answer the next N submit_sm with ESME_RINVDSTADR
 //   drop                  close every session without an unbind
 //   mute                  stop answering enquire_link (a peer that hangs)
+//   ignore N              leave the next N submit_sm unanswered (recorded with status -1)
 'use strict';
 const smpp = require('smpp');
 const readline = require('readline');
@@ -39,6 +40,7 @@ const sessions = new Set();
 let throttle = 0;
 let invalid = 0;
 let mute = false;
+let ignore = 0;
 let nextId = 0x1000;
 
 const server = smpp.createServer({}, (session) => {
@@ -67,7 +69,10 @@ const server = smpp.createServer({}, (session) => {
     }
     let status = 0;
     let messageId = '';
-    if (throttle > 0) {
+    if (ignore > 0) {
+      ignore -= 1;
+      status = -1;
+    } else if (throttle > 0) {
       throttle -= 1;
       status = smpp.ESME_RTHROTTLED;
     } else if (invalid > 0) {
@@ -92,6 +97,7 @@ const server = smpp.createServer({}, (session) => {
       status,
       message_id: messageId,
     });
+    if (status === -1) return;
     session.send(pdu.response(status ? { command_status: status } : { message_id: messageId }));
   });
   session.on('deliver_sm_resp', (pdu) => out({ event: 'deliver_sm_resp', command_status: pdu.command_status }));
@@ -135,6 +141,7 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   else if (cmd === 'throttle') throttle = Number(a);
   else if (cmd === 'invalid') invalid = Number(a);
   else if (cmd === 'mute') mute = true;
+  else if (cmd === 'ignore') ignore = Number(a);
   else if (cmd === 'drop') for (const s of sessions) s.destroy();
   out({ event: 'done', cmd });
 }).on('close', () => process.exit(0));
