@@ -6,6 +6,8 @@
 //! provider account; [`twilio`] is the first real vendor. [`registry`] builds the configured providers, and [`router`] routes
 //! over them with failover and a circuit breaker per provider.
 //!
+//! [`smpp`] sends SMS through an SMSC over SMPP 3.4.
+//!
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
 pub mod classify;
@@ -13,5 +15,6 @@ pub mod registry;
 pub mod router;
 pub mod sandbox;
 pub mod secret;
+pub mod smpp;
 pub mod twilio;
 pub mod webhook;

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ringproof_core::ports::{CallbackParser, Sender};
+use ringproof_core::ports::{CallbackParser, ReceiptSink, Sender};
 use ringproof_core::time::Clock;
 use serde::Deserialize;
 
@@ -37,6 +37,8 @@ pub enum ProviderConfig {
     Sandbox,
     /// Twilio SMS and voice (docs/providers.md#twilio).
     Twilio(Box<crate::twilio::TwilioConfig>),
+    /// An SMSC over SMPP 3.4 (SMS only).
+    Smpp(crate::smpp::SmppConfig),
 }
 
 impl ProviderConfig {
@@ -44,6 +46,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Sandbox => "sandbox",
             ProviderConfig::Twilio(_) => "twilio",
+            ProviderConfig::Smpp(_) => "smpp",
         }
     }
 }
@@ -72,6 +75,9 @@ pub struct BuildContext {
     /// The sandbox outbox, when this process has one (development mode).
     pub sandbox: Option<Arc<dyn Sender>>,
     pub clock: Arc<dyn Clock>,
+    /// Where providers that receive delivery receipts on their own connection (SMPP)
+    /// hand them; `None` drops them.
+    pub receipts: Option<Arc<dyn ReceiptSink>>,
 }
 
 /// Builds one named provider.
@@ -82,6 +88,7 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
         ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioProvider::new(name, cfg)?)),
+        ProviderConfig::Smpp(c) => Ok(Arc::new(crate::smpp::SmppSender::new(name, c, ctx.receipts.clone())?)),
     }
 }
 
@@ -99,6 +106,8 @@ pub fn build_callback_parser(
         ProviderConfig::Twilio(cfg) => Ok(crate::twilio::TwilioProvider::new(name, cfg)?
             .callback_parser()
             .map(|p| Arc::new(p) as Arc<dyn CallbackParser>)),
+        // Receipts arrive on the SMPP session itself (`BuildContext::receipts`).
+        ProviderConfig::Smpp(_) => Ok(None),
     }
 }
 
@@ -180,6 +189,7 @@ mod tests {
             clock: Arc::new(ringproof_core::time::ManualClock::new(
                 ringproof_core::time::Timestamp::from_millis(0),
             )),
+            receipts: None,
         };
         assert_eq!(build("tw", &cfg, &ctx).unwrap().name(), "tw");
         assert!(build_callback_parser("tw", &cfg).unwrap().is_some());

@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::worker::Wake;
+use ringproof_core::ports::{DeliveryReceipt, ReceiptSink};
 
 use crate::config::{Config, Mode};
 use crate::state::AppState;
@@ -205,6 +206,7 @@ impl Application {
         let ctx = BuildContext {
             sandbox: sandbox.clone().map(|s| Arc::new(s) as Arc<dyn Sender>),
             clock: clock.clone(),
+            receipts: Some(receipt_sink(engine.clone())),
         };
         let built = registry::build_sender(
             &config.provider,
@@ -348,7 +350,11 @@ pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sende
     } else {
         None
     };
-    let ctx = BuildContext { sandbox, clock };
+    let ctx = BuildContext {
+        sandbox,
+        clock,
+        receipts: None,
+    };
     match config.providers.get(name) {
         Some(cfg) => registry::build(name, cfg, &ctx),
         None if name == "sandbox" => registry::build(name, &registry::ProviderConfig::Sandbox, &ctx),
@@ -358,4 +364,30 @@ pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sende
         )),
     }
     .map_err(|e| StartupError::Config(e.to_string()))
+}
+
+/// Receipts that providers read on their own connections (SMPP `deliver_sm`), applied by
+/// one task in arrival order. Bounded: should the database fall far behind, receipts past
+/// the bound are dropped with a warning (they are facts about messages already sent; the
+/// verification does not depend on them).
+fn receipt_sink(engine: Engine) -> Arc<dyn ReceiptSink> {
+    const QUEUE: usize = 10_000;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<DeliveryReceipt>(QUEUE);
+    tokio::spawn(async move {
+        while let Some(r) = rx.recv().await {
+            match engine.delivery_receipt(&r).await {
+                Ok(outcome) => crate::routes::callbacks::record(&outcome),
+                Err(e) => tracing::warn!(provider = %r.provider, error = %e, "delivery receipt not recorded"),
+            }
+        }
+    });
+    struct Sink(tokio::sync::mpsc::Sender<DeliveryReceipt>);
+    impl ReceiptSink for Sink {
+        fn receipt(&self, r: DeliveryReceipt) {
+            if self.0.try_send(r).is_err() {
+                tracing::warn!("delivery receipt queue full; receipt dropped");
+            }
+        }
+    }
+    Arc::new(Sink(tx))
 }

@@ -1,0 +1,643 @@
+//! The SMPP session and the [`Sender`] over it.
+//!
+//! One task (the *supervisor*) owns the TCP connection: it connects, binds as a
+//! transceiver, then runs the session loop until the connection is lost, and reconnects
+//! with backoff. The loop multiplexes three things: PDUs from the SMSC (forwarded by a
+//! reader task, since reading a PDU is not cancel-safe), requests from senders, and the
+//! `enquire_link` timer. Senders never touch the socket: each part of a message is a
+//! [`Request`] with a oneshot for its response, and a semaphore bounds how many are
+//! outstanding (the window).
+//!
+//! ```text
+//!   send() ──Request──▶ supervisor ──submit_sm──▶ SMSC
+//!     ▲                   │   ▲                    │
+//!     └──submit_sm_resp───┘   └─reader task◀───────┘ (resp, deliver_sm, enquire_link)
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ringproof_core::ports::{DeliveryReceipt, OutboundMessage, ReceiptSink, SendError, SendReceipt, Sender};
+use ringproof_core::workflow::Channel;
+use secrecy::ExposeSecret;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+
+use super::config::{Settings, SmppConfig, source_address};
+use super::encoding;
+use super::pdu::{self, Address, DeliverSm, Pdu, SubmitSm, status};
+use super::receipt;
+use crate::registry::BuildError;
+
+/// Where the session stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Link {
+    /// Connecting or binding (also the state before the first attempt).
+    Connecting,
+    Bound,
+    /// The last attempt failed, with this error; the next one waits for the backoff.
+    Down(SendError),
+}
+
+#[derive(Clone, Debug)]
+struct LinkState {
+    link: Link,
+    /// Attempts (connect and bind) finished so far, to tell a fresh outcome from an old one.
+    attempts: u64,
+}
+
+/// One PDU to send, with where its response goes.
+struct Request {
+    command_id: u32,
+    body: Vec<u8>,
+    /// After this the sender has given up: the request is dropped, never written.
+    deadline: Instant,
+    reply: oneshot::Sender<Pdu>,
+}
+
+/// What the supervisor needs (not the request sender, so that dropping the
+/// [`SmppSender`] closes the request channel and ends the supervisor).
+struct Core {
+    name: String,
+    settings: Settings,
+    state: watch::Sender<LinkState>,
+    /// Asks the supervisor to retry now instead of at the end of its backoff.
+    kick: Notify,
+    receipts: Option<Arc<dyn ReceiptSink>>,
+}
+
+/// The SMPP provider: one `bind_transceiver` session, shared by every send.
+pub struct SmppSender {
+    core: Arc<Core>,
+    requests: mpsc::Sender<Request>,
+    /// The supervisor's half, until it is started (at build inside a runtime, else on
+    /// first use).
+    start: Mutex<Option<mpsc::Receiver<Request>>>,
+    window: Semaphore,
+    /// When the next `submit_sm` may go, with `throughput_per_s`.
+    next_slot: Mutex<Option<Instant>>,
+    udh_reference: AtomicU8,
+}
+
+impl SmppSender {
+    /// Checks the config and starts connecting in the background when called inside a
+    /// Tokio runtime. `receipts` gets the delivery receipts the SMSC sends back.
+    pub fn new(
+        name: &str,
+        config: &SmppConfig,
+        receipts: Option<Arc<dyn ReceiptSink>>,
+    ) -> Result<SmppSender, BuildError> {
+        let settings = config.settings(name)?;
+        let (requests, rx) = mpsc::channel(settings.window.max(16));
+        let (state, _) = watch::channel(LinkState {
+            link: Link::Connecting,
+            attempts: 0,
+        });
+        let window = Semaphore::new(settings.window);
+        let sender = SmppSender {
+            core: Arc::new(Core {
+                name: name.to_owned(),
+                settings,
+                state,
+                kick: Notify::new(),
+                receipts,
+            }),
+            requests,
+            start: Mutex::new(Some(rx)),
+            window,
+            next_slot: Mutex::new(None),
+            // Any start will do; a per-process random one is not needed.
+            udh_reference: AtomicU8::new(1),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            sender.ensure_started();
+        }
+        Ok(sender)
+    }
+
+    fn ensure_started(&self) {
+        let rx = self.start.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(rx) = rx {
+            tokio::spawn(supervise(self.core.clone(), rx));
+        }
+    }
+
+    fn err(&self, class: fn(String) -> SendError, what: impl std::fmt::Display) -> SendError {
+        class(format!("{}: {what}", self.core.name))
+    }
+
+    /// Waits until the session is bound, or until an attempt that finishes after this call
+    /// fails (its error), or `wait` passes. When the session is down it asks for an
+    /// attempt now.
+    async fn wait_bound(&self, wait: Duration) -> Result<(), SendError> {
+        self.ensure_started();
+        let mut rx = self.core.state.subscribe();
+        let (start, mut last) = {
+            let s = rx.borrow_and_update();
+            match &s.link {
+                Link::Bound => return Ok(()),
+                Link::Down(e) => {
+                    self.core.kick.notify_one();
+                    (s.attempts, Some(e.clone()))
+                }
+                Link::Connecting => (s.attempts, None),
+            }
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            match timeout_at(deadline, rx.changed()).await {
+                Err(_) => {
+                    return Err(last.unwrap_or_else(|| {
+                        self.err(
+                            SendError::Retryable,
+                            format_args!("not bound to the SMSC within {} ms", wait.as_millis()),
+                        )
+                    }));
+                }
+                Ok(Err(_)) => return Err(self.err(SendError::Retryable, "the SMPP session has ended")),
+                Ok(Ok(())) => {
+                    let s = rx.borrow_and_update();
+                    match &s.link {
+                        Link::Bound => return Ok(()),
+                        Link::Down(e) if s.attempts > start => return Err(e.clone()),
+                        Link::Down(e) => last = Some(e.clone()),
+                        Link::Connecting => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for this part's turn under `throughput_per_s`.
+    async fn throttle(&self) {
+        let Some(rate) = self.core.settings.throughput_per_s else {
+            return;
+        };
+        let gap = Duration::from_secs(1) / rate;
+        let slot = {
+            let mut next = self.next_slot.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + gap);
+            slot
+        };
+        sleep_until(slot).await;
+    }
+
+    /// Sends one `submit_sm` and returns the SMSC's message id.
+    async fn submit(&self, submit: &SubmitSm) -> Result<String, SendError> {
+        let deadline = Instant::now() + self.core.settings.submit_timeout;
+        let timed_out = || {
+            self.err(
+                SendError::Retryable,
+                format_args!(
+                    "no submit_sm_resp within {} ms",
+                    self.core.settings.submit_timeout.as_millis()
+                ),
+            )
+        };
+        let _permit = timeout_at(deadline, self.window.acquire())
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| self.err(SendError::Retryable, "the SMPP session has ended"))?;
+        self.throttle().await;
+        let (reply, answer) = oneshot::channel();
+        let req = Request {
+            command_id: pdu::SUBMIT_SM,
+            body: submit.encode(),
+            deadline,
+            reply,
+        };
+        timeout_at(deadline, self.requests.send(req))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| self.err(SendError::Retryable, "the SMPP session has ended"))?;
+        let resp = timeout_at(deadline, answer)
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|_| {
+                self.err(
+                    SendError::Retryable,
+                    "the connection to the SMSC was lost before it answered",
+                )
+            })?;
+        if resp.status != status::ESME_ROK {
+            return Err(classify_submit(&self.core.name, resp.status));
+        }
+        if resp.command_id == pdu::GENERIC_NACK {
+            return Err(self.err(SendError::Retryable, "the SMSC answered generic_nack"));
+        }
+        pdu::submit_sm_resp_message_id(&resp.body).ok_or_else(|| {
+            self.err(
+                SendError::Retryable,
+                "the SMSC accepted the message without a message_id",
+            )
+        })
+    }
+}
+
+/// The class of a `submit_sm_resp` error status.
+///
+/// Retryable: the SMSC is busy or had a transient failure (throttled, queue full, system
+/// error, submit failed, not bound yet). Permanent: everything about the message or the
+/// account (invalid destination or source, refused content, vendor codes).
+pub fn classify_submit(provider: &str, code: u32) -> SendError {
+    let msg = format!(
+        "{provider}: the SMSC refused the message: {} (0x{code:02X})",
+        status::name(code)
+    );
+    match code {
+        status::ESME_RTHROTTLED
+        | status::ESME_RMSGQFUL
+        | status::ESME_RSYSERR
+        | status::ESME_RSUBMITFAIL
+        | status::ESME_RINVBNDSTS
+        | status::ESME_RX_T_APPN => SendError::Retryable(msg),
+        _ => SendError::Permanent(msg),
+    }
+}
+
+/// The class of a `bind_transceiver_resp` error status: bad credentials are permanent
+/// (for the healthcheck; a send while unbound is always retryable), the rest retryable.
+pub fn classify_bind(provider: &str, code: u32) -> SendError {
+    let msg = format!(
+        "{provider}: the SMSC refused the bind: {} (0x{code:02X})",
+        status::name(code)
+    );
+    match code {
+        status::ESME_RINVPASWD | status::ESME_RINVSYSID => SendError::Permanent(msg),
+        _ => SendError::Retryable(msg),
+    }
+}
+
+#[async_trait]
+impl Sender for SmppSender {
+    fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = %self.core.name, to = %msg.to.masked()))]
+    async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+        if msg.channel != Channel::Sms {
+            return Err(self.err(SendError::Permanent, "SMPP carries SMS only"));
+        }
+        // The message's own sender when SMPP can carry it, else the configured one (a
+        // brand too long for an alphanumeric sender must not fail the code's delivery).
+        let source = msg
+            .sender
+            .as_deref()
+            .and_then(|s| source_address(s).ok())
+            .unwrap_or_else(|| self.core.settings.source.clone());
+        let destination = Address {
+            ton: 1,
+            npi: 1,
+            addr: msg.to.e164().trim_start_matches('+').to_owned(),
+        };
+        let reference = self.udh_reference.fetch_add(1, Ordering::Relaxed);
+        let parts = encoding::split(&msg.text, reference).map_err(|e| self.err(SendError::Permanent, e))?;
+
+        // A send while unbound is retryable whatever the bind error: the router tries the
+        // next provider, and the job's backoff comes back later.
+        self.wait_bound(self.core.settings.bind_timeout)
+            .await
+            .map_err(|e| match e {
+                SendError::Permanent(m) | SendError::Retryable(m) => SendError::Retryable(format!("not bound: {m}")),
+            })?;
+
+        let mut first_id = None;
+        let total = parts.len();
+        for part in parts {
+            let submit = SubmitSm {
+                source: source.clone(),
+                destination: destination.clone(),
+                esm_class: if part.udh.is_some() { pdu::ESM_UDHI } else { 0 },
+                registered_delivery: 1,
+                data_coding: part.data_coding,
+                short_message: part.short_message(),
+            };
+            let id = self.submit(&submit).await?;
+            first_id.get_or_insert(id);
+        }
+        tracing::debug!(parts = total, message_id = first_id.as_deref(), "submitted");
+        Ok(SendReceipt {
+            provider: self.core.name.clone(),
+            provider_message_id: first_id,
+        })
+    }
+
+    /// `false` once an attempt to connect or bind has failed, until one succeeds.
+    fn available(&self) -> bool {
+        !matches!(self.core.state.borrow().link, Link::Down(_))
+    }
+
+    /// Bound, or binds within `bind_timeout_ms`. Bad credentials are permanent.
+    async fn healthcheck(&self) -> Result<(), SendError> {
+        // The connect itself is bounded by bind_timeout; allow for the one-second gap the
+        // supervisor keeps between attempts.
+        self.wait_bound(self.core.settings.bind_timeout + Duration::from_secs(1))
+            .await
+    }
+}
+
+/// Why a session ended.
+enum End {
+    /// Every [`SmppSender`] handle is gone: unbound, stop.
+    Closed,
+    Lost(String),
+}
+
+/// Connects, binds, runs the session, reconnects: until the sender is dropped.
+async fn supervise(core: Arc<Core>, mut requests: mpsc::Receiver<Request>) {
+    let mut failures: u32 = 0;
+    let mut last_attempt: Option<Instant> = None;
+    loop {
+        // At least a second between attempts, whatever asks for one.
+        if let Some(t) = last_attempt {
+            sleep_until(t + Duration::from_secs(1)).await;
+        }
+        last_attempt = Some(Instant::now());
+        core.state.send_modify(|s| s.link = Link::Connecting);
+        match connect_and_bind(&core).await {
+            Ok(stream) => {
+                failures = 0;
+                core.state.send_modify(|s| {
+                    s.link = Link::Bound;
+                    s.attempts += 1;
+                });
+                tracing::info!(provider = %core.name, "SMPP session bound");
+                match run_session(&core, stream, &mut requests).await {
+                    End::Closed => {
+                        tracing::info!(provider = %core.name, "SMPP session closed");
+                        return;
+                    }
+                    End::Lost(why) => {
+                        tracing::warn!(provider = %core.name, reason = %why, "SMPP session lost; reconnecting");
+                        core.state.send_modify(|s| s.link = Link::Connecting);
+                    }
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(provider = %core.name, error = %e, failures, "SMPP bind failed");
+                core.state.send_modify(|s| {
+                    s.link = Link::Down(e);
+                    s.attempts += 1;
+                });
+                let backoff = Duration::from_secs(1u64 << (failures - 1).min(16)).min(core.settings.reconnect_max);
+                let until = Instant::now() + backoff;
+                // Wait out the backoff, unless asked to retry now; answer requests that
+                // slipped in (a sender that saw the session bound just before it fell)
+                // at once.
+                loop {
+                    tokio::select! {
+                        _ = sleep_until(until) => break,
+                        _ = core.kick.notified() => break,
+                        req = requests.recv() => match req {
+                            Some(r) => drop(r),
+                            None => return,
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn connect_and_bind(core: &Core) -> Result<TcpStream, SendError> {
+    let s = &core.settings;
+    let name = &core.name;
+    let attempt = async {
+        let mut stream = TcpStream::connect((s.host.as_str(), s.port))
+            .await
+            .map_err(|e| SendError::Retryable(format!("{name}: could not connect to the SMSC: {}", e.kind())))?;
+        let _ = stream.set_nodelay(true);
+        let bind = Pdu::new(
+            pdu::BIND_TRANSCEIVER,
+            0,
+            1,
+            pdu::bind_transceiver(&s.system_id, s.password.expose_secret(), &s.system_type),
+        );
+        stream
+            .write_all(&bind.encode())
+            .await
+            .map_err(|e| SendError::Retryable(format!("{name}: could not send bind_transceiver: {}", e.kind())))?;
+        loop {
+            let resp = pdu::read_pdu(&mut stream)
+                .await
+                .map_err(|e| SendError::Retryable(format!("{name}: bind: {e}")))?
+                .ok_or_else(|| SendError::Retryable(format!("{name}: the SMSC closed the connection during bind")))?;
+            match resp.command_id {
+                pdu::BIND_TRANSCEIVER_RESP | pdu::GENERIC_NACK if resp.status != status::ESME_ROK => {
+                    return Err(classify_bind(name, resp.status));
+                }
+                pdu::BIND_TRANSCEIVER_RESP => return Ok(stream),
+                pdu::GENERIC_NACK => {
+                    return Err(SendError::Retryable(format!(
+                        "{name}: the SMSC answered bind with generic_nack"
+                    )));
+                }
+                // Anything else before the bind response is out of place; ignore it.
+                _ => {}
+            }
+        }
+    };
+    timeout(s.bind_timeout, attempt).await.unwrap_or_else(|_| {
+        Err(SendError::Retryable(format!(
+            "{name}: no bind_transceiver_resp within {} ms",
+            s.bind_timeout.as_millis()
+        )))
+    })
+}
+
+/// Sequence numbers 2..=0x7FFFFFFF (1 is the bind), wrapping.
+struct Sequence(u32);
+
+impl Sequence {
+    fn next(&mut self) -> u32 {
+        self.0 = if self.0 >= 0x7FFF_FFFF { 2 } else { self.0 + 1 };
+        self.0
+    }
+}
+
+async fn write(w: &mut OwnedWriteHalf, pdu: &Pdu) -> Result<(), End> {
+    w.write_all(&pdu.encode())
+        .await
+        .map_err(|e| End::Lost(format!("write failed: {}", e.kind())))
+}
+
+async fn run_session(core: &Core, stream: TcpStream, requests: &mut mpsc::Receiver<Request>) -> End {
+    let (mut rd, mut wr) = stream.into_split();
+    let (pdu_tx, mut pdus) = mpsc::channel::<Result<Pdu, String>>(64);
+    let reader = tokio::spawn(async move {
+        loop {
+            let next = match pdu::read_pdu(&mut rd).await {
+                Ok(Some(p)) => Ok(p),
+                Ok(None) => Err("the SMSC closed the connection".to_owned()),
+                Err(e) => Err(format!("read failed: {e}")),
+            };
+            let stop = next.is_err();
+            if pdu_tx.send(next).await.is_err() || stop {
+                return;
+            }
+        }
+    });
+    let end = session_loop(core, &mut wr, &mut pdus, requests).await;
+    reader.abort();
+    if matches!(end, End::Closed) {
+        // A polite unbind; the answer is not awaited.
+        let _ = wr
+            .write_all(&Pdu::new(pdu::UNBIND, 0, 0x7FFF_FFFF, vec![]).encode())
+            .await;
+    }
+    let _ = wr.shutdown().await;
+    end
+}
+
+async fn session_loop(
+    core: &Core,
+    wr: &mut OwnedWriteHalf,
+    pdus: &mut mpsc::Receiver<Result<Pdu, String>>,
+    requests: &mut mpsc::Receiver<Request>,
+) -> End {
+    let mut seq = Sequence(1);
+    let mut pending: HashMap<u32, oneshot::Sender<Pdu>> = HashMap::new();
+    let period = core.settings.enquire_link;
+    let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut awaiting_enquire = false;
+    loop {
+        tokio::select! {
+            incoming = pdus.recv() => {
+                let pdu = match incoming {
+                    Some(Ok(p)) => p,
+                    Some(Err(why)) => return End::Lost(why),
+                    None => return End::Lost("the reader stopped".into()),
+                };
+                if pdu.is_response() {
+                    match pdu.command_id {
+                        pdu::ENQUIRE_LINK_RESP => awaiting_enquire = false,
+                        _ => {
+                            if let Some(tx) = pending.remove(&pdu.sequence) {
+                                let _ = tx.send(pdu);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                match pdu.command_id {
+                    pdu::ENQUIRE_LINK => {
+                        if let Err(end) = write(wr, &Pdu::new(pdu::ENQUIRE_LINK_RESP, 0, pdu.sequence, vec![])).await {
+                            return end;
+                        }
+                    }
+                    pdu::DELIVER_SM => {
+                        handle_deliver_sm(core, &pdu.body);
+                        if let Err(end) = write(wr, &Pdu::new(pdu::DELIVER_SM_RESP, 0, pdu.sequence, pdu::deliver_sm_resp())).await {
+                            return end;
+                        }
+                    }
+                    pdu::UNBIND => {
+                        let _ = write(wr, &Pdu::new(pdu::UNBIND_RESP, 0, pdu.sequence, vec![])).await;
+                        return End::Lost("the SMSC unbound".into());
+                    }
+                    _ => {
+                        if let Err(end) = write(wr, &Pdu::new(pdu::GENERIC_NACK, status::ESME_RINVCMDID, pdu.sequence, vec![])).await {
+                            return end;
+                        }
+                    }
+                }
+            }
+            req = requests.recv() => {
+                let Some(req) = req else { return End::Closed };
+                if req.reply.is_closed() || Instant::now() >= req.deadline {
+                    continue;
+                }
+                let s = seq.next();
+                if let Err(end) = write(wr, &Pdu::new(req.command_id, 0, s, req.body)).await {
+                    return end;
+                }
+                if pending.len() >= 1024 {
+                    pending.retain(|_, tx| !tx.is_closed());
+                }
+                pending.insert(s, req.reply);
+            }
+            _ = ticker.tick() => {
+                if awaiting_enquire {
+                    return End::Lost("no enquire_link_resp for a whole period".into());
+                }
+                let s = seq.next();
+                if let Err(end) = write(wr, &Pdu::new(pdu::ENQUIRE_LINK, 0, s, vec![])).await {
+                    return end;
+                }
+                awaiting_enquire = true;
+            }
+        }
+    }
+}
+
+fn handle_deliver_sm(core: &Core, body: &[u8]) {
+    // Always acknowledged (by the caller): an SMSC re-sends an unacknowledged deliver_sm,
+    // and one we cannot read will not read better the second time.
+    let d = match DeliverSm::decode(body) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(provider = %core.name, error = %e, "unreadable deliver_sm acknowledged and dropped");
+            return;
+        }
+    };
+    let Some(r) = receipt::from_deliver_sm(&d) else {
+        tracing::debug!(provider = %core.name, "deliver_sm that is not a delivery receipt ignored");
+        return;
+    };
+    tracing::debug!(provider = %core.name, message_id = %r.message_id, status = r.status.as_str(), "delivery receipt");
+    if let Some(sink) = &core.receipts {
+        sink.receipt(DeliveryReceipt {
+            provider: core.name.clone(),
+            provider_message_id: r.message_id,
+            status: r.status,
+            reason: r.reason,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn submit_and_bind_statuses() {
+        for code in [0x58, 0x14, 0x08, 0x45, 0x04, 0x64] {
+            assert!(
+                matches!(classify_submit("p", code), SendError::Retryable(_)),
+                "{code:#x}"
+            );
+        }
+        for code in [0x0B, 0x0A, 0x01, 0x61, 0x400] {
+            assert!(
+                matches!(classify_submit("p", code), SendError::Permanent(_)),
+                "{code:#x}"
+            );
+        }
+        assert_eq!(
+            classify_submit("smsc", 0x58),
+            SendError::Retryable("smsc: the SMSC refused the message: ESME_RTHROTTLED (0x58)".into())
+        );
+        assert!(matches!(classify_bind("p", 0x0E), SendError::Permanent(m) if m.contains("ESME_RINVPASWD")));
+        assert!(matches!(classify_bind("p", 0x0F), SendError::Permanent(_)));
+        for code in [0x0D, 0x05, 0x08] {
+            assert!(matches!(classify_bind("p", code), SendError::Retryable(_)), "{code:#x}");
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_wrap_past_the_bind() {
+        let mut s = Sequence(0x7FFF_FFFE);
+        assert_eq!((s.next(), s.next(), s.next()), (0x7FFF_FFFF, 2, 3));
+    }
+}
