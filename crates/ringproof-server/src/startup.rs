@@ -246,6 +246,7 @@ impl Application {
             sandbox,
             metrics: telemetry::metrics_handle(),
             callbacks: Arc::new(callbacks),
+            public_base_url: Arc::from(config.public_base_url_or(addr).as_str()),
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && !hooks.no_worker;

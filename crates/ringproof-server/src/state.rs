@@ -17,6 +17,9 @@ pub struct AppState {
     pub sandbox: Option<SandboxSender>,
     pub metrics: PrometheusHandle,
     pub config: Arc<Config>,
+    /// The address providers and phones reach this server at (`public_base_url`, or the
+    /// bound address).
+    pub public_base_url: Arc<str>,
     /// Providers that take delivery receipts at `/callbacks/{name}`, by name.
     pub callbacks: Arc<BTreeMap<String, Arc<dyn CallbackParser>>>,
 }

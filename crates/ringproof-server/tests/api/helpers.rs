@@ -59,6 +59,8 @@ pub struct Opts {
     pub worker_concurrency: Option<u32>,
     /// `[idenfy]` of the config: the fallback timeline (default: the config's default).
     pub idenfy: Option<ringproof_core::fallback::Timeline>,
+    /// Any other change to the config (providers, routes, …), applied last.
+    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -132,6 +134,9 @@ impl TestApp {
         let clock = opts.clock.clone().unwrap_or_else(|| Arc::new(ManualClock::new(T0)));
         if let Some(t) = opts.idenfy {
             config.idenfy = t;
+        }
+        if let Some(f) = opts.configure {
+            f(&mut config);
         }
         let hooks = Hooks {
             clock: Some(clock.clone()),

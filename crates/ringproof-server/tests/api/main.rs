@@ -12,6 +12,7 @@ mod link_pages;
 mod links;
 mod multinode;
 mod ops;
+mod providers;
 mod receipts;
 mod sandbox_audio;
 mod signzy_auth;
