@@ -36,6 +36,9 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// A change to a test server's config.
+pub type ConfigChange = Box<dyn FnOnce(&mut Config) + Send>;
+
 #[derive(Default)]
 pub struct Opts {
     pub database_url: Option<String>,
@@ -60,7 +63,7 @@ pub struct Opts {
     /// `[idenfy]` of the config: the fallback timeline (default: the config's default).
     pub idenfy: Option<ringproof_core::fallback::Timeline>,
     /// Any other change to the config (providers, routes, …), applied last.
-    pub configure: Option<Box<dyn FnOnce(&mut Config) + Send>>,
+    pub configure: Option<ConfigChange>,
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
