@@ -9,6 +9,7 @@
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
 pub mod classify;
+pub mod http;
 pub mod registry;
 pub mod router;
 pub mod sandbox;

@@ -35,12 +35,15 @@ use crate::router::{BreakerConfig, RouteConfig, Router};
 pub enum ProviderConfig {
     /// The development inbox (`<data_dir>/sandbox.db`, `/sandbox`); refused in production.
     Sandbox,
+    /// A generic HTTP SMS gateway ([`crate::http`]).
+    Http(Box<crate::http::HttpConfig>),
 }
 
 impl ProviderConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderConfig::Sandbox => "sandbox",
+            ProviderConfig::Http(_) => "http",
         }
     }
 }
@@ -78,6 +81,7 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .sandbox
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
+        ProviderConfig::Http(c) => Ok(Arc::new(crate::http::HttpSender::new(name, c)?)),
     }
 }
 
