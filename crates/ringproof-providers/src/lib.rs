@@ -6,6 +6,9 @@
 //! provider account. [`registry`] builds the configured providers, and [`router`] routes
 //! over them with failover and a circuit breaker per provider.
 //!
+//! Providers: [`sandbox`], [`vonage`] (SMS and voice), [`http`] (any one-request SMS
+//! gateway, by templates).
+//!
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
 pub mod classify;
@@ -14,4 +17,5 @@ pub mod registry;
 pub mod router;
 pub mod sandbox;
 pub mod secret;
+pub mod vonage;
 pub mod webhook;

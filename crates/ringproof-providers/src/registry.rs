@@ -23,11 +23,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ringproof_core::ports::Sender;
+use ringproof_core::ports::{CallbackParser, Sender};
 use ringproof_core::time::Clock;
 use serde::Deserialize;
 
 use crate::router::{BreakerConfig, RouteConfig, Router};
+use crate::secret;
 
 /// One `[providers.NAME]` table.
 #[derive(Clone, Debug, Deserialize)]
@@ -37,6 +38,8 @@ pub enum ProviderConfig {
     Sandbox,
     /// A generic HTTP SMS gateway ([`crate::http`]).
     Http(Box<crate::http::HttpConfig>),
+    /// Vonage SMS API and Voice API ([`crate::vonage`]).
+    Vonage(Box<crate::vonage::VonageConfig>),
 }
 
 impl ProviderConfig {
@@ -44,6 +47,7 @@ impl ProviderConfig {
         match self {
             ProviderConfig::Sandbox => "sandbox",
             ProviderConfig::Http(_) => "http",
+            ProviderConfig::Vonage(_) => "vonage",
         }
     }
 }
@@ -82,6 +86,31 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
         ProviderConfig::Http(c) => Ok(Arc::new(crate::http::HttpSender::new(name, c)?)),
+        ProviderConfig::Vonage(c) => Ok(Arc::new(crate::vonage::VonageSender::new(name, c, ctx.clock.clone())?)),
+    }
+}
+
+/// The parser of the delivery reports that provider `name` POSTs (or GETs) to
+/// `<public_base_url>/callbacks/<name>`; `None` for kinds without HTTP callbacks, or
+/// when the provider is not set up to receive them (Vonage without `callback_token`).
+pub fn build_callback_parser(name: &str, config: &ProviderConfig) -> Option<Arc<dyn CallbackParser>> {
+    match config {
+        ProviderConfig::Vonage(c) => {
+            match secret::resolve_optional(
+                name,
+                "callback_token",
+                c.callback_token.as_ref(),
+                c.callback_token_file.as_deref(),
+            ) {
+                Ok(Some(token)) => Some(Arc::new(crate::vonage::VonageCallbacks::new(name, token))),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "delivery reports are refused");
+                    None
+                }
+            }
+        }
+        ProviderConfig::Sandbox | ProviderConfig::Http(_) => None,
     }
 }
 
