@@ -31,4 +31,4 @@ pub use client::HttpSender;
 pub use config::{HttpConfig, HttpMethod};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

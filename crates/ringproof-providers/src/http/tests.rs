@@ -310,3 +310,42 @@ async fn healthcheck() {
     let none = sender(json!({"url": "https://gw.example/"})).unwrap();
     assert!(none.healthcheck().await.is_ok());
 }
+
+/// The `toml` examples of a section of docs/providers.md, parsed as the config would be.
+pub(crate) fn doc_examples(section: &str) -> Vec<(String, ProviderConfig)> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        providers: std::collections::BTreeMap<String, ProviderConfig>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        routes: Vec<crate::router::RouteConfig>,
+    }
+    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/providers.md"));
+    let start = doc.find(&format!("\n## {section}\n")).unwrap();
+    let body = &doc[start + 1..];
+    let body = &body[..body[3..].find("\n## ").map_or(body.len(), |i| i + 3)];
+    let mut out = Vec::new();
+    for block in body.split("```toml\n").skip(1) {
+        let toml_text = &block[..block.find("```").unwrap()];
+        let parsed: Doc = toml::from_str(toml_text).unwrap_or_else(|e| panic!("{e}\n{toml_text}"));
+        out.extend(parsed.providers);
+    }
+    assert!(!out.is_empty(), "no example in section {section}");
+    out
+}
+
+#[test]
+fn the_documented_examples_load() {
+    let examples = doc_examples("Generic HTTP");
+    let names: Vec<&str> = examples.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["gw_form", "gw_get", "gw_json"]);
+    for (name, cfg) in &examples {
+        let ProviderConfig::Http(c) = cfg else {
+            panic!("{name} is not http");
+        };
+        if c.auth_header_value_file.is_none() {
+            HttpSender::new(name, c).unwrap();
+        }
+    }
+}

@@ -513,3 +513,11 @@ fn callback_parser_from_the_registry() {
     assert!(build_callback_parser("vonage_eu", &without).is_none());
     assert!(build_callback_parser("sandbox", &ProviderConfig::Sandbox).is_none());
 }
+
+#[test]
+fn the_documented_example_loads() {
+    let examples = crate::http::tests::doc_examples("Vonage");
+    assert_eq!(examples.len(), 1);
+    let (name, cfg) = &examples[0];
+    assert_eq!((name.as_str(), cfg.kind()), ("vonage", "vonage"));
+}
