@@ -13,6 +13,7 @@
 
 pub mod classify;
 pub mod http;
+pub mod lenient;
 pub mod registry;
 pub mod router;
 pub mod sandbox;

@@ -25,7 +25,7 @@ pub struct HttpConfig {
     #[serde(default)]
     pub auth_header: Option<String>,
     /// The secret header's value, e.g. `Bearer …` or `Basic …`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_secret")]
     pub auth_header_value: Option<SecretString>,
     #[serde(default)]
     pub auth_header_value_file: Option<PathBuf>,
@@ -53,7 +53,7 @@ pub struct HttpConfig {
     pub message_id_regex: Option<String>,
     /// The sender id used when the message names none (required if a template uses
     /// `{sender}`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     pub sender: Option<String>,
     /// A URL answered by a `GET` with 2xx when the gateway is up (for `send-test` and
     /// readiness). Without it the healthcheck only says the config is loaded.

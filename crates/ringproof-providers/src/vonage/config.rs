@@ -11,19 +11,21 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct VonageConfig {
     /// The account's API key (dashboard → API settings).
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub api_key: String,
     /// The API secret for that key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_secret")]
     pub api_secret: Option<SecretString>,
     #[serde(default)]
     pub api_secret_file: Option<PathBuf>,
     /// The SMS sender: an alphanumeric sender id (up to 11 characters) or a number
     /// (digits, no `+`), used when the message names none.
+    #[serde(deserialize_with = "crate::lenient::string")]
     pub from: String,
 
     /// The Voice API application id. Voice is enabled when it is given (with
     /// `private_key` and `voice_from`); without it a call fails permanently.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     pub application_id: Option<String>,
     /// The application's private key (PEM, PKCS#8 as Vonage issues it, or PKCS#1),
     /// which signs the JWT of each Voice API request.
@@ -32,7 +34,7 @@ pub struct VonageConfig {
     #[serde(default)]
     pub private_key_file: Option<PathBuf>,
     /// The Vonage number calls come from (digits, `+` allowed).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     pub voice_from: Option<String>,
 
     /// Where Vonage reports delivery: sent as the SMS `callback` and the call's
@@ -43,7 +45,7 @@ pub struct VonageConfig {
     /// A random secret that callbacks must carry as `?token=…`: appended to
     /// `callback_url` here, and to be added to a DLR URL set in the dashboard. Receipts
     /// are accepted only when it is set (Vonage does not sign them by default).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::opt_secret")]
     pub callback_token: Option<SecretString>,
     #[serde(default)]
     pub callback_token_file: Option<PathBuf>,

@@ -521,3 +521,24 @@ fn the_documented_example_loads() {
     let (name, cfg) = &examples[0];
     assert_eq!((name.as_str(), cfg.kind()), ("vonage", "vonage"));
 }
+
+#[tokio::test]
+async fn numeric_values_from_the_environment_are_taken_as_strings() {
+    // figment reads RINGPROOF_PROVIDERS__VONAGE__API_KEY=12345678 as a number.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("X")))
+        .mount(&server)
+        .await;
+    let s = sender(
+        &server.uri(),
+        json!({"api_key": 12345678, "api_secret": 87654321, "from": 447700900000_u64}),
+    )
+    .unwrap();
+    s.send(&msg(Channel::Sms, TEXT)).await.unwrap();
+    let f = form(&server.received_requests().await.unwrap()[0]);
+    assert_eq!(
+        (f["api_key"].as_str(), f["api_secret"].as_str(), f["from"].as_str()),
+        ("12345678", "87654321", "447700900000")
+    );
+}
