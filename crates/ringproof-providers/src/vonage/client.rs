@@ -274,13 +274,11 @@ impl Sender for VonageSender {
 
     /// The account balance: proves the host answers and the key and secret work.
     async fn healthcheck(&self) -> Result<(), SendError> {
-        let mut url = self.balance_url.clone();
-        url.query_pairs_mut()
-            .append_pair("api_key", &self.api_key)
-            .append_pair("api_secret", self.api_secret.expose_secret());
+        // Basic auth, as the Account API documents it: no secret in a URL.
         let resp = self
             .http
-            .get(url)
+            .get(self.balance_url.clone())
+            .basic_auth(&self.api_key, Some(self.api_secret.expose_secret()))
             .send()
             .await
             .map_err(|e| classify::transport(&self.name, &e))?;

@@ -14,7 +14,7 @@ use ringproof_core::ports::{
 use ringproof_core::time::{ManualClock, Timestamp};
 use ringproof_core::workflow::Channel;
 use serde_json::json;
-use wiremock::matchers::{header, method, path, query_param};
+use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use super::client::{is_gsm7, tts_language};
@@ -323,8 +323,7 @@ async fn healthcheck_asks_for_the_balance() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/account/get-balance"))
-        .and(query_param("api_key", "abc123"))
-        .and(query_param("api_secret", "s3cr3t"))
+        .and(header("authorization", "Basic YWJjMTIzOnMzY3IzdA=="))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": 10.28, "autoReload": false})))
         .mount(&server)
         .await;
