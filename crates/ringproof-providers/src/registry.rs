@@ -90,27 +90,22 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
     }
 }
 
-/// The parser of the delivery reports that provider `name` POSTs (or GETs) to
-/// `<public_base_url>/callbacks/<name>`; `None` for kinds without HTTP callbacks, or
-/// when the provider is not set up to receive them (Vonage without `callback_token`).
-pub fn build_callback_parser(name: &str, config: &ProviderConfig) -> Option<Arc<dyn CallbackParser>> {
+/// The parser of the delivery reports that provider `name` sends to
+/// `<public_base_url>/callbacks/<name>`; `None` for kinds without HTTP callbacks, or when
+/// the provider is not set up to receive them (Vonage without `callback_token`).
+pub fn build_callback_parser(
+    name: &str,
+    config: &ProviderConfig,
+) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
     match config {
-        ProviderConfig::Vonage(c) => {
-            match secret::resolve_optional(
-                name,
-                "callback_token",
-                c.callback_token.as_ref(),
-                c.callback_token_file.as_deref(),
-            ) {
-                Ok(Some(token)) => Some(Arc::new(crate::vonage::VonageCallbacks::new(name, token))),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivery reports are refused");
-                    None
-                }
-            }
-        }
-        ProviderConfig::Sandbox | ProviderConfig::Http(_) => None,
+        ProviderConfig::Sandbox | ProviderConfig::Http(_) => Ok(None),
+        ProviderConfig::Vonage(c) => Ok(secret::resolve_optional(
+            name,
+            "callback_token",
+            c.callback_token.as_ref(),
+            c.callback_token_file.as_deref(),
+        )?
+        .map(|token| Arc::new(crate::vonage::VonageCallbacks::new(name, token)) as Arc<dyn CallbackParser>)),
     }
 }
 
