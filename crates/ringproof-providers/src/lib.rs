@@ -7,14 +7,19 @@
 //! over them with failover and a circuit breaker per provider.
 //!
 //! [`smpp`] sends SMS through an SMSC over SMPP 3.4.
+//! Providers: [`sandbox`], [`vonage`] (SMS and voice), [`http`] (any one-request SMS
+//! gateway, by templates).
 //!
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
 pub mod classify;
+pub mod http;
+pub mod lenient;
 pub mod registry;
 pub mod router;
 pub mod sandbox;
 pub mod secret;
 pub mod smpp;
 pub mod twilio;
+pub mod vonage;
 pub mod webhook;

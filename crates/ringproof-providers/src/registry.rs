@@ -28,6 +28,7 @@ use ringproof_core::time::Clock;
 use serde::Deserialize;
 
 use crate::router::{BreakerConfig, RouteConfig, Router};
+use crate::secret;
 
 /// One `[providers.NAME]` table.
 #[derive(Clone, Debug, Deserialize)]
@@ -39,6 +40,10 @@ pub enum ProviderConfig {
     Twilio(Box<crate::twilio::TwilioConfig>),
     /// An SMSC over SMPP 3.4 (SMS only).
     Smpp(crate::smpp::SmppConfig),
+    /// A generic HTTP SMS gateway ([`crate::http`]).
+    Http(Box<crate::http::HttpConfig>),
+    /// Vonage SMS API and Voice API ([`crate::vonage`]).
+    Vonage(Box<crate::vonage::VonageConfig>),
 }
 
 impl ProviderConfig {
@@ -47,6 +52,8 @@ impl ProviderConfig {
             ProviderConfig::Sandbox => "sandbox",
             ProviderConfig::Twilio(_) => "twilio",
             ProviderConfig::Smpp(_) => "smpp",
+            ProviderConfig::Http(_) => "http",
+            ProviderConfig::Vonage(_) => "vonage",
         }
     }
 }
@@ -89,6 +96,8 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
         ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioProvider::new(name, cfg)?)),
         ProviderConfig::Smpp(c) => Ok(Arc::new(crate::smpp::SmppSender::new(name, c, ctx.receipts.clone())?)),
+        ProviderConfig::Http(c) => Ok(Arc::new(crate::http::HttpSender::new(name, c)?)),
+        ProviderConfig::Vonage(c) => Ok(Arc::new(crate::vonage::VonageSender::new(name, c, ctx.clock.clone())?)),
     }
 }
 
@@ -107,7 +116,14 @@ pub fn build_callback_parser(
             .callback_parser()
             .map(|p| Arc::new(p) as Arc<dyn CallbackParser>)),
         // Receipts arrive on the SMPP session itself (`BuildContext::receipts`).
-        ProviderConfig::Smpp(_) => Ok(None),
+        ProviderConfig::Smpp(_) | ProviderConfig::Http(_) => Ok(None),
+        ProviderConfig::Vonage(c) => Ok(secret::resolve_optional(
+            name,
+            "callback_token",
+            c.callback_token.as_ref(),
+            c.callback_token_file.as_deref(),
+        )?
+        .map(|token| Arc::new(crate::vonage::VonageCallbacks::new(name, token)) as Arc<dyn CallbackParser>)),
     }
 }
 

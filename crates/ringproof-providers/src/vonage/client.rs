@@ -1,0 +1,408 @@
+//! The Vonage client: SMS API (`POST /sms/json`, form-encoded, key and secret in the
+//! body), Voice API (`POST /v1/calls` with a JWT and an NCCO), and the account balance as
+//! the healthcheck.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
+use ringproof_core::time::Clock;
+use ringproof_core::workflow::Channel;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::config::VonageConfig;
+use super::jwt::JwtSigner;
+use crate::classify;
+use crate::registry::BuildError;
+use crate::secret;
+
+/// Vonage keeps at most this many characters of `client-ref`.
+const CLIENT_REF_MAX: usize = 100;
+
+pub struct VonageSender {
+    name: String,
+    http: reqwest::Client,
+    api_key: String,
+    api_secret: SecretString,
+    from: String,
+    voice: Option<Voice>,
+    /// `callback_url` with `token=` appended when a token is set.
+    callback: Option<SecretString>,
+    sms_url: reqwest::Url,
+    balance_url: reqwest::Url,
+    clock: Arc<dyn Clock>,
+}
+
+struct Voice {
+    jwt: JwtSigner,
+    from: String,
+    calls_url: reqwest::Url,
+}
+
+impl std::fmt::Debug for VonageSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VonageSender")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VonageSender {
+    pub fn new(name: &str, cfg: &VonageConfig, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
+        let err = |m: String| BuildError::config(name, m);
+        if cfg.api_key.trim().is_empty() {
+            return Err(err("`api_key` is empty".into()));
+        }
+        let api_secret = secret::resolve(
+            name,
+            "api_secret",
+            cfg.api_secret.as_ref(),
+            cfg.api_secret_file.as_deref(),
+        )?;
+        if cfg.from.trim().is_empty() {
+            return Err(err("`from` is empty".into()));
+        }
+        let url = |field: &str, base: &str, path: &str| -> Result<reqwest::Url, BuildError> {
+            reqwest::Url::parse(&format!("{}{path}", base.trim_end_matches('/')))
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| err(format!("`{field}` must be an http:// or https:// URL")))
+        };
+        let sms_url = url("rest_url", &cfg.rest_url, "/sms/json")?;
+        let balance_url = url("rest_url", &cfg.rest_url, "/account/get-balance")?;
+
+        let private_key = secret::resolve_optional(
+            name,
+            "private_key",
+            cfg.private_key.as_ref(),
+            cfg.private_key_file.as_deref(),
+        )?;
+        let voice = match (&cfg.application_id, private_key) {
+            (None, None) => {
+                if cfg.voice_from.is_some() {
+                    return Err(err("`voice_from` needs `application_id` and `private_key`".into()));
+                }
+                None
+            }
+            (Some(app), Some(key)) => {
+                let jwt = JwtSigner::new(app, key.expose_secret()).map_err(|e| err(format!("`private_key` {e}")))?;
+                let from = cfg
+                    .voice_from
+                    .as_deref()
+                    .map(|f| f.trim().trim_start_matches('+'))
+                    .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
+                    .ok_or_else(|| err("voice needs `voice_from`: the Vonage number calls come from".into()))?
+                    .to_owned();
+                Some(Voice {
+                    jwt,
+                    from,
+                    calls_url: url("api_url", &cfg.api_url, "/v1/calls")?,
+                })
+            }
+            (Some(_), None) => {
+                return Err(err(
+                    "`application_id` needs `private_key` (or `private_key_file`)".into()
+                ));
+            }
+            (None, Some(_)) => return Err(err("`private_key` needs `application_id`".into())),
+        };
+
+        let token = secret::resolve_optional(
+            name,
+            "callback_token",
+            cfg.callback_token.as_ref(),
+            cfg.callback_token_file.as_deref(),
+        )?;
+        let callback = match &cfg.callback_url {
+            None => None,
+            Some(u) => {
+                let mut u = reqwest::Url::parse(u)
+                    .ok()
+                    .filter(|u| u.scheme() == "https" || u.scheme() == "http")
+                    .ok_or_else(|| err("`callback_url` must be an http:// or https:// URL".into()))?;
+                if let Some(t) = &token {
+                    u.query_pairs_mut().append_pair("token", t.expose_secret());
+                }
+                Some(SecretString::from(u.to_string()))
+            }
+        };
+        if cfg.timeout_s == 0 {
+            return Err(err("`timeout_s` must be at least 1".into()));
+        }
+        Ok(VonageSender {
+            name: name.to_owned(),
+            http: classify::http_client(name, Duration::from_secs(cfg.timeout_s))?,
+            api_key: cfg.api_key.clone(),
+            api_secret,
+            from: cfg.from.clone(),
+            voice,
+            callback,
+            sms_url,
+            balance_url,
+            clock,
+        })
+    }
+
+    async fn send_sms(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+        let to = msg.to.e164().trim_start_matches('+');
+        let from = msg.sender.as_deref().unwrap_or(&self.from);
+        let client_ref: String = msg.idempotency_key.chars().take(CLIENT_REF_MAX).collect();
+        // Built in a block: the serializer is not `Send`, so it must not live across an await.
+        let body = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("api_key", &self.api_key)
+                .append_pair("api_secret", self.api_secret.expose_secret())
+                .append_pair("from", from)
+                .append_pair("to", to)
+                .append_pair("text", &msg.text)
+                .append_pair("client-ref", &client_ref);
+            if !is_gsm7(&msg.text) {
+                form.append_pair("type", "unicode");
+            }
+            if let Some(cb) = &self.callback {
+                form.append_pair("callback", cb.expose_secret());
+            }
+            form.finish()
+        };
+        let resp = self
+            .http
+            .post(self.sms_url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify::transport(&self.name, &e))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+        if !(200..300).contains(&status) {
+            // Not the body: Vonage's error texts may name the parameters we sent.
+            return Err(classify::http_status(&self.name, status, ""));
+        }
+        let answer: SmsAnswer = serde_json::from_slice(&bytes).map_err(|_| {
+            // It may or may not have been sent; retrying risks a duplicate, not a loss.
+            SendError::Retryable(format!("{}: the answer could not be read", self.name))
+        })?;
+        // A long text is several parts, each with its own status and id.
+        let mut first_id = None;
+        for m in &answer.messages {
+            if m.status != "0" {
+                return Err(sms_status_error(&self.name, &m.status));
+            }
+            if first_id.is_none() {
+                first_id = m.message_id.clone();
+            }
+        }
+        if answer.messages.is_empty() {
+            return Err(SendError::Retryable(format!(
+                "{}: the answer lists no message",
+                self.name
+            )));
+        }
+        Ok(SendReceipt {
+            provider: self.name.clone(),
+            provider_message_id: first_id,
+        })
+    }
+
+    async fn call(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+        let Some(voice) = &self.voice else {
+            return Err(SendError::Permanent(format!(
+                "{}: voice is not configured (`application_id`, `private_key`, `voice_from`)",
+                self.name
+            )));
+        };
+        let jwt = voice
+            .jwt
+            .token(self.clock.now())
+            .map_err(|e| SendError::Retryable(format!("{}: {e}", self.name)))?;
+        let mut talk = serde_json::json!({"action": "talk", "text": msg.text});
+        if let Some(lang) = tts_language(&msg.locale) {
+            talk["language"] = lang.into();
+        }
+        let mut body = serde_json::json!({
+            "to": [{"type": "phone", "number": msg.to.e164().trim_start_matches('+')}],
+            "from": {"type": "phone", "number": voice.from},
+            "ncco": [talk],
+        });
+        if let Some(cb) = &self.callback {
+            body["event_url"] = serde_json::json!([cb.expose_secret()]);
+            body["event_method"] = "POST".into();
+        }
+        let resp = self
+            .http
+            .post(voice.calls_url.clone())
+            .bearer_auth(jwt)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| classify::transport(&self.name, &e))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+        if !(200..300).contains(&status) {
+            // The problem's `title` is generic ("Bad Request", "Invalid Token");
+            // `detail` and `invalid_parameters` may quote what we sent, so they are left out.
+            let title = serde_json::from_slice::<Problem>(&bytes)
+                .ok()
+                .and_then(|p| p.title)
+                .map(|t| classify::snippet(&t, 60))
+                .unwrap_or_default();
+            return Err(classify::http_status(&self.name, status, &title));
+        }
+        let uuid = serde_json::from_slice::<CallAnswer>(&bytes).ok().and_then(|a| a.uuid);
+        Ok(SendReceipt {
+            provider: self.name.clone(),
+            provider_message_id: uuid,
+        })
+    }
+}
+
+#[async_trait]
+impl Sender for VonageSender {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    #[tracing::instrument(skip_all, fields(provider = %self.name, channel = msg.channel.as_str()))]
+    async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+        match msg.channel {
+            Channel::Sms => self.send_sms(msg).await,
+            Channel::Voice => self.call(msg).await,
+        }
+    }
+
+    /// The account balance: proves the host answers and the key and secret work.
+    async fn healthcheck(&self) -> Result<(), SendError> {
+        // Basic auth, as the Account API documents it: no secret in a URL.
+        let resp = self
+            .http
+            .get(self.balance_url.clone())
+            .basic_auth(&self.api_key, Some(self.api_secret.expose_secret()))
+            .send()
+            .await
+            .map_err(|e| classify::transport(&self.name, &e))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(())
+        } else {
+            Err(classify::http_status(&self.name, status, "account/get-balance"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SmsAnswer {
+    #[serde(default)]
+    messages: Vec<SmsPart>,
+}
+
+#[derive(Deserialize)]
+struct SmsPart {
+    status: String,
+    #[serde(rename = "message-id", default)]
+    message_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Problem {
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CallAnswer {
+    uuid: Option<String>,
+}
+
+/// The SMS API's non-zero `status` codes ("HTTP 200 with an error in the body"). The
+/// description is ours, never Vonage's `error-text`, which may quote the request.
+///
+/// Retryable: throttling, Vonage's own faults, and an empty balance (topping up fixes
+/// it, and another provider of the route can carry the message meanwhile). Permanent:
+/// the message or number is refused, or the account is misconfigured (like HTTP 401/403
+/// in [`classify`]).
+pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
+    let (retryable, what) = match status {
+        "1" => (true, "throttled"),
+        "2" => (false, "missing parameters"),
+        "3" => (false, "invalid parameters"),
+        "4" => (false, "invalid credentials"),
+        "5" => (true, "internal error"),
+        "6" => (false, "invalid message (e.g. unroutable number)"),
+        "7" => (false, "number barred"),
+        "8" => (false, "partner account barred"),
+        "9" => (true, "partner quota violation (out of credit)"),
+        "10" => (true, "too many existing binds"),
+        "11" => (false, "account not enabled for HTTP"),
+        "12" => (false, "message too long"),
+        "14" => (false, "invalid signature"),
+        "15" => (false, "invalid sender address"),
+        "22" => (false, "invalid network code"),
+        "23" => (false, "invalid callback URL"),
+        "29" => (false, "non-whitelisted destination"),
+        "32" => (false, "signature and API secret disallowed"),
+        "33" => (false, "number de-activated"),
+        _ => (false, "unknown error"),
+    };
+    // The status is Vonage's code; keep it short and printable.
+    let code = classify::snippet(status, 8);
+    let msg = format!("{provider}: status {code} ({what})");
+    if retryable {
+        SendError::Retryable(msg)
+    } else {
+        SendError::Permanent(msg)
+    }
+}
+
+/// Whether `text` fits the GSM 03.38 alphabet (basic set and its extension table);
+/// otherwise the SMS must go as `type=unicode` or it arrives garbled.
+pub(crate) fn is_gsm7(text: &str) -> bool {
+    const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
+                         ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+    const EXTENSION: &str = "\u{c}^{}\\[~]|€";
+    text.chars().all(|c| BASIC.contains(c) || EXTENSION.contains(c))
+}
+
+/// The Voice API's text-to-speech language for a locale: `pt-BR` as is; a bare
+/// language its most common region; `None` (Vonage's default, en-US) when unknown.
+pub(crate) fn tts_language(locale: &str) -> Option<String> {
+    let l = locale.trim().replace('_', "-");
+    if let Some((lang, region)) = l.split_once('-') {
+        if lang.len() == 2 && region.len() == 2 {
+            return Some(format!("{}-{}", lang.to_ascii_lowercase(), region.to_ascii_uppercase()));
+        }
+        return None;
+    }
+    let region = match l.to_ascii_lowercase().as_str() {
+        "en" => "en-US",
+        "es" => "es-ES",
+        "pt" => "pt-BR",
+        "fr" => "fr-FR",
+        "de" => "de-DE",
+        "it" => "it-IT",
+        "nl" => "nl-NL",
+        "pl" => "pl-PL",
+        "ru" => "ru-RU",
+        "tr" => "tr-TR",
+        "sv" => "sv-SE",
+        "da" => "da-DK",
+        "nb" | "no" => "nb-NO",
+        "fi" => "fi-FI",
+        "ja" => "ja-JP",
+        "ko" => "ko-KR",
+        "zh" => "zh-CN",
+        "ar" => "ar",
+        "hi" => "hi-IN",
+        "id" => "id-ID",
+        "vi" => "vi-VN",
+        "th" => "th-TH",
+        "uk" => "uk-UA",
+        "cs" => "cs-CZ",
+        "ro" => "ro-RO",
+        "hu" => "hu-HU",
+        "el" => "el-GR",
+        "he" => "he-IL",
+        _ => return None,
+    };
+    Some(region.to_owned())
+}
