@@ -69,8 +69,10 @@ impl Default for BreakerConfig {
 struct Breaker {
     consecutive: u32,
     open_until: Option<Timestamp>,
-    /// A half-open trial is in flight; others skip the provider until it answers.
-    trial: bool,
+    /// When the half-open trial in flight started; others skip the provider until it
+    /// answers. A trial older than the cool-down counts as lost (its send was dropped), so a
+    /// circuit can never stay open for good.
+    trial_since: Option<Timestamp>,
 }
 
 struct Member {
@@ -169,34 +171,39 @@ impl Router {
     }
 
     fn gate(&self, m: &Member, now: Timestamp, take_trial: bool) -> Gate {
+        let cooldown = i64::from(self.breaker.cooldown_s);
         let mut b = m.breaker.lock().unwrap_or_else(|p| p.into_inner());
         match b.open_until {
             None => Gate::Closed,
             Some(until) if now < until => Gate::Open,
-            Some(_) if b.trial => Gate::Open,
+            Some(_) if b.trial_since.is_some_and(|t| now < t.plus_secs(cooldown)) => Gate::Open,
             Some(_) => {
                 if take_trial {
-                    b.trial = true;
+                    b.trial_since = Some(now);
                 }
                 Gate::Trial
             }
         }
     }
 
-    fn record(&self, m: &Member, ok: bool, now: Timestamp) {
+    /// Records a send's outcome. Only the trial's own outcome ends the trial; a failed
+    /// trial reopens the circuit at once, other failures open it after `failures` in a row.
+    fn record(&self, m: &Member, ok: bool, was_trial: bool, now: Timestamp) {
         let mut b = m.breaker.lock().unwrap_or_else(|p| p.into_inner());
-        b.trial = false;
+        if was_trial {
+            b.trial_since = None;
+        }
         if ok {
             b.consecutive = 0;
             if b.open_until.take().is_some() {
+                b.trial_since = None;
                 tracing::info!(provider = %m.name, "circuit closed: the provider answers again");
                 metrics::gauge!("ringproof_provider_circuit_open", "provider" => m.name.clone()).set(0.0);
             }
             return;
         }
         b.consecutive = b.consecutive.saturating_add(1);
-        let reopen = b.open_until.is_some();
-        if reopen || b.consecutive >= self.breaker.failures {
+        if was_trial || (b.open_until.is_none() && b.consecutive >= self.breaker.failures) {
             b.open_until = Some(now.plus_secs(i64::from(self.breaker.cooldown_s)));
             tracing::warn!(
                 provider = %m.name,
@@ -230,9 +237,23 @@ impl Sender for Router {
         let mut last: Option<String> = None;
         for &i in &route.members {
             let m = &self.members[i];
-            if self.gate(m, self.clock.now(), true) == Gate::Open {
+            // A provider that knows it cannot send now (an SMPP session that is not bound)
+            // is passed over without a try, like an open circuit.
+            if !m.sender.available_for(&msg.to, msg.channel) {
                 continue;
             }
+            let gate = self.gate(m, self.clock.now(), true);
+            if gate == Gate::Open {
+                continue;
+            }
+            // Should this send be dropped before it answers (a caller's timeout, shutdown),
+            // the guard still records it, as a failure, so a trial is never left open.
+            let mut pending = Pending {
+                router: self,
+                member: m,
+                trial: gate == Gate::Trial,
+                done: false,
+            };
             let result = m.sender.send(msg).await;
             let outcome = match &result {
                 Ok(_) => "sent",
@@ -244,17 +265,17 @@ impl Sender for Router {
             .increment(1);
             match result {
                 Ok(receipt) => {
-                    self.record(m, true, self.clock.now());
+                    pending.finish(true);
                     return Ok(receipt);
                 }
                 Err(SendError::Permanent(e)) => {
                     // The provider answered: it is up, the message is the problem.
-                    self.record(m, true, self.clock.now());
+                    pending.finish(true);
                     return Err(SendError::Permanent(e));
                 }
                 Err(SendError::Retryable(e)) => {
                     tracing::warn!(provider = %m.name, error = %e, "send failed; trying the next provider of the route");
-                    self.record(m, false, self.clock.now());
+                    pending.finish(false);
                     last = Some(e);
                 }
             }
@@ -266,15 +287,18 @@ impl Sender for Router {
 
     fn available(&self) -> bool {
         let now = self.clock.now();
-        self.members.iter().any(|m| self.gate(m, now, false) != Gate::Open)
+        self.members
+            .iter()
+            .any(|m| m.sender.available() && self.gate(m, now, false) != Gate::Open)
     }
 
     fn available_for(&self, to: &PhoneNumber, channel: Channel) -> bool {
         let now = self.clock.now();
         self.route(to.e164(), channel).is_some_and(|r| {
-            r.members
-                .iter()
-                .any(|&i| self.gate(&self.members[i], now, false) != Gate::Open)
+            r.members.iter().any(|&i| {
+                let m = &self.members[i];
+                m.sender.available_for(to, channel) && self.gate(m, now, false) != Gate::Open
+            })
         })
     }
 
@@ -283,6 +307,30 @@ impl Sender for Router {
             m.sender.healthcheck().await?;
         }
         Ok(())
+    }
+}
+
+/// One send through one member, until its outcome is recorded.
+struct Pending<'a> {
+    router: &'a Router,
+    member: &'a Member,
+    trial: bool,
+    done: bool,
+}
+
+impl Pending<'_> {
+    fn finish(&mut self, ok: bool) {
+        self.done = true;
+        self.router.record(self.member, ok, self.trial, self.router.clock.now());
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.router
+                .record(self.member, false, self.trial, self.router.clock.now());
+        }
     }
 }
 
@@ -488,6 +536,83 @@ mod tests {
         assert!(r.send(&uk).await.is_err());
         assert_eq!((a.calls(), b.calls()), (2, 2));
         assert!(!r.available_for(&uk.to, Channel::Sms));
+    }
+
+    /// A provider that never answers.
+    struct Hangs;
+
+    #[async_trait]
+    impl Sender for Hangs {
+        fn name(&self) -> &str {
+            "hangs"
+        }
+        async fn send(&self, _msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_trial_dropped_before_it_answers_does_not_keep_the_circuit_open() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(0)));
+        let hangs: Arc<dyn Sender> = Arc::new(Hangs);
+        let r = Router::new(
+            vec![("h".into(), hangs)],
+            &[route(None, None, &["h"])],
+            BreakerConfig {
+                failures: 1,
+                cooldown_s: 30,
+            },
+            clock.clone(),
+        )
+        .unwrap();
+        let m = msg("+14155550123", Channel::Sms);
+        let timeout = std::time::Duration::from_millis(10);
+        assert!(tokio::time::timeout(timeout, r.send(&m)).await.is_err());
+        assert!(!r.available_for(&m.to, Channel::Sms), "the dropped send counted as a failure");
+        clock.advance_secs(30);
+        assert!(r.available_for(&m.to, Channel::Sms), "half-open: one trial may go");
+        assert!(tokio::time::timeout(timeout, r.send(&m)).await.is_err(), "the trial hangs and is dropped");
+        assert!(!r.available_for(&m.to, Channel::Sms), "a lost trial reopens the circuit");
+        clock.advance_secs(30);
+        assert!(r.available_for(&m.to, Channel::Sms), "and it closes again after the cool-down, not never");
+    }
+
+    /// A member that says it cannot send is passed over without a try.
+    struct Unbound(AtomicU32);
+
+    #[async_trait]
+    impl Sender for Unbound {
+        fn name(&self) -> &str {
+            "unbound"
+        }
+        async fn send(&self, _msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(SendError::Retryable("not bound".into()))
+        }
+        fn available(&self) -> bool {
+            false
+        }
+    }
+
+    #[tokio::test]
+    async fn a_member_that_is_not_available_is_skipped_and_counts_for_availability() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(0)));
+        let unbound = Arc::new(Unbound(AtomicU32::new(0)));
+        let b = Scripted::new("b", vec![Ok(())]);
+        let r = Router::new(
+            vec![
+                ("u".into(), unbound.clone() as Arc<dyn Sender>),
+                ("b".into(), b.clone() as Arc<dyn Sender>),
+            ],
+            &[route(None, Some("+1"), &["u", "b"]), route(None, None, &["u"])],
+            BreakerConfig::default(),
+            clock,
+        )
+        .unwrap();
+        assert_eq!(r.send(&msg("+14155550123", Channel::Sms)).await.unwrap().provider, "b");
+        assert_eq!(unbound.0.load(Ordering::SeqCst), 0, "never tried while it says it cannot send");
+        assert!(!r.available_for(&PhoneNumber::parse_e164("+447911123456").unwrap(), Channel::Sms));
+        assert!(r.available_for(&PhoneNumber::parse_e164("+14155550123").unwrap(), Channel::Sms));
     }
 
     #[test]
