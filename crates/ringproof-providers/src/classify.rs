@@ -5,7 +5,8 @@
 //! | 2xx with no error in the body | success |
 //! | 2xx with an error in the body ("HTTP 200 with an error") | by the vendor's error code: its own table, else permanent |
 //! | 408, 425, 429, 5xx | retryable (timeout, throttling, outage) |
-//! | other 4xx | permanent (bad number, bad credentials, refused content) |
+//! | 401, 403 | retryable: *our account* is refused (credentials, suspension), not the message; another provider of the route can carry it, and the circuit breaker takes the failing one out |
+//! | other 4xx | permanent (bad number, refused content) |
 //! | timeout, connection refused or reset, TLS failure | retryable |
 //!
 //! Retryable sends go to the next provider of the route, then back to the job's backoff;
@@ -24,7 +25,7 @@ pub fn http_status(provider: &str, status: u16, reason: &str) -> SendError {
     } else {
         format!("{provider}: HTTP {status}: {reason}")
     };
-    if matches!(status, 408 | 425 | 429) || status >= 500 {
+    if matches!(status, 401 | 403 | 408 | 425 | 429) || status >= 500 {
         SendError::Retryable(msg)
     } else {
         SendError::Permanent(msg)
@@ -78,7 +79,7 @@ mod tests {
         for s in [408, 425, 429, 500, 502, 503, 504] {
             assert!(matches!(http_status("p", s, ""), SendError::Retryable(_)), "{s}");
         }
-        for s in [400, 401, 403, 404, 410, 422] {
+        for s in [400, 404, 410, 422] {
             assert!(matches!(http_status("p", s, "x"), SendError::Permanent(_)), "{s}");
         }
         assert_eq!(

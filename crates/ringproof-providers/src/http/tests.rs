@@ -163,7 +163,7 @@ async fn statuses_classify() {
     let echo = format!(r#"{{"error":"bad","to":"{TO}","text":"{TEXT}"}}"#);
     for (status, retryable) in [
         (400, false),
-        (401, false),
+        (401, true),
         (404, false),
         (408, true),
         (429, true),

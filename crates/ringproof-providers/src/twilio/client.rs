@@ -22,9 +22,17 @@ pub const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
 /// Twilio's limit on the `Twiml` parameter of a call.
 const TWIML_MAX_CHARS: usize = 4000;
 
-/// Twilio error codes that mean "not now" rather than "never": throttling and queueing
-/// limits, and Twilio's own internal errors. Every other code is permanent.
+/// Twilio error codes that mean "not now" or "not through this account" rather than
+/// "never": throttling and queueing limits, Twilio's own internal errors, and refusals of
+/// our account or sender (another provider of the route can carry the message; the circuit
+/// breaker takes Twilio out meanwhile). Every other code is permanent.
 const RETRYABLE_CODES: &[i64] = &[
+    20003, // authentication failed
+    20404, // resource not found (a Messaging Service or number of ours)
+    21212, // invalid 'From' number
+    21408, // permission to send to this region is not enabled on the account
+    21606, // the 'From' number cannot send this way
+    21612, // no route between this 'From' and 'To' (the account's numbers)
     14107, // SMS send rate limit exceeded (between two numbers)
     20429, // too many concurrent requests (HTTP 429; never processed, safe to retry)
     20500, // internal server error

@@ -317,30 +317,31 @@ struct CallAnswer {
 /// The SMS API's non-zero `status` codes ("HTTP 200 with an error in the body"). The
 /// description is ours, never Vonage's `error-text`, which may quote the request.
 ///
-/// Retryable: throttling, Vonage's own faults, and an empty balance (topping up fixes
-/// it, and another provider of the route can carry the message meanwhile). Permanent:
-/// the message or number is refused, or the account is misconfigured (like HTTP 401/403
-/// in [`classify`]).
+/// Retryable: throttling, Vonage's own faults, an empty balance, and every refusal of
+/// *our account* (credentials, barred account, sender or destination not enabled for it):
+/// another provider of the route can carry the message, and the circuit breaker takes
+/// Vonage out meanwhile (like HTTP 401/403 in [`classify`]). Permanent: the message or
+/// the number is refused.
 pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
     let (retryable, what) = match status {
         "1" => (true, "throttled"),
         "2" => (false, "missing parameters"),
         "3" => (false, "invalid parameters"),
-        "4" => (false, "invalid credentials"),
+        "4" => (true, "invalid credentials"),
         "5" => (true, "internal error"),
         "6" => (false, "invalid message (e.g. unroutable number)"),
         "7" => (false, "number barred"),
-        "8" => (false, "partner account barred"),
+        "8" => (true, "partner account barred"),
         "9" => (true, "partner quota violation (out of credit)"),
         "10" => (true, "too many existing binds"),
-        "11" => (false, "account not enabled for HTTP"),
+        "11" => (true, "account not enabled for HTTP"),
         "12" => (false, "message too long"),
-        "14" => (false, "invalid signature"),
-        "15" => (false, "invalid sender address"),
+        "14" => (true, "invalid signature"),
+        "15" => (true, "invalid sender address"),
         "22" => (false, "invalid network code"),
         "23" => (false, "invalid callback URL"),
-        "29" => (false, "non-whitelisted destination"),
-        "32" => (false, "signature and API secret disallowed"),
+        "29" => (true, "non-whitelisted destination (a trial account)"),
+        "32" => (true, "signature and API secret disallowed"),
         "33" => (false, "number de-activated"),
         _ => (false, "unknown error"),
     };

@@ -167,12 +167,13 @@ async fn error_in_a_200_body_classifies_by_status() {
         ("1", true),
         ("2", false),
         ("3", false),
-        ("4", false),
+        ("4", true),
         ("5", true),
         ("6", false),
         ("7", false),
         ("9", true),
-        ("29", false),
+        ("29", true),
+        ("33", false),
         ("99", false),
     ] {
         let e = sms_answer(200, json!({"message-count": "1", "messages": [part(code)]}))
@@ -182,10 +183,10 @@ async fn error_in_a_200_body_classifies_by_status() {
         assert!(e.to_string().contains(&format!("vonage_eu: status {code} (")), "{e}");
         assert_no_personal_data(&e);
     }
-    let e = sms_answer(200, json!({"messages": [part("29")]})).await.unwrap_err();
+    let e = sms_answer(200, json!({"messages": [part("6")]})).await.unwrap_err();
     assert_eq!(
         e,
-        SendError::Permanent("vonage_eu: status 29 (non-whitelisted destination)".into())
+        SendError::Permanent("vonage_eu: status 6 (invalid message (e.g. unroutable number))".into())
     );
     // A long text: the second part throttled.
     let e = sms_answer(
@@ -206,8 +207,8 @@ async fn http_statuses_classify() {
     let echo = json!({"error": format!("to {TO} text {TEXT}")});
     for (status, retryable) in [
         (400, false),
-        (401, false),
-        (403, false),
+        (401, true),
+        (403, true),
         (429, true),
         (500, true),
         (503, true),
@@ -293,7 +294,7 @@ async fn voice_call_with_jwt_and_ncco() {
 
 #[tokio::test]
 async fn voice_errors_classify_without_echo() {
-    for (status, retryable) in [(400, false), (401, false), (429, true), (500, true)] {
+    for (status, retryable) in [(400, false), (401, true), (429, true), (500, true)] {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v1/calls"))
