@@ -26,6 +26,8 @@ pub struct DeliveryRecord {
     /// ISO 3166 region of the destination (`US`, `GB`), for per-country metrics; no number.
     pub region: Option<String>,
     pub sent_at: Timestamp,
+    /// Which send of the verification it was ([`crate::job::DeliverPayload::seq`]).
+    pub seq: u32,
 }
 
 /// The send a receipt matched, after its status moved forward.
@@ -36,6 +38,7 @@ pub struct ReceiptMatch {
     pub channel: Channel,
     pub region: Option<String>,
     pub sent_at: Timestamp,
+    pub seq: u32,
 }
 
 /// Whether a receipt of `status` may replace a record's current status (`None`: only

@@ -814,11 +814,16 @@ impl Engine {
             .and_then(|p| serde_json::from_slice::<DeliverPayload>(&p).ok());
         let Some(p) = payload else {
             let error = "payload cannot be opened: was the server secret changed?".to_owned();
-            return self.give_up(&job, None, error).await.map(Attempt::Done);
+            return self.give_up(&job, None, None, error).await.map(Attempt::Done);
         };
         let Ok(to) = PhoneNumber::parse_e164(&p.to) else {
             return self
-                .give_up(&job, Some(p.channel), "stored number no longer parses".into())
+                .give_up(
+                    &job,
+                    Some(p.channel),
+                    Some(p.seq),
+                    "stored number no longer parses".into(),
+                )
                 .await
                 .map(Attempt::Done);
         };
@@ -858,6 +863,7 @@ impl Engine {
                         channel: p.channel,
                         region,
                         sent_at: now,
+                        seq: p.seq,
                     }),
                     _ => None,
                 };
@@ -873,9 +879,10 @@ impl Engine {
                 self.retry_later(&job, &e).await?;
                 Ok(Attempt::Done(JobOutcome::Retrying { error: e }))
             }
-            Err(SendError::Retryable(e) | SendError::Permanent(e)) => {
-                self.give_up(&job, Some(p.channel), e).await.map(Attempt::Done)
-            }
+            Err(SendError::Retryable(e) | SendError::Permanent(e)) => self
+                .give_up(&job, Some(p.channel), Some(p.seq), e)
+                .await
+                .map(Attempt::Done),
         }
     }
 
@@ -908,7 +915,7 @@ impl Engine {
                         Some(why) => format!("{} {via}: {why}", r.status.as_str()),
                         None => format!("{} {via}", r.status.as_str()),
                     };
-                    v.delivery_failed(Some(m.channel), &reason, now, &mut fx);
+                    v.delivery_failed(Some(m.channel), &reason, Some(m.seq), now, &mut fx);
                 }
             }
             fx.add_webhooks(v);
@@ -1083,13 +1090,19 @@ impl Engine {
         Ok(s)
     }
 
-    async fn give_up(&self, job: &Job, channel: Option<Channel>, error: String) -> Result<JobOutcome, CoreError> {
+    async fn give_up(
+        &self,
+        job: &Job,
+        channel: Option<Channel>,
+        seq: Option<u32>,
+        error: String,
+    ) -> Result<JobOutcome, CoreError> {
         let now = self.now();
         self.store.bury_job(&job.id, &error, now).await?;
         if let Some(vid) = &job.verification_id {
             let mut m = |v: &mut Verification| {
                 let mut fx = Effects::default();
-                v.delivery_failed(channel, &error, now, &mut fx);
+                v.delivery_failed(channel, &error, seq, now, &mut fx);
                 fx.add_webhooks(v);
                 fx
             };

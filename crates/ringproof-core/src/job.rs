@@ -100,6 +100,10 @@ pub struct DeliverPayload {
     /// Whether the verification notifies a webhook (its `sent` event is queued as one).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notify: bool,
+    /// Which send of the verification this is (1 for the first; 0 when unknown), so a late
+    /// failure of an earlier send does not end a verification a later send still serves.
+    #[serde(default)]
+    pub seq: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

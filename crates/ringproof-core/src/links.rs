@@ -242,6 +242,7 @@ impl Engine {
             step: None,
             // Link sessions are not verifications: they have no event history to announce.
             notify: false,
+            seq: 0,
         };
         let job_id = JobId::generate();
         let plain = serde_json::to_vec(&payload).map_err(|e| CoreError::Internal(e.to_string()))?;

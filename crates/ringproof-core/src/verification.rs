@@ -496,9 +496,18 @@ impl Verification {
         self.send(step.channel, &code, Some(index), ctx, fx);
     }
 
-    /// Records a delivery that failed for good. With no step left to try, the
-    /// verification has failed.
-    pub fn delivery_failed(&mut self, channel: Option<Channel>, reason: &str, now: Timestamp, fx: &mut Effects) {
+    /// Records a delivery that failed for good. If it was the latest send (`seq`, the
+    /// send's number, equals `sends`; `None` when unknown) and no step is left to try, the
+    /// verification has failed; an earlier send's failure is only recorded, as a later
+    /// message may still reach the person.
+    pub fn delivery_failed(
+        &mut self,
+        channel: Option<Channel>,
+        reason: &str,
+        seq: Option<u32>,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) {
         self.refresh(now, fx);
         if self.status != Status::Pending {
             // A message of an ended verification: nothing to record after its final event.
@@ -510,7 +519,8 @@ impl Verification {
             detail: Some(reason.to_owned()),
             at: now,
         });
-        if self.status == Status::Pending && usize::from(self.next_step) >= self.workflow.steps().len() {
+        let latest = seq.is_none_or(|s| s == 0 || s == self.sends);
+        if latest && self.status == Status::Pending && usize::from(self.next_step) >= self.workflow.steps().len() {
             self.finish(Status::Failed, now, fx);
             fx.events.push(NewEvent {
                 kind: "failed",
@@ -557,6 +567,7 @@ impl Verification {
             sender: self.options.sender.clone(),
             step,
             notify: self.options.notify,
+            seq: self.sends + 1,
         };
         let id = JobId::generate();
         let plain = serde_json::to_vec(&payload).unwrap_or_default();

@@ -599,7 +599,7 @@ fn run_scenario(workflow: Workflow, policy: Policy, template: Option<&str>, ops:
             }
             Op::DeliveryFailed => {
                 m.delivery_failed(now.millis());
-                v.delivery_failed(None, "provider said no", now, &mut fx);
+                v.delivery_failed(None, "provider said no", None, now, &mut fx);
             }
         }
         compare_sends(&fx, &keys, &v, now, &expected_sends, &what);

@@ -568,13 +568,25 @@ mod tests {
         let m = msg("+14155550123", Channel::Sms);
         let timeout = std::time::Duration::from_millis(10);
         assert!(tokio::time::timeout(timeout, r.send(&m)).await.is_err());
-        assert!(!r.available_for(&m.to, Channel::Sms), "the dropped send counted as a failure");
+        assert!(
+            !r.available_for(&m.to, Channel::Sms),
+            "the dropped send counted as a failure"
+        );
         clock.advance_secs(30);
         assert!(r.available_for(&m.to, Channel::Sms), "half-open: one trial may go");
-        assert!(tokio::time::timeout(timeout, r.send(&m)).await.is_err(), "the trial hangs and is dropped");
-        assert!(!r.available_for(&m.to, Channel::Sms), "a lost trial reopens the circuit");
+        assert!(
+            tokio::time::timeout(timeout, r.send(&m)).await.is_err(),
+            "the trial hangs and is dropped"
+        );
+        assert!(
+            !r.available_for(&m.to, Channel::Sms),
+            "a lost trial reopens the circuit"
+        );
         clock.advance_secs(30);
-        assert!(r.available_for(&m.to, Channel::Sms), "and it closes again after the cool-down, not never");
+        assert!(
+            r.available_for(&m.to, Channel::Sms),
+            "and it closes again after the cool-down, not never"
+        );
     }
 
     /// A member that says it cannot send is passed over without a try.
@@ -610,7 +622,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.send(&msg("+14155550123", Channel::Sms)).await.unwrap().provider, "b");
-        assert_eq!(unbound.0.load(Ordering::SeqCst), 0, "never tried while it says it cannot send");
+        assert_eq!(
+            unbound.0.load(Ordering::SeqCst),
+            0,
+            "never tried while it says it cannot send"
+        );
         assert!(!r.available_for(&PhoneNumber::parse_e164("+447911123456").unwrap(), Channel::Sms));
         assert!(r.available_for(&PhoneNumber::parse_e164("+14155550123").unwrap(), Channel::Sms));
     }

@@ -219,7 +219,7 @@ impl ClientCols {
     }
 }
 
-/// The send a receipt matched (`RETURNING client_id, verification_id, channel, region, sent_at`).
+/// The send a receipt matched (`RETURNING client_id, verification_id, channel, region, sent_at, send_seq`).
 pub(crate) fn receipt_match<'r, R>(row: &'r R) -> Result<ringproof_core::delivery::ReceiptMatch, StoreError>
 where
     R: Row,
@@ -234,6 +234,7 @@ where
         channel: Channel::parse(&channel).ok_or_else(|| corrupt("unknown delivery channel"))?,
         region: col(row, "region")?,
         sent_at: Timestamp(col(row, "sent_at")?),
+        seq: u32_of(col(row, "send_seq")?, "send_seq")?,
     })
 }
 

@@ -111,3 +111,48 @@ async fn callbacks_for_a_provider_without_them_are_404_in_the_envelope() {
         assert_eq!(b["error"]["code"], "not_found");
     }
 }
+
+/// A late failure of an earlier send does not end a verification that a later send (here
+/// the fallback call) still serves; the failure of the latest one does.
+#[tokio::test]
+async fn only_the_latest_send_failing_fails_the_verification() {
+    let app = TestApp::spawn().await;
+    let v = app
+        .start(serde_json::json!({"to": TO, "workflow": [
+            {"channel": "sms"},
+            {"channel": "voice", "after_s": 60}
+        ]}))
+        .await;
+    let id = v["id"].as_str().unwrap().to_owned();
+    app.drain().await;
+    app.clock.advance_secs(60);
+    app.drain().await;
+    let msgs = app.messages(TO).await;
+    assert_eq!(msgs.len(), 2);
+    let id_of = |channel: &str| {
+        msgs.iter().find(|m| m["channel"] == channel).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    app.engine
+        .delivery_receipt(&receipt(&id_of("sms"), DeliveryStatus::Undelivered))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&app, &id).await,
+        "pending",
+        "the call may still reach the person"
+    );
+    assert!(kinds(&app, &id).await.contains(&"delivery_failed".to_owned()));
+    app.engine
+        .delivery_receipt(&receipt(&id_of("voice"), DeliveryStatus::Failed))
+        .await
+        .unwrap();
+    assert_eq!(status(&app, &id).await, "failed");
+}
+
+async fn status(app: &TestApp, id: &str) -> String {
+    let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
+    v["status"].as_str().unwrap().to_owned()
+}

@@ -11,6 +11,7 @@ CREATE TABLE deliveries (
     channel             TEXT NOT NULL,
     region              TEXT,
     sent_at             BIGINT NOT NULL,
+    send_seq            BIGINT NOT NULL,
     status              TEXT,
     updated_at          BIGINT NOT NULL,
     PRIMARY KEY (provider, provider_message_id)

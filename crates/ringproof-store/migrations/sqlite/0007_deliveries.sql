@@ -11,6 +11,7 @@ CREATE TABLE deliveries (
     channel             TEXT NOT NULL,
     region              TEXT,
     sent_at             INTEGER NOT NULL,
+    send_seq            INTEGER NOT NULL,
     status              TEXT,
     updated_at          INTEGER NOT NULL,
     PRIMARY KEY (provider, provider_message_id)

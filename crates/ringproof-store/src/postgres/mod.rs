@@ -647,10 +647,10 @@ impl Store for PgStore {
              AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts) \
              WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.verification_id AND v.client_id = u.client_id)), \
              dl AS (INSERT INTO deliveries (provider, provider_message_id, client_id, verification_id, channel, region, \
-             sent_at, status, updated_at) \
-             SELECT u.provider, u.mid, u.cid, u.vid, u.channel, u.region, u.sent_at, NULL, u.sent_at \
-             FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::int8[]) \
-             AS u(provider, mid, cid, vid, channel, region, sent_at) \
+             sent_at, send_seq, status, updated_at) \
+             SELECT u.provider, u.mid, u.cid, u.vid, u.channel, u.region, u.sent_at, u.seq, NULL, u.sent_at \
+             FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::int8[], \
+             $22::int8[]) AS u(provider, mid, cid, vid, channel, region, sent_at, seq) \
              WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.vid AND v.client_id = u.cid) \
              ON CONFLICT (provider, provider_message_id) DO NOTHING) \
              INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
@@ -686,6 +686,7 @@ impl Store for PgStore {
         .bind(deliveries.iter().map(|d| d.channel.as_str()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| d.region.as_deref()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| d.sent_at.millis()).collect::<Vec<_>>())
+        .bind(deliveries.iter().map(|d| i64::from(d.seq)).collect::<Vec<_>>())
         .execute(&self.pool)
         .await
         .map_err(db("complete jobs"))?;
@@ -704,7 +705,7 @@ impl Store for PgStore {
         let row = sqlx::query(
             "UPDATE deliveries SET status = $1, updated_at = $2 WHERE provider = $3 AND provider_message_id = $4 \
              AND (status IS NULL OR (status = 'sent' AND $1 <> 'sent')) \
-             RETURNING client_id, verification_id, channel, region, sent_at",
+             RETURNING client_id, verification_id, channel, region, sent_at, send_seq",
         )
         .bind(status.as_str())
         .bind(at.millis())

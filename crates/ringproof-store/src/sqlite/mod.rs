@@ -103,7 +103,7 @@ const INSERT_JOB_IF_VERIFICATION: &str = "INSERT INTO jobs (id, kind, client_id,
 /// A send a provider accepted, to match its receipts; dropped with a purged verification,
 /// and a repeat of a recorded send (the same provider message id) changes nothing.
 const INSERT_DELIVERY: &str = "INSERT OR IGNORE INTO deliveries (provider, provider_message_id, client_id, \
-    verification_id, channel, region, sent_at, status, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, NULL, ? \
+    verification_id, channel, region, sent_at, send_seq, status, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, NULL, ? \
     WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
@@ -737,6 +737,7 @@ impl Store for SqliteStore {
                 .bind(d.channel.as_str())?
                 .bind(d.region.as_deref())?
                 .bind(d.sent_at.millis())?
+                .bind(i64::from(d.seq))?
                 .bind(d.sent_at.millis())?
                 .bind(d.verification_id.as_str())?
                 .bind(d.client_id.as_str())?;
@@ -756,7 +757,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(
             "UPDATE deliveries SET status = ?1, updated_at = ?2 WHERE provider = ?3 AND provider_message_id = ?4 \
              AND (status IS NULL OR (status = 'sent' AND ?1 <> 'sent')) \
-             RETURNING client_id, verification_id, channel, region, sent_at",
+             RETURNING client_id, verification_id, channel, region, sent_at, send_seq",
         )
         .bind(status.as_str())
         .bind(at.millis())

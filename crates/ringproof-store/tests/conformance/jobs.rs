@@ -420,10 +420,24 @@ async fn receipts_move_a_delivery_forward_once(store: Arc<dyn Store>) {
         channel: Channel::Sms,
         region: Some("US".into()),
         sent_at: NOW.plus_secs(1),
+        seq: 1,
     };
     let ghost = VerificationId::generate();
+    // Another client's send, with no known region.
+    let other = client(&store).await;
+    let (ov, _) = stored_sms(&store, &other.id).await;
+    let theirs = DeliveryRecord {
+        client_id: other.id.clone(),
+        region: None,
+        seq: 2,
+        ..record(&ov.id, "SM3")
+    };
     store
-        .complete_jobs(&[(&job, None)], &[], &[record(&v.id, "SM1"), record(&ghost, "SM2")])
+        .complete_jobs(
+            &[(&job, None)],
+            &[],
+            &[record(&v.id, "SM1"), record(&ghost, "SM2"), theirs],
+        )
         .await
         .unwrap();
 
@@ -444,7 +458,19 @@ async fn receipts_move_a_delivery_forward_once(store: Arc<dyn Store>) {
         channel: Channel::Sms,
         region: Some("US".into()),
         sent_at: NOW.plus_secs(1),
+        seq: 1,
     };
+    assert_eq!(
+        apply("SM3", "twilio_us", Delivered).await,
+        Some(ReceiptMatch {
+            client_id: other.id.clone(),
+            verification_id: ov.id.clone(),
+            region: None,
+            seq: 2,
+            ..want.clone()
+        }),
+        "each send keeps its own client and verification"
+    );
     assert_eq!(apply("SM1", "twilio_us", Sent).await, Some(want.clone()));
     assert_eq!(apply("SM1", "twilio_us", Sent).await, None, "a repeat");
     let racers: Vec<_> = (0..8)
