@@ -630,6 +630,16 @@ impl Store for PgStore {
             return Ok(());
         }
         let nj = JobArrays::of(new_jobs);
+        // A provider message id seen before now names the newest send (an SMSC whose
+        // counter restarted); within one batch, too, the last one wins (an upsert may not
+        // touch one row twice).
+        let mut seen = std::collections::HashSet::new();
+        let mut deliveries: Vec<&DeliveryRecord> = deliveries
+            .iter()
+            .rev()
+            .filter(|d| seen.insert((d.provider.as_str(), d.provider_message_id.as_str())))
+            .collect();
+        deliveries.reverse();
         // One statement, as in `complete_job`, with the jobs and events as arrays: every
         // job deleted and every event (whose verification still exists) inserted, or none.
         let ids: Vec<&str> = done.iter().map(|(j, _)| j.id.as_str()).collect();
@@ -652,7 +662,10 @@ impl Store for PgStore {
              FROM UNNEST($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::int8[], \
              $22::int8[]) AS u(provider, mid, cid, vid, channel, region, sent_at, seq) \
              WHERE EXISTS (SELECT 1 FROM verifications v WHERE v.id = u.vid AND v.client_id = u.cid) \
-             ON CONFLICT (provider, provider_message_id) DO NOTHING) \
+             ON CONFLICT (provider, provider_message_id) DO UPDATE SET client_id = EXCLUDED.client_id, \
+             verification_id = EXCLUDED.verification_id, channel = EXCLUDED.channel, region = EXCLUDED.region, \
+             sent_at = EXCLUDED.sent_at, send_seq = EXCLUDED.send_seq, status = NULL, \
+             updated_at = EXCLUDED.updated_at) \
              INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
              SELECT e.vid, e.cid, e.kind, e.channel, e.detail, e.at \
              FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) \

@@ -100,9 +100,10 @@ const INSERT_JOB_IF_VERIFICATION: &str = "INSERT INTO jobs (id, kind, client_id,
     WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 /// The verification may have been purged meanwhile; the event then has nowhere to go.
 /// (Placeholders in a batch are positional across its statements, hence the ids twice.)
-/// A send a provider accepted, to match its receipts; dropped with a purged verification,
-/// and a repeat of a recorded send (the same provider message id) changes nothing.
-const INSERT_DELIVERY: &str = "INSERT OR IGNORE INTO deliveries (provider, provider_message_id, client_id, \
+/// A send a provider accepted, to match its receipts; dropped with a purged verification.
+/// A provider message id seen before (an SMSC whose counter restarted) now names this
+/// send: receipts go to the newest, never to an older send of another verification.
+const INSERT_DELIVERY: &str = "INSERT OR REPLACE INTO deliveries (provider, provider_message_id, client_id, \
     verification_id, channel, region, sent_at, send_seq, status, updated_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, NULL, ? \
     WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \

@@ -486,4 +486,14 @@ async fn receipts_move_a_delivery_forward_once(store: Arc<dyn Store>) {
     assert_eq!(won, 1, "one of the concurrent receipts moves it");
     assert_eq!(apply("SM1", "twilio_us", Failed).await, None, "final stays final");
     assert_eq!(apply("SM1", "twilio_us", Sent).await, None);
+
+    // The provider reuses the id for a later send (an SMSC whose counter restarted): its
+    // receipts go to the newest send, never to the old verification.
+    let (later, _) = stored_sms(&store, &c.id).await;
+    store
+        .complete_jobs(&[], &[], &[record(&later.id, "SM1")])
+        .await
+        .unwrap();
+    let m = apply("SM1", "twilio_us", Delivered).await.unwrap();
+    assert_eq!(m.verification_id, later.id);
 }
