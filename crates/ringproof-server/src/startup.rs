@@ -21,6 +21,7 @@ use ringproof_providers::webhook::{HttpWebhookPoster, WebhookHttpConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::routes::callbacks::Receipts;
 use crate::worker::Wake;
 use ringproof_core::ports::{DeliveryReceipt, ReceiptSink};
 
@@ -203,10 +204,11 @@ impl Application {
         } else {
             None
         };
+        let receipts = Arc::new(Receipts::new(engine.clone()));
         let ctx = BuildContext {
             sandbox: sandbox.clone().map(|s| Arc::new(s) as Arc<dyn Sender>),
             clock: clock.clone(),
-            receipts: Some(receipt_sink(engine.clone())),
+            receipts: Some(receipt_sink(receipts.clone())),
         };
         let built = registry::build_sender(
             &config.provider,
@@ -246,6 +248,7 @@ impl Application {
             sandbox,
             metrics: telemetry::metrics_handle(),
             callbacks: Arc::new(callbacks),
+            receipts,
             public_base_url: Arc::from(config.public_base_url_or(addr).as_str()),
             config: Arc::new(config),
         };
@@ -371,14 +374,14 @@ pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sende
 /// one task in arrival order. Bounded: should the database fall far behind, receipts past
 /// the bound are dropped with a warning (they are facts about messages already sent; the
 /// verification does not depend on them).
-fn receipt_sink(engine: Engine) -> Arc<dyn ReceiptSink> {
+fn receipt_sink(receipts: Arc<Receipts>) -> Arc<dyn ReceiptSink> {
     const QUEUE: usize = 10_000;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<DeliveryReceipt>(QUEUE);
     tokio::spawn(async move {
         while let Some(r) = rx.recv().await {
-            match engine.delivery_receipt(&r).await {
-                Ok(outcome) => crate::routes::callbacks::record(&outcome),
-                Err(e) => tracing::warn!(provider = %r.provider, error = %e, "delivery receipt not recorded"),
+            let provider = r.provider.clone();
+            if let Err(e) = receipts.apply(r).await {
+                tracing::warn!(provider = %provider, error = %e, "delivery receipt not recorded");
             }
         }
     });

@@ -9,10 +9,15 @@
 //!
 //! [`Engine::delivery_receipt`]: ringproof_core::engine::Engine::delivery_receipt
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use ringproof_core::delivery::ReceiptOutcome;
+use ringproof_core::engine::Engine;
 use ringproof_core::ports::{CallbackError, CallbackRequest, DeliveryReceipt};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -102,15 +107,67 @@ async fn handle(
         CallbackError::Malformed(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_callback", e.to_string()),
     })?;
     for r in receipts {
-        apply(state, &r).await?;
+        state.receipts.apply(r).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Records one receipt, with its metrics.
-pub async fn apply(state: &AppState, r: &DeliveryReceipt) -> Result<(), ApiError> {
-    record(&state.engine.delivery_receipt(r).await?);
-    Ok(())
+/// Applies receipts, from callbacks and from providers' own connections (SMPP). A receipt
+/// can overtake the recording of its send (the worker records sends in batches, and an
+/// SMSC may answer within milliseconds), so one that matches no send is tried again a few
+/// times, a few seconds apart, before it is counted as ignored. Bounded: past `MAX_WAITING`
+/// receipts waiting to be retried, new ones are ignored at once.
+pub struct Receipts {
+    engine: Engine,
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Waits before the retries of a receipt that matched no send.
+const RETRY_AFTER: [Duration; 3] = [Duration::from_secs(2), Duration::from_secs(10), Duration::from_secs(30)];
+const MAX_WAITING: usize = 10_000;
+
+impl Receipts {
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Applies one receipt now; if it matched no send, retries it later in the background.
+    pub async fn apply(&self, r: DeliveryReceipt) -> Result<(), ringproof_core::CoreError> {
+        let outcome = self.engine.delivery_receipt(&r).await?;
+        if outcome != ReceiptOutcome::Ignored {
+            record(&outcome);
+            return Ok(());
+        }
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            record(&outcome);
+            return Ok(());
+        }
+        let (engine, waiting) = (self.engine.clone(), self.waiting.clone());
+        tokio::spawn(async move {
+            let mut last = ReceiptOutcome::Ignored;
+            for wait in RETRY_AFTER {
+                tokio::time::sleep(wait).await;
+                match engine.delivery_receipt(&r).await {
+                    Ok(ReceiptOutcome::Ignored) => continue,
+                    Ok(o) => {
+                        last = o;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(provider = %r.provider, error = %e, "delivery receipt not recorded");
+                        break;
+                    }
+                }
+            }
+            record(&last);
+            waiting.fetch_sub(1, Ordering::SeqCst);
+        });
+        Ok(())
+    }
 }
 
 /// Metrics for one receipt: counts by provider, status and destination country, and the
