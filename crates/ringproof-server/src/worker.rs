@@ -167,7 +167,7 @@ async fn claim_loop(
                     Ok(Attempt::Done(outcome)) => record_job(&outcome, &job_id, &client_id),
                     Ok(Attempt::Sent(sent)) => {
                         // Should the recorder have stopped, the job is sent again after
-                        // its lease; the provider drops the duplicate.
+                        // its lease (at least once: docs/providers.md).
                         let _ = sent_tx.send(*sent).await;
                     }
                     Err(e) => tracing::warn!(kind, job_id, error = %e, "job failed to run; it will be retried after its lease"),

@@ -75,8 +75,13 @@ pub fn parse_text(text: &str) -> Option<(String, String)> {
 }
 
 /// The value of `key:` in a receipt text: the key matched case-insensitively at the start
-/// or after a space, the value up to the next whitespace.
+/// or after a space, the value up to the next whitespace. Only the header before `text:`
+/// is searched: the `text:` part repeats the start of the SMS, which holds the code.
 fn field<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let head = text
+        .len()
+        .min(text.to_ascii_lowercase().find(" text:").unwrap_or(text.len()));
+    let text = &text[..head];
     let lower = text.to_ascii_lowercase();
     let pat = format!("{key}:");
     let mut from = 0;

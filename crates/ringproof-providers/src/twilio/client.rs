@@ -351,7 +351,8 @@ pub(crate) fn redact_numbers(text: &str) -> String {
                 j -= 1;
             }
             let digits = chars[i..j].iter().filter(|c| c.is_ascii_digit()).count();
-            if digits >= 5 {
+            // Four digits already: a code of the shortest length must not slip through.
+            if digits >= 4 {
                 out.push_str("[number]");
                 i = j;
                 continue;
@@ -505,9 +506,10 @@ mod tests {
             m,
             "tw: HTTP 400: Twilio error 29999: Number [number] refused (see [number])"
         );
+        // Four digits are masked too (a code can be that short); shorter runs are not.
         assert_eq!(
             redact_numbers("code 1234 at 12:30, +1 415 555 0100."),
-            "code 1234 at 12:30, [number]."
+            "code [number] at 12:30, [number]."
         );
         // A number where the message is cut is masked before the cut, not half kept.
         let long = format!("{} +447911123456", "x".repeat(155));
