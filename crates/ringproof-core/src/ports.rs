@@ -216,7 +216,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// One message or call to hand to a provider.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct OutboundMessage {
     /// Stable across retries of the same job, so a provider (or the sandbox) can drop a
     /// duplicate after a crash between sending and recording the send.
@@ -227,6 +227,20 @@ pub struct OutboundMessage {
     pub text: String,
     pub locale: String,
     pub sender: Option<String>,
+}
+
+/// Shows neither the text (it holds the code) nor the whole number.
+impl std::fmt::Debug for OutboundMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundMessage")
+            .field("idempotency_key", &self.idempotency_key)
+            .field("to", &self.to.masked())
+            .field("channel", &self.channel)
+            .field("text_chars", &self.text.chars().count())
+            .field("locale", &self.locale)
+            .field("sender", &self.sender)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
