@@ -459,8 +459,9 @@ async fn resend_verification(
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventView {
-    /// `created`, `send_queued`, `sent`, `delivery_failed`, `step_skipped`, `check_wrong`,
-    /// `approved`, `max_attempts_reached`, `canceled`, `expired`, `failed`, …
+    /// `created`, `send_queued`, `sent`, `delivered`, `delivery_failed`, `step_skipped`,
+    /// `check_wrong`, `check_no_live_code`, `approved`, `max_attempts_reached`, `canceled`,
+    /// `expired`, `failed`, …
     pub kind: String,
     pub channel: Option<ApiChannel>,
     pub detail: Option<String>,
