@@ -346,14 +346,24 @@ async fn delivery_receipts_reach_the_sink() {
 #[tokio::test]
 async fn throttling_is_retryable_and_a_bad_destination_permanent() {
     let mut smsc = Smsc::start().await;
-    let sender = build(&smsc.config("s3cret", json!({"throughput_per_s": 50})), None);
-    smsc.control("throttle 1").await;
+    let sender = build(
+        &smsc.config("s3cret", json!({"throughput_per_s": 50, "submit_timeout_ms": 1500})),
+        None,
+    );
+    // Throttled, paused 1 s, retried, throttled again: the next pause would outlast the
+    // submit timeout, so the send gives up.
+    smsc.control("throttle 2").await;
     let e = sender.send(&sms("Your code is 123456")).await.unwrap_err();
     assert!(
         matches!(&e, SendError::Retryable(m) if m.contains("ESME_RTHROTTLED (0x58)")),
         "{e}"
     );
     assert_private(&e);
+    // The pause (2 s now) outlasts a new send's timeout too: refused at once, nothing sent.
+    let e = sender.send(&sms("Your code is 123456")).await.unwrap_err();
+    assert!(matches!(&e, SendError::Retryable(m) if m.contains("throttl")), "{e}");
+    assert_eq!(smsc.events("submit_sm").len(), 2);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     sender.send(&sms("Your code is 123456")).await.unwrap();
 
     smsc.control("invalid 1").await;
@@ -368,7 +378,7 @@ async fn throttling_is_retryable_and_a_bad_destination_permanent() {
     call.channel = Channel::Voice;
     let e = sender.send(&call).await.unwrap_err();
     assert_eq!(e, SendError::Permanent("smsc: SMPP carries SMS only".into()));
-    assert_eq!(smsc.events("submit_sm").len(), 3, "the call never reached the SMSC");
+    assert_eq!(smsc.events("submit_sm").len(), 4, "the call never reached the SMSC");
 }
 
 #[tokio::test]
@@ -503,7 +513,7 @@ async fn a_message_sender_replaces_the_configured_one_when_it_fits() {
 }
 
 #[tokio::test]
-async fn an_unanswered_submit_times_out_retryably() {
+async fn an_unanswered_submit_keeps_its_window_slot_until_the_session_is_replaced() {
     let mut smsc = Smsc::start().await;
     let sender = build(
         &smsc.config("s3cret", json!({"submit_timeout_ms": 300, "window": 1})),
@@ -517,7 +527,117 @@ async fn an_unanswered_submit_times_out_retryably() {
         "{e}"
     );
     assert_private(&e);
-    // The window slot came back: the next send goes through on the same session.
-    sender.send(&sms("Your code is 123456")).await.unwrap();
+    // The unanswered submit_sm still holds the only window slot: the next send times out
+    // waiting for it, and never puts a second submit_sm on the wire.
+    let e = sender.send(&sms("Your code is 123456")).await.unwrap_err();
+    assert!(
+        matches!(&e, SendError::Retryable(m) if m.contains("no window slot free within 300 ms")),
+        "{e}"
+    );
+    assert_private(&e);
+    assert_eq!(smsc.events("submit_sm").len(), 1, "one submit_sm outstanding at most");
     assert_eq!(smsc.events("bind").len(), 1);
+    // The third timeout in a row replaces the session, which frees the slot.
+    let e = sender.send(&sms("Your code is 123456")).await.unwrap_err();
+    assert!(matches!(&e, SendError::Retryable(_)), "{e}");
+    assert_eq!(smsc.events("submit_sm").len(), 1);
+    smsc.wait_for("unbind", |_| true, 1).await;
+    smsc.wait_for("bind", |e| e["ok"] == true, 2).await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match sender.send(&sms("Your code is 123456")).await {
+            Ok(_) => break,
+            Err(SendError::Retryable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no send succeeded after the session was replaced: {e}"),
+        }
+    }
+    let submits = smsc.events("submit_sm");
+    assert_eq!(submits.len(), 2, "{submits:?}");
+    assert_eq!((&submits[0]["status"], &submits[1]["status"]), (&json!(-1), &json!(0)));
+    assert_eq!(smsc.events("bind").len(), 2, "one new session");
+}
+
+#[tokio::test]
+async fn a_throttled_submit_is_retried_on_the_same_session_after_a_pause() {
+    let mut smsc = Smsc::start().await;
+    let sender = build(&smsc.config("s3cret", json!({})), None);
+    sender.healthcheck().await.unwrap();
+    smsc.control("throttle 1").await;
+    let started = Instant::now();
+    let receipt = sender.send(&sms("Your code is 123456")).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the session paused before the retry: {:?}",
+        started.elapsed()
+    );
+    let submits = smsc.events("submit_sm");
+    assert_eq!(submits.len(), 2, "{submits:?}");
+    assert_eq!(
+        (&submits[0]["status"], &submits[1]["status"]),
+        (&json!(0x58), &json!(0))
+    );
+    assert_eq!(
+        submits[0]["short_message"], submits[1]["short_message"],
+        "the same part again"
+    );
+    assert_eq!(
+        receipt.provider_message_id.as_deref(),
+        submits[1]["message_id"].as_str()
+    );
+    assert_eq!(smsc.events("bind").len(), 1, "on the same session");
+}
+
+#[tokio::test]
+async fn a_persistent_throttle_is_retryable_within_the_submit_timeout() {
+    let mut smsc = Smsc::start().await;
+    let sender = build(&smsc.config("s3cret", json!({"submit_timeout_ms": 3000})), None);
+    sender.healthcheck().await.unwrap();
+    smsc.control("throttle 1000").await;
+    let started = Instant::now();
+    let e = sender.send(&sms("Your code is 123456")).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&e, SendError::Retryable(m) if m.contains("ESME_RTHROTTLED (0x58)")),
+        "{e}"
+    );
+    assert_private(&e);
+    let submits = smsc.events("submit_sm");
+    assert!((2..=3).contains(&submits.len()), "retried once or twice: {submits:?}");
+    assert_eq!(smsc.events("bind").len(), 1);
+}
+
+#[tokio::test]
+async fn a_throttled_later_part_is_retried_alone() {
+    let mut smsc = Smsc::start().await;
+    // Two parts a second at most, so the throttle can be set between the first and the second.
+    let sender = build(&smsc.config("s3cret", json!({"throughput_per_s": 2})), None);
+    sender.healthcheck().await.unwrap();
+    let text: String = (0..400).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let send = {
+        let sender = sender.clone();
+        tokio::spawn(async move { sender.send(&sms(&text)).await })
+    };
+    smsc.wait_for("submit_sm", |_| true, 1).await;
+    smsc.control("throttle 1").await;
+    let receipt = send.await.unwrap().unwrap();
+    let submits = smsc.wait_for("submit_sm", |_| true, 4).await;
+    let seen: Vec<(u8, Value)> = submits
+        .iter()
+        .map(|p| (unhex(p["short_message"].as_str().unwrap())[5], p["status"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, json!(0)), (2, json!(0x58)), (2, json!(0)), (3, json!(0))],
+        "only the throttled part again"
+    );
+    assert_eq!(
+        receipt.provider_message_id.as_deref(),
+        submits[0]["message_id"].as_str()
+    );
 }

@@ -6,7 +6,9 @@
 //! reader task, since reading a PDU is not cancel-safe), requests from senders, and the
 //! `enquire_link` timer. Senders never touch the socket: each part of a message is a
 //! [`Request`] with a oneshot for its response, and a semaphore bounds how many are
-//! outstanding (the window).
+//! outstanding (the window). A request carries its window permit into the session's table
+//! of pending requests, so the slot frees when the SMSC answers (or the session ends), not
+//! when the sender stops waiting.
 //!
 //! ```text
 //!   send() ──Request──▶ supervisor ──submit_sm──▶ SMSC
@@ -15,7 +17,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +28,7 @@ use secrecy::ExposeSecret;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 
 use super::config::{Settings, SmppConfig, source_address};
@@ -59,6 +61,34 @@ struct Request {
     /// After this the sender has given up: the request is dropped, never written.
     deadline: Instant,
     reply: oneshot::Sender<Pdu>,
+    /// The window slot: held until the response arrives or the session ends, even when the
+    /// sender has stopped waiting (the PDU is still outstanding at the SMSC).
+    permit: OwnedSemaphorePermit,
+}
+
+/// What senders hand the supervisor.
+enum ToSession {
+    Submit(Request),
+    /// Drop and rebind the session with this generation ([`LinkState::attempts`] when it
+    /// was bound): its window is held by `submit_sm` the SMSC does not answer.
+    Replace(u64),
+}
+
+/// After this many submits in a row end in a timeout (no answer, or no window slot), the
+/// session is replaced, so slots held by unanswered `submit_sm` cannot leak forever.
+const REPLACE_AFTER_TIMEOUTS: u32 = 3;
+/// Tries of one part the SMSC answers with `ESME_RTHROTTLED` (the first and two retries).
+const THROTTLED_TRIES: u32 = 3;
+const THROTTLE_PAUSE_MIN: Duration = Duration::from_secs(1);
+const THROTTLE_PAUSE_MAX: Duration = Duration::from_secs(8);
+
+/// New submits on a session that answered `ESME_RTHROTTLED` wait until `until`.
+struct Pause {
+    /// The session generation this applies to; another session starts unpaused.
+    session: u64,
+    until: Option<Instant>,
+    /// The next pause: doubles with each throttle, back to the minimum on a success.
+    next: Duration,
 }
 
 /// What the supervisor needs (not the request sender, so that dropping the
@@ -75,11 +105,14 @@ struct Core {
 /// The SMPP provider: one `bind_transceiver` session, shared by every send.
 pub struct SmppSender {
     core: Arc<Core>,
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::Sender<ToSession>,
     /// The supervisor's half, until it is started (at build inside a runtime, else on
     /// first use).
-    start: Mutex<Option<mpsc::Receiver<Request>>>,
-    window: Semaphore,
+    start: Mutex<Option<mpsc::Receiver<ToSession>>>,
+    window: Arc<Semaphore>,
+    /// Submits in a row that timed out (reset by any answer from the SMSC).
+    timeouts: AtomicU32,
+    pause: Mutex<Pause>,
     /// When the next `submit_sm` may go, with `throughput_per_s`.
     next_slot: Mutex<Option<Instant>>,
     udh_reference: AtomicU8,
@@ -99,7 +132,7 @@ impl SmppSender {
             link: Link::Connecting,
             attempts: 0,
         });
-        let window = Semaphore::new(settings.window);
+        let window = Arc::new(Semaphore::new(settings.window));
         let sender = SmppSender {
             core: Arc::new(Core {
                 name: name.to_owned(),
@@ -111,6 +144,12 @@ impl SmppSender {
             requests,
             start: Mutex::new(Some(rx)),
             window,
+            timeouts: AtomicU32::new(0),
+            pause: Mutex::new(Pause {
+                session: 0,
+                until: None,
+                next: THROTTLE_PAUSE_MIN,
+            }),
             next_slot: Mutex::new(None),
             // Any start will do; a per-process random one is not needed.
             udh_reference: AtomicU8::new(1),
@@ -190,35 +229,152 @@ impl SmppSender {
         sleep_until(slot).await;
     }
 
-    /// Sends one `submit_sm` and returns the SMSC's message id.
+    /// The generation of the current (or last) session.
+    fn session(&self) -> u64 {
+        self.core.state.borrow().attempts
+    }
+
+    /// Counts a submit that timed out; the [`REPLACE_AFTER_TIMEOUTS`]th in a row asks the
+    /// supervisor to replace the bound session.
+    fn count_timeout(&self) {
+        let n = self.timeouts.fetch_add(1, Ordering::Relaxed) + 1;
+        if n < REPLACE_AFTER_TIMEOUTS {
+            return;
+        }
+        let bound = {
+            let s = self.core.state.borrow();
+            (s.link == Link::Bound).then_some(s.attempts)
+        };
+        match bound {
+            // Not bound: the session is being replaced anyway.
+            None => self.timeouts.store(0, Ordering::Relaxed),
+            Some(session) => {
+                // When the channel is full the next timeout asks again.
+                if self.requests.try_send(ToSession::Replace(session)).is_ok() {
+                    self.timeouts.store(0, Ordering::Relaxed);
+                    tracing::warn!(
+                        provider = %self.core.name,
+                        timeouts = n,
+                        "SMPP submits keep timing out; replacing the session"
+                    );
+                }
+            }
+        }
+    }
+
+    /// When new submits on `session` may go again, if it is paused.
+    fn paused_until(&self, session: u64) -> Option<Instant> {
+        let p = self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        p.until.filter(|u| p.session == session && *u > Instant::now())
+    }
+
+    /// The SMSC throttled `session`: pauses it (unless a pause is already running, so a
+    /// burst of throttled answers doubles the pause once) and returns the pause's end.
+    fn throttled(&self, session: u64) -> Instant {
+        let mut p = self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        if p.session != session {
+            *p = Pause {
+                session,
+                until: None,
+                next: THROTTLE_PAUSE_MIN,
+            };
+        }
+        let now = Instant::now();
+        match p.until {
+            Some(u) if u > now => u,
+            _ => {
+                let u = now + p.next;
+                p.until = Some(u);
+                p.next = (p.next * 2).min(THROTTLE_PAUSE_MAX);
+                u
+            }
+        }
+    }
+
+    /// The SMSC took a message: the throttle pause is over.
+    fn accepted(&self) {
+        let mut p = self.pause.lock().unwrap_or_else(|e| e.into_inner());
+        p.until = None;
+        p.next = THROTTLE_PAUSE_MIN;
+    }
+
+    /// Sends one `submit_sm` and returns the SMSC's message id. Answered with
+    /// `ESME_RTHROTTLED`, it pauses the session and tries again (up to [`THROTTLED_TRIES`]
+    /// in all, all within `submit_timeout`).
     async fn submit(&self, submit: &SubmitSm) -> Result<String, SendError> {
         let deadline = Instant::now() + self.core.settings.submit_timeout;
-        let timed_out = || {
-            self.err(
-                SendError::Retryable,
-                format_args!(
-                    "no submit_sm_resp within {} ms",
-                    self.core.settings.submit_timeout.as_millis()
-                ),
-            )
+        let body = submit.encode();
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let session = self.session();
+            if let Some(until) = self.paused_until(session) {
+                if until >= deadline {
+                    return Err(self.err(
+                        SendError::Retryable,
+                        "the SMSC is throttling the session (ESME_RTHROTTLED); submits paused",
+                    ));
+                }
+                sleep_until(until).await;
+            }
+            let resp = self.submit_once(body.clone(), deadline).await?;
+            self.timeouts.store(0, Ordering::Relaxed);
+            if resp.status == status::ESME_RTHROTTLED {
+                let until = self.throttled(session);
+                if tries < THROTTLED_TRIES && until < deadline {
+                    tracing::debug!(provider = %self.core.name, tries, "submit_sm throttled; retrying after a pause");
+                    continue;
+                }
+                return Err(classify_submit(&self.core.name, resp.status));
+            }
+            if resp.status != status::ESME_ROK {
+                return Err(classify_submit(&self.core.name, resp.status));
+            }
+            if resp.command_id == pdu::GENERIC_NACK {
+                return Err(self.err(SendError::Retryable, "the SMSC answered generic_nack"));
+            }
+            self.accepted();
+            return pdu::submit_sm_resp_message_id(&resp.body).ok_or_else(|| {
+                self.err(
+                    SendError::Retryable,
+                    "the SMSC accepted the message without a message_id",
+                )
+            });
+        }
+    }
+
+    /// One `submit_sm` under the window: its response, whatever the status.
+    async fn submit_once(&self, body: Vec<u8>, deadline: Instant) -> Result<Pdu, SendError> {
+        let ms = self.core.settings.submit_timeout.as_millis();
+        let permit = match timeout_at(deadline, self.window.clone().acquire_owned()).await {
+            Err(_) => {
+                self.count_timeout();
+                return Err(self.err(
+                    SendError::Retryable,
+                    format_args!("no window slot free within {ms} ms (submit_sm awaiting their answer)"),
+                ));
+            }
+            Ok(Err(_)) => return Err(self.err(SendError::Retryable, "the SMPP session has ended")),
+            Ok(Ok(p)) => p,
         };
-        let _permit = timeout_at(deadline, self.window.acquire())
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(|_| self.err(SendError::Retryable, "the SMPP session has ended"))?;
         self.throttle().await;
         let (reply, answer) = oneshot::channel();
         let req = Request {
             command_id: pdu::SUBMIT_SM,
-            body: submit.encode(),
+            body,
             deadline,
             reply,
+            permit,
         };
-        timeout_at(deadline, self.requests.send(req))
+        let timed_out = || {
+            self.count_timeout();
+            self.err(SendError::Retryable, format_args!("no submit_sm_resp within {ms} ms"))
+        };
+        timeout_at(deadline, self.requests.send(ToSession::Submit(req)))
             .await
             .map_err(|_| timed_out())?
             .map_err(|_| self.err(SendError::Retryable, "the SMPP session has ended"))?;
-        let resp = timeout_at(deadline, answer)
+        timeout_at(deadline, answer)
             .await
             .map_err(|_| timed_out())?
             .map_err(|_| {
@@ -226,19 +382,7 @@ impl SmppSender {
                     SendError::Retryable,
                     "the connection to the SMSC was lost before it answered",
                 )
-            })?;
-        if resp.status != status::ESME_ROK {
-            return Err(classify_submit(&self.core.name, resp.status));
-        }
-        if resp.command_id == pdu::GENERIC_NACK {
-            return Err(self.err(SendError::Retryable, "the SMSC answered generic_nack"));
-        }
-        pdu::submit_sm_resp_message_id(&resp.body).ok_or_else(|| {
-            self.err(
-                SendError::Retryable,
-                "the SMSC accepted the message without a message_id",
-            )
-        })
+            })
     }
 }
 
@@ -350,10 +494,12 @@ enum End {
     /// Every [`SmppSender`] handle is gone: unbound, stop.
     Closed,
     Lost(String),
+    /// Senders asked for a new session: unbound, reconnect.
+    Replaced,
 }
 
 /// Connects, binds, runs the session, reconnects: until the sender is dropped.
-async fn supervise(core: Arc<Core>, mut requests: mpsc::Receiver<Request>) {
+async fn supervise(core: Arc<Core>, mut requests: mpsc::Receiver<ToSession>) {
     let mut failures: u32 = 0;
     let mut last_attempt: Option<Instant> = None;
     loop {
@@ -370,14 +516,19 @@ async fn supervise(core: Arc<Core>, mut requests: mpsc::Receiver<Request>) {
                     s.link = Link::Bound;
                     s.attempts += 1;
                 });
+                let generation = core.state.borrow().attempts;
                 tracing::info!(provider = %core.name, "SMPP session bound");
-                match run_session(&core, stream, &mut requests).await {
+                match run_session(&core, generation, stream, &mut requests).await {
                     End::Closed => {
                         tracing::info!(provider = %core.name, "SMPP session closed");
                         return;
                     }
                     End::Lost(why) => {
                         tracing::warn!(provider = %core.name, reason = %why, "SMPP session lost; reconnecting");
+                        core.state.send_modify(|s| s.link = Link::Connecting);
+                    }
+                    End::Replaced => {
+                        tracing::warn!(provider = %core.name, "SMPP session unbound to free its window; reconnecting");
                         core.state.send_modify(|s| s.link = Link::Connecting);
                     }
                 }
@@ -471,7 +622,7 @@ async fn write(w: &mut OwnedWriteHalf, pdu: &Pdu) -> Result<(), End> {
         .map_err(|e| End::Lost(format!("write failed: {}", e.kind())))
 }
 
-async fn run_session(core: &Core, stream: TcpStream, requests: &mut mpsc::Receiver<Request>) -> End {
+async fn run_session(core: &Core, generation: u64, stream: TcpStream, requests: &mut mpsc::Receiver<ToSession>) -> End {
     let (mut rd, mut wr) = stream.into_split();
     let (pdu_tx, mut pdus) = mpsc::channel::<Result<Pdu, String>>(64);
     let reader = tokio::spawn(async move {
@@ -487,9 +638,9 @@ async fn run_session(core: &Core, stream: TcpStream, requests: &mut mpsc::Receiv
             }
         }
     });
-    let end = session_loop(core, &mut wr, &mut pdus, requests).await;
+    let end = session_loop(core, generation, &mut wr, &mut pdus, requests).await;
     reader.abort();
-    if matches!(end, End::Closed) {
+    if matches!(end, End::Closed | End::Replaced) {
         // A polite unbind; the answer is not awaited.
         let _ = wr
             .write_all(&Pdu::new(pdu::UNBIND, 0, 0x7FFF_FFFF, vec![]).encode())
@@ -501,12 +652,15 @@ async fn run_session(core: &Core, stream: TcpStream, requests: &mut mpsc::Receiv
 
 async fn session_loop(
     core: &Core,
+    generation: u64,
     wr: &mut OwnedWriteHalf,
     pdus: &mut mpsc::Receiver<Result<Pdu, String>>,
-    requests: &mut mpsc::Receiver<Request>,
+    requests: &mut mpsc::Receiver<ToSession>,
 ) -> End {
     let mut seq = Sequence(1);
-    let mut pending: HashMap<u32, oneshot::Sender<Pdu>> = HashMap::new();
+    // Requests written and not answered yet, with their window slots (at most `window`
+    // entries: every request holds a permit). Dropped with the session, which frees them.
+    let mut pending: HashMap<u32, (oneshot::Sender<Pdu>, OwnedSemaphorePermit)> = HashMap::new();
     let period = core.settings.enquire_link;
     let mut ticker = tokio::time::interval_at(Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -523,7 +677,7 @@ async fn session_loop(
                     match pdu.command_id {
                         pdu::ENQUIRE_LINK_RESP => awaiting_enquire = false,
                         _ => {
-                            if let Some(tx) = pending.remove(&pdu.sequence) {
+                            if let Some((tx, _permit)) = pending.remove(&pdu.sequence) {
                                 let _ = tx.send(pdu);
                             }
                         }
@@ -554,7 +708,14 @@ async fn session_loop(
                 }
             }
             req = requests.recv() => {
-                let Some(req) = req else { return End::Closed };
+                let req = match req {
+                    None => return End::Closed,
+                    Some(ToSession::Replace(g)) if g == generation => return End::Replaced,
+                    // Meant for a session already gone.
+                    Some(ToSession::Replace(_)) => continue,
+                    Some(ToSession::Submit(req)) => req,
+                };
+                // Given up on before it was written: dropped, which frees its slot.
                 if req.reply.is_closed() || Instant::now() >= req.deadline {
                     continue;
                 }
@@ -562,10 +723,7 @@ async fn session_loop(
                 if let Err(end) = write(wr, &Pdu::new(req.command_id, 0, s, req.body)).await {
                     return end;
                 }
-                if pending.len() >= 1024 {
-                    pending.retain(|_, tx| !tx.is_closed());
-                }
-                pending.insert(s, req.reply);
+                pending.insert(s, (req.reply, req.permit));
             }
             _ = ticker.tick() => {
                 if awaiting_enquire {
@@ -633,6 +791,35 @@ mod tests {
         for code in [0x0D, 0x05, 0x08] {
             assert!(matches!(classify_bind("p", code), SendError::Retryable(_)), "{code:#x}");
         }
+    }
+
+    #[test]
+    fn the_throttle_pause_doubles_to_its_cap_and_resets_on_a_success() {
+        let config: SmppConfig = serde_json::from_value(serde_json::json!({
+            "host": "smsc.example", "system_id": "acct", "password": "pw", "source_addr": "Acme"
+        }))
+        .unwrap();
+        // Outside a runtime nothing connects.
+        let sender = SmppSender::new("smsc", &config, None).unwrap();
+        let next = |s: &SmppSender| s.pause.lock().unwrap().next.as_secs();
+        let until = sender.throttled(7);
+        assert!(until > Instant::now() + Duration::from_millis(900));
+        assert_eq!(sender.paused_until(7), Some(until));
+        assert_eq!(sender.paused_until(8), None, "another session is not paused");
+        // A throttled answer during the pause does not lengthen it.
+        assert_eq!(sender.throttled(7), until);
+        assert_eq!(next(&sender), 2);
+        for want in [4, 8, 8] {
+            sender.pause.lock().unwrap().until = Some(Instant::now());
+            sender.throttled(7);
+            assert_eq!(next(&sender), want);
+        }
+        sender.accepted();
+        assert_eq!((sender.paused_until(7), next(&sender)), (None, 1));
+        // A new session starts from the shortest pause.
+        sender.pause.lock().unwrap().next = THROTTLE_PAUSE_MAX;
+        sender.throttled(9);
+        assert_eq!(next(&sender), 2);
     }
 
     #[test]
