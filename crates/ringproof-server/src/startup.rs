@@ -238,6 +238,19 @@ impl Application {
         let engine = engine
             .with_public_base_url(&config.public_base_url_or(addr))
             .with_sender(sender.clone());
+        // Twilio signs its status callbacks over the URL it was given; we check them
+        // against our public URL, so the two must agree or every callback is refused.
+        for (name, p) in &config.providers {
+            if let registry::ProviderConfig::Twilio(t) = p
+                && let Some(url) = &t.status_callback_url
+                && *url != format!("{}/callbacks/{name}", config.public_base_url_or(addr))
+            {
+                tracing::warn!(
+                    provider = %name,
+                    "status_callback_url is not <public_base_url>/callbacks/{name}: Twilio's signed callbacks will be refused (403)"
+                );
+            }
+        }
         if config.mode == Mode::Production && config.public_base_url.is_none() {
             tracing::warn!(
                 "public_base_url is not set: one-time links will point at http://{addr}, which phones cannot reach"
