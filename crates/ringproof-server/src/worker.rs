@@ -234,19 +234,11 @@ async fn sleep_or_stop(d: Duration, wake: &Notify, shutdown: &mut watch::Receive
     }
 }
 
-/// [`record`], with the job's ids on the log lines of webhook failures.
+/// [`record`], inside a span naming the job, so its log lines (a failing webhook, say) tell
+/// an operator which job and whose endpoint.
 fn record_job(outcome: &JobOutcome, job_id: &str, client_id: &str) {
-    match outcome {
-        JobOutcome::WebhookRetrying { error } => {
-            tracing::info!(job_id, client_id, error = %error, "webhook attempt failed; will retry");
-            metrics::counter!("ringproof_webhooks_total", "outcome" => "retry").increment(1);
-        }
-        JobOutcome::WebhookFailed { error } => {
-            tracing::warn!(job_id, client_id, error = %error, "webhook given up after its last attempt");
-            metrics::counter!("ringproof_webhooks_total", "outcome" => "failed").increment(1);
-        }
-        other => record(other),
-    }
+    let _span = tracing::info_span!("job", job_id, client_id).entered();
+    record(outcome);
 }
 
 /// Metrics for one finished job.

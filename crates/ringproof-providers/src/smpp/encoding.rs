@@ -69,6 +69,12 @@ fn gsm7_char(c: char) -> Option<(u8, Option<u8>)> {
         .map(|&(_, code)| (ESC, Some(code)))
 }
 
+/// Whether every character of `text` has a GSM-7 code (basic set or extension table);
+/// otherwise an SMS must go as UCS-2 (or Vonage's `type=unicode`) or it arrives garbled.
+pub fn is_gsm7(text: &str) -> bool {
+    text.chars().all(|c| gsm7_char(c).is_some())
+}
+
 /// `text` as unpacked GSM-7 septets, or `None` if a character has no GSM-7 code.
 pub fn gsm7_encode(text: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len());

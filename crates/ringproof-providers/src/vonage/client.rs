@@ -355,14 +355,8 @@ pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
     }
 }
 
-/// Whether `text` fits the GSM 03.38 alphabet (basic set and its extension table);
-/// otherwise the SMS must go as `type=unicode` or it arrives garbled.
-pub(crate) fn is_gsm7(text: &str) -> bool {
-    const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?\
-                         ¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-    const EXTENSION: &str = "\u{c}^{}\\[~]|€";
-    text.chars().all(|c| BASIC.contains(c) || EXTENSION.contains(c))
-}
+/// The GSM 03.38 alphabet is the SMPP encoder's: one table for both providers.
+pub(crate) use crate::smpp::encoding::is_gsm7;
 
 /// The Voice API's text-to-speech language for a locale: `pt-BR` as is; a bare
 /// language its most common region; `None` (Vonage's default, en-US) when unknown.
