@@ -288,6 +288,11 @@ impl Engine {
         self.token_ttl_s
     }
 
+    /// Where phones and providers reach this server (links, status callbacks).
+    pub fn public_base_url(&self) -> &str {
+        &self.public_base_url
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

@@ -243,7 +243,7 @@ impl Application {
         for (name, p) in &config.providers {
             if let registry::ProviderConfig::Twilio(t) = p
                 && let Some(url) = &t.status_callback_url
-                && *url != format!("{}/callbacks/{name}", config.public_base_url_or(addr))
+                && *url != format!("{}/callbacks/{name}", engine.public_base_url())
             {
                 tracing::warn!(
                     provider = %name,
@@ -262,7 +262,6 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             callbacks: Arc::new(callbacks),
             receipts,
-            public_base_url: Arc::from(config.public_base_url_or(addr).as_str()),
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && !hooks.no_worker;

@@ -17,9 +17,6 @@ pub struct AppState {
     pub sandbox: Option<SandboxSender>,
     pub metrics: PrometheusHandle,
     pub config: Arc<Config>,
-    /// The address providers and phones reach this server at (`public_base_url`, or the
-    /// bound address).
-    pub public_base_url: Arc<str>,
     /// Applies delivery receipts (with retries for ones that overtake their send).
     pub receipts: Arc<crate::routes::callbacks::Receipts>,
     /// Providers that take delivery receipts at `/callbacks/{name}`, by name.

@@ -91,7 +91,7 @@ async fn handle(
     // The URL the provider called, as it signed it: our public base URL and the path and
     // query it requested.
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or(uri.path());
-    let url = format!("{}{}", state.public_base_url, path_and_query);
+    let url = format!("{}{}", state.engine.public_base_url(), path_and_query);
     let headers: Vec<(String, String)> = headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
