@@ -14,7 +14,6 @@ use ringproof_core::links::{LinkError, LinkView, NewLinkRequest};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::{SignzyErrorResponse, SignzyPatternResponse, SignzyUnauthorized};
@@ -141,17 +140,6 @@ pub struct InstantLinkResultRequest {
 /// 'CA'"); compared case-insensitively, reported upper-case.
 const COUNTRIES: [&str; 2] = ["US", "CA"];
 
-/// An optional string field: absent, `null` or `""` is not given; another type is
-/// "Parameter is invalid".
-fn optional_str<'a>(body: &'a SignzyJson, field: &str) -> Result<Option<&'a str>, SignzyError> {
-    match body.0.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(SignzyError::InvalidParameter),
-    }
-}
-
 /// `lineType` in Signzy's words. Numbers the plan cannot split (all of NANP's geographic
 /// numbers) are reported as `mobile`: the link was sent to them and clicked.
 fn line_type(kind: LineKind) -> &'static str {
@@ -216,8 +204,8 @@ async fn send_instant_link(
     let target_url = body.required_str("targetUrl")?;
     let mobile = body.required_str("mobileNumber")?;
     let country = body.required_str("countryCode")?;
-    let source_ip = optional_str(&body, "sourceIp")?;
-    let custom_sms = optional_str(&body, "customSms")?;
+    let source_ip = body.optional_str("sourceIp")?;
+    let custom_sms = body.optional_str("customSms")?;
     let Some(country) = COUNTRIES.into_iter().find(|c| c.eq_ignore_ascii_case(country)) else {
         return Err(SignzyError::InvalidParameter);
     };

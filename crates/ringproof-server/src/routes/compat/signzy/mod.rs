@@ -129,6 +129,17 @@ impl SignzyJson {
             Some(_) => Err(SignzyError::InvalidParameter),
         }
     }
+
+    /// An optional string field: absent, `null` or `""` is not given; another type is
+    /// "Parameter is invalid".
+    pub fn optional_str(&self, field: &str) -> Result<Option<&str>, SignzyError> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(SignzyError::InvalidParameter),
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
