@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 /// A generic HTTP SMS gateway. Each field's doc is the reference (docs/providers.md has
 /// examples).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// `POST` (default) or `GET`. A `GET` has no body: put the placeholders in `url`.
@@ -76,4 +76,19 @@ pub enum HttpMethod {
 
 fn default_timeout_s() -> u64 {
     10
+}
+
+/// Gateways often carry an API key in the URL's query or in a literal header: `Debug`
+/// shows the URL without its query and the header names only.
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = self.url.split(['?', '#']).next().unwrap_or_default();
+        f.debug_struct("HttpConfig")
+            .field("method", &self.method)
+            .field("url", &url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("auth_header", &self.auth_header)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
 }
