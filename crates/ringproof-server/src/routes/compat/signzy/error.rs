@@ -360,7 +360,6 @@ impl From<ClientRefusal> for SignzyError {
 impl From<OtpError> for SignzyError {
     fn from(e: OtpError) -> Self {
         match e {
-            OtpError::InvalidNumber => SignzyError::MobileNumberInvalid,
             OtpError::UnknownTemplate => SignzyError::CustomTextNotFound,
             OtpError::MalformedCode => SignzyError::InvalidParameter,
             OtpError::WrongLength { .. } => SignzyError::UnprocessableEntity,

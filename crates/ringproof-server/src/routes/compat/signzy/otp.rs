@@ -3,7 +3,8 @@
 //! there). This file checks the fields, that `clientId` is the token's client, and renders.
 
 use axum::extract::State;
-use ringproof_core::otp;
+use ringproof_core::countries;
+use ringproof_core::phone::{Dashed, ParseOptions, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -69,6 +70,16 @@ pub struct OtpResponse {
     result: OtpResult,
 }
 
+/// A `phoneNumber`: `+<cc>-<digits>` or E.164, in the supported-country table and a valid
+/// number of its plan. Every refusal is "Mobile number is not valid/allowed".
+fn parse_phone(s: &str) -> Result<PhoneNumber, SignzyError> {
+    let options = ParseOptions {
+        dashed: Dashed::Allow,
+        country_table: Some(countries::table()),
+    };
+    PhoneNumber::parse(s, options).map_err(|_| SignzyError::MobileNumberInvalid)
+}
+
 /// The client the request names must be the token's: another id is "Customer not found".
 fn check_client(body: &SignzyJson, client: &ringproof_core::client::Client) -> Result<(), SignzyError> {
     if body.required_str("clientId")? == client.id.as_str() {
@@ -111,7 +122,7 @@ async fn send_otp(
     if channel != SMS_OTP {
         return Err(SignzyError::InvalidParameter);
     }
-    let to = otp::parse_number(phone)?;
+    let to = parse_phone(phone)?;
     state.engine.send_otp(&client, to, text_id).await?;
     Ok(axum::Json(OtpResponse {
         result: OtpResult {
@@ -150,7 +161,7 @@ async fn verify_otp(
     let phone = body.required_str("phoneNumber")?;
     let code = body.required_str("otp")?;
     check_client(&body, &client)?;
-    let to = otp::parse_number(phone)?;
+    let to = parse_phone(phone)?;
     state.engine.verify_otp(&client.id, &to, code).await?;
     Ok(axum::Json(OtpResponse {
         result: OtpResult {
