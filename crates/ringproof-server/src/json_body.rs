@@ -56,6 +56,15 @@ impl<T, F> Json<T, F> {
     }
 }
 
+/// Handlers read the fields through the extractor, as through `axum::Json`.
+impl<T, F> std::ops::Deref for Json<T, F> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 impl<S, T, F> FromRequest<S> for Json<T, F>
 where
     S: Send + Sync,

@@ -237,7 +237,6 @@ async fn send_sms(
     IdenfyClient(client): IdenfyClient,
     body: IdenfyJson<SendSmsRequest>,
 ) -> Result<axum::Json<SendSmsResponse>, IdenfyError> {
-    let body = body.into_inner();
     let phone = required_str(&body.phone_number, "phone_number")?;
     let to = parse_phone(phone)?;
     let sender = match optional_str(&body.sender_name, "sender_name")? {
@@ -280,7 +279,6 @@ async fn verify_sms(
     IdenfyClient(client): IdenfyClient,
     body: IdenfyJson<VerifySmsRequest>,
 ) -> Result<axum::Json<VerifySmsResponse>, IdenfyError> {
-    let body = body.into_inner();
     let request_id = required_str(&body.request_id, "request_id")?;
     let code = required_str(&body.received_code, "received_code")?;
     if !(32..=40).contains(&request_id.chars().count()) {

@@ -202,7 +202,6 @@ async fn send_instant_link(
     SignzyClient(client): SignzyClient,
     body: SignzyJson<SendInstantLinkRequest>,
 ) -> Result<axum::Json<SendInstantLinkResponse>, SignzyError> {
-    let body = body.into_inner();
     let target_url = required_str(&body.target_url, "targetUrl")?;
     let mobile = required_str(&body.mobile_number, "mobileNumber")?;
     let country = required_str(&body.country_code, "countryCode")?;
@@ -315,7 +314,6 @@ async fn instant_link_result(
     SignzyClient(client): SignzyClient,
     body: SignzyJson<InstantLinkResultRequest>,
 ) -> Result<axum::Json<LinkResultResponse>, SignzyError> {
-    let body = body.into_inner();
     let vfp = required_str(&body.vfp, "vfp")?;
     let view = match state.engine.link_result_by_vfp(&client.id, vfp).await {
         Ok(v) => v,

@@ -187,7 +187,6 @@ async fn login(
     State(state): State<AppState>,
     body: SignzyJson<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, SignzyError> {
-    let body = body.into_inner();
     let username = required_str(&body.username, "username")?;
     let password = required_str(&body.password, "password")?.to_owned();
     let attempt = state.engine.login_begin(username).await?;

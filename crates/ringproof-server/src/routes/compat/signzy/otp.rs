@@ -114,7 +114,6 @@ async fn send_otp(
     SignzyClient(client): SignzyClient,
     body: SignzyJson<SendOtpRequest>,
 ) -> Result<axum::Json<OtpResponse>, SignzyError> {
-    let body = body.into_inner();
     let client_id = required_str(&body.client_id, "clientId")?;
     let phone = required_str(&body.phone_number, "phoneNumber")?;
     let channel = required_str(&body.channel, "channel")?;
@@ -158,7 +157,6 @@ async fn verify_otp(
     SignzyClient(client): SignzyClient,
     body: SignzyJson<VerifyOtpRequest>,
 ) -> Result<axum::Json<OtpResponse>, SignzyError> {
-    let body = body.into_inner();
     let client_id = required_str(&body.client_id, "clientId")?;
     let phone = required_str(&body.phone_number, "phoneNumber")?;
     let code = required_str(&body.otp, "otp")?;
