@@ -2,7 +2,7 @@
 """Extract Signzy's supported-country table from seed 003 into a TSV.
 
 Usage: python3 tools/signzy_countries.py ../shared/seeds/003_dbd770b56cd4412b.txt \
-           > crates/ringproof-core/data/signzy_countries.tsv
+           > crates/ringproof-core/data/country_lengths.tsv
 
 The seed is a flattened, lower-cased web page; the table is one run-on paragraph between
 "supported mobile number length" and "sample error". Each row is

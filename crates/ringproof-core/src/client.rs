@@ -40,28 +40,31 @@ pub struct Client {
     pub created_at: Timestamp,
 }
 
-/// A product a client can be enabled or disabled for.
+/// A product a client can be enabled or disabled for. The names stored and shown (in
+/// client controls, `--enable-product`) are those of the face that sells the product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Product {
-    /// The Signzy face's instant link (`send-instant-link`).
+    /// The link check ([`crate::links`]): the Signzy face's instant link
+    /// (`send-instant-link`).
     #[serde(rename = "signzy-link")]
-    SignzyLink,
-    /// The Signzy face's OTP (`send-otp`).
+    Link,
+    /// The OTP addressed by the number ([`crate::otp`]): the Signzy face's `send-otp`.
     #[serde(rename = "signzy-otp")]
-    SignzyOtp,
-    /// The iDenfy face's phone verification (`/fraud/send-sms`).
+    NumberOtp,
+    /// The SMS-then-call fallback ([`crate::fallback`]): the iDenfy face's phone
+    /// verification (`/fraud/send-sms`).
     #[serde(rename = "idenfy-sms")]
-    IdenfySms,
+    SmsThenCall,
 }
 
 impl Product {
-    pub const ALL: [Product; 3] = [Product::SignzyLink, Product::SignzyOtp, Product::IdenfySms];
+    pub const ALL: [Product; 3] = [Product::Link, Product::NumberOtp, Product::SmsThenCall];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Product::SignzyLink => "signzy-link",
-            Product::SignzyOtp => "signzy-otp",
-            Product::IdenfySms => "idenfy-sms",
+            Product::Link => "signzy-link",
+            Product::NumberOtp => "signzy-otp",
+            Product::SmsThenCall => "idenfy-sms",
         }
     }
 
@@ -238,21 +241,35 @@ mod tests {
             assert_eq!(c.may_serve(p, &a), Ok(()));
             assert_eq!(Product::parse(p.as_str()), Some(p));
         }
-        c.controls.disabled_products.insert(Product::SignzyOtp);
+        c.controls.disabled_products.insert(Product::NumberOtp);
         assert_eq!(
-            c.may_serve(Product::SignzyOtp, &a),
-            Err(ClientRefusal::ProductDisabled(Product::SignzyOtp))
+            c.may_serve(Product::NumberOtp, &a),
+            Err(ClientRefusal::ProductDisabled(Product::NumberOtp))
         );
-        assert_eq!(c.may_serve(Product::SignzyLink, &a), Ok(()));
+        assert_eq!(c.may_serve(Product::Link, &a), Ok(()));
         c.controls.blocked_numbers.insert(a.e164().to_owned());
-        assert_eq!(c.may_serve(Product::SignzyLink, &a), Err(ClientRefusal::NumberBlocked));
-        assert_eq!(c.may_serve(Product::SignzyLink, &b), Ok(()));
+        assert_eq!(c.may_serve(Product::Link, &a), Err(ClientRefusal::NumberBlocked));
+        assert_eq!(c.may_serve(Product::Link, &b), Ok(()));
         c.controls.test_mode = true;
-        assert_eq!(c.may_serve(Product::SignzyLink, &b), Err(ClientRefusal::NotOnAllowlist));
+        assert_eq!(c.may_serve(Product::Link, &b), Err(ClientRefusal::NotOnAllowlist));
         c.controls.allowed_numbers.insert(b.e164().to_owned());
-        assert_eq!(c.may_serve(Product::SignzyLink, &b), Ok(()));
+        assert_eq!(c.may_serve(Product::Link, &b), Ok(()));
         // Blocked wins over allowed.
         c.controls.allowed_numbers.insert(a.e164().to_owned());
-        assert_eq!(c.may_serve(Product::SignzyLink, &a), Err(ClientRefusal::NumberBlocked));
+        assert_eq!(c.may_serve(Product::Link, &a), Err(ClientRefusal::NumberBlocked));
+    }
+
+    /// The stored and shown names are the faces' product names.
+    #[test]
+    fn product_names_are_the_faces() {
+        for (p, name) in [
+            (Product::Link, "signzy-link"),
+            (Product::NumberOtp, "signzy-otp"),
+            (Product::SmsThenCall, "idenfy-sms"),
+        ] {
+            assert_eq!(p.as_str(), name);
+            assert_eq!(Product::parse(name), Some(p));
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{name}\""));
+        }
     }
 }

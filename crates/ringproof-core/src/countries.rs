@@ -1,8 +1,9 @@
-//! The country rules of the Signzy-compatible OTP face: which calling codes Signzy's
-//! "Send OTP" API accepts and how many national digits each allows.
+//! The supported-country table of the number-addressed OTP and the SMS-then-call
+//! fallback (used by the Signzy and iDenfy faces): which calling codes are accepted and how
+//! many national digits each allows.
 //!
 //! The rules are Signzy's published table (seed 003), kept as data rather than code:
-//! `data/signzy_countries.tsv` is generated from the seed by `tools/signzy_countries.py`,
+//! `data/country_lengths.tsv` is generated from the seed by `tools/signzy_countries.py`,
 //! row for row, quirks included (duplicate ISO codes, "st vincent & grenadines" under +783,
 //! "republic of serbia … 8 12" read as 8 to 12). It is compiled in with `include_str!` and
 //! parsed once, so there is no I/O at run time. A number is judged by its calling code
@@ -10,15 +11,16 @@
 //! (+7 allows 10 from Kazakhstan and 10 to 11 from Russia). A test re-parses the seed
 //! independently and checks the file still matches it.
 //!
-//! Entry points: [`parse_signzy_number`] for a `phoneNumber` field (`+1-9907676111`, or
-//! plain E.164), [`national_lengths`] and [`rows`] for the table itself.
+//! Entry points: [`table`], given to [`crate::phone::PhoneNumber::parse`] as
+//! [`crate::phone::ParseOptions::country_table`] (the parser reads the shapes, the table
+//! judges calling code and length); [`national_lengths`] and [`rows`] for the table itself.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
 /// The table, as generated from the seed.
-const TSV: &str = include_str!("../data/signzy_countries.tsv");
+const TSV: &str = include_str!("../data/country_lengths.tsv");
 const HEADER: &str = "name\tiso\tcalling_code\tmin_len\tmax_len";
 
 /// One row of Signzy's supported-country table, as the seed has it.
@@ -36,62 +38,25 @@ pub struct CountryRow {
     pub max_len: u8,
 }
 
-/// Why a `phoneNumber` is not acceptable to the Signzy face. No variant carries the number.
+/// Why the table refuses a number. No variant carries the number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CountryError {
-    #[error("phone number must be '+', the country code, a hyphen and the digits (e.g. +1-9907676111), or E.164")]
-    Malformed,
     #[error("country code is not supported")]
     UnknownCallingCode,
     #[error("phone number has the wrong number of digits for country code +{calling_code}")]
     WrongLength { calling_code: u16 },
 }
 
-/// A number accepted by the Signzy country table: calling code and national digits.
-/// Its `Debug` masks the digits; [`SignzyNumber::e164`] is the explicit way out.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct SignzyNumber {
-    calling_code: u16,
-    national: String,
-}
-
-impl SignzyNumber {
-    pub fn calling_code(&self) -> u16 {
-        self.calling_code
-    }
-
-    /// The national digits (without the calling code).
-    pub fn national(&self) -> &str {
-        &self.national
-    }
-
-    /// `+<calling code><national digits>`, e.g. `+19907676111`.
-    pub fn e164(&self) -> String {
-        format!("+{}{}", self.calling_code, self.national)
-    }
-
-    /// `+1******6111`: the calling code and the last four digits, for logs.
-    pub fn masked(&self) -> String {
-        let keep = self.national.len().min(4);
-        let (hidden, shown) = self.national.split_at(self.national.len() - keep);
-        format!("+{}{}{}", self.calling_code, "*".repeat(hidden.len()), shown)
-    }
-}
-
-impl fmt::Debug for SignzyNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SignzyNumber").field(&self.masked()).finish()
-    }
-}
-
-struct Table {
+/// The table: its rows, and per calling code the national lengths it allows.
+pub struct CountryTable {
     rows: Vec<CountryRow>,
     /// Calling code → the sorted, distinct national lengths allowed by any of its rows.
     lengths: BTreeMap<u16, Vec<u8>>,
 }
 
-fn table() -> &'static Table {
-    static TABLE: OnceLock<Table> = OnceLock::new();
+/// The table compiled into this build (parsed on first use).
+pub fn table() -> &'static CountryTable {
+    static TABLE: OnceLock<CountryTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let (rows, _malformed) = parse_tsv(TSV);
         let mut lengths: BTreeMap<u16, Vec<u8>> = BTreeMap::new();
@@ -105,7 +70,7 @@ fn table() -> &'static Table {
             allowed.sort_unstable();
             allowed.dedup();
         }
-        Table { rows, lengths }
+        CountryTable { rows, lengths }
     })
 }
 
@@ -162,66 +127,57 @@ pub fn national_lengths(calling_code: u16) -> Option<&'static [u8]> {
     table().lengths.get(&calling_code).map(Vec::as_slice)
 }
 
-fn length_fits(calling_code: u16, national: &str) -> Option<bool> {
-    let allowed = national_lengths(calling_code)?;
-    Some(u8::try_from(national.len()).is_ok_and(|n| allowed.contains(&n)))
+impl fmt::Debug for CountryTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CountryTable")
+            .field("rows", &self.rows.len())
+            .field("calling_codes", &self.lengths.len())
+            .finish()
+    }
 }
 
-fn all_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
+impl CountryTable {
+    fn length_fits(&self, calling_code: u16, national: &str) -> Option<bool> {
+        let allowed = self.lengths.get(&calling_code)?;
+        Some(u8::try_from(national.len()).is_ok_and(|n| allowed.contains(&n)))
+    }
 
-/// Parses Signzy's `phoneNumber`: `+<cc>-<digits>` (the documented form, e.g.
-/// `+1-9907676111`; one space instead of the hyphen is tolerated) or plain E.164
-/// `+<cc><digits>`. The calling code must be in the table and the digit count within its
-/// allowed lengths. No surrounding whitespace is accepted.
-///
-/// For plain E.164 the calling code is found by trying the table's codes that prefix the
-/// digits (1 to 4 digits) and keeping those whose length rule the rest fits; if several
-/// fit, the longest code wins (`+7830000000` is +783 with 7 digits, `+78301234567` is +7).
-pub fn parse_signzy_number(s: &str) -> Result<SignzyNumber, CountryError> {
-    let rest = s.strip_prefix('+').ok_or(CountryError::Malformed)?;
-    if let Some((cc, national)) = rest.split_once(['-', ' ']) {
-        if !all_digits(cc) || cc.len() > 4 || cc.starts_with('0') || !all_digits(national) {
-            return Err(CountryError::Malformed);
-        }
-        let calling_code: u16 = cc.parse().map_err(|_| CountryError::Malformed)?;
-        return match length_fits(calling_code, national) {
+    /// Judges a number given as calling code and national digits (the dashed form
+    /// `+<cc>-<digits>`): the code must be listed and the digit count one it allows.
+    pub fn check(&self, calling_code: u16, national: &str) -> Result<(), CountryError> {
+        match self.length_fits(calling_code, national) {
             None => Err(CountryError::UnknownCallingCode),
             Some(false) => Err(CountryError::WrongLength { calling_code }),
-            Some(true) => Ok(SignzyNumber {
-                calling_code,
-                national: national.to_owned(),
-            }),
-        };
-    }
-    if !all_digits(rest) {
-        return Err(CountryError::Malformed);
-    }
-    let mut known = None;
-    for split in (1..=4.min(rest.len())).rev() {
-        let (cc, national) = rest.split_at(split);
-        if cc.starts_with('0') {
-            continue;
+            Some(true) => Ok(()),
         }
-        let Ok(calling_code) = cc.parse::<u16>() else {
-            continue;
-        };
-        match length_fits(calling_code, national) {
-            None => {}
-            Some(false) => known = known.or(Some(calling_code)),
-            Some(true) => {
-                return Ok(SignzyNumber {
-                    calling_code,
-                    national: national.to_owned(),
-                });
+    }
+
+    /// Judges the digits of a plain E.164 number (without its `+`) and splits them into
+    /// calling code and national digits. The calling code is found by trying the table's
+    /// codes that prefix the digits (1 to 4 digits) and keeping those whose length rule the
+    /// rest fits; if several fit, the longest code wins (`7830000000` is +783 with 7 digits,
+    /// `78301234567` is +7). A refusal names the longest listed code that prefixes them.
+    pub fn split<'a>(&self, digits: &'a str) -> Result<(u16, &'a str), CountryError> {
+        let mut known = None;
+        for split in (1..=4.min(digits.len())).rev() {
+            let (cc, national) = digits.split_at(split);
+            if cc.starts_with('0') || !cc.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(calling_code) = cc.parse::<u16>() else {
+                continue;
+            };
+            match self.length_fits(calling_code, national) {
+                None => {}
+                Some(false) => known = known.or(Some(calling_code)),
+                Some(true) => return Ok((calling_code, national)),
             }
         }
+        Err(match known {
+            Some(calling_code) => CountryError::WrongLength { calling_code },
+            None => CountryError::UnknownCallingCode,
+        })
     }
-    Err(match known {
-        Some(calling_code) => CountryError::WrongLength { calling_code },
-        None => CountryError::UnknownCallingCode,
-    })
 }
 
 #[cfg(test)]
@@ -309,72 +265,40 @@ mod tests {
     }
 
     #[test]
-    fn countries_parse_both_forms() {
-        for s in ["+1-9907676111", "+1 9907676111", "+19907676111"] {
-            let n = parse_signzy_number(s).unwrap();
-            assert_eq!(n.calling_code(), 1);
-            assert_eq!(n.national(), "9907676111");
-            assert_eq!(n.e164(), "+19907676111");
-        }
-        let n = parse_signzy_number("+44-7911123456").unwrap();
-        assert_eq!((n.calling_code(), n.e164().as_str()), (44, "+447911123456"));
-        let n = parse_signzy_number("+447911123456").unwrap();
-        assert_eq!((n.calling_code(), n.national()), (44, "7911123456"));
-        let n = parse_signzy_number("+6723123456").unwrap();
-        assert_eq!((n.calling_code(), n.national()), (6723, "123456"));
+    fn countries_check_and_split() {
+        let t = table();
+        assert_eq!(t.check(1, "9907676111"), Ok(()));
+        assert_eq!(t.split("19907676111"), Ok((1, "9907676111")));
+        assert_eq!(t.check(44, "7911123456"), Ok(()));
+        assert_eq!(t.split("447911123456"), Ok((44, "7911123456")));
+        assert_eq!(t.split("6723123456"), Ok((6723, "123456")));
         // +7 against +783: the split whose length rule fits.
-        let n = parse_signzy_number("+7830000000").unwrap();
-        assert_eq!((n.calling_code(), n.national()), (783, "0000000"));
-        let n = parse_signzy_number("+78301234567").unwrap();
-        assert_eq!((n.calling_code(), n.national()), (7, "8301234567"));
-        let n = parse_signzy_number("+381-812345678901").unwrap();
-        assert_eq!(n.national().len(), 12);
-        let n = parse_signzy_number("+919876543210").unwrap();
-        assert_eq!((n.calling_code(), n.national()), (91, "9876543210"));
+        assert_eq!(t.split("7830000000"), Ok((783, "0000000")));
+        assert_eq!(t.split("78301234567"), Ok((7, "8301234567")));
+        assert_eq!(t.check(381, "812345678901"), Ok(()));
+        assert_eq!(t.split("919876543210"), Ok((91, "9876543210")));
+        // Niue and Tokelau: four national digits.
+        assert_eq!(t.split("6834002"), Ok((683, "4002")));
+        assert_eq!(t.split("6907290"), Ok((690, "7290")));
     }
 
     #[test]
-    fn countries_rejections() {
+    fn countries_refusals() {
         use CountryError::*;
-        let cases = [
-            ("+999-12345678", UnknownCallingCode),
-            ("+99912345678", UnknownCallingCode),
-            ("+1-990767611", WrongLength { calling_code: 1 }),
-            ("+1-99076761111", WrongLength { calling_code: 1 }),
-            ("+1990767611", WrongLength { calling_code: 1 }),
-            ("+7-123456789", WrongLength { calling_code: 7 }),
-            ("+381-1234567", WrongLength { calling_code: 381 }),
-            ("+1-99076761ab", Malformed),
-            ("+1-９９０７６７６１１１", Malformed),
-            ("+abc", Malformed),
-            ("19907676111", Malformed),
-            ("1-9907676111", Malformed),
-            ("", Malformed),
-            ("+", Malformed),
-            ("+1", WrongLength { calling_code: 1 }),
-            ("+9", UnknownCallingCode),
-            ("+1-", Malformed),
-            ("+-9907676111", Malformed),
-            ("+1--9907676111", Malformed),
-            ("+1-990-767-6111", Malformed),
-            ("+1  9907676111", Malformed),
-            (" +1-9907676111", Malformed),
-            ("+1-9907676111 ", Malformed),
-            ("+01-9907676111", Malformed),
-            ("+12345-123456", Malformed),
-        ];
-        for (input, want) in cases {
-            assert_eq!(parse_signzy_number(input), Err(want), "{input:?}");
-        }
-    }
-
-    #[test]
-    fn countries_no_number_in_errors_or_debug() {
-        let err = parse_signzy_number("+1-990767611").unwrap_err();
+        let t = table();
+        assert_eq!(t.check(999, "12345678"), Err(UnknownCallingCode));
+        assert_eq!(t.split("99912345678"), Err(UnknownCallingCode));
+        assert_eq!(t.check(1, "990767611"), Err(WrongLength { calling_code: 1 }));
+        assert_eq!(t.check(1, "99076761111"), Err(WrongLength { calling_code: 1 }));
+        assert_eq!(t.split("1990767611"), Err(WrongLength { calling_code: 1 }));
+        assert_eq!(t.check(7, "123456789"), Err(WrongLength { calling_code: 7 }));
+        assert_eq!(t.check(381, "1234567"), Err(WrongLength { calling_code: 381 }));
+        assert_eq!(t.split("1"), Err(WrongLength { calling_code: 1 }));
+        assert_eq!(t.split("9"), Err(UnknownCallingCode));
+        assert_eq!(t.split(""), Err(UnknownCallingCode));
+        let err = t.check(1, "990767611").unwrap_err();
         assert!(!err.to_string().contains("990767611"));
         assert!(!format!("{err:?}").contains("990767611"));
-        let n = parse_signzy_number("+1-9907676111").unwrap();
-        assert_eq!(format!("{n:?}"), "SignzyNumber(\"+1******6111\")");
     }
 
     /// Re-derives the table from the seed, independently of the TSV and with a different

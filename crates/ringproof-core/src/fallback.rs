@@ -11,14 +11,13 @@
 //! any other (a restart loses nothing) and an approval, expiry or lockout cancels the
 //! steps not yet run. What this module adds are the rules of this kind of verification:
 //! the [`Timeline`] and its checks, the sender id rule ([`SenderId`]), the SMS text
-//! (`<sender> code: 1234. Valid for 5 minutes.`), strict E.164 numbers checked against the
-//! country table ([`parse_number`]), and the yes/no answer of a check
-//! ([`Engine::verify_fallback`]).
+//! (`<sender> code: 1234. Valid for 5 minutes.`) and the yes/no answer of a check
+//! ([`Engine::verify_fallback`]). Its numbers are strict E.164 checked against the country
+//! table ([`crate::phone::PhoneNumber::parse`] with [`crate::countries::table`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::client::{Client, ClientRefusal, Product};
-use crate::countries::{self, CountryError};
 use crate::engine::{Engine, StartOutcome, StartRequest};
 use crate::error::CoreError;
 use crate::ids::{ClientId, VerificationId};
@@ -168,35 +167,6 @@ impl SenderId {
     }
 }
 
-/// Why a phone number is refused. Carries no number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum NumberError {
-    #[error("must be in E.164 format: '+', the country code and the number, digits only (e.g. +12025550163)")]
-    NotE164,
-    #[error("has a country code that is not supported")]
-    UnknownCallingCode,
-    #[error("has the wrong number of digits for country code +{calling_code}")]
-    WrongLength { calling_code: u16 },
-    #[error("is not a valid number for its country")]
-    NotValid,
-}
-
-/// A strict E.164 number (`+` and digits only) whose calling code is in the country table
-/// ([`crate::countries`]) with a national length that code allows, and which is a valid
-/// number of its numbering plan.
-pub fn parse_number(s: &str) -> Result<PhoneNumber, NumberError> {
-    let digits = s.strip_prefix('+').ok_or(NumberError::NotE164)?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(NumberError::NotE164);
-    }
-    let n = countries::parse_signzy_number(s).map_err(|e| match e {
-        CountryError::Malformed => NumberError::NotE164,
-        CountryError::UnknownCallingCode => NumberError::UnknownCallingCode,
-        CountryError::WrongLength { calling_code } => NumberError::WrongLength { calling_code },
-    })?;
-    PhoneNumber::parse_e164(&n.e164()).map_err(|_| NumberError::NotValid)
-}
-
 /// The SMS template of this flow: `<sender> code: {code}. Valid for 5 minutes.`, the
 /// validity being code A's (see [`message::duration_phrase`]).
 pub fn sms_template(sender: &SenderId, valid_for_s: u32) -> String {
@@ -227,7 +197,7 @@ impl Engine {
         sender: SenderId,
         timeline: &Timeline,
     ) -> Result<Verification, FallbackError> {
-        client.may_serve(Product::IdenfySms, &to)?;
+        client.may_serve(Product::SmsThenCall, &to)?;
         let req = StartRequest {
             to: Some(to),
             workflow: Some(timeline.steps()),
@@ -279,22 +249,6 @@ mod tests {
         assert_eq!(SenderId::from_brand("Acme Banking Ltd").as_str(), "Acme Bankin");
         assert_eq!(SenderId::from_brand("Acme Bank  X").as_str(), "Acme Bank");
         assert_eq!(SenderId::from_brand("***").as_str(), FALLBACK_SENDER);
-    }
-
-    #[test]
-    fn numbers() {
-        assert!(parse_number("+12025550163").is_ok());
-        assert_eq!(parse_number("12025550163"), Err(NumberError::NotE164));
-        assert_eq!(parse_number("+1-2025550163"), Err(NumberError::NotE164));
-        assert_eq!(parse_number("+1 2025550163"), Err(NumberError::NotE164));
-        assert_eq!(parse_number("+"), Err(NumberError::NotE164));
-        assert_eq!(parse_number("+999123456789"), Err(NumberError::UnknownCallingCode));
-        assert_eq!(
-            parse_number("+120255501"),
-            Err(NumberError::WrongLength { calling_code: 1 })
-        );
-        // In the table's range, but not a valid North American number.
-        assert_eq!(parse_number("+19907676111"), Err(NumberError::NotValid));
     }
 
     #[test]

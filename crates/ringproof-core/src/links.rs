@@ -198,7 +198,7 @@ impl Engine {
     /// cannot be served), and stores the session with its SMS (a sealed deliver job) in one
     /// transaction.
     pub async fn start_link(&self, client: &Client, req: NewLinkRequest) -> Result<LinkStarted, LinkError> {
-        client.may_serve(Product::SignzyLink, &req.to)?;
+        client.may_serve(Product::Link, &req.to)?;
         check_target_url(&req.target_url, &client.allowed_origins)?;
         if let Some(t) = &req.custom_sms {
             check_sms_text("customSms", t)?;

@@ -18,7 +18,6 @@
 
 use crate::client::{Client, ClientRefusal, Product};
 use crate::code::{Code, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
-use crate::countries;
 use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::ids::ClientId;
@@ -30,9 +29,6 @@ use crate::workflow::{Channel, Workflow};
 /// Why an OTP could not be sent or verified. No variant carries a number or a code.
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
-    /// Not in the supported-country table, or not a valid number of its plan.
-    #[error("the phone number is not valid or not allowed")]
-    InvalidNumber,
     /// No built-in template and no template of the client with this id.
     #[error("no OTP template with this id")]
     UnknownTemplate,
@@ -68,14 +64,6 @@ impl From<crate::error::StoreError> for OtpError {
     }
 }
 
-/// A `phoneNumber` of the Signzy face (`+<cc>-<digits>` or E.164): it must fit the
-/// supported-country table *and* be a valid number of its numbering plan (the table alone
-/// admits numbers no network would deliver to, such as `+1-9907676111`).
-pub fn parse_number(s: &str) -> Result<PhoneNumber, OtpError> {
-    let n = countries::parse_signzy_number(s).map_err(|_| OtpError::InvalidNumber)?;
-    PhoneNumber::parse_e164(&n.e164()).map_err(|_| OtpError::InvalidNumber)
-}
-
 /// The template with id `id` for this client: a built-in one (`"4"`..`"8"`, which a client
 /// cannot override), else the client's own.
 pub fn template_for<'a>(client: &'a Client, id: &str) -> Option<&'a str> {
@@ -91,7 +79,7 @@ impl Engine {
         to: PhoneNumber,
         template_id: &str,
     ) -> Result<Verification, OtpError> {
-        client.may_serve(Product::SignzyOtp, &to)?;
+        client.may_serve(Product::NumberOtp, &to)?;
         let template = template_for(client, template_id).ok_or(OtpError::UnknownTemplate)?;
         // A stored template was checked when it was set; a bad one is treated as missing.
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
@@ -209,19 +197,6 @@ fn status_error(status: Status) -> OtpError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers() {
-        let a = parse_number("+1-4155550123").unwrap();
-        let b = parse_number("+14155550123").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(a.e164(), "+14155550123");
-        // In the table's range, but not a valid number of the North American plan.
-        assert!(matches!(parse_number("+1-9907676111"), Err(OtpError::InvalidNumber)));
-        // Wrong length for +1.
-        assert!(matches!(parse_number("+1-415555012"), Err(OtpError::InvalidNumber)));
-        assert!(matches!(parse_number("4155550123"), Err(OtpError::InvalidNumber)));
-    }
 
     #[test]
     fn templates_by_id() {

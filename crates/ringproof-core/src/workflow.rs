@@ -225,7 +225,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn idenfy_timeline_is_data() {
+    fn sms_then_call_timeline_is_data() {
         let w = Workflow::sms_then_voice_then_new_code(120, 300, 300).unwrap();
         assert_eq!(w.steps().len(), 3);
         assert_eq!(w.lifetime_s(), 600);

@@ -7,11 +7,14 @@
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
+
+use crate::json_body::{BodyProblem, Json, JsonFace, axum_json_content_type};
 
 tokio::task_local! {
     pub static REQUEST_ID: String;
@@ -60,6 +63,37 @@ impl ApiError {
     }
 }
 
+/// The generic answer to a [`CoreError`] that a face has no answer of its own for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The delivery provider reports that nothing can be sent now.
+    UpstreamDown,
+    /// The store is unavailable or overloaded.
+    StoreUnavailable,
+    /// Anything else: a bug, whose cause the client is not shown.
+    Internal,
+}
+
+/// The one place every face logs a failed request's [`CoreError`]: once, with the request
+/// id — a warning for an unavailable provider or store, an error with its cause for
+/// anything else — and says which generic answer it calls for.
+pub fn log_failure(e: &CoreError) -> Failure {
+    match e {
+        CoreError::UpstreamDown => {
+            tracing::warn!(request_id = %current_request_id(), "delivery provider unavailable");
+            Failure::UpstreamDown
+        }
+        CoreError::Store(StoreError::Unavailable(_)) => {
+            tracing::warn!(request_id = %current_request_id(), error = %e, "store unavailable");
+            Failure::StoreUnavailable
+        }
+        e => {
+            tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
+            Failure::Internal
+        }
+    }
+}
+
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         let status = match &e {
@@ -74,15 +108,12 @@ impl From<CoreError> for ApiError {
             CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        let message = if matches!(e, CoreError::UpstreamDown) {
-            tracing::warn!(request_id = %current_request_id(), "delivery provider unavailable");
-            e.to_string()
-        } else if status.is_server_error() {
-            // The cause is logged once, with the request id; the client gets no internals.
-            tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
-            match status {
-                StatusCode::SERVICE_UNAVAILABLE => "the service is temporarily unavailable; retry later".to_owned(),
-                _ => "internal error; quote the request id when reporting it".to_owned(),
+        // The cause is logged once, with the request id; the client gets no internals.
+        let message = if status.is_server_error() {
+            match log_failure(&e) {
+                Failure::UpstreamDown => e.to_string(),
+                Failure::StoreUnavailable => "the service is temporarily unavailable; retry later".to_owned(),
+                Failure::Internal => "internal error; quote the request id when reporting it".to_owned(),
             }
         } else {
             e.to_string()
@@ -126,22 +157,53 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `axum::Json` with its rejections rendered in our envelope: malformed JSON, wrong
-/// types, unknown fields, a missing content type and oversized bodies are all 4xx.
+/// The native face's reading of JSON bodies: axum's `Content-Type` rule and typed
+/// decoding, every rejection in the native envelope (malformed JSON, wrong types, unknown
+/// fields, a missing content type and oversized bodies are all 4xx).
+pub struct Native;
+
+impl JsonFace for Native {
+    type Rejection = ApiError;
+    const OBJECT: bool = false;
+
+    fn content_type_ok(headers: &HeaderMap) -> bool {
+        axum_json_content_type(headers)
+    }
+
+    fn reject(problem: BodyProblem) -> ApiError {
+        match problem {
+            BodyProblem::ContentType => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ),
+            BodyProblem::Read(e) => json_rejection(JsonRejection::BytesRejection(e)),
+            BodyProblem::Json(e) => json_rejection(e),
+            // Only object faces read bodies as objects.
+            BodyProblem::NotUtf8 | BodyProblem::NotAnObject => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body is not a JSON object",
+            ),
+        }
+    }
+}
+
+/// A JSON body of the native API: [`Json`] read by the [`Native`] face's rules (a newtype
+/// so handlers can write `ApiJson(body)`).
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        Json::<T, Native>::from_request(req, state)
+            .await
+            .map(|body| Self(body.into_inner()))
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod api_error;
 pub mod auth;
 pub mod config;
+pub mod json_body;
 pub mod pages;
 pub mod routes;
 pub mod startup;

@@ -81,7 +81,7 @@ pub struct WorkflowStepRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateVerificationRequest {
     /// The phone number in E.164, e.g. `+14155550123`.
-    #[schema(example = "+14155550123", pattern = r"^\+[1-9][0-9]{7,14}$")]
+    #[schema(example = "+14155550123", pattern = r"^\+[1-9][0-9]{6,14}$")]
     pub to: String,
     /// One-step shortcut: the channel of the only step. Give this or `workflow`.
     pub channel: Option<ApiChannel>,

@@ -743,7 +743,7 @@ async fn client_controls_and_the_default_sender() {
     let a = auth(&app);
     let body = json!({"phone_number": TO});
     update(ClientChange {
-        disable_products: vec![Product::IdenfySms],
+        disable_products: vec![Product::SmsThenCall],
         ..Default::default()
     })
     .await;
@@ -755,7 +755,7 @@ async fn client_controls_and_the_default_sender() {
         )
     );
     update(ClientChange {
-        enable_products: vec![Product::IdenfySms],
+        enable_products: vec![Product::SmsThenCall],
         blocked_numbers: Some(vec![TO.into()]),
         ..Default::default()
     })
@@ -851,4 +851,14 @@ async fn a_lost_database_is_a_503_in_the_idenfy_body() {
         assert_eq!(r.headers()["retry-after"], "1");
         assert_eq!(error(r, 503).await, unavailable, "{path}");
     }
+}
+
+/// A Niue number (+683, 4 national digits: 7 digits in all) is in the table and valid in
+/// its plan: send-sms takes it.
+#[tokio::test]
+async fn seven_digit_numbers_are_accepted() {
+    let app = TestApp::spawn().await;
+    send(&app, json!({"phone_number": "+6834002"})).await;
+    app.drain().await;
+    assert_eq!(inbox(&app, "+6834002").await.len(), 1);
 }

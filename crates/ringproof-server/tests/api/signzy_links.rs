@@ -481,7 +481,7 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
     const OTHER: &str = "4155550124";
 
     update(ClientChange {
-        disable_products: vec![Product::SignzyLink],
+        disable_products: vec![Product::Link],
         ..Default::default()
     })
     .await;
@@ -490,8 +490,8 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
         conflict("ApiClient or Operator not enabled for this service", 400)
     );
     update(ClientChange {
-        enable_products: vec![Product::SignzyLink],
-        disable_products: vec![Product::SignzyOtp],
+        enable_products: vec![Product::Link],
+        disable_products: vec![Product::NumberOtp],
         blocked_numbers: Some(vec![TO.into()]),
         ..Default::default()
     })

@@ -353,7 +353,7 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
 
     // The product switched off (the link product stays on).
     update(ClientChange {
-        disable_products: vec![Product::SignzyOtp],
+        disable_products: vec![Product::NumberOtp],
         ..Default::default()
     })
     .await;
@@ -363,8 +363,8 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
     );
     // Blocklisted (seed 003's quirk: status 404, statusCode 200), in either number form.
     update(ClientChange {
-        enable_products: vec![Product::SignzyOtp],
-        disable_products: vec![Product::SignzyLink],
+        enable_products: vec![Product::NumberOtp],
+        disable_products: vec![Product::Link],
         blocked_numbers: Some(vec![TO.into()]),
         ..Default::default()
     })

@@ -142,3 +142,19 @@ async fn events_tell_the_story() {
     expected.push("approved");
     assert_eq!(kinds, expected);
 }
+
+/// E.164 numbers as short as 7 digits are real (Niue +683 and Tokelau +690 have 4 national
+/// digits): accepted and delivered; 6 digits are not a number.
+#[tokio::test]
+async fn seven_digit_numbers_are_accepted() {
+    let app = TestApp::spawn().await;
+    for to in ["+6834002", "+6907290"] {
+        let v = app.start(json!({"to": to})).await;
+        assert_eq!(v["status"], "pending");
+        assert_eq!(v["to"], to);
+        assert_eq!(app.drain().await, 1);
+        assert_eq!(app.messages(to).await.len(), 1, "{to}");
+    }
+    let r = app.post("/v1/verifications", &json!({"to": "+683400"})).await;
+    assert_eq!(error_code(r, 400).await, "invalid_phone_number");
+}

@@ -34,7 +34,7 @@ fn rich_client(name: &str, at: Timestamp) -> Client {
         ..Default::default()
     };
     c.controls = ClientControls {
-        disabled_products: BTreeSet::from([Product::SignzyOtp]),
+        disabled_products: BTreeSet::from([Product::NumberOtp]),
         test_mode: true,
         allowed_numbers: BTreeSet::from(["+14155550123".into(), "+447911123456".into()]),
         blocked_numbers: BTreeSet::from(["+14155550199".into()]),
@@ -130,7 +130,7 @@ async fn update_settings(store: Arc<dyn Store>) {
         ..PolicyOverrides::default()
     };
     changed.controls = ClientControls {
-        disabled_products: BTreeSet::from([Product::SignzyLink]),
+        disabled_products: BTreeSet::from([Product::Link]),
         test_mode: false,
         allowed_numbers: BTreeSet::new(),
         blocked_numbers: BTreeSet::from(["+14155550100".into(), "+14155550101".into()]),

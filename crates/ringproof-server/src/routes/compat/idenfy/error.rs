@@ -9,13 +9,13 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
 use ringproof_core::fallback::FallbackError;
-use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api_error::current_request_id;
+use crate::api_error::{Failure, log_failure};
 
 /// The error conditions of the iDenfy face.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,18 +160,11 @@ impl From<CoreError> for IdenfyError {
         match e {
             CoreError::Unauthorized => IdenfyError::Unauthorized,
             CoreError::NotFound => IdenfyError::UnknownRequest,
-            CoreError::UpstreamDown => {
-                tracing::warn!(request_id = %current_request_id(), "delivery provider unavailable");
-                IdenfyError::UpstreamDown
-            }
-            CoreError::Store(StoreError::Unavailable(_)) => {
-                tracing::warn!(request_id = %current_request_id(), error = %e, "store unavailable");
-                IdenfyError::Unavailable
-            }
-            e => {
-                tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
-                IdenfyError::Internal
-            }
+            e => match log_failure(&e) {
+                Failure::UpstreamDown => IdenfyError::UpstreamDown,
+                Failure::StoreUnavailable => IdenfyError::Unavailable,
+                Failure::Internal => IdenfyError::Internal,
+            },
         }
     }
 }

@@ -9,23 +9,24 @@
 
 pub mod error;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ringproof_core::client::Client;
-use ringproof_core::fallback::{self, NumberError, SenderId, SenderIdError};
+use ringproof_core::countries;
+use ringproof_core::fallback::{self, SenderId, SenderIdError};
 use ringproof_core::ids::VerificationId;
+use ringproof_core::phone::{Dashed, ParseOptions, PhoneError, PhoneNumber};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use self::error::IdenfyError;
 use self::error::{IdenfyErrorBody, Rendered};
+use crate::json_body::{BodyProblem, Field, FieldValue, Json, JsonFace, field_value};
 use crate::state::AppState;
 
 /// Where the face lives.
@@ -77,10 +78,6 @@ impl FromRequestParts<AppState> for IdenfyClient {
     }
 }
 
-/// A JSON object body with this face's errors: a non-JSON `Content-Type` → 415; over the
-/// body limit → 413; not UTF-8 → `ENCODING_ERROR`; not JSON or not an object → `JSON_ERROR`.
-pub struct IdenfyJson(pub serde_json::Map<String, Value>);
-
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     essence.eq_ignore_ascii_case("application/json")
@@ -89,34 +86,33 @@ fn is_json(content_type: &str) -> bool {
             .is_some_and(|(t, suffix)| t.starts_with("application/") && suffix.eq_ignore_ascii_case("json"))
 }
 
-impl<S: Send + Sync> FromRequest<S> for IdenfyJson {
-    type Rejection = IdenfyError;
+/// How this face reads JSON bodies: a non-JSON `Content-Type` → 415; over the body limit
+/// → 413; not UTF-8 → `ENCODING_ERROR`; not JSON or not an object → `JSON_ERROR`.
+pub struct Idenfy;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json_type = req
-            .headers()
+impl JsonFace for Idenfy {
+    type Rejection = IdenfyError;
+    const OBJECT: bool = true;
+
+    fn content_type_ok(headers: &HeaderMap) -> bool {
+        headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(is_json);
-        if !json_type {
-            return Err(IdenfyError::UnsupportedMediaType);
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                IdenfyError::PayloadTooLarge
-            } else {
-                IdenfyError::JsonError
-            }
-        })?;
-        if std::str::from_utf8(&bytes).is_err() {
-            return Err(IdenfyError::EncodingError);
-        }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => Ok(Self(m)),
-            _ => Err(IdenfyError::JsonError),
+            .is_some_and(is_json)
+    }
+
+    fn reject(problem: BodyProblem) -> IdenfyError {
+        match problem {
+            BodyProblem::ContentType => IdenfyError::UnsupportedMediaType,
+            BodyProblem::Read(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => IdenfyError::PayloadTooLarge,
+            BodyProblem::NotUtf8 => IdenfyError::EncodingError,
+            BodyProblem::Read(_) | BodyProblem::NotAnObject | BodyProblem::Json(_) => IdenfyError::JsonError,
         }
     }
 }
+
+/// A JSON body of this face, into one of its request structs.
+pub type IdenfyJson<T> = Json<T, Idenfy>;
 
 fn bad(field: &'static str, reason: impl Into<String>) -> IdenfyError {
     IdenfyError::BadValue {
@@ -125,39 +121,63 @@ fn bad(field: &'static str, reason: impl Into<String>) -> IdenfyError {
     }
 }
 
-impl IdenfyJson {
-    /// A string field: `None` when missing or null; another type is a bad value.
-    fn optional_str(&self, field: &'static str) -> Result<Option<&str>, IdenfyError> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(bad(field, "must be a string")),
-        }
-    }
-
-    /// A required string field: missing or null → `MISSING_VALUE`.
-    fn required_str(&self, field: &'static str) -> Result<&str, IdenfyError> {
-        self.optional_str(field)?.ok_or(IdenfyError::Missing(field))
+/// A string field: `None` when missing or null; another type is a bad value.
+fn optional_str<'a>(value: &'a Field, field: &'static str) -> Result<Option<&'a str>, IdenfyError> {
+    match field_value(value) {
+        FieldValue::Absent => Ok(None),
+        FieldValue::Str(s) => Ok(Some(s)),
+        FieldValue::Other => Err(bad(field, "must be a string")),
     }
 }
 
-/// The body of `send-sms`. The handler reads the fields itself, to name each problem.
+/// A required string field: missing or null → `MISSING_VALUE`.
+fn required_str<'a>(value: &'a Field, field: &'static str) -> Result<&'a str, IdenfyError> {
+    optional_str(value, field)?.ok_or(IdenfyError::Missing(field))
+}
+
+/// A `phone_number`: strict E.164 (`+` and digits only) whose calling code is in the
+/// supported-country table with a length that code allows, and a valid number of its plan.
+/// Each refusal is a `BAD_VALUE` saying which rule failed.
+fn parse_phone(s: &str) -> Result<PhoneNumber, IdenfyError> {
+    let options = ParseOptions {
+        dashed: Dashed::Refuse,
+        country_table: Some(countries::table()),
+    };
+    PhoneNumber::parse(s, options).map_err(|e| {
+        let reason = match e {
+            PhoneError::NotE164 | PhoneError::NotDashedOrE164 => {
+                "must be in E.164 format: '+', the country code and the number, digits only (e.g. +12025550163)"
+                    .to_owned()
+            }
+            PhoneError::UnknownCallingCode => "has a country code that is not supported".to_owned(),
+            PhoneError::WrongLength { calling_code } => {
+                format!("has the wrong number of digits for country code +{calling_code}")
+            }
+            PhoneError::Invalid => "is not a valid number for its country".to_owned(),
+        };
+        bad("phone_number", reason)
+    })
+}
+
+/// The body of `send-sms`.
+// What the API description shows is what the handler reads: the fields are raw JSON values
+// (`Field`) so the handler can name each problem in iDenfy's body.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct SendSmsRequest {
     /// E.164: `+`, the country code and the number, digits only. The calling code must be in
     /// the supported-country table and the number valid for its plan.
-    #[schema(example = "+12025550163", pattern = r"^\+[1-9][0-9]{6,14}$")]
-    phone_number: String,
+    #[schema(value_type = String, required = true, example = "+12025550163", pattern = r"^\+[1-9][0-9]{6,14}$")]
+    phone_number: Field,
     /// The SMS sender id: 1 to 11 ASCII letters, digits and spaces (not starting or ending
     /// with a space). Default: the client's brand, reduced to those characters and cut to 11.
     #[schema(
+        value_type = Option<String>,
         example = "The Sender",
         min_length = 1,
         max_length = 11,
         pattern = "^[A-Za-z0-9]([A-Za-z0-9 ]*[A-Za-z0-9])?$"
     )]
-    sender_name: Option<String>,
+    sender_name: Field,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -169,14 +189,19 @@ pub struct SendSmsResponse {
 
 /// The body of `verify-sms`.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct VerifySmsRequest {
     /// The `request_id` of `send-sms` (32 to 40 characters).
-    #[schema(example = "3d50e1584e0946e789e0185c009aaadf", min_length = 32, max_length = 40)]
-    request_id: String,
+    #[schema(
+        value_type = String,
+        required = true,
+        example = "3d50e1584e0946e789e0185c009aaadf",
+        min_length = 32,
+        max_length = 40
+    )]
+    request_id: Field,
     /// The 4 digits the person entered.
-    #[schema(example = "1234", pattern = "^[0-9]{4}$")]
-    received_code: String,
+    #[schema(value_type = String, required = true, example = "1234", pattern = "^[0-9]{4}$")]
+    received_code: Field,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -210,11 +235,11 @@ pub struct VerifySmsResponse {
 async fn send_sms(
     State(state): State<AppState>,
     IdenfyClient(client): IdenfyClient,
-    body: IdenfyJson,
+    body: IdenfyJson<SendSmsRequest>,
 ) -> Result<axum::Json<SendSmsResponse>, IdenfyError> {
-    let phone = body.required_str("phone_number")?;
-    let to = fallback::parse_number(phone).map_err(|e: NumberError| bad("phone_number", e.to_string()))?;
-    let sender = match body.optional_str("sender_name")? {
+    let phone = required_str(&body.phone_number, "phone_number")?;
+    let to = parse_phone(phone)?;
+    let sender = match optional_str(&body.sender_name, "sender_name")? {
         Some(s) => SenderId::parse(s).map_err(|e: SenderIdError| bad("sender_name", e.to_string()))?,
         None => SenderId::from_brand(&client.brand),
     };
@@ -252,10 +277,10 @@ async fn send_sms(
 async fn verify_sms(
     State(state): State<AppState>,
     IdenfyClient(client): IdenfyClient,
-    body: IdenfyJson,
+    body: IdenfyJson<VerifySmsRequest>,
 ) -> Result<axum::Json<VerifySmsResponse>, IdenfyError> {
-    let request_id = body.required_str("request_id")?;
-    let code = body.required_str("received_code")?;
+    let request_id = required_str(&body.request_id, "request_id")?;
+    let code = required_str(&body.received_code, "received_code")?;
     if !(32..=40).contains(&request_id.chars().count()) {
         return Err(bad("request_id", "must be 32 to 40 characters"));
     }
@@ -289,5 +314,36 @@ mod tests {
         assert!(is_face_path("/fraud/nope/deeper"));
         assert!(!is_face_path("/fraudulent"));
         assert!(!is_face_path("/v1/fraud"));
+    }
+
+    /// The face's number rule: each refusal names its reason (the rule moved here from the
+    /// core's fallback module; the parser is `PhoneNumber::parse`).
+    #[test]
+    fn phone_numbers() {
+        let reason = |s: &str| match parse_phone(s) {
+            Ok(n) => Ok(n.e164().to_owned()),
+            Err(IdenfyError::BadValue { field, reason }) => Err(format!("{field} {reason}")),
+            Err(e) => Err(format!("{e:?}")),
+        };
+        assert_eq!(reason("+12025550163"), Ok("+12025550163".to_owned()));
+        // Niue: four national digits.
+        assert_eq!(reason("+6834002"), Ok("+6834002".to_owned()));
+        let not_e164 = "phone_number must be in E.164 format: '+', the country code and the number, digits only (e.g. +12025550163)";
+        for s in ["12025550163", "+1-2025550163", "+1 2025550163", "+"] {
+            assert_eq!(reason(s), Err(not_e164.to_owned()), "{s}");
+        }
+        assert_eq!(
+            reason("+999123456789"),
+            Err("phone_number has a country code that is not supported".to_owned())
+        );
+        assert_eq!(
+            reason("+120255501"),
+            Err("phone_number has the wrong number of digits for country code +1".to_owned())
+        );
+        // In the table's range, but not a valid North American number.
+        assert_eq!(
+            reason("+19907676111"),
+            Err("phone_number is not a valid number for its country".to_owned())
+        );
     }
 }

@@ -8,16 +8,16 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
 use ringproof_core::link::ClickError;
 use ringproof_core::links::LinkError;
 use ringproof_core::otp::OtpError;
 use ringproof_core::sessions::LoginError;
-use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api_error::current_request_id;
+use crate::api_error::{Failure, current_request_id, log_failure};
 
 /// The error conditions of the Signzy face.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -331,18 +331,11 @@ impl From<CoreError> for SignzyError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::Unauthorized => SignzyError::InvalidCredentials,
-            CoreError::UpstreamDown => {
-                tracing::warn!(request_id = %current_request_id(), "delivery provider unavailable");
-                SignzyError::UpstreamDown
-            }
-            CoreError::Store(StoreError::Unavailable(_)) => {
-                tracing::warn!(request_id = %current_request_id(), error = %e, "store unavailable");
-                SignzyError::Unavailable
-            }
-            e => {
-                tracing::error!(request_id = %current_request_id(), error = %e, "request failed");
-                SignzyError::Internal
-            }
+            e => match log_failure(&e) {
+                Failure::UpstreamDown => SignzyError::UpstreamDown,
+                Failure::StoreUnavailable => SignzyError::Unavailable,
+                Failure::Internal => SignzyError::Internal,
+            },
         }
     }
 }
@@ -360,7 +353,6 @@ impl From<ClientRefusal> for SignzyError {
 impl From<OtpError> for SignzyError {
     fn from(e: OtpError) -> Self {
         match e {
-            OtpError::InvalidNumber => SignzyError::MobileNumberInvalid,
             OtpError::UnknownTemplate => SignzyError::CustomTextNotFound,
             OtpError::MalformedCode => SignzyError::InvalidParameter,
             OtpError::WrongLength { .. } => SignzyError::UnprocessableEntity,

@@ -17,35 +17,37 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{SignzyErrorResponse, SignzyPatternResponse, SignzyUnauthorized};
-use super::{SignzyClient, SignzyError, SignzyJson};
+use super::{SignzyClient, SignzyError, SignzyJson, optional_str, required_str};
+use crate::json_body::Field;
 use crate::state::AppState;
 
-/// The body of `send-instant-link` (for the API description; the handler reads the fields
-/// itself, to answer each problem with Signzy's body).
+/// The body of `send-instant-link`.
+// What the API description shows is what the handler reads: the fields are raw JSON values
+// (`Field`) so the handler checks them in the seeds' order, answering each with Signzy's body.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct SendInstantLinkRequest {
     /// Where the browser goes after the click, with `vfp=<fingerprint>` added to its query:
     /// http(s), under one of the client's allowed origins.
-    #[schema(example = "https://www.example.com/verified")]
+    #[schema(value_type = String, required = true, example = "https://www.example.com/verified")]
     #[serde(rename = "targetUrl")]
-    target_url: String,
+    target_url: Field,
     /// The 10-digit national number (no `+`, no country code).
-    #[schema(example = "4155550100")]
+    #[schema(value_type = String, required = true, example = "4155550100")]
     #[serde(rename = "mobileNumber")]
-    mobile_number: String,
+    mobile_number: Field,
     /// `US` or `CA` (any case); must be the number's country.
-    #[schema(example = "US")]
+    #[schema(value_type = String, required = true, example = "US")]
     #[serde(rename = "countryCode")]
-    country_code: String,
+    country_code: Field,
     /// The IP address the integrator saw the user at; `ipAddressMatch` compares the click's.
-    #[schema(example = "203.0.113.7")]
+    #[schema(value_type = Option<String>, example = "203.0.113.7")]
     #[serde(rename = "sourceIp")]
-    source_ip: Option<String>,
+    source_ip: Field,
     /// Replaces the default SMS text; `{link}` marks where the link goes, else it is
     /// appended after a space. At most 480 characters.
+    #[schema(value_type = Option<String>)]
     #[serde(rename = "customSms")]
-    custom_sms: Option<String>,
+    custom_sms: Field,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -127,13 +129,12 @@ pub struct LinkResultResponse {
     result: LinkResult,
 }
 
-/// The body of `instant-link-result` (for the API description).
+/// The body of `instant-link-result`.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct InstantLinkResultRequest {
     /// The `vfp` query parameter the browser brought to the target URL.
-    #[schema(example = "3q2-7wE8aZ0kWcQyVd1x9A")]
-    vfp: String,
+    #[schema(value_type = String, required = true, example = "3q2-7wE8aZ0kWcQyVd1x9A")]
+    vfp: Field,
 }
 
 /// The only values `countryCode` takes (Signzy: "only valid values allowed are 'US' or
@@ -199,13 +200,13 @@ fn final_result(view: LinkView) -> Option<LinkResult> {
 async fn send_instant_link(
     State(state): State<AppState>,
     SignzyClient(client): SignzyClient,
-    body: SignzyJson,
+    body: SignzyJson<SendInstantLinkRequest>,
 ) -> Result<axum::Json<SendInstantLinkResponse>, SignzyError> {
-    let target_url = body.required_str("targetUrl")?;
-    let mobile = body.required_str("mobileNumber")?;
-    let country = body.required_str("countryCode")?;
-    let source_ip = body.optional_str("sourceIp")?;
-    let custom_sms = body.optional_str("customSms")?;
+    let target_url = required_str(&body.target_url, "targetUrl")?;
+    let mobile = required_str(&body.mobile_number, "mobileNumber")?;
+    let country = required_str(&body.country_code, "countryCode")?;
+    let source_ip = optional_str(&body.source_ip)?;
+    let custom_sms = optional_str(&body.custom_sms)?;
     let Some(country) = COUNTRIES.into_iter().find(|c| c.eq_ignore_ascii_case(country)) else {
         return Err(SignzyError::InvalidParameter);
     };
@@ -311,9 +312,9 @@ async fn poll_check_verify(
 async fn instant_link_result(
     State(state): State<AppState>,
     SignzyClient(client): SignzyClient,
-    body: SignzyJson,
+    body: SignzyJson<InstantLinkResultRequest>,
 ) -> Result<axum::Json<LinkResultResponse>, SignzyError> {
-    let vfp = body.required_str("vfp")?;
+    let vfp = required_str(&body.vfp, "vfp")?;
     let view = match state.engine.link_result_by_vfp(&client.id, vfp).await {
         Ok(v) => v,
         Err(LinkError::NotFound) => return Err(SignzyError::TransactionNotCompleted),

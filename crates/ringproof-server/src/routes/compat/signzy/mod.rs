@@ -11,15 +11,13 @@ pub mod error;
 pub mod links;
 pub mod otp;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ringproof_core::client::Client;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::time::Duration;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,6 +25,7 @@ use utoipa_axum::routes;
 
 pub use self::error::SignzyError;
 use self::error::SignzyErrorResponse;
+use crate::json_body::{BodyProblem, Field, FieldValue, Json, JsonFace, field_value};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -95,58 +94,57 @@ impl FromRequestParts<AppState> for SignzyClient {
     }
 }
 
-/// A JSON object body, with this face's errors: not JSON or not an object → "Request
-/// parse failure"; over the body limit → 413. The content type is not enforced: Signzy's
-/// clients send JSON, some without saying so.
-pub struct SignzyJson(pub serde_json::Map<String, Value>);
+/// How this face reads JSON bodies: a JSON object, else "Request parse failure"; over the
+/// body limit → 413. The content type is not enforced: Signzy's clients send JSON, some
+/// without saying so.
+pub struct Signzy;
 
-impl<S: Send + Sync> FromRequest<S> for SignzyJson {
+impl JsonFace for Signzy {
     type Rejection = SignzyError;
+    const OBJECT: bool = true;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                SignzyError::PayloadTooLarge
-            } else {
-                SignzyError::ParseFailure
-            }
-        })?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => Ok(Self(m)),
-            _ => Err(SignzyError::ParseFailure),
+    fn content_type_ok(_: &HeaderMap) -> bool {
+        true
+    }
+
+    fn reject(problem: BodyProblem) -> SignzyError {
+        match problem {
+            BodyProblem::Read(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => SignzyError::PayloadTooLarge,
+            _ => SignzyError::ParseFailure,
         }
     }
 }
 
-impl SignzyJson {
-    /// A required string field: missing, null or empty → "`<field>` is required"; another
-    /// type → "Parameter is invalid".
-    pub fn required_str(&self, field: &'static str) -> Result<&str, SignzyError> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Err(SignzyError::Required(field)),
-            Some(Value::String(s)) if s.is_empty() => Err(SignzyError::Required(field)),
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(SignzyError::InvalidParameter),
-        }
-    }
+/// A JSON body of this face, into one of its request structs.
+pub type SignzyJson<T> = Json<T, Signzy>;
 
-    /// An optional string field: absent, `null` or `""` is not given; another type is
-    /// "Parameter is invalid".
-    pub fn optional_str(&self, field: &str) -> Result<Option<&str>, SignzyError> {
-        match self.0.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(SignzyError::InvalidParameter),
-        }
+/// A required string field: missing, null or empty → "`<field>` is required"; another
+/// type → "Parameter is invalid".
+pub fn required_str<'a>(value: &'a Field, field: &'static str) -> Result<&'a str, SignzyError> {
+    match field_value(value) {
+        FieldValue::Absent | FieldValue::Str("") => Err(SignzyError::Required(field)),
+        FieldValue::Str(s) => Ok(s),
+        FieldValue::Other => Err(SignzyError::InvalidParameter),
     }
 }
 
+/// An optional string field: absent, `null` or `""` is not given; another type is
+/// "Parameter is invalid".
+pub fn optional_str(value: &Field) -> Result<Option<&str>, SignzyError> {
+    match field_value(value) {
+        FieldValue::Absent | FieldValue::Str("") => Ok(None),
+        FieldValue::Str(s) => Ok(Some(s)),
+        FieldValue::Other => Err(SignzyError::InvalidParameter),
+    }
+}
+
+// What the API description shows is what the handler reads (see `SignzyJson`).
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "acme-bank")]
-    pub username: String,
-    pub password: String,
+    #[schema(value_type = String, required = true, example = "acme-bank")]
+    pub username: Field,
+    #[schema(value_type = String, required = true)]
+    pub password: Field,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -185,9 +183,12 @@ pub struct LoginResponse {
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
-async fn login(State(state): State<AppState>, body: SignzyJson) -> Result<axum::Json<LoginResponse>, SignzyError> {
-    let username = body.required_str("username")?;
-    let password = body.required_str("password")?.to_owned();
+async fn login(
+    State(state): State<AppState>,
+    body: SignzyJson<LoginRequest>,
+) -> Result<axum::Json<LoginResponse>, SignzyError> {
+    let username = required_str(&body.username, "username")?;
+    let password = required_str(&body.password, "password")?.to_owned();
     let attempt = state.engine.login_begin(username).await?;
     // argon2id is ~30 ms of CPU: keep it off the async workers.
     let (attempt, ok) = tokio::task::spawn_blocking(move || {

@@ -3,53 +3,54 @@
 //! there). This file checks the fields, that `clientId` is the token's client, and renders.
 
 use axum::extract::State;
-use ringproof_core::otp;
+use ringproof_core::countries;
+use ringproof_core::phone::{Dashed, ParseOptions, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{SignzyErrorResponse, SignzyUnauthorized};
-use super::{SignzyClient, SignzyError, SignzyJson};
+use super::{SignzyClient, SignzyError, SignzyJson, required_str};
+use crate::json_body::Field;
 use crate::state::AppState;
 
 /// The only `channel` Signzy documents.
 const SMS_OTP: &str = "smsOtp";
 
-/// The body of `send-otp` (for the API description; the handler reads the fields itself,
-/// to answer each problem with Signzy's body).
+/// The body of `send-otp`.
+// What the API description shows is what the handler reads: the fields are raw JSON values
+// (`Field`) so the handler checks them in the seeds' order, answering each with Signzy's body.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct SendOtpRequest {
     /// The authenticated client's id (`userId` of the login).
-    #[schema(example = "6462150e29c23b4d42352a63")]
+    #[schema(value_type = String, required = true, example = "6462150e29c23b4d42352a63")]
     #[serde(rename = "clientId")]
-    client_id: String,
+    client_id: Field,
     /// `+<country code>-<digits>` or E.164.
-    #[schema(example = "+1-4155550123")]
+    #[schema(value_type = String, required = true, example = "+1-4155550123")]
     #[serde(rename = "phoneNumber")]
-    phone_number: String,
+    phone_number: Field,
     /// `smsOtp`.
-    #[schema(example = "smsOtp")]
-    channel: String,
+    #[schema(value_type = String, required = true, example = "smsOtp")]
+    channel: Field,
     /// `"4"`..`"8"` (built in: "Your OTP for verification is ####", one `#` per digit) or
     /// a template id of the client (`ringproof template set`).
-    #[schema(example = "6")]
+    #[schema(value_type = String, required = true, example = "6")]
     #[serde(rename = "customTextId")]
-    custom_text_id: String,
+    custom_text_id: Field,
 }
 
-/// The body of `verify-otp` (for the API description).
+/// The body of `verify-otp`.
 #[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct VerifyOtpRequest {
-    #[schema(example = "6462150e29c23b4d42352a63")]
+    #[schema(value_type = String, required = true, example = "6462150e29c23b4d42352a63")]
     #[serde(rename = "clientId")]
-    client_id: String,
-    #[schema(example = "+1-4155550123")]
+    client_id: Field,
+    #[schema(value_type = String, required = true, example = "+1-4155550123")]
     #[serde(rename = "phoneNumber")]
-    phone_number: String,
+    phone_number: Field,
     /// The digits received, as a string.
-    #[schema(example = "123456")]
-    otp: String,
+    #[schema(value_type = String, required = true, example = "123456")]
+    otp: Field,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -69,9 +70,19 @@ pub struct OtpResponse {
     result: OtpResult,
 }
 
+/// A `phoneNumber`: `+<cc>-<digits>` or E.164, in the supported-country table and a valid
+/// number of its plan. Every refusal is "Mobile number is not valid/allowed".
+fn parse_phone(s: &str) -> Result<PhoneNumber, SignzyError> {
+    let options = ParseOptions {
+        dashed: Dashed::Allow,
+        country_table: Some(countries::table()),
+    };
+    PhoneNumber::parse(s, options).map_err(|_| SignzyError::MobileNumberInvalid)
+}
+
 /// The client the request names must be the token's: another id is "Customer not found".
-fn check_client(body: &SignzyJson, client: &ringproof_core::client::Client) -> Result<(), SignzyError> {
-    if body.required_str("clientId")? == client.id.as_str() {
+fn check_client(client_id: &str, client: &ringproof_core::client::Client) -> Result<(), SignzyError> {
+    if client_id == client.id.as_str() {
         Ok(())
     } else {
         Err(SignzyError::CustomerNotFound)
@@ -101,17 +112,17 @@ fn check_client(body: &SignzyJson, client: &ringproof_core::client::Client) -> R
 async fn send_otp(
     State(state): State<AppState>,
     SignzyClient(client): SignzyClient,
-    body: SignzyJson,
+    body: SignzyJson<SendOtpRequest>,
 ) -> Result<axum::Json<OtpResponse>, SignzyError> {
-    body.required_str("clientId")?;
-    let phone = body.required_str("phoneNumber")?;
-    let channel = body.required_str("channel")?;
-    let text_id = body.required_str("customTextId")?;
-    check_client(&body, &client)?;
+    let client_id = required_str(&body.client_id, "clientId")?;
+    let phone = required_str(&body.phone_number, "phoneNumber")?;
+    let channel = required_str(&body.channel, "channel")?;
+    let text_id = required_str(&body.custom_text_id, "customTextId")?;
+    check_client(client_id, &client)?;
     if channel != SMS_OTP {
         return Err(SignzyError::InvalidParameter);
     }
-    let to = otp::parse_number(phone)?;
+    let to = parse_phone(phone)?;
     state.engine.send_otp(&client, to, text_id).await?;
     Ok(axum::Json(OtpResponse {
         result: OtpResult {
@@ -144,13 +155,13 @@ async fn send_otp(
 async fn verify_otp(
     State(state): State<AppState>,
     SignzyClient(client): SignzyClient,
-    body: SignzyJson,
+    body: SignzyJson<VerifyOtpRequest>,
 ) -> Result<axum::Json<OtpResponse>, SignzyError> {
-    body.required_str("clientId")?;
-    let phone = body.required_str("phoneNumber")?;
-    let code = body.required_str("otp")?;
-    check_client(&body, &client)?;
-    let to = otp::parse_number(phone)?;
+    let client_id = required_str(&body.client_id, "clientId")?;
+    let phone = required_str(&body.phone_number, "phoneNumber")?;
+    let code = required_str(&body.otp, "otp")?;
+    check_client(client_id, &client)?;
+    let to = parse_phone(phone)?;
     state.engine.verify_otp(&client.id, &to, code).await?;
     Ok(axum::Json(OtpResponse {
         result: OtpResult {
