@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod delivery;
 pub mod engine;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod job;
 pub mod link;

@@ -289,6 +289,29 @@ pub trait Sender: Send + Sync + 'static {
     }
 }
 
+/// What the engine counts, once, where the rule runs: every face and the CLI start and
+/// check through the engine, so they are all counted alike. The server implements it with
+/// its metrics registry; the default, [`NoMetrics`], counts nothing.
+pub trait Metrics: Send + Sync + 'static {
+    /// A verification was created (a replayed start is not), by its first channel.
+    fn verification_started(&self, first_channel: Channel);
+    /// A check approved a verification, by its first channel.
+    fn verification_approved(&self, first_channel: Channel);
+    /// A code was checked: `approved`, `wrong`, `max_attempts_reached`, or the
+    /// [`CoreError::code`](crate::CoreError::code) of the refusal.
+    fn code_checked(&self, outcome: &'static str);
+}
+
+/// Counts nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn verification_started(&self, _: Channel) {}
+    fn verification_approved(&self, _: Channel) {}
+    fn code_checked(&self, _: &'static str) {}
+}
+
 /// Why a webhook POST did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -8,7 +8,7 @@ use crate::ids::ClientId;
 use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
 use crate::phone::PhoneNumber;
 use crate::ports::{DeliveryReceipt, DeliveryStatus, OutboundMessage, SendError, Sender};
-use crate::verification::{Ctx, Effects, NewEvent, Status, Verification, expire_job};
+use crate::verification::{Ctx, Effects, EventKind, NewEvent, Status, Verification, announcement, expire_job};
 use crate::webhook::{self, WebhookConfig, WebhookRequest};
 use crate::workflow::Channel;
 
@@ -170,7 +170,6 @@ impl Engine {
                 now,
             };
             v.run_step(index, &ctx, &mut fx);
-            fx.add_webhooks(v);
             fx
         };
         match self
@@ -223,7 +222,7 @@ impl Engine {
             Ok(receipt) => {
                 let now = self.now();
                 let event = NewEvent {
-                    kind: "sent",
+                    kind: EventKind::Sent,
                     channel: Some(p.channel),
                     detail: Some(format!("via {}", receipt.provider)),
                     at: now,
@@ -233,10 +232,10 @@ impl Engine {
                     provider: receipt.provider.clone(),
                     latency_ms: now.millis() - job.due_at.millis(),
                 };
-                let webhook = match (&job.verification_id, p.notify) {
-                    (Some(vid), true) => Some(webhook::job(&job.client_id, vid, &event)),
-                    _ => None,
-                };
+                let webhook = job
+                    .verification_id
+                    .as_ref()
+                    .and_then(|vid| announcement(&job.client_id, vid, p.notify, &event));
                 let delivery = match (&job.verification_id, &receipt.provider_message_id) {
                     (Some(vid), Some(mid)) => Some(DeliveryRecord {
                         provider: receipt.provider.clone(),
@@ -287,12 +286,15 @@ impl Engine {
             let mut fx = Effects::default();
             match r.status {
                 DeliveryStatus::Sent => {}
-                DeliveryStatus::Delivered => fx.events.push(NewEvent {
-                    kind: "delivered",
-                    channel: Some(m.channel),
-                    detail: Some(via.clone()),
-                    at: now,
-                }),
+                DeliveryStatus::Delivered => fx.record(
+                    v,
+                    NewEvent {
+                        kind: EventKind::Delivered,
+                        channel: Some(m.channel),
+                        detail: Some(via.clone()),
+                        at: now,
+                    },
+                ),
                 DeliveryStatus::Undelivered | DeliveryStatus::Failed => {
                     let reason = match &r.reason {
                         Some(why) => format!("{} {via}: {why}", r.status.as_str()),
@@ -301,7 +303,6 @@ impl Engine {
                     v.delivery_failed(Some(m.channel), &reason, Some(m.seq), now, &mut fx);
                 }
             }
-            fx.add_webhooks(v);
             fx
         };
         if r.status != DeliveryStatus::Sent {
@@ -350,7 +351,6 @@ impl Engine {
             if v.status == Status::Pending {
                 fx.jobs.push(expire_job(v));
             }
-            fx.add_webhooks(v);
             fx
         };
         match self
@@ -429,7 +429,6 @@ impl Engine {
             let mut m = |v: &mut Verification| {
                 let mut fx = Effects::default();
                 v.delivery_failed(channel, &error, seq, now, &mut fx);
-                fx.add_webhooks(v);
                 fx
             };
             self.store

@@ -26,7 +26,7 @@ use crate::error::CoreError;
 use crate::lookup::{MetadataLookup, NumberLookup};
 use crate::phone::PhoneNumber;
 use crate::policy::Policy;
-use crate::ports::{Sender, Store, WebhookPoster};
+use crate::ports::{Metrics, NoMetrics, Sender, Store, WebhookPoster};
 use crate::sessions::{DEFAULT_TOKEN_TTL_S, LOGIN_FAILURES_RETENTION_S};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::Channel;
@@ -54,6 +54,8 @@ pub struct Engine {
     sender: Option<Arc<dyn Sender>>,
     /// The HTTP client for webhook jobs (none: they wait, retried, until one is set).
     webhooks: Option<Arc<dyn WebhookPoster>>,
+    /// Where starts and checks are counted (default: nowhere).
+    pub(crate) metrics: Arc<dyn Metrics>,
 }
 
 impl Engine {
@@ -78,7 +80,14 @@ impl Engine {
             link_ttl_s: crate::links::DEFAULT_LINK_TTL_S,
             sender: None,
             webhooks: None,
+            metrics: Arc::new(NoMetrics),
         }
+    }
+
+    /// Where verifications started and approved, and code checks, are counted.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The HTTP client that delivers webhook jobs.

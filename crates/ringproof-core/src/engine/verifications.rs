@@ -7,7 +7,7 @@ use crate::ids::{ClientId, VerificationId};
 use crate::phone::PhoneNumber;
 use crate::ports::IdempotentResponse;
 use crate::time::Timestamp;
-use crate::verification::{CheckOutcome, Ctx, Effects, Event, Options, StartParams, Verification};
+use crate::verification::{CheckOutcome, Ctx, Effects, Event, Options, StartParams, Status, Verification};
 use crate::workflow::{Channel, StepInput, Workflow};
 
 use super::{Engine, IDEMPOTENCY_WINDOW_S};
@@ -144,6 +144,7 @@ impl Engine {
             (Err(e), _) => return Err(e.into()),
         }
         self.wake();
+        self.metrics.verification_started(v.workflow.first_channel());
         Ok(StartOutcome::Created(Box::new(v)))
     }
 
@@ -205,7 +206,6 @@ impl Engine {
         let mut m = |v: &mut Verification| {
             let mut fx = Effects::default();
             out = Some(f(v, &mut fx));
-            fx.add_webhooks(v);
             fx
         };
         let v = self
@@ -217,8 +217,30 @@ impl Engine {
         Ok((value, v))
     }
 
-    /// Checks a code; returns the outcome and the verification after the check.
+    /// Checks a code; returns the outcome and the verification after the check. Every
+    /// check is counted ([`crate::ports::Metrics`]), and an approval too.
     pub async fn check(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        code: &str,
+    ) -> Result<(CheckOutcome, Verification), CoreError> {
+        let result = self.check_code(client, id, code).await;
+        self.metrics.code_checked(match &result {
+            Ok((o, _)) if o.valid => "approved",
+            Ok((o, _)) if o.status == Status::MaxAttemptsReached => "max_attempts_reached",
+            Ok(_) => "wrong",
+            Err(e) => e.code(),
+        });
+        if let Ok((o, v)) = &result
+            && o.valid
+        {
+            self.metrics.verification_approved(v.workflow.first_channel());
+        }
+        result
+    }
+
+    async fn check_code(
         &self,
         client: &ClientId,
         id: &VerificationId,
