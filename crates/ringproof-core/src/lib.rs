@@ -20,7 +20,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod job;
-pub mod link;
+pub mod link_session;
 pub mod lookup;
 pub mod message;
 pub mod netauth;
@@ -28,6 +28,7 @@ pub mod phone;
 pub mod policy;
 pub mod ports;
 pub mod sessions;
+pub mod status;
 pub mod templates;
 pub mod time;
 pub mod verification;
@@ -35,5 +36,3 @@ pub mod webhook;
 pub mod workflow;
 
 pub use error::{CoreError, StoreError};
-// TODO(issue 9): the old paths of the use cases moved into `engine/`, until callers use the new ones.
-pub use engine::{fallback, link as links, number_otp as otp};

@@ -5,6 +5,7 @@ pub mod api_error;
 pub mod auth;
 pub mod config;
 pub mod pages;
+pub mod receipts;
 pub mod routes;
 pub mod startup;
 pub mod state;

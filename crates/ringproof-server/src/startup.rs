@@ -21,7 +21,7 @@ use ringproof_providers::webhook::{HttpWebhookPoster, WebhookHttpConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::routes::callbacks::Receipts;
+use crate::receipts::Receipts;
 use crate::worker::Wake;
 use ringproof_core::ports::{DeliveryReceipt, ReceiptSink};
 

@@ -2,12 +2,13 @@
 //! webhooks, and applying delivery receipts.
 
 use crate::crypto::random_bytes;
+use crate::delivery::DeliveryStatus;
 use crate::delivery::{DeliveryRecord, ReceiptOutcome};
 use crate::error::CoreError;
 use crate::ids::ClientId;
 use crate::job::{DeliverPayload, Job, JobKind, StepPayload, backoff_ms};
 use crate::phone::PhoneNumber;
-use crate::ports::{DeliveryReceipt, DeliveryStatus, OutboundMessage, SendError, Sender};
+use crate::ports::{DeliveryReceipt, OutboundMessage, SendError, Sender};
 use crate::verification::{Ctx, Effects, EventKind, NewEvent, Status, Verification, announcement, expire_job};
 use crate::webhook::{self, WebhookConfig, WebhookRequest};
 use crate::workflow::Channel;

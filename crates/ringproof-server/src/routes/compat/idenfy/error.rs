@@ -10,7 +10,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::client::ClientRefusal;
-use ringproof_core::fallback::FallbackError;
+use ringproof_core::engine::fallback::FallbackError;
 use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;

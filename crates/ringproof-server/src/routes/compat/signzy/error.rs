@@ -9,9 +9,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::client::ClientRefusal;
-use ringproof_core::link::ClickError;
-use ringproof_core::links::LinkError;
-use ringproof_core::otp::OtpError;
+use ringproof_core::engine::link::LinkError;
+use ringproof_core::engine::number_otp::OtpError;
+use ringproof_core::link_session::ClickError;
 use ringproof_core::sessions::LoginError;
 use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
