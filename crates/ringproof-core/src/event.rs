@@ -130,13 +130,15 @@ mod tests {
     }
 
     #[test]
-    fn the_webhook_docs_list_every_kind() {
-        let doc = include_str!("../../../docs/webhooks.md");
+    fn the_docs_list_every_kind() {
+        let webhooks = include_str!("../../../docs/webhooks.md");
+        let api = include_str!("../../../docs/api.md");
         for k in EventKind::ALL {
             assert!(
-                doc.contains(&format!("`verification.{k}`")),
+                webhooks.contains(&format!("`verification.{k}`")),
                 "docs/webhooks.md lacks {k}"
             );
+            assert!(api.contains(&format!("`{k}`")), "docs/api.md lacks {k}");
         }
     }
 }

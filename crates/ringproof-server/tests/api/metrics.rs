@@ -37,6 +37,20 @@ async fn each_face_counts_its_starts_checks_and_approvals_and_every_metric_has_h
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
 
+    // A start replayed by its Idempotency-Key is not counted again.
+    for _ in 0..2 {
+        let r = app
+            .http
+            .post(format!("{}/v1/verifications", app.base))
+            .header("authorization", app.auth())
+            .header("idempotency-key", "metrics-once")
+            .json(&json!({"to": "+14155550126"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+
     // Signzy: send-otp, verify-otp.
     let signzy = "+14155550124";
     let t = signzy_login(&app).await;
@@ -76,7 +90,7 @@ async fn each_face_counts_its_starts_checks_and_approvals_and_every_metric_has_h
 
     let text = app.get("/metrics").await.text().await.unwrap();
     for (series, want) in [
-        ("ringproof_verifications_started_total{channel=\"sms\"}", 3.0),
+        ("ringproof_verifications_started_total{channel=\"sms\"}", 4.0),
         ("ringproof_verifications_approved_total{channel=\"sms\"}", 3.0),
         ("ringproof_checks_total{outcome=\"approved\"}", 3.0),
         ("ringproof_checks_total{outcome=\"wrong\"}", 1.0),
