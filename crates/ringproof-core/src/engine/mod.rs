@@ -1,9 +1,9 @@
 //! The use cases, one method each, over the injected ports. Every API face and the CLI
 //! call these; none of them re-implements a rule.
 //!
-//! - [`clients`]: client administration, login sessions and webhook settings;
-//! - [`verifications`]: start, read, check, cancel, resend;
-//! - [`jobs`]: the worker's jobs (deliveries, steps, expiries, webhooks) and receipts;
+//! - `clients.rs`: client administration, login sessions and webhook settings;
+//! - `verifications.rs`: start, read, check, cancel, resend;
+//! - `jobs.rs`: the worker's jobs (deliveries, steps, expiries, webhooks) and receipts;
 //! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
 //!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id.
 
