@@ -10,9 +10,34 @@
 //! as a refused send does).
 
 use crate::ids::{ClientId, VerificationId};
-use crate::ports::DeliveryStatus;
 use crate::time::Timestamp;
 use crate::workflow::Channel;
+
+/// What a provider reported about a message it accepted (a delivery receipt: a Twilio or
+/// Vonage status callback, an SMPP `deliver_sm` receipt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Handed on by the provider to the carrier (not yet on the handset).
+    Sent,
+    /// On the handset (SMS) or the call was answered (voice).
+    Delivered,
+    /// The carrier could not deliver it (phone off for too long, unknown subscriber, …).
+    Undelivered,
+    /// The provider gave up on it (refused, expired, rejected).
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Undelivered => "undelivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
 
 /// An accepted send, kept to match its receipts.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! exactly one place; the `code()` strings are part of the native API contract.
 
 use crate::phone::PhoneError;
-use crate::verification::Status;
+use crate::status::Status;
 
 /// A failure of the persistence port.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

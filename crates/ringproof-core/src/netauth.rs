@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use async_trait::async_trait;
 
-use crate::link::PhoneMatch;
+use crate::link_session::PhoneMatch;
 use crate::phone::PhoneNumber;
 
 /// What the link page knows about the click.

@@ -7,13 +7,16 @@ use crate::client::Client;
 use crate::error::StoreError;
 use crate::ids::{ClientId, JobId, LinkId, VerificationId};
 use crate::job::{Job, JobQueue, JobStats, NewJob};
-use crate::link::LinkSession;
-use crate::links::LinkRecord;
+use crate::link_session::{LinkRecord, LinkSession};
 use crate::phone::PhoneNumber;
 use crate::sessions::{Gate, LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
 use crate::workflow::Channel;
+
+/// The status a delivery receipt reports; defined beside the delivery records it moves
+/// forward ([`crate::delivery`]), and named here for the receipt ports' implementers.
+pub use crate::delivery::DeliveryStatus;
 
 /// A stored response to a request made with an `Idempotency-Key`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,6 +292,29 @@ pub trait Sender: Send + Sync + 'static {
     }
 }
 
+/// What the engine counts, once, where the rule runs: every face and the CLI start and
+/// check through the engine, so they are all counted alike. The server implements it with
+/// its metrics registry; the default, [`NoMetrics`], counts nothing.
+pub trait Metrics: Send + Sync + 'static {
+    /// A verification was created (a replayed start is not), by its first channel.
+    fn verification_started(&self, first_channel: Channel);
+    /// A check approved a verification, by its first channel.
+    fn verification_approved(&self, first_channel: Channel);
+    /// A code was checked: `approved`, `wrong`, `max_attempts_reached`, or the
+    /// [`CoreError::code`](crate::CoreError::code) of the refusal.
+    fn code_checked(&self, outcome: &'static str);
+}
+
+/// Counts nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoMetrics;
+
+impl Metrics for NoMetrics {
+    fn verification_started(&self, _: Channel) {}
+    fn verification_approved(&self, _: Channel) {}
+    fn code_checked(&self, _: &'static str) {}
+}
+
 /// Why a webhook POST did not succeed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -299,32 +325,6 @@ pub struct WebhookError(pub String);
 #[async_trait]
 pub trait WebhookPoster: Send + Sync + 'static {
     async fn post(&self, req: &crate::webhook::WebhookRequest) -> Result<u16, WebhookError>;
-}
-
-/// What a provider reported about a message it accepted (a delivery receipt: a Twilio or
-/// Vonage status callback, an SMPP `deliver_sm` receipt).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Handed on by the provider to the carrier (not yet on the handset).
-    Sent,
-    /// On the handset (SMS) or the call was answered (voice).
-    Delivered,
-    /// The carrier could not deliver it (phone off for too long, unknown subscriber, …).
-    Undelivered,
-    /// The provider gave up on it (refused, expired, rejected).
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Sent => "sent",
-            DeliveryStatus::Delivered => "delivered",
-            DeliveryStatus::Undelivered => "undelivered",
-            DeliveryStatus::Failed => "failed",
-        }
-    }
 }
 
 /// One delivery receipt, matched to the send by the provider's message id (the

@@ -33,43 +33,7 @@ use crate::policy::Policy;
 use crate::time::Timestamp;
 use crate::workflow::{Channel, CodeMode, Workflow};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Approved,
-    Canceled,
-    Expired,
-    MaxAttemptsReached,
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Approved => "approved",
-            Status::Canceled => "canceled",
-            Status::Expired => "expired",
-            Status::MaxAttemptsReached => "max_attempts_reached",
-            Status::Failed => "failed",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => Status::Pending,
-            "approved" => Status::Approved,
-            "canceled" => Status::Canceled,
-            "expired" => Status::Expired,
-            "max_attempts_reached" => Status::MaxAttemptsReached,
-            "failed" => Status::Failed,
-            _ => return None,
-        })
-    }
-    pub fn is_terminal(self) -> bool {
-        self != Status::Pending
-    }
-}
+pub use crate::status::Status;
 
 /// How many times a job may be tried before it is dead-lettered.
 pub const DEFAULT_JOB_ATTEMPTS: u32 = 8;
@@ -124,31 +88,17 @@ pub struct Options {
     pub notify: bool,
 }
 
-/// What happened to a verification, for its history (and later, webhooks).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewEvent {
-    pub kind: &'static str,
-    pub channel: Option<Channel>,
-    pub detail: Option<String>,
-    pub at: Timestamp,
-}
-
-/// A stored event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    pub id: i64,
-    pub verification_id: VerificationId,
-    pub kind: String,
-    pub channel: Option<Channel>,
-    pub detail: Option<String>,
-    pub at: Timestamp,
-}
+pub use crate::event::{Event, EventKind, NewEvent};
 
 /// Side effects of a transition, persisted by the store in the same transaction.
+///
+/// Events go in only through [`Effects::record`], which queues the event's webhook job
+/// beside it when the verification notifies: every recorded event is announced, by
+/// construction, and nothing else queues a webhook.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Effects {
     pub jobs: Vec<NewJob>,
-    pub events: Vec<NewEvent>,
+    events: Vec<NewEvent>,
     /// It left `pending`: delete every job of this verification that has not run — later
     /// steps, deliveries not yet sent, the expiry — but its webhooks (they announce what
     /// already happened).
@@ -156,22 +106,24 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Queues a webhook job for every event not yet queued, if the verification notifies.
-    /// Called once per transition, after it ran (by the engine, and by
-    /// [`Verification::start`]); calling it again adds nothing.
-    pub fn add_webhooks(&mut self, v: &Verification) {
-        if !v.options.notify {
-            return;
-        }
-        let queued = self.jobs.iter().filter(|j| j.kind == JobKind::Webhook).count();
-        let fresh: Vec<NewJob> = self
-            .events
-            .iter()
-            .skip(queued)
-            .map(|e| crate::webhook::job(&v.client_id, &v.id, e))
-            .collect();
-        self.jobs.extend(fresh);
+    /// Records `event` of `v` and, if `v` notifies, the webhook job announcing it.
+    pub fn record(&mut self, v: &Verification, event: NewEvent) {
+        self.jobs
+            .extend(announcement(&v.client_id, &v.id, v.options.notify, &event));
+        self.events.push(event);
     }
+
+    /// The events recorded, in order.
+    pub fn events(&self) -> &[NewEvent] {
+        &self.events
+    }
+}
+
+/// The webhook job announcing `event` of verification `vid`, when it notifies: the one
+/// place that decides it, for [`Effects::record`] and for the worker's `sent` event (which
+/// is written with its finished job rather than by a transition).
+pub fn announcement(client: &ClientId, vid: &VerificationId, notify: bool, event: &NewEvent) -> Option<NewJob> {
+    notify.then(|| crate::webhook::job(client, vid, event))
 }
 
 /// The job that announces expiry when it is due (only for verifications that notify).
@@ -247,12 +199,15 @@ impl Verification {
             options: p.options,
         };
         let mut fx = Effects::default();
-        fx.events.push(NewEvent {
-            kind: "created",
-            channel: None,
-            detail: None,
-            at: p.now,
-        });
+        fx.record(
+            &v,
+            NewEvent {
+                kind: EventKind::Created,
+                channel: None,
+                detail: None,
+                at: p.now,
+            },
+        );
         let ctx = Ctx {
             keys,
             codes,
@@ -274,7 +229,6 @@ impl Verification {
         if v.options.notify {
             fx.jobs.push(expire_job(&v));
         }
-        fx.add_webhooks(&v);
         (v, fx)
     }
 
@@ -295,12 +249,15 @@ impl Verification {
     pub fn refresh(&mut self, now: Timestamp, fx: &mut Effects) {
         if self.status == Status::Pending && now >= self.expires_at {
             self.finish(Status::Expired, now, fx);
-            fx.events.push(NewEvent {
-                kind: "expired",
-                channel: None,
-                detail: None,
-                at: now,
-            });
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::Expired,
+                    channel: None,
+                    detail: None,
+                    at: now,
+                },
+            );
         }
     }
 
@@ -328,12 +285,15 @@ impl Verification {
         }
         let live = self.code_hash.filter(|_| now < self.code_expires_at);
         let Some(expected) = live else {
-            fx.events.push(NewEvent {
-                kind: "check_no_live_code",
-                channel: None,
-                detail: None,
-                at: now,
-            });
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::CheckNoLiveCode,
+                    channel: None,
+                    detail: None,
+                    at: now,
+                },
+            );
             return Ok(CheckOutcome {
                 valid: false,
                 status: self.status,
@@ -346,12 +306,15 @@ impl Verification {
         self.updated_at = now;
         if ct_eq(&got, &expected) {
             self.finish(Status::Approved, now, fx);
-            fx.events.push(NewEvent {
-                kind: "approved",
-                channel: None,
-                detail: None,
-                at: now,
-            });
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::Approved,
+                    channel: None,
+                    detail: None,
+                    at: now,
+                },
+            );
             return Ok(CheckOutcome {
                 valid: true,
                 status: Status::Approved,
@@ -359,20 +322,26 @@ impl Verification {
             });
         }
         self.wrong_checks += 1;
-        fx.events.push(NewEvent {
-            kind: "check_wrong",
-            channel: None,
-            detail: None,
-            at: now,
-        });
-        if self.wrong_checks >= self.policy.max_checks {
-            self.finish(Status::MaxAttemptsReached, now, fx);
-            fx.events.push(NewEvent {
-                kind: "max_attempts_reached",
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::CheckWrong,
                 channel: None,
                 detail: None,
                 at: now,
-            });
+            },
+        );
+        if self.wrong_checks >= self.policy.max_checks {
+            self.finish(Status::MaxAttemptsReached, now, fx);
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::MaxAttemptsReached,
+                    channel: None,
+                    detail: None,
+                    at: now,
+                },
+            );
         }
         Ok(CheckOutcome {
             valid: false,
@@ -382,17 +351,30 @@ impl Verification {
     }
 
     pub fn cancel(&mut self, now: Timestamp, fx: &mut Effects) -> Result<(), CoreError> {
+        self.cancel_because(None, now, fx)
+    }
+
+    /// [`Verification::cancel`], with `detail` on its `canceled` event (why it was canceled).
+    pub fn cancel_because(
+        &mut self,
+        detail: Option<String>,
+        now: Timestamp,
+        fx: &mut Effects,
+    ) -> Result<(), CoreError> {
         self.refresh(now, fx);
         if self.status != Status::Pending {
             return Err(CoreError::NotPending { status: self.status });
         }
         self.finish(Status::Canceled, now, fx);
-        fx.events.push(NewEvent {
-            kind: "canceled",
-            channel: None,
-            detail: None,
-            at: now,
-        });
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::Canceled,
+                channel: None,
+                detail,
+                at: now,
+            },
+        );
         Ok(())
     }
 
@@ -444,22 +426,28 @@ impl Verification {
         };
         for skipped in self.next_step..index {
             let ch = self.workflow.steps().get(skipped as usize).map(|s| s.channel);
-            fx.events.push(NewEvent {
-                kind: "step_skipped",
-                channel: ch,
-                detail: Some(format!("step {} overtaken", skipped + 1)),
-                at: now,
-            });
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::StepSkipped,
+                    channel: ch,
+                    detail: Some(format!("step {} overtaken", skipped + 1)),
+                    at: now,
+                },
+            );
         }
         self.next_step = index + 1;
         self.updated_at = now;
         let skip = |fx: &mut Effects, why: &str| {
-            fx.events.push(NewEvent {
-                kind: "step_skipped",
-                channel: Some(step.channel),
-                detail: Some(format!("step {}: {why}", index + 1)),
-                at: now,
-            });
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::StepSkipped,
+                    channel: Some(step.channel),
+                    detail: Some(format!("step {}: {why}", index + 1)),
+                    at: now,
+                },
+            );
         };
         if self.sends >= self.policy.max_sends {
             skip(fx, "all sends used");
@@ -513,21 +501,27 @@ impl Verification {
             // A message of an ended verification: nothing to record after its final event.
             return;
         }
-        fx.events.push(NewEvent {
-            kind: "delivery_failed",
-            channel,
-            detail: Some(reason.to_owned()),
-            at: now,
-        });
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::DeliveryFailed,
+                channel,
+                detail: Some(reason.to_owned()),
+                at: now,
+            },
+        );
         let latest = seq.is_none_or(|s| s == 0 || s == self.sends);
         if latest && self.status == Status::Pending && usize::from(self.next_step) >= self.workflow.steps().len() {
             self.finish(Status::Failed, now, fx);
-            fx.events.push(NewEvent {
-                kind: "failed",
-                channel: None,
-                detail: None,
-                at: now,
-            });
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::Failed,
+                    channel: None,
+                    detail: None,
+                    at: now,
+                },
+            );
         }
     }
 
@@ -584,11 +578,14 @@ impl Verification {
         self.last_sent_at = ctx.now;
         self.updated_at = ctx.now;
         let detail = step.map_or_else(|| "resend".to_owned(), |i| format!("step {}", i + 1));
-        fx.events.push(NewEvent {
-            kind: "send_queued",
-            channel: Some(channel),
-            detail: Some(detail),
-            at: ctx.now,
-        });
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::SendQueued,
+                channel: Some(channel),
+                detail: Some(detail),
+                at: ctx.now,
+            },
+        );
     }
 }

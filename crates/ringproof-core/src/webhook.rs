@@ -24,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{base64url, ct_eq, hex, hmac_sha256, random_bytes, unhex};
 use crate::error::CoreError;
+use crate::event::NewEvent;
 use crate::ids::{ClientId, JobId, VerificationId};
 use crate::job::{JobKind, NewJob};
-use crate::verification::NewEvent;
 use crate::workflow::Channel;
 
 /// The header that carries the signature.
@@ -112,7 +112,8 @@ struct Data<'a> {
     detail: Option<&'a str>,
 }
 
-/// The webhook job announcing `event` of verification `vid`.
+/// The webhook job announcing `event` of verification `vid`; queued only through
+/// [`crate::verification::announcement`] in the engine (the stores' tests build them directly).
 pub fn job(client: &ClientId, vid: &VerificationId, event: &NewEvent) -> NewJob {
     let id = JobId::generate();
     let body = Body {
@@ -247,7 +248,7 @@ mod tests {
         let c = ClientId::generate();
         let v = VerificationId::generate();
         let e = NewEvent {
-            kind: "approved",
+            kind: crate::event::EventKind::Approved,
             channel: Some(Channel::Voice),
             detail: Some("step 2".into()),
             at: Timestamp::from_millis(1_732_252_800_000),

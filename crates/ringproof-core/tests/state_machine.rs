@@ -16,7 +16,7 @@ use ringproof_core::job::{DeliverPayload, JobKind, StepPayload};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::Policy;
 use ringproof_core::time::Timestamp;
-use ringproof_core::verification::{CheckOutcome, Ctx, Effects, StartParams, Status, Verification};
+use ringproof_core::verification::{CheckOutcome, Ctx, Effects, EventKind, StartParams, Status, Verification};
 use ringproof_core::workflow::{Channel, CodeMode, Step, StepInput, Workflow};
 
 // ---------------------------------------------------------------------------------------
@@ -611,7 +611,7 @@ fn run_scenario(workflow: Workflow, policy: Policy, template: Option<&str>, ops:
         assert_eq!(fx.cancel_pending_steps, left_pending, "{what}: cancel_pending_steps");
         let expired_now = left_pending && m.status == Status::Expired;
         assert_eq!(
-            fx.events.iter().any(|e| e.kind == "expired"),
+            fx.events().iter().any(|e| e.kind == EventKind::Expired),
             expired_now,
             "{what}: expired event"
         );
@@ -890,7 +890,7 @@ fn idenfy_expired_at_11_min() {
         })
     );
     assert!(fx.cancel_pending_steps);
-    assert!(fx.events.iter().any(|e| e.kind == "expired"));
+    assert!(fx.events().iter().any(|e| e.kind == EventKind::Expired));
     assert_eq!(
         (v.status, v.code_hash, v.sealed_code.clone()),
         (Status::Expired, None, None)

@@ -77,7 +77,7 @@ pub struct Config {
     /// `second_call_after_s` (default 300, greater than the first): the call with code B,
     /// and the end of code A's validity (the SMS says "Valid for 5 minutes");
     /// `second_code_valid_s` (default 300): code B's validity. Each 1 to 86400.
-    pub idenfy: ringproof_core::fallback::Timeline,
+    pub idenfy: ringproof_core::engine::fallback::Timeline,
     /// The address phones reach this server at: one-time links in SMS are
     /// `<public_base_url>/l/<token>`. An absolute `http(s)://` URL without query or
     /// fragment (a path prefix is allowed; a trailing slash is dropped). Default
@@ -184,9 +184,9 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
             signzy: SignzyConfig::default(),
-            idenfy: ringproof_core::fallback::Timeline::default(),
+            idenfy: ringproof_core::engine::fallback::Timeline::default(),
             public_base_url: None,
-            link_ttl_s: ringproof_core::links::DEFAULT_LINK_TTL_S,
+            link_ttl_s: ringproof_core::engine::link::DEFAULT_LINK_TTL_S,
             trusted_proxies: Vec::new(),
             sandbox_numbers_file: None,
             webhooks: WebhooksConfig::default(),
@@ -455,6 +455,6 @@ mod tests {
         let (c, warnings) = Config::load(Some(&p), &Overrides::default()).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!((c.link_ttl_s, c.trusted_proxies.len()), (300, 0));
-        assert_eq!(c.idenfy, ringproof_core::fallback::Timeline::default());
+        assert_eq!(c.idenfy, ringproof_core::engine::fallback::Timeline::default());
     }
 }

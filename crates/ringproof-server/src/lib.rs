@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod json_body;
 pub mod pages;
+pub mod receipts;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -21,7 +21,7 @@ use ringproof_providers::webhook::{HttpWebhookPoster, WebhookHttpConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::routes::callbacks::Receipts;
+use crate::receipts::Receipts;
 use crate::worker::Wake;
 use ringproof_core::ports::{DeliveryReceipt, ReceiptSink};
 
@@ -86,6 +86,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
         .with_webhooks(Arc::new(poster))
+        .with_metrics(Arc::new(crate::telemetry::EngineMetrics))
         .with_wake(Arc::new(move || w.notify()));
     Ok(Core { engine, wake, clock })
 }

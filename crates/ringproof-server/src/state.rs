@@ -18,7 +18,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub config: Arc<Config>,
     /// Applies delivery receipts (with retries for ones that overtake their send).
-    pub receipts: Arc<crate::routes::callbacks::Receipts>,
+    pub receipts: Arc<crate::receipts::Receipts>,
     /// Providers that take delivery receipts at `/callbacks/{name}`, by name.
     pub callbacks: Arc<BTreeMap<String, Arc<dyn CallbackParser>>>,
 }

@@ -9,6 +9,7 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use ringproof_core::workflow::Channel;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -60,31 +61,149 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-fn describe() {
-    metrics::describe_counter!(
+/// The engine's counts ([`ringproof_core::ports::Metrics`]) in the process-wide registry:
+/// every face and the CLI start and check through the engine, so all are counted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineMetrics;
+
+impl ringproof_core::ports::Metrics for EngineMetrics {
+    fn verification_started(&self, first_channel: Channel) {
+        metrics::counter!("ringproof_verifications_started_total", "channel" => first_channel.as_str()).increment(1);
+    }
+
+    fn verification_approved(&self, first_channel: Channel) {
+        metrics::counter!("ringproof_verifications_approved_total", "channel" => first_channel.as_str()).increment(1);
+    }
+
+    fn code_checked(&self, outcome: &'static str) {
+        metrics::counter!("ringproof_checks_total", "outcome" => outcome).increment(1);
+    }
+}
+
+/// Every metric the workspace records, with its `# HELP` text. A test reads the sources
+/// and fails on a `counter!`, `gauge!` or `histogram!` whose name is not here.
+const DESCRIBED: &[(Kind, &str, &str)] = &[
+    (
+        Kind::Counter,
         "ringproof_verifications_started_total",
-        "Verifications started, by first channel."
-    );
-    metrics::describe_counter!(
+        "Verifications started, by first channel.",
+    ),
+    (
+        Kind::Counter,
         "ringproof_verifications_approved_total",
-        "Verifications approved, by first channel."
-    );
-    metrics::describe_counter!(
+        "Verifications approved, by first channel.",
+    ),
+    (
+        Kind::Counter,
         "ringproof_verifications_failed_total",
-        "Deliveries given up on, by channel."
-    );
-    metrics::describe_counter!("ringproof_checks_total", "Code checks, by outcome.");
-    metrics::describe_counter!(
+        "Deliveries given up on, by channel.",
+    ),
+    (Kind::Counter, "ringproof_checks_total", "Code checks, by outcome."),
+    (
+        Kind::Counter,
         "ringproof_deliveries_total",
-        "Delivery attempts, by channel, provider and outcome."
-    );
-    metrics::describe_gauge!("ringproof_jobs", "Durable jobs by state: due, scheduled, dead.");
-    metrics::describe_histogram!(
+        "Delivery attempts, by channel, provider and outcome.",
+    ),
+    (
+        Kind::Gauge,
+        "ringproof_jobs",
+        "Durable jobs by state: due, scheduled, dead.",
+    ),
+    (
+        Kind::Histogram,
         "ringproof_delivery_latency_seconds",
-        "From a message being due to the provider accepting it."
-    );
-    metrics::describe_histogram!(
+        "From a message being due to the provider accepting it.",
+    ),
+    (
+        Kind::Histogram,
         "ringproof_http_request_duration_seconds",
-        "HTTP request duration by route."
-    );
+        "HTTP request duration by route.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_webhooks_total",
+        "Webhook attempts, by outcome: delivered, retry, failed, dropped.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_link_confirms_total",
+        "Instant-link clicks, by outcome.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_delivery_receipts_total",
+        "Providers' delivery receipts, by provider, status, channel and country.",
+    ),
+    (
+        Kind::Histogram,
+        "ringproof_delivery_to_handset_seconds",
+        "From a send to its delivered receipt, by provider, channel and country.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_provider_sends_total",
+        "Sends handed to each provider, by provider, channel and outcome.",
+    ),
+    (
+        Kind::Gauge,
+        "ringproof_provider_circuit_open",
+        "1 while a provider's circuit breaker is open, else 0.",
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+fn describe() {
+    for &(kind, name, help) in DESCRIBED {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DESCRIBED;
+
+    /// Every `counter!`, `gauge!` and `histogram!` in the workspace's sources names a
+    /// described metric, so `/metrics` has a `# HELP` line for each.
+    #[test]
+    fn every_recorded_metric_is_described() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = vec![crates];
+        let mut found = Vec::new();
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n == "target" || n == "tests") {
+                    continue;
+                }
+                for e in std::fs::read_dir(&p).unwrap() {
+                    files.push(e.unwrap().path());
+                }
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for mac in ["counter!(\"", "gauge!(\"", "histogram!(\""] {
+                    for (i, _) in text.match_indices(mac) {
+                        let rest = &text[i + mac.len()..];
+                        let name = &rest[..rest.find('"').unwrap()];
+                        found.push((name.to_owned(), p.display().to_string()));
+                    }
+                }
+            }
+        }
+        assert!(found.len() > 10, "the scan found the metrics: {found:?}");
+        for (name, file) in found {
+            assert!(
+                DESCRIBED.iter().any(|(_, n, _)| *n == name),
+                "{name} (in {file}) has no describe_* in telemetry.rs"
+            );
+        }
+    }
 }

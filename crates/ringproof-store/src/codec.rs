@@ -15,7 +15,7 @@ use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::IdempotentResponse;
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
-use ringproof_core::verification::{Event, Status, Verification};
+use ringproof_core::verification::{Event, EventKind, Status, Verification};
 use ringproof_core::workflow::Channel;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -271,7 +271,7 @@ where
     Ok(Event {
         id: col(row, "id")?,
         verification_id: verification_id(&col::<_, String>(row, "verification_id")?)?,
-        kind: col(row, "kind")?,
+        kind: EventKind::parse(&col::<_, String>(row, "kind")?).ok_or_else(|| corrupt("unknown event kind"))?,
         channel: channel
             .as_deref()
             .map(|c| Channel::parse(c).ok_or_else(|| corrupt("unknown event channel")))

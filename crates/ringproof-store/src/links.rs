@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use ringproof_core::StoreError;
 use ringproof_core::ids::LinkId;
-use ringproof_core::link::{Click, LinkSession, PhoneMatch};
-use ringproof_core::links::LinkRecord;
+use ringproof_core::link_session::LinkRecord;
+use ringproof_core::link_session::{Click, LinkSession, PhoneMatch};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::time::Timestamp;

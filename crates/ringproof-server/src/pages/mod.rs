@@ -2,7 +2,7 @@
 //! Every page is self-contained (inline CSS, no external resource) and escapes what it
 //! interpolates with [`escape`].
 
-pub mod links;
+pub mod link_click;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -10,7 +10,7 @@ use crate::state::AppState;
 
 /// Every page route (documented in `/openapi.json` as `text/html`).
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(links::router())
+    OpenApiRouter::new().merge(link_click::router())
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

@@ -165,3 +165,24 @@ async fn request_context(req: Request, next: Next) -> Response {
     }
     res
 }
+
+#[cfg(test)]
+mod tests {
+    use ringproof_core::verification::EventKind;
+
+    /// The OpenAPI document names every event kind the events list can hold.
+    #[test]
+    fn openapi_lists_every_event_kind() {
+        let doc: serde_json::Value = serde_json::from_str(&super::openapi_json()).unwrap();
+        let kind = doc["components"]["schemas"]["EventView"]["properties"]["kind"]["description"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for k in EventKind::ALL {
+            assert!(
+                kind.contains(&format!("`{k}`")),
+                "EventView.kind does not name {k}: {kind}"
+            );
+        }
+    }
+}

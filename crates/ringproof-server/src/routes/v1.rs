@@ -268,7 +268,6 @@ async fn create_verification(
     });
     match state.engine.start(&client, req, idem).await? {
         StartOutcome::Created(v) => {
-            metrics::counter!("ringproof_verifications_started_total", "channel" => v.workflow.first_channel().as_str()).increment(1);
             tracing::info!(verification = %v.id, to = %v.to, "verification started");
             let (status, body) = render_created(&v);
             Ok(json_response(status, body, false))
@@ -362,19 +361,8 @@ async fn check_verification(
     ApiJson(body): ApiJson<CheckRequest>,
 ) -> Result<axum::Json<CheckResponse>, ApiError> {
     let id = parse_id(&id)?;
-    let result = state.engine.check(&client.id, &id, body.code.trim()).await;
-    let outcome_label = match &result {
-        Ok((o, _)) if o.valid => "approved",
-        Ok((o, _)) if o.status == Status::MaxAttemptsReached => "max_attempts_reached",
-        Ok(_) => "wrong",
-        Err(e) => e.code(),
-    };
-    metrics::counter!("ringproof_checks_total", "outcome" => outcome_label).increment(1);
-    let (outcome, v) = result?;
-    if outcome.valid {
-        metrics::counter!("ringproof_verifications_approved_total", "channel" => v.workflow.first_channel().as_str())
-            .increment(1);
-    }
+    // Counted by the engine (`ringproof_checks_total`, `…_approved_total`).
+    let (outcome, _) = state.engine.check(&client.id, &id, body.code.trim()).await?;
     Ok(axum::Json(outcome.into()))
 }
 
@@ -471,7 +459,7 @@ pub struct EventView {
 impl From<Event> for EventView {
     fn from(e: Event) -> Self {
         Self {
-            kind: e.kind,
+            kind: e.kind.as_str().to_owned(),
             channel: e.channel.map(Into::into),
             detail: e.detail,
             at: e.at.to_rfc3339(),

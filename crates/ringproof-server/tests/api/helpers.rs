@@ -61,7 +61,7 @@ pub struct Opts {
     /// `worker.concurrency` of the config (default: the config's default).
     pub worker_concurrency: Option<u32>,
     /// `[idenfy]` of the config: the fallback timeline (default: the config's default).
-    pub idenfy: Option<ringproof_core::fallback::Timeline>,
+    pub idenfy: Option<ringproof_core::engine::fallback::Timeline>,
     /// Any other change to the config (providers, routes, …), applied last.
     pub configure: Option<ConfigChange>,
 }

@@ -10,7 +10,7 @@ use reqwest::Response;
 use ringproof_core::client::Product;
 use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::engine::ClientChange;
-use ringproof_core::fallback::Timeline;
+use ringproof_core::engine::fallback::Timeline;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 

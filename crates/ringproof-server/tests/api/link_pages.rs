@@ -2,9 +2,9 @@
 //! consumes nothing; `POST /l/{token}` is the click (303 to the target with `vfp`), once.
 
 use ringproof_core::client::Client;
+use ringproof_core::engine::link::{LinkStarted, NewLinkRequest};
 use ringproof_core::ids::ClientId;
-use ringproof_core::link::{LinkOutcome, PhoneMatch};
-use ringproof_core::links::{LinkStarted, NewLinkRequest};
+use ringproof_core::link_session::{LinkOutcome, PhoneMatch};
 use ringproof_core::phone::PhoneNumber;
 
 use crate::helpers::{Opts, TestApp, fresh_pg_url};
@@ -47,7 +47,7 @@ async fn send_link(app: &TestApp, source_ip: &str) -> (LinkStarted, String) {
     (started, url)
 }
 
-async fn outcome(app: &TestApp, s: &LinkStarted) -> ringproof_core::links::LinkView {
+async fn outcome(app: &TestApp, s: &LinkStarted) -> ringproof_core::engine::link::LinkView {
     app.engine
         .link_result(&demo(app).await.id, &s.request_id, &s.session_id)
         .await

@@ -3,9 +3,9 @@
 
 use ringproof_core::client::Client;
 use ringproof_core::crypto::sha256;
+use ringproof_core::engine::link::{LinkError, NewLinkRequest};
 use ringproof_core::ids::ClientId;
-use ringproof_core::link::{ClickError, LinkOutcome, PhoneMatch, TargetUrlError};
-use ringproof_core::links::{LinkError, NewLinkRequest};
+use ringproof_core::link_session::{ClickError, LinkOutcome, PhoneMatch, TargetUrlError};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::netauth::NoNetworkAuth;
 use ringproof_core::phone::PhoneNumber;

@@ -24,8 +24,8 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobQueue, JobStats, NewJob};
-use ringproof_core::link::LinkSession;
-use ringproof_core::links::LinkRecord;
+use ringproof_core::link_session::LinkRecord;
+use ringproof_core::link_session::LinkSession;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::DeliveryStatus;
 use ringproof_core::ports::LinkMutation;
@@ -157,7 +157,7 @@ struct EventArrays<'a> {
 impl<'a> EventArrays<'a> {
     fn of(events: &'a [NewEvent]) -> Self {
         Self {
-            kinds: events.iter().map(|e| e.kind).collect(),
+            kinds: events.iter().map(|e| e.kind.as_str()).collect(),
             channels: events.iter().map(|e| e.channel.map(|c| c.as_str())).collect(),
             details: events.iter().map(|e| e.detail.as_deref()).collect(),
             at: events.iter().map(|e| e.at.millis()).collect(),
@@ -610,7 +610,7 @@ impl Store for PgStore {
         .bind(job.id.as_str())
         .bind(vid)
         .bind(job.client_id.as_str())
-        .bind(event.map(|e| e.kind))
+        .bind(event.map(|e| e.kind.as_str()))
         .bind(event.and_then(|e| e.channel).map(|c| c.as_str()))
         .bind(event.and_then(|e| e.detail.as_deref()))
         .bind(event.map(|e| e.at.millis()))
@@ -676,7 +676,7 @@ impl Store for PgStore {
         .bind(ids)
         .bind(events.iter().map(|(_, _, v)| v.as_str()).collect::<Vec<_>>())
         .bind(events.iter().map(|(j, _, _)| j.client_id.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|(_, e, _)| e.kind).collect::<Vec<_>>())
+        .bind(events.iter().map(|(_, e, _)| e.kind.as_str()).collect::<Vec<_>>())
         .bind(
             events
                 .iter()
@@ -1114,7 +1114,7 @@ async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
 ) -> Result<bool, StoreError> {
     let cols = VerificationCols::of(v)?;
     let jobs = JobArrays::of(&fx.jobs);
-    let events = EventArrays::of(&fx.events);
+    let events = EventArrays::of(fx.events());
     bind_verification!(sqlx::query_scalar(INSERT_VERIFICATION), v, cols)
         .bind(jobs.ids)
         .bind(jobs.kinds)
@@ -1152,13 +1152,13 @@ async fn write_transition(
     done_job: Option<&JobId>,
 ) -> Result<(), StoreError> {
     let nothing_to_write =
-        !changed && !fx.cancel_pending_steps && done_job.is_none() && fx.jobs.is_empty() && fx.events.is_empty();
+        !changed && !fx.cancel_pending_steps && done_job.is_none() && fx.jobs.is_empty() && fx.events().is_empty();
     if nothing_to_write {
         return Ok(());
     }
     let cols = VerificationCols::of(v)?;
     let jobs = JobArrays::of(&fx.jobs);
-    let events = EventArrays::of(&fx.events);
+    let events = EventArrays::of(fx.events());
     bind_verification!(sqlx::query(WRITE_TRANSITION), v, cols)
         .bind(changed)
         .bind(fx.cancel_pending_steps)

@@ -28,8 +28,8 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::LinkId;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, JobQueue, JobStats, NewJob};
-use ringproof_core::link::LinkSession;
-use ringproof_core::links::LinkRecord;
+use ringproof_core::link_session::LinkRecord;
+use ringproof_core::link_session::LinkSession;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::DeliveryStatus;
 use ringproof_core::ports::LinkMutation;
@@ -243,7 +243,7 @@ fn push_events(b: &mut Batch, client: &ClientId, id: &VerificationId, events: &[
         b.sql(INSERT_EVENT)
             .bind(id.as_str())?
             .bind(client.as_str())?
-            .bind(e.kind)?
+            .bind(e.kind.as_str())?
             .bind(e.channel.map(|c| c.as_str()))?
             .bind(e.detail.as_deref())?
             .bind(e.at.millis())?;
@@ -256,7 +256,7 @@ fn push_job_event(b: &mut Batch, job: &Job, e: &NewEvent, vid: &VerificationId) 
     b.sql(INSERT_EVENT_IF_VERIFICATION)
         .bind(vid.as_str())?
         .bind(job.client_id.as_str())?
-        .bind(e.kind)?
+        .bind(e.kind.as_str())?
         .bind(e.channel.map(|c| c.as_str()))?
         .bind(e.detail.as_deref())?
         .bind(e.at.millis())?
@@ -300,7 +300,7 @@ fn apply(
         b.sql(DELETE_JOB_OF_CLIENT).bind(job.as_str())?.bind(client.as_str())?;
     }
     push_jobs(&mut b, &fx.jobs, v.updated_at)?;
-    push_events(&mut b, client, id, &fx.events)?;
+    push_events(&mut b, client, id, fx.events())?;
     Ok((v, b))
 }
 
@@ -569,7 +569,7 @@ impl Store for SqliteStore {
             .bind(v.client_id.as_str())?;
         bind_verification_fields(&mut b, v, VerificationCols::of(v)?)?;
         push_jobs(&mut b, &fx.jobs, v.created_at)?;
-        push_events(&mut b, &v.client_id, &v.id, &fx.events)?;
+        push_events(&mut b, &v.client_id, &v.id, fx.events())?;
         // One round trip: BEGIN, every insert, COMMIT.
         self.writer.lock().await?.execute(OP, b.commit()).await
     }
@@ -1108,7 +1108,7 @@ impl Store for SqliteStore {
             .bind(v.client_id.as_str())?;
         bind_verification_fields(&mut b, v, VerificationCols::of(v)?)?;
         push_jobs(&mut b, &fx.jobs, v.created_at)?;
-        push_events(&mut b, &v.client_id, &v.id, &fx.events)?;
+        push_events(&mut b, &v.client_id, &v.id, fx.events())?;
         w.execute(OP, b.commit()).await?;
         Ok(superseded)
     }

@@ -63,7 +63,7 @@ async fn cancelled_operations_leave_the_store_consistent(store: Arc<dyn Store>) 
     // Each check committed its counter together with its event, or neither.
     let stored = store.get_verification(&c.id, &v.id).await.unwrap().unwrap();
     let events = store.list_events(&c.id, &v.id).await.unwrap();
-    let wrong = events.iter().filter(|e| e.kind == "check_wrong").count();
+    let wrong = events.iter().filter(|e| e.kind.as_str() == "check_wrong").count();
     assert_eq!(stored.wrong_checks as usize, wrong);
     assert!(stored.wrong_checks <= 5);
     assert_eq!(stored.status == Status::MaxAttemptsReached, stored.wrong_checks == 5);

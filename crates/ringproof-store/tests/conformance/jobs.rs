@@ -8,7 +8,7 @@ use ringproof_core::ids::VerificationId;
 use ringproof_core::job::{Job, JobKind, JobQueue, JobStats, NewJob};
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;
-use ringproof_core::verification::NewEvent;
+use ringproof_core::verification::{EventKind, NewEvent};
 use ringproof_core::webhook;
 use ringproof_core::workflow::Channel;
 
@@ -144,7 +144,7 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
 
     // Complete: the row goes, the event is recorded on the verification.
     let sent = NewEvent {
-        kind: "sent",
+        kind: EventKind::Sent,
         channel: Some(Channel::Sms),
         detail: Some("via test".into()),
         at: at(7001),
@@ -208,7 +208,7 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     };
     let v3_events = events_before(&v3).await;
     let sent = |ms: i64| NewEvent {
-        kind: "sent",
+        kind: EventKind::Sent,
         channel: Some(Channel::Sms),
         detail: Some(format!("via test {ms}")),
         at: NOW.plus_millis(ms),
@@ -282,7 +282,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
         .pop()
         .unwrap();
     let sent = NewEvent {
-        kind: "sent",
+        kind: EventKind::Sent,
         channel: Some(Channel::Sms),
         detail: Some("via test".into()),
         at: NOW.plus_secs(1),

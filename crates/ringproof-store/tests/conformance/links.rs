@@ -6,10 +6,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ringproof_core::StoreError;
+use ringproof_core::engine::link::transaction_id;
 use ringproof_core::ids::{ClientId, JobId, LinkId};
 use ringproof_core::job::{JobKind, NewJob};
-use ringproof_core::link::{ClickError, LinkSession, NewLink, PhoneMatch, UrlToken};
-use ringproof_core::links::{LinkRecord, transaction_id};
+use ringproof_core::link_session::LinkRecord;
+use ringproof_core::link_session::{ClickError, LinkSession, NewLink, PhoneMatch, UrlToken};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;

@@ -98,10 +98,10 @@ async fn round_trip_with_jobs_and_events(store: Arc<dyn Store>) {
     let events = store.list_events(&c.id, &v.id).await.unwrap();
     let got: Vec<_> = events
         .iter()
-        .map(|e| (e.kind.as_str(), e.channel, e.detail.clone(), e.at, &e.verification_id))
+        .map(|e| (e.kind, e.channel, e.detail.clone(), e.at, &e.verification_id))
         .collect();
     let want: Vec<_> = fx
-        .events
+        .events()
         .iter()
         .map(|e| (e.kind, e.channel, e.detail.clone(), e.at, &v.id))
         .collect();
@@ -157,7 +157,7 @@ async fn tenant_scoping(store: Arc<dyn Store>) {
     assert!(store.list_events(&owner.id, &unknown).await.unwrap().is_empty());
     assert_eq!(
         store.list_events(&owner.id, &v.id).await.unwrap().len(),
-        fx.events.len()
+        fx.events().len()
     );
 }
 
@@ -207,10 +207,10 @@ async fn fifty_concurrent_wrong_checks(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| *k == "check_wrong").count(), 5);
-    assert_eq!(kinds.iter().filter(|k| *k == "max_attempts_reached").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| **k == "check_wrong").count(), 5);
+    assert_eq!(kinds.iter().filter(|k| **k == "max_attempts_reached").count(), 1);
 }
 
 async fn transitions_persist(store: Arc<dyn Store>) {
@@ -289,9 +289,9 @@ async fn cancel_deletes_the_pending_jobs_of_that_verification_only(store: Arc<dy
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str())
         .collect();
-    assert_eq!(kinds.last().map(String::as_str), Some("canceled"));
+    assert_eq!(kinds.last().copied(), Some("canceled"));
 }
 
 async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
@@ -437,9 +437,9 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.as_str())
         .collect();
-    assert_eq!(kinds.last().map(String::as_str), Some("expired"));
+    assert_eq!(kinds.last().copied(), Some("expired"));
 }
 
 /// Per-verification options (sender id, SMS template, notify) are stored with the

@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
-use ringproof_core::fallback::FallbackError;
+use ringproof_core::engine::fallback::FallbackError;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -1,5 +1,5 @@
 //! The iDenfy-compatible face, base `/fraud`: iDenfy's phone verification (`send-sms`,
-//! `verify-sms`) over [`ringproof_core::fallback`], where the timeline, the sender id rule
+//! `verify-sms`) over [`ringproof_core::engine::fallback`], where the timeline, the sender id rule
 //! and the SMS text live. This file checks the shapes of the fields, authenticates and
 //! renders. Contract and error catalogue: `docs/compat-idenfy.md`.
 //!
@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ringproof_core::client::Client;
 use ringproof_core::countries;
-use ringproof_core::fallback::{self, SenderId, SenderIdError};
+use ringproof_core::engine::fallback::{self, SenderId, SenderIdError};
 use ringproof_core::ids::VerificationId;
 use ringproof_core::phone::{Dashed, ParseOptions, PhoneError, PhoneNumber};
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! Signzy's instant link: `POST /api/v3/us-kyc/send-instant-link`,
 //! `GET /api/v3/us-kyc/poll-check-verify/request/{requestId}/session/{sessionId}` and
-//! `POST /api/v3/us-kyc/instant-link-result`, over [`ringproof_core::links`] (target check,
+//! `POST /api/v3/us-kyc/instant-link-result`, over [`ringproof_core::engine::link`] (target check,
 //! number lookup, the session and its SMS, the result rules live there). This file checks
 //! the fields in Signzy's terms and renders the seeds' shapes. The link page itself
 //! (`/l/{token}`) is another route.
@@ -8,9 +8,9 @@
 use std::net::IpAddr;
 
 use axum::extract::{Path, State};
+use ringproof_core::engine::link::{LinkError, LinkView, NewLinkRequest};
 use ringproof_core::ids::LinkId;
-use ringproof_core::link::{LinkOutcome, check_target_url};
-use ringproof_core::links::{LinkError, LinkView, NewLinkRequest};
+use ringproof_core::link_session::{LinkOutcome, check_target_url};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! `POST /api/v3/otp-verification/send-otp` and `.../verify-otp`: Signzy's OTP pair over
-//! [`ringproof_core::otp`] (templates, superseding, the distinct verify outcomes live
+//! [`ringproof_core::engine::number_otp`] (templates, superseding, the distinct verify outcomes live
 //! there). This file checks the fields, that `clientId` is the token's client, and renders.
 
 use axum::extract::State;

@@ -24,7 +24,7 @@
 use std::net::IpAddr;
 
 use crate::crypto::{base64url, ct_eq, random_bytes, sha256};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, LinkId};
 use crate::lookup::LineKind;
 use crate::phone::PhoneNumber;
 use crate::time::Timestamp;
@@ -289,6 +289,17 @@ pub fn with_vfp(target_url: &str, vfp: &UrlToken) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// A stored link session: its public identity (request and session ids, the transaction
+/// id reported with the result) and the session the rules act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub request_id: LinkId,
+    pub session_id: LinkId,
+    /// 11 decimal digits from the CSPRNG (the `transactionId` of the result).
+    pub transaction_id: String,
+    pub session: LinkSession,
 }
 
 #[cfg(test)]

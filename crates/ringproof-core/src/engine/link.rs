@@ -1,7 +1,7 @@
 //! The instant-link use cases over the injected ports: start a link verification (target
 //! check, number lookup, the SMS queued as a sealed deliver job in the same transaction as
 //! the session), confirm the click (network authentication, then one atomic store step),
-//! and read the result by ids or by VFP. The rules themselves are in [`crate::link`].
+//! and read the result by ids or by VFP. The rules themselves are in [`crate::link_session`].
 
 use std::net::IpAddr;
 
@@ -11,8 +11,8 @@ use crate::engine::Engine;
 use crate::error::{CoreError, StoreError};
 use crate::ids::{ClientId, JobId, LinkId};
 use crate::job::{DeliverPayload, JobKind, NewJob};
-use crate::link::{
-    ClickError, LinkOutcome, LinkSession, NewLink, PhoneMatch, TargetUrlError, UrlToken, check_target_url,
+use crate::link_session::{
+    ClickError, LinkOutcome, LinkRecord, LinkSession, NewLink, PhoneMatch, TargetUrlError, UrlToken, check_target_url,
     looks_like_url_token, with_vfp,
 };
 use crate::lookup::{LineKind, LookupError, SubscriberState};
@@ -30,17 +30,6 @@ pub const DEFAULT_LINK_SMS: &str = "Your identity verification journey has start
      link to verify possession of the device";
 /// Longest custom SMS text accepted, in characters (before the link is added).
 pub const MAX_CUSTOM_SMS: usize = 480;
-
-/// A stored link session: its public identity (request and session ids, the transaction
-/// id reported with the result) and the session the rules act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LinkRecord {
-    pub request_id: LinkId,
-    pub session_id: LinkId,
-    /// 11 decimal digits from the CSPRNG (the `transactionId` of the result).
-    pub transaction_id: String,
-    pub session: LinkSession,
-}
 
 /// A request to send an instant link, already parsed at the edge.
 #[derive(Clone, Debug)]

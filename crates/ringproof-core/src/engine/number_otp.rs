@@ -108,17 +108,14 @@ impl Engine {
         let mut supersede = |old: &mut Verification| {
             let mut fx = Effects::default();
             // Only pending records are handed over; one found expired ends as expired.
-            let _ = old.cancel(now, &mut fx);
-            if let Some(e) = fx.events.iter_mut().find(|e| e.kind == "canceled") {
-                e.detail = Some("superseded by a new OTP".to_owned());
-            }
-            fx.add_webhooks(old);
+            let _ = old.cancel_because(Some("superseded by a new OTP".to_owned()), now, &mut fx);
             fx
         };
         self.store()
             .insert_verification_superseding(&v, &fx, &mut supersede)
             .await?;
         self.wake();
+        self.metrics.verification_started(v.workflow.first_channel());
         Ok(v)
     }
 

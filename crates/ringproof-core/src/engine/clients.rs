@@ -1,0 +1,311 @@
+//! Client administration: create, authenticate, change settings, rotate secrets, log in
+//! and out, and the webhook settings.
+
+use std::collections::BTreeSet;
+
+use crate::client::{Client, NewClient, Product};
+use crate::error::CoreError;
+use crate::ids::ClientId;
+use crate::phone::PhoneNumber;
+use crate::policy::PolicyOverrides;
+use crate::sessions::{
+    AccessToken, Gate, LoginAttempt, LoginError, Session, TokenRecord, looks_like_token, token_hash,
+};
+use crate::webhook::{self, WebhookConfig};
+
+use super::Engine;
+
+/// A change to a client's settings; `None` leaves a setting as it is. Policy fields set
+/// here are merged into the client's existing overrides.
+#[derive(Clone, Debug, Default)]
+pub struct ClientChange {
+    pub brand: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub policy: PolicyOverrides,
+    /// Products to switch on or off (a product in both lists is refused).
+    pub enable_products: Vec<Product>,
+    pub disable_products: Vec<Product>,
+    pub test_mode: Option<bool>,
+    /// Replaces the test-mode allowlist (E.164 numbers).
+    pub allowed_numbers: Option<Vec<String>>,
+    /// Replaces the blocklist (E.164 numbers).
+    pub blocked_numbers: Option<Vec<String>>,
+}
+
+/// Parses E.164 numbers for a client's number list.
+fn number_list(field: &'static str, numbers: Vec<String>) -> Result<BTreeSet<String>, CoreError> {
+    numbers
+        .iter()
+        .map(|n| {
+            PhoneNumber::parse_e164(n)
+                .map(|p| p.e164().to_owned())
+                .map_err(|_| CoreError::invalid(field, "must be E.164 numbers such as +14155550123"))
+        })
+        .collect()
+}
+
+impl Engine {
+    // ----- clients -----
+
+    /// Creates a client; if its derived username is taken, a numeric suffix is added.
+    pub async fn create_client(&self, name: &str, allowed_origins: Vec<String>) -> Result<NewClient, CoreError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(CoreError::invalid("name", "must be 1 to 100 characters"));
+        }
+        for o in &allowed_origins {
+            validate_origin(o)?;
+        }
+        let mut created = Client::create(name, allowed_origins, self.now());
+        let base = created.client.username.clone();
+        for n in 2..=50 {
+            if self.store.client_by_username(&created.client.username).await?.is_none() {
+                self.store.insert_client(&created.client).await?;
+                return Ok(created);
+            }
+            created.client.username = format!("{base}-{n}");
+        }
+        Err(CoreError::invalid("name", "too many clients with this name"))
+    }
+
+    /// Resolves an API key and secret to its client. Unknown key and wrong secret fail
+    /// the same way.
+    pub async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<Client, CoreError> {
+        match self.store.client_by_api_key(api_key).await? {
+            Some(c) if c.verify_secret(api_secret) => Ok(c),
+            _ => Err(CoreError::Unauthorized),
+        }
+    }
+
+    /// Changes a client's settings. The resulting policy must be valid.
+    pub async fn update_client(&self, id: &ClientId, change: ClientChange) -> Result<Client, CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        if let Some(b) = change.brand {
+            if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) {
+                return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
+            }
+            c.brand = b;
+        }
+        if let Some(origins) = change.allowed_origins {
+            for o in &origins {
+                validate_origin(o)?;
+            }
+            c.allowed_origins = origins;
+        }
+        if let Some(p) = change
+            .enable_products
+            .iter()
+            .find(|p| change.disable_products.contains(p))
+        {
+            return Err(CoreError::invalid(
+                "products",
+                format!("{} is both enabled and disabled", p.as_str()),
+            ));
+        }
+        for p in &change.enable_products {
+            c.controls.disabled_products.remove(p);
+        }
+        c.controls
+            .disabled_products
+            .extend(change.disable_products.iter().copied());
+        if let Some(on) = change.test_mode {
+            c.controls.test_mode = on;
+        }
+        if let Some(n) = change.allowed_numbers {
+            c.controls.allowed_numbers = number_list("allowed_numbers", n)?;
+        }
+        if let Some(n) = change.blocked_numbers {
+            c.controls.blocked_numbers = number_list("blocked_numbers", n)?;
+        }
+        let p = change.policy;
+        c.policy = PolicyOverrides {
+            code_length: p.code_length.or(c.policy.code_length),
+            validity_s: p.validity_s.or(c.policy.validity_s),
+            max_checks: p.max_checks.or(c.policy.max_checks),
+            max_sends: p.max_sends.or(c.policy.max_sends),
+            resend_cooldown_s: p.resend_cooldown_s.or(c.policy.resend_cooldown_s),
+        };
+        self.defaults
+            .with(&c.policy)
+            .validate()
+            .map_err(|m| CoreError::invalid("policy", m))?;
+        if !self.store.update_client_settings(&c).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(c)
+    }
+
+    /// Replaces a client's API secret; the new one is returned once.
+    pub async fn rotate_secret(&self, id: &ClientId) -> Result<String, CoreError> {
+        let secret = crate::client::new_api_secret();
+        if self
+            .store
+            .set_client_secret(id, &crate::crypto::sha256(secret.as_bytes()))
+            .await?
+        {
+            Ok(secret)
+        } else {
+            Err(CoreError::invalid("client_id", "no such client"))
+        }
+    }
+
+    // ----- login sessions (see `sessions` for the lockout rule) -----
+
+    /// Logs in with a username and password: a new access token, shown once. Checks the
+    /// password in line (about 30 ms of CPU); an async caller may prefer
+    /// [`Engine::login_begin`], the check on a blocking thread, then [`Engine::login_finish`].
+    pub async fn login(&self, username: &str, password: &str) -> Result<Session, LoginError> {
+        let attempt = self.login_begin(username).await?;
+        let ok = attempt.verify(password);
+        self.login_finish(attempt, ok).await
+    }
+
+    /// The first half of a login: refuses it, without looking at any password, while the
+    /// username must wait or is locked; otherwise counts it as a failure *in the same atomic
+    /// store step* (so a burst of concurrent attempts gets no more password checks than the
+    /// rule allows one at a time) and finds the client (if any).
+    pub async fn login_begin(&self, username: &str) -> Result<LoginAttempt, LoginError> {
+        // No usernames this long exist; not worth a row of failures either.
+        if username.is_empty() || username.len() > 128 {
+            return Err(LoginError::BadCredentials);
+        }
+        let now = self.now();
+        let gate = self
+            .store
+            .begin_login_attempt(username, &mut |failures| failures.begin_attempt(now))
+            .await?;
+        match gate {
+            Gate::Open => {}
+            Gate::Wait { retry_after_s } => return Err(LoginError::Throttled { retry_after_s }),
+            Gate::Locked { retry_after_s } => return Err(LoginError::Locked { retry_after_s }),
+        }
+        let client = self.store.client_by_username(username).await?;
+        Ok(LoginAttempt {
+            username: username.to_owned(),
+            client,
+        })
+    }
+
+    /// The second half: on success resets the username's failures and issues a token. On
+    /// failure there is nothing more to record: `login_begin` already counted the attempt.
+    pub async fn login_finish(&self, attempt: LoginAttempt, password_ok: bool) -> Result<Session, LoginError> {
+        let now = self.now();
+        let client = match attempt.client {
+            Some(c) if password_ok => c,
+            _ => return Err(LoginError::BadCredentials),
+        };
+        self.store.reset_login_failures(&attempt.username).await?;
+        let token = AccessToken::generate();
+        self.store
+            .insert_access_token(&TokenRecord {
+                token_hash: token.hash(),
+                client_id: client.id.clone(),
+                created_at: now,
+                expires_at: now.plus_secs(i64::from(self.token_ttl_s)),
+            })
+            .await?;
+        Ok(Session {
+            token,
+            client_id: client.id,
+            created_at: now,
+            ttl_s: self.token_ttl_s,
+        })
+    }
+
+    /// The client an access token belongs to. Unknown, malformed, expired and revoked
+    /// tokens all fail the same way ([`CoreError::Unauthorized`]).
+    pub async fn authenticate_token(&self, token: &str) -> Result<Client, CoreError> {
+        if !looks_like_token(token) {
+            return Err(CoreError::Unauthorized);
+        }
+        self.store
+            .client_by_token_hash(&token_hash(token), self.now())
+            .await?
+            .ok_or(CoreError::Unauthorized)
+    }
+
+    /// Revokes every access token of a client; returns how many were revoked.
+    pub async fn revoke_tokens(&self, client: &ClientId) -> Result<u64, CoreError> {
+        if self.store.client_by_id(client).await?.is_none() {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(self.store.delete_client_tokens(client).await?)
+    }
+
+    /// Sets (or, with `None`, removes) a client's webhook URL. A client without a webhook
+    /// secret gets a new one, returned once; an existing secret is kept (`None` returned).
+    /// Verifications started from now on notify it.
+    pub async fn set_webhook(&self, id: &ClientId, url: Option<&str>) -> Result<Option<String>, CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut new_secret = None;
+        c.webhook = match (url, c.webhook.take()) {
+            (None, _) => None,
+            (Some(u), existing) => {
+                webhook::validate_url(u)?;
+                let sealed_secret = match existing {
+                    Some(w) => w.sealed_secret,
+                    None => {
+                        let s = webhook::new_secret();
+                        let sealed = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
+                        new_secret = Some(s);
+                        sealed
+                    }
+                };
+                Some(WebhookConfig {
+                    url: u.to_owned(),
+                    sealed_secret,
+                })
+            }
+        };
+        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(new_secret)
+    }
+
+    /// Replaces a client's webhook secret; the new one is returned once. Webhooks not yet
+    /// delivered are signed with the new secret from now on.
+    pub async fn rotate_webhook_secret(&self, id: &ClientId) -> Result<String, CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let Some(w) = c.webhook.as_mut() else {
+            return Err(CoreError::invalid(
+                "webhook_url",
+                "the client has no webhook; set one first",
+            ));
+        };
+        let s = webhook::new_secret();
+        w.sealed_secret = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
+        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(s)
+    }
+}
+
+/// An allowed origin is `http(s)://host[:port]` with nothing after it.
+pub fn validate_origin(o: &str) -> Result<(), CoreError> {
+    let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        !r.is_empty() && !r.contains(['/', '?', '#', '@', ' ']) && r.bytes().all(|b| b.is_ascii_graphic())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            "allowed_origin",
+            format!("'{o}' is not an origin like https://example.com"),
+        ))
+    }
+}

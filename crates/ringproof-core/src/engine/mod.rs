@@ -1,0 +1,194 @@
+//! The use cases, one method each, over the injected ports. Every API face and the CLI
+//! call these; none of them re-implements a rule.
+//!
+//! - `clients.rs`: client administration, login sessions and webhook settings;
+//! - `verifications.rs`: start, read, check, cancel, resend;
+//! - `jobs.rs`: the worker's jobs (deliveries, steps, expiries, webhooks) and receipts;
+//! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
+//!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id.
+
+mod clients;
+pub mod fallback;
+mod jobs;
+pub mod link;
+pub mod number_otp;
+mod verifications;
+
+pub use clients::{ClientChange, validate_origin};
+pub use jobs::{Attempt, JobOutcome, JobTuning, Sent};
+pub use verifications::{Idempotency, StartOutcome, StartRequest};
+
+use std::sync::Arc;
+
+use crate::code::CodeSource;
+use crate::crypto::Keys;
+use crate::error::CoreError;
+use crate::lookup::{MetadataLookup, NumberLookup};
+use crate::phone::PhoneNumber;
+use crate::policy::Policy;
+use crate::ports::{Metrics, NoMetrics, Sender, Store, WebhookPoster};
+use crate::sessions::{DEFAULT_TOKEN_TTL_S, LOGIN_FAILURES_RETENTION_S};
+use crate::time::{Clock, Timestamp};
+use crate::workflow::Channel;
+
+/// How long an idempotency key replays its first response.
+pub const IDEMPOTENCY_WINDOW_S: i64 = 24 * 3600;
+
+type Wake = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    pub(crate) codes: Arc<dyn CodeSource>,
+    pub(crate) keys: Keys,
+    defaults: Policy,
+    tuning: JobTuning,
+    wake: Option<Wake>,
+    token_ttl_s: u32,
+    pub(crate) lookup: Arc<dyn NumberLookup>,
+    pub(crate) public_base_url: String,
+    pub(crate) link_ttl_s: u32,
+    /// The delivery provider, asked only whether it is available (sending is the
+    /// worker's, through the sender it is given).
+    sender: Option<Arc<dyn Sender>>,
+    /// The HTTP client for webhook jobs (none: they wait, retried, until one is set).
+    webhooks: Option<Arc<dyn WebhookPoster>>,
+    /// Where starts and checks are counted (default: nowhere).
+    pub(crate) metrics: Arc<dyn Metrics>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        codes: Arc<dyn CodeSource>,
+        keys: Keys,
+        defaults: Policy,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            codes,
+            keys,
+            defaults,
+            tuning: JobTuning::default(),
+            wake: None,
+            token_ttl_s: DEFAULT_TOKEN_TTL_S,
+            lookup: Arc::new(MetadataLookup),
+            public_base_url: link::DEFAULT_PUBLIC_BASE_URL.to_owned(),
+            link_ttl_s: link::DEFAULT_LINK_TTL_S,
+            sender: None,
+            webhooks: None,
+            metrics: Arc::new(NoMetrics),
+        }
+    }
+
+    /// Where verifications started and approved, and code checks, are counted.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The HTTP client that delivers webhook jobs.
+    pub fn with_webhooks(mut self, poster: Arc<dyn WebhookPoster>) -> Self {
+        self.webhooks = Some(poster);
+        self
+    }
+
+    /// The delivery provider whose [`Sender::available`] gates new verifications and links
+    /// (default none: always available).
+    pub fn with_sender(mut self, sender: Arc<dyn Sender>) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// [`CoreError::UpstreamDown`] when the delivery provider says nothing can be sent now.
+    /// Called before anything is stored.
+    pub(crate) fn ensure_upstream(&self, to: &PhoneNumber, channel: Channel) -> Result<(), CoreError> {
+        match &self.sender {
+            Some(s) if !s.available_for(to, channel) => Err(CoreError::UpstreamDown),
+            _ => Ok(()),
+        }
+    }
+
+    /// The number lookup for instant links (default: [`MetadataLookup`]).
+    pub fn with_lookup(mut self, lookup: Arc<dyn NumberLookup>) -> Self {
+        self.lookup = lookup;
+        self
+    }
+
+    /// Where the links in SMS point: `<public_base_url>/l/<token>` (a trailing slash is
+    /// dropped). Default `http://127.0.0.1:8080`.
+    pub fn with_public_base_url(mut self, url: &str) -> Self {
+        self.public_base_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// How long a link is valid, in seconds (default 300).
+    pub fn with_link_ttl(mut self, ttl_s: u32) -> Self {
+        self.link_ttl_s = ttl_s;
+        self
+    }
+
+    /// Called after new due jobs are committed, so a worker in this process starts at once.
+    pub fn with_wake(mut self, wake: Wake) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    pub fn with_tuning(mut self, tuning: JobTuning) -> Self {
+        self.tuning = tuning;
+        self
+    }
+
+    /// How long access tokens from [`Engine::login`] live, in seconds.
+    pub fn with_token_ttl(mut self, ttl_s: u32) -> Self {
+        self.token_ttl_s = ttl_s;
+        self
+    }
+
+    pub fn token_ttl_s(&self) -> u32 {
+        self.token_ttl_s
+    }
+
+    /// Where phones and providers reach this server (links, status callbacks).
+    pub fn public_base_url(&self) -> &str {
+        &self.public_base_url
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+    pub fn tuning(&self) -> JobTuning {
+        self.tuning
+    }
+    pub fn defaults(&self) -> Policy {
+        self.defaults
+    }
+
+    pub(crate) fn wake(&self) {
+        if let Some(w) = &self.wake {
+            w();
+        }
+    }
+
+    /// Deletes what the retention rules allow: terminal verifications older than
+    /// `retention_s`, idempotency records past their window, expired access tokens, and
+    /// login failure counts a day after their last failure.
+    pub async fn purge(&self, retention_s: i64) -> Result<u64, CoreError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .purge(
+                now.plus_secs(-retention_s),
+                now.plus_secs(-IDEMPOTENCY_WINDOW_S),
+                now,
+                now.plus_secs(-LOGIN_FAILURES_RETENTION_S),
+            )
+            .await?)
+    }
+}

@@ -1,0 +1,290 @@
+//! The verification use cases: start, read, check, cancel, resend.
+
+use crate::client::Client;
+use crate::code::{MAX_CODE_LENGTH, MIN_CODE_LENGTH};
+use crate::error::{CoreError, StoreError};
+use crate::ids::{ClientId, VerificationId};
+use crate::phone::PhoneNumber;
+use crate::ports::IdempotentResponse;
+use crate::time::Timestamp;
+use crate::verification::{CheckOutcome, Ctx, Effects, Event, Options, StartParams, Status, Verification};
+use crate::workflow::{Channel, StepInput, Workflow};
+
+use super::{Engine, IDEMPOTENCY_WINDOW_S};
+
+/// A request to start a verification, already parsed at the edge.
+#[derive(Clone, Debug, Default)]
+pub struct StartRequest {
+    pub to: Option<PhoneNumber>,
+    pub channel: Option<Channel>,
+    pub workflow: Option<Vec<StepInput>>,
+    pub code_length: Option<u8>,
+    pub locale: Option<String>,
+    pub brand: Option<String>,
+    /// The SMS sender id (set by faces that take one, e.g. iDenfy's `sender_name`).
+    pub sender: Option<String>,
+    /// The SMS text template for this verification, instead of the client's.
+    pub sms_template: Option<String>,
+}
+
+/// Idempotency for a start: the key, a hash of the canonical request, and how the face
+/// renders the created verification (the stored response is replayed verbatim).
+pub struct Idempotency<'a> {
+    pub key: String,
+    pub request_hash: [u8; 32],
+    pub render: &'a (dyn Fn(&Verification) -> (u16, String) + Sync),
+}
+
+#[derive(Clone, Debug)]
+pub enum StartOutcome {
+    Created(Box<Verification>),
+    /// The same key and body were seen before: the first response, byte for byte.
+    Replayed {
+        status: u16,
+        body: String,
+    },
+}
+
+impl Engine {
+    // ----- verifications -----
+
+    pub async fn start(
+        &self,
+        client: &Client,
+        req: StartRequest,
+        idem: Option<Idempotency<'_>>,
+    ) -> Result<StartOutcome, CoreError> {
+        let now = self.now();
+        if let Some(i) = &idem
+            && let Some(prev) = self.replay(client, i, now).await?
+        {
+            return Ok(prev);
+        }
+        let policy = self.defaults.with(&client.policy);
+        let to = req.to.ok_or_else(|| CoreError::invalid("to", "is required"))?;
+        let code_length = req.code_length.unwrap_or(policy.code_length);
+        if !(MIN_CODE_LENGTH..=MAX_CODE_LENGTH).contains(&code_length) {
+            return Err(CoreError::invalid(
+                "code_length",
+                format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH}"),
+            ));
+        }
+        let workflow = match (req.workflow, req.channel) {
+            (Some(_), Some(_)) => {
+                return Err(CoreError::invalid(
+                    "channel",
+                    "give either channel or workflow, not both",
+                ));
+            }
+            (Some(steps), None) => Workflow::build(&steps, &policy)?,
+            (None, ch) => Workflow::single(ch.unwrap_or(Channel::Sms), &policy),
+        };
+        let locale = match req.locale {
+            Some(l)
+                if l.is_empty()
+                    || l.len() > 16
+                    || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                return Err(CoreError::invalid(
+                    "locale",
+                    "must be a language tag such as \"en\" or \"pt-BR\"",
+                ));
+            }
+            Some(l) => l,
+            None => "en".to_owned(),
+        };
+        let brand = match req.brand {
+            Some(b) if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) => {
+                return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
+            }
+            Some(b) => b,
+            None => client.brand.clone(),
+        };
+        self.ensure_upstream(&to, workflow.first_channel())?;
+        let (v, fx) = Verification::start(
+            StartParams {
+                client_id: client.id.clone(),
+                to,
+                workflow,
+                locale,
+                brand,
+                code_length,
+                policy,
+                sms_template: client.templates.get("sms").map(String::as_str),
+                options: Options {
+                    sender: req.sender,
+                    sms_template: req.sms_template,
+                    notify: client.webhook.is_some(),
+                },
+                now,
+            },
+            &self.keys,
+            self.codes.as_ref(),
+        );
+        let record = idem.as_ref().map(|i| {
+            let (status, body) = (i.render)(&v);
+            IdempotentResponse {
+                client_id: client.id.clone(),
+                key: i.key.clone(),
+                request_hash: i.request_hash,
+                status,
+                body,
+                created_at: now,
+            }
+        });
+        match (self.store.insert_verification(&v, &fx, record.as_ref()).await, &idem) {
+            (Ok(()), _) => {}
+            (Err(StoreError::Conflict(_)), Some(i)) => {
+                // Another request with the same key won the race: answer as it did.
+                return self
+                    .replay(client, i, now)
+                    .await?
+                    .ok_or(CoreError::IdempotencyKeyReused);
+            }
+            (Err(e), _) => return Err(e.into()),
+        }
+        self.wake();
+        self.metrics.verification_started(v.workflow.first_channel());
+        Ok(StartOutcome::Created(Box::new(v)))
+    }
+
+    async fn replay(
+        &self,
+        client: &Client,
+        i: &Idempotency<'_>,
+        now: Timestamp,
+    ) -> Result<Option<StartOutcome>, CoreError> {
+        let since = now.plus_secs(-IDEMPOTENCY_WINDOW_S);
+        match self.store.idempotent_response(&client.id, &i.key, since).await? {
+            Some(prev) if prev.request_hash == i.request_hash => Ok(Some(StartOutcome::Replayed {
+                status: prev.status,
+                body: prev.body,
+            })),
+            Some(_) => Err(CoreError::IdempotencyKeyReused),
+            None => Ok(None),
+        }
+    }
+
+    /// The verification as of now (an expiry that is due shows as `expired`).
+    pub async fn get(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {
+        let mut v = self
+            .store
+            .get_verification(client, id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        v.status = v.status_at(self.now());
+        Ok(v)
+    }
+
+    /// The verification's history. An expiry that is due but not yet recorded (nobody
+    /// touched the verification since) is recorded first, so the list ends with it.
+    pub async fn events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, CoreError> {
+        let v = self
+            .store
+            .get_verification(client, id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let now = self.now();
+        if v.status_at(now) != v.status {
+            self.transition(client, id, |v, fx| {
+                v.refresh(now, fx);
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(self.store.list_events(client, id).await?)
+    }
+
+    /// Applies a fallible transition atomically and returns its value with the record.
+    async fn transition<T: Send>(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        mut f: impl FnMut(&mut Verification, &mut Effects) -> Result<T, CoreError> + Send,
+    ) -> Result<(T, Verification), CoreError> {
+        let mut out: Option<Result<T, CoreError>> = None;
+        let mut m = |v: &mut Verification| {
+            let mut fx = Effects::default();
+            out = Some(f(v, &mut fx));
+            fx
+        };
+        let v = self
+            .store
+            .update_verification(client, id, None, &mut m)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let value = out.ok_or_else(|| CoreError::Internal("transition did not run".into()))??;
+        Ok((value, v))
+    }
+
+    /// Checks a code; returns the outcome and the verification after the check. Every
+    /// check is counted ([`crate::ports::Metrics`]), and an approval too.
+    pub async fn check(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        code: &str,
+    ) -> Result<(CheckOutcome, Verification), CoreError> {
+        let result = self.check_code(client, id, code).await;
+        self.metrics.code_checked(match &result {
+            Ok((o, _)) if o.valid => "approved",
+            Ok((o, _)) if o.status == Status::MaxAttemptsReached => "max_attempts_reached",
+            Ok(_) => "wrong",
+            Err(e) => e.code(),
+        });
+        if let Ok((o, v)) = &result
+            && o.valid
+        {
+            self.metrics.verification_approved(v.workflow.first_channel());
+        }
+        result
+    }
+
+    async fn check_code(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        code: &str,
+    ) -> Result<(CheckOutcome, Verification), CoreError> {
+        if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
+            || !code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(CoreError::invalid(
+                "code",
+                format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
+            ));
+        }
+        let now = self.now();
+        let keys = &self.keys;
+        self.transition(client, id, |v, fx| v.check(code, keys, now, fx)).await
+    }
+
+    pub async fn cancel(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {
+        let now = self.now();
+        Ok(self.transition(client, id, |v, fx| v.cancel(now, fx)).await?.1)
+    }
+
+    pub async fn resend(
+        &self,
+        client: &Client,
+        id: &VerificationId,
+        channel: Option<Channel>,
+    ) -> Result<Verification, CoreError> {
+        let now = self.now();
+        let template = client.templates.get("sms").map(String::as_str);
+        let (keys, codes) = (&self.keys, self.codes.as_ref());
+        let (_, v) = self
+            .transition(&client.id, id, |v, fx| {
+                let ctx = Ctx {
+                    keys,
+                    codes,
+                    sms_template: template,
+                    now,
+                };
+                v.resend(channel, &ctx, fx)
+            })
+            .await?;
+        self.wake();
+        Ok(v)
+    }
+}

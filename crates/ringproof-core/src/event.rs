@@ -1,0 +1,144 @@
+//! What happened to a verification: its events, and their kinds as one closed list.
+//!
+//! An event kind is part of two contracts, the events list of the native API
+//! (`GET /v1/verifications/{id}/events`, `kind`) and the webhooks (`type` is
+//! `verification.<kind>`, docs/webhooks.md); both read [`EventKind::as_str`], and the
+//! stores keep the same string. A new kind is added here, and nowhere else.
+
+use crate::ids::VerificationId;
+use crate::time::Timestamp;
+use crate::workflow::Channel;
+
+/// The kind of an event, stored and announced as its [`as_str`](EventKind::as_str) form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Created,
+    SendQueued,
+    Sent,
+    Delivered,
+    DeliveryFailed,
+    StepSkipped,
+    CheckWrong,
+    CheckNoLiveCode,
+    Approved,
+    MaxAttemptsReached,
+    Canceled,
+    Expired,
+    Failed,
+}
+
+impl EventKind {
+    /// Every kind, in the order of a verification's life.
+    pub const ALL: [EventKind; 13] = [
+        EventKind::Created,
+        EventKind::SendQueued,
+        EventKind::Sent,
+        EventKind::Delivered,
+        EventKind::DeliveryFailed,
+        EventKind::StepSkipped,
+        EventKind::CheckWrong,
+        EventKind::CheckNoLiveCode,
+        EventKind::Approved,
+        EventKind::MaxAttemptsReached,
+        EventKind::Canceled,
+        EventKind::Expired,
+        EventKind::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::SendQueued => "send_queued",
+            EventKind::Sent => "sent",
+            EventKind::Delivered => "delivered",
+            EventKind::DeliveryFailed => "delivery_failed",
+            EventKind::StepSkipped => "step_skipped",
+            EventKind::CheckWrong => "check_wrong",
+            EventKind::CheckNoLiveCode => "check_no_live_code",
+            EventKind::Approved => "approved",
+            EventKind::MaxAttemptsReached => "max_attempts_reached",
+            EventKind::Canceled => "canceled",
+            EventKind::Expired => "expired",
+            EventKind::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to a verification, for its history and its webhooks. A transition
+/// records it through [`Effects::record`](crate::verification::Effects::record), which
+/// queues its webhook in the same breath.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub channel: Option<Channel>,
+    pub detail: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    pub verification_id: VerificationId,
+    pub kind: EventKind,
+    pub channel: Option<Channel>,
+    pub detail: Option<String>,
+    pub at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_string() {
+        let strings: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            strings,
+            [
+                "created",
+                "send_queued",
+                "sent",
+                "delivered",
+                "delivery_failed",
+                "step_skipped",
+                "check_wrong",
+                "check_no_live_code",
+                "approved",
+                "max_attempts_reached",
+                "canceled",
+                "expired",
+                "failed",
+            ]
+        );
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            assert_eq!(k.to_string(), k.as_str());
+        }
+        assert_eq!(EventKind::parse("verification.approved"), None);
+        assert_eq!(EventKind::parse("Approved"), None);
+    }
+
+    #[test]
+    fn the_docs_list_every_kind() {
+        let webhooks = include_str!("../../../docs/webhooks.md");
+        let api = include_str!("../../../docs/api.md");
+        for k in EventKind::ALL {
+            assert!(
+                webhooks.contains(&format!("`verification.{k}`")),
+                "docs/webhooks.md lacks {k}"
+            );
+            assert!(api.contains(&format!("`{k}`")), "docs/api.md lacks {k}");
+        }
+    }
+}
