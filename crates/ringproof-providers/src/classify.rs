@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ringproof_core::ports::SendError;
 
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// The class of an HTTP status that is not a success.
 pub fn http_status(provider: &str, status: u16, reason: &str) -> SendError {

@@ -13,6 +13,7 @@
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
 pub mod classify;
+pub mod error;
 pub mod http;
 pub mod lenient;
 pub mod registry;

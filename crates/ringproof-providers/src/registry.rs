@@ -27,6 +27,7 @@ use ringproof_core::ports::{CallbackParser, ReceiptSink, Sender};
 use ringproof_core::time::Clock;
 use serde::Deserialize;
 
+use crate::error::BuildError;
 use crate::router::{BreakerConfig, RouteConfig, Router};
 use crate::secret;
 
@@ -54,24 +55,6 @@ impl ProviderConfig {
             ProviderConfig::Smpp(_) => "smpp",
             ProviderConfig::Http(_) => "http",
             ProviderConfig::Vonage(_) => "vonage",
-        }
-    }
-}
-
-/// Why the delivery port could not be built. Names the provider (never a secret).
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("provider `{provider}`: {message}")]
-    Config { provider: String, message: String },
-    #[error("routes: {0}")]
-    Routes(String),
-}
-
-impl BuildError {
-    pub fn config(provider: &str, message: impl Into<String>) -> Self {
-        BuildError::Config {
-            provider: provider.to_owned(),
-            message: message.into(),
         }
     }
 }

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use super::config::{HttpConfig, HttpMethod};
 use super::template::{Encoding, Placeholder, Template};
 use crate::classify;
-use crate::registry::BuildError;
+use crate::error::BuildError;
 use crate::secret;
 
 /// Most of an answer's body that the regexes look at.

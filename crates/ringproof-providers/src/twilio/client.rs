@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::callback::TwilioCallbacks;
 use super::config::{Credentials, SenderKind, Settings, SmsSender, TwilioConfig, sender_kind};
 use crate::classify;
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// The request header carrying [`OutboundMessage::idempotency_key`] (see the module doc
 /// for what Twilio does, and does not, promise about it).

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::config::VonageConfig;
 use super::jwt::JwtSigner;
 use crate::classify;
-use crate::registry::BuildError;
+use crate::error::BuildError;
 use crate::secret;
 
 /// Vonage keeps at most this many characters of `client-ref`.
