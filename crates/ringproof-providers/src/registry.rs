@@ -77,7 +77,7 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .sandbox
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
-        ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioProvider::new(name, cfg)?)),
+        ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioSender::new(name, cfg)?)),
         ProviderConfig::Smpp(c) => Ok(Arc::new(crate::smpp::SmppSender::new(name, c, ctx.receipts.clone())?)),
         ProviderConfig::Http(c) => Ok(Arc::new(crate::http::HttpSender::new(name, c)?)),
         ProviderConfig::Vonage(c) => Ok(Arc::new(crate::vonage::VonageSender::new(name, c, ctx.clock.clone())?)),
@@ -95,7 +95,7 @@ pub fn build_callback_parser(
 ) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
     match config {
         ProviderConfig::Sandbox => Ok(None),
-        ProviderConfig::Twilio(cfg) => Ok(crate::twilio::TwilioProvider::new(name, cfg)?
+        ProviderConfig::Twilio(cfg) => Ok(crate::twilio::TwilioSender::new(name, cfg)?
             .callback_parser()
             .map(|p| Arc::new(p) as Arc<dyn CallbackParser>)),
         // Receipts arrive on the SMPP session itself (`BuildContext::receipts`).

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::workflow::Channel;
-use ringproof_providers::twilio::{TwilioConfig, TwilioProvider};
+use ringproof_providers::twilio::{TwilioConfig, TwilioSender};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -27,11 +27,11 @@ fn calls_path() -> String {
     format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json")
 }
 
-fn provider(server: &MockServer, extra: serde_json::Value) -> TwilioProvider {
+fn provider(server: &MockServer, extra: serde_json::Value) -> TwilioSender {
     provider_at(&server.uri(), extra)
 }
 
-fn provider_at(base_url: &str, extra: serde_json::Value) -> TwilioProvider {
+fn provider_at(base_url: &str, extra: serde_json::Value) -> TwilioSender {
     let mut cfg = json!({
         "account_sid": ACCOUNT,
         "auth_token": "auth-token-secret",
@@ -48,7 +48,7 @@ fn provider_at(base_url: &str, extra: serde_json::Value) -> TwilioProvider {
         }
     }
     let cfg: TwilioConfig = serde_json::from_value(cfg).unwrap();
-    TwilioProvider::new("tw", &cfg).unwrap()
+    TwilioSender::new("tw", &cfg).unwrap()
 }
 
 fn message(channel: Channel, to: &str) -> OutboundMessage {

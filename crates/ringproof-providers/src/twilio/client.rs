@@ -67,23 +67,23 @@ fn known_code(code: i64) -> Option<&'static str> {
 }
 
 /// Twilio as a [`Sender`]: SMS through the Messages API, voice through the Calls API with
-/// inline TwiML. Build it with [`TwilioProvider::new`].
-pub struct TwilioProvider {
+/// inline TwiML. Build it with [`TwilioSender::new`].
+pub struct TwilioSender {
     name: String,
     s: Settings,
     http: reqwest::Client,
 }
 
-impl std::fmt::Debug for TwilioProvider {
+impl std::fmt::Debug for TwilioSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioProvider")
+        f.debug_struct("TwilioSender")
             .field("name", &self.name)
             .field("account_sid", &self.s.account_sid)
             .finish_non_exhaustive()
     }
 }
 
-impl TwilioProvider {
+impl TwilioSender {
     /// Validates `config` (errors name provider `name` and the key) and builds the client.
     pub fn new(name: &str, config: &TwilioConfig) -> Result<Self, BuildError> {
         let s = config.settings(name)?;
@@ -200,7 +200,7 @@ impl TwilioProvider {
 }
 
 #[async_trait]
-impl Sender for TwilioProvider {
+impl Sender for TwilioSender {
     fn name(&self) -> &str {
         &self.name
     }

@@ -8,7 +8,7 @@
 //! [`X-Twilio-Signature`]: https://www.twilio.com/docs/usage/webhooks/webhooks-security
 //!
 //! - [`config`]: the `kind = "twilio"` table ([`TwilioConfig`]) and its validation.
-//! - [`client`]: [`TwilioProvider`], the [`Sender`](ringproof_core::ports::Sender): the
+//! - [`client`]: [`TwilioSender`], the [`Sender`](ringproof_core::ports::Sender): the
 //!   requests and how their answers classify.
 //! - [`callback`]: [`TwilioCallbacks`], the
 //!   [`CallbackParser`](ringproof_core::ports::CallbackParser) of the status callbacks.
@@ -49,5 +49,5 @@ pub mod client;
 pub mod config;
 
 pub use callback::TwilioCallbacks;
-pub use client::TwilioProvider;
+pub use client::TwilioSender;
 pub use config::TwilioConfig;
