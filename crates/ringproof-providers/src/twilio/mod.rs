@@ -13,6 +13,8 @@
 //! - [`callback`]: [`TwilioCallbacks`], the
 //!   [`CallbackParser`](ringproof_core::ports::CallbackParser) of the status callbacks.
 //!
+//! Wire tests (a mock Twilio): `tests/twilio.rs`.
+//!
 //! # Requests
 //!
 //! `POST {base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json` (or `Calls.json`),

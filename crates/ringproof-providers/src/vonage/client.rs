@@ -17,6 +17,8 @@ use super::jwt::JwtSigner;
 use crate::classify;
 use crate::error::BuildError;
 use crate::secret;
+// The GSM 03.38 alphabet is the SMPP encoder's: one table for both providers.
+use crate::smpp::encoding::is_gsm7;
 
 /// Vonage keeps at most this many characters of `client-ref`.
 const CLIENT_REF_MAX: usize = 100;
@@ -322,7 +324,7 @@ struct CallAnswer {
 /// another provider of the route can carry the message, and the circuit breaker takes
 /// Vonage out meanwhile (like HTTP 401/403 in [`classify`]). Permanent: the message or
 /// the number is refused.
-pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
+fn sms_status_error(provider: &str, status: &str) -> SendError {
     let (retryable, what) = match status {
         "1" => (true, "throttled"),
         "2" => (false, "missing parameters"),
@@ -355,12 +357,9 @@ pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
     }
 }
 
-/// The GSM 03.38 alphabet is the SMPP encoder's: one table for both providers.
-pub(crate) use crate::smpp::encoding::is_gsm7;
-
 /// The Voice API's text-to-speech language for a locale: `pt-BR` as is; a bare
 /// language its most common region; `None` (Vonage's default, en-US) when unknown.
-pub(crate) fn tts_language(locale: &str) -> Option<String> {
+fn tts_language(locale: &str) -> Option<String> {
     let l = locale.trim().replace('_', "-");
     if let Some((lang, region)) = l.split_once('-') {
         if lang.len() == 2 && region.len() == 2 {
@@ -400,4 +399,23 @@ pub(crate) fn tts_language(locale: &str) -> Option<String> {
         _ => return None,
     };
     Some(region.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_outside_gsm7_goes_as_unicode() {
+        assert!(is_gsm7("Code: 1234 {€} [ok] ~ é à Ñ"));
+        assert!(!is_gsm7("Código 1234")); // ó is not GSM
+        assert!(!is_gsm7("✓"));
+    }
+
+    #[test]
+    fn locales_map_to_tts_languages() {
+        assert_eq!(tts_language("en").as_deref(), Some("en-US"));
+        assert_eq!(tts_language("de_at").as_deref(), Some("de-AT"));
+        assert_eq!(tts_language("xx"), None);
+    }
 }
