@@ -29,7 +29,6 @@ use serde::Deserialize;
 
 use crate::error::BuildError;
 use crate::router::{BreakerConfig, RouteConfig, Router};
-use crate::secret;
 
 /// One `[providers.NAME]` table.
 #[derive(Clone, Debug, Deserialize)]
@@ -95,18 +94,14 @@ pub fn build_callback_parser(
 ) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
     match config {
         ProviderConfig::Sandbox => Ok(None),
-        ProviderConfig::Twilio(cfg) => Ok(crate::twilio::TwilioSender::new(name, cfg)?
-            .callback_parser()
-            .map(|p| Arc::new(p) as Arc<dyn CallbackParser>)),
+        ProviderConfig::Twilio(c) => {
+            Ok(crate::twilio::TwilioCallbacks::from_config(name, c)?.map(|p| Arc::new(p) as Arc<dyn CallbackParser>))
+        }
         // Receipts arrive on the SMPP session itself (`BuildContext::receipts`).
         ProviderConfig::Smpp(_) | ProviderConfig::Http(_) => Ok(None),
-        ProviderConfig::Vonage(c) => Ok(secret::resolve_optional(
-            name,
-            "callback_token",
-            c.callback_token.as_ref(),
-            c.callback_token_file.as_deref(),
-        )?
-        .map(|token| Arc::new(crate::vonage::VonageCallbacks::new(name, token)) as Arc<dyn CallbackParser>)),
+        ProviderConfig::Vonage(c) => {
+            Ok(crate::vonage::VonageCallbacks::from_config(name, c)?.map(|p| Arc::new(p) as Arc<dyn CallbackParser>))
+        }
     }
 }
 

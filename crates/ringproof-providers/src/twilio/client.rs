@@ -10,7 +10,6 @@ use ringproof_core::workflow::Channel;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::callback::TwilioCallbacks;
 use super::config::{Credentials, SenderKind, Settings, SmsSender, TwilioConfig, sender_kind};
 use crate::classify;
 use crate::error::BuildError;
@@ -93,15 +92,6 @@ impl TwilioSender {
             s,
             http,
         })
-    }
-
-    /// The verifier of this account's status callbacks, when the Auth Token is configured
-    /// (Twilio signs callbacks with it).
-    pub fn callback_parser(&self) -> Option<TwilioCallbacks> {
-        self.s
-            .auth_token
-            .clone()
-            .map(|token| TwilioCallbacks::new(&self.name, token))
     }
 
     /// `<base>/2010-04-01/Accounts/<sid><tail>`.

@@ -111,12 +111,7 @@ impl VonageSender {
             (None, Some(_)) => return Err(err("`private_key` needs `application_id`".into())),
         };
 
-        let token = secret::resolve_optional(
-            name,
-            "callback_token",
-            cfg.callback_token.as_ref(),
-            cfg.callback_token_file.as_deref(),
-        )?;
+        let token = cfg.callback_token(name)?;
         let callback = match &cfg.callback_url {
             None => None,
             Some(u) => {

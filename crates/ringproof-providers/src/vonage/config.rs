@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::error::BuildError;
+use crate::secret;
+
 /// Vonage (formerly Nexmo): SMS through the SMS API, calls through the Voice API. Each
 /// field's doc is the reference (docs/providers.md has an example).
 #[derive(Clone, Debug, Deserialize)]
@@ -71,4 +74,18 @@ fn default_api_url() -> String {
 
 fn default_timeout_s() -> u64 {
     10
+}
+
+impl VonageConfig {
+    /// The `callback_token` (inline or `callback_token_file`) of provider `name`, if any:
+    /// the sender appends it to its callback URLs, [`VonageCallbacks`](super::VonageCallbacks)
+    /// checks it.
+    pub(crate) fn callback_token(&self, name: &str) -> Result<Option<SecretString>, BuildError> {
+        secret::resolve_optional(
+            name,
+            "callback_token",
+            self.callback_token.as_ref(),
+            self.callback_token_file.as_deref(),
+        )
+    }
 }
