@@ -16,9 +16,8 @@ use super::config::VonageConfig;
 use super::jwt::JwtSigner;
 use crate::classify;
 use crate::error::BuildError;
+use crate::gsm7::is_gsm7;
 use crate::secret;
-// The GSM 03.38 alphabet is the SMPP encoder's: one table for both providers.
-use crate::smpp::encoding::is_gsm7;
 
 /// Vonage keeps at most this many characters of `client-ref`.
 const CLIENT_REF_MAX: usize = 100;
