@@ -49,6 +49,19 @@ pub fn transport(provider: &str, e: &reqwest::Error) -> SendError {
     SendError::Retryable(format!("{provider}: {what}"))
 }
 
+/// The outcome of a provider's `healthcheck()` request: healthy on any 2xx; otherwise the
+/// class of its status ([`http_status`]) with `what` (the endpoint) as the reason, never
+/// the body. A request without an answer classifies as [`transport`].
+pub async fn healthcheck(provider: &str, request: reqwest::RequestBuilder, what: &str) -> Result<(), SendError> {
+    let resp = request.send().await.map_err(|e| transport(provider, &e))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(http_status(provider, status, what))
+    }
+}
+
 /// The HTTP client every HTTP provider uses: rustls, no redirects (a provider that
 /// redirects is misconfigured), a deadline per request, and our user agent.
 pub fn http_client(provider: &str, timeout: Duration) -> Result<reqwest::Client, BuildError> {

@@ -296,17 +296,6 @@ impl Sender for HttpSender {
         let Some(url) = &self.healthcheck_url else {
             return Ok(());
         };
-        let resp = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(classify::http_status(&self.name, status, "healthcheck_url"))
-        }
+        classify::healthcheck(&self.name, self.http.get(url.clone()), "healthcheck_url").await
     }
 }

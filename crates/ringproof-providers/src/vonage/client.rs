@@ -271,19 +271,11 @@ impl Sender for VonageSender {
     /// The account balance: proves the host answers and the key and secret work.
     async fn healthcheck(&self) -> Result<(), SendError> {
         // Basic auth, as the Account API documents it: no secret in a URL.
-        let resp = self
+        let request = self
             .http
             .get(self.balance_url.clone())
-            .basic_auth(&self.api_key, Some(self.api_secret.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(classify::http_status(&self.name, status, "account/get-balance"))
-        }
+            .basic_auth(&self.api_key, Some(self.api_secret.expose_secret()));
+        classify::healthcheck(&self.name, request, "account/get-balance").await
     }
 }
 
