@@ -11,8 +11,8 @@
 //! | file | holds |
 //! |---|---|
 //! | `mod.rs` | a doc link to the vendor's API reference, the file list, classification and idempotency notes; re-exports |
-//! | `config.rs` | `<Vendor>Config`, its `kind = "…"` table (secrets through [`secret`]) |
-//! | `client.rs` | `<Vendor>Sender`, the [`Sender`](ringproof_core::ports::Sender): requests, how answers classify ([`classify`]), `healthcheck()` |
+//! | `config.rs` | `<Vendor>Config`, its `kind = "…"` table, and `settings(name)`: every check of the table, secrets resolved (through [`secret`]) |
+//! | `client.rs` | `<Vendor>Sender::new(name, &config, …)` over those settings, the [`Sender`](ringproof_core::ports::Sender): requests, how answers classify ([`classify`]), `healthcheck()` |
 //! | `callback.rs` | `<Vendor>Callbacks` (`from_config`), the [`CallbackParser`](ringproof_core::ports::CallbackParser) of its delivery receipts, where the vendor sends them over HTTP |
 //!
 //! Unit tests sit in a `#[cfg(test)] mod tests` of the file they test; wire tests (against

@@ -6,7 +6,8 @@
 //! There is no vendor API reference: the gateway's own documentation is the reference,
 //! and docs/providers.md (section "Generic HTTP") shows how to map one onto this config.
 //!
-//! - [`config`]: the `kind = "http"` table ([`HttpConfig`]).
+//! - [`config`]: the `kind = "http"` table ([`HttpConfig`]) and its checks (templates
+//!   parsed, regexes compiled, the secret resolved).
 //! - [`client`]: [`HttpSender`], the [`Sender`](ringproof_core::ports::Sender): the
 //!   request and how its answer classifies.
 //! - [`template`]: the checked templates of the URL, headers and body.

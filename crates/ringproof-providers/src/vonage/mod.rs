@@ -8,7 +8,7 @@
 //!   authenticated by a JWT: <https://developer.vonage.com/en/getting-started/concepts/authentication>)
 //! - Delivery receipts: <https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts>
 //!
-//! - [`config`]: the `kind = "vonage"` table ([`VonageConfig`]).
+//! - [`config`]: the `kind = "vonage"` table ([`VonageConfig`]) and its checks.
 //! - [`client`]: [`VonageSender`], the [`Sender`](ringproof_core::ports::Sender): the
 //!   requests and how their answers classify; `jwt` signs the Voice API's tokens.
 //! - [`callback`]: [`VonageCallbacks`], the
