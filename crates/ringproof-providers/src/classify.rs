@@ -49,6 +49,15 @@ pub fn transport(provider: &str, e: &reqwest::Error) -> SendError {
     SendError::Retryable(format!("{provider}: {what}"))
 }
 
+/// Sends `request` and reads its whole answer: the status and the body. A request that
+/// gets no (complete) answer classifies as [`transport`].
+pub async fn exchange(provider: &str, request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), SendError> {
+    let resp = request.send().await.map_err(|e| transport(provider, &e))?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(|e| transport(provider, &e))?;
+    Ok((status, body.to_vec()))
+}
+
 /// The outcome of a provider's `healthcheck()` request: healthy on any 2xx; otherwise the
 /// class of its status ([`http_status`]) with `what` (the endpoint) as the reason, never
 /// the body. A request without an answer classifies as [`transport`].

@@ -126,13 +126,7 @@ impl Sender for HttpSender {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
             req = req.body(t.render(*enc, value));
         }
-        let resp = req
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+        let (status, bytes) = classify::exchange(&self.name, req.headers(headers)).await?;
         if !self.accepted(status) {
             // Only the status: the body may echo the message.
             return Err(if (200..300).contains(&status) {

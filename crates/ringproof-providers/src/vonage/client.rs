@@ -67,16 +67,12 @@ impl VonageSender {
             }
             form.finish()
         };
-        let resp = self
+        let request = self
             .http
             .post(self.s.sms_url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+            .body(body);
+        let (status, bytes) = classify::exchange(&self.name, request).await?;
         if !(200..300).contains(&status) {
             // Not the body: Vonage's error texts may name the parameters we sent.
             return Err(classify::http_status(&self.name, status, ""));
@@ -131,16 +127,8 @@ impl VonageSender {
             body["event_url"] = serde_json::json!([cb.expose_secret()]);
             body["event_method"] = "POST".into();
         }
-        let resp = self
-            .http
-            .post(voice.calls_url.clone())
-            .bearer_auth(jwt)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+        let request = self.http.post(voice.calls_url.clone()).bearer_auth(jwt).json(&body);
+        let (status, bytes) = classify::exchange(&self.name, request).await?;
         if !(200..300).contains(&status) {
             // The problem's `title` is generic ("Bad Request", "Invalid Token");
             // `detail` and `invalid_parameters` may quote what we sent, so they are left out.
