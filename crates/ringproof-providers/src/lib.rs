@@ -31,7 +31,8 @@
 //! [`error`] (the [`BuildError`](error::BuildError) of a config that cannot be built)
 //! depends on nothing here; [`secret`], [`classify`], [`router`] and the provider folders
 //! build on it. What several vendors share sits beside them, not in one vendor's folder
-//! ([`classify`], [`secret`], [`lenient`], [`gsm7`]), so no folder reaches into another; [`registry`] builds the configured providers and, when routes are given, a
+//! ([`classify`], [`secret`], [`lenient`], [`gsm7`]), so no folder reaches into another.
+//! [`registry`] builds the configured providers and, when routes are given, a
 //! [`router::Router`] over them (failover and a circuit breaker per provider). Nothing
 //! depends on [`registry`], so the modules form no cycle.
 //!

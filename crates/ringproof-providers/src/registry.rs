@@ -17,8 +17,10 @@
 //! providers = ["smsc"]
 //! ```
 //!
-//! Each provider kind adds one variant to [`ProviderConfig`] and one arm to [`build`]; its
-//! module owns its config type, its client and its error classification (docs/providers.md).
+//! Each provider kind adds one variant to [`ProviderConfig`] and one arm to [`build`] (and
+//! to [`build_callback_parser`] when its receipts come over HTTP); its folder, in the shape
+//! the crate's doc shows, owns its config type and checks, its client and its error
+//! classification (docs/providers.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
