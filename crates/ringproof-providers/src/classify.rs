@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use ringproof_core::ports::SendError;
 
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// The class of an HTTP status that is not a success.
 pub fn http_status(provider: &str, status: u16, reason: &str) -> SendError {
@@ -47,6 +47,28 @@ pub fn transport(provider: &str, e: &reqwest::Error) -> SendError {
     // reqwest's message may include the URL (with credentials in query strings for some
     // gateways); say only what kind of failure it was.
     SendError::Retryable(format!("{provider}: {what}"))
+}
+
+/// Sends `request` and reads its whole answer: the status and the body. A request that
+/// gets no (complete) answer classifies as [`transport`].
+pub async fn exchange(provider: &str, request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), SendError> {
+    let resp = request.send().await.map_err(|e| transport(provider, &e))?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(|e| transport(provider, &e))?;
+    Ok((status, body.to_vec()))
+}
+
+/// The outcome of a provider's `healthcheck()` request: healthy on any 2xx; otherwise the
+/// class of its status ([`http_status`]) with `what` (the endpoint) as the reason, never
+/// the body. A request without an answer classifies as [`transport`].
+pub async fn healthcheck(provider: &str, request: reqwest::RequestBuilder, what: &str) -> Result<(), SendError> {
+    let resp = request.send().await.map_err(|e| transport(provider, &e))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(http_status(provider, status, what))
+    }
 }
 
 /// The HTTP client every HTTP provider uses: rustls, no redirects (a provider that

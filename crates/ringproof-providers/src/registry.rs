@@ -17,8 +17,10 @@
 //! providers = ["smsc"]
 //! ```
 //!
-//! Each provider kind adds one variant to [`ProviderConfig`] and one arm to [`build`]; its
-//! module owns its config type, its client and its error classification (docs/providers.md).
+//! Each provider kind adds one variant to [`ProviderConfig`] and one arm to [`build`] (and
+//! to [`build_callback_parser`] when its receipts come over HTTP); its folder, in the shape
+//! the crate's doc shows, owns its config type and checks, its client and its error
+//! classification (docs/providers.md).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,8 +29,8 @@ use ringproof_core::ports::{CallbackParser, ReceiptSink, Sender};
 use ringproof_core::time::Clock;
 use serde::Deserialize;
 
+use crate::error::BuildError;
 use crate::router::{BreakerConfig, RouteConfig, Router};
-use crate::secret;
 
 /// One `[providers.NAME]` table.
 #[derive(Clone, Debug, Deserialize)]
@@ -58,24 +60,6 @@ impl ProviderConfig {
     }
 }
 
-/// Why the delivery port could not be built. Names the provider (never a secret).
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("provider `{provider}`: {message}")]
-    Config { provider: String, message: String },
-    #[error("routes: {0}")]
-    Routes(String),
-}
-
-impl BuildError {
-    pub fn config(provider: &str, message: impl Into<String>) -> Self {
-        BuildError::Config {
-            provider: provider.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
 /// What providers may need from the process that builds them.
 #[derive(Clone)]
 pub struct BuildContext {
@@ -94,7 +78,7 @@ pub fn build(name: &str, config: &ProviderConfig, ctx: &BuildContext) -> Result<
             .sandbox
             .clone()
             .ok_or_else(|| BuildError::config(name, "the sandbox is not available in this mode")),
-        ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioProvider::new(name, cfg)?)),
+        ProviderConfig::Twilio(cfg) => Ok(Arc::new(crate::twilio::TwilioSender::new(name, cfg)?)),
         ProviderConfig::Smpp(c) => Ok(Arc::new(crate::smpp::SmppSender::new(name, c, ctx.receipts.clone())?)),
         ProviderConfig::Http(c) => Ok(Arc::new(crate::http::HttpSender::new(name, c)?)),
         ProviderConfig::Vonage(c) => Ok(Arc::new(crate::vonage::VonageSender::new(name, c, ctx.clock.clone())?)),
@@ -112,18 +96,14 @@ pub fn build_callback_parser(
 ) -> Result<Option<Arc<dyn CallbackParser>>, BuildError> {
     match config {
         ProviderConfig::Sandbox => Ok(None),
-        ProviderConfig::Twilio(cfg) => Ok(crate::twilio::TwilioProvider::new(name, cfg)?
-            .callback_parser()
-            .map(|p| Arc::new(p) as Arc<dyn CallbackParser>)),
+        ProviderConfig::Twilio(c) => {
+            Ok(crate::twilio::TwilioCallbacks::from_config(name, c)?.map(|p| Arc::new(p) as Arc<dyn CallbackParser>))
+        }
         // Receipts arrive on the SMPP session itself (`BuildContext::receipts`).
         ProviderConfig::Smpp(_) | ProviderConfig::Http(_) => Ok(None),
-        ProviderConfig::Vonage(c) => Ok(secret::resolve_optional(
-            name,
-            "callback_token",
-            c.callback_token.as_ref(),
-            c.callback_token_file.as_deref(),
-        )?
-        .map(|token| Arc::new(crate::vonage::VonageCallbacks::new(name, token)) as Arc<dyn CallbackParser>)),
+        ProviderConfig::Vonage(c) => {
+            Ok(crate::vonage::VonageCallbacks::from_config(name, c)?.map(|p| Arc::new(p) as Arc<dyn CallbackParser>))
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use ringproof_core::time::{Clock, Timestamp};
 use ringproof_core::workflow::Channel;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// One route of the config (`[[routes]]`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]

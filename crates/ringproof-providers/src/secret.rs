@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 pub use secrecy::{ExposeSecret, SecretString};
 
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// The secret named `field` of provider `provider`, from `value` or else `file` (trailing
 /// whitespace and newlines of the file are dropped). Exactly one must be given.

@@ -19,8 +19,8 @@ use ringproof_core::ports::{
 };
 use ringproof_core::time::SystemClock;
 use ringproof_core::workflow::Channel;
+use ringproof_providers::gsm7::gsm7_decode;
 use ringproof_providers::registry::{self, BuildContext, ProviderConfig};
-use ringproof_providers::smpp::encoding::gsm7_decode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};

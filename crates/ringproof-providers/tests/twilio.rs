@@ -8,7 +8,7 @@ use base64::Engine as _;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::workflow::Channel;
-use ringproof_providers::twilio::{TwilioConfig, TwilioProvider};
+use ringproof_providers::twilio::{TwilioConfig, TwilioSender};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -27,11 +27,11 @@ fn calls_path() -> String {
     format!("/2010-04-01/Accounts/{ACCOUNT}/Calls.json")
 }
 
-fn provider(server: &MockServer, extra: serde_json::Value) -> TwilioProvider {
+fn provider(server: &MockServer, extra: serde_json::Value) -> TwilioSender {
     provider_at(&server.uri(), extra)
 }
 
-fn provider_at(base_url: &str, extra: serde_json::Value) -> TwilioProvider {
+fn provider_at(base_url: &str, extra: serde_json::Value) -> TwilioSender {
     let mut cfg = json!({
         "account_sid": ACCOUNT,
         "auth_token": "auth-token-secret",
@@ -48,7 +48,7 @@ fn provider_at(base_url: &str, extra: serde_json::Value) -> TwilioProvider {
         }
     }
     let cfg: TwilioConfig = serde_json::from_value(cfg).unwrap();
-    TwilioProvider::new("tw", &cfg).unwrap()
+    TwilioSender::new("tw", &cfg).unwrap()
 }
 
 fn message(channel: Channel, to: &str) -> OutboundMessage {
@@ -101,14 +101,31 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
-#[tokio::test]
-async fn sms_is_the_documented_form_post_with_account_credentials() {
+/// A mock Twilio that creates the resource `sid` on each POST to `at`.
+async fn creating(at: &str, sid: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(at))
+        .respond_with(created(sid))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// What an SMS send returns when Twilio's Messages API gives `answer`.
+async fn sms_answer(answer: ResponseTemplate) -> Result<SendReceipt, SendError> {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(messages_path()))
-        .respond_with(created("SM0123"))
+        .respond_with(answer)
         .mount(&server)
         .await;
+    provider(&server, json!({})).send(&message(Channel::Sms, TO)).await
+}
+
+#[tokio::test]
+async fn sms_is_the_documented_form_post_with_account_credentials() {
+    let server = creating(&messages_path(), "SM0123").await;
     let receipt = provider(&server, json!({})).send(&message(Channel::Sms, TO)).await;
     assert_eq!(
         receipt,
@@ -136,12 +153,7 @@ async fn sms_is_the_documented_form_post_with_account_credentials() {
 
 #[tokio::test]
 async fn api_key_credentials_keep_the_account_sid_in_the_path() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(messages_path()))
-        .respond_with(created("SM1"))
-        .mount(&server)
-        .await;
+    let server = creating(&messages_path(), "SM1").await;
     let p = provider(
         &server,
         json!({
@@ -167,12 +179,7 @@ async fn api_key_credentials_keep_the_account_sid_in_the_path() {
 
 #[tokio::test]
 async fn an_alphanumeric_sender_is_used_where_it_can_be() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(messages_path()))
-        .respond_with(created("SM1"))
-        .mount(&server)
-        .await;
+    let server = creating(&messages_path(), "SM1").await;
     let p = provider(&server, json!({}));
     let mut uk = message(Channel::Sms, TO);
     uk.sender = Some("Acme".into());
@@ -192,12 +199,7 @@ async fn an_alphanumeric_sender_is_used_where_it_can_be() {
 
 #[tokio::test]
 async fn a_call_speaks_escaped_twiml_in_the_locales_language() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(calls_path()))
-        .respond_with(created("CA0123"))
-        .mount(&server)
-        .await;
+    let server = creating(&calls_path(), "CA0123").await;
     let p = provider(&server, json!({"voice_from": "+14155550199"}));
     let receipt = p.send(&message(Channel::Voice, TO)).await.unwrap();
     assert_eq!(receipt.provider_message_id.as_deref(), Some("CA0123"));
@@ -239,21 +241,14 @@ async fn without_a_voice_number_a_call_is_refused_before_any_request() {
 
 #[tokio::test]
 async fn an_invalid_number_is_permanent_and_the_error_does_not_repeat_it() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(messages_path()))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "code": 21211,
-            "message": format!("The 'To' number {TO} is not a valid phone number."),
-            "more_info": "https://www.twilio.com/docs/errors/21211",
-            "status": 400
-        })))
-        .mount(&server)
-        .await;
-    let e = provider(&server, json!({}))
-        .send(&message(Channel::Sms, TO))
-        .await
-        .unwrap_err();
+    let e = sms_answer(ResponseTemplate::new(400).set_body_json(json!({
+        "code": 21211,
+        "message": format!("The 'To' number {TO} is not a valid phone number."),
+        "more_info": "https://www.twilio.com/docs/errors/21211",
+        "status": 400
+    })))
+    .await
+    .unwrap_err();
     assert_eq!(
         e,
         SendError::Permanent("tw: HTTP 400: Twilio error 21211: invalid 'To' phone number".into())
@@ -263,17 +258,11 @@ async fn an_invalid_number_is_permanent_and_the_error_does_not_repeat_it() {
 #[tokio::test]
 async fn unsubscribed_and_not_mobile_are_permanent() {
     for (code, want) in [(21610, "unsubscribed"), (21614, "not a mobile")] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-                "code": code, "message": format!("Attempt to send to {TO} failed"), "status": 400
-            })))
-            .mount(&server)
-            .await;
-        let e = provider(&server, json!({}))
-            .send(&message(Channel::Sms, TO))
-            .await
-            .unwrap_err();
+        let e = sms_answer(ResponseTemplate::new(400).set_body_json(json!({
+            "code": code, "message": format!("Attempt to send to {TO} failed"), "status": 400
+        })))
+        .await
+        .unwrap_err();
         assert!(
             matches!(&e, SendError::Permanent(m) if m.contains(want) && !m.contains("7911")),
             "{e:?}"
@@ -293,42 +282,25 @@ async fn throttling_and_outages_are_retryable() {
         ResponseTemplate::new(400).set_body_json(json!({"code": 21611, "message": "queue full"})),
     ];
     for answer in answers {
-        let server = MockServer::start().await;
-        Mock::given(method("POST")).respond_with(answer).mount(&server).await;
-        let e = provider(&server, json!({}))
-            .send(&message(Channel::Sms, TO))
-            .await
-            .unwrap_err();
+        let e = sms_answer(answer).await.unwrap_err();
         assert!(matches!(e, SendError::Retryable(_)), "{e:?}");
     }
 }
 
 #[tokio::test]
 async fn an_error_inside_a_2xx_is_not_a_success() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "sid": "SM9", "status": "failed", "error_code": 30007,
-            "error_message": format!("Message to {TO} filtered")
-        })))
-        .mount(&server)
-        .await;
-    let e = provider(&server, json!({}))
-        .send(&message(Channel::Sms, TO))
-        .await
-        .unwrap_err();
+    let e = sms_answer(ResponseTemplate::new(200).set_body_json(json!({
+        "sid": "SM9", "status": "failed", "error_code": 30007,
+        "error_message": format!("Message to {TO} filtered")
+    })))
+    .await
+    .unwrap_err();
     assert_eq!(
         e,
         SendError::Permanent("tw: HTTP 200: created with status `failed`: Twilio error 30007".into())
     );
 
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"))
-        .mount(&server)
-        .await;
-    let e = provider(&server, json!({}))
-        .send(&message(Channel::Sms, TO))
+    let e = sms_answer(ResponseTemplate::new(200).set_body_string("<html>maintenance</html>"))
         .await
         .unwrap_err();
     assert!(matches!(&e, SendError::Permanent(m) if m.contains("no sid")), "{e:?}");

@@ -375,7 +375,7 @@ pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sende
     match config.providers.get(name) {
         Some(cfg) => registry::build(name, cfg, &ctx),
         None if name == "sandbox" => registry::build(name, &registry::ProviderConfig::Sandbox, &ctx),
-        None => Err(registry::BuildError::config(
+        None => Err(ringproof_providers::error::BuildError::config(
             name,
             "is not configured under [providers]",
         )),

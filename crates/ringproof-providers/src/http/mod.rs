@@ -6,6 +6,15 @@
 //! There is no vendor API reference: the gateway's own documentation is the reference,
 //! and docs/providers.md (section "Generic HTTP") shows how to map one onto this config.
 //!
+//! - [`config`]: the `kind = "http"` table ([`HttpConfig`]) and its checks (templates
+//!   parsed, regexes compiled, the secret resolved).
+//! - [`client`]: [`HttpSender`], the [`Sender`](ringproof_core::ports::Sender): the
+//!   request and how its answer classifies.
+//! - [`template`]: the checked templates of the URL, headers and body.
+//! - no `callback`: see "delivery receipts" below.
+//!
+//! Wire tests (a mock gateway): `tests/http.rs`.
+//!
 //! What it does not do:
 //! - **voice**: it sends SMS only; a voice message fails permanently (give its routes
 //!   `channel = "sms"`);
@@ -23,12 +32,9 @@
 //! Idempotency: only as good as the gateway's. `{idempotency_key}` (stable across retries
 //! of one job) can be put in the body or a header for gateways that deduplicate.
 
-mod client;
-mod config;
+pub mod client;
+pub mod config;
 pub mod template;
 
 pub use client::HttpSender;
 pub use config::{HttpConfig, HttpMethod};
-
-#[cfg(test)]
-pub(crate) mod tests;

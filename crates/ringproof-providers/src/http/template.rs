@@ -153,14 +153,10 @@ fn encode_into(out: &mut String, encoding: Encoding, v: &str) {
 mod tests {
     use super::*;
 
-    const ALL: &[Placeholder] = &[
-        Placeholder::To,
-        Placeholder::ToDigits,
-        Placeholder::Text,
-        Placeholder::Sender,
-        Placeholder::IdempotencyKey,
-        Placeholder::Locale,
-    ];
+    /// Every placeholder.
+    fn all() -> Vec<Placeholder> {
+        Placeholder::ALL.iter().map(|&(_, p)| p).collect()
+    }
 
     fn values(p: Placeholder) -> String {
         match p {
@@ -175,7 +171,7 @@ mod tests {
 
     #[test]
     fn json_braces_are_literal_and_values_escaped() {
-        let t = Template::parse(r#"{"to":"{to}","msg":{"text":"{text}"},"n":{}}"#, ALL).unwrap();
+        let t = Template::parse(r#"{"to":"{to}","msg":{"text":"{text}"},"n":{}}"#, &all()).unwrap();
         let out = t.render(Encoding::JsonString, values);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["to"], "+447700900123");
@@ -184,12 +180,12 @@ mod tests {
 
     #[test]
     fn form_and_url_encoding() {
-        let t = Template::parse("to={to_digits}&text={text}", ALL).unwrap();
+        let t = Template::parse("to={to_digits}&text={text}", &all()).unwrap();
         assert_eq!(
             t.render(Encoding::Form, values),
             "to=447700900123&text=Code+%22123+456%22+%26+%7Bx%7D+%E2%80%94+%C3%A9"
         );
-        let u = Template::parse("https://gw.example/send/{to}?m={text}", ALL).unwrap();
+        let u = Template::parse("https://gw.example/send/{to}?m={text}", &all()).unwrap();
         assert_eq!(
             u.render(Encoding::Url, values),
             "https://gw.example/send/%2B447700900123?m=Code%20%22123%20456%22%20%26%20%7Bx%7D%20%E2%80%94%20%C3%A9"
@@ -198,13 +194,13 @@ mod tests {
 
     #[test]
     fn unknown_or_disallowed_placeholders_are_refused() {
-        let e = Template::parse("x={phone}", ALL).unwrap_err();
+        let e = Template::parse("x={phone}", &all()).unwrap_err();
         assert!(e.contains("`{phone}`") && e.contains("{to_digits}"), "{e}");
         let e = Template::parse("{text}", &[Placeholder::IdempotencyKey]).unwrap_err();
         assert!(e.contains("`{text}`") && e.contains("{idempotency_key}"), "{e}");
         // Not placeholders: uppercase, empty, unclosed.
-        let t = Template::parse("{A} {} {to", ALL).unwrap();
+        let t = Template::parse("{A} {} {to", &all()).unwrap();
         assert_eq!(t.render(Encoding::Raw, values), "{A} {} {to");
-        assert!(Template::parse("{to}", ALL).unwrap().uses(Placeholder::To));
+        assert!(Template::parse("{to}", &all()).unwrap().uses(Placeholder::To));
     }
 }

@@ -35,7 +35,7 @@ use super::config::{Settings, SmppConfig, source_address};
 use super::encoding;
 use super::pdu::{self, Address, DeliverSm, Pdu, SubmitSm, status};
 use super::receipt;
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// Where the session stands.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::registry::BuildError;
+use crate::error::BuildError;
 use crate::secret;
 
 /// The SMPP provider's settings.

@@ -9,7 +9,11 @@
 //!   [`client::classify_submit`] and [`client::classify_bind`].
 //! - [`encoding`]: GSM-7 or UCS-2 by content, and the split into concatenated parts.
 //! - [`pdu`]: the handful of PDUs we exchange, encoded by hand.
-//! - [`receipt`]: delivery receipts in `deliver_sm` to [`DeliveryStatus`](ringproof_core::ports::DeliveryStatus).
+//! - [`receipt`]: delivery receipts in `deliver_sm` to [`DeliveryStatus`](ringproof_core::ports::DeliveryStatus)
+//!   (the other providers' `callback.rs`; not named so, as SMPP receipts arrive on the
+//!   session itself, not as HTTP callbacks).
+//!
+//! Wire tests (an independent SMSC, `tests/smsc/`): `tests/smpp.rs`.
 //!
 //! The PDUs are written here rather than taken from `rusmpp`/`rusmppc`: we need seven of
 //! them, and owning the session loop keeps the window, the reconnect policy and

@@ -19,6 +19,9 @@ use ringproof_core::ports::{CallbackError, CallbackParser, CallbackRequest, Deli
 use secrecy::{ExposeSecret, SecretString};
 use sha1::Sha1;
 
+use super::config::TwilioConfig;
+use crate::error::BuildError;
+
 /// The header Twilio signs callbacks in (lowercase, as [`CallbackRequest::headers`] has them).
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
@@ -44,6 +47,13 @@ impl TwilioCallbacks {
             provider: provider.to_owned(),
             auth_token,
         }
+    }
+
+    /// The verifier of provider `name`'s status callbacks, when `config` names an Auth
+    /// Token (Twilio signs callbacks with it); `None` without one. Checks the whole table,
+    /// as building the sender does.
+    pub fn from_config(name: &str, config: &TwilioConfig) -> Result<Option<Self>, BuildError> {
+        Ok(config.settings(name)?.auth_token.map(|token| Self::new(name, token)))
     }
 }
 
@@ -204,6 +214,30 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+    }
+
+    /// Callbacks are read only with the Auth Token; an API key alone cannot verify them,
+    /// and a table the sender would refuse is refused here too.
+    #[test]
+    fn from_config_needs_the_auth_token() {
+        let table = |extra: serde_json::Value| -> TwilioConfig {
+            let mut t = serde_json::json!({
+                "account_sid": "AC0123456789abcdef0123456789abcdef",
+                "from": "+14155550100",
+            });
+            for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+                t[k] = v;
+            }
+            serde_json::from_value(t).unwrap()
+        };
+        let with_token = table(serde_json::json!({"auth_token": "tok"}));
+        assert!(TwilioCallbacks::from_config("tw", &with_token).unwrap().is_some());
+        let key_only = table(serde_json::json!({
+            "api_key_sid": "SK0123456789abcdef0123456789abcdef", "api_key_secret": "s"}));
+        assert!(TwilioCallbacks::from_config("tw", &key_only).unwrap().is_none());
+        let bad = table(serde_json::json!({"auth_token": "tok", "account_sid": "nope"}));
+        let e = TwilioCallbacks::from_config("tw", &bad).unwrap_err().to_string();
+        assert!(e.contains("provider `tw`") && e.contains("account_sid"), "{e}");
     }
 
     #[test]

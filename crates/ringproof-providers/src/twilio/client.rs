@@ -10,10 +10,9 @@ use ringproof_core::workflow::Channel;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::callback::TwilioCallbacks;
 use super::config::{Credentials, SenderKind, Settings, SmsSender, TwilioConfig, sender_kind};
 use crate::classify;
-use crate::registry::BuildError;
+use crate::error::BuildError;
 
 /// The request header carrying [`OutboundMessage::idempotency_key`] (see the module doc
 /// for what Twilio does, and does not, promise about it).
@@ -67,23 +66,23 @@ fn known_code(code: i64) -> Option<&'static str> {
 }
 
 /// Twilio as a [`Sender`]: SMS through the Messages API, voice through the Calls API with
-/// inline TwiML. Build it with [`TwilioProvider::new`].
-pub struct TwilioProvider {
+/// inline TwiML. Build it with [`TwilioSender::new`].
+pub struct TwilioSender {
     name: String,
     s: Settings,
     http: reqwest::Client,
 }
 
-impl std::fmt::Debug for TwilioProvider {
+impl std::fmt::Debug for TwilioSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioProvider")
+        f.debug_struct("TwilioSender")
             .field("name", &self.name)
             .field("account_sid", &self.s.account_sid)
             .finish_non_exhaustive()
     }
 }
 
-impl TwilioProvider {
+impl TwilioSender {
     /// Validates `config` (errors name provider `name` and the key) and builds the client.
     pub fn new(name: &str, config: &TwilioConfig) -> Result<Self, BuildError> {
         let s = config.settings(name)?;
@@ -93,15 +92,6 @@ impl TwilioProvider {
             s,
             http,
         })
-    }
-
-    /// The verifier of this account's status callbacks, when the Auth Token is configured
-    /// (Twilio signs callbacks with it).
-    pub fn callback_parser(&self) -> Option<TwilioCallbacks> {
-        self.s
-            .auth_token
-            .clone()
-            .map(|token| TwilioCallbacks::new(&self.name, token))
     }
 
     /// `<base>/2010-04-01/Accounts/<sid><tail>`.
@@ -200,7 +190,7 @@ impl TwilioProvider {
 }
 
 #[async_trait]
-impl Sender for TwilioProvider {
+impl Sender for TwilioSender {
     fn name(&self) -> &str {
         &self.name
     }

@@ -8,10 +8,12 @@
 //! [`X-Twilio-Signature`]: https://www.twilio.com/docs/usage/webhooks/webhooks-security
 //!
 //! - [`config`]: the `kind = "twilio"` table ([`TwilioConfig`]) and its validation.
-//! - [`client`]: [`TwilioProvider`], the [`Sender`](ringproof_core::ports::Sender): the
+//! - [`client`]: [`TwilioSender`], the [`Sender`](ringproof_core::ports::Sender): the
 //!   requests and how their answers classify.
 //! - [`callback`]: [`TwilioCallbacks`], the
 //!   [`CallbackParser`](ringproof_core::ports::CallbackParser) of the status callbacks.
+//!
+//! Wire tests (a mock Twilio): `tests/twilio.rs`.
 //!
 //! # Requests
 //!
@@ -49,5 +51,5 @@ pub mod client;
 pub mod config;
 
 pub use callback::TwilioCallbacks;
-pub use client::TwilioProvider;
+pub use client::TwilioSender;
 pub use config::TwilioConfig;

@@ -14,7 +14,9 @@ use ringproof_core::crypto::ct_eq;
 use ringproof_core::ports::{CallbackError, CallbackParser, CallbackRequest, DeliveryReceipt, DeliveryStatus};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::config::VonageConfig;
 use crate::classify;
+use crate::error::BuildError;
 
 pub struct VonageCallbacks {
     name: String,
@@ -27,6 +29,12 @@ impl VonageCallbacks {
             name: name.to_owned(),
             token,
         }
+    }
+
+    /// The reader of provider `name`'s reports, when `config` names a `callback_token`;
+    /// `None` without one (its reports could not be authenticated).
+    pub fn from_config(name: &str, config: &VonageConfig) -> Result<Option<Self>, BuildError> {
+        Ok(config.callback_token(name)?.map(|token| Self::new(name, token)))
     }
 
     fn receipt(&self, id: &str, status: DeliveryStatus, reason: Option<String>) -> DeliveryReceipt {

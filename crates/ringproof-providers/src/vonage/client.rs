@@ -3,20 +3,18 @@
 //! the healthcheck.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::Clock;
 use ringproof_core::workflow::Channel;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use super::config::VonageConfig;
-use super::jwt::JwtSigner;
+use super::config::{Settings, VonageConfig};
 use crate::classify;
-use crate::registry::BuildError;
-use crate::secret;
+use crate::error::BuildError;
+use crate::gsm7::is_gsm7;
 
 /// Vonage keeps at most this many characters of `client-ref`.
 const CLIENT_REF_MAX: usize = 100;
@@ -24,21 +22,8 @@ const CLIENT_REF_MAX: usize = 100;
 pub struct VonageSender {
     name: String,
     http: reqwest::Client,
-    api_key: String,
-    api_secret: SecretString,
-    from: String,
-    voice: Option<Voice>,
-    /// `callback_url` with `token=` appended when a token is set.
-    callback: Option<SecretString>,
-    sms_url: reqwest::Url,
-    balance_url: reqwest::Url,
+    s: Settings,
     clock: Arc<dyn Clock>,
-}
-
-struct Voice {
-    jwt: JwtSigner,
-    from: String,
-    calls_url: reqwest::Url,
 }
 
 impl std::fmt::Debug for VonageSender {
@@ -50,110 +35,26 @@ impl std::fmt::Debug for VonageSender {
 }
 
 impl VonageSender {
+    /// Checks `cfg` (errors name provider `name` and the key) and builds the client.
     pub fn new(name: &str, cfg: &VonageConfig, clock: Arc<dyn Clock>) -> Result<Self, BuildError> {
-        let err = |m: String| BuildError::config(name, m);
-        if cfg.api_key.trim().is_empty() {
-            return Err(err("`api_key` is empty".into()));
-        }
-        let api_secret = secret::resolve(
-            name,
-            "api_secret",
-            cfg.api_secret.as_ref(),
-            cfg.api_secret_file.as_deref(),
-        )?;
-        if cfg.from.trim().is_empty() {
-            return Err(err("`from` is empty".into()));
-        }
-        let url = |field: &str, base: &str, path: &str| -> Result<reqwest::Url, BuildError> {
-            reqwest::Url::parse(&format!("{}{path}", base.trim_end_matches('/')))
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https"))
-                .ok_or_else(|| err(format!("`{field}` must be an http:// or https:// URL")))
-        };
-        let sms_url = url("rest_url", &cfg.rest_url, "/sms/json")?;
-        let balance_url = url("rest_url", &cfg.rest_url, "/account/get-balance")?;
-
-        let private_key = secret::resolve_optional(
-            name,
-            "private_key",
-            cfg.private_key.as_ref(),
-            cfg.private_key_file.as_deref(),
-        )?;
-        let voice = match (&cfg.application_id, private_key) {
-            (None, None) => {
-                if cfg.voice_from.is_some() {
-                    return Err(err("`voice_from` needs `application_id` and `private_key`".into()));
-                }
-                None
-            }
-            (Some(app), Some(key)) => {
-                let jwt = JwtSigner::new(app, key.expose_secret()).map_err(|e| err(format!("`private_key` {e}")))?;
-                let from = cfg
-                    .voice_from
-                    .as_deref()
-                    .map(|f| f.trim().trim_start_matches('+'))
-                    .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()))
-                    .ok_or_else(|| err("voice needs `voice_from`: the Vonage number calls come from".into()))?
-                    .to_owned();
-                Some(Voice {
-                    jwt,
-                    from,
-                    calls_url: url("api_url", &cfg.api_url, "/v1/calls")?,
-                })
-            }
-            (Some(_), None) => {
-                return Err(err(
-                    "`application_id` needs `private_key` (or `private_key_file`)".into()
-                ));
-            }
-            (None, Some(_)) => return Err(err("`private_key` needs `application_id`".into())),
-        };
-
-        let token = secret::resolve_optional(
-            name,
-            "callback_token",
-            cfg.callback_token.as_ref(),
-            cfg.callback_token_file.as_deref(),
-        )?;
-        let callback = match &cfg.callback_url {
-            None => None,
-            Some(u) => {
-                let mut u = reqwest::Url::parse(u)
-                    .ok()
-                    .filter(|u| u.scheme() == "https" || u.scheme() == "http")
-                    .ok_or_else(|| err("`callback_url` must be an http:// or https:// URL".into()))?;
-                if let Some(t) = &token {
-                    u.query_pairs_mut().append_pair("token", t.expose_secret());
-                }
-                Some(SecretString::from(u.to_string()))
-            }
-        };
-        if cfg.timeout_s == 0 {
-            return Err(err("`timeout_s` must be at least 1".into()));
-        }
+        let s = cfg.settings(name)?;
         Ok(VonageSender {
             name: name.to_owned(),
-            http: classify::http_client(name, Duration::from_secs(cfg.timeout_s))?,
-            api_key: cfg.api_key.clone(),
-            api_secret,
-            from: cfg.from.clone(),
-            voice,
-            callback,
-            sms_url,
-            balance_url,
+            http: classify::http_client(name, s.timeout)?,
+            s,
             clock,
         })
     }
 
     async fn send_sms(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
         let to = msg.to.e164().trim_start_matches('+');
-        let from = msg.sender.as_deref().unwrap_or(&self.from);
+        let from = msg.sender.as_deref().unwrap_or(&self.s.from);
         let client_ref: String = msg.idempotency_key.chars().take(CLIENT_REF_MAX).collect();
         // Built in a block: the serializer is not `Send`, so it must not live across an await.
         let body = {
             let mut form = form_urlencoded::Serializer::new(String::new());
-            form.append_pair("api_key", &self.api_key)
-                .append_pair("api_secret", self.api_secret.expose_secret())
+            form.append_pair("api_key", &self.s.api_key)
+                .append_pair("api_secret", self.s.api_secret.expose_secret())
                 .append_pair("from", from)
                 .append_pair("to", to)
                 .append_pair("text", &msg.text)
@@ -161,21 +62,17 @@ impl VonageSender {
             if !is_gsm7(&msg.text) {
                 form.append_pair("type", "unicode");
             }
-            if let Some(cb) = &self.callback {
+            if let Some(cb) = &self.s.callback {
                 form.append_pair("callback", cb.expose_secret());
             }
             form.finish()
         };
-        let resp = self
+        let request = self
             .http
-            .post(self.sms_url.clone())
+            .post(self.s.sms_url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+            .body(body);
+        let (status, bytes) = classify::exchange(&self.name, request).await?;
         if !(200..300).contains(&status) {
             // Not the body: Vonage's error texts may name the parameters we sent.
             return Err(classify::http_status(&self.name, status, ""));
@@ -207,7 +104,7 @@ impl VonageSender {
     }
 
     async fn call(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
-        let Some(voice) = &self.voice else {
+        let Some(voice) = &self.s.voice else {
             return Err(SendError::Permanent(format!(
                 "{}: voice is not configured (`application_id`, `private_key`, `voice_from`)",
                 self.name
@@ -226,20 +123,12 @@ impl VonageSender {
             "from": {"type": "phone", "number": voice.from},
             "ncco": [talk],
         });
-        if let Some(cb) = &self.callback {
+        if let Some(cb) = &self.s.callback {
             body["event_url"] = serde_json::json!([cb.expose_secret()]);
             body["event_method"] = "POST".into();
         }
-        let resp = self
-            .http
-            .post(voice.calls_url.clone())
-            .bearer_auth(jwt)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await.map_err(|e| classify::transport(&self.name, &e))?;
+        let request = self.http.post(voice.calls_url.clone()).bearer_auth(jwt).json(&body);
+        let (status, bytes) = classify::exchange(&self.name, request).await?;
         if !(200..300).contains(&status) {
             // The problem's `title` is generic ("Bad Request", "Invalid Token");
             // `detail` and `invalid_parameters` may quote what we sent, so they are left out.
@@ -275,19 +164,11 @@ impl Sender for VonageSender {
     /// The account balance: proves the host answers and the key and secret work.
     async fn healthcheck(&self) -> Result<(), SendError> {
         // Basic auth, as the Account API documents it: no secret in a URL.
-        let resp = self
+        let request = self
             .http
-            .get(self.balance_url.clone())
-            .basic_auth(&self.api_key, Some(self.api_secret.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| classify::transport(&self.name, &e))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(classify::http_status(&self.name, status, "account/get-balance"))
-        }
+            .get(self.s.balance_url.clone())
+            .basic_auth(&self.s.api_key, Some(self.s.api_secret.expose_secret()));
+        classify::healthcheck(&self.name, request, "account/get-balance").await
     }
 }
 
@@ -322,7 +203,7 @@ struct CallAnswer {
 /// another provider of the route can carry the message, and the circuit breaker takes
 /// Vonage out meanwhile (like HTTP 401/403 in [`classify`]). Permanent: the message or
 /// the number is refused.
-pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
+fn sms_status_error(provider: &str, status: &str) -> SendError {
     let (retryable, what) = match status {
         "1" => (true, "throttled"),
         "2" => (false, "missing parameters"),
@@ -355,12 +236,9 @@ pub(crate) fn sms_status_error(provider: &str, status: &str) -> SendError {
     }
 }
 
-/// The GSM 03.38 alphabet is the SMPP encoder's: one table for both providers.
-pub(crate) use crate::smpp::encoding::is_gsm7;
-
 /// The Voice API's text-to-speech language for a locale: `pt-BR` as is; a bare
 /// language its most common region; `None` (Vonage's default, en-US) when unknown.
-pub(crate) fn tts_language(locale: &str) -> Option<String> {
+fn tts_language(locale: &str) -> Option<String> {
     let l = locale.trim().replace('_', "-");
     if let Some((lang, region)) = l.split_once('-') {
         if lang.len() == 2 && region.len() == 2 {
@@ -400,4 +278,23 @@ pub(crate) fn tts_language(locale: &str) -> Option<String> {
         _ => return None,
     };
     Some(region.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_outside_gsm7_goes_as_unicode() {
+        assert!(is_gsm7("Code: 1234 {€} [ok] ~ é à Ñ"));
+        assert!(!is_gsm7("Código 1234")); // ó is not GSM
+        assert!(!is_gsm7("✓"));
+    }
+
+    #[test]
+    fn locales_map_to_tts_languages() {
+        assert_eq!(tts_language("en").as_deref(), Some("en-US"));
+        assert_eq!(tts_language("de_at").as_deref(), Some("de-AT"));
+        assert_eq!(tts_language("xx"), None);
+    }
 }

@@ -8,6 +8,15 @@
 //!   authenticated by a JWT: <https://developer.vonage.com/en/getting-started/concepts/authentication>)
 //! - Delivery receipts: <https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts>
 //!
+//! - [`config`]: the `kind = "vonage"` table ([`VonageConfig`]) and its checks.
+//! - [`client`]: [`VonageSender`], the [`Sender`](ringproof_core::ports::Sender): the
+//!   requests and how their answers classify; `jwt` signs the Voice API's tokens.
+//! - [`callback`]: [`VonageCallbacks`], the
+//!   [`CallbackParser`](ringproof_core::ports::CallbackParser) of delivery reports and
+//!   call events.
+//!
+//! Wire tests (a mock SMS API and Voice API): `tests/vonage.rs`.
+//!
 //! Classification ([`crate::classify`] for the HTTP status, then the body):
 //! - SMS: the API answers HTTP 200 even when it refuses, with a `status` per message part
 //!   ("HTTP 200 with an error in the body"): `0` is success; 1 (throttled), 5 (internal
@@ -27,13 +36,10 @@
 //! language's usual region; Vonage's default otherwise).
 
 pub mod callback;
-mod client;
-mod config;
+pub mod client;
+pub mod config;
 mod jwt;
 
 pub use callback::VonageCallbacks;
 pub use client::VonageSender;
 pub use config::VonageConfig;
-
-#[cfg(test)]
-mod tests;

@@ -1,4 +1,7 @@
 //! The generic HTTP provider against a mock gateway (wiremock).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
 
 use std::time::Duration;
 
@@ -9,8 +12,8 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::HttpSender;
-use crate::registry::ProviderConfig;
+use ringproof_providers::http::HttpSender;
+use ringproof_providers::registry::ProviderConfig;
 
 /// A text with everything that must be escaped: quotes, `&`, braces, non-ASCII.
 const TEXT: &str = "Your code is 123456. \"Don't\" share & {keep} it — ça va ✓";
@@ -311,33 +314,9 @@ async fn healthcheck() {
     assert!(none.healthcheck().await.is_ok());
 }
 
-/// The `toml` examples of a section of docs/providers.md, parsed as the config would be.
-pub(crate) fn doc_examples(section: &str) -> Vec<(String, ProviderConfig)> {
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        #[serde(default)]
-        providers: std::collections::BTreeMap<String, ProviderConfig>,
-        #[serde(default)]
-        #[allow(dead_code)]
-        routes: Vec<crate::router::RouteConfig>,
-    }
-    let doc = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/providers.md"));
-    let start = doc.find(&format!("\n## {section}\n")).unwrap();
-    let body = &doc[start + 1..];
-    let body = &body[..body[3..].find("\n## ").map_or(body.len(), |i| i + 3)];
-    let mut out = Vec::new();
-    for block in body.split("```toml\n").skip(1) {
-        let toml_text = &block[..block.find("```").unwrap()];
-        let parsed: Doc = toml::from_str(toml_text).unwrap_or_else(|e| panic!("{e}\n{toml_text}"));
-        out.extend(parsed.providers);
-    }
-    assert!(!out.is_empty(), "no example in section {section}");
-    out
-}
-
 #[test]
 fn the_documented_examples_load() {
-    let examples = doc_examples("Generic HTTP");
+    let examples = common::doc_examples("Generic HTTP");
     let names: Vec<&str> = examples.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["gw_form", "gw_get", "gw_json"]);
     for (name, cfg) in &examples {
