@@ -15,7 +15,7 @@ use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::IdempotentResponse;
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
-use ringproof_core::verification::{Event, Status, Verification};
+use ringproof_core::verification::{Event, NewEvent, Status, Verification};
 use ringproof_core::workflow::Channel;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -260,6 +260,12 @@ where
     })
 }
 
+/// An event's kind as the `kind` column stores it: every insert of an event, on both
+/// backends, binds it through here (and [`event`] is the one place that decodes it).
+pub(crate) fn event_kind(e: &NewEvent) -> &'static str {
+    e.kind
+}
+
 pub(crate) fn event<'r, R>(row: &'r R) -> Result<Event, StoreError>
 where
     R: Row,
@@ -271,6 +277,7 @@ where
     Ok(Event {
         id: col(row, "id")?,
         verification_id: verification_id(&col::<_, String>(row, "verification_id")?)?,
+        // The one place an event kind is decoded (see `event_kind`).
         kind: col(row, "kind")?,
         channel: channel
             .as_deref()

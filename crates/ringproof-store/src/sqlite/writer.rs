@@ -109,24 +109,14 @@ impl WriterGuard<'_> {
             .ok_or_else(|| StoreError::Unavailable("the store is shut down".into()))
     }
 
-    /// `map_err` adapter for writer operations: also notices a dead connection.
-    pub(super) fn db(&mut self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-        move |e| {
-            if matches!(e, sqlx::Error::WorkerCrashed) {
-                self.state.crashed = true;
-            }
-            map(op, e)
-        }
-    }
-
     /// Runs a batch, keeping track of the transaction it opens or closes. On failure an
     /// open transaction is rolled back at once, so nothing of a failed batch is kept.
-    pub(super) async fn execute(&mut self, op: &'static str, b: Batch) -> Result<(), StoreError> {
+    pub(super) async fn execute_batch(&mut self, op: &'static str, b: Batch) -> Result<(), StoreError> {
         self.run(op, b, false).await.map(|_| ())
     }
 
-    /// Like [`Self::execute`], returning the first row any statement of the batch yields.
-    pub(super) async fn fetch_optional(&mut self, op: &'static str, b: Batch) -> Result<Option<SqliteRow>, StoreError> {
+    /// Like [`Self::execute_batch`], returning the first row any statement of the batch yields.
+    pub(super) async fn fetch_batch(&mut self, op: &'static str, b: Batch) -> Result<Option<SqliteRow>, StoreError> {
         self.run(op, b, true).await
     }
 
@@ -154,7 +144,7 @@ impl WriterGuard<'_> {
                 Ok(row)
             }
             Err(e) => {
-                let err = (self.db(op))(e);
+                let err = super::noticed(&mut self.state.crashed, op, e);
                 if self.state.open_tx {
                     self.rollback().await?;
                 }
@@ -176,6 +166,17 @@ impl WriterGuard<'_> {
         }
         self.state.open_tx = false;
         Ok(())
+    }
+}
+
+impl super::Checkout for WriterGuard<'_> {
+    fn parts(&mut self) -> Result<(&mut SqliteConnection, &mut bool), StoreError> {
+        let state = &mut *self.state;
+        let conn = state
+            .conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Unavailable("the store is shut down".into()))?;
+        Ok((conn, &mut state.crashed))
     }
 }
 
@@ -254,7 +255,7 @@ mod tests {
         let mut g = w.lock().await.unwrap();
         let mut b = Batch::new();
         b.sql("CREATE TABLE t (x INTEGER PRIMARY KEY);");
-        g.execute("create", b).await.unwrap();
+        g.execute_batch("create", b).await.unwrap();
         drop(g);
         (w, path)
     }
@@ -278,11 +279,11 @@ mod tests {
         let (w, path) = writer().await;
         // Begun and never committed, as when the caller is cancelled between batches.
         let mut g = w.lock().await.unwrap();
-        g.execute("insert", insert(1)).await.unwrap();
+        g.execute_batch("insert", insert(1)).await.unwrap();
         drop(g);
         // The next user can begin its own transaction, and the abandoned row is gone.
         let mut g = w.lock().await.unwrap();
-        g.execute("insert", insert(2).commit()).await.unwrap();
+        g.execute_batch("insert", insert(2).commit()).await.unwrap();
         drop(g);
         assert_eq!(count(&w).await, 1);
         w.close().await;
@@ -293,14 +294,14 @@ mod tests {
     async fn a_failed_batch_keeps_nothing_and_leaves_no_transaction_open() {
         let (w, path) = writer().await;
         let mut g = w.lock().await.unwrap();
-        g.execute("insert", insert(1).commit()).await.unwrap();
+        g.execute_batch("insert", insert(1).commit()).await.unwrap();
         // The second insert fails (duplicate key) after the first of the batch succeeded.
         let mut b = insert(5);
         b.sql("INSERT INTO t (x) VALUES (?);").bind(1).unwrap();
-        let err = g.execute("insert", b.commit()).await.unwrap_err();
+        let err = g.execute_batch("insert", b.commit()).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         assert!(!g.state.open_tx);
-        g.execute("insert", insert(2).commit()).await.unwrap();
+        g.execute_batch("insert", insert(2).commit()).await.unwrap();
         drop(g);
         assert_eq!(count(&w).await, 2, "row 5 was rolled back with its batch");
         w.close().await;
