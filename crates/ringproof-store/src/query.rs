@@ -677,3 +677,35 @@ macro_rules! store_impl {
     };
 }
 pub(crate) use store_impl;
+
+#[cfg(test)]
+mod tests {
+    use ringproof_core::job::JobKind;
+
+    use super::Backend;
+    use crate::postgres::PgStore;
+    use crate::sqlite::SqliteStore;
+
+    /// The statements each backend writes its own way differ only where the comment beside
+    /// them says, so neither can be edited without the other.
+    #[test]
+    fn per_backend_statements_differ_only_in_their_dialect() {
+        let pg_as_sqlite = |pg: &str| {
+            pg.replace(" FOR UPDATE SKIP LOCKED", "")
+                .replace("::boolean", "")
+                .replace("GREATEST(", "MAX(")
+                .replace("''::bytea", "X''")
+        };
+        for (sqlite, pg) in [
+            (SqliteStore::CLAIM_JOBS, PgStore::CLAIM_JOBS),
+            (SqliteStore::NEXT_JOB_DUE, PgStore::NEXT_JOB_DUE),
+            (SqliteStore::BURY_JOB, PgStore::BURY_JOB),
+        ] {
+            assert_eq!(sqlite, pg_as_sqlite(pg));
+        }
+        assert!(PgStore::CLAIM_JOBS.contains("FOR UPDATE SKIP LOCKED"));
+        // The queues are told apart by the kind the core names webhook jobs with.
+        let webhook = format!("kind = '{}'", JobKind::Webhook.as_str());
+        assert!(SqliteStore::CLAIM_JOBS.contains(&webhook));
+    }
+}
