@@ -93,8 +93,9 @@ pub(crate) trait Conn<DB: Database>: Send {
 }
 
 /// What each backend writes its own way. Every implementation says at each method why it
-/// differs from the other backend's.
-#[async_trait::async_trait]
+/// differs from the other backend's. (Plain `async fn`s: they are only called on a
+/// concrete store, where their futures are known to be `Send`, so they cost no boxing
+/// beyond the `Store` impl's own.)
 pub(crate) trait Backend {
     /// Leases due jobs. Differs only in locking: PostgreSQL picks rows `FOR UPDATE SKIP
     /// LOCKED` (and casts its boolean parameters); SQLite runs it on the single writer.
@@ -372,8 +373,11 @@ macro_rules! store_impl {
                     token_hash: &[u8; 32],
                     now: Timestamp,
                 ) -> Result<Option<Client>, StoreError> {
-                    let q = sqlx::query(select!(client_columns, "clients WHERE id = (SELECT client_id FROM access_tokens WHERE token_hash = $1 \
-                         AND expires_at > $2)"))
+                    let q = sqlx::query(select!(
+                        client_columns,
+                        "clients WHERE id = (SELECT client_id FROM access_tokens WHERE token_hash = $1 \
+                         AND expires_at > $2)"
+                    ))
                     .bind(token_hash.as_slice())
                     .bind(now.millis());
                     self.read().await?.optional("client by token", q, |r| codec::client(r)).await
@@ -425,8 +429,8 @@ macro_rules! store_impl {
                     id: &VerificationId,
                 ) -> Result<Option<Verification>, StoreError> {
                     let q = sqlx::query(select!(verification_columns, "verifications WHERE id = $1 AND client_id = $2"))
-                    .bind(id.as_str())
-                    .bind(client.as_str());
+                        .bind(id.as_str())
+                        .bind(client.as_str());
                     self.read().await?.optional("get verification", q, |r| codec::verification(r)).await
                 }
 
@@ -568,16 +572,19 @@ macro_rules! store_impl {
                     request_id: &LinkId,
                     session_id: &LinkId,
                 ) -> Result<Option<LinkRecord>, StoreError> {
-                    let q = sqlx::query(select!(link_columns, "link_sessions WHERE request_id = $1 AND session_id = $2 AND client_id = $3"))
-                    .bind(request_id.as_str())
-                    .bind(session_id.as_str())
-                    .bind(client.as_str());
+                    let q = sqlx::query(select!(
+                        link_columns,
+                        "link_sessions WHERE request_id = $1 AND session_id = $2 AND client_id = $3"
+                    ))
+                        .bind(request_id.as_str())
+                        .bind(session_id.as_str())
+                        .bind(client.as_str());
                     self.read().await?.optional("get link", q, |r| links::link(r)).await
                 }
 
                 async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE token_hash = $1"))
-                    .bind(token_hash.as_slice());
+                        .bind(token_hash.as_slice());
                     self.read().await?.optional("link by token", q, |r| links::link(r)).await
                 }
 
@@ -587,8 +594,8 @@ macro_rules! store_impl {
                     vfp_hash: &[u8; 32],
                 ) -> Result<Option<LinkRecord>, StoreError> {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE vfp_hash = $1 AND client_id = $2"))
-                    .bind(vfp_hash.as_slice())
-                    .bind(client.as_str());
+                        .bind(vfp_hash.as_slice())
+                        .bind(client.as_str());
                     self.read().await?.optional("link by vfp", q, |r| links::link(r)).await
                 }
 
@@ -666,11 +673,15 @@ macro_rules! store_impl {
                     client: &ClientId,
                     to: &PhoneNumber,
                 ) -> Result<Option<Verification>, StoreError> {
-                    let q = sqlx::query(select!(verification_columns, "verifications WHERE client_id = $1 AND to_e164 = $2 \
-                         ORDER BY (status = 'pending') DESC, created_at DESC, id DESC LIMIT 1"))
+                    let q = sqlx::query(select!(
+                        verification_columns,
+                        "verifications WHERE client_id = $1 AND to_e164 = $2 \
+                         ORDER BY (status = 'pending') DESC, created_at DESC, id DESC LIMIT 1"
+                    ))
                     .bind(client.as_str())
                     .bind(to.e164());
-                    self.read().await?.optional("latest verification to a number", q, |r| codec::verification(r)).await
+                    let op = "latest verification to a number";
+                    self.read().await?.optional(op, q, |r| codec::verification(r)).await
                 }
             }
         };

@@ -16,7 +16,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ringproof_core::StoreError;
 use ringproof_core::delivery::DeliveryRecord;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
@@ -270,7 +269,6 @@ impl PgStore {
 
 crate::query::store_impl!(PgStore, Postgres);
 
-#[async_trait]
 impl Backend for PgStore {
     // Several connections (and nodes) claim at once. SKIP LOCKED makes each claimer pass
     // over rows another has just picked instead of queueing behind it; a row whose lease

@@ -20,7 +20,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use ringproof_core::StoreError;
 use ringproof_core::delivery::DeliveryRecord;
 use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
@@ -347,7 +346,6 @@ impl SqliteStore {
 
 crate::query::store_impl!(SqliteStore, Sqlite);
 
-#[async_trait]
 impl Backend for SqliteStore {
     // SQLite has no `FOR UPDATE SKIP LOCKED` and needs none: the claim runs on the single
     // writer connection, so no other claim or write can come between the inner SELECT
