@@ -19,8 +19,8 @@
 //! decoded column), and those bounds do not carry over from a helper trait, so every
 //! function would repeat a dozen where-clauses. The macro expands each body once per
 //! backend with concrete types (vaultwarden's `db_run!` does the same), so the bodies read
-//! as plain sqlx code. `sqlx::Any` is not an option: it drops types we use (byte arrays,
-//! arrays on PostgreSQL).
+//! as plain sqlx code. `sqlx::Any` is not an option: it knows only a handful of scalar
+//! types, and none of the arrays the PostgreSQL statements bind.
 //!
 //! The macro expects the store type to have two inherent methods, `read()` and `write()`,
 //! each an `async fn(&self) -> Result<impl Conn<DB>, StoreError>`: the connection for plain
@@ -36,7 +36,7 @@ use ringproof_core::job::{Job, NewJob};
 use ringproof_core::links::LinkRecord;
 use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
 use ringproof_core::sessions::Gate;
-use ringproof_core::verification::{Effects, NewEvent, Verification};
+use ringproof_core::verification::{Effects, NewEvent, Status, Verification};
 use sqlx::Database;
 use sqlx::query::Query;
 
@@ -108,8 +108,13 @@ pub(crate) trait Backend {
     /// `''::bytea`). Parameters: error, now, id.
     const BURY_JOB: &'static str;
 
+    /// Read-modify-write of a username's failures: on the single writer (SQLite), or under
+    /// a row lock taken on a row inserted first if missing (PostgreSQL).
     async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
 
+    /// A start with its jobs, events and idempotency record, atomically in one round trip:
+    /// a `BEGIN…COMMIT` batch (SQLite), one statement of data-modifying CTEs over arrays
+    /// (PostgreSQL).
     async fn insert_verification(
         &self,
         v: &Verification,
@@ -117,6 +122,8 @@ pub(crate) trait Backend {
         idem: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError>;
 
+    /// A transition under the record's lock (the single writer, or `FOR NO KEY UPDATE`),
+    /// its writes in one batch or one statement.
     async fn update_verification(
         &self,
         client: &ClientId,
@@ -125,6 +132,8 @@ pub(crate) trait Backend {
         f: Mutation<'_>,
     ) -> Result<Option<Verification>, StoreError>;
 
+    /// Supersedes the pending records to a number and inserts the new one, serialised per
+    /// number (the single writer, or an advisory lock plus row locks).
     async fn insert_verification_superseding(
         &self,
         v: &Verification,
@@ -132,6 +141,8 @@ pub(crate) trait Backend {
         supersede: Mutation<'_>,
     ) -> Result<u32, StoreError>;
 
+    /// Finished jobs, their events, follow-up jobs and deliveries, atomically in one round
+    /// trip: a batch (SQLite), one statement over arrays (PostgreSQL).
     async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError>;
 
     async fn complete_jobs(
@@ -141,9 +152,34 @@ pub(crate) trait Backend {
         deliveries: &[DeliveryRecord],
     ) -> Result<(), StoreError>;
 
+    /// A link session and its jobs in one round trip: a batch, or one statement over arrays.
     async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError>;
 
+    /// Takes the link's lock its own way (the single writer, or a transaction with `FOR NO
+    /// KEY UPDATE`) around the shared `click_link`.
     async fn update_link(&self, token_hash: &[u8; 32], f: LinkMutation<'_>) -> Result<Option<LinkRecord>, StoreError>;
+}
+
+/// Runs a transition on a copy of the stored record: the record after it and its
+/// effects. The identity stays what the caller was authorised for; a transition cannot
+/// move the record to another id or tenant.
+pub(crate) fn transition(before: &Verification, f: Mutation<'_>) -> (Verification, Effects) {
+    let mut after = before.clone();
+    let fx = f(&mut after);
+    after.id = before.id.clone();
+    after.client_id = before.client_id.clone();
+    (after, fx)
+}
+
+/// A superseding transition must leave the record no longer pending (else the next
+/// supersede would find it again).
+pub(crate) fn check_superseded(op: &str, after: &Verification) -> Result<(), StoreError> {
+    if after.status == Status::Pending {
+        return Err(StoreError::Corrupt(format!(
+            "{op}: the superseding transition left a verification pending"
+        )));
+    }
+    Ok(())
 }
 
 /// `SELECT <columns> FROM <rest>`, the columns one of the `*_columns!` lists:

@@ -33,7 +33,7 @@ use crate::codec::{self, VerificationCols, job_columns, verification_columns};
 use crate::error::db;
 use crate::links::{ClickCols, link_columns};
 use crate::migrate;
-use crate::query::{Backend, Conn, select};
+use crate::query::{Backend, Conn, check_superseded, select, transition};
 
 /// How long an operation may wait for a connection before the store reports itself
 /// unavailable.
@@ -366,12 +366,7 @@ impl Backend for PgStore {
             return Ok(None);
         };
         let before = codec::verification(&row)?;
-        let mut v = before.clone();
-        let fx = f(&mut v);
-        // The identity is what the caller was authorised for; a transition cannot move
-        // the record to another id or tenant.
-        v.id = before.id.clone();
-        v.client_id = before.client_id.clone();
+        let (v, fx) = transition(&before, f);
         write_transition(&mut tx, &v, v != before, &fx, done_job).await?;
         tx.commit().await.map_err(db(OP))?;
         Ok(Some(v))
@@ -406,15 +401,8 @@ impl Backend for PgStore {
         let mut superseded = 0u32;
         for row in &rows {
             let before = codec::verification(row)?;
-            let mut after = before.clone();
-            let old_fx = supersede(&mut after);
-            after.id = before.id.clone();
-            after.client_id = before.client_id.clone();
-            if after.status == ringproof_core::verification::Status::Pending {
-                return Err(StoreError::Corrupt(format!(
-                    "{OP}: the superseding transition left a verification pending"
-                )));
-            }
+            let (after, old_fx) = transition(&before, &mut *supersede);
+            check_superseded(OP, &after)?;
             write_transition(&mut tx, &after, after != before, &old_fx, None).await?;
             superseded += 1;
         }
@@ -443,7 +431,7 @@ impl Backend for PgStore {
         .bind(event.and_then(|e| e.channel).map(|c| c.as_str()))
         .bind(event.and_then(|e| e.detail.as_deref()))
         .bind(event.map(|e| e.at.millis()));
-        (&self.pool).execute("complete job", q).await?;
+        self.write().await?.execute("complete job", q).await?;
         Ok(())
     }
 
@@ -517,7 +505,7 @@ impl Backend for PgStore {
         .bind(deliveries.iter().map(|d| d.region.as_deref()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| d.sent_at.millis()).collect::<Vec<_>>())
         .bind(deliveries.iter().map(|d| i64::from(d.seq)).collect::<Vec<_>>());
-        (&self.pool).execute("complete jobs", q).await?;
+        self.write().await?.execute("complete jobs", q).await?;
         Ok(())
     }
 
@@ -545,7 +533,7 @@ impl Backend for PgStore {
             .bind(c.phone_match)
             .bind(c.ip_match)
             .bind_jobs(jobs);
-        (&self.pool).execute(OP, q).await?;
+        self.write().await?.execute(OP, q).await?;
         Ok(())
     }
 

@@ -40,7 +40,7 @@ use crate::codec::{self, VerificationCols, job_columns, verification_columns};
 use crate::error::{db, map};
 use crate::links::{ClickCols, link_columns};
 use crate::migrate;
-use crate::query::{Backend, Conn, select};
+use crate::query::{Backend, Conn, check_superseded, select, transition};
 
 /// Readers are cheap (a thread and a page cache each); a few cover concurrent API reads
 /// on a small machine without starving the writer of CPU.
@@ -264,12 +264,7 @@ fn apply(
     f: Mutation<'_>,
 ) -> Result<(Verification, Batch), StoreError> {
     let before = codec::verification(row)?;
-    let mut v = before.clone();
-    let fx = f(&mut v);
-    // The identity is what the caller was authorised for; a transition cannot move the
-    // record to another id or tenant.
-    v.id = before.id.clone();
-    v.client_id = before.client_id.clone();
+    let (v, fx) = transition(&before, f);
 
     let mut b = Batch::new();
     if v != before {
@@ -483,11 +478,7 @@ impl Backend for SqliteStore {
             };
             let applied = codec::verification(&row).and_then(|old| {
                 let (after, writes) = apply(&row, &v.client_id, &old.id, None, &mut *supersede)?;
-                if after.status == ringproof_core::verification::Status::Pending {
-                    return Err(StoreError::Corrupt(format!(
-                        "{OP}: the superseding transition left a verification pending"
-                    )));
-                }
+                check_superseded(OP, &after)?;
                 Ok(writes)
             });
             match applied {
