@@ -182,6 +182,61 @@ pub(crate) fn check_superseded(op: &str, after: &Verification) -> Result<(), Sto
     Ok(())
 }
 
+/// Binds a verification's columns from `to_e164` to `expires_at`, in the order of
+/// `verification_columns!` (each statement binds the identity columns and `options` where
+/// it takes them), to a sqlx query or a SQLite batch alike.
+macro_rules! bind_verification_fields {
+    ($q:expr, $v:expr, $cols:expr) => {
+        $q.bind($v.to.e164())
+            .bind($v.status.as_str())
+            .bind($cols.workflow.as_str())
+            .bind($v.locale.as_str())
+            .bind($v.brand.as_str())
+            .bind($cols.code_length)
+            .bind($v.code_hash.as_ref().map(|h| h.as_slice()))
+            .bind($v.code_expires_at.millis())
+            .bind($v.sealed_code.as_deref())
+            .bind($cols.next_step)
+            .bind($cols.sends)
+            .bind($cols.resends)
+            .bind($v.last_sent_at.millis())
+            .bind($cols.wrong_checks)
+            .bind($cols.policy.as_str())
+            .bind($v.created_at.millis())
+            .bind($v.updated_at.millis())
+            .bind($v.expires_at.millis())
+    };
+}
+pub(crate) use bind_verification_fields;
+
+/// Binds a link session's columns in the order of `link_columns!`, to a sqlx query or a
+/// SQLite batch alike.
+macro_rules! bind_link {
+    ($q:expr, $l:expr) => {{
+        let (l, s) = ($l, &$l.session);
+        let c = $crate::links::ClickCols::of(s);
+        $q.bind(l.request_id.as_str())
+            .bind(l.session_id.as_str())
+            .bind(s.client_id.as_str())
+            .bind(s.to.e164())
+            .bind(s.target_url.as_str())
+            .bind(s.source_ip.map(|i| i.to_string()))
+            .bind(s.token_hash.as_slice())
+            .bind(c.vfp_hash)
+            .bind(s.carrier.as_str())
+            .bind(s.line.as_str())
+            .bind(l.transaction_id.as_str())
+            .bind(s.created_at.millis())
+            .bind(s.expires_at.millis())
+            .bind(c.clicked_at)
+            .bind(c.click_ip)
+            .bind(c.user_agent)
+            .bind(c.phone_match)
+            .bind(c.ip_match)
+    }};
+}
+pub(crate) use bind_link;
+
 /// `SELECT <columns> FROM <rest>`, the columns one of the `*_columns!` lists:
 /// `select!(link_columns, "link_sessions WHERE token_hash = $1")`.
 macro_rules! select {

@@ -31,9 +31,9 @@ use sqlx::{Postgres, Row as _};
 
 use crate::codec::{self, VerificationCols, job_columns, verification_columns};
 use crate::error::db;
-use crate::links::{ClickCols, link_columns};
+use crate::links::link_columns;
 use crate::migrate;
-use crate::query::{Backend, Conn, check_superseded, select, transition};
+use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, select, transition};
 
 /// How long an operation may wait for a connection before the store reports itself
 /// unavailable.
@@ -101,26 +101,7 @@ trait PgBinds {
 
 impl PgBinds for PgQuery<'_> {
     fn bind_verification(self, v: &Verification, cols: &VerificationCols) -> Self {
-        self.bind(v.id.as_str())
-            .bind(v.client_id.as_str())
-            .bind(v.to.e164())
-            .bind(v.status.as_str())
-            .bind(cols.workflow.as_str())
-            .bind(v.locale.as_str())
-            .bind(v.brand.as_str())
-            .bind(cols.code_length)
-            .bind(v.code_hash.as_ref().map(|h| h.as_slice()))
-            .bind(v.code_expires_at.millis())
-            .bind(v.sealed_code.as_deref())
-            .bind(cols.next_step)
-            .bind(cols.sends)
-            .bind(cols.resends)
-            .bind(v.last_sent_at.millis())
-            .bind(cols.wrong_checks)
-            .bind(cols.policy.as_str())
-            .bind(v.created_at.millis())
-            .bind(v.updated_at.millis())
-            .bind(v.expires_at.millis())
+        bind_verification_fields!(self.bind(v.id.as_str()).bind(v.client_id.as_str()), v, cols)
     }
 
     fn bind_jobs(self, jobs: &[NewJob]) -> Self {
@@ -511,28 +492,7 @@ impl Backend for PgStore {
 
     async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
         const OP: &str = "insert link";
-        let s = &l.session;
-        let c = ClickCols::of(s);
-        let q = sqlx::query(INSERT_LINK)
-            .bind(l.request_id.as_str())
-            .bind(l.session_id.as_str())
-            .bind(s.client_id.as_str())
-            .bind(s.to.e164())
-            .bind(s.target_url.as_str())
-            .bind(s.source_ip.map(|i| i.to_string()))
-            .bind(s.token_hash.as_slice())
-            .bind(c.vfp_hash)
-            .bind(s.carrier.as_str())
-            .bind(s.line.as_str())
-            .bind(l.transaction_id.as_str())
-            .bind(s.created_at.millis())
-            .bind(s.expires_at.millis())
-            .bind(c.clicked_at)
-            .bind(c.click_ip)
-            .bind(c.user_agent)
-            .bind(c.phone_match)
-            .bind(c.ip_match)
-            .bind_jobs(jobs);
+        let q = bind_link!(sqlx::query(INSERT_LINK), l).bind_jobs(jobs);
         self.write().await?.execute(OP, q).await?;
         Ok(())
     }

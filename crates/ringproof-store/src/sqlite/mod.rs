@@ -38,9 +38,9 @@ use self::readers::{ReaderGuard, Readers};
 use self::writer::{Batch, Writer, WriterGuard};
 use crate::codec::{self, VerificationCols, job_columns, verification_columns};
 use crate::error::{db, map};
-use crate::links::{ClickCols, link_columns};
+use crate::links::link_columns;
 use crate::migrate;
-use crate::query::{Backend, Conn, check_superseded, select, transition};
+use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, select, transition};
 
 /// Readers are cheap (a thread and a page cache each); a few cover concurrent API reads
 /// on a small machine without starving the writer of CPU.
@@ -173,64 +173,39 @@ async fn migrate_sqlite(writer: &Writer) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Binds the columns of `v` in the order of [`verification_columns`], from `to_e164` on
-/// (the identity columns are bound by the caller where its statement needs them).
-fn bind_verification_fields(b: &mut Batch, v: &Verification, cols: VerificationCols) -> Result<(), StoreError> {
-    b.bind(v.to.e164())?
-        .bind(v.status.as_str())?
-        .bind(cols.workflow)?
-        .bind(v.locale.as_str())?
-        .bind(v.brand.as_str())?
-        .bind(cols.code_length)?
-        .bind(v.code_hash.as_ref().map(|h| h.as_slice()))?
-        .bind(v.code_expires_at.millis())?
-        .bind(v.sealed_code.as_deref())?
-        .bind(cols.next_step)?
-        .bind(cols.sends)?
-        .bind(cols.resends)?
-        .bind(v.last_sent_at.millis())?
-        .bind(cols.wrong_checks)?
-        .bind(cols.policy)?
-        .bind(v.created_at.millis())?
-        .bind(v.updated_at.millis())?
-        .bind(v.expires_at.millis())?
-        .bind(cols.options)?;
-    Ok(())
-}
-
 /// Binds a new job's columns `id, kind, client_id, verification_id, due_at, payload,
 /// max_attempts`, as both job inserts take them first.
-fn bind_job<'b>(b: &'b mut Batch, j: &NewJob) -> Result<&'b mut Batch, StoreError> {
-    b.bind(j.id.as_str())?
-        .bind(j.kind.as_str())?
-        .bind(j.client_id.as_str())?
-        .bind(j.verification_id.as_ref().map(VerificationId::as_str))?
-        .bind(j.due_at.millis())?
-        .bind(j.payload.as_slice())?
+fn bind_job<'b>(b: &'b mut Batch, j: &NewJob) -> &'b mut Batch {
+    b.bind(j.id.as_str())
+        .bind(j.kind.as_str())
+        .bind(j.client_id.as_str())
+        .bind(j.verification_id.as_ref().map(VerificationId::as_str))
+        .bind(j.due_at.millis())
+        .bind(j.payload.as_slice())
         .bind(i64::from(j.max_attempts))
 }
 
 fn push_jobs(b: &mut Batch, jobs: &[NewJob], now: Timestamp) -> Result<(), StoreError> {
     for j in jobs {
         b.sql(INSERT_JOB);
-        bind_job(b, j)?.bind(now.millis())?;
+        bind_job(b, j).bind(now.millis());
     }
     Ok(())
 }
 
 /// Binds an event's columns `kind, channel, detail, at`, as both event inserts take them
 /// after the verification and client ids.
-fn bind_event<'b>(b: &'b mut Batch, e: &NewEvent) -> Result<&'b mut Batch, StoreError> {
-    b.bind(codec::event_kind(e))?
-        .bind(e.channel.map(|c| c.as_str()))?
-        .bind(e.detail.as_deref())?
+fn bind_event<'b>(b: &'b mut Batch, e: &NewEvent) -> &'b mut Batch {
+    b.bind(codec::event_kind(e))
+        .bind(e.channel.map(|c| c.as_str()))
+        .bind(e.detail.as_deref())
         .bind(e.at.millis())
 }
 
 fn push_events(b: &mut Batch, client: &ClientId, id: &VerificationId, events: &[NewEvent]) -> Result<(), StoreError> {
     for e in events {
-        b.sql(INSERT_EVENT).bind(id.as_str())?.bind(client.as_str())?;
-        bind_event(b, e)?;
+        b.sql(INSERT_EVENT).bind(id.as_str()).bind(client.as_str());
+        bind_event(b, e);
     }
     Ok(())
 }
@@ -238,9 +213,10 @@ fn push_events(b: &mut Batch, client: &ClientId, id: &VerificationId, events: &[
 /// A new verification with its jobs and events, into a batch inside a transaction.
 fn push_verification(b: &mut Batch, v: &Verification, fx: &Effects) -> Result<(), StoreError> {
     b.sql(INSERT_VERIFICATION)
-        .bind(v.id.as_str())?
-        .bind(v.client_id.as_str())?;
-    bind_verification_fields(b, v, VerificationCols::of(v)?)?;
+        .bind(v.id.as_str())
+        .bind(v.client_id.as_str());
+    let cols = VerificationCols::of(v)?;
+    bind_verification_fields!(b, v, cols).bind(cols.options.as_str());
     push_jobs(b, &fx.jobs, v.created_at)?;
     push_events(b, &v.client_id, &v.id, &fx.events)
 }
@@ -248,9 +224,9 @@ fn push_verification(b: &mut Batch, v: &Verification, fx: &Effects) -> Result<()
 /// The event a finished job leaves on its verification, unless the verification is gone.
 fn push_job_event(b: &mut Batch, job: &Job, e: &NewEvent, vid: &VerificationId) -> Result<(), StoreError> {
     b.sql(INSERT_EVENT_IF_VERIFICATION)
-        .bind(vid.as_str())?
-        .bind(job.client_id.as_str())?;
-    bind_event(b, e)?.bind(vid.as_str())?.bind(job.client_id.as_str())?;
+        .bind(vid.as_str())
+        .bind(job.client_id.as_str());
+    bind_event(b, e).bind(vid.as_str()).bind(job.client_id.as_str());
     Ok(())
 }
 
@@ -268,20 +244,22 @@ fn apply(
 
     let mut b = Batch::new();
     if v != before {
-        b.sql(UPDATE_VERIFICATION);
-        bind_verification_fields(&mut b, &v, VerificationCols::of(&v)?)?;
-        b.bind(id.as_str())?.bind(client.as_str())?;
+        let cols = VerificationCols::of(&v)?;
+        bind_verification_fields!(b.sql(UPDATE_VERIFICATION), v, cols)
+            .bind(cols.options.as_str())
+            .bind(id.as_str())
+            .bind(client.as_str());
     }
     // Before the new jobs are inserted: only jobs that existed before this transition are
     // cancelled.
     if fx.cancel_pending_steps {
         b.sql(DELETE_PENDING_STEPS)
-            .bind(id.as_str())?
-            .bind(client.as_str())?
-            .bind(JobKind::Webhook.as_str())?;
+            .bind(id.as_str())
+            .bind(client.as_str())
+            .bind(JobKind::Webhook.as_str());
     }
     if let Some(job) = done_job {
-        b.sql(DELETE_JOB_OF_CLIENT).bind(job.as_str())?.bind(client.as_str())?;
+        b.sql(DELETE_JOB_OF_CLIENT).bind(job.as_str()).bind(client.as_str());
     }
     push_jobs(&mut b, &fx.jobs, v.updated_at)?;
     push_events(&mut b, client, id, &fx.events)?;
@@ -402,17 +380,17 @@ impl Backend for SqliteStore {
         if let Some(i) = idem {
             // A record past its window no longer protects anything: the key may be reused.
             b.sql(DELETE_STALE_IDEMPOTENCY)
-                .bind(i.client_id.as_str())?
-                .bind(i.key.as_str())?
-                .bind(i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis())?;
+                .bind(i.client_id.as_str())
+                .bind(i.key.as_str())
+                .bind(i.created_at.plus_secs(-IDEMPOTENCY_WINDOW_S).millis());
             // First, so a duplicate key fails before anything else is written.
             b.sql(INSERT_IDEMPOTENCY)
-                .bind(i.client_id.as_str())?
-                .bind(i.key.as_str())?
-                .bind(i.request_hash.as_slice())?
-                .bind(i64::from(i.status))?
-                .bind(i.body.as_str())?
-                .bind(i.created_at.millis())?;
+                .bind(i.client_id.as_str())
+                .bind(i.key.as_str())
+                .bind(i.request_hash.as_slice())
+                .bind(i64::from(i.status))
+                .bind(i.body.as_str())
+                .bind(i.created_at.millis());
         }
         push_verification(&mut b, v, fx)?;
         // One round trip: BEGIN, every insert, COMMIT.
@@ -432,8 +410,8 @@ impl Backend for SqliteStore {
         let mut w = self.writer.lock().await?;
         let mut read = Batch::begin();
         read.sql(SELECT_VERIFICATION_TO_UPDATE)
-            .bind(id.as_str())?
-            .bind(client.as_str())?;
+            .bind(id.as_str())
+            .bind(client.as_str());
         let Some(row) = w.fetch_batch(OP, read).await? else {
             w.execute_batch(OP, Batch::new().rollback()).await?;
             return Ok(None);
@@ -470,9 +448,7 @@ impl Backend for SqliteStore {
         let mut superseded = 0u32;
         let mut read = Batch::begin();
         loop {
-            read.sql(SELECT_PENDING_TO)
-                .bind(v.client_id.as_str())?
-                .bind(v.to.e164())?;
+            read.sql(SELECT_PENDING_TO).bind(v.client_id.as_str()).bind(v.to.e164());
             let Some(row) = w.fetch_batch(OP, read).await? else {
                 break;
             };
@@ -502,11 +478,11 @@ impl Backend for SqliteStore {
         const OP: &str = "complete job";
         let Some((e, vid)) = event.zip(job.verification_id.as_ref()) else {
             let mut b = Batch::new();
-            b.sql(DELETE_JOB).bind(job.id.as_str())?;
+            b.sql(DELETE_JOB).bind(job.id.as_str());
             return self.writer.lock().await?.execute_batch(OP, b).await;
         };
         let mut b = Batch::begin();
-        b.sql(DELETE_JOB).bind(job.id.as_str())?;
+        b.sql(DELETE_JOB).bind(job.id.as_str());
         push_job_event(&mut b, job, e, vid)?;
         self.writer.lock().await?.execute_batch(OP, b.commit()).await
     }
@@ -527,60 +503,40 @@ impl Backend for SqliteStore {
             .partition(|(_, e)| e.is_some());
         let mut b = Batch::begin();
         for (job, event) in with_event.iter().chain(&without) {
-            b.sql(DELETE_JOB).bind(job.id.as_str())?;
+            b.sql(DELETE_JOB).bind(job.id.as_str());
             if let Some((e, vid)) = event {
                 push_job_event(&mut b, job, e, vid)?;
             }
         }
         for j in new_jobs {
             b.sql(INSERT_JOB_IF_VERIFICATION);
-            bind_job(&mut b, j)?
-                .bind(j.due_at.millis())?
-                .bind(j.verification_id.as_ref().map(VerificationId::as_str))?
-                .bind(j.client_id.as_str())?;
+            bind_job(&mut b, j)
+                .bind(j.due_at.millis())
+                .bind(j.verification_id.as_ref().map(VerificationId::as_str))
+                .bind(j.client_id.as_str());
         }
         for d in deliveries {
             b.sql(INSERT_DELIVERY)
-                .bind(d.provider.as_str())?
-                .bind(d.provider_message_id.as_str())?
-                .bind(d.client_id.as_str())?
-                .bind(d.verification_id.as_str())?
-                .bind(d.channel.as_str())?
-                .bind(d.region.as_deref())?
-                .bind(d.sent_at.millis())?
-                .bind(i64::from(d.seq))?
-                .bind(d.sent_at.millis())?
-                .bind(d.verification_id.as_str())?
-                .bind(d.client_id.as_str())?;
+                .bind(d.provider.as_str())
+                .bind(d.provider_message_id.as_str())
+                .bind(d.client_id.as_str())
+                .bind(d.verification_id.as_str())
+                .bind(d.channel.as_str())
+                .bind(d.region.as_deref())
+                .bind(d.sent_at.millis())
+                .bind(i64::from(d.seq))
+                .bind(d.sent_at.millis())
+                .bind(d.verification_id.as_str())
+                .bind(d.client_id.as_str());
         }
         self.writer.lock().await?.execute_batch(OP, b.commit()).await
     }
 
     async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
         const OP: &str = "insert link";
-        let s = &l.session;
-        let c = ClickCols::of(s);
         let mut b = Batch::begin();
-        b.sql(INSERT_LINK)
-            .bind(l.request_id.as_str())?
-            .bind(l.session_id.as_str())?
-            .bind(s.client_id.as_str())?
-            .bind(s.to.e164())?
-            .bind(s.target_url.as_str())?
-            .bind(s.source_ip.map(|i| i.to_string()))?
-            .bind(s.token_hash.as_slice())?
-            .bind(c.vfp_hash)?
-            .bind(s.carrier.as_str())?
-            .bind(s.line.as_str())?
-            .bind(l.transaction_id.as_str())?
-            .bind(s.created_at.millis())?
-            .bind(s.expires_at.millis())?
-            .bind(c.clicked_at)?
-            .bind(c.click_ip)?
-            .bind(c.user_agent)?
-            .bind(c.phone_match)?
-            .bind(c.ip_match)?;
-        push_jobs(&mut b, jobs, s.created_at)?;
+        bind_link!(b.sql(INSERT_LINK), l);
+        push_jobs(&mut b, jobs, l.session.created_at)?;
         // One round trip: BEGIN, the session, its jobs, COMMIT.
         self.writer.lock().await?.execute_batch(OP, b.commit()).await
     }

@@ -121,6 +121,14 @@ impl WriterGuard<'_> {
     }
 
     async fn run(&mut self, op: &'static str, b: Batch, fetch: bool) -> Result<Option<SqliteRow>, StoreError> {
+        if let Some(e) = b.unencodable {
+            // Nothing of this batch is sent, and nothing of a transaction an earlier batch
+            // began is kept.
+            if self.state.open_tx {
+                self.rollback().await?;
+            }
+            return Err(StoreError::Corrupt(format!("a value cannot be encoded: {e}")));
+        }
         if b.sql.is_empty() {
             return Ok(None);
         }
@@ -187,6 +195,9 @@ pub(super) struct Batch {
     args: SqliteArguments,
     begins: bool,
     ends: bool,
+    /// The first value that could not be bound, reported when the batch is run (as sqlx
+    /// does for a query), so binds chain like a query's.
+    unencodable: Option<String>,
 }
 
 impl Batch {
@@ -198,6 +209,7 @@ impl Batch {
             args: SqliteArguments::default(),
             begins: false,
             ends: false,
+            unencodable: None,
         }
     }
 
@@ -217,11 +229,11 @@ impl Batch {
     }
 
     /// Binds the next `?` placeholder.
-    pub(super) fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> Result<&mut Self, StoreError> {
-        self.args
-            .add(value)
-            .map_err(|e| StoreError::Corrupt(format!("a value cannot be encoded: {e}")))?;
-        Ok(self)
+    pub(super) fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> &mut Self {
+        if let Err(e) = self.args.add(value) {
+            self.unencodable.get_or_insert(e.to_string());
+        }
+        self
     }
 
     /// Ends the batch with COMMIT: its transaction is done when the batch succeeds.
@@ -270,7 +282,7 @@ mod tests {
 
     fn insert(x: i64) -> Batch {
         let mut b = Batch::begin();
-        b.sql("INSERT INTO t (x) VALUES (?);").bind(x).unwrap();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(x);
         b
     }
 
@@ -297,7 +309,7 @@ mod tests {
         g.execute_batch("insert", insert(1).commit()).await.unwrap();
         // The second insert fails (duplicate key) after the first of the batch succeeded.
         let mut b = insert(5);
-        b.sql("INSERT INTO t (x) VALUES (?);").bind(1).unwrap();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(1);
         let err = g.execute_batch("insert", b.commit()).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         assert!(!g.state.open_tx);
@@ -306,6 +318,45 @@ mod tests {
         assert_eq!(count(&w).await, 2, "row 5 was rolled back with its batch");
         w.close().await;
         assert!(matches!(w.lock().await, Err(StoreError::Unavailable(_))));
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A value whose encoding fails.
+    struct Unencodable;
+
+    impl Type<Sqlite> for Unencodable {
+        fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+            <i64 as Type<Sqlite>>::type_info()
+        }
+    }
+
+    impl Encode<'_, Sqlite> for Unencodable {
+        fn encode_by_ref(
+            &self,
+            _: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
+        ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+            Err("cannot encode".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_value_that_cannot_be_bound_fails_its_batch_and_ends_the_transaction() {
+        let (w, path) = writer().await;
+        let mut g = w.lock().await.unwrap();
+        // A transaction begun by an earlier batch, then a batch with a bad value: binds
+        // chain like a query's, and the failure is reported when the batch is run.
+        g.execute_batch("insert", insert(1)).await.unwrap();
+        let mut b = Batch::new();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(Unencodable).bind(2);
+        let err = g.execute_batch("insert", b.commit()).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("cannot be encoded")),
+            "{err:?}"
+        );
+        assert!(!g.state.open_tx);
+        drop(g);
+        assert_eq!(count(&w).await, 0, "row 1 was rolled back with its transaction");
+        w.close().await;
         let _ = std::fs::remove_file(path);
     }
 }
