@@ -330,7 +330,7 @@ macro_rules! store_impl {
                 ) -> Result<Option<LinkRecord>, StoreError> {
                     const OP: &str = "update link";
                     let q = sqlx::query(select).bind(token_hash.as_slice());
-                    let Some(before) = c.optional(OP, q, |r| links::link(r)).await? else {
+                    let Some(before) = c.optional(OP, q, links::link).await? else {
                         return Ok(None);
                     };
                     let mut after = before.clone();
@@ -396,22 +396,22 @@ macro_rules! store_impl {
 
                 async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
                     let q = sqlx::query(select!(client_columns, "clients WHERE id = $1"));
-                    self.read().await?.optional("client by id", q.bind(id.as_str()), |r| codec::client(r)).await
+                    self.read().await?.optional("client by id", q.bind(id.as_str()), codec::client).await
                 }
 
                 async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError> {
                     let q = sqlx::query(select!(client_columns, "clients WHERE api_key = $1"));
-                    self.read().await?.optional("client by api key", q.bind(api_key), |r| codec::client(r)).await
+                    self.read().await?.optional("client by api key", q.bind(api_key), codec::client).await
                 }
 
                 async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError> {
                     let q = sqlx::query(select!(client_columns, "clients WHERE username = $1"));
-                    self.read().await?.optional("client by username", q.bind(username), |r| codec::client(r)).await
+                    self.read().await?.optional("client by username", q.bind(username), codec::client).await
                 }
 
                 async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
                     let q = sqlx::query(select!(client_columns, "clients ORDER BY created_at, id"));
-                    self.read().await?.all("list clients", q, |r| codec::client(r)).await
+                    self.read().await?.all("list clients", q, codec::client).await
                 }
 
                 async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
@@ -471,7 +471,7 @@ macro_rules! store_impl {
                     ))
                     .bind(token_hash.as_slice())
                     .bind(now.millis());
-                    self.read().await?.optional("client by token", q, |r| codec::client(r)).await
+                    self.read().await?.optional("client by token", q, codec::client).await
                 }
 
                 async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError> {
@@ -502,7 +502,7 @@ macro_rules! store_impl {
                     .bind(client.as_str())
                     .bind(key)
                     .bind(not_before.millis());
-                    self.read().await?.optional("idempotent response", q, |r| codec::idempotent_response(r)).await
+                    self.read().await?.optional("idempotent response", q, codec::idempotent_response).await
                 }
 
                 async fn insert_verification(
@@ -522,7 +522,7 @@ macro_rules! store_impl {
                     let q = sqlx::query(select!(verification_columns, "verifications WHERE id = $1 AND client_id = $2"))
                         .bind(id.as_str())
                         .bind(client.as_str());
-                    self.read().await?.optional("get verification", q, |r| codec::verification(r)).await
+                    self.read().await?.optional("get verification", q, codec::verification).await
                 }
 
                 async fn update_verification(
@@ -542,7 +542,7 @@ macro_rules! store_impl {
                     )
                     .bind(id.as_str())
                     .bind(client.as_str());
-                    self.read().await?.all("list events", q, |r| codec::event(r)).await
+                    self.read().await?.all("list events", q, codec::event).await
                 }
 
                 async fn claim_jobs(
@@ -562,7 +562,7 @@ macro_rules! store_impl {
                         .bind(i64::from(limit))
                         .bind(webhooks)
                         .bind(others);
-                    let mut jobs = self.write().await?.all("claim jobs", q, |r| codec::job(r)).await?;
+                    let mut jobs = self.write().await?.all("claim jobs", q, codec::job).await?;
                     codec::sort_claimed(&mut jobs);
                     Ok(jobs)
                 }
@@ -602,7 +602,7 @@ macro_rules! store_impl {
                     .bind(at.millis())
                     .bind(provider)
                     .bind(provider_message_id);
-                    self.write().await?.optional("apply receipt", q, |r| codec::receipt_match(r)).await
+                    self.write().await?.optional("apply receipt", q, codec::receipt_match).await
                 }
 
                 async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError> {
@@ -670,13 +670,13 @@ macro_rules! store_impl {
                         .bind(request_id.as_str())
                         .bind(session_id.as_str())
                         .bind(client.as_str());
-                    self.read().await?.optional("get link", q, |r| links::link(r)).await
+                    self.read().await?.optional("get link", q, links::link).await
                 }
 
                 async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE token_hash = $1"))
                         .bind(token_hash.as_slice());
-                    self.read().await?.optional("link by token", q, |r| links::link(r)).await
+                    self.read().await?.optional("link by token", q, links::link).await
                 }
 
                 async fn link_by_vfp_hash(
@@ -687,7 +687,7 @@ macro_rules! store_impl {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE vfp_hash = $1 AND client_id = $2"))
                         .bind(vfp_hash.as_slice())
                         .bind(client.as_str());
-                    self.read().await?.optional("link by vfp", q, |r| links::link(r)).await
+                    self.read().await?.optional("link by vfp", q, links::link).await
                 }
 
                 async fn update_link(
@@ -772,7 +772,7 @@ macro_rules! store_impl {
                     .bind(client.as_str())
                     .bind(to.e164());
                     let op = "latest verification to a number";
-                    self.read().await?.optional(op, q, |r| codec::verification(r)).await
+                    self.read().await?.optional(op, q, codec::verification).await
                 }
             }
         };

@@ -349,7 +349,7 @@ impl Backend for SqliteStore {
         let mut w = self.writer.lock().await?;
         let q = sqlx::query("SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1");
         let before = w
-            .optional(OP, q.bind(username), |r| codec::login_failures(r))
+            .optional(OP, q.bind(username), codec::login_failures)
             .await?
             .unwrap_or_default();
         let (gate, after) = f(&before);
