@@ -4,8 +4,7 @@
 //! writer at a time anyway, and queueing writers in order in async code is far cheaper than
 //! letting several connections collide on the file lock and spin on `SQLITE_BUSY`. It also
 //! serialises every read-modify-write (`update_verification`, `claim_jobs`,
-//! `begin_login_attempt`) by
-//! construction. A *reader* pool of several `query_only` connections (see `readers.rs`)
+//! `begin_login_attempt`) by construction. A *reader* pool of several `query_only` connections (see `readers.rs`)
 //! serves plain reads, which WAL lets run alongside the writer on a consistent snapshot.
 //!
 //! Pragmas: WAL with `synchronous=NORMAL` (a commit is durable once the WAL is synced at
@@ -185,12 +184,11 @@ fn bind_job<'b>(b: &'b mut Batch, j: &NewJob) -> &'b mut Batch {
         .bind(i64::from(j.max_attempts))
 }
 
-fn push_jobs(b: &mut Batch, jobs: &[NewJob], now: Timestamp) -> Result<(), StoreError> {
+fn push_jobs(b: &mut Batch, jobs: &[NewJob], now: Timestamp) {
     for j in jobs {
         b.sql(INSERT_JOB);
         bind_job(b, j).bind(now.millis());
     }
-    Ok(())
 }
 
 /// Binds an event's columns `kind, channel, detail, at`, as both event inserts take them
@@ -202,12 +200,11 @@ fn bind_event<'b>(b: &'b mut Batch, e: &NewEvent) -> &'b mut Batch {
         .bind(e.at.millis())
 }
 
-fn push_events(b: &mut Batch, client: &ClientId, id: &VerificationId, events: &[NewEvent]) -> Result<(), StoreError> {
+fn push_events(b: &mut Batch, client: &ClientId, id: &VerificationId, events: &[NewEvent]) {
     for e in events {
         b.sql(INSERT_EVENT).bind(id.as_str()).bind(client.as_str());
         bind_event(b, e);
     }
-    Ok(())
 }
 
 /// A new verification with its jobs and events, into a batch inside a transaction.
@@ -217,17 +214,17 @@ fn push_verification(b: &mut Batch, v: &Verification, fx: &Effects) -> Result<()
         .bind(v.client_id.as_str());
     let cols = VerificationCols::of(v)?;
     bind_verification_fields!(b, v, cols).bind(cols.options.as_str());
-    push_jobs(b, &fx.jobs, v.created_at)?;
-    push_events(b, &v.client_id, &v.id, &fx.events)
+    push_jobs(b, &fx.jobs, v.created_at);
+    push_events(b, &v.client_id, &v.id, &fx.events);
+    Ok(())
 }
 
 /// The event a finished job leaves on its verification, unless the verification is gone.
-fn push_job_event(b: &mut Batch, job: &Job, e: &NewEvent, vid: &VerificationId) -> Result<(), StoreError> {
+fn push_job_event(b: &mut Batch, job: &Job, e: &NewEvent, vid: &VerificationId) {
     b.sql(INSERT_EVENT_IF_VERIFICATION)
         .bind(vid.as_str())
         .bind(job.client_id.as_str());
     bind_event(b, e).bind(vid.as_str()).bind(job.client_id.as_str());
-    Ok(())
 }
 
 /// The middle of `update_verification`, between reading the locked row and committing:
@@ -261,8 +258,8 @@ fn apply(
     if let Some(job) = done_job {
         b.sql(DELETE_JOB_OF_CLIENT).bind(job.as_str()).bind(client.as_str());
     }
-    push_jobs(&mut b, &fx.jobs, v.updated_at)?;
-    push_events(&mut b, client, id, &fx.events)?;
+    push_jobs(&mut b, &fx.jobs, v.updated_at);
+    push_events(&mut b, client, id, &fx.events);
     Ok((v, b))
 }
 
@@ -483,7 +480,7 @@ impl Backend for SqliteStore {
         };
         let mut b = Batch::begin();
         b.sql(DELETE_JOB).bind(job.id.as_str());
-        push_job_event(&mut b, job, e, vid)?;
+        push_job_event(&mut b, job, e, vid);
         self.writer.lock().await?.execute_batch(OP, b.commit()).await
     }
 
@@ -505,7 +502,7 @@ impl Backend for SqliteStore {
         for (job, event) in with_event.iter().chain(&without) {
             b.sql(DELETE_JOB).bind(job.id.as_str());
             if let Some((e, vid)) = event {
-                push_job_event(&mut b, job, e, vid)?;
+                push_job_event(&mut b, job, e, vid);
             }
         }
         for j in new_jobs {
@@ -536,7 +533,7 @@ impl Backend for SqliteStore {
         const OP: &str = "insert link";
         let mut b = Batch::begin();
         bind_link!(b.sql(INSERT_LINK), l);
-        push_jobs(&mut b, jobs, l.session.created_at)?;
+        push_jobs(&mut b, jobs, l.session.created_at);
         // One round trip: BEGIN, the session, its jobs, COMMIT.
         self.writer.lock().await?.execute_batch(OP, b.commit()).await
     }
