@@ -237,6 +237,49 @@ macro_rules! bind_link {
 }
 pub(crate) use bind_link;
 
+/// The statements whose SQL differs between the dialects only in a fragment, written once
+/// with that fragment as a parameter; each backend's [`Backend`] consts pass theirs and say
+/// why.
+macro_rules! dialect {
+    // Leases due jobs: `$cast` for the boolean parameters, `$lock` for the rows picked.
+    (claim_jobs, $cast:literal, $lock:literal) => {
+        concat!(
+            "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (",
+            "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= $1 AND locked_until <= $1 ",
+            "AND ((kind = 'webhook' AND $4",
+            $cast,
+            ") OR (kind <> 'webhook' AND $5",
+            $cast,
+            ")) ORDER BY due_at LIMIT $3",
+            $lock,
+            ") RETURNING ",
+            $crate::codec::job_columns!()
+        )
+    };
+    // A job can next be claimed at max(due_at, locked_until) (`$greatest` the two-argument
+    // maximum). Jobs are walked in due order only up to the first one without a lease past
+    // its due time: every later job is claimable no earlier than that one, so only the
+    // leased jobs before it (the few in flight) need their lease considered.
+    (next_job_due, $greatest:literal) => {
+        concat!(
+            "SELECT MIN(",
+            $greatest,
+            "(due_at, locked_until)) FROM jobs WHERE state = 'pending' AND due_at <= COALESCE(",
+            "(SELECT due_at FROM jobs WHERE state = 'pending' AND locked_until <= due_at ORDER BY due_at LIMIT 1), ",
+            "9223372036854775807)"
+        )
+    };
+    // Buries a job, its payload replaced by `$empty_blob`.
+    (bury_job, $empty_blob:literal) => {
+        concat!(
+            "UPDATE jobs SET state = 'dead', payload = ",
+            $empty_blob,
+            ", locked_until = 0, last_error = $1, buried_at = $2 WHERE id = $3"
+        )
+    };
+}
+pub(crate) use dialect;
+
 /// `SELECT <columns> FROM <rest>`, the columns one of the `*_columns!` lists:
 /// `select!(link_columns, "link_sessions WHERE token_hash = $1")`.
 macro_rules! select {

@@ -29,11 +29,11 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPool
 use sqlx::query::Query;
 use sqlx::{Postgres, Row as _};
 
-use crate::codec::{self, VerificationCols, job_columns, verification_columns};
+use crate::codec::{self, VerificationCols, verification_columns};
 use crate::error::db;
 use crate::links::link_columns;
 use crate::migrate;
-use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, select, transition};
+use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, dialect, select, transition};
 
 /// How long an operation may wait for a connection before the store reports itself
 /// unavailable.
@@ -255,21 +255,12 @@ impl Backend for PgStore {
     // over rows another has just picked instead of queueing behind it; a row whose lease
     // another claimer committed meanwhile is re-checked against `locked_until` when it is
     // locked, so it is not taken twice. (SQLite's version needs none of this: its claims
-    // all run on one writer connection.)
-    const CLAIM_JOBS: &'static str = concat!(
-        "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (",
-        "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= $1 AND locked_until <= $1 ",
-        "AND ((kind = 'webhook' AND $4::boolean) OR (kind <> 'webhook' AND $5::boolean)) ",
-        "ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING ",
-        job_columns!()
-    );
-    // See the SQLite version: walk due order only up to the first job without a lease past
-    // its due time; only the leased jobs before it need their lease considered.
-    const NEXT_JOB_DUE: &'static str = "SELECT MIN(GREATEST(due_at, locked_until)) FROM jobs \
-        WHERE state = 'pending' AND due_at <= COALESCE((SELECT due_at FROM jobs WHERE state = 'pending' \
-        AND locked_until <= due_at ORDER BY due_at LIMIT 1), 9223372036854775807)";
-    const BURY_JOB: &'static str = "UPDATE jobs SET state = 'dead', payload = ''::bytea, locked_until = 0, \
-        last_error = $1, buried_at = $2 WHERE id = $3";
+    // all run on one writer connection.) The parameters' types must be spelled out for
+    // PostgreSQL to compare them with booleans.
+    const CLAIM_JOBS: &'static str = dialect!(claim_jobs, "::boolean", " FOR UPDATE SKIP LOCKED");
+    // PostgreSQL's MAX is only the aggregate.
+    const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "GREATEST");
+    const BURY_JOB: &'static str = dialect!(bury_job, "''::bytea");
 
     async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
         const OP: &str = "begin login attempt";

@@ -35,11 +35,11 @@ use sqlx::{Connection, Sqlite, SqliteConnection};
 
 use self::readers::{ReaderGuard, Readers};
 use self::writer::{Batch, Writer, WriterGuard};
-use crate::codec::{self, VerificationCols, job_columns, verification_columns};
+use crate::codec::{self, VerificationCols, verification_columns};
 use crate::error::{db, map};
 use crate::links::link_columns;
 use crate::migrate;
-use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, select, transition};
+use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, dialect, select, transition};
 
 /// Readers are cheap (a thread and a page cache each); a few cover concurrent API reads
 /// on a small machine without starving the writer of CPU.
@@ -320,23 +320,11 @@ impl Backend for SqliteStore {
     // SQLite has no `FOR UPDATE SKIP LOCKED` and needs none: the claim runs on the single
     // writer connection, so no other claim or write can come between the inner SELECT
     // choosing the rows and the UPDATE leasing them, and two claimers can never pick the
-    // same job.
-    const CLAIM_JOBS: &'static str = concat!(
-        "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (",
-        "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= $1 AND locked_until <= $1 ",
-        "AND ((kind = 'webhook' AND $4) OR (kind <> 'webhook' AND $5)) ",
-        "ORDER BY due_at LIMIT $3) RETURNING ",
-        job_columns!()
-    );
-    // A job can next be claimed at max(due_at, locked_until). Jobs are walked in due order
-    // only up to the first one without a lease past its due time: every later job is
-    // claimable no earlier than that one, so only the leased jobs before it (the few in
-    // flight) need their lease considered.
-    const NEXT_JOB_DUE: &'static str = "SELECT MIN(MAX(due_at, locked_until)) FROM jobs WHERE state = 'pending' \
-        AND due_at <= COALESCE((SELECT due_at FROM jobs WHERE state = 'pending' AND locked_until <= due_at \
-        ORDER BY due_at LIMIT 1), 9223372036854775807)";
-    const BURY_JOB: &'static str = "UPDATE jobs SET state = 'dead', payload = X'', locked_until = 0, \
-        last_error = $1, buried_at = $2 WHERE id = $3";
+    // same job. Its booleans need no cast.
+    const CLAIM_JOBS: &'static str = dialect!(claim_jobs, "", "");
+    // SQLite's scalar MAX takes two arguments.
+    const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "MAX");
+    const BURY_JOB: &'static str = dialect!(bury_job, "X''");
 
     async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
         const OP: &str = "begin login attempt";
