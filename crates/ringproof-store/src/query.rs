@@ -10,14 +10,16 @@
 //!   written once.
 //! - [`Backend`]: what each backend does its own way, and why (locking, `SKIP LOCKED`
 //!   claims, the SQLite single writer and its one-round-trip batches, arrays on
-//!   PostgreSQL), as methods and as the few statements whose SQL dialects differ.
+//!   PostgreSQL), as methods, and as the few statements whose SQL differs only in a
+//!   fragment (written once in [`dialect!`], each backend passing its fragment).
 //! - [`store_impl!`]: expands the whole [`Store`](ringproof_core::ports::Store) impl for one
 //!   backend, its shared methods written once here and the others handed to [`Backend`].
 //!
-//! Why a macro rather than code generic over `sqlx::Database`: generic sqlx code must
-//! prove, for every bound type, `T: Encode<'_, DB> + Type<DB>` (and the same for each
-//! decoded column), and those bounds do not carry over from a helper trait, so every
-//! function would repeat a dozen where-clauses. The macro expands each body once per
+//! Why a macro rather than code generic over `sqlx::Database`: in generic sqlx code every
+//! bound type needs its own `T: Encode<'_, DB> + Type<DB>` where-clause, which no helper
+//! trait can imply (only a trait's bounds on `Self` carry over), so every function would
+//! repeat a dozen of them. (Decoding escapes this: `codec::DbRow` has the column types as
+//! supertraits of the row.) The macro expands each body once per
 //! backend with concrete types (vaultwarden's `db_run!` does the same), so the bodies read
 //! as plain sqlx code. `sqlx::Any` is not an option: it knows only a handful of scalar
 //! types, and none of the arrays the PostgreSQL statements bind.

@@ -41,7 +41,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Key of the advisory lock that serialises migrations across nodes ("ringproo" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7269_6e67_7072_6f6f;
 
-/// A [`Store`] on a PostgreSQL database.
+/// A [`Store`](ringproof_core::ports::Store) on a PostgreSQL database.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,

@@ -103,7 +103,7 @@ const INSERT_DELIVERY: &str = "INSERT OR REPLACE INTO deliveries (provider, prov
 const INSERT_EVENT_IF_VERIFICATION: &str = "INSERT INTO events (verification_id, client_id, kind, channel, detail, at) \
     SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM verifications WHERE id = ? AND client_id = ?);";
 
-/// A [`Store`] on one SQLite database file.
+/// A [`Store`](ringproof_core::ports::Store) on one SQLite database file.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Arc<Writer>,
