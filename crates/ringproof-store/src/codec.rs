@@ -2,8 +2,9 @@
 //!
 //! Both schemas store the same columns with the same meaning (timestamps as BIGINT
 //! milliseconds, ids as TEXT, structured values as JSON text, hashes and sealed blobs as
-//! bytes), so decoding is written once, generically over the driver's row type, and
-//! encoding produces plain values each backend binds in its own SQL. Anything that does not
+//! bytes), so decoding is written once, generically over any row that is a [`DbRow`], and
+//! encoding produces plain values the statements bind (most of them written once too, in
+//! `query.rs`). Anything that does not
 //! decode into a valid core value is reported as [`StoreError::Corrupt`]: a row the code
 //! cannot trust must never be half-used.
 
@@ -15,7 +16,7 @@ use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::IdempotentResponse;
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
-use ringproof_core::verification::{Event, EventKind, Status, Verification};
+use ringproof_core::verification::{Event, EventKind, NewEvent, Status, Verification};
 use ringproof_core::workflow::Channel;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -58,14 +59,52 @@ pub(crate) fn truncate_error(e: &str) -> &str {
     &e[..end]
 }
 
-pub(crate) fn col<'r, R, T>(row: &'r R, name: &'static str) -> Result<T, StoreError>
+/// Reads one column of type `T`, by name, from a row of either backend.
+pub(crate) trait Column<T> {
+    fn column(&self, name: &'static str) -> Result<T, StoreError>;
+}
+
+impl<R, T> Column<T> for R
 where
     R: Row,
     &'static str: ColumnIndex<R>,
-    T: Decode<'r, R::Database> + Type<R::Database>,
+    T: for<'r> Decode<'r, R::Database> + Type<R::Database>,
 {
-    row.try_get::<T, _>(name)
-        .map_err(|e| corrupt(format_args!("column {name}: {e}")))
+    fn column(&self, name: &'static str) -> Result<T, StoreError> {
+        self.try_get::<T, _>(name)
+            .map_err(|e| corrupt(format_args!("column {name}: {e}")))
+    }
+}
+
+/// A row of either backend, able to read every column type the mapping reads. These are
+/// supertraits rather than where-clauses so that they carry over: a decoder takes
+/// `&impl DbRow` and needs no bounds of its own.
+pub(crate) trait DbRow:
+    Column<String>
+    + Column<Option<String>>
+    + Column<i64>
+    + Column<Option<i64>>
+    + Column<bool>
+    + Column<Option<bool>>
+    + Column<Vec<u8>>
+    + Column<Option<Vec<u8>>>
+{
+}
+
+impl<R> DbRow for R where
+    R: Column<String>
+        + Column<Option<String>>
+        + Column<i64>
+        + Column<Option<i64>>
+        + Column<bool>
+        + Column<Option<bool>>
+        + Column<Vec<u8>>
+        + Column<Option<Vec<u8>>>
+{
+}
+
+pub(crate) fn col<T>(row: &impl Column<T>, name: &'static str) -> Result<T, StoreError> {
+    row.column(name)
 }
 
 fn u32_of(v: i64, name: &str) -> Result<u32, StoreError> {
@@ -101,14 +140,7 @@ fn job_id(s: &str) -> Result<JobId, StoreError> {
     JobId::parse(s).ok_or_else(|| corrupt("malformed job id"))
 }
 
-pub(crate) fn verification<'r, R>(row: &'r R) -> Result<Verification, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn verification(row: &impl DbRow) -> Result<Verification, StoreError> {
     let status: String = col(row, "status")?;
     let to: String = col(row, "to_e164")?;
     let workflow: String = col(row, "workflow")?;
@@ -116,8 +148,8 @@ where
     let code_hash: Option<Vec<u8>> = col(row, "code_hash")?;
     let options: String = col(row, "options")?;
     Ok(Verification {
-        id: verification_id(&col::<_, String>(row, "id")?)?,
-        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        id: verification_id(&col::<String>(row, "id")?)?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
         // The parse error names no digits, but say nothing beyond the column anyway.
         to: PhoneNumber::parse_e164(&to).map_err(|_| corrupt("column to_e164 is not a valid E.164 number"))?,
         status: Status::parse(&status).ok_or_else(|| corrupt("unknown verification status"))?,
@@ -168,21 +200,14 @@ impl VerificationCols {
     }
 }
 
-pub(crate) fn client<'r, R>(row: &'r R) -> Result<Client, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn client(row: &impl DbRow) -> Result<Client, StoreError> {
     let origins: String = col(row, "allowed_origins")?;
     let templates: String = col(row, "templates")?;
     let policy: String = col(row, "policy")?;
     let controls: String = col(row, "controls")?;
     let webhook: Option<String> = col(row, "webhook")?;
     Ok(Client {
-        id: client_id(&col::<_, String>(row, "id")?)?,
+        id: client_id(&col::<String>(row, "id")?)?,
         name: col(row, "name")?,
         brand: col(row, "brand")?,
         api_key: col(row, "api_key")?,
@@ -220,17 +245,11 @@ impl ClientCols {
 }
 
 /// The send a receipt matched (`RETURNING client_id, verification_id, channel, region, sent_at, send_seq`).
-pub(crate) fn receipt_match<'r, R>(row: &'r R) -> Result<ringproof_core::delivery::ReceiptMatch, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn receipt_match(row: &impl DbRow) -> Result<ringproof_core::delivery::ReceiptMatch, StoreError> {
     let channel: String = col(row, "channel")?;
     Ok(ringproof_core::delivery::ReceiptMatch {
-        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
-        verification_id: verification_id(&col::<_, String>(row, "verification_id")?)?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        verification_id: verification_id(&col::<String>(row, "verification_id")?)?,
         channel: Channel::parse(&channel).ok_or_else(|| corrupt("unknown delivery channel"))?,
         region: col(row, "region")?,
         sent_at: Timestamp(col(row, "sent_at")?),
@@ -238,20 +257,13 @@ where
     })
 }
 
-pub(crate) fn job<'r, R>(row: &'r R) -> Result<Job, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn job(row: &impl DbRow) -> Result<Job, StoreError> {
     let kind: String = col(row, "kind")?;
     let vid: Option<String> = col(row, "verification_id")?;
     Ok(Job {
-        id: job_id(&col::<_, String>(row, "id")?)?,
+        id: job_id(&col::<String>(row, "id")?)?,
         kind: JobKind::parse(&kind).ok_or_else(|| corrupt("unknown job kind"))?,
-        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
         verification_id: vid.as_deref().map(verification_id).transpose()?,
         due_at: Timestamp(col(row, "due_at")?),
         payload: col(row, "payload")?,
@@ -260,18 +272,19 @@ where
     })
 }
 
-pub(crate) fn event<'r, R>(row: &'r R) -> Result<Event, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
+/// An event's kind as the `kind` column stores it: every insert of an event, on both
+/// backends, binds it through here (and [`event`] is the one place that decodes it).
+pub(crate) fn event_kind(e: &NewEvent) -> &'static str {
+    e.kind.as_str()
+}
+
+pub(crate) fn event(row: &impl DbRow) -> Result<Event, StoreError> {
     let channel: Option<String> = col(row, "channel")?;
     Ok(Event {
         id: col(row, "id")?,
-        verification_id: verification_id(&col::<_, String>(row, "verification_id")?)?,
-        kind: EventKind::parse(&col::<_, String>(row, "kind")?).ok_or_else(|| corrupt("unknown event kind"))?,
+        verification_id: verification_id(&col::<String>(row, "verification_id")?)?,
+        // The one place an event kind is decoded (see `event_kind`).
+        kind: EventKind::parse(&col::<String>(row, "kind")?).ok_or_else(|| corrupt("unknown event kind"))?,
         channel: channel
             .as_deref()
             .map(|c| Channel::parse(c).ok_or_else(|| corrupt("unknown event channel")))
@@ -281,17 +294,10 @@ where
     })
 }
 
-pub(crate) fn idempotent_response<'r, R>(row: &'r R) -> Result<IdempotentResponse, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn idempotent_response(row: &impl DbRow) -> Result<IdempotentResponse, StoreError> {
     let status: i64 = col(row, "status")?;
     Ok(IdempotentResponse {
-        client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
         key: col(row, "idem_key")?,
         request_hash: hash32(col(row, "request_hash")?, "request_hash")?,
         status: u16::try_from(status).map_err(|_| corrupt("column status out of range"))?,
@@ -300,18 +306,12 @@ where
     })
 }
 
-pub(crate) fn login_failures<'r, R>(row: &'r R) -> Result<LoginFailures, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn login_failures(row: &impl DbRow) -> Result<LoginFailures, StoreError> {
     let failures: i64 = col(row, "failures")?;
     Ok(LoginFailures {
         failures: u32::try_from(failures).map_err(|_| corrupt("column failures out of range"))?,
         last_failure_at: Timestamp(col(row, "last_failure_at")?),
-        locked_until: col::<_, Option<i64>>(row, "locked_until")?.map(Timestamp),
+        locked_until: col::<Option<i64>>(row, "locked_until")?.map(Timestamp),
     })
 }
 

@@ -6,16 +6,20 @@
 //!
 //! Both pass the same conformance suite (`tests/conformance`): the same transactions, the
 //! same tenant scoping (every verification query is keyed by id *and* client id, so another
-//! client's record is indistinguishable from a missing one), the same error mapping. Each
-//! backend owns its SQL and its locking strategy; what they share — the row mapping
-//! (`codec`), the error mapping (`error`) and the migration files (`migrate`) — lives
-//! here once. [`open`] picks a backend from a database URL.
+//! client's record is indistinguishable from a missing one), the same error mapping. Every
+//! statement whose SQL is the same on both is written once (`query`: the `Store` impl is
+//! expanded per backend from one body); each backend keeps only what must differ — its
+//! locking, its claims, SQLite's single writer and one-round-trip batches, PostgreSQL's
+//! arrays — behind `query::Backend`. What else they share — the row mapping (`codec`,
+//! `links`), the error mapping (`error`) and the migrations (`migrate`) — lives here once
+//! too. [`open`] picks a backend from a database URL.
 
 mod codec;
 mod error;
 mod links;
 mod migrate;
 pub mod postgres;
+mod query;
 pub mod sqlite;
 
 use std::path::Path;

@@ -11,9 +11,8 @@ use ringproof_core::link_session::{Click, LinkSession, PhoneMatch};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::time::Timestamp;
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::codec::{client_id, col, hash32};
+use crate::codec::{DbRow, client_id, col, hash32};
 use crate::error::corrupt;
 
 /// Columns of `link_sessions`, in the order the inserts bind them.
@@ -34,15 +33,7 @@ fn ip(s: &str, name: &str) -> Result<IpAddr, StoreError> {
         .map_err(|_| corrupt(format_args!("column {name} is not an IP address")))
 }
 
-pub(crate) fn link<'r, R>(row: &'r R) -> Result<LinkRecord, StoreError>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    bool: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn link(row: &impl DbRow) -> Result<LinkRecord, StoreError> {
     let to: String = col(row, "to_e164")?;
     let source_ip: Option<String> = col(row, "source_ip")?;
     let vfp_hash: Option<Vec<u8>> = col(row, "vfp_hash")?;
@@ -60,18 +51,18 @@ where
             Some(Click {
                 at: Timestamp(at),
                 ip: ip(&click_ip, "click_ip")?,
-                user_agent: col::<_, Option<String>>(row, "user_agent")?.unwrap_or_default(),
+                user_agent: col::<Option<String>>(row, "user_agent")?.unwrap_or_default(),
                 phone_match: PhoneMatch::parse(&phone_match).ok_or_else(|| corrupt("unknown phone_match"))?,
                 ip_match,
             })
         }
     };
     Ok(LinkRecord {
-        request_id: link_id(&col::<_, String>(row, "request_id")?)?,
-        session_id: link_id(&col::<_, String>(row, "session_id")?)?,
+        request_id: link_id(&col::<String>(row, "request_id")?)?,
+        session_id: link_id(&col::<String>(row, "session_id")?)?,
         transaction_id: col(row, "transaction_id")?,
         session: LinkSession {
-            client_id: client_id(&col::<_, String>(row, "client_id")?)?,
+            client_id: client_id(&col::<String>(row, "client_id")?)?,
             to: PhoneNumber::parse_e164(&to).map_err(|_| corrupt("column to_e164 is not a valid E.164 number"))?,
             target_url: col(row, "target_url")?,
             source_ip: source_ip.as_deref().map(|s| ip(s, "source_ip")).transpose()?,

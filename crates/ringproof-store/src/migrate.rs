@@ -1,9 +1,11 @@
 //! The schema migrations of both backends and the pieces of the runner they share.
 //!
 //! Migrations are plain SQL files compiled into the binary, so a server never depends on
-//! files next to it at run time. Each backend's runner (in its own module) records applied
-//! versions in `ringproof_migrations(version, applied_at)` and applies each missing file
-//! in one transaction, so a failed migration leaves no half-built schema.
+//! files next to it at run time. The runner records applied versions in
+//! `ringproof_migrations(version, applied_at)` and applies each missing file in one
+//! transaction, so a failed migration leaves no half-built schema; its steps are written
+//! once (`apply_migration` in `query.rs`), each backend only beginning the transaction its
+//! own way (SQLite `BEGIN IMMEDIATE`, PostgreSQL under an advisory lock).
 
 /// One migration: its version and its SQL.
 pub(crate) struct Migration {

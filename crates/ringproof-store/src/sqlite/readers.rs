@@ -92,22 +92,14 @@ pub(super) struct ReaderGuard<'a> {
     _permit: SemaphorePermit<'a>,
 }
 
-impl ReaderGuard<'_> {
-    pub(super) fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+impl super::Checkout for ReaderGuard<'_> {
+    fn parts(&mut self) -> Result<(&mut SqliteConnection, &mut bool), StoreError> {
         // Only `Drop` takes the connection out, so this is always `Some`.
-        self.conn
+        let conn = self
+            .conn
             .as_mut()
-            .ok_or_else(|| StoreError::Unavailable("the reader connection is gone".into()))
-    }
-
-    /// `map_err` adapter for reads: also notices a dead connection.
-    pub(super) fn db(&mut self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-        move |e| {
-            if matches!(e, sqlx::Error::WorkerCrashed) {
-                self.crashed = true;
-            }
-            map(op, e)
-        }
+            .ok_or_else(|| StoreError::Unavailable("the reader connection is gone".into()))?;
+        Ok((conn, &mut self.crashed))
     }
 }
 
@@ -127,6 +119,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use futures_util::StreamExt as _;
+
+    use crate::sqlite::Checkout as _;
 
     use super::*;
 
@@ -152,7 +146,7 @@ mod tests {
         // A caller reads one row of many and gives up, leaving the statement unfinished.
         {
             let mut r = readers.acquire().await.unwrap();
-            let mut rows = sqlx::query("SELECT x FROM t ORDER BY x").fetch(r.conn().unwrap());
+            let mut rows = sqlx::query("SELECT x FROM t ORDER BY x").fetch(r.parts().unwrap().0);
             assert!(rows.next().await.is_some());
         }
         sqlx::query("INSERT INTO t (x) VALUES (1000)")
@@ -162,7 +156,7 @@ mod tests {
         // The same (only) connection, reused without a ping, sees the new row.
         let mut r = readers.acquire().await.unwrap();
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(r.conn().unwrap())
+            .fetch_one(r.parts().unwrap().0)
             .await
             .unwrap();
         assert_eq!(n, 501);

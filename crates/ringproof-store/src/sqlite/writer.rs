@@ -109,28 +109,26 @@ impl WriterGuard<'_> {
             .ok_or_else(|| StoreError::Unavailable("the store is shut down".into()))
     }
 
-    /// `map_err` adapter for writer operations: also notices a dead connection.
-    pub(super) fn db(&mut self, op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-        move |e| {
-            if matches!(e, sqlx::Error::WorkerCrashed) {
-                self.state.crashed = true;
-            }
-            map(op, e)
-        }
-    }
-
     /// Runs a batch, keeping track of the transaction it opens or closes. On failure an
     /// open transaction is rolled back at once, so nothing of a failed batch is kept.
-    pub(super) async fn execute(&mut self, op: &'static str, b: Batch) -> Result<(), StoreError> {
+    pub(super) async fn execute_batch(&mut self, op: &'static str, b: Batch) -> Result<(), StoreError> {
         self.run(op, b, false).await.map(|_| ())
     }
 
-    /// Like [`Self::execute`], returning the first row any statement of the batch yields.
-    pub(super) async fn fetch_optional(&mut self, op: &'static str, b: Batch) -> Result<Option<SqliteRow>, StoreError> {
+    /// Like [`Self::execute_batch`], returning the first row any statement of the batch yields.
+    pub(super) async fn fetch_batch(&mut self, op: &'static str, b: Batch) -> Result<Option<SqliteRow>, StoreError> {
         self.run(op, b, true).await
     }
 
     async fn run(&mut self, op: &'static str, b: Batch, fetch: bool) -> Result<Option<SqliteRow>, StoreError> {
+        if let Some(e) = b.unencodable {
+            // Nothing of this batch is sent, and nothing of a transaction an earlier batch
+            // began is kept.
+            if self.state.open_tx {
+                self.rollback().await?;
+            }
+            return Err(StoreError::Corrupt(format!("a value cannot be encoded: {e}")));
+        }
         if b.sql.is_empty() {
             return Ok(None);
         }
@@ -154,7 +152,7 @@ impl WriterGuard<'_> {
                 Ok(row)
             }
             Err(e) => {
-                let err = (self.db(op))(e);
+                let err = super::noticed(&mut self.state.crashed, op, e);
                 if self.state.open_tx {
                     self.rollback().await?;
                 }
@@ -179,6 +177,17 @@ impl WriterGuard<'_> {
     }
 }
 
+impl super::Checkout for WriterGuard<'_> {
+    fn parts(&mut self) -> Result<(&mut SqliteConnection, &mut bool), StoreError> {
+        let state = &mut *self.state;
+        let conn = state
+            .conn
+            .as_mut()
+            .ok_or_else(|| StoreError::Unavailable("the store is shut down".into()))?;
+        Ok((conn, &mut state.crashed))
+    }
+}
+
 /// Statements run in one round trip. Built only from `'static` SQL fragments with `?`
 /// placeholders; every value is bound. Placeholders are positional across the whole batch.
 pub(super) struct Batch {
@@ -186,6 +195,9 @@ pub(super) struct Batch {
     args: SqliteArguments,
     begins: bool,
     ends: bool,
+    /// The first value that could not be bound, reported when the batch is run (as sqlx
+    /// does for a query), so binds chain like a query's.
+    unencodable: Option<String>,
 }
 
 impl Batch {
@@ -197,6 +209,7 @@ impl Batch {
             args: SqliteArguments::default(),
             begins: false,
             ends: false,
+            unencodable: None,
         }
     }
 
@@ -216,11 +229,11 @@ impl Batch {
     }
 
     /// Binds the next `?` placeholder.
-    pub(super) fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> Result<&mut Self, StoreError> {
-        self.args
-            .add(value)
-            .map_err(|e| StoreError::Corrupt(format!("a value cannot be encoded: {e}")))?;
-        Ok(self)
+    pub(super) fn bind<'t, T: Encode<'t, Sqlite> + Type<Sqlite>>(&mut self, value: T) -> &mut Self {
+        if let Err(e) = self.args.add(value) {
+            self.unencodable.get_or_insert(e.to_string());
+        }
+        self
     }
 
     /// Ends the batch with COMMIT: its transaction is done when the batch succeeds.
@@ -254,7 +267,7 @@ mod tests {
         let mut g = w.lock().await.unwrap();
         let mut b = Batch::new();
         b.sql("CREATE TABLE t (x INTEGER PRIMARY KEY);");
-        g.execute("create", b).await.unwrap();
+        g.execute_batch("create", b).await.unwrap();
         drop(g);
         (w, path)
     }
@@ -269,7 +282,7 @@ mod tests {
 
     fn insert(x: i64) -> Batch {
         let mut b = Batch::begin();
-        b.sql("INSERT INTO t (x) VALUES (?);").bind(x).unwrap();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(x);
         b
     }
 
@@ -278,11 +291,11 @@ mod tests {
         let (w, path) = writer().await;
         // Begun and never committed, as when the caller is cancelled between batches.
         let mut g = w.lock().await.unwrap();
-        g.execute("insert", insert(1)).await.unwrap();
+        g.execute_batch("insert", insert(1)).await.unwrap();
         drop(g);
         // The next user can begin its own transaction, and the abandoned row is gone.
         let mut g = w.lock().await.unwrap();
-        g.execute("insert", insert(2).commit()).await.unwrap();
+        g.execute_batch("insert", insert(2).commit()).await.unwrap();
         drop(g);
         assert_eq!(count(&w).await, 1);
         w.close().await;
@@ -293,18 +306,57 @@ mod tests {
     async fn a_failed_batch_keeps_nothing_and_leaves_no_transaction_open() {
         let (w, path) = writer().await;
         let mut g = w.lock().await.unwrap();
-        g.execute("insert", insert(1).commit()).await.unwrap();
+        g.execute_batch("insert", insert(1).commit()).await.unwrap();
         // The second insert fails (duplicate key) after the first of the batch succeeded.
         let mut b = insert(5);
-        b.sql("INSERT INTO t (x) VALUES (?);").bind(1).unwrap();
-        let err = g.execute("insert", b.commit()).await.unwrap_err();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(1);
+        let err = g.execute_batch("insert", b.commit()).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
         assert!(!g.state.open_tx);
-        g.execute("insert", insert(2).commit()).await.unwrap();
+        g.execute_batch("insert", insert(2).commit()).await.unwrap();
         drop(g);
         assert_eq!(count(&w).await, 2, "row 5 was rolled back with its batch");
         w.close().await;
         assert!(matches!(w.lock().await, Err(StoreError::Unavailable(_))));
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A value whose encoding fails.
+    struct Unencodable;
+
+    impl Type<Sqlite> for Unencodable {
+        fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+            <i64 as Type<Sqlite>>::type_info()
+        }
+    }
+
+    impl Encode<'_, Sqlite> for Unencodable {
+        fn encode_by_ref(
+            &self,
+            _: &mut <Sqlite as sqlx::Database>::ArgumentBuffer,
+        ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+            Err("cannot encode".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_value_that_cannot_be_bound_fails_its_batch_and_ends_the_transaction() {
+        let (w, path) = writer().await;
+        let mut g = w.lock().await.unwrap();
+        // A transaction begun by an earlier batch, then a batch with a bad value: binds
+        // chain like a query's, and the failure is reported when the batch is run.
+        g.execute_batch("insert", insert(1)).await.unwrap();
+        let mut b = Batch::new();
+        b.sql("INSERT INTO t (x) VALUES (?);").bind(Unencodable).bind(2);
+        let err = g.execute_batch("insert", b.commit()).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("cannot be encoded")),
+            "{err:?}"
+        );
+        assert!(!g.state.open_tx);
+        drop(g);
+        assert_eq!(count(&w).await, 0, "row 1 was rolled back with its transaction");
+        w.close().await;
         let _ = std::fs::remove_file(path);
     }
 }

@@ -1,0 +1,858 @@
+//! The query layer both backends share: every statement whose SQL is the same on SQLite and
+//! PostgreSQL is written here once (with `$N` placeholders, which sqlx-sqlite reads by
+//! number), and each backend keeps only what must differ.
+//!
+//! Three pieces:
+//!
+//! - [`Conn`]: a connection a statement runs on, with that backend's way of mapping a
+//!   failure (SQLite's connections also notice a crashed worker thread). Its helpers
+//!   [`Conn::optional`] and [`Conn::all`] are the bind → fetch → map error → decode chain,
+//!   written once.
+//! - [`Backend`]: what each backend does its own way, and why (locking, `SKIP LOCKED`
+//!   claims, the SQLite single writer and its one-round-trip batches, arrays on
+//!   PostgreSQL), as methods, and as the few statements whose SQL differs only in a
+//!   fragment (written once in [`dialect!`], each backend passing its fragment).
+//! - [`store_impl!`]: expands the whole [`Store`](ringproof_core::ports::Store) impl for one
+//!   backend, its shared methods written once here and the others handed to [`Backend`].
+//!
+//! Why a macro rather than code generic over `sqlx::Database`: in generic sqlx code every
+//! bound type needs its own `T: Encode<'_, DB> + Type<DB>` where-clause, which no helper
+//! trait can imply (only a trait's bounds on `Self` carry over), so every function would
+//! repeat a dozen of them. (Decoding escapes this: `codec::DbRow` has the column types as
+//! supertraits of the row.) The macro expands each body once per
+//! backend with concrete types (vaultwarden's `db_run!` does the same), so the bodies read
+//! as plain sqlx code. `sqlx::Any` is not an option: it knows only a handful of scalar
+//! types, and none of the arrays the PostgreSQL statements bind.
+//!
+//! The macro expects the store type to have two inherent methods, `read()` and `write()`,
+//! each an `async fn(&self) -> Result<impl Conn<DB>, StoreError>`: the connection for plain
+//! reads and the one for single-statement writes (on SQLite a reader and the single writer,
+//! on PostgreSQL both the pool).
+
+use std::future::Future;
+
+use ringproof_core::StoreError;
+use ringproof_core::delivery::DeliveryRecord;
+use ringproof_core::ids::{ClientId, JobId, VerificationId};
+use ringproof_core::job::{Job, NewJob};
+use ringproof_core::link_session::LinkRecord;
+use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
+use ringproof_core::sessions::Gate;
+use ringproof_core::verification::{Effects, NewEvent, Status, Verification};
+use sqlx::Database;
+use sqlx::query::Query;
+
+/// Rows deleted per purge statement, so a large purge never holds a lock (SQLite's single
+/// writer, PostgreSQL's row locks) for long.
+pub(crate) const PURGE_BATCH: i64 = 1000;
+
+/// A connection one statement runs on, and how its backend reports a failure of `op`.
+pub(crate) trait Conn<DB: Database>: Send {
+    /// Runs a statement; the number of rows it changed.
+    fn execute(
+        &mut self,
+        op: &'static str,
+        q: Query<'_, DB, DB::Arguments>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    fn fetch_optional(
+        &mut self,
+        op: &'static str,
+        q: Query<'_, DB, DB::Arguments>,
+    ) -> impl Future<Output = Result<Option<DB::Row>, StoreError>> + Send;
+
+    fn fetch_one(
+        &mut self,
+        op: &'static str,
+        q: Query<'_, DB, DB::Arguments>,
+    ) -> impl Future<Output = Result<DB::Row, StoreError>> + Send;
+
+    fn fetch_all(
+        &mut self,
+        op: &'static str,
+        q: Query<'_, DB, DB::Arguments>,
+    ) -> impl Future<Output = Result<Vec<DB::Row>, StoreError>> + Send;
+
+    /// The row a statement yields, if any, decoded.
+    fn optional<T: Send>(
+        &mut self,
+        op: &'static str,
+        q: Query<'_, DB, DB::Arguments>,
+        decode: impl Fn(&DB::Row) -> Result<T, StoreError> + Send,
+    ) -> impl Future<Output = Result<Option<T>, StoreError>> + Send {
+        async move { self.fetch_optional(op, q).await?.as_ref().map(decode).transpose() }
+    }
+
+    /// Every row a statement yields, decoded.
+    fn all<T: Send>(
+        &mut self,
+        op: &'static str,
+        q: Query<'_, DB, DB::Arguments>,
+        decode: impl Fn(&DB::Row) -> Result<T, StoreError> + Send,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send {
+        async move { self.fetch_all(op, q).await?.iter().map(decode).collect() }
+    }
+}
+
+/// What each backend writes its own way. Every implementation says at each method why it
+/// differs from the other backend's. (Plain `async fn`s: they are only called on a
+/// concrete store, where their futures are known to be `Send`, so they cost no boxing
+/// beyond the `Store` impl's own.)
+pub(crate) trait Backend {
+    /// Leases due jobs. Differs only in locking: PostgreSQL picks rows `FOR UPDATE SKIP
+    /// LOCKED` (and casts its boolean parameters); SQLite runs it on the single writer.
+    /// Parameters: now, lease (ms), limit, include webhooks, include other jobs.
+    const CLAIM_JOBS: &'static str;
+    /// When a job can next be claimed: `MAX(a, b)` on SQLite is `GREATEST(a, b)` on
+    /// PostgreSQL. Parameters: none.
+    const NEXT_JOB_DUE: &'static str;
+    /// Buries a job, emptying its payload: the empty blob literal differs (`X''` vs
+    /// `''::bytea`). Parameters: error, now, id.
+    const BURY_JOB: &'static str;
+
+    /// Read-modify-write of a username's failures: on the single writer (SQLite), or under
+    /// a row lock taken on a row inserted first if missing (PostgreSQL).
+    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
+
+    /// A start with its jobs, events and idempotency record, atomically in one round trip:
+    /// a `BEGIN…COMMIT` batch (SQLite), one statement of data-modifying CTEs over arrays
+    /// (PostgreSQL).
+    async fn insert_verification(
+        &self,
+        v: &Verification,
+        fx: &Effects,
+        idem: Option<&IdempotentResponse>,
+    ) -> Result<(), StoreError>;
+
+    /// A transition under the record's lock (the single writer, or `FOR NO KEY UPDATE`),
+    /// its writes in one batch or one statement.
+    async fn update_verification(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        done_job: Option<&JobId>,
+        f: Mutation<'_>,
+    ) -> Result<Option<Verification>, StoreError>;
+
+    /// Supersedes the pending records to a number and inserts the new one, serialised per
+    /// number (the single writer, or an advisory lock plus row locks).
+    async fn insert_verification_superseding(
+        &self,
+        v: &Verification,
+        fx: &Effects,
+        supersede: Mutation<'_>,
+    ) -> Result<u32, StoreError>;
+
+    /// Finished jobs, their events, follow-up jobs and deliveries, atomically in one round
+    /// trip: a batch (SQLite), one statement over arrays (PostgreSQL).
+    async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError>;
+
+    async fn complete_jobs(
+        &self,
+        done: &[(&Job, Option<&NewEvent>)],
+        new_jobs: &[NewJob],
+        deliveries: &[DeliveryRecord],
+    ) -> Result<(), StoreError>;
+
+    /// A link session and its jobs in one round trip: a batch, or one statement over arrays.
+    async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError>;
+
+    /// Takes the link's lock its own way (the single writer, or a transaction with `FOR NO
+    /// KEY UPDATE`) around the shared `click_link`.
+    async fn update_link(&self, token_hash: &[u8; 32], f: LinkMutation<'_>) -> Result<Option<LinkRecord>, StoreError>;
+}
+
+/// Runs a transition on a copy of the stored record: the record after it and its
+/// effects. The identity stays what the caller was authorised for; a transition cannot
+/// move the record to another id or tenant.
+pub(crate) fn transition(before: &Verification, f: Mutation<'_>) -> (Verification, Effects) {
+    let mut after = before.clone();
+    let fx = f(&mut after);
+    after.id = before.id.clone();
+    after.client_id = before.client_id.clone();
+    (after, fx)
+}
+
+/// A superseding transition must leave the record no longer pending (else the next
+/// supersede would find it again).
+pub(crate) fn check_superseded(op: &str, after: &Verification) -> Result<(), StoreError> {
+    if after.status == Status::Pending {
+        return Err(StoreError::Corrupt(format!(
+            "{op}: the superseding transition left a verification pending"
+        )));
+    }
+    Ok(())
+}
+
+/// Binds a verification's columns from `to_e164` to `expires_at`, in the order of
+/// `verification_columns!` (each statement binds the identity columns and `options` where
+/// it takes them), to a sqlx query or a SQLite batch alike.
+macro_rules! bind_verification_fields {
+    ($q:expr, $v:expr, $cols:expr) => {
+        $q.bind($v.to.e164())
+            .bind($v.status.as_str())
+            .bind($cols.workflow.as_str())
+            .bind($v.locale.as_str())
+            .bind($v.brand.as_str())
+            .bind($cols.code_length)
+            .bind($v.code_hash.as_ref().map(|h| h.as_slice()))
+            .bind($v.code_expires_at.millis())
+            .bind($v.sealed_code.as_deref())
+            .bind($cols.next_step)
+            .bind($cols.sends)
+            .bind($cols.resends)
+            .bind($v.last_sent_at.millis())
+            .bind($cols.wrong_checks)
+            .bind($cols.policy.as_str())
+            .bind($v.created_at.millis())
+            .bind($v.updated_at.millis())
+            .bind($v.expires_at.millis())
+    };
+}
+pub(crate) use bind_verification_fields;
+
+/// Binds a link session's columns in the order of `link_columns!`, to a sqlx query or a
+/// SQLite batch alike.
+macro_rules! bind_link {
+    ($q:expr, $l:expr) => {{
+        let (l, s) = ($l, &$l.session);
+        let c = $crate::links::ClickCols::of(s);
+        $q.bind(l.request_id.as_str())
+            .bind(l.session_id.as_str())
+            .bind(s.client_id.as_str())
+            .bind(s.to.e164())
+            .bind(s.target_url.as_str())
+            .bind(s.source_ip.map(|i| i.to_string()))
+            .bind(s.token_hash.as_slice())
+            .bind(c.vfp_hash)
+            .bind(s.carrier.as_str())
+            .bind(s.line.as_str())
+            .bind(l.transaction_id.as_str())
+            .bind(s.created_at.millis())
+            .bind(s.expires_at.millis())
+            .bind(c.clicked_at)
+            .bind(c.click_ip)
+            .bind(c.user_agent)
+            .bind(c.phone_match)
+            .bind(c.ip_match)
+    }};
+}
+pub(crate) use bind_link;
+
+/// The statements whose SQL differs between the dialects only in a fragment, written once
+/// with that fragment as a parameter; each backend's [`Backend`] consts pass theirs and say
+/// why.
+macro_rules! dialect {
+    // Leases due jobs: `$cast` for the boolean parameters, `$lock` for the rows picked.
+    (claim_jobs, $cast:literal, $lock:literal) => {
+        concat!(
+            "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (",
+            "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= $1 AND locked_until <= $1 ",
+            "AND ((kind = 'webhook' AND $4",
+            $cast,
+            ") OR (kind <> 'webhook' AND $5",
+            $cast,
+            ")) ORDER BY due_at LIMIT $3",
+            $lock,
+            ") RETURNING ",
+            $crate::codec::job_columns!()
+        )
+    };
+    // A job can next be claimed at max(due_at, locked_until) (`$greatest` the two-argument
+    // maximum). Jobs are walked in due order only up to the first one without a lease past
+    // its due time: every later job is claimable no earlier than that one, so only the
+    // leased jobs before it (the few in flight) need their lease considered.
+    (next_job_due, $greatest:literal) => {
+        concat!(
+            "SELECT MIN(",
+            $greatest,
+            "(due_at, locked_until)) FROM jobs WHERE state = 'pending' AND due_at <= COALESCE(",
+            "(SELECT due_at FROM jobs WHERE state = 'pending' AND locked_until <= due_at ORDER BY due_at LIMIT 1), ",
+            "9223372036854775807)"
+        )
+    };
+    // Buries a job, its payload replaced by `$empty_blob`.
+    (bury_job, $empty_blob:literal) => {
+        concat!(
+            "UPDATE jobs SET state = 'dead', payload = ",
+            $empty_blob,
+            ", locked_until = 0, last_error = $1, buried_at = $2 WHERE id = $3"
+        )
+    };
+}
+pub(crate) use dialect;
+
+/// `SELECT <columns> FROM <rest>`, the columns one of the `*_columns!` lists:
+/// `select!(link_columns, "link_sessions WHERE token_hash = $1")`.
+macro_rules! select {
+    ($columns:ident, $rest:literal) => {
+        concat!("SELECT ", $columns!(), " FROM ", $rest)
+    };
+}
+pub(crate) use select;
+
+/// Expands `impl Store for $store`: the statements both backends share, written once, and
+/// the rest handed to the store's [`Backend`] impl. See the module doc.
+macro_rules! store_impl {
+    ($store:ty, $db:ty) => {
+        // A block of its own, so the expansion brings its imports with it.
+        const _: () = {
+            use ringproof_core::StoreError;
+            use ringproof_core::client::Client;
+            use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
+            use ringproof_core::ids::{ClientId, JobId, LinkId, VerificationId};
+            use ringproof_core::job::{Job, JobQueue, JobStats, NewJob};
+            use ringproof_core::link_session::LinkSession;
+            use ringproof_core::link_session::LinkRecord;
+            use ringproof_core::phone::PhoneNumber;
+            use ringproof_core::ports::{DeliveryStatus, IdempotentResponse, LinkMutation, LoginStep, Mutation};
+            use ringproof_core::sessions::{Gate, TokenRecord};
+            use ringproof_core::time::Timestamp;
+            use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
+            use ringproof_core::webhook::WebhookConfig;
+            use sqlx::Row as _;
+            use $crate::codec::{self, ClientCols, client_columns, verification_columns};
+            use $crate::error::db;
+            use $crate::links::{self, ClickCols, link_columns};
+            use $crate::migrate::{self, Migration};
+            use $crate::query::{Backend, Conn, PURGE_BATCH, select};
+
+            /// Helpers of the shared methods below.
+            impl $store {
+                /// Applies migration `m` in the caller's transaction (begun, and on PostgreSQL
+                /// locked, each backend's own way) unless it is recorded already; whether it
+                /// was applied, so the caller commits and logs it.
+                async fn apply_migration(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                    op: &'static str,
+                    m: &Migration,
+                ) -> Result<bool, StoreError> {
+                    sqlx::raw_sql(migrate::CREATE_TABLE).execute(&mut *tx).await.map_err(db(op))?;
+                    let applied = sqlx::query("SELECT 1 FROM ringproof_migrations WHERE version = $1")
+                        .bind(m.version)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db(op))?;
+                    if applied.is_some() {
+                        return Ok(false);
+                    }
+                    for stmt in migrate::statements(m.sql) {
+                        sqlx::raw_sql(stmt).execute(&mut *tx).await.map_err(db(op))?;
+                    }
+                    sqlx::query("INSERT INTO ringproof_migrations (version, applied_at) VALUES ($1, $2)")
+                        .bind(m.version)
+                        .bind(migrate::now_millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db(op))?;
+                    Ok(true)
+                }
+
+                /// Runs a purge statement (`$1` the cut-off, `$2` the batch size) until it
+                /// deletes less than a batch; the rows it deleted. Each batch is a statement of
+                /// its own, on a connection taken for it alone, so other writers (SQLite's
+                /// single writer included) get their turn between batches.
+                async fn purge_batches(&self, sql: &'static str, before: Timestamp) -> Result<u64, StoreError> {
+                    let mut purged = 0;
+                    loop {
+                        let q = sqlx::query(sql).bind(before.millis()).bind(PURGE_BATCH);
+                        let n = self.write().await?.execute("purge", q).await?;
+                        purged += n;
+                        if n < PURGE_BATCH as u64 {
+                            return Ok(purged);
+                        }
+                    }
+                }
+
+                /// The middle of `update_link`, on a connection the caller holds locked for the
+                /// link (its own way): reads the session with `select` (`$1` the token hash),
+                /// applies `f` and writes the click back if it changed.
+                async fn click_link(
+                    c: &mut impl Conn<$db>,
+                    select: &'static str,
+                    token_hash: &[u8; 32],
+                    f: LinkMutation<'_>,
+                ) -> Result<Option<LinkRecord>, StoreError> {
+                    const OP: &str = "update link";
+                    let q = sqlx::query(select).bind(token_hash.as_slice());
+                    let Some(before) = c.optional(OP, q, links::link).await? else {
+                        return Ok(None);
+                    };
+                    let mut after = before.clone();
+                    f(&mut after.session);
+                    let (a, b) = (&after.session, &before.session);
+                    if a.click != b.click || a.vfp_hash != b.vfp_hash {
+                        let k = ClickCols::of(&after.session);
+                        let q = sqlx::query(
+                            "UPDATE link_sessions SET clicked_at = $1, click_ip = $2, user_agent = $3, \
+                             phone_match = $4, ip_match = $5, vfp_hash = $6 WHERE request_id = $7",
+                        )
+                        .bind(k.clicked_at)
+                        .bind(k.click_ip)
+                        .bind(k.user_agent)
+                        .bind(k.phone_match)
+                        .bind(k.ip_match)
+                        .bind(k.vfp_hash)
+                        .bind(before.request_id.as_str());
+                        c.execute(OP, q).await?;
+                    }
+                    // Only the click may change; everything else is what was stored.
+                    Ok(Some(LinkRecord {
+                        session: LinkSession {
+                            click: after.session.click,
+                            vfp_hash: after.session.vfp_hash,
+                            ..before.session
+                        },
+                        ..before
+                    }))
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl ringproof_core::ports::Store for $store {
+                async fn ping(&self) -> Result<(), StoreError> {
+                    self.read().await?.execute("ping", sqlx::query("SELECT 1")).await?;
+                    Ok(())
+                }
+
+                async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+                    let cols = ClientCols::of(c)?;
+                    let q = sqlx::query(
+                        "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, \
+                         allowed_origins, templates, policy, controls, created_at, webhook) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    )
+                    .bind(c.id.as_str())
+                    .bind(c.name.as_str())
+                    .bind(c.brand.as_str())
+                    .bind(c.api_key.as_str())
+                    .bind(c.secret_hash.as_slice())
+                    .bind(c.username.as_str())
+                    .bind(c.password_hash.as_str())
+                    .bind(cols.allowed_origins)
+                    .bind(cols.templates)
+                    .bind(cols.policy)
+                    .bind(cols.controls)
+                    .bind(c.created_at.millis())
+                    .bind(cols.webhook);
+                    self.write().await?.execute("insert client", q).await?;
+                    Ok(())
+                }
+
+                async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+                    let q = sqlx::query(select!(client_columns, "clients WHERE id = $1"));
+                    self.read().await?.optional("client by id", q.bind(id.as_str()), codec::client).await
+                }
+
+                async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError> {
+                    let q = sqlx::query(select!(client_columns, "clients WHERE api_key = $1"));
+                    self.read().await?.optional("client by api key", q.bind(api_key), codec::client).await
+                }
+
+                async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError> {
+                    let q = sqlx::query(select!(client_columns, "clients WHERE username = $1"));
+                    self.read().await?.optional("client by username", q.bind(username), codec::client).await
+                }
+
+                async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+                    let q = sqlx::query(select!(client_columns, "clients ORDER BY created_at, id"));
+                    self.read().await?.all("list clients", q, codec::client).await
+                }
+
+                async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
+                    let cols = ClientCols::of(c)?;
+                    let q = sqlx::query(
+                        "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, \
+                         controls = $5 WHERE id = $6",
+                    )
+                    .bind(c.brand.as_str())
+                    .bind(cols.allowed_origins)
+                    .bind(cols.templates)
+                    .bind(cols.policy)
+                    .bind(cols.controls)
+                    .bind(c.id.as_str());
+                    Ok(self.write().await?.execute("update client settings", q).await? > 0)
+                }
+
+                async fn set_client_webhook(
+                    &self,
+                    id: &ClientId,
+                    webhook: Option<&WebhookConfig>,
+                ) -> Result<bool, StoreError> {
+                    let json = webhook.map(|w| codec::to_json(w, "webhook")).transpose()?;
+                    let q = sqlx::query("UPDATE clients SET webhook = $1 WHERE id = $2").bind(json).bind(id.as_str());
+                    Ok(self.write().await?.execute("set client webhook", q).await? > 0)
+                }
+
+                async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError> {
+                    let q = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
+                        .bind(secret_hash.as_slice())
+                        .bind(id.as_str());
+                    Ok(self.write().await?.execute("set client secret", q).await? > 0)
+                }
+
+                async fn insert_access_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+                    let q = sqlx::query(
+                        "INSERT INTO access_tokens (token_hash, client_id, created_at, expires_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(t.token_hash.as_slice())
+                    .bind(t.client_id.as_str())
+                    .bind(t.created_at.millis())
+                    .bind(t.expires_at.millis());
+                    self.write().await?.execute("insert access token", q).await?;
+                    Ok(())
+                }
+
+                async fn client_by_token_hash(
+                    &self,
+                    token_hash: &[u8; 32],
+                    now: Timestamp,
+                ) -> Result<Option<Client>, StoreError> {
+                    let q = sqlx::query(select!(
+                        client_columns,
+                        "clients WHERE id = (SELECT client_id FROM access_tokens WHERE token_hash = $1 \
+                         AND expires_at > $2)"
+                    ))
+                    .bind(token_hash.as_slice())
+                    .bind(now.millis());
+                    self.read().await?.optional("client by token", q, codec::client).await
+                }
+
+                async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError> {
+                    let q = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(client.as_str());
+                    self.write().await?.execute("delete client tokens", q).await
+                }
+
+                async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
+                    Backend::begin_login_attempt(self, username, f).await
+                }
+
+                async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
+                    let q = sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username);
+                    self.write().await?.execute("reset login failures", q).await?;
+                    Ok(())
+                }
+
+                async fn idempotent_response(
+                    &self,
+                    client: &ClientId,
+                    key: &str,
+                    not_before: Timestamp,
+                ) -> Result<Option<IdempotentResponse>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT client_id, idem_key, request_hash, status, body, created_at FROM idempotency \
+                         WHERE client_id = $1 AND idem_key = $2 AND created_at >= $3",
+                    )
+                    .bind(client.as_str())
+                    .bind(key)
+                    .bind(not_before.millis());
+                    self.read().await?.optional("idempotent response", q, codec::idempotent_response).await
+                }
+
+                async fn insert_verification(
+                    &self,
+                    v: &Verification,
+                    fx: &Effects,
+                    idem: Option<&IdempotentResponse>,
+                ) -> Result<(), StoreError> {
+                    Backend::insert_verification(self, v, fx, idem).await
+                }
+
+                async fn get_verification(
+                    &self,
+                    client: &ClientId,
+                    id: &VerificationId,
+                ) -> Result<Option<Verification>, StoreError> {
+                    let q = sqlx::query(select!(verification_columns, "verifications WHERE id = $1 AND client_id = $2"))
+                        .bind(id.as_str())
+                        .bind(client.as_str());
+                    self.read().await?.optional("get verification", q, codec::verification).await
+                }
+
+                async fn update_verification(
+                    &self,
+                    client: &ClientId,
+                    id: &VerificationId,
+                    done_job: Option<&JobId>,
+                    f: Mutation<'_>,
+                ) -> Result<Option<Verification>, StoreError> {
+                    Backend::update_verification(self, client, id, done_job, f).await
+                }
+
+                async fn list_events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, verification_id, kind, channel, detail, at FROM events \
+                         WHERE verification_id = $1 AND client_id = $2 ORDER BY id",
+                    )
+                    .bind(id.as_str())
+                    .bind(client.as_str());
+                    self.read().await?.all("list events", q, codec::event).await
+                }
+
+                async fn claim_jobs(
+                    &self,
+                    now: Timestamp,
+                    lease_ms: i64,
+                    limit: u32,
+                    queue: JobQueue,
+                ) -> Result<Vec<Job>, StoreError> {
+                    let (webhooks, others) = queue.includes();
+                    if limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let q = sqlx::query(<Self as Backend>::CLAIM_JOBS)
+                        .bind(now.millis())
+                        .bind(lease_ms.max(0))
+                        .bind(i64::from(limit))
+                        .bind(webhooks)
+                        .bind(others);
+                    let mut jobs = self.write().await?.all("claim jobs", q, codec::job).await?;
+                    codec::sort_claimed(&mut jobs);
+                    Ok(jobs)
+                }
+
+                async fn complete_job(&self, job: &Job, event: Option<&NewEvent>) -> Result<(), StoreError> {
+                    Backend::complete_job(self, job, event).await
+                }
+
+                async fn complete_jobs(
+                    &self,
+                    done: &[(&Job, Option<&NewEvent>)],
+                    new_jobs: &[NewJob],
+                    deliveries: &[DeliveryRecord],
+                ) -> Result<(), StoreError> {
+                    if done.is_empty() && new_jobs.is_empty() && deliveries.is_empty() {
+                        return Ok(());
+                    }
+                    Backend::complete_jobs(self, done, new_jobs, deliveries).await
+                }
+
+                async fn apply_receipt(
+                    &self,
+                    provider: &str,
+                    provider_message_id: &str,
+                    status: DeliveryStatus,
+                    at: Timestamp,
+                ) -> Result<Option<ReceiptMatch>, StoreError> {
+                    // One statement, so the status test and the update are atomic (the single
+                    // writer on SQLite; on PostgreSQL the row lock it takes serialises two
+                    // receipts for one send, and the second sees the first's status).
+                    let q = sqlx::query(
+                        "UPDATE deliveries SET status = $1, updated_at = $2 WHERE provider = $3 \
+                         AND provider_message_id = $4 AND (status IS NULL OR (status = 'sent' AND $1 <> 'sent')) \
+                         RETURNING client_id, verification_id, channel, region, sent_at, send_seq",
+                    )
+                    .bind(status.as_str())
+                    .bind(at.millis())
+                    .bind(provider)
+                    .bind(provider_message_id);
+                    self.write().await?.optional("apply receipt", q, codec::receipt_match).await
+                }
+
+                async fn retry_job(&self, id: &JobId, due_at: Timestamp, error: &str) -> Result<(), StoreError> {
+                    let q = sqlx::query(
+                        "UPDATE jobs SET due_at = $1, locked_until = 0, last_error = $2 WHERE id = $3 \
+                         AND state = 'pending'",
+                    )
+                    .bind(due_at.millis())
+                    .bind(codec::truncate_error(error))
+                    .bind(id.as_str());
+                    self.write().await?.execute("retry job", q).await?;
+                    Ok(())
+                }
+
+                async fn bury_job(&self, id: &JobId, error: &str, now: Timestamp) -> Result<(), StoreError> {
+                    let q = sqlx::query(<Self as Backend>::BURY_JOB)
+                        .bind(codec::truncate_error(error))
+                        .bind(now.millis())
+                        .bind(id.as_str());
+                    self.write().await?.execute("bury job", q).await?;
+                    Ok(())
+                }
+
+                async fn job_stats(&self, now: Timestamp) -> Result<JobStats, StoreError> {
+                    const OP: &str = "job stats";
+                    let q = sqlx::query(
+                        "SELECT (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND due_at <= $1) AS due, \
+                         (SELECT COUNT(*) FROM jobs WHERE state = 'pending' AND due_at > $1) AS scheduled, \
+                         (SELECT COUNT(*) FROM jobs WHERE state = 'dead') AS dead",
+                    )
+                    .bind(now.millis());
+                    let row = self.read().await?.fetch_one(OP, q).await?;
+                    let count = |name: &str| -> Result<u64, StoreError> {
+                        let n: i64 = row.try_get(name).map_err(db(OP))?;
+                        Ok(u64::try_from(n).unwrap_or(0))
+                    };
+                    Ok(JobStats {
+                        due: count("due")?,
+                        scheduled: count("scheduled")?,
+                        dead: count("dead")?,
+                    })
+                }
+
+                async fn next_job_due(&self) -> Result<Option<Timestamp>, StoreError> {
+                    const OP: &str = "next job due";
+                    let row = self.read().await?.fetch_one(OP, sqlx::query(<Self as Backend>::NEXT_JOB_DUE)).await?;
+                    let next: Option<i64> = row.try_get(0).map_err(db(OP))?;
+                    Ok(next.map(Timestamp))
+                }
+
+                async fn insert_link(&self, l: &LinkRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
+                    Backend::insert_link(self, l, jobs).await
+                }
+
+                async fn get_link(
+                    &self,
+                    client: &ClientId,
+                    request_id: &LinkId,
+                    session_id: &LinkId,
+                ) -> Result<Option<LinkRecord>, StoreError> {
+                    let q = sqlx::query(select!(
+                        link_columns,
+                        "link_sessions WHERE request_id = $1 AND session_id = $2 AND client_id = $3"
+                    ))
+                        .bind(request_id.as_str())
+                        .bind(session_id.as_str())
+                        .bind(client.as_str());
+                    self.read().await?.optional("get link", q, links::link).await
+                }
+
+                async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
+                    let q = sqlx::query(select!(link_columns, "link_sessions WHERE token_hash = $1"))
+                        .bind(token_hash.as_slice());
+                    self.read().await?.optional("link by token", q, links::link).await
+                }
+
+                async fn link_by_vfp_hash(
+                    &self,
+                    client: &ClientId,
+                    vfp_hash: &[u8; 32],
+                ) -> Result<Option<LinkRecord>, StoreError> {
+                    let q = sqlx::query(select!(link_columns, "link_sessions WHERE vfp_hash = $1 AND client_id = $2"))
+                        .bind(vfp_hash.as_slice())
+                        .bind(client.as_str());
+                    self.read().await?.optional("link by vfp", q, links::link).await
+                }
+
+                async fn update_link(
+                    &self,
+                    token_hash: &[u8; 32],
+                    f: LinkMutation<'_>,
+                ) -> Result<Option<LinkRecord>, StoreError> {
+                    Backend::update_link(self, token_hash, f).await
+                }
+
+                async fn purge(
+                    &self,
+                    terminal_before: Timestamp,
+                    idempotency_before: Timestamp,
+                    tokens_expired_at: Timestamp,
+                    login_failures_before: Timestamp,
+                ) -> Result<u64, StoreError> {
+                    // A pending record past its expiry is expired in all but name (nothing will
+                    // touch it again), so it is purged like a terminal one. Its updated_at is
+                    // before its expires_at, so the index on (status, updated_at) still narrows
+                    // the scan. Events and jobs go with it through ON DELETE CASCADE.
+                    let purged = self
+                        .purge_batches(
+                            "DELETE FROM verifications WHERE id IN (SELECT id FROM verifications \
+                             WHERE status IN ('approved', 'canceled', 'expired', 'max_attempts_reached', 'failed', \
+                             'pending') AND updated_at < $1 AND (status <> 'pending' OR expires_at < $1) LIMIT $2)",
+                            terminal_before,
+                        )
+                        .await?;
+                    // Dead jobs of no verification (those of one went with it above).
+                    let q = sqlx::query(
+                        "DELETE FROM jobs WHERE state = 'dead' AND verification_id IS NULL AND buried_at < $1",
+                    )
+                    .bind(terminal_before.millis());
+                    self.write().await?.execute("purge", q).await?;
+                    for (sql, before) in [
+                        (
+                            "DELETE FROM idempotency WHERE (client_id, idem_key) IN (SELECT client_id, idem_key \
+                             FROM idempotency WHERE created_at < $1 LIMIT $2)",
+                            idempotency_before,
+                        ),
+                        (
+                            "DELETE FROM link_sessions WHERE request_id IN (SELECT request_id FROM link_sessions \
+                             WHERE expires_at < $1 LIMIT $2)",
+                            terminal_before,
+                        ),
+                        (
+                            "DELETE FROM access_tokens WHERE token_hash IN (SELECT token_hash FROM access_tokens \
+                             WHERE expires_at <= $1 LIMIT $2)",
+                            tokens_expired_at,
+                        ),
+                        (
+                            "DELETE FROM login_failures WHERE username IN (SELECT username FROM login_failures \
+                             WHERE last_failure_at < $1 LIMIT $2)",
+                            login_failures_before,
+                        ),
+                    ] {
+                        self.purge_batches(sql, before).await?;
+                    }
+                    Ok(purged)
+                }
+
+                async fn insert_verification_superseding(
+                    &self,
+                    v: &Verification,
+                    fx: &Effects,
+                    supersede: Mutation<'_>,
+                ) -> Result<u32, StoreError> {
+                    Backend::insert_verification_superseding(self, v, fx, supersede).await
+                }
+
+                async fn latest_verification_to(
+                    &self,
+                    client: &ClientId,
+                    to: &PhoneNumber,
+                ) -> Result<Option<Verification>, StoreError> {
+                    let q = sqlx::query(select!(
+                        verification_columns,
+                        "verifications WHERE client_id = $1 AND to_e164 = $2 \
+                         ORDER BY (status = 'pending') DESC, created_at DESC, id DESC LIMIT 1"
+                    ))
+                    .bind(client.as_str())
+                    .bind(to.e164());
+                    let op = "latest verification to a number";
+                    self.read().await?.optional(op, q, codec::verification).await
+                }
+            }
+        };
+    };
+}
+pub(crate) use store_impl;
+
+#[cfg(test)]
+mod tests {
+    use ringproof_core::job::JobKind;
+
+    use super::Backend;
+    use crate::postgres::PgStore;
+    use crate::sqlite::SqliteStore;
+
+    /// The statements each backend writes its own way differ only where the comment beside
+    /// them says, so neither can be edited without the other.
+    #[test]
+    fn per_backend_statements_differ_only_in_their_dialect() {
+        let pg_as_sqlite = |pg: &str| {
+            pg.replace(" FOR UPDATE SKIP LOCKED", "")
+                .replace("::boolean", "")
+                .replace("GREATEST(", "MAX(")
+                .replace("''::bytea", "X''")
+        };
+        for (sqlite, pg) in [
+            (SqliteStore::CLAIM_JOBS, PgStore::CLAIM_JOBS),
+            (SqliteStore::NEXT_JOB_DUE, PgStore::NEXT_JOB_DUE),
+            (SqliteStore::BURY_JOB, PgStore::BURY_JOB),
+        ] {
+            assert_eq!(sqlite, pg_as_sqlite(pg));
+        }
+        assert!(PgStore::CLAIM_JOBS.contains("FOR UPDATE SKIP LOCKED"));
+        // The queues are told apart by the kind the core names webhook jobs with.
+        let webhook = format!("kind = '{}'", JobKind::Webhook.as_str());
+        assert!(SqliteStore::CLAIM_JOBS.contains(&webhook));
+    }
+}
