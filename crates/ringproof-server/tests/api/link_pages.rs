@@ -7,7 +7,7 @@ use ringproof_core::link::{LinkOutcome, PhoneMatch};
 use ringproof_core::links::{LinkStarted, NewLinkRequest};
 use ringproof_core::phone::PhoneNumber;
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url};
+use crate::helpers::{Opts, TestApp, pg_database};
 
 const MOBILE: &str = "+14155550100";
 const TARGET: &str = "http://localhost:8080/done?x=1";
@@ -164,17 +164,16 @@ async fn a_link_page_confirms_once_by_post_and_redirects_with_a_vfp() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
 async fn a_link_page_confirms_once_on_postgres() {
-    if let Some(url) = fresh_pg_url().await {
-        link_flow(
-            TestApp::spawn_with(Opts {
-                database_url: Some(url),
-                ..Opts::default()
-            })
-            .await,
-        )
-        .await;
-    }
+    link_flow(
+        TestApp::spawn_with(Opts {
+            postgres: Some(pg_database().await),
+            ..Opts::default()
+        })
+        .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -249,15 +248,7 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
 #[tokio::test]
 async fn link_pages_are_in_the_openapi_document() {
     let app = TestApp::spawn().await;
-    let spec: serde_json::Value = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = app.get_json("/openapi.json").await;
     let p = &spec["paths"]["/l/{token}"];
     assert!(p["get"]["responses"]["200"]["content"]["text/html"].is_object(), "{p}");
     assert!(p["post"]["responses"]["303"].is_object(), "{p}");
