@@ -713,6 +713,12 @@ fn the_readme_reads_the_credentials_of_the_demo_and_of_client_create() {
             .to_owned()
     };
     let read_creds = format!("{}\n{}\n", line("KEY=$("), line("SECRET=$("));
+    let idenfy_doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/compat-idenfy.md")).unwrap();
+    assert!(
+        idenfy_doc.contains(&read_creds),
+        "docs/compat-idenfy.md reads the credentials with the README's lines"
+    );
     let create = readme
         .split('`')
         .find(|s| s.starts_with("ringproof client create") && s.contains("--json > "))

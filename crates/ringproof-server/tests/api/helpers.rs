@@ -106,6 +106,41 @@ pub async fn pg_database() -> PgDatabase {
     PgDatabase::create("api").await
 }
 
+/// The tests `$name::sqlite` and `$name::postgres`: `$run` (an async fn taking the
+/// [`TestApp`]) against a server on SQLite and on a fresh PostgreSQL database, each built
+/// from `$opts` (default `Opts::default()`; names in it resolve in the calling module).
+/// Without `RINGPROOF_TEST_DATABASE_URL` the PostgreSQL one is reported as ignored.
+macro_rules! on_both_stores {
+    ($name:ident, $run:ident) => {
+        $crate::helpers::on_both_stores!($name, $run, $crate::helpers::Opts::default());
+    };
+    ($name:ident, $run:ident, $opts:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                $run($crate::helpers::TestApp::spawn_with($opts).await).await;
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(ringproof_pg),
+                ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL"
+            )]
+            async fn postgres() {
+                let opts = $crate::helpers::Opts {
+                    postgres: Some($crate::helpers::pg_database().await),
+                    ..$opts
+                };
+                $run($crate::helpers::TestApp::spawn_with(opts).await).await;
+            }
+        }
+    };
+}
+pub(crate) use on_both_stores;
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(Opts::default()).await

@@ -14,7 +14,7 @@ use ringproof_core::fallback::Timeline;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, pg_database, temp_dir};
+use crate::helpers::{Opts, TestApp, on_both_stores, pg_database, temp_dir};
 
 const SEND: &str = "/fraud/send-sms";
 const VERIFY: &str = "/fraud/verify-sms";
@@ -198,23 +198,7 @@ async fn whole_timeline(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn idenfy_timeline_sqlite() {
-    whole_timeline(TestApp::spawn_with(scripted()).await).await;
-}
-
-#[tokio::test]
-#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
-async fn idenfy_timeline_postgres() {
-    whole_timeline(
-        TestApp::spawn_with(Opts {
-            postgres: Some(pg_database().await),
-            ..scripted()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(idenfy_timeline, whole_timeline, scripted());
 
 /// Code A is checked at 4:59 (valid) on one request, and at 5:00 before the second call's
 /// job has run (the worker is late): no longer valid either way.

@@ -7,7 +7,7 @@ use ringproof_core::link::{LinkOutcome, PhoneMatch};
 use ringproof_core::links::{LinkStarted, NewLinkRequest};
 use ringproof_core::phone::PhoneNumber;
 
-use crate::helpers::{Opts, TestApp, pg_database};
+use crate::helpers::{Opts, TestApp, on_both_stores};
 
 const MOBILE: &str = "+14155550100";
 const TARGET: &str = "http://localhost:8080/done?x=1";
@@ -158,23 +158,7 @@ async fn link_flow(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_link_page_confirms_once_by_post_and_redirects_with_a_vfp() {
-    link_flow(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
-async fn a_link_page_confirms_once_on_postgres() {
-    link_flow(
-        TestApp::spawn_with(Opts {
-            postgres: Some(pg_database().await),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(a_link_page_confirms_once_by_post_and_redirects_with_a_vfp, link_flow);
 
 #[tokio::test]
 async fn an_expired_link_shows_the_expired_page() {

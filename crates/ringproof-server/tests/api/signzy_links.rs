@@ -10,7 +10,7 @@ use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    DownSender, Opts, TestApp, pg_database, signzy_body as body, signzy_login as login, signzy_token as token,
+    DownSender, Opts, TestApp, on_both_stores, signzy_body as body, signzy_login as login, signzy_token as token,
 };
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
@@ -164,23 +164,10 @@ async fn send_poll_click_and_exchange_the_vfp(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn send_poll_click_and_exchange_the_vfp_sqlite() {
-    send_poll_click_and_exchange_the_vfp(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
-async fn send_poll_click_and_exchange_the_vfp_postgres() {
-    send_poll_click_and_exchange_the_vfp(
-        TestApp::spawn_with(Opts {
-            postgres: Some(pg_database().await),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(
+    send_poll_click_and_exchange_the_vfp,
+    send_poll_click_and_exchange_the_vfp
+);
 
 #[tokio::test]
 async fn an_unclicked_link_expires_by_the_clock() {

@@ -13,8 +13,8 @@ use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    DownSender, Opts, TestApp, code_in, error_code, pg_database, signzy_body as body, signzy_login as login,
-    signzy_token as token,
+    DownSender, Opts, TestApp, code_in, error_code, on_both_stores, pg_database, signzy_body as body,
+    signzy_login as login, signzy_token as token,
 };
 
 const SEND: &str = "/api/v3/otp-verification/send-otp";
@@ -118,21 +118,7 @@ async fn send_and_verify_with_builtin_and_client_templates(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn send_and_verify_sqlite() {
-    send_and_verify_with_builtin_and_client_templates(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
-async fn send_and_verify_postgres() {
-    let app = TestApp::spawn_with(Opts {
-        postgres: Some(pg_database().await),
-        ..Opts::default()
-    })
-    .await;
-    send_and_verify_with_builtin_and_client_templates(app).await;
-}
+on_both_stores!(send_and_verify, send_and_verify_with_builtin_and_client_templates);
 
 #[tokio::test]
 async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {

@@ -10,7 +10,7 @@ use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, pg_database, signzy_body as body, signzy_login as login};
+use crate::helpers::{TestApp, on_both_stores, signzy_body as body, signzy_login as login};
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
 const RESULT: &str = "/api/v3/us-kyc/instant-link-result";
@@ -209,23 +209,7 @@ async fn replay_instant_link(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn send_link_and_check_link_status_pages_replay_sqlite() {
-    replay_instant_link(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
-async fn send_link_and_check_link_status_pages_replay_postgres() {
-    replay_instant_link(
-        TestApp::spawn_with(Opts {
-            postgres: Some(pg_database().await),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(send_link_and_check_link_status_pages_replay, replay_instant_link);
 
 /// Signzy's Send OTP page's sample request body (camelCase restored; its masked number as printed).
 fn sample_send_otp_body() -> Value {
@@ -283,20 +267,4 @@ async fn replay_send_otp(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn send_otp_page_replay_sqlite() {
-    replay_send_otp(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
-async fn send_otp_page_replay_postgres() {
-    replay_send_otp(
-        TestApp::spawn_with(Opts {
-            postgres: Some(pg_database().await),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(send_otp_page_replay, replay_send_otp);

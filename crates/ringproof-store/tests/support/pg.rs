@@ -37,7 +37,7 @@ impl PgDatabase {
         let admin_url = std::env::var(PG_URL_VAR).unwrap_or_else(|_| {
             panic!("{PG_URL_VAR} is not set, but this test binary was built with it: set it or rebuild")
         });
-        let name = format!("rp_{tag}_{}", hex(&random_bytes::<6>()));
+        let name = format!("rp_{tag}_{}", hex(&random_bytes::<8>()));
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL cannot be reached: {e}"));
