@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Extract Signzy's supported-country table from seed 003 into a TSV.
+"""Extract Signzy's supported-country table from its Send OTP page into a TSV.
 
 Usage: python3 tools/signzy_countries.py ../shared/seeds/003_dbd770b56cd4412b.txt \
            > crates/ringproof-core/data/country_lengths.tsv
@@ -75,7 +75,7 @@ def main() -> int:
     with open(sys.argv[1], encoding="utf-8") as f:
         rows = parse_rows(table_text(f.read()))
     out = sys.stdout
-    out.write("# Generated from seed 003 (003_dbd770b56cd4412b.txt) by tools/signzy_countries.py; do not edit.\n")
+    out.write("# Generated from Signzy's Send OTP page (../shared/seeds/003_dbd770b56cd4412b.txt) by tools/signzy_countries.py; do not edit.\n")
     out.write("name\tiso\tcalling_code\tmin_len\tmax_len\n")
     for name, iso, code, lo, hi in rows:
         out.write(f"{name}\t{iso}\t{code}\t{lo}\t{hi}\n")

@@ -273,7 +273,7 @@ pub trait Sender: Send + Sync + 'static {
     /// so a request that could not be delivered is refused at once
     /// ([`CoreError::UpstreamDown`](crate::error::CoreError::UpstreamDown)) instead of
     /// queueing a message that will fail. Default `true`. A provider with a circuit breaker
-    /// (issue 5) returns `false` while every route to a destination is open; one without
+    /// (docs/providers.md) returns `false` while every route to a destination is open; one without
     /// such knowledge keeps the default.
     fn available(&self) -> bool {
         true

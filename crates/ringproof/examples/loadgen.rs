@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+#[path = "../../ringproof-store/tests/support/eventually.rs"]
+mod eventually;
+use eventually::eventually;
+
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -119,14 +123,17 @@ async fn main() {
             let started = t.elapsed();
             let url = format!("{base}/sandbox/api/messages?to={}&limit=1", to.replace('+', "%2B"));
             let mut polls = 0;
-            let code = loop {
+            let code = eventually("the SMS", Duration::from_secs(60), Duration::from_millis(2), || {
                 polls += 1;
-                let m: Vec<Value> = http.get(&url).send().await.unwrap().json().await.unwrap();
-                if let Some(text) = m.first().and_then(|m| m["text"].as_str()) {
-                    break text.rsplit(' ').next().unwrap().to_owned();
+                let (http, url) = (&http, &url);
+                async move {
+                    let m: Vec<Value> = http.get(url).send().await.unwrap().json().await.unwrap();
+                    m.first()
+                        .and_then(|m| m["text"].as_str())
+                        .map(|text| text.rsplit(' ').next().unwrap().to_owned())
                 }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            };
+            })
+            .await;
             let received = t.elapsed();
             let r: Value = http
                 .post(format!("{base}/v1/verifications/{id}/check"))

@@ -14,7 +14,7 @@ use ringproof_core::policy::{Policy, PolicyOverrides};
 use ringproof_core::workflow::Channel;
 use ringproof_server::config::{Config, Overrides};
 use ringproof_server::routes::v1::VerificationResponse;
-use ringproof_server::startup::{self, Application, Hooks};
+use ringproof_server::startup::{self, Application, Hooks, StartupError};
 use ringproof_server::telemetry;
 
 #[derive(Parser)]
@@ -318,9 +318,17 @@ async fn send_test(
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    let listen = config.listen;
     let app = Application::build(config, Hooks::default())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // Only binding the listener fails this way at startup.
+            StartupError::Io(e) if e.kind() == std::io::ErrorKind::AddrInUse => format!(
+                "cannot listen on {listen}: {e}. Another process holds that address: stop it, \
+                 or give this server another one with --listen (e.g. --listen 127.0.0.1:8081)"
+            ),
+            e => e.to_string(),
+        })?;
     if let Some(demo) = &app.demo {
         let pretty = serde_json::to_string_pretty(demo).unwrap_or_default();
         println!(

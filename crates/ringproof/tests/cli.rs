@@ -3,22 +3,30 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use tempfile::TempDir;
+
+#[path = "../../ringproof-store/tests/support/eventually.rs"]
+mod eventually;
+#[path = "../../ringproof-store/tests/support/pg.rs"]
+mod pg;
+
+use eventually::eventually;
+use pg::PgDatabase;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ringproof");
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+/// A fresh directory `rp-cli-<tag>-<random>` in the system temp directory, removed with
+/// its guard.
+fn temp_dir(tag: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("rp-cli-{tag}-"))
+        .tempdir()
         .unwrap()
-        .as_nanos();
-    let d = std::env::temp_dir().join(format!("rp-cli-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn ringproof(data: &Path, args: &[&str]) -> (bool, String, String) {
@@ -97,16 +105,24 @@ fn creds(data: &Path) -> (String, String) {
     )
 }
 
-/// Polls `f` until it returns Some, for at most `limit` (a real process has no injected clock).
-async fn eventually<T, F: AsyncFnMut() -> Option<T>>(limit: Duration, mut f: F) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "condition not reached within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// How long a real process may take to do something, and how often the tests look (a
+/// real process has no injected clock).
+const LIMIT: Duration = Duration::from_secs(20);
+const EVERY: Duration = Duration::from_millis(50);
+
+/// The server's /metrics text (`None` while it cannot be read).
+async fn metrics(http: &reqwest::Client, base: &str) -> Option<String> {
+    http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()
+}
+
+/// The messages the sandbox outbox of the server at `base` holds for `to`, once it holds any.
+async fn sandbox_messages(http: &reqwest::Client, base: &str, to: &str) -> Vec<Value> {
+    let url = format!("{base}/sandbox/api/messages?to={}", to.replace('+', "%2B"));
+    eventually(&format!("a message to {to}"), LIMIT, EVERY, async || {
+        let m: Vec<Value> = http.get(&url).send().await.ok()?.json().await.ok()?;
+        (!m.is_empty()).then_some(m)
+    })
+    .await
 }
 
 /// Phase 1 runs with the worker off, so the kill certainly lands before delivery; phase 2
@@ -114,13 +130,14 @@ async fn eventually<T, F: AsyncFnMut() -> Option<T>>(limit: Duration, mut f: F) 
 /// verification is delivered exactly once and checks fine.
 #[tokio::test]
 async fn sigkill_right_after_201_loses_nothing() {
-    let data = temp_dir("crash");
+    let tmp = temp_dir("crash");
+    let data = tmp.path();
     let http = reqwest::Client::new();
     let numbers: Vec<String> = (0..6).map(|i| format!("+1415555{:04}", 100 + i)).collect();
     let mut ids = Vec::new();
     for (phase, batch) in numbers.chunks(3).enumerate() {
-        let (mut child, base) = serve_with(&data, phase == 1);
-        let (key, secret) = creds(&data);
+        let (mut child, base) = serve_with(data, phase == 1);
+        let (key, secret) = creds(data);
         for to in batch {
             let r = http
                 .post(format!("{base}/v1/verifications"))
@@ -135,16 +152,11 @@ async fn sigkill_right_after_201_loses_nothing() {
         // SIGKILL: no shutdown hook runs.
         child.kill();
     }
-    let (key, secret) = creds(&data);
+    let (key, secret) = creds(data);
 
-    let (mut child, base) = serve(&data);
+    let (mut child, base) = serve(data);
     for (to, id) in numbers.iter().zip(&ids) {
-        let url = format!("{base}/sandbox/api/messages?to={}", to.replace('+', "%2B"));
-        let msgs: Vec<Value> = eventually(Duration::from_secs(20), async || {
-            let m: Vec<Value> = http.get(&url).send().await.ok()?.json().await.ok()?;
-            (!m.is_empty()).then_some(m)
-        })
-        .await;
+        let msgs = sandbox_messages(&http, &base, to).await;
         let code: String = msgs[0]["text"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
         let r = http
             .post(format!("{base}/v1/verifications/{id}/check"))
@@ -156,15 +168,8 @@ async fn sigkill_right_after_201_loses_nothing() {
         assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
     }
     // The queue is empty, so no further send can happen; each number got exactly one SMS.
-    eventually(Duration::from_secs(20), async || {
-        let m = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+    eventually("an empty queue", LIMIT, EVERY, async || {
+        let m = metrics(&http, &base).await?;
         (m.contains("ringproof_jobs{state=\"due\"} 0") && m.contains("ringproof_jobs{state=\"scheduled\"} 0"))
             .then_some(())
     })
@@ -175,18 +180,18 @@ async fn sigkill_right_after_201_loses_nothing() {
         assert_eq!(m.len(), 1, "exactly one SMS to {to}");
     }
     child.kill();
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[tokio::test]
 async fn cli_manages_clients_and_verifications_on_the_servers_store() {
-    let data = temp_dir("cmds");
-    let (ok, out, err) = ringproof(&data, &["migrate"]);
+    let tmp = temp_dir("cmds");
+    let data = tmp.path();
+    let (ok, out, err) = ringproof(data, &["migrate"]);
     assert!(ok, "{err}");
     assert!(out.contains("database is up to date"));
 
     let (ok, out, err) = ringproof(
-        &data,
+        data,
         &[
             "client",
             "create",
@@ -205,7 +210,7 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     assert_eq!(c["username"], "acme-bank");
     let id = c["client_id"].as_str().unwrap();
 
-    let (ok, out, _) = ringproof(&data, &["client", "list", "--json"]);
+    let (ok, out, _) = ringproof(data, &["client", "list", "--json"]);
     assert!(ok);
     let list: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(list[0]["client_id"], id);
@@ -215,7 +220,7 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     );
 
     let (ok, _, err) = ringproof(
-        &data,
+        data,
         &[
             "client",
             "create",
@@ -229,18 +234,15 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     assert!(err.contains("allowed_origin"), "{err}");
 
     // Per-client policy: 8-digit codes and its own brand, for this client only.
-    let (ok, out, err) = ringproof(
-        &data,
-        &["client", "update", id, "--code-length", "8", "--brand", "Acme"],
-    );
+    let (ok, out, err) = ringproof(data, &["client", "update", id, "--code-length", "8", "--brand", "Acme"]);
     assert!(ok, "{err}");
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["effective_policy"]["code_length"], 8);
     assert_eq!(shown["effective_policy"]["max_checks"], 5);
-    let (ok, _, err) = ringproof(&data, &["client", "update", id, "--code-length", "11"]);
+    let (ok, _, err) = ringproof(data, &["client", "update", id, "--code-length", "11"]);
     assert!(!ok);
     assert!(err.contains("code_length"), "{err}");
-    let (ok, out, _) = ringproof(&data, &["client", "show", id]);
+    let (ok, out, _) = ringproof(data, &["client", "show", id]);
     assert!(ok);
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["policy_overrides"]["code_length"],
@@ -248,24 +250,13 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     );
 
     // A server runs on the same data while the CLI starts and checks a verification.
-    let (mut child, base) = serve(&data);
-    let (ok, out, err) = ringproof(&data, &["verify", "start", "--client", id, "--to", "+14155550123"]);
+    let (mut child, base) = serve(data);
+    let (ok, out, err) = ringproof(data, &["verify", "start", "--client", id, "--to", "+14155550123"]);
     assert!(ok, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     let vid = v["id"].as_str().unwrap();
     let http = reqwest::Client::new();
-    let msgs: Vec<Value> = eventually(Duration::from_secs(20), async || {
-        let m: Vec<Value> = http
-            .get(format!("{base}/sandbox/api/messages?to=%2B14155550123"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (!m.is_empty()).then_some(m)
-    })
-    .await;
+    let msgs = sandbox_messages(&http, &base, "+14155550123").await;
     assert!(
         msgs[0]["text"]
             .as_str()
@@ -276,10 +267,10 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     );
     let code = msgs[0]["text"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
     assert_eq!(code.len(), 8, "the client's policy applies");
-    let (ok, out, _) = ringproof(&data, &["verify", "check", "--client", id, vid, &code]);
+    let (ok, out, _) = ringproof(data, &["verify", "check", "--client", id, vid, &code]);
     assert!(ok);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "approved");
-    let (ok, out, _) = ringproof(&data, &["verify", "status", "--client", id, vid]);
+    let (ok, out, _) = ringproof(data, &["verify", "status", "--client", id, vid]);
     assert!(ok);
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["status"], "approved");
 
@@ -302,7 +293,7 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
         }
     };
     assert_eq!(auth_status(c["api_secret"].as_str().unwrap().to_owned()).await, 200);
-    let (ok, out, _) = ringproof(&data, &["client", "rotate-secret", id]);
+    let (ok, out, _) = ringproof(data, &["client", "rotate-secret", id]);
     assert!(ok);
     let new_secret = out.lines().last().unwrap().trim().to_owned();
     assert_eq!(auth_status(c["api_secret"].as_str().unwrap().to_owned()).await, 401);
@@ -330,35 +321,32 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     };
     let (t1, t2) = (login().await, login().await);
     assert_eq!(me(&t1).await, 200);
-    let (ok, out, err) = ringproof(&data, &["client", "revoke-tokens", id]);
+    let (ok, out, err) = ringproof(data, &["client", "revoke-tokens", id]);
     assert!(ok, "{err}");
     assert!(out.contains("Revoked 2 access token(s)"), "{out}");
     assert_eq!(me(&t1).await, 401);
     assert_eq!(me(&t2).await, 401);
-    let (ok, out, _) = ringproof(&data, &["client", "revoke-tokens", id]);
+    let (ok, out, _) = ringproof(data, &["client", "revoke-tokens", id]);
     assert!(ok);
     assert!(out.contains("Revoked 0 access token(s)"), "{out}");
-    let (ok, _, err) = ringproof(&data, &["client", "revoke-tokens", "0123456789abcdef01234567"]);
+    let (ok, _, err) = ringproof(data, &["client", "revoke-tokens", "0123456789abcdef01234567"]);
     assert!(!ok);
     assert!(err.contains("no such client"), "{err}");
 
     // A different client cannot see the verification through the CLI either.
-    let (ok, _, err) = ringproof(
-        &data,
-        &["verify", "status", "--client", "0123456789abcdef01234567", vid],
-    );
+    let (ok, _, err) = ringproof(data, &["verify", "status", "--client", "0123456789abcdef01234567", vid]);
     assert!(!ok);
     assert!(err.contains("no such client"), "{err}");
     child.kill();
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
 fn production_mode_refuses_the_sandbox() {
-    let data = temp_dir("prod");
+    let tmp = temp_dir("prod");
+    let data = tmp.path();
     let out = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .env("RINGPROOF_MODE", "production")
         .output()
         .unwrap();
@@ -366,25 +354,22 @@ fn production_mode_refuses_the_sandbox() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refuses the sandbox provider"), "{err}");
     assert!(!data.join("sandbox.db").exists());
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
 fn template_set_stores_a_clients_otp_template() {
-    let data = temp_dir("template");
-    let (ok, out, err) = ringproof(&data, &["client", "create", "--name", "Acme", "--json"]);
+    let tmp = temp_dir("template");
+    let data = tmp.path();
+    let (ok, out, err) = ringproof(data, &["client", "create", "--name", "Acme", "--json"]);
     assert!(ok, "{err}");
     let c: Value = serde_json::from_str(out.trim()).unwrap();
     let id = c["client_id"].as_str().unwrap();
 
-    let (ok, out, err) = ringproof(
-        &data,
-        &["template", "set", id, "41", "Acme: Your OTP for login is ####"],
-    );
+    let (ok, out, err) = ringproof(data, &["template", "set", id, "41", "Acme: Your OTP for login is ####"]);
     assert!(ok, "{err}");
     assert!(out.contains("Template 41 of client"), "{out}");
     assert!(out.contains("(4-digit code)"), "{out}");
-    let (ok, out, err) = ringproof(&data, &["client", "show", id]);
+    let (ok, out, err) = ringproof(data, &["client", "show", id]);
     assert!(ok, "{err}");
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
@@ -393,23 +378,23 @@ fn template_set_stores_a_clients_otp_template() {
     );
 
     // The instant-link text: set, shown, cleared.
-    let (ok, out, err) = ringproof(&data, &["template", "set-link", id, "Acme: tap {link}"]);
+    let (ok, out, err) = ringproof(data, &["template", "set-link", id, "Acme: tap {link}"]);
     assert!(ok, "{err}");
     assert!(out.contains("Link SMS text of client"), "{out}");
-    let (_, out, _) = ringproof(&data, &["client", "show", id]);
+    let (_, out, _) = ringproof(data, &["client", "show", id]);
     assert_eq!(
         serde_json::from_str::<Value>(&out).unwrap()["templates"]["link"],
         "Acme: tap {link}"
     );
-    let (ok, _, _) = ringproof(&data, &["template", "set-link", id, "--clear"]);
+    let (ok, _, _) = ringproof(data, &["template", "set-link", id, "--clear"]);
     assert!(ok);
-    let (_, out, _) = ringproof(&data, &["client", "show", id]);
+    let (_, out, _) = ringproof(data, &["client", "show", id]);
     assert!(
         serde_json::from_str::<Value>(&out).unwrap()["templates"]
             .get("link")
             .is_none()
     );
-    let (ok, _, err) = ringproof(&data, &["template", "set-link", id, "   "]);
+    let (ok, _, err) = ringproof(data, &["template", "set-link", id, "   "]);
     assert!(!ok, "a blank text is refused");
     assert!(err.contains("text"), "{err}");
 
@@ -423,26 +408,26 @@ fn template_set_stores_a_clients_otp_template() {
     ] {
         let mut all = vec!["template", "set"];
         all.extend(args);
-        let (ok, _, err) = ringproof(&data, &all);
+        let (ok, _, err) = ringproof(data, &all);
         assert!(!ok, "{all:?}");
         assert!(err.contains(why), "{all:?}: {err}");
     }
     // Nothing else was stored.
-    let (_, out, _) = ringproof(&data, &["client", "show", id]);
+    let (_, out, _) = ringproof(data, &["client", "show", id]);
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["templates"].as_object().unwrap().len(), 1);
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
 fn client_update_sets_and_shows_the_controls() {
-    let data = temp_dir("controls");
-    let (ok, out, err) = ringproof(&data, &["client", "create", "--name", "Acme", "--json"]);
+    let tmp = temp_dir("controls");
+    let data = tmp.path();
+    let (ok, out, err) = ringproof(data, &["client", "create", "--name", "Acme", "--json"]);
     assert!(ok, "{err}");
     let c: Value = serde_json::from_str(out.trim()).unwrap();
     let id = c["client_id"].as_str().unwrap();
     let show = || {
-        let (ok, out, err) = ringproof(&data, &["client", "show", id]);
+        let (ok, out, err) = ringproof(data, &["client", "show", id]);
         assert!(ok, "{err}");
         serde_json::from_str::<Value>(&out).unwrap()["controls"].clone()
     };
@@ -454,7 +439,7 @@ fn client_update_sets_and_shows_the_controls() {
     );
 
     let (ok, out, err) = ringproof(
-        &data,
+        data,
         &[
             "client",
             "update",
@@ -479,7 +464,7 @@ fn client_update_sets_and_shows_the_controls() {
 
     // Lists are replaced, not extended; other settings stay.
     let (ok, _, err) = ringproof(
-        &data,
+        data,
         &[
             "client",
             "update",
@@ -519,7 +504,7 @@ fn client_update_sets_and_shows_the_controls() {
     ] {
         let mut all = vec!["client", "update", id];
         all.extend(args);
-        let (ok, _, err) = ringproof(&data, &all);
+        let (ok, _, err) = ringproof(data, &all);
         assert!(!ok, "{all:?}");
         assert!(err.contains(why), "{all:?}: {err}");
     }
@@ -528,13 +513,13 @@ fn client_update_sets_and_shows_the_controls() {
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
             "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
     );
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 #[test]
 fn client_webhook_is_set_shown_rotated_and_cleared() {
-    let data = temp_dir("webhook");
-    let (ok, out, err) = ringproof(&data, &["client", "create", "--name", "Hooked", "--json"]);
+    let tmp = temp_dir("webhook");
+    let data = tmp.path();
+    let (ok, out, err) = ringproof(data, &["client", "create", "--name", "Hooked", "--json"]);
     assert!(ok, "{err}");
     let id = serde_json::from_str::<Value>(out.trim()).unwrap()["client_id"]
         .as_str()
@@ -542,7 +527,7 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
         .to_owned();
     let id = id.as_str();
     let show = || {
-        let (ok, out, err) = ringproof(&data, &["client", "show", id]);
+        let (ok, out, err) = ringproof(data, &["client", "show", id]);
         assert!(ok, "{err}");
         (serde_json::from_str::<Value>(&out).unwrap(), out)
     };
@@ -550,7 +535,7 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
 
     // The first URL generates the secret, printed once with the settings.
     let (ok, out, err) = ringproof(
-        &data,
+        data,
         &["client", "update", id, "--webhook-url", "https://hooks.example/rp"],
     );
     assert!(ok, "{err}");
@@ -567,34 +552,30 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
 
     // A new URL keeps the secret (none printed); a bad one changes nothing.
     let (ok, out, err) = ringproof(
-        &data,
+        data,
         &["client", "update", id, "--webhook-url", "https://hooks.example/v2"],
     );
     assert!(ok, "{err}");
     assert!(!out.contains("whsec_"), "{out}");
-    let (ok, _, err) = ringproof(
-        &data,
-        &["client", "update", id, "--webhook-url", "ftp://hooks.example/"],
-    );
+    let (ok, _, err) = ringproof(data, &["client", "update", id, "--webhook-url", "ftp://hooks.example/"]);
     assert!(!ok);
     assert!(err.contains("webhook_url"), "{err}");
     assert_eq!(show().0["webhook_url"], "https://hooks.example/v2");
 
     // Rotation prints a new secret, once.
-    let (ok, out, err) = ringproof(&data, &["client", "rotate-webhook-secret", id]);
+    let (ok, out, err) = ringproof(data, &["client", "rotate-webhook-secret", id]);
     assert!(ok, "{err}");
     let rotated = out.lines().last().unwrap().trim();
     assert!(rotated.starts_with("whsec_") && rotated != secret, "{out}");
     assert!(!show().1.contains("whsec_"));
 
     // Cleared: no URL, and nothing left to rotate.
-    let (ok, out, err) = ringproof(&data, &["client", "update", id, "--clear-webhook"]);
+    let (ok, out, err) = ringproof(data, &["client", "update", id, "--clear-webhook"]);
     assert!(ok, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["webhook_url"], Value::Null);
-    let (ok, _, err) = ringproof(&data, &["client", "rotate-webhook-secret", id]);
+    let (ok, _, err) = ringproof(data, &["client", "rotate-webhook-secret", id]);
     assert!(!ok);
     assert!(err.contains("no webhook"), "{err}");
-    let _ = std::fs::remove_dir_all(&data);
 }
 
 /// Two `ringproof serve` processes on one PostgreSQL database (each with its own data
@@ -608,11 +589,10 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
 /// exclusivity with an injected clock and the workers made to race; this one checks the
 /// real binary, configuration and polling, in about 4 s.
 #[tokio::test]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
 async fn two_serve_processes_on_one_postgres_send_each_message_once() {
-    let Some(url) = fresh_pg_database("multinode").await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL half skipped (CI sets it)");
-        return;
-    };
+    let db = PgDatabase::create("cli").await;
+    let url = &db.url;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -621,16 +601,16 @@ async fn two_serve_processes_on_one_postgres_send_each_message_once() {
     let node = |tag: &str| {
         let data = temp_dir(tag);
         let mut cmd = Command::new(BIN);
-        cmd.env("RINGPROOF_DATABASE_URL", &url)
+        cmd.env("RINGPROOF_DATABASE_URL", url)
             .env("RINGPROOF_SERVER_SECRET", &server_secret)
             .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "20");
-        let (child, base) = spawn_serve(cmd, &data);
+        let (child, base) = spawn_serve(cmd, data.path());
         (child, base, data)
     };
     // One after the other: the first creates the schema and the demo client.
     let (a, base_a, data_a) = node("node-a");
     let (b, base_b, data_b) = node("node-b");
-    let (key, secret) = creds(&data_a);
+    let (key, secret) = creds(data_a.path());
     let http = reqwest::Client::new();
     let numbers: Vec<String> = (0..10).map(|i| format!("+1415555{:04}", 200 + i)).collect();
     let bases = [base_a.as_str(), base_b.as_str()];
@@ -661,20 +641,13 @@ async fn two_serve_processes_on_one_postgres_send_each_message_once() {
     };
     // Done when every number has its three messages and no job is due any more (every
     // delivery and step recorded; only the expiry jobs wait).
-    eventually(Duration::from_secs(30), async || {
+    eventually("every message sent", Duration::from_secs(30), EVERY, async || {
         for to in &numbers {
             if outboxes(to).await?.len() < 3 {
                 return None;
             }
         }
-        let m = http
-            .get(format!("{base_a}/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let m = metrics(&http, &base_a).await?;
         m.contains("ringproof_jobs{state=\"due\"} 0").then_some(())
     })
     .await;
@@ -703,28 +676,93 @@ async fn two_serve_processes_on_one_postgres_send_each_message_once() {
             .collect();
         assert_eq!(sent, ["sms", "voice", "voice"], "{id}: {h}");
     }
-    drop((a, b));
-    let _ = std::fs::remove_dir_all(&data_a);
-    let _ = std::fs::remove_dir_all(&data_b);
+    drop((a, b, data_a, data_b, db));
 }
 
-/// A fresh PostgreSQL database, when `RINGPROOF_TEST_DATABASE_URL` is set (unreachable
-/// then is a failure, never a skip).
-async fn fresh_pg_database(tag: &str) -> Option<String> {
-    use sqlx::Connection;
-    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").ok()?;
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("RINGPROOF_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!("rp_cli_{tag}_{}_{nanos}", std::process::id());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
+/// A port already taken: the error names the address and the flag that changes it, not
+/// only the operating system's "Address already in use".
+#[test]
+fn serve_on_a_port_in_use_names_the_address_and_the_flag() {
+    let tmp = temp_dir("port");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", &addr, "--data-dir"])
+        .arg(tmp.path())
+        .env_remove("RINGPROOF_DATABASE_URL")
+        .output()
         .unwrap();
-    let (prefix, _) = base.rsplit_once('/').expect("database URL ends in /DBNAME");
-    Some(format!("{prefix}/{name}"))
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(err.contains("--listen"), "{err}");
+}
+
+/// The README's lines that read `KEY` and `SECRET`, run as written with `sh`, read both the
+/// pretty-printed `data/demo-credentials.json` a first start writes and the one-line JSON
+/// of `ringproof client create --json` (the README's own command, with `acme.json` in place
+/// of the demo file as it says).
+#[test]
+fn the_readme_reads_the_credentials_of_the_demo_and_of_client_create() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let line = |prefix: &str| {
+        readme
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("README.md has no line starting with {prefix}"))
+            .to_owned()
+    };
+    let read_creds = format!("{}\n{}\n", line("KEY=$("), line("SECRET=$("));
+    let idenfy_doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/compat-idenfy.md")).unwrap();
+    assert!(
+        idenfy_doc.contains(&read_creds),
+        "docs/compat-idenfy.md reads the credentials with the README's lines"
+    );
+    let create = readme
+        .split('`')
+        .find(|s| s.starts_with("ringproof client create") && s.contains("--json > "))
+        .expect("README.md shows how to save `client create --json`")
+        .replace('\n', " ");
+    let file = create.rsplit("> ").next().unwrap().trim().to_owned();
+
+    // Run where the README runs: `./data` is the default data directory.
+    let tmp = temp_dir("readme");
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .current_dir(tmp.path())
+            .env("PATH", &path)
+            .env_remove("RINGPROOF_DATABASE_URL")
+            .env_remove("RINGPROOF_DATA_DIR")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let printed = |creds_file: &str| {
+        let script = read_creds.replace("data/demo-credentials.json", creds_file);
+        let out = sh(&format!("{script}printf '%s %s' \"$KEY\" \"$SECRET\""));
+        let (key, secret) = out.split_once(' ').unwrap();
+        (key.to_owned(), secret.to_owned())
+    };
+
+    let (server, _) = serve(&tmp.path().join("data"));
+    drop(server);
+    let demo = printed("data/demo-credentials.json");
+    assert_eq!(demo, creds(&tmp.path().join("data")));
+    assert!(!demo.0.is_empty() && !demo.1.is_empty());
+
+    sh(&create);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join(&file)).unwrap()).unwrap();
+    let acme = printed(&file);
+    assert_eq!(acme.0, saved["api_key"].as_str().unwrap());
+    assert_eq!(acme.1, saved["api_secret"].as_str().unwrap());
+    assert_ne!(acme, demo);
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url};
+use crate::helpers::{Opts, TestApp, pg_database};
 
 async fn fifty_wrong_checks(app: &TestApp) {
     let to = "+14155550123";
@@ -64,13 +64,10 @@ async fn fifty_concurrent_wrong_checks_sqlite() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
 async fn fifty_concurrent_wrong_checks_postgres() {
-    let Some(url) = fresh_pg_url().await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL half skipped (CI sets it)");
-        return;
-    };
     let app = TestApp::spawn_with(Opts {
-        database_url: Some(url),
+        postgres: Some(pg_database().await),
         ..Opts::default()
     })
     .await;

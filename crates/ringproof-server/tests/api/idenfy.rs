@@ -14,7 +14,7 @@ use ringproof_core::engine::fallback::Timeline;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url, temp_dir};
+use crate::helpers::{Opts, TestApp, on_both_stores, pg_database, temp_dir};
 
 const SEND: &str = "/fraud/send-sms";
 const VERIFY: &str = "/fraud/verify-sms";
@@ -198,26 +198,7 @@ async fn whole_timeline(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn idenfy_timeline_sqlite() {
-    whole_timeline(TestApp::spawn_with(scripted()).await).await;
-}
-
-#[tokio::test]
-async fn idenfy_timeline_postgres() {
-    let Some(url) = fresh_pg_url().await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL variant not run");
-        return;
-    };
-    whole_timeline(
-        TestApp::spawn_with(Opts {
-            database_url: Some(url),
-            ..scripted()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(idenfy_timeline, whole_timeline, scripted());
 
 /// Code A is checked at 4:59 (valid) on one request, and at 5:00 before the second call's
 /// job has run (the worker is late): no longer valid either way.
@@ -286,7 +267,7 @@ async fn restart_places_the_due_call_exactly_once() {
     const TO: &str = "+12025550163";
     let dir = temp_dir("idenfy-restart");
     let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.clone()),
+        data_dir: Some(dir.path().to_path_buf()),
         ..scripted()
     })
     .await;
@@ -298,7 +279,7 @@ async fn restart_places_the_due_call_exactly_once() {
 
     // The new server's clock starts at the same instant as the first one's.
     let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir),
+        data_dir: Some(dir.path().to_path_buf()),
         ..scripted()
     })
     .await;
@@ -323,7 +304,7 @@ async fn restart_after_code_a_ended_skips_its_call_and_places_the_new_code_call(
     const TO: &str = "+12025550163";
     let dir = temp_dir("idenfy-restart-skip");
     let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.clone()),
+        data_dir: Some(dir.path().to_path_buf()),
         ..scripted()
     })
     .await;
@@ -333,7 +314,7 @@ async fn restart_after_code_a_ended_skips_its_call_and_places_the_new_code_call(
     app.stop().await;
 
     let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir),
+        data_dir: Some(dir.path().to_path_buf()),
         codes: Some(Arc::new(ScriptedCodeSource::new(["9876"]))),
         ..Opts::default()
     })
@@ -821,24 +802,16 @@ async fn send_sms_is_unavailable_when_the_provider_is() {
 /// The database goes away under a running server (PostgreSQL: the test drops it): 503 in
 /// iDenfy's body with `Retry-After`, never a 500. Runs where PostgreSQL is available.
 #[tokio::test]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
 async fn a_lost_database_is_a_503_in_the_idenfy_body() {
-    let Some(url) = fresh_pg_url().await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: skipped (CI sets it)");
-        return;
-    };
+    let db = pg_database().await;
     let app = TestApp::spawn_with(Opts {
-        database_url: Some(url.clone()),
+        database_url: Some(db.url.clone()),
         ..Opts::default()
     })
     .await;
-    let name = url.rsplit('/').next().unwrap().to_owned();
-    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").unwrap();
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    // Dropping the guard drops the database `WITH (FORCE)`.
+    drop(db);
     let unavailable = (
         "INTERNAL_ERROR".to_owned(),
         "The request cannot be processed at this time; retry later.".to_owned(),

@@ -7,7 +7,7 @@ use ringproof_core::ids::ClientId;
 use ringproof_core::link_session::{LinkOutcome, PhoneMatch};
 use ringproof_core::phone::PhoneNumber;
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url};
+use crate::helpers::{Opts, TestApp, on_both_stores};
 
 const MOBILE: &str = "+14155550100";
 const TARGET: &str = "http://localhost:8080/done?x=1";
@@ -158,24 +158,7 @@ async fn link_flow(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_link_page_confirms_once_by_post_and_redirects_with_a_vfp() {
-    link_flow(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-async fn a_link_page_confirms_once_on_postgres() {
-    if let Some(url) = fresh_pg_url().await {
-        link_flow(
-            TestApp::spawn_with(Opts {
-                database_url: Some(url),
-                ..Opts::default()
-            })
-            .await,
-        )
-        .await;
-    }
-}
+on_both_stores!(a_link_page_confirms_once_by_post_and_redirects_with_a_vfp, link_flow);
 
 #[tokio::test]
 async fn an_expired_link_shows_the_expired_page() {
@@ -249,15 +232,7 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
 #[tokio::test]
 async fn link_pages_are_in_the_openapi_document() {
     let app = TestApp::spawn().await;
-    let spec: serde_json::Value = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = app.get_json("/openapi.json").await;
     let p = &spec["paths"]["/l/{token}"];
     assert!(p["get"]["responses"]["200"]["content"]["text/html"].is_object(), "{p}");
     assert!(p["post"]["responses"]["303"].is_object(), "{p}");

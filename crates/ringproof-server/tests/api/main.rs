@@ -4,6 +4,8 @@
 mod at_rest;
 mod concurrency;
 mod errors;
+#[path = "../../../ringproof-store/tests/support/eventually.rs"]
+mod eventually;
 mod helpers;
 mod idempotency;
 mod idenfy;
@@ -12,13 +14,15 @@ mod link_pages;
 mod links;
 mod multinode;
 mod ops;
+#[path = "../../../ringproof-store/tests/support/pg.rs"]
+mod pg;
 mod providers;
 mod receipts;
 mod sandbox_audio;
 mod signzy_auth;
 mod signzy_links;
 mod signzy_otp;
-mod signzy_seed_replay;
+mod signzy_sample_replay;
 mod timing;
 mod verifications;
 mod webhooks;

@@ -3,9 +3,13 @@
 //! so exact counts need a process with one server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[allow(dead_code)]
+#[path = "../../../ringproof-store/tests/support/eventually.rs"]
+mod eventually;
+#[allow(dead_code, unused_macros, unused_imports)]
 #[path = "helpers.rs"]
 mod helpers;
+#[path = "../../../ringproof-store/tests/support/pg.rs"]
+mod pg;
 
 use base64::Engine as _;
 use helpers::{TestApp, signzy_login};

@@ -31,7 +31,7 @@ use ringproof_core::workflow::Channel;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::helpers::{Opts, T0, TestApp, code_in, fresh_pg_url, temp_dir};
+use crate::helpers::{Opts, T0, TestApp, code_in, eventually, pg_database, temp_dir};
 
 /// Verifications started (half on each node).
 const N: usize = 40;
@@ -141,27 +141,18 @@ impl Sender for NodeSender {
 /// Waits until the carrier has `sends` deliveries and no job is due at the clock's time
 /// (every due job claimed, run and recorded), polling with a deadline.
 async fn settle(node: &TestApp, carrier: &Carrier, sends: usize, stage: &str) {
-    let deadline = tokio::time::Instant::now() + STAGE_DEADLINE;
-    loop {
+    let what = format!("{stage}: {sends} sends and no job due");
+    eventually(&what, STAGE_DEADLINE, Duration::from_millis(10), async || {
         let due = node.engine.store().job_stats(node.clock.now()).await.unwrap().due;
-        let n = carrier.count();
-        if n >= sends && due == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{stage}: after {STAGE_DEADLINE:?}, {n} of {sends} sends and {due} jobs still due"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        (carrier.count() >= sends && due == 0).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
 async fn two_nodes_never_send_the_same_message_twice_postgres() {
-    let Some(url) = fresh_pg_url().await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL half skipped (CI sets it)");
-        return;
-    };
+    let db = pg_database().await;
     let clock = Arc::new(ManualClock::new(T0));
     let carrier = Carrier::new();
     let dir = temp_dir("multinode");
@@ -171,13 +162,13 @@ async fn two_nodes_never_send_the_same_message_twice_postgres() {
     for node in 0..2 {
         nodes.push(
             TestApp::spawn_with(Opts {
-                database_url: Some(url.clone()),
+                database_url: Some(db.url.clone()),
                 worker: true,
                 sender: Some(Arc::new(NodeSender {
                     node,
                     carrier: carrier.clone(),
                 })),
-                data_dir: Some(dir.clone()),
+                data_dir: Some(dir.path().to_path_buf()),
                 clock: Some(clock.clone()),
                 worker_poll_interval_ms: Some(10),
                 worker_concurrency: Some(CONCURRENCY),

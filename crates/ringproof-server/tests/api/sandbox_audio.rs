@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, eventually};
 
 const TO: &str = "+14155550123";
 
@@ -81,19 +81,20 @@ async fn calls_are_rendered_to_wav_when_espeak_ng_is_installed() {
     );
 
     let url = format!("{}/sandbox/audio/{call}.wav", app.base);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let r = loop {
-        let r = app.http.get(&url).send().await.unwrap();
-        if r.status() == 200 {
-            break r;
-        }
-        assert_eq!(r.status(), 404);
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the call was not rendered within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let r = eventually(
+        "the call rendered",
+        Duration::from_secs(30),
+        Duration::from_millis(20),
+        async || {
+            let r = app.http.get(&url).send().await.unwrap();
+            if r.status() == 200 {
+                return Some(r);
+            }
+            assert_eq!(r.status(), 404);
+            None
+        },
+    )
+    .await;
     assert_eq!(r.headers()["content-type"], "audio/wav");
     let wav = r.bytes().await.unwrap();
     assert!(wav.len() > 44, "more than a header: {} bytes", wav.len());
@@ -108,15 +109,7 @@ async fn calls_are_rendered_to_wav_when_espeak_ng_is_installed() {
 
     // Renders run in order, so the SMS before the call would be rendered by now.
     assert_eq!(get_status(&app, &format!("/sandbox/audio/{sms}.wav")).await, 404);
-    let page = app
-        .http
-        .get(format!("{}/sandbox", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.get_text("/sandbox").await;
     assert!(
         page.contains(&format!(
             "<audio controls preload=none src=\"/sandbox/audio/{call}.wav\"></audio>"

@@ -10,7 +10,7 @@ use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    DownSender, Opts, TestApp, fresh_pg_url, signzy_body as body, signzy_login as login, signzy_token as token,
+    DownSender, Opts, TestApp, on_both_stores, signzy_body as body, signzy_login as login, signzy_token as token,
 };
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
@@ -164,23 +164,10 @@ async fn send_poll_click_and_exchange_the_vfp(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn send_poll_click_and_exchange_the_vfp_sqlite() {
-    send_poll_click_and_exchange_the_vfp(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-async fn send_poll_click_and_exchange_the_vfp_postgres() {
-    let Some(url) = fresh_pg_url().await else { return };
-    send_poll_click_and_exchange_the_vfp(
-        TestApp::spawn_with(Opts {
-            database_url: Some(url),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(
+    send_poll_click_and_exchange_the_vfp,
+    send_poll_click_and_exchange_the_vfp
+);
 
 #[tokio::test]
 async fn an_unclicked_link_expires_by_the_clock() {
@@ -467,7 +454,7 @@ async fn the_whole_journey_over_http() {
     );
 }
 
-/// The client's controls refuse send-instant-link with seed 000's and 003's bodies, before
+/// The client's controls refuse send-instant-link with Signzy's Send Link and Send OTP pages' bodies, before
 /// the lookup and before anything is stored or sent.
 #[tokio::test]
 async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_nothing() {
@@ -496,7 +483,7 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
         ..Default::default()
     })
     .await;
-    // Seed 003's quirk: status 404, statusCode 200.
+    // Signzy's Send OTP page's quirk: status 404, statusCode 200.
     assert_eq!(
         body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 404).await,
         error("Blocked phone number", 404, "not found", 200)
@@ -524,7 +511,7 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
 }
 
 /// The provider reports that nothing can be sent (`Sender::available` false):
-/// send-instant-link answers seed 000's "Upstream down" at once; no session is created
+/// send-instant-link answers Signzy's Send Link page's "Upstream down" at once; no session is created
 /// and no SMS queued.
 #[tokio::test]
 async fn send_instant_link_is_upstream_down_when_the_provider_is_unavailable() {
@@ -585,7 +572,7 @@ async fn the_clients_link_text_is_used_without_custom_sms() {
 #[tokio::test]
 async fn a_sandbox_numbers_file_replaces_the_builtin_table() {
     let dir = crate::helpers::temp_dir("numbers");
-    let file = dir.join("numbers.tsv");
+    let file = dir.path().join("numbers.tsv");
     std::fs::write(
         &file,
         "number\tline_type\tcarrier\tstate\n+14155550124\tmobile\tTest Carrier\tsuspended\n",

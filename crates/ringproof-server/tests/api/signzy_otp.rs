@@ -13,8 +13,8 @@ use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    DownSender, Opts, TestApp, code_in, error_code, fresh_pg_url, signzy_body as body, signzy_login as login,
-    signzy_token as token,
+    DownSender, Opts, TestApp, code_in, error_code, on_both_stores, pg_database, signzy_body as body,
+    signzy_login as login, signzy_token as token,
 };
 
 const SEND: &str = "/api/v3/otp-verification/send-otp";
@@ -118,24 +118,7 @@ async fn send_and_verify_with_builtin_and_client_templates(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn send_and_verify_sqlite() {
-    send_and_verify_with_builtin_and_client_templates(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-async fn send_and_verify_postgres() {
-    let Some(url) = fresh_pg_url().await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: PostgreSQL variant not run");
-        return;
-    };
-    let app = TestApp::spawn_with(Opts {
-        database_url: Some(url),
-        ..Opts::default()
-    })
-    .await;
-    send_and_verify_with_builtin_and_client_templates(app).await;
-}
+on_both_stores!(send_and_verify, send_and_verify_with_builtin_and_client_templates);
 
 #[tokio::test]
 async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {
@@ -338,7 +321,7 @@ async fn another_client_cannot_verify_this_clients_otp() {
 }
 
 /// The client's controls (`ringproof client update --disable-product/--block-number/
-/// --test-mode/--allow-number`) refuse send-otp with seed 000's and 003's bodies, before
+/// --test-mode/--allow-number`) refuse send-otp with Signzy's Send Link and Send OTP pages' bodies, before
 /// anything is stored or sent.
 #[tokio::test]
 async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing() {
@@ -361,7 +344,7 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
         body(send(&app, &t, TO_HYPHEN, "6").await, 400).await,
         error("ApiClient or Operator not enabled for this service", 400, "conflict")
     );
-    // Blocklisted (seed 003's quirk: status 404, statusCode 200), in either number form.
+    // Blocklisted (Signzy's Send OTP page's quirk: status 404, statusCode 200), in either number form.
     update(ClientChange {
         enable_products: vec![Product::NumberOtp],
         disable_products: vec![Product::Link],
@@ -406,7 +389,7 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
 }
 
 /// The provider reports that nothing can be sent (`Sender::available` false, as a circuit
-/// breaker with every route open would): send-otp answers seed 003's "Upstream down" at
+/// breaker with every route open would): send-otp answers Signzy's Send OTP page's "Upstream down" at
 /// once and stores nothing; the native start answers 503 `upstream_down`.
 #[tokio::test]
 async fn send_otp_is_upstream_down_when_the_provider_is_unavailable() {
@@ -438,7 +421,7 @@ async fn send_otp_is_upstream_down_when_the_provider_is_unavailable() {
 }
 
 /// A well-formed `otp` whose length is not the pending OTP's cannot be its code: 422
-/// "Unprocessable entity" (seed 003), and no attempt is counted; once the OTP has expired
+/// "Unprocessable entity" (Signzy's Send OTP page), and no attempt is counted; once the OTP has expired
 /// the answer is "OTP expired" whatever the length.
 #[tokio::test]
 async fn an_otp_of_the_wrong_length_is_unprocessable_and_not_counted() {
@@ -470,7 +453,7 @@ async fn an_otp_of_the_wrong_length_is_unprocessable_and_not_counted() {
     app.stop().await;
 }
 
-/// `signzy.request_timeout_ms`: a Signzy request past the deadline gets seed 000's 408
+/// `signzy.request_timeout_ms`: a Signzy request past the deadline gets Signzy's Send Link page's 408
 /// "Request timeout". With 1 ms, a login with the right password (an argon2id check of
 /// tens of ms on a blocking thread) always runs past it. The native API has no such layer.
 #[tokio::test]
@@ -497,29 +480,21 @@ async fn a_signzy_request_past_its_deadline_is_a_request_timeout() {
 }
 
 /// The database goes away under a running server (PostgreSQL: the test drops it): the face
-/// answers seed 000's "Request cannot be processed at this time" (503, with Retry-After),
+/// answers Signzy's Send Link page's "Request cannot be processed at this time" (503, with Retry-After),
 /// never a 500, and the native API its `service_unavailable`. Runs where PostgreSQL is
 /// available (CI always).
 #[tokio::test]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
 async fn a_lost_database_is_request_cannot_be_processed() {
-    let Some(url) = fresh_pg_url().await else {
-        eprintln!("RINGPROOF_TEST_DATABASE_URL not set: skipped (CI sets it)");
-        return;
-    };
+    let db = pg_database().await;
     let app = TestApp::spawn_with(Opts {
-        database_url: Some(url.clone()),
+        database_url: Some(db.url.clone()),
         ..Opts::default()
     })
     .await;
     let t = login(&app).await;
-    let name = url.rsplit('/').next().unwrap().to_owned();
-    let base = std::env::var("RINGPROOF_TEST_DATABASE_URL").unwrap();
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    // Dropping the guard drops the database `WITH (FORCE)`.
+    drop(db);
 
     let body_json = json!({"clientId": "000000000000000000000000", "phoneNumber": "+1-4155550123",
         "channel": "smsOtp", "customTextId": "6"});

@@ -160,7 +160,7 @@ async fn restart_resumes_scheduled_steps() {
     use crate::helpers::{Opts, temp_dir};
     let dir = temp_dir("restart");
     let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.clone()),
+        data_dir: Some(dir.path().to_path_buf()),
         ..Opts::default()
     })
     .await;
@@ -176,7 +176,7 @@ async fn restart_resumes_scheduled_steps() {
     app.stop().await;
 
     let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir),
+        data_dir: Some(dir.path().to_path_buf()),
         ..Opts::default()
     })
     .await;

@@ -13,7 +13,7 @@ use ringproof_core::time::{Clock, SystemClock, Timestamp};
 use ringproof_core::webhook::{self, SignatureError};
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp};
+use crate::helpers::{Opts, TestApp, eventually};
 
 const TO: &str = "+14155550123";
 
@@ -231,12 +231,12 @@ fn python_example() -> String {
 /// Runs the docs' `verify_webhook` on each `(secret, header, body)`.
 fn run_python(cases: &[(&str, &str, &[u8])]) -> Vec<bool> {
     let dir = crate::helpers::temp_dir("pyhook");
-    std::fs::write(dir.join("example.py"), python_example()).unwrap();
+    std::fs::write(dir.path().join("example.py"), python_example()).unwrap();
     let cases: Vec<Value> = cases
         .iter()
         .map(|(s, h, b)| json!({"secret": s, "header": h, "body": hex(b)}))
         .collect();
-    std::fs::write(dir.join("cases.json"), Value::from(cases).to_string()).unwrap();
+    std::fs::write(dir.path().join("cases.json"), Value::from(cases).to_string()).unwrap();
     let harness = r#"
 import json, sys
 ns = {"__name__": "webhooks_doc_example"}
@@ -244,15 +244,14 @@ exec(open(sys.argv[1]).read(), ns)
 cases = json.load(open(sys.argv[2]))
 print(json.dumps([ns["verify_webhook"](c["secret"], c["header"], bytes.fromhex(c["body"])) for c in cases]))
 "#;
-    std::fs::write(dir.join("harness.py"), harness).unwrap();
+    std::fs::write(dir.path().join("harness.py"), harness).unwrap();
     let out = std::process::Command::new("python3")
-        .arg(dir.join("harness.py"))
-        .arg(dir.join("example.py"))
-        .arg(dir.join("cases.json"))
+        .arg(dir.path().join("harness.py"))
+        .arg(dir.path().join("example.py"))
+        .arg(dir.path().join("cases.json"))
         .output()
         .expect("python3 runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = std::fs::remove_dir_all(&dir);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -326,15 +325,7 @@ async fn drain_until_idle(app: &TestApp, step_s: i64) {
 }
 
 async fn dead_in_metrics(app: &TestApp) -> u64 {
-    let text = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_text("/metrics").await;
     let line = text
         .lines()
         .find(|l| l.starts_with("ringproof_jobs{state=\"dead\"}"))
@@ -463,24 +454,18 @@ async fn a_hanging_endpoint_never_holds_up_messages() {
         app.start_sms(&format!("+1415555013{i}")).await;
     }
     // Wait until the webhook slots are all held by hanging requests (bounded).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while rcv.hits().len() < 4 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "webhooks never reached the endpoint"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let ms = std::time::Duration::from_millis;
+    eventually("webhooks at the endpoint", ms(5000), ms(10), async || {
+        (rcv.hits().len() >= 4).then_some(())
+    })
+    .await;
     let to = "+14155550199";
     app.start_sms(to).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while app.messages(to).await.is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the SMS waited behind hanging webhooks"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Not waiting behind the hanging webhooks.
+    eventually("the SMS sent", ms(2000), ms(20), async || {
+        (!app.messages(to).await.is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(
         rcv.hits().len(),
         4,

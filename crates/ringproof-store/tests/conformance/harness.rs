@@ -1,9 +1,9 @@
 //! The backends the suite runs against, and the fixtures every test builds its data from.
 //!
 //! SQLite: a fresh file in a fresh temporary directory per test, removed afterwards.
-//! PostgreSQL (only when `RINGPROOF_TEST_DATABASE_URL` is set): a fresh database
-//! `rp_test_<random>` per test, created through that URL and dropped (`WITH (FORCE)`) when
-//! the test ends, even if it panicked. Tests therefore run in parallel without sharing
+//! PostgreSQL (when `RINGPROOF_TEST_DATABASE_URL` is set; its tests are reported as ignored
+//! otherwise): a fresh database `rp_test_<random>` per test, created through that URL and
+//! dropped (`WITH (FORCE)`) when the test ends, even if it panicked (`../support/pg.rs`). Tests therefore run in parallel without sharing
 //! rows. A set but unreachable URL fails the test: a suite that silently skips would let a
 //! broken PostgreSQL backend pass.
 
@@ -22,9 +22,9 @@ use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, StartParams, Verification};
 use ringproof_core::workflow::{Channel, Workflow};
 use ringproof_store::{PgStore, SqliteStore};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 
-pub const PG_URL_VAR: &str = "RINGPROOF_TEST_DATABASE_URL";
+pub use crate::pg::PgDatabase;
 
 /// A fixed "now" so tests can reason about due times exactly.
 pub const NOW: Timestamp = Timestamp(1_800_000_000_000);
@@ -43,54 +43,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A fresh PostgreSQL database, dropped (`WITH (FORCE)`) when this guard is dropped, even
-/// if the test panicked.
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-    /// The URL of this database.
-    pub url: String,
-}
-
-impl PgDatabase {
-    /// `None` when the variable is unset; panics when it is set but PostgreSQL cannot be
-    /// reached or the database cannot be created.
-    pub async fn create() -> Option<Self> {
-        let admin_url = std::env::var(PG_URL_VAR).ok()?;
-        let name = format!("rp_test_{}", random_name());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("{PG_URL_VAR} is set but PostgreSQL cannot be reached: {e}"));
-        // The name is our own hex, not input.
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
-        let url = pg_url_for(&admin_url, &name);
-        Some(Self { admin_url, name, url })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop cannot await and runs inside the test's runtime: use a thread with a runtime
-        // of its own, and wait for it so no database outlives the test process.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(mut c) = PgConnection::connect(&url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut c).await;
-                }
-            });
-        })
-        .join();
     }
 }
 
@@ -121,16 +73,16 @@ impl Backend {
         }
     }
 
-    /// `None` when the variable is unset; panics when it is set but unusable.
-    pub async fn postgres() -> Option<Self> {
-        let db = PgDatabase::create().await?;
+    /// Panics when the variable is unset or PostgreSQL is unusable (see `support/pg.rs`).
+    pub async fn postgres() -> Self {
+        let db = PgDatabase::create("test").await;
         let store = PgStore::connect(&db.url, 8)
             .await
             .expect("connect to the test database");
-        Some(Self {
+        Self {
             store: Arc::new(store),
             kind: Kind::Postgres(db),
-        })
+        }
     }
 
     /// A second store on the same database, as another start of the server would open it.
@@ -178,25 +130,9 @@ impl Backend {
     }
 }
 
-/// `admin_url` with its database replaced by `db`, keeping any query string.
-pub fn pg_url_for(admin_url: &str, db: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin_url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[authority_start..].find('/') {
-        Some(i) => &base[..authority_start + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
-}
-
-/// Runs each named suite function against SQLite and, if configured, PostgreSQL, as the
-/// tests `<name>::sqlite` and `<name>::postgres`. `store:` functions take the store,
+/// Runs each named suite function against SQLite and PostgreSQL, as the tests
+/// `<name>::sqlite` and `<name>::postgres` (ignored, with the reason, when
+/// `RINGPROOF_TEST_DATABASE_URL` is unset). `store:` functions take the store,
 /// `backend:` functions the whole [`Backend`].
 #[macro_export]
 macro_rules! conformance {
@@ -212,11 +148,9 @@ macro_rules! conformance {
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
                 async fn postgres() {
-                    let Some(b) = $crate::harness::Backend::postgres().await else {
-                        eprintln!("{} not set: PostgreSQL variant not run", $crate::harness::PG_URL_VAR);
-                        return;
-                    };
+                    let b = $crate::harness::Backend::postgres().await;
                     $crate::conformance!(@run $how, super::$name, b);
                 }
             }

@@ -129,7 +129,7 @@ pub struct SignzyErrorResponse {
     pub error: SignzyErrorBody,
 }
 
-/// The body of a path parameter that does not match its pattern (seed 002): no `name`,
+/// The body of a path parameter that does not match its pattern (Signzy's Check Link Status page): no `name`,
 /// `statusCode` first.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct SignzyPatternBody {
@@ -256,7 +256,7 @@ impl SignzyError {
             SignzyError::SubscriberNotEligible => {
                 envelope("Subscriber is not eligible for the service", 403, "error", "conflict")
             }
-            // Seed 000's quirk: status 404, statusCode 409.
+            // Signzy's Send Link page's quirk: status 404, statusCode 409.
             SignzyError::CannotIdentifySubscriber => envelope_with(
                 "Cannot identify subscriber",
                 404,
@@ -278,7 +278,7 @@ impl SignzyError {
                     kind: "Bad Request",
                 },
             }),
-            // Seed 002's quirk: status 401, statusCode 500.
+            // Signzy's Check Link Status page's quirk: status 401, statusCode 500.
             SignzyError::InvalidLinkIds => envelope_with(
                 "Invalid requestId or sessionId",
                 401,
@@ -299,7 +299,7 @@ impl SignzyError {
                 "error",
                 "conflict",
             ),
-            // Seed 003's quirk: status 404, statusCode 200.
+            // Signzy's Send OTP page's quirk: status 404, statusCode 200.
             SignzyError::BlockedNumber => envelope_with(
                 "Blocked phone number",
                 404,
@@ -444,7 +444,7 @@ mod tests {
 
     /// Every envelope's `status` is its HTTP status, and `statusCode` agrees with it, except
     /// the seeds' listed quirks (`CannotIdentifySubscriber`, `InvalidLinkIds`,
-    /// `BlockedNumber`: seed 003 lists status 404 with statusCode 200).
+    /// `BlockedNumber`: Signzy's Send OTP page lists status 404 with statusCode 200).
     #[test]
     fn status_equals_error_status() {
         for e in [

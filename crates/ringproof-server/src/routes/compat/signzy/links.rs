@@ -67,7 +67,7 @@ pub struct SendInstantLinkResponse {
     result: LinkIds,
 }
 
-/// The final result of a link verification (seed 002).
+/// The final result of a link verification (Signzy's Check Link Status page).
 #[derive(Serialize, ToSchema)]
 pub struct LinkResult {
     /// 11 decimal digits.
@@ -244,7 +244,7 @@ async fn send_instant_link(
     }))
 }
 
-/// A path id: must match `^[0-9a-fA-F]{24}$` (else seed 002's 400 naming the parameter);
+/// A path id: must match `^[0-9a-fA-F]{24}$` (else Signzy's Check Link Status page's 400 naming the parameter);
 /// read lower-case, the form ids are issued in.
 fn path_id(s: &str, param: &'static str) -> Result<LinkId, SignzyError> {
     if s.len() != 24 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {

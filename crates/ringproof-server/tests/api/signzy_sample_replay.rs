@@ -1,15 +1,16 @@
-//! Issue 3's "Done when": each sample request of the Signzy seeds (000/001 send-instant-link,
-//! 002 poll-check-verify, 003 send-otp, and the VFP exchange of DESIGN.md) replayed against
-//! the real server with only the base URL changed (plus the substitutions noted at each
-//! step), checking that the response has exactly the seed sample's shape: the same keys
-//! and the same JSON types. The seeds' sample error bodies that a sample request itself
-//! produces (a placeholder left in, a field left out) are checked word for word.
+//! Each sample request of Signzy's reference pages (docs/compat-signzy.md: Send Link for
+//! send-instant-link, Check Link Status for poll-check-verify, Send OTP for send-otp, and
+//! the VFP exchange of DESIGN.md) replayed against the real server with only the base URL
+//! changed (plus the substitutions noted at each step), checking that the response has
+//! exactly the page sample's shape: the same keys and the same JSON types. The pages' sample
+//! error bodies that a sample request itself produces (a placeholder left in, a field left
+//! out) are checked word for word.
 
 use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, fresh_pg_url, signzy_body as body, signzy_login as login};
+use crate::helpers::{TestApp, on_both_stores, signzy_body as body, signzy_login as login};
 
 const SEND: &str = "/api/v3/us-kyc/send-instant-link";
 const RESULT: &str = "/api/v3/us-kyc/instant-link-result";
@@ -27,40 +28,36 @@ fn shape(v: &Value) -> Value {
     }
 }
 
-/// Asserts that `got` has the seed sample's shape.
-fn assert_shape(got: &Value, seed_sample: &Value) {
-    assert_eq!(
-        shape(got),
-        shape(seed_sample),
-        "response {got} vs seed sample {seed_sample}"
-    );
+/// Asserts that `got` has the page sample's shape.
+fn assert_shape(got: &Value, sample: &Value) {
+    assert_eq!(shape(got), shape(sample), "response {got} vs page sample {sample}");
 }
 
-/// Seed 000/001's sample request body (camelCase restored from the parameter table).
-fn seed_send_link_body() -> Value {
+/// Signzy's Send Link page's sample request body (camelCase restored from the parameter table).
+fn sample_send_link_body() -> Value {
     json!({"targetUrl": "https://www.google.com", "mobileNumber": "2001001686", "countryCode": "US"})
 }
 
-/// Seed 000's sample response.
-fn seed_send_link_response() -> Value {
+/// Signzy's Send Link page's sample response.
+fn sample_send_link_response() -> Value {
     json!({"result": {"requestId": "f64d44f8-3b0c-449c-8b79-9e2bbe0b2f3b",
         "sessionId": "f64d44f8-3b0c-449c-8b79-9e2bbe0b2f3b"}})
 }
 
-/// Seed 002's sample response after the click.
-fn seed_final_result() -> Value {
+/// Signzy's Check Link Status page's sample response after the click.
+fn sample_final_result() -> Value {
     json!({"result": {"transactionId": "12225083692", "carrier": "T-Mobile USA", "lineType": "mobile",
         "countryCode": "US", "linkClicked": true, "phoneMatch": "indeterminate",
         "sessionId": "646214d929c23b4d42c1fc39", "ipAddressMatch": true, "_id": "6462150e29c23b4d42352a63"}})
 }
 
-/// Seed 002's intermediate response (till the link is clicked).
-fn seed_waiting() -> Value {
+/// Signzy's Check Link Status page's intermediate response (till the link is clicked).
+fn sample_waiting() -> Value {
     json!({"result": {"message": "Please wait for sometime"}})
 }
 
-/// Seed 003's sample success response.
-fn seed_otp_sent() -> Value {
+/// Signzy's Send OTP page's sample success response.
+fn sample_otp_sent() -> Value {
     json!({"result": {"status": 200, "statusDescription": "Success OTP Sent"}})
 }
 
@@ -84,8 +81,8 @@ fn poll_path(request_id: &str, session_id: &str) -> String {
     format!("/api/v3/us-kyc/poll-check-verify/request/{request_id}/session/{session_id}")
 }
 
-/// Adds the seed's target origin to the demo client's allowed origins.
-async fn allow_seed_target(app: &TestApp) {
+/// Adds the page's target origin to the demo client's allowed origins.
+async fn allow_sample_target(app: &TestApp) {
     let id = ClientId::parse(&app.client_id).unwrap();
     let mut origins = app
         .engine
@@ -110,18 +107,18 @@ async fn allow_seed_target(app: &TestApp) {
 
 async fn replay_instant_link(app: TestApp) {
     let t = login(&app).await;
-    allow_seed_target(&app).await;
+    allow_sample_target(&app).await;
 
-    // The curl exactly, `Authorization: <auth token>` placeholder included: seed 002's 401.
+    // The curl exactly, `Authorization: <auth token>` placeholder included: Signzy's Check Link Status page's 401.
     assert_eq!(
-        body(app.post_as("<auth token>", SEND, &seed_send_link_body()).await, 401).await,
+        body(app.post_as("<auth token>", SEND, &sample_send_link_body()).await, 401).await,
         json!({"error": {"name": "Error", "message": "Invalid authentication credentials", "status": 401,
             "reason": "authentication error", "type": "bad request", "statusCode": 401}})
     );
 
-    // Seed 000's sample errors, each from the sample body with that field left out.
+    // Signzy's Send Link page's sample errors, each from the sample body with that field left out.
     for field in ["targetUrl", "mobileNumber", "countryCode"] {
-        let mut b = seed_send_link_body();
+        let mut b = sample_send_link_body();
         b.as_object_mut().unwrap().remove(field);
         assert_eq!(
             body(app.post_as(&t, SEND, &b).await, 400).await,
@@ -131,25 +128,25 @@ async fn replay_instant_link(app: TestApp) {
     }
 
     // The sample body as is: its number 2001001686 has no area code 200, so the number plan
-    // refuses it (documented in docs/compat-signzy.md) with seed 000's body (listed under
+    // refuses it (documented in docs/compat-signzy.md) with Signzy's Send Link page's body (listed under
     // "404" but with status 400; we follow the body).
     assert_eq!(
-        body(app.post_as(&t, SEND, &seed_send_link_body()).await, 400).await,
+        body(app.post_as(&t, SEND, &sample_send_link_body()).await, 400).await,
         error("Not a valid or active number", 400, "conflict", 400)
     );
 
     // Substitution: mobileNumber 2001001686 → 4155550100, the sandbox's active mobile
-    // (the seed's number is not a valid number of the plan, above). Everything else as the
-    // seed, targetUrl https://www.google.com included.
+    // (the page's number is not a valid number of the plan, above). Everything else as the
+    // page's sample, targetUrl https://www.google.com included.
     const MOBILE: &str = "4155550100";
-    let mut b = seed_send_link_body();
+    let mut b = sample_send_link_body();
     b["mobileNumber"] = json!(MOBILE);
     let sent = body(app.post_as(&t, SEND, &b).await, 200).await;
-    assert_shape(&sent, &seed_send_link_response());
+    assert_shape(&sent, &sample_send_link_response());
     let rid = sent["result"]["requestId"].as_str().unwrap().to_owned();
     let sid = sent["result"]["sessionId"].as_str().unwrap().to_owned();
 
-    // Seed 002's curl with its `:requestId` / `:sessionId` placeholders left in: the
+    // Signzy's Check Link Status page's curl with its `:requestId` / `:sessionId` placeholders left in: the
     // pattern errors, word for word (requestId is checked first).
     assert_eq!(
         body(app.get_as(&t, &poll_path(":requestId", ":sessionId")).await, 400).await,
@@ -159,7 +156,7 @@ async fn replay_instant_link(app: TestApp) {
         body(app.get_as(&t, &poll_path(&rid, ":sessionId")).await, 400).await,
         pattern("sessionId")
     );
-    // Seed 002's sample ids belong to no session of ours.
+    // Signzy's Check Link Status page's sample ids belong to no session of ours.
     assert_eq!(
         body(
             app.get_as(&t, &poll_path("6462150e29c23b4d42352a63", "646214d929c23b4d42c1fc39"))
@@ -170,12 +167,12 @@ async fn replay_instant_link(app: TestApp) {
         error("Invalid requestId or sessionId", 401, "unauthorized", 500)
     );
 
-    // Seed 002 with the ids our send returned: waiting until the click (exact body).
+    // Signzy's Check Link Status page with the ids our send returned: waiting until the click (exact body).
     let waiting = body(app.get_as(&t, &poll_path(&rid, &sid)).await, 200).await;
-    assert_shape(&waiting, &seed_waiting());
-    assert_eq!(waiting, seed_waiting());
+    assert_shape(&waiting, &sample_waiting());
+    assert_eq!(waiting, sample_waiting());
 
-    // The click: the SMS's /l/{token} page, its confirm POST (303 to the seed's target
+    // The click: the SMS's /l/{token} page, its confirm POST (303 to the page's target
     // with `vfp`).
     app.drain().await;
     let text = app.messages(&format!("+1{MOBILE}")).await[0]["text"]
@@ -198,40 +195,24 @@ async fn replay_instant_link(app: TestApp) {
         .unwrap_or_else(|| panic!("{location}"))
         .to_owned();
 
-    // Seed 002 after the click: the final result's shape.
+    // Signzy's Check Link Status page after the click: the final result's shape.
     let polled = body(app.get_as(&t, &poll_path(&rid, &sid)).await, 200).await;
-    assert_shape(&polled, &seed_final_result());
+    assert_shape(&polled, &sample_final_result());
     assert_eq!(polled["result"]["_id"], json!(rid));
     assert_eq!(polled["result"]["sessionId"], json!(sid));
     assert_eq!(polled["result"]["linkClicked"], json!(true));
 
     // instant-link-result (DESIGN.md) with the VFP of the click: the same final result.
     let exchanged = body(app.post_as(&t, RESULT, &json!({"vfp": vfp})).await, 200).await;
-    assert_shape(&exchanged, &seed_final_result());
+    assert_shape(&exchanged, &sample_final_result());
     assert_eq!(exchanged, polled);
     app.stop().await;
 }
 
-#[tokio::test]
-async fn seeds_000_001_002_instant_link_replay_sqlite() {
-    replay_instant_link(TestApp::spawn().await).await;
-}
+on_both_stores!(send_link_and_check_link_status_pages_replay, replay_instant_link);
 
-#[tokio::test]
-async fn seeds_000_001_002_instant_link_replay_postgres() {
-    let Some(url) = fresh_pg_url().await else { return };
-    replay_instant_link(
-        TestApp::spawn_with(Opts {
-            database_url: Some(url),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
-
-/// Seed 003's sample request body (camelCase restored; its masked number as printed).
-fn seed_send_otp_body() -> Value {
+/// Signzy's Send OTP page's sample request body (camelCase restored; its masked number as printed).
+fn sample_send_otp_body() -> Value {
     json!({"clientId": "64c1115454eb66846d026abf", "phoneNumber": "+1-99XXXXXXX1", "channel": "smsOtp",
         "customTextId": "6"})
 }
@@ -240,11 +221,11 @@ async fn replay_send_otp(app: TestApp) {
     let t = login(&app).await;
     let invalid_number = error("Mobile number is not valid/allowed", 400, "bad request", 400);
 
-    // Without the Authorization header: seed 003's 401 body, exactly.
+    // Without the Authorization header: Signzy's Send OTP page's 401 body, exactly.
     let r = app
         .http
         .post(format!("{}{SEND_OTP}", app.base))
-        .json(&seed_send_otp_body())
+        .json(&sample_send_otp_body())
         .send()
         .await
         .unwrap();
@@ -252,26 +233,26 @@ async fn replay_send_otp(app: TestApp) {
 
     // The sample body as is: Signzy's clientId is not our client → "Customer not found".
     assert_eq!(
-        body(app.post_as(&t, SEND_OTP, &seed_send_otp_body()).await, 400).await,
+        body(app.post_as(&t, SEND_OTP, &sample_send_otp_body()).await, 400).await,
         error("Customer not found", 400, "bad request", 400)
     );
 
-    // Substitution 1: clientId → our client's id (the login's userId). The seed's masked
+    // Substitution 1: clientId → our client's id (the login's userId). The page's masked
     // number, and its parameter table's example +1-9907676111 (no area code 990, refused by
     // the number plan, see docs/compat-signzy.md), are both "Mobile number is not
     // valid/allowed".
-    let mut b = seed_send_otp_body();
+    let mut b = sample_send_otp_body();
     b["clientId"] = json!(app.client_id);
     assert_eq!(body(app.post_as(&t, SEND_OTP, &b).await, 400).await, invalid_number);
     b["phoneNumber"] = json!("+1-9907676111");
     assert_eq!(body(app.post_as(&t, SEND_OTP, &b).await, 400).await, invalid_number);
 
     // Substitution 2: phoneNumber +1-9907676111 → +1-4155550123, a valid US number in the
-    // seed's `+<cc>-<digits>` form, because the seed's numbers are not valid in the plan.
+    // page's `+<cc>-<digits>` form, because the page's numbers are not valid in the plan.
     b["phoneNumber"] = json!("+1-4155550123");
     let sent = body(app.post_as(&t, SEND_OTP, &b).await, 200).await;
-    assert_shape(&sent, &seed_otp_sent());
-    assert_eq!(sent, seed_otp_sent());
+    assert_shape(&sent, &sample_otp_sent());
+    assert_eq!(sent, sample_otp_sent());
 
     // customTextId "6": a 6-digit code in the default text.
     app.drain().await;
@@ -286,20 +267,4 @@ async fn replay_send_otp(app: TestApp) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn seed_003_send_otp_replay_sqlite() {
-    replay_send_otp(TestApp::spawn().await).await;
-}
-
-#[tokio::test]
-async fn seed_003_send_otp_replay_postgres() {
-    let Some(url) = fresh_pg_url().await else { return };
-    replay_send_otp(
-        TestApp::spawn_with(Opts {
-            database_url: Some(url),
-            ..Opts::default()
-        })
-        .await,
-    )
-    .await;
-}
+on_both_stores!(send_otp_page_replay, replay_send_otp);
