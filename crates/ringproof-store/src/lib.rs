@@ -16,7 +16,7 @@
 
 mod codec;
 mod error;
-mod links;
+mod link_sessions;
 mod migrate;
 pub mod postgres;
 mod query;

@@ -216,7 +216,7 @@ pub(crate) use bind_verification_fields;
 macro_rules! bind_link {
     ($q:expr, $l:expr) => {{
         let (l, s) = ($l, &$l.session);
-        let c = $crate::links::ClickCols::of(s);
+        let c = $crate::link_sessions::ClickCols::of(s);
         $q.bind(l.request_id.as_str())
             .bind(l.session_id.as_str())
             .bind(s.client_id.as_str())
@@ -313,7 +313,7 @@ macro_rules! store_impl {
             use sqlx::Row as _;
             use $crate::codec::{self, ClientCols, client_columns, verification_columns};
             use $crate::error::db;
-            use $crate::links::{self, ClickCols, link_columns};
+            use $crate::link_sessions::{self, ClickCols, link_columns};
             use $crate::migrate::{self, Migration};
             use $crate::query::{Backend, Conn, PURGE_BATCH, select};
 
@@ -375,7 +375,7 @@ macro_rules! store_impl {
                 ) -> Result<Option<LinkRecord>, StoreError> {
                     const OP: &str = "update link";
                     let q = sqlx::query(select).bind(token_hash.as_slice());
-                    let Some(before) = c.optional(OP, q, links::link).await? else {
+                    let Some(before) = c.optional(OP, q, link_sessions::link).await? else {
                         return Ok(None);
                     };
                     let mut after = before.clone();
@@ -715,13 +715,13 @@ macro_rules! store_impl {
                         .bind(request_id.as_str())
                         .bind(session_id.as_str())
                         .bind(client.as_str());
-                    self.read().await?.optional("get link", q, links::link).await
+                    self.read().await?.optional("get link", q, link_sessions::link).await
                 }
 
                 async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE token_hash = $1"))
                         .bind(token_hash.as_slice());
-                    self.read().await?.optional("link by token", q, links::link).await
+                    self.read().await?.optional("link by token", q, link_sessions::link).await
                 }
 
                 async fn link_by_vfp_hash(
@@ -732,7 +732,7 @@ macro_rules! store_impl {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE vfp_hash = $1 AND client_id = $2"))
                         .bind(vfp_hash.as_slice())
                         .bind(client.as_str());
-                    self.read().await?.optional("link by vfp", q, links::link).await
+                    self.read().await?.optional("link by vfp", q, link_sessions::link).await
                 }
 
                 async fn update_link(

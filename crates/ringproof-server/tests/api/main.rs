@@ -10,8 +10,8 @@ mod helpers;
 mod idempotency;
 mod idenfy;
 mod isolation;
+mod link_engine;
 mod link_pages;
-mod links;
 mod multinode;
 mod ops;
 #[path = "../../../ringproof-store/tests/support/pg.rs"]
@@ -20,7 +20,7 @@ mod providers;
 mod receipts;
 mod sandbox_audio;
 mod signzy_auth;
-mod signzy_links;
+mod signzy_instant_link;
 mod signzy_otp;
 mod signzy_sample_replay;
 mod timing;

@@ -31,7 +31,7 @@ use sqlx::{Postgres, Row as _};
 
 use crate::codec::{self, VerificationCols, verification_columns};
 use crate::error::db;
-use crate::links::link_columns;
+use crate::link_sessions::link_columns;
 use crate::migrate;
 use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, dialect, select, transition};
 

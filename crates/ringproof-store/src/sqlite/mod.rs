@@ -37,7 +37,7 @@ use self::readers::{ReaderGuard, Readers};
 use self::writer::{Batch, Writer, WriterGuard};
 use crate::codec::{self, VerificationCols, verification_columns};
 use crate::error::{db, map};
-use crate::links::link_columns;
+use crate::link_sessions::link_columns;
 use crate::migrate;
 use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, dialect, select, transition};
 

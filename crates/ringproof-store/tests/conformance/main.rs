@@ -16,7 +16,7 @@ mod cancellation;
 mod clients;
 mod idempotency;
 mod jobs;
-mod links;
+mod link_sessions;
 mod migrations;
 mod purge;
 mod sessions;

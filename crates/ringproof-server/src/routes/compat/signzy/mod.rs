@@ -8,7 +8,7 @@
 //! resolved by the [`SignzyClient`] extractor.
 
 pub mod error;
-pub mod links;
+pub mod instant_link;
 pub mod otp;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(me))
         .merge(otp::router())
-        .merge(links::router())
+        .merge(instant_link::router())
         .route_layer(axum::middleware::from_fn(deadline))
 }
 
