@@ -72,9 +72,8 @@ mod tests {
             resolve("p", "auth_token", Some(&v), None).unwrap().expose_secret(),
             "tok"
         );
-        let dir = std::env::temp_dir().join(format!("rp-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("tok");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tok");
         std::fs::write(&f, "from-file\n").unwrap();
         assert_eq!(
             resolve("p", "auth_token", None, Some(&f)).unwrap().expose_secret(),
@@ -87,6 +86,5 @@ mod tests {
         assert!(resolve_optional("p", "x", None, None).unwrap().is_none());
         // Debug never shows the value.
         assert!(!format!("{v:?}").contains("tok"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -377,12 +377,8 @@ mod tests {
 
     #[test]
     fn the_idenfy_timeline_is_read_and_checked() {
-        let dir = std::env::temp_dir().join(format!(
-            "rp-config-{}",
-            ringproof_core::crypto::hex(&ringproof_core::crypto::random_bytes::<8>())
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("ringproof.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringproof.toml");
         let load = |toml: &str| {
             std::fs::write(&file, toml).unwrap();
             Config::load(Some(&file), &Overrides::default())
@@ -416,17 +412,12 @@ mod tests {
             let e = load(toml).unwrap_err().to_string();
             assert!(e.starts_with(start), "{toml}: {e}");
         }
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn worker_limits_providers_and_routes_are_read_and_checked() {
-        let dir = std::env::temp_dir().join(format!(
-            "rp-config-{}",
-            ringproof_core::crypto::hex(&ringproof_core::crypto::random_bytes::<8>())
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("ringproof.toml");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ringproof.toml");
         let load = |toml: &str| {
             std::fs::write(&file, toml).unwrap();
             Config::load(Some(&file), &Overrides::default()).map(|(c, _)| c)
@@ -446,7 +437,6 @@ mod tests {
         assert_eq!(c.routes[0].prefix.as_deref(), Some("+1"));
         assert_eq!(c.routes[0].channel, Some(ringproof_core::workflow::Channel::Voice));
         assert!(err("[providers.x]\nkind = \"carrier-pigeon\"\n").contains("unknown variant"));
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

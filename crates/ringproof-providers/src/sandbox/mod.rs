@@ -290,7 +290,9 @@ mod tests {
 
     #[tokio::test]
     async fn records_once_per_key_newest_first_and_survives_reopen() {
-        let dir = std::env::temp_dir().join(format!("rp-sandbox-{}", hex(&random_bytes::<8>())));
+        let tmp = tempfile::tempdir().unwrap();
+        // A folder that does not exist yet: opening creates it.
+        let dir = tmp.path().join("data");
         let path = dir.join("sandbox.db");
         let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
         let s = SandboxSender::open(&path, clock.clone()).await.unwrap();
@@ -320,14 +322,13 @@ mod tests {
             (Some("Acme"), None)
         );
         assert!(s.messages(Some("+14155550199"), 10).await.unwrap().is_empty());
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// An outbox written before the sender was recorded gains the column and keeps its rows.
     #[tokio::test]
     async fn an_outbox_without_the_sender_column_is_upgraded() {
-        let dir = std::env::temp_dir().join(format!("rp-sandbox-{}", hex(&random_bytes::<8>())));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let path = dir.join("sandbox.db");
         let opts = SqliteConnectOptions::from_str("sqlite:")
             .unwrap()
@@ -359,12 +360,12 @@ mod tests {
         let all = s.messages(None, 10).await.unwrap();
         let got: Vec<_> = all.iter().map(|m| (m.text.as_str(), m.sender.as_deref())).collect();
         assert_eq!(got, [("new", Some("Acme")), ("old", None)]);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_sends_share_commits_and_each_is_recorded_once() {
-        let dir = std::env::temp_dir().join(format!("rp-sandbox-{}", hex(&random_bytes::<8>())));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
         let s = SandboxSender::open(&dir.join("sandbox.db"), clock).await.unwrap();
         let to = PhoneNumber::parse_e164("+14155550123").unwrap();
@@ -394,6 +395,5 @@ mod tests {
         texts.sort();
         texts.dedup();
         assert_eq!((all.len(), texts.len()), (20, 20));
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
