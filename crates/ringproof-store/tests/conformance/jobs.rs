@@ -13,7 +13,7 @@ use ringproof_core::webhook;
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
-use crate::harness::{Backend, NOW, client, job_for, sms, stored_sms};
+use crate::harness::{Backend, NOW, claim_one, client, job_for, sms, stored_sms};
 
 conformance!(store: two_claimers_never_share_a_job);
 conformance!(backend: lease_retry_bury_complete_and_counters);
@@ -249,12 +249,7 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
     // Completing again (a duplicate after a lost answer) changes nothing but the events,
     // and an event whose verification is gone is dropped without failing the batch.
     let (v4, _) = stored_sms(store, &c.id).await;
-    let j4 = store
-        .claim_jobs(NOW.plus_secs(2), 60_000, 10, JobQueue::All)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let j4 = claim_one(store, NOW.plus_secs(2)).await;
     assert_eq!(j4.verification_id.as_ref(), Some(&v4.id));
     assert_eq!(
         store
@@ -275,12 +270,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     let c = client(store).await;
     let other = client(store).await;
     let (v1, _) = stored_sms(store, &c.id).await;
-    let j1 = store
-        .claim_jobs(NOW.plus_secs(1), 60_000, 10, JobQueue::All)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let j1 = claim_one(store, NOW.plus_secs(1)).await;
     let sent = NewEvent {
         kind: EventKind::Sent,
         channel: Some(Channel::Sms),
@@ -331,12 +321,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     // A batch that cannot be written in full (a new job's id is taken) writes nothing: the
     // completed job stays, its event is not recorded, no new job appears.
     let (v2, _) = stored_sms(store, &c.id).await;
-    let j2 = store
-        .claim_jobs(NOW.plus_secs(3), 60_000, 10, JobQueue::All)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let j2 = claim_one(store, NOW.plus_secs(3)).await;
     assert_eq!(j2.verification_id.as_ref(), Some(&v2.id));
     let events_before = store.list_events(&c.id, &v2.id).await.unwrap();
     let fresh = webhook::job(&c.id, &v2.id, &sent);

@@ -13,7 +13,7 @@ use ringproof_core::verification::{CheckOutcome, Ctx, Effects, Options, Status, 
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
-use crate::harness::{CODE, NOW, WRONG, claimable, client, keys, sms, sorted, stored_sms, three_steps};
+use crate::harness::{CODE, NOW, WRONG, claimable, client, event_kinds, keys, sms, sorted, stored_sms, three_steps};
 
 conformance!(
     store: round_trip_with_jobs_and_events,
@@ -202,13 +202,7 @@ async fn fifty_concurrent_wrong_checks(store: Arc<dyn Store>) {
     assert_eq!(stored.status, Status::MaxAttemptsReached);
     assert_eq!(stored.wrong_checks, 5);
     assert_eq!(stored.code_hash, None);
-    let kinds: Vec<_> = store
-        .list_events(&c.id, &v.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = event_kinds(&store, &c.id, &v.id).await;
     assert_eq!(kinds.iter().filter(|k| **k == "check_wrong").count(), 5);
     assert_eq!(kinds.iter().filter(|k| **k == "max_attempts_reached").count(), 1);
 }
@@ -284,13 +278,7 @@ async fn cancel_deletes_the_pending_jobs_of_that_verification_only(store: Arc<dy
     let left = claimable(&store, NOW.plus_secs(3600)).await;
     assert!(!deliver.is_empty() && deliver.iter().all(|d| !left.contains(d)));
     assert_eq!(left, sorted(other_ids));
-    let kinds: Vec<_> = store
-        .list_events(&c.id, &v.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = event_kinds(&store, &c.id, &v.id).await;
     assert_eq!(kinds.last().copied(), Some("canceled"));
 }
 
@@ -432,13 +420,7 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     let left = claimable(&store, late.plus_secs(61)).await;
     assert!(!left.contains(&deliver), "expiry took the unsent delivery with it");
     assert!(left.is_empty());
-    let kinds: Vec<_> = store
-        .list_events(&c.id, &v.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = event_kinds(&store, &c.id, &v.id).await;
     assert_eq!(kinds.last().copied(), Some("expired"));
 }
 
