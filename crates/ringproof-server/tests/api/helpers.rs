@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use reqwest::Response;
+use ringproof_core::client::Client;
 use ringproof_core::code::CodeSource;
+use ringproof_core::engine::ClientChange;
 use ringproof_core::engine::Engine;
+use ringproof_core::ids::ClientId;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::{ManualClock, Timestamp};
 use ringproof_server::config::Config;
@@ -289,8 +292,72 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Starts a verification and returns its id (asserting 201).
+    pub async fn start_id(&self, body: Value) -> String {
+        self.start(body).await["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn start_sms(&self, to: &str) -> String {
-        self.start(json!({"to": to})).await["id"].as_str().unwrap().to_owned()
+        self.start_id(json!({"to": to})).await
+    }
+
+    /// Checks `code` against verification `id` on the native API.
+    pub async fn check(&self, id: &str, code: &str) -> Response {
+        self.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
+            .await
+    }
+
+    /// The events of verification `id` as the native API lists them (asserting 200).
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let r = self.get(&format!("/v1/verifications/{id}/events")).await;
+        assert_eq!(r.status(), 200);
+        let mut body: Value = r.json().await.unwrap();
+        match body["events"].take() {
+            Value::Array(events) => events,
+            other => panic!("events is not a list: {other}"),
+        }
+    }
+
+    /// The kinds of verification `id`'s events, oldest first.
+    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+        let events = self.events(id).await;
+        events.iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// The kind and detail (empty when there is none) of verification `id`'s events.
+    pub async fn event_details(&self, id: &str) -> Vec<(String, String)> {
+        let events = self.events(id).await;
+        events
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["detail"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The demo client's id.
+    pub fn demo_id(&self) -> ClientId {
+        ClientId::parse(&self.client_id).unwrap()
+    }
+
+    /// The demo client as stored.
+    pub async fn demo(&self) -> Client {
+        let store = self.engine.store();
+        store.client_by_id(&self.demo_id()).await.unwrap().unwrap()
+    }
+
+    /// Changes the demo client's controls (as `ringproof client update` does).
+    pub async fn update_client(&self, change: ClientChange) {
+        self.engine.update_client(&self.demo_id(), change).await.unwrap();
+    }
+
+    /// The job queue's (due, scheduled, dead) counts at the clock's time.
+    pub async fn job_counts(&self) -> (u64, u64, u64) {
+        let stats = self.engine.store().job_stats(self.engine.now()).await.unwrap();
+        (stats.due, stats.scheduled, stats.dead)
     }
 
     /// Runs every job due at the clock's current time.

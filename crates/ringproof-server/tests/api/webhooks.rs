@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
 use ringproof_core::crypto::hex;
-use ringproof_core::ids::ClientId;
 use ringproof_core::time::{Clock, SystemClock, Timestamp};
 use ringproof_core::webhook::{self, SignatureError};
 use serde_json::{Value, json};
@@ -99,7 +98,7 @@ impl Receiver {
 
 /// Gives the demo client a webhook at `url` and returns its secret.
 async fn set_webhook(app: &TestApp, url: &str) -> String {
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     app.engine
         .set_webhook(&id, Some(url))
         .await
@@ -107,22 +106,8 @@ async fn set_webhook(app: &TestApp, url: &str) -> String {
         .expect("a new secret")
 }
 
-async fn event_kinds(app: &TestApp, id: &str) -> Vec<String> {
-    let r = app.get(&format!("/v1/verifications/{id}/events")).await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn check(app: &TestApp, id: &str, code: &str) -> Value {
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(id, code).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
@@ -156,7 +141,7 @@ async fn every_event_is_posted_once_signed_and_without_the_number_or_code() {
     app.drain().await;
 
     let hits = rcv.hits();
-    let kinds = event_kinds(&app, &id).await;
+    let kinds = app.event_kinds(&id).await;
     for k in ["created", "send_queued", "sent", "check_wrong", "approved"] {
         assert!(kinds.iter().any(|e| e == k), "{k} in {kinds:?}");
     }
@@ -209,13 +194,10 @@ async fn every_event_is_posted_once_signed_and_without_the_number_or_code() {
     assert_eq!(app.engine.store().job_stats(app.clock.now()).await.unwrap().dead, 0);
 
     // A client without a webhook is not notified: new verifications stay silent.
-    app.engine
-        .set_webhook(&ClientId::parse(&app.client_id).unwrap(), None)
-        .await
-        .unwrap();
+    app.engine.set_webhook(&app.demo_id(), None).await.unwrap();
     let quiet = app.start_sms("+14155550124").await;
     app.drain().await;
-    assert!(!event_kinds(&app, &quiet).await.is_empty());
+    assert!(!app.event_kinds(&quiet).await.is_empty());
     assert_eq!(rcv.hits().len(), hits.len());
     app.stop().await;
 }
@@ -393,7 +375,7 @@ async fn an_endpoint_that_refuses_connections_is_given_up_too() {
     assert_eq!(check(&app, &id, &code).await["status"], "approved");
 
     drain_until_idle(&app, 400).await;
-    let events = event_kinds(&app, &id).await.len() as u64;
+    let events = app.event_kinds(&id).await.len() as u64;
     assert_eq!(
         app.engine.store().job_stats(app.clock.now()).await.unwrap().dead,
         events
@@ -506,7 +488,7 @@ async fn a_verification_left_alone_announces_its_expiry() {
         ),
         Ok(())
     );
-    assert_eq!(event_kinds(&app, &id).await.last().map(String::as_str), Some("expired"));
+    assert_eq!(app.event_kinds(&id).await.last().map(String::as_str), Some("expired"));
     let r = app.get(&format!("/v1/verifications/{id}")).await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "expired");
     app.stop().await;
