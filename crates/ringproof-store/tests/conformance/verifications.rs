@@ -9,6 +9,7 @@ use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::ids::{JobId, VerificationId};
 use ringproof_core::job::JobKind;
 use ringproof_core::ports::Store;
+use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{CheckOutcome, Ctx, Effects, Options, Status, Verification};
 use ringproof_core::workflow::Channel;
 
@@ -334,22 +335,7 @@ async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
 
     // Run the voice step the way the engine does: its job is deleted in the transaction
     // that records the step, and the step's delivery is queued in it too.
-    let keys = keys();
-    let codes = ScriptedCodeSource::new(["654321"]);
-    let mut run = |v: &mut Verification| {
-        let mut fx = Effects::default();
-        v.run_step(
-            1,
-            &Ctx {
-                keys: &keys,
-                codes: &codes,
-                sms_template: None,
-                now: at,
-            },
-            &mut fx,
-        );
-        fx
-    };
+    let mut run = |v: &mut Verification| run_second_step(v, at);
     let after = store
         .update_verification(&c.id, &v.id, Some(&step.id), &mut run)
         .await
@@ -382,6 +368,21 @@ async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
     );
 }
 
+/// Runs step 1 (the second) of `v` at `now` as the engine does, issuing code 654321 if the
+/// step asks for a new one.
+fn run_second_step(v: &mut Verification, now: Timestamp) -> Effects {
+    let (keys, codes) = (keys(), ScriptedCodeSource::new(["654321"]));
+    let ctx = Ctx {
+        keys: &keys,
+        codes: &codes,
+        sms_template: None,
+        now,
+    };
+    let mut fx = Effects::default();
+    v.run_step(1, &ctx, &mut fx);
+    fx
+}
+
 /// The finished job and the cancelled steps can be the same kind of row in one
 /// transaction: a step job that runs after expiry ends the verification.
 async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn Store>) {
@@ -394,20 +395,8 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     let step = claimed.iter().find(|j| j.kind == JobKind::Step).unwrap();
     let deliver = claimed.iter().find(|j| j.kind == JobKind::Deliver).unwrap().id.clone();
 
-    let keys = keys();
-    let codes = ScriptedCodeSource::new(["654321"]);
     let mut run = |v: &mut Verification| {
-        let mut fx = Effects::default();
-        v.run_step(
-            1,
-            &Ctx {
-                keys: &keys,
-                codes: &codes,
-                sms_template: None,
-                now: late,
-            },
-            &mut fx,
-        );
+        let fx = run_second_step(v, late);
         assert!(fx.cancel_pending_steps && fx.jobs.is_empty());
         fx
     };
