@@ -77,6 +77,16 @@ pub struct Opts {
     pub configure: Option<ConfigChange>,
 }
 
+impl Opts {
+    /// These options on the data directory `dir` (a restart spawns a second app on the same).
+    pub fn in_dir(self, dir: &std::path::Path) -> Self {
+        Self {
+            data_dir: Some(dir.to_path_buf()),
+            ..self
+        }
+    }
+}
+
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
 /// send handed to it anyway.
 pub struct DownSender;
@@ -260,6 +270,12 @@ impl TestApp {
         self.post_as(&self.auth(), path, body).await
     }
 
+    /// POSTs `body` to `path` without credentials.
+    pub async fn post_anonymous(&self, path: &str, body: &Value) -> Response {
+        let r = self.http.post(format!("{}{path}", self.base)).json(body);
+        r.send().await.unwrap()
+    }
+
     pub async fn get_as(&self, auth: &str, path: &str) -> Response {
         self.http
             .get(format!("{}{path}", self.base))
@@ -436,13 +452,8 @@ pub async fn signzy_body(r: Response, status: u16) -> Value {
 
 /// Logs in on the Signzy face and returns the access token (asserting 200).
 pub async fn signzy_token(app: &TestApp, username: &str, password: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v3/patrons/login", app.base))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap();
+    let login = json!({"username": username, "password": password});
+    let r = app.post_anonymous("/api/v3/patrons/login", &login).await;
     signzy_body(r, 200).await["id"].as_str().unwrap().to_owned()
 }
 

@@ -265,11 +265,7 @@ async fn configured_durations_set_the_schedule_and_the_text() {
 async fn restart_places_the_due_call_exactly_once() {
     const TO: &str = "+12025550163";
     let dir = temp_dir("idenfy-restart");
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..scripted()
-    })
-    .await;
+    let app = TestApp::spawn_with(scripted().in_dir(dir.path())).await;
     let id = send(&app, json!({"phone_number": TO, "sender_name": "Acme"})).await;
     app.drain().await;
     app.clock.advance_secs(100);
@@ -277,11 +273,7 @@ async fn restart_places_the_due_call_exactly_once() {
     app.stop().await;
 
     // The new server's clock starts at the same instant as the first one's.
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..scripted()
-    })
-    .await;
+    let app = TestApp::spawn_with(scripted().in_dir(dir.path())).await;
     app.clock.advance_secs(150);
     assert_eq!(app.drain().await, 2, "the step, then its call");
     assert_eq!(app.drain().await, 0);
@@ -302,11 +294,7 @@ async fn restart_places_the_due_call_exactly_once() {
 async fn restart_after_code_a_ended_skips_its_call_and_places_the_new_code_call() {
     const TO: &str = "+12025550163";
     let dir = temp_dir("idenfy-restart-skip");
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..scripted()
-    })
-    .await;
+    let app = TestApp::spawn_with(scripted().in_dir(dir.path())).await;
     let id = send(&app, json!({"phone_number": TO, "sender_name": "Acme"})).await;
     app.drain().await;
     app.clock.advance_secs(60);
@@ -551,13 +539,7 @@ async fn auth_is_http_basic() {
             .to_owned(),
     );
     for path in [SEND, VERIFY] {
-        let r = app
-            .http
-            .post(format!("{}{path}", app.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_anonymous(path, &body).await;
         assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"ringproof\"");
         assert_eq!(error(r, 401).await, unauthorized);
         for bad in [

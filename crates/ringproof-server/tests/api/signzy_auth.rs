@@ -259,13 +259,7 @@ async fn malformed_requests_get_the_400_envelope() {
         (json!({"username": "demo"}), "password"),
         (json!({"username": "demo", "password": null}), "password"),
     ] {
-        let r = app
-            .http
-            .post(format!("{}{LOGIN}", app.base))
-            .json(&b)
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_anonymous(LOGIN, &b).await;
         assert_eq!(body(r, 400).await, required(field), "{b}");
     }
     let r = app

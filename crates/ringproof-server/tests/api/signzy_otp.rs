@@ -171,13 +171,7 @@ async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {
         .await
         .unwrap();
     assert_eq!(body(r, 400).await, error("Request parse failure", 400, "conflict"));
-    let r = app
-        .http
-        .post(format!("{}{SEND}", app.base))
-        .json(&full)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_anonymous(SEND, &full).await;
     assert_eq!(body(r, 401).await, json!({"message": "No API key found in request"}));
     let r = app.post_as(&app.auth(), SEND, &full).await;
     assert_eq!(

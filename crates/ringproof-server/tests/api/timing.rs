@@ -142,22 +142,14 @@ async fn approval_cancels_later_steps() {
 async fn restart_resumes_scheduled_steps() {
     use crate::helpers::{Opts, temp_dir};
     let dir = temp_dir("restart");
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Opts::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Opts::default().in_dir(dir.path())).await;
     let id = app.start_id(sms_then_call_after_2_minutes()).await;
     app.drain().await;
     let code = app.last_code(TO).await;
     app.clock.advance_secs(60);
     app.stop().await;
 
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Opts::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Opts::default().in_dir(dir.path())).await;
     app.clock.advance_secs(125);
     assert_eq!(app.drain().await, 2);
     assert_eq!(app.drain().await, 0);
