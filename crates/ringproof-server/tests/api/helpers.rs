@@ -10,6 +10,7 @@ use ringproof_core::code::CodeSource;
 use ringproof_core::engine::ClientChange;
 use ringproof_core::engine::Engine;
 use ringproof_core::ids::ClientId;
+use ringproof_core::job::JobStats;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::{ManualClock, Timestamp};
 use ringproof_server::config::Config;
@@ -370,9 +371,14 @@ impl TestApp {
         self.engine.update_client(&self.demo_id(), change).await.unwrap();
     }
 
+    /// The job queue's counts at the clock's time.
+    pub async fn job_stats(&self) -> JobStats {
+        self.engine.store().job_stats(self.engine.now()).await.unwrap()
+    }
+
     /// The job queue's (due, scheduled, dead) counts at the clock's time.
     pub async fn job_counts(&self) -> (u64, u64, u64) {
-        let stats = self.engine.store().job_stats(self.engine.now()).await.unwrap();
+        let stats = self.job_stats().await;
         (stats.due, stats.scheduled, stats.dead)
     }
 

@@ -402,7 +402,7 @@ async fn send_otp_is_upstream_down_when_the_provider_is_unavailable() {
     // The native API: 503 upstream_down, nothing stored either.
     let r = app.post("/v1/verifications", &json!({"to": TO})).await;
     assert_eq!(error_code(r, 503).await, "upstream_down");
-    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!(stats.due, 0);
     app.stop().await;
 }

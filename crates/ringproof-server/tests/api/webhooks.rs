@@ -191,7 +191,7 @@ async fn every_event_is_posted_once_signed_and_without_the_number_or_code() {
     );
     let sent = hits.iter().find(|h| h.kind() == "verification.sent").unwrap().json();
     assert_eq!(sent["data"]["channel"], "sms");
-    assert_eq!(app.engine.store().job_stats(app.clock.now()).await.unwrap().dead, 0);
+    assert_eq!(app.job_stats().await.dead, 0);
 
     // A client without a webhook is not notified: new verifications stay silent.
     app.engine.set_webhook(&app.demo_id(), None).await.unwrap();
@@ -298,7 +298,7 @@ async fn drain_until_idle(app: &TestApp, step_s: i64) {
     for _ in 0..60 {
         app.clock.advance_secs(step_s);
         app.drain().await;
-        let s = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+        let s = app.job_stats().await;
         if s.due + s.scheduled == 0 {
             return;
         }
@@ -325,7 +325,7 @@ async fn a_failing_endpoint_is_retried_with_backoff_then_given_up_while_the_api_
     app.drain().await;
     let first = rcv.hits();
     assert_eq!(first.len(), 3, "created, send_queued, sent: one attempt each");
-    let stats = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!((stats.due, stats.dead), (0, 0), "retried later, not given up");
 
     // Backoff: the first retry waits 60 to 120 s, never less.
@@ -354,7 +354,7 @@ async fn a_failing_endpoint_is_retried_with_backoff_then_given_up_while_the_api_
             "{wid}: each retry waits"
         );
     }
-    let stats = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!(stats.dead, ids.len() as u64, "each given up once, as a dead letter");
     assert_eq!(dead_in_metrics(&app).await, ids.len() as u64);
     app.stop().await;
@@ -370,16 +370,13 @@ async fn an_endpoint_that_refuses_connections_is_given_up_too() {
 
     let id = app.start_sms(TO).await;
     app.drain().await;
-    assert_eq!(app.engine.store().job_stats(app.clock.now()).await.unwrap().dead, 0);
+    assert_eq!(app.job_stats().await.dead, 0);
     let code = app.last_code(TO).await;
     assert_eq!(check(&app, &id, &code).await["status"], "approved");
 
     drain_until_idle(&app, 400).await;
     let events = app.event_kinds(&id).await.len() as u64;
-    assert_eq!(
-        app.engine.store().job_stats(app.clock.now()).await.unwrap().dead,
-        events
-    );
+    assert_eq!(app.job_stats().await.dead, events);
     assert_eq!(dead_in_metrics(&app).await, events);
     app.stop().await;
 }
@@ -410,7 +407,7 @@ async fn a_hanging_endpoint_times_out_while_the_api_answers() {
     drain.await.unwrap();
 
     assert!(rcv.hits().len() >= 3, "the hanging endpoint was reached");
-    let stats = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!((stats.due, stats.dead), (0, 0), "timed out attempts are retried later");
     assert!(stats.scheduled >= 3);
     app.stop().await;
