@@ -71,6 +71,23 @@ where
     (start.elapsed(), all)
 }
 
+/// POSTs `body` to `url` with the client's credentials and returns the answer's JSON.
+async fn post_json(http: &reqwest::Client, url: String, auth: &str, body: Value) -> Value {
+    let r = http
+        .post(url)
+        .header("authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    r.json().await.unwrap()
+}
+
+/// The `i`th number of run `run_id` in area code `area` (each run uses other numbers).
+fn number(area: u32, run_id: u64, i: usize) -> String {
+    format!("+1{area}{}", 2_000_000 + (run_id * 10_000 + i as u64) % 8_000_000)
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -104,18 +121,9 @@ async fn main() {
     let (elapsed, lat) = run(flows, conc, move |i| {
         let (http, base, auth, phases) = (h.clone(), b.clone(), a.clone(), ph.clone());
         async move {
-            let to = format!("+1415{}", 2_000_000 + (run_id * 10_000 + i as u64) % 8_000_000);
+            let to = number(415, run_id, i);
             let t = Instant::now();
-            let v: Value = http
-                .post(format!("{base}/v1/verifications"))
-                .header("authorization", &auth)
-                .json(&json!({"to": to}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v = post_json(&http, format!("{base}/v1/verifications"), &auth, json!({"to": to})).await;
             let id = v["id"]
                 .as_str()
                 .unwrap_or_else(|| panic!("start failed: {v}"))
@@ -135,16 +143,8 @@ async fn main() {
             })
             .await;
             let received = t.elapsed();
-            let r: Value = http
-                .post(format!("{base}/v1/verifications/{id}/check"))
-                .header("authorization", &auth)
-                .json(&json!({"code": code}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let check = format!("{base}/v1/verifications/{id}/check");
+            let r = post_json(&http, check, &auth, json!({"code": code})).await;
             assert_eq!(r["valid"], true, "{r}");
             let done = t.elapsed();
             phases.lock().unwrap().push([
@@ -193,17 +193,8 @@ async fn main() {
     let pool = n / 4 + 1;
     let mut ids = Vec::with_capacity(pool);
     for i in 0..pool {
-        let to = format!("+1416{}", 2_000_000 + (run_id * 10_000 + i as u64) % 8_000_000);
-        let v: Value = http
-            .post(format!("{base}/v1/verifications"))
-            .header("authorization", &auth)
-            .json(&json!({"to": to}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let to = number(416, run_id, i);
+        let v = post_json(&http, format!("{base}/v1/verifications"), &auth, json!({"to": to})).await;
         ids.push(v["id"].as_str().unwrap().to_owned());
     }
     let ids = Arc::new(ids);

@@ -44,6 +44,21 @@ fn ringproof(data: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `client create --name NAME --json` (asserting it succeeds); returns the new client's id.
+fn create_client(data: &Path, name: &str) -> String {
+    let (ok, out, err) = ringproof(data, &["client", "create", "--name", name, "--json"]);
+    assert!(ok, "{err}");
+    let c: Value = serde_json::from_str(out.trim()).unwrap();
+    c["client_id"].as_str().unwrap().to_owned()
+}
+
+/// `client show ID` (asserting it succeeds), parsed.
+fn show_client(data: &Path, id: &str) -> Value {
+    let (ok, out, err) = ringproof(data, &["client", "show", id]);
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
 /// Starts `ringproof serve` on a free port and returns the child and its base URL.
 fn serve(data: &Path) -> (Server, String) {
     serve_with(data, true)
@@ -242,12 +257,7 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     let (ok, _, err) = ringproof(data, &["client", "update", id, "--code-length", "11"]);
     assert!(!ok);
     assert!(err.contains("code_length"), "{err}");
-    let (ok, out, _) = ringproof(data, &["client", "show", id]);
-    assert!(ok);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["policy_overrides"]["code_length"],
-        8
-    );
+    assert_eq!(show_client(data, id)["policy_overrides"]["code_length"], 8);
 
     // A server runs on the same data while the CLI starts and checks a verification.
     let (mut child, base) = serve(data);
@@ -360,20 +370,15 @@ fn production_mode_refuses_the_sandbox() {
 fn template_set_stores_a_clients_otp_template() {
     let tmp = temp_dir("template");
     let data = tmp.path();
-    let (ok, out, err) = ringproof(data, &["client", "create", "--name", "Acme", "--json"]);
-    assert!(ok, "{err}");
-    let c: Value = serde_json::from_str(out.trim()).unwrap();
-    let id = c["client_id"].as_str().unwrap();
+    let id = create_client(data, "Acme");
+    let id = id.as_str();
 
     let (ok, out, err) = ringproof(data, &["template", "set", id, "41", "Acme: Your OTP for login is ####"]);
     assert!(ok, "{err}");
     assert!(out.contains("Template 41 of client"), "{out}");
     assert!(out.contains("(4-digit code)"), "{out}");
-    let (ok, out, err) = ringproof(data, &["client", "show", id]);
-    assert!(ok, "{err}");
-    let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
-        shown["templates"],
+        show_client(data, id)["templates"],
         json!({"otp:41": "Acme: Your OTP for login is ####"})
     );
 
@@ -381,19 +386,10 @@ fn template_set_stores_a_clients_otp_template() {
     let (ok, out, err) = ringproof(data, &["template", "set-link", id, "Acme: tap {link}"]);
     assert!(ok, "{err}");
     assert!(out.contains("Link SMS text of client"), "{out}");
-    let (_, out, _) = ringproof(data, &["client", "show", id]);
-    assert_eq!(
-        serde_json::from_str::<Value>(&out).unwrap()["templates"]["link"],
-        "Acme: tap {link}"
-    );
+    assert_eq!(show_client(data, id)["templates"]["link"], "Acme: tap {link}");
     let (ok, _, _) = ringproof(data, &["template", "set-link", id, "--clear"]);
     assert!(ok);
-    let (_, out, _) = ringproof(data, &["client", "show", id]);
-    assert!(
-        serde_json::from_str::<Value>(&out).unwrap()["templates"]
-            .get("link")
-            .is_none()
-    );
+    assert!(show_client(data, id)["templates"].get("link").is_none());
     let (ok, _, err) = ringproof(data, &["template", "set-link", id, "   "]);
     assert!(!ok, "a blank text is refused");
     assert!(err.contains("text"), "{err}");
@@ -413,24 +409,16 @@ fn template_set_stores_a_clients_otp_template() {
         assert!(err.contains(why), "{all:?}: {err}");
     }
     // Nothing else was stored.
-    let (_, out, _) = ringproof(data, &["client", "show", id]);
-    let shown: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(shown["templates"].as_object().unwrap().len(), 1);
+    assert_eq!(show_client(data, id)["templates"].as_object().unwrap().len(), 1);
 }
 
 #[test]
 fn client_update_sets_and_shows_the_controls() {
     let tmp = temp_dir("controls");
     let data = tmp.path();
-    let (ok, out, err) = ringproof(data, &["client", "create", "--name", "Acme", "--json"]);
-    assert!(ok, "{err}");
-    let c: Value = serde_json::from_str(out.trim()).unwrap();
-    let id = c["client_id"].as_str().unwrap();
-    let show = || {
-        let (ok, out, err) = ringproof(data, &["client", "show", id]);
-        assert!(ok, "{err}");
-        serde_json::from_str::<Value>(&out).unwrap()["controls"].clone()
-    };
+    let id = create_client(data, "Acme");
+    let id = id.as_str();
+    let show = || show_client(data, id)["controls"].clone();
     // The defaults: both products on, no test mode, no lists.
     assert_eq!(
         show(),
@@ -519,12 +507,7 @@ fn client_update_sets_and_shows_the_controls() {
 fn client_webhook_is_set_shown_rotated_and_cleared() {
     let tmp = temp_dir("webhook");
     let data = tmp.path();
-    let (ok, out, err) = ringproof(data, &["client", "create", "--name", "Hooked", "--json"]);
-    assert!(ok, "{err}");
-    let id = serde_json::from_str::<Value>(out.trim()).unwrap()["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_client(data, "Hooked");
     let id = id.as_str();
     let show = || {
         let (ok, out, err) = ringproof(data, &["client", "show", id]);

@@ -28,7 +28,7 @@ async fn codes_never_rest_in_plaintext_outside_the_sandbox() {
         {"channel": "voice", "after_s": 120, "code": "same"}
     ]});
     let mut codes = Vec::new();
-    let id = app.start(fallback.clone()).await["id"].as_str().unwrap().to_owned();
+    let id = app.start_id(fallback.clone()).await;
     app.drain().await;
     codes.push(app.last_code(to).await);
     // The fallback step needs the code later, so it is held sealed meanwhile; a second
@@ -39,9 +39,7 @@ async fn codes_never_rest_in_plaintext_outside_the_sandbox() {
     app.clock.advance_secs(120);
     app.drain().await;
     codes.push(app.last_code(to).await);
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": codes[0]}))
-        .await;
+    let r = app.check(&id, &codes[0]).await;
     assert_eq!(r.json::<Value>().await.unwrap()["valid"], true);
 
     let sandbox_has_them = {

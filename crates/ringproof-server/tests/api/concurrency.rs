@@ -48,9 +48,7 @@ async fn fifty_wrong_checks(app: &TestApp) {
         "exactly five checks evaluated, each seeing its own count"
     );
     assert_eq!(refused, 45);
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(r.status(), 409, "the right code afterwards is rejected");
     let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
     assert_eq!(v["status"], "max_attempts_reached");

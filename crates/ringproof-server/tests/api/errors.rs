@@ -125,13 +125,7 @@ async fn bad_input_gets_4xx_in_the_envelope() {
 async fn credentials_are_required_and_checked() {
     let app = TestApp::spawn().await;
     let body = json!({"to": "+14155550123"});
-    let r = app
-        .http
-        .post(format!("{}/v1/verifications", app.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_anonymous("/v1/verifications", &body).await;
     assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"ringproof\"");
     assert_eq!(error_code(r, 401).await, "unauthorized");
     let wrong = format!("Bearer {}:rs_wrong", app.key);

@@ -5,8 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use reqwest::Response;
+use ringproof_core::client::Client;
 use ringproof_core::code::CodeSource;
+use ringproof_core::engine::ClientChange;
 use ringproof_core::engine::Engine;
+use ringproof_core::ids::ClientId;
+use ringproof_core::job::JobStats;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::{ManualClock, Timestamp};
 use ringproof_server::config::Config;
@@ -72,6 +76,16 @@ pub struct Opts {
     pub idenfy: Option<ringproof_core::engine::fallback::Timeline>,
     /// Any other change to the config (providers, routes, …), applied last.
     pub configure: Option<ConfigChange>,
+}
+
+impl Opts {
+    /// These options on the data directory `dir` (a restart spawns a second app on the same).
+    pub fn in_dir(self, dir: &std::path::Path) -> Self {
+        Self {
+            data_dir: Some(dir.to_path_buf()),
+            ..self
+        }
+    }
 }
 
 /// A provider that reports itself unavailable (say, every circuit open) and fails any
@@ -257,6 +271,12 @@ impl TestApp {
         self.post_as(&self.auth(), path, body).await
     }
 
+    /// POSTs `body` to `path` without credentials.
+    pub async fn post_anonymous(&self, path: &str, body: &Value) -> Response {
+        let r = self.http.post(format!("{}{path}", self.base)).json(body);
+        r.send().await.unwrap()
+    }
+
     pub async fn get_as(&self, auth: &str, path: &str) -> Response {
         self.http
             .get(format!("{}{path}", self.base))
@@ -289,8 +309,77 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// Starts a verification and returns its id (asserting 201).
+    pub async fn start_id(&self, body: Value) -> String {
+        self.start(body).await["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn start_sms(&self, to: &str) -> String {
-        self.start(json!({"to": to})).await["id"].as_str().unwrap().to_owned()
+        self.start_id(json!({"to": to})).await
+    }
+
+    /// Checks `code` against verification `id` on the native API.
+    pub async fn check(&self, id: &str, code: &str) -> Response {
+        self.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
+            .await
+    }
+
+    /// The events of verification `id` as the native API lists them (asserting 200).
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let r = self.get(&format!("/v1/verifications/{id}/events")).await;
+        assert_eq!(r.status(), 200);
+        let mut body: Value = r.json().await.unwrap();
+        match body["events"].take() {
+            Value::Array(events) => events,
+            other => panic!("events is not a list: {other}"),
+        }
+    }
+
+    /// The kinds of verification `id`'s events, oldest first.
+    pub async fn event_kinds(&self, id: &str) -> Vec<String> {
+        let events = self.events(id).await;
+        events.iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+    }
+
+    /// The kind and detail (empty when there is none) of verification `id`'s events.
+    pub async fn event_details(&self, id: &str) -> Vec<(String, String)> {
+        let events = self.events(id).await;
+        events
+            .iter()
+            .map(|e| {
+                (
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["detail"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The demo client's id.
+    pub fn demo_id(&self) -> ClientId {
+        ClientId::parse(&self.client_id).unwrap()
+    }
+
+    /// The demo client as stored.
+    pub async fn demo(&self) -> Client {
+        let store = self.engine.store();
+        store.client_by_id(&self.demo_id()).await.unwrap().unwrap()
+    }
+
+    /// Changes the demo client's controls (as `ringproof client update` does).
+    pub async fn update_client(&self, change: ClientChange) {
+        self.engine.update_client(&self.demo_id(), change).await.unwrap();
+    }
+
+    /// The job queue's counts at the clock's time.
+    pub async fn job_stats(&self) -> JobStats {
+        self.engine.store().job_stats(self.engine.now()).await.unwrap()
+    }
+
+    /// The job queue's (due, scheduled, dead) counts at the clock's time.
+    pub async fn job_counts(&self) -> (u64, u64, u64) {
+        let stats = self.job_stats().await;
+        (stats.due, stats.scheduled, stats.dead)
     }
 
     /// Runs every job due at the clock's current time.
@@ -369,13 +458,8 @@ pub async fn signzy_body(r: Response, status: u16) -> Value {
 
 /// Logs in on the Signzy face and returns the access token (asserting 200).
 pub async fn signzy_token(app: &TestApp, username: &str, password: &str) -> String {
-    let r = app
-        .http
-        .post(format!("{}/api/v3/patrons/login", app.base))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap();
+    let login = json!({"username": username, "password": password});
+    let r = app.post_anonymous("/api/v3/patrons/login", &login).await;
     signzy_body(r, 200).await["id"].as_str().unwrap().to_owned()
 }
 

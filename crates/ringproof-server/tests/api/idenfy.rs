@@ -11,7 +11,6 @@ use ringproof_core::client::Product;
 use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::engine::ClientChange;
 use ringproof_core::engine::fallback::Timeline;
-use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
 use crate::helpers::{Opts, TestApp, on_both_stores, pg_database, temp_dir};
@@ -266,11 +265,7 @@ async fn configured_durations_set_the_schedule_and_the_text() {
 async fn restart_places_the_due_call_exactly_once() {
     const TO: &str = "+12025550163";
     let dir = temp_dir("idenfy-restart");
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..scripted()
-    })
-    .await;
+    let app = TestApp::spawn_with(scripted().in_dir(dir.path())).await;
     let id = send(&app, json!({"phone_number": TO, "sender_name": "Acme"})).await;
     app.drain().await;
     app.clock.advance_secs(100);
@@ -278,11 +273,7 @@ async fn restart_places_the_due_call_exactly_once() {
     app.stop().await;
 
     // The new server's clock starts at the same instant as the first one's.
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..scripted()
-    })
-    .await;
+    let app = TestApp::spawn_with(scripted().in_dir(dir.path())).await;
     app.clock.advance_secs(150);
     assert_eq!(app.drain().await, 2, "the step, then its call");
     assert_eq!(app.drain().await, 0);
@@ -303,11 +294,7 @@ async fn restart_places_the_due_call_exactly_once() {
 async fn restart_after_code_a_ended_skips_its_call_and_places_the_new_code_call() {
     const TO: &str = "+12025550163";
     let dir = temp_dir("idenfy-restart-skip");
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..scripted()
-    })
-    .await;
+    let app = TestApp::spawn_with(scripted().in_dir(dir.path())).await;
     let id = send(&app, json!({"phone_number": TO, "sender_name": "Acme"})).await;
     app.drain().await;
     app.clock.advance_secs(60);
@@ -326,23 +313,7 @@ async fn restart_after_code_a_ended_skips_its_call_and_places_the_new_code_call(
         inbox(&app, TO).await,
         [sms("Acme code: 1234. Valid for 5 minutes."), call("Acme", "9876")]
     );
-    let events: Value = app
-        .get(&format!("/v1/verifications/VE{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let kinds: Vec<(String, String)> = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["kind"].as_str().unwrap().to_owned(),
-                e["detail"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
+    let kinds = app.event_details(&format!("VE{id}")).await;
     let skipped: Vec<_> = kinds.iter().filter(|(k, _)| k == "step_skipped").collect();
     assert_eq!(skipped.len(), 1, "{kinds:?}");
     assert!(skipped[0].1.starts_with("step 2"), "{kinds:?}");
@@ -387,18 +358,15 @@ async fn send_sms_validation() {
         async move { send_as(app, &a, &body).await }
     };
     let e164 = "Field 'phone_number' must be in E.164 format: '+', the country code and the number, digits only (e.g. +12025550163).";
+    let required = "Field 'phone_number' is required.";
+    let digits = "Field 'phone_number' has the wrong number of digits for country code +1.";
+    let charset = "Field 'sender_name' may hold only letters A-Z and a-z, digits and spaces.";
+    // A valid number with sender name `name`.
+    let with_sender = |name: Value| json!({"phone_number": "+12025550163", "sender_name": name});
     let cases: Vec<(Value, &str, &str)> = vec![
-        (json!({}), "MISSING_VALUE", "Field 'phone_number' is required."),
-        (
-            json!({"phone_number": null}),
-            "MISSING_VALUE",
-            "Field 'phone_number' is required.",
-        ),
-        (
-            json!({"sender_name": "Acme"}),
-            "MISSING_VALUE",
-            "Field 'phone_number' is required.",
-        ),
+        (json!({}), "MISSING_VALUE", required),
+        (json!({"phone_number": null}), "MISSING_VALUE", required),
+        (json!({"sender_name": "Acme"}), "MISSING_VALUE", required),
         (
             json!({"phone_number": 12025550163_u64}),
             "BAD_VALUE",
@@ -414,48 +382,32 @@ async fn send_sms_validation() {
             "BAD_VALUE",
             "Field 'phone_number' has a country code that is not supported.",
         ),
-        (
-            json!({"phone_number": "+120255501"}),
-            "BAD_VALUE",
-            "Field 'phone_number' has the wrong number of digits for country code +1.",
-        ),
-        (
-            json!({"phone_number": "+1202555016300"}),
-            "BAD_VALUE",
-            "Field 'phone_number' has the wrong number of digits for country code +1.",
-        ),
+        (json!({"phone_number": "+120255501"}), "BAD_VALUE", digits),
+        (json!({"phone_number": "+1202555016300"}), "BAD_VALUE", digits),
         (
             json!({"phone_number": "+19907676111"}),
             "BAD_VALUE",
             "Field 'phone_number' is not a valid number for its country.",
         ),
         (
-            json!({"phone_number": "+12025550163", "sender_name": "ABCDEFGHIJKL"}),
+            with_sender(json!("ABCDEFGHIJKL")),
             "BAD_VALUE",
             "Field 'sender_name' must be at most 11 characters.",
         ),
+        (with_sender(json!("Acme!")), "BAD_VALUE", charset),
+        (with_sender(json!("Acme-Bank")), "BAD_VALUE", charset),
         (
-            json!({"phone_number": "+12025550163", "sender_name": "Acme!"}),
-            "BAD_VALUE",
-            "Field 'sender_name' may hold only letters A-Z and a-z, digits and spaces.",
-        ),
-        (
-            json!({"phone_number": "+12025550163", "sender_name": "Acme-Bank"}),
-            "BAD_VALUE",
-            "Field 'sender_name' may hold only letters A-Z and a-z, digits and spaces.",
-        ),
-        (
-            json!({"phone_number": "+12025550163", "sender_name": ""}),
+            with_sender(json!("")),
             "BAD_VALUE",
             "Field 'sender_name' must not be empty.",
         ),
         (
-            json!({"phone_number": "+12025550163", "sender_name": " Acme"}),
+            with_sender(json!(" Acme")),
             "BAD_VALUE",
             "Field 'sender_name' must not start or end with a space.",
         ),
         (
-            json!({"phone_number": "+12025550163", "sender_name": 7}),
+            with_sender(json!(7)),
             "BAD_VALUE",
             "Field 'sender_name' must be a string.",
         ),
@@ -587,13 +539,7 @@ async fn auth_is_http_basic() {
             .to_owned(),
     );
     for path in [SEND, VERIFY] {
-        let r = app
-            .http
-            .post(format!("{}{path}", app.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_anonymous(path, &body).await;
         assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"ringproof\"");
         assert_eq!(error(r, 401).await, unauthorized);
         for bad in [
@@ -716,14 +662,9 @@ async fn malformed_requests_get_the_idenfy_envelope() {
 async fn client_controls_and_the_default_sender() {
     const TO: &str = "+12025550163";
     let app = TestApp::spawn_with(scripted()).await;
-    let id = ClientId::parse(&app.client_id).unwrap();
-    let update = |change: ClientChange| {
-        let (engine, id) = (app.engine.clone(), id.clone());
-        async move { engine.update_client(&id, change).await.unwrap() }
-    };
     let a = auth(&app);
     let body = json!({"phone_number": TO});
-    update(ClientChange {
+    app.update_client(ClientChange {
         disable_products: vec![Product::SmsThenCall],
         ..Default::default()
     })
@@ -735,14 +676,14 @@ async fn client_controls_and_the_default_sender() {
             "This client is not enabled for SMS verification (idenfy-sms).".to_owned()
         )
     );
-    update(ClientChange {
+    app.update_client(ClientChange {
         enable_products: vec![Product::SmsThenCall],
         blocked_numbers: Some(vec![TO.into()]),
         ..Default::default()
     })
     .await;
     assert_eq!(error(send_as(&app, &a, &body).await, 403).await.0, "PERMISSIONS_ERROR");
-    update(ClientChange {
+    app.update_client(ClientChange {
         blocked_numbers: Some(vec![]),
         test_mode: Some(true),
         allowed_numbers: Some(vec!["+12025550164".into()]),
@@ -759,7 +700,7 @@ async fn client_controls_and_the_default_sender() {
     assert_eq!(app.drain().await, 0);
     assert!(inbox(&app, TO).await.is_empty());
 
-    update(ClientChange {
+    app.update_client(ClientChange {
         test_mode: Some(false),
         brand: Some("Acme Bank, Ltd.".into()),
         ..Default::default()
@@ -794,8 +735,7 @@ async fn send_sms_is_unavailable_when_the_provider_is() {
     );
     let r = send_as(&app, &a, &json!({"phone_number": "+120255501"})).await;
     assert_eq!(error(r, 400).await.0, "BAD_VALUE");
-    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
-    assert_eq!((stats.due, stats.scheduled, stats.dead), (0, 0, 0));
+    assert_eq!(app.job_counts().await, (0, 0, 0));
     app.stop().await;
 }
 

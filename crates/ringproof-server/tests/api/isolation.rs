@@ -46,8 +46,6 @@ async fn another_clients_id_is_just_unknown() {
         .unwrap();
     assert_eq!(v["status"], "pending");
     assert_eq!(v["remaining_check_attempts"], 5);
-    let r = app
-        .post(&format!("/v1/verifications/{a_id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&a_id, &code).await;
     assert_eq!(r.json::<Value>().await.unwrap()["valid"], true);
 }

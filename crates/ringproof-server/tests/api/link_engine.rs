@@ -1,10 +1,8 @@
 //! Instant links at the engine level, over the real SQLite store, sandbox provider and
 //! sandbox number lookup of a running server (the HTTP face comes on top of these).
 
-use ringproof_core::client::Client;
 use ringproof_core::crypto::sha256;
 use ringproof_core::engine::link::{LinkError, NewLinkRequest};
-use ringproof_core::ids::ClientId;
 use ringproof_core::link_session::{ClickError, LinkOutcome, PhoneMatch, TargetUrlError};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::netauth::NoNetworkAuth;
@@ -14,11 +12,6 @@ use crate::helpers::TestApp;
 
 const MOBILE: &str = "+14155550100";
 const TARGET: &str = "http://localhost:8080/done?x=1";
-
-async fn demo(app: &TestApp) -> Client {
-    let id = ClientId::parse(&app.client_id).unwrap();
-    app.engine.store().client_by_id(&id).await.unwrap().unwrap()
-}
 
 fn req(to: &str, target: &str) -> NewLinkRequest {
     NewLinkRequest {
@@ -40,7 +33,7 @@ async fn token_in_sms(app: &TestApp, to: &str) -> (String, String) {
 #[tokio::test]
 async fn a_link_is_sent_clicked_once_and_redirects_with_a_vfp() {
     let app = TestApp::spawn().await;
-    let c = demo(&app).await;
+    let c = app.demo().await;
     let started = app.engine.start_link(&c, req(MOBILE, TARGET)).await.unwrap();
     assert_eq!(started.request_id.as_str().len(), 24);
     assert_ne!(started.request_id, started.session_id);
@@ -149,7 +142,7 @@ async fn a_link_is_sent_clicked_once_and_redirects_with_a_vfp() {
 #[tokio::test]
 async fn an_unclicked_link_expires_by_the_clock() {
     let app = TestApp::spawn().await;
-    let c = demo(&app).await;
+    let c = app.demo().await;
     let mut r = req(MOBILE, TARGET);
     r.source_ip = None;
     r.custom_sms = Some("Acme: tap {link} to continue".into());
@@ -202,7 +195,7 @@ async fn an_unclicked_link_expires_by_the_clock() {
 #[tokio::test]
 async fn open_redirects_and_bad_texts_are_refused_before_anything_is_sent() {
     let app = TestApp::spawn().await;
-    let c = demo(&app).await;
+    let c = app.demo().await;
     for (target, err) in [
         ("https://evil.example/", TargetUrlError::OriginNotAllowed),
         ("http://localhost:8080.evil.example/", TargetUrlError::OriginNotAllowed),
@@ -230,7 +223,7 @@ async fn open_redirects_and_bad_texts_are_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn each_lookup_answer_of_the_sandbox_table_is_its_own_outcome() {
     let app = TestApp::spawn().await;
-    let c = demo(&app).await;
+    let c = app.demo().await;
     for (number, expected) in [
         ("+14155550101", LinkError::LineNotSupported(LineKind::Landline)),
         ("+14155550102", LinkError::LineNotSupported(LineKind::Voip)),

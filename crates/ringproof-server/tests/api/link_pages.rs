@@ -1,9 +1,7 @@
 //! The one-time link pages through HTTP: `GET /l/{token}` renders a confirm form and
 //! consumes nothing; `POST /l/{token}` is the click (303 to the target with `vfp`), once.
 
-use ringproof_core::client::Client;
-use ringproof_core::engine::link::{LinkStarted, NewLinkRequest};
-use ringproof_core::ids::ClientId;
+use ringproof_core::engine::link::{LinkStarted, LinkView, NewLinkRequest};
 use ringproof_core::link_session::{LinkOutcome, PhoneMatch};
 use ringproof_core::phone::PhoneNumber;
 
@@ -20,14 +18,9 @@ fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-async fn demo(app: &TestApp) -> Client {
-    let id = ClientId::parse(&app.client_id).unwrap();
-    app.engine.store().client_by_id(&id).await.unwrap().unwrap()
-}
-
 /// Starts a link with this `sourceIp` and returns it with the link URL from the SMS.
 async fn send_link(app: &TestApp, source_ip: &str) -> (LinkStarted, String) {
-    let c = demo(app).await;
+    let c = app.demo().await;
     let started = app
         .engine
         .start_link(
@@ -47,11 +40,25 @@ async fn send_link(app: &TestApp, source_ip: &str) -> (LinkStarted, String) {
     (started, url)
 }
 
-async fn outcome(app: &TestApp, s: &LinkStarted) -> ringproof_core::engine::link::LinkView {
+async fn outcome(app: &TestApp, s: &LinkStarted) -> LinkView {
     app.engine
-        .link_result(&demo(app).await.id, &s.request_id, &s.session_id)
+        .link_result(&app.demo().await.id, &s.request_id, &s.session_id)
         .await
         .unwrap()
+}
+
+/// Sends a link that the client started from 203.0.113.7, clicks it with
+/// `X-Forwarded-For: forwarded` (asserting the redirect) and returns what the client then sees.
+async fn click_forwarded(app: &TestApp, forwarded: &str) -> LinkView {
+    let (started, url) = send_link(app, "203.0.113.7").await;
+    let r = browser()
+        .post(&url)
+        .header("x-forwarded-for", forwarded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    outcome(app, &started).await
 }
 
 fn assert_private(r: &reqwest::Response) {
@@ -185,17 +192,9 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         ..Opts::default()
     })
     .await;
-    let (started, url) = send_link(&app, "203.0.113.7").await;
     // The peer (127.0.0.1) is trusted: the right-most untrusted entry is the client; the
     // left part, which the client itself may have forged, is ignored.
-    let r = browser()
-        .post(&url)
-        .header("x-forwarded-for", "198.51.100.9, 203.0.113.7, 127.0.0.1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let view = outcome(&app, &started).await;
+    let view = click_forwarded(&app, "198.51.100.9, 203.0.113.7, 127.0.0.1").await;
     assert_eq!(
         view.record.session.click.unwrap().ip,
         "203.0.113.7".parse::<std::net::IpAddr>().unwrap()
@@ -212,15 +211,7 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
 
     // The same header from an untrusted peer: the socket IP, so no match.
     let app = TestApp::spawn().await;
-    let (started, url) = send_link(&app, "203.0.113.7").await;
-    let r = browser()
-        .post(&url)
-        .header("x-forwarded-for", "203.0.113.7")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let view = outcome(&app, &started).await;
+    let view = click_forwarded(&app, "203.0.113.7").await;
     assert_eq!(
         view.record.session.click.unwrap().ip,
         "127.0.0.1".parse::<std::net::IpAddr>().unwrap()

@@ -32,13 +32,9 @@ async fn each_face_counts_its_starts_checks_and_approvals_and_every_metric_has_h
     app.drain().await;
     let code = app.last_code(native).await;
     let wrong = if code.starts_with('9') { "1" } else { "9" }.repeat(code.len());
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": wrong}))
-        .await;
+    let r = app.check(&id, &wrong).await;
     assert_eq!(r.status(), 200);
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
 
     // A start replayed by its Idempotency-Key is not counted again.

@@ -29,8 +29,7 @@ async fn metrics_count_flows() {
     let id = app.start_sms("+14155550123").await;
     app.drain().await;
     let code = app.last_code("+14155550123").await;
-    app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    app.check(&id, &code).await;
     app.start_sms("+14155550124").await;
     let text = app.get_text("/metrics").await;
     for needle in [

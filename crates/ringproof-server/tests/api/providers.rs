@@ -69,26 +69,6 @@ fn form(req: &wiremock::Request) -> Vec<(String, String)> {
     form_urlencoded::parse(&req.body).into_owned().collect()
 }
 
-async fn kinds(app: &TestApp, id: &str) -> Vec<(String, String)> {
-    let v: Value = app
-        .get(&format!("/v1/verifications/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["kind"].as_str().unwrap().to_owned(),
-                e["detail"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_twilio_send_and_its_signed_status_callback() {
     let mock = twilio_mock(201, "SM00000000000000000000000000000001").await;
@@ -129,7 +109,7 @@ async fn a_twilio_send_and_its_signed_status_callback() {
     };
     let forged = post("AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into(), body.clone()).await.unwrap();
     assert_eq!(forged.status(), 403);
-    assert!(!kinds(&app, &id).await.iter().any(|(k, _)| k == "delivered"));
+    assert!(!app.event_details(&id).await.iter().any(|(k, _)| k == "delivered"));
 
     let sig = signature(TOKEN, &format!("{PUBLIC}/callbacks/tw"), &params);
     let ok = post(sig.clone(), body.clone()).await.unwrap();
@@ -140,7 +120,7 @@ async fn a_twilio_send_and_its_signed_status_callback() {
         204,
         "a repeated callback is accepted and changes nothing"
     );
-    let k = kinds(&app, &id).await;
+    let k = app.event_details(&id).await;
     assert_eq!(
         k.iter().filter(|(k, _)| k == "delivered").collect::<Vec<_>>(),
         [&("delivered".to_owned(), "via tw".to_owned())]
@@ -165,7 +145,8 @@ async fn a_failing_first_provider_fails_over_to_the_second_once() {
         1,
         "exactly one message delivered"
     );
-    let sent: Vec<_> = kinds(&app, &id)
+    let sent: Vec<_> = app
+        .event_details(&id)
         .await
         .into_iter()
         .filter(|(k, _)| k == "sent")

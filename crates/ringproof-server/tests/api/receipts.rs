@@ -10,21 +10,6 @@ use crate::helpers::TestApp;
 
 const TO: &str = "+14155550123";
 
-async fn kinds(app: &TestApp, id: &str) -> Vec<String> {
-    let v: Value = app
-        .get(&format!("/v1/verifications/{id}/events"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn receipt(mid: &str, status: DeliveryStatus) -> DeliveryReceipt {
     DeliveryReceipt {
         provider: "sandbox".into(),
@@ -63,7 +48,7 @@ async fn a_delivered_receipt_is_recorded_once() {
         .unwrap();
     assert_eq!(unknown, ringproof_core::delivery::ReceiptOutcome::Ignored);
 
-    let k = kinds(&app, &id).await;
+    let k = app.event_kinds(&id).await;
     assert_eq!(k.iter().filter(|k| *k == "delivered").count(), 1, "{k:?}");
     assert_eq!(k.last().map(String::as_str), Some("delivered"));
     let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
@@ -80,7 +65,7 @@ async fn an_undelivered_last_message_fails_the_verification() {
         .delivery_receipt(&receipt(&mid, DeliveryStatus::Undelivered))
         .await
         .unwrap();
-    let k = kinds(&app, &id).await;
+    let k = app.event_kinds(&id).await;
     assert_eq!(&k[k.len() - 2..], ["delivery_failed", "failed"], "{k:?}");
     let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
     assert_eq!(v["status"], "failed");
@@ -144,7 +129,7 @@ async fn only_the_latest_send_failing_fails_the_verification() {
         "pending",
         "the call may still reach the person"
     );
-    assert!(kinds(&app, &id).await.contains(&"delivery_failed".to_owned()));
+    assert!(app.event_kinds(&id).await.contains(&"delivery_failed".to_owned()));
     app.engine
         .delivery_receipt(&receipt(&id_of("voice"), DeliveryStatus::Failed))
         .await

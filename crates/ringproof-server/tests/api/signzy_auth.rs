@@ -3,7 +3,6 @@
 //! bodies (HTTP status always equal to `error.status`).
 
 use reqwest::Response;
-use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
 use crate::helpers::{T0, TestApp, signzy_body as body, signzy_token as token};
@@ -125,7 +124,7 @@ async fn revoking_ends_every_token_of_the_client_only() {
     let t1 = token(&app, &app.username, &app.password).await;
     let t2 = token(&app, &app.username, &app.password).await;
     let tb = token(&app, &other.client.username, &other.password).await;
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     assert_eq!(app.engine.revoke_tokens(&id).await.unwrap(), 2);
     for t in [&t1, &t2] {
         assert_eq!(body(me(&app, Some(t)).await, 401).await, invalid_credentials());
@@ -260,13 +259,7 @@ async fn malformed_requests_get_the_400_envelope() {
         (json!({"username": "demo"}), "password"),
         (json!({"username": "demo", "password": null}), "password"),
     ] {
-        let r = app
-            .http
-            .post(format!("{}{LOGIN}", app.base))
-            .json(&b)
-            .send()
-            .await
-            .unwrap();
+        let r = app.post_anonymous(LOGIN, &b).await;
         assert_eq!(body(r, 400).await, required(field), "{b}");
     }
     let r = app

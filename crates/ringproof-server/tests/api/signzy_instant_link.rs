@@ -5,7 +5,7 @@
 
 use ringproof_core::client::Product;
 use ringproof_core::engine::ClientChange;
-use ringproof_core::ids::{ClientId, LinkId};
+use ringproof_core::ids::LinkId;
 use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
 
@@ -82,7 +82,7 @@ async fn link_token(app: &TestApp, to: &str) -> (String, String) {
 }
 
 async fn transaction_id(app: &TestApp, request_id: &str, session_id: &str) -> String {
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     app.engine
         .link_result(
             &id,
@@ -460,14 +460,9 @@ async fn the_whole_journey_over_http() {
 async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_nothing() {
     let app = TestApp::spawn().await;
     let t = login(&app).await;
-    let id = ClientId::parse(&app.client_id).unwrap();
-    let update = |change: ClientChange| {
-        let (engine, id) = (app.engine.clone(), id.clone());
-        async move { engine.update_client(&id, change).await.unwrap() }
-    };
     const OTHER: &str = "4155550124";
 
-    update(ClientChange {
+    app.update_client(ClientChange {
         disable_products: vec![Product::Link],
         ..Default::default()
     })
@@ -476,7 +471,7 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
         body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 400).await,
         conflict("ApiClient or Operator not enabled for this service", 400)
     );
-    update(ClientChange {
+    app.update_client(ClientChange {
         enable_products: vec![Product::Link],
         disable_products: vec![Product::NumberOtp],
         blocked_numbers: Some(vec![TO.into()]),
@@ -488,7 +483,7 @@ async fn client_controls_refuse_send_instant_link_with_the_seed_bodies_and_send_
         body(app.post_as(&t, SEND, &send_body(MOBILE)).await, 404).await,
         error("Blocked phone number", 404, "not found", 200)
     );
-    update(ClientChange {
+    app.update_client(ClientChange {
         blocked_numbers: Some(vec![]),
         test_mode: Some(true),
         allowed_numbers: Some(vec![format!("+1{OTHER}")]),
@@ -529,8 +524,7 @@ async fn send_instant_link_is_upstream_down_when_the_provider_is_unavailable() {
     let mut b = send_body(MOBILE);
     b.as_object_mut().unwrap().remove("targetUrl");
     assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, required("targetUrl"));
-    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
-    assert_eq!((stats.due, stats.scheduled, stats.dead), (0, 0, 0));
+    assert_eq!(app.job_counts().await, (0, 0, 0));
     assert_eq!(app.drain().await, 0);
     app.stop().await;
 }
@@ -541,7 +535,7 @@ async fn send_instant_link_is_upstream_down_when_the_provider_is_unavailable() {
 async fn the_clients_link_text_is_used_without_custom_sms() {
     let app = TestApp::spawn().await;
     let t = login(&app).await;
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     app.engine
         .set_link_template(&id, Some("Acme: tap {link} to continue"))
         .await

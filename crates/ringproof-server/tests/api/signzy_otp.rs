@@ -9,7 +9,6 @@ use reqwest::Response;
 use ringproof_core::client::Product;
 use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::engine::ClientChange;
-use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -94,7 +93,7 @@ async fn send_and_verify_with_builtin_and_client_templates(app: TestApp) {
     assert_eq!(body(verify(&app, &t, TO, &code).await, 404).await, none_pending());
 
     // A client template, set through the engine (the CLI's path): 4 digits, its own text.
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     app.engine
         .set_otp_template(&id, "41", "Acme: Your OTP for login is ####")
         .await
@@ -172,13 +171,7 @@ async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {
         .await
         .unwrap();
     assert_eq!(body(r, 400).await, error("Request parse failure", 400, "conflict"));
-    let r = app
-        .http
-        .post(format!("{}{SEND}", app.base))
-        .json(&full)
-        .send()
-        .await
-        .unwrap();
+    let r = app.post_anonymous(SEND, &full).await;
     assert_eq!(body(r, 401).await, json!({"message": "No API key found in request"}));
     let r = app.post_as(&app.auth(), SEND, &full).await;
     assert_eq!(
@@ -327,15 +320,10 @@ async fn another_client_cannot_verify_this_clients_otp() {
 async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing() {
     let app = TestApp::spawn().await;
     let t = login(&app).await;
-    let id = ClientId::parse(&app.client_id).unwrap();
-    let update = |change: ClientChange| {
-        let (engine, id) = (app.engine.clone(), id.clone());
-        async move { engine.update_client(&id, change).await.unwrap() }
-    };
     const OTHER: &str = "+14155550124";
 
     // The product switched off (the link product stays on).
-    update(ClientChange {
+    app.update_client(ClientChange {
         disable_products: vec![Product::NumberOtp],
         ..Default::default()
     })
@@ -345,7 +333,7 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
         error("ApiClient or Operator not enabled for this service", 400, "conflict")
     );
     // Blocklisted (Signzy's Send OTP page's quirk: status 404, statusCode 200), in either number form.
-    update(ClientChange {
+    app.update_client(ClientChange {
         enable_products: vec![Product::NumberOtp],
         disable_products: vec![Product::Link],
         blocked_numbers: Some(vec![TO.into()]),
@@ -357,7 +345,7 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
     assert_eq!(body(send(&app, &t, TO, "6").await, 404).await, blocked);
     assert_eq!(body(send(&app, &t, TO_HYPHEN, "6").await, 404).await, blocked);
     // Test mode: a number not on the allowlist.
-    update(ClientChange {
+    app.update_client(ClientChange {
         blocked_numbers: Some(vec![]),
         test_mode: Some(true),
         allowed_numbers: Some(vec![OTHER.into()]),
@@ -379,7 +367,7 @@ async fn client_controls_refuse_send_otp_with_the_seed_bodies_and_send_nothing()
     app.drain().await;
     assert_eq!(app.messages(OTHER).await.len(), 1);
     // Test mode off: every number again.
-    update(ClientChange {
+    app.update_client(ClientChange {
         test_mode: Some(false),
         ..Default::default()
     })
@@ -410,12 +398,11 @@ async fn send_otp_is_upstream_down_when_the_provider_is_unavailable() {
     );
     // Nothing stored: no OTP pending, no job queued.
     assert_eq!(body(verify(&app, &t, TO, "123456").await, 404).await, none_pending());
-    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
-    assert_eq!((stats.due, stats.scheduled, stats.dead), (0, 0, 0));
+    assert_eq!(app.job_counts().await, (0, 0, 0));
     // The native API: 503 upstream_down, nothing stored either.
     let r = app.post("/v1/verifications", &json!({"to": TO})).await;
     assert_eq!(error_code(r, 503).await, "upstream_down");
-    let stats = app.engine.store().job_stats(app.engine.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!(stats.due, 0);
     app.stop().await;
 }

@@ -7,7 +7,6 @@
 //! out) are checked word for word.
 
 use ringproof_core::engine::ClientChange;
-use ringproof_core::ids::ClientId;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, on_both_stores, signzy_body as body, signzy_login as login};
@@ -83,7 +82,7 @@ fn poll_path(request_id: &str, session_id: &str) -> String {
 
 /// Adds the page's target origin to the demo client's allowed origins.
 async fn allow_sample_target(app: &TestApp) {
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     let mut origins = app
         .engine
         .store()

@@ -18,9 +18,7 @@ async fn code_expires_after_validity() {
     app.clock.advance_secs(1);
     let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
     assert_eq!(v["status"], "expired");
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(error_code(r, 409).await, "verification_expired");
     // Terminal records stay queryable.
     app.clock.advance_secs(24 * 3600);
@@ -67,15 +65,11 @@ async fn resend_cooldown_doubles_and_sends_are_capped() {
     app.drain().await;
     let last = app.last_code(TO).await;
     if first != last {
-        let r = app
-            .post(&format!("/v1/verifications/{id}/check"), &json!({"code": first}))
-            .await;
+        let r = app.check(&id, &first).await;
         assert_eq!(r.json::<Value>().await.unwrap()["valid"], false);
     }
     let _ = second;
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": last}))
-        .await;
+    let r = app.check(&id, &last).await;
     assert_eq!(r.json::<Value>().await.unwrap()["valid"], true);
 }
 
@@ -117,14 +111,10 @@ async fn fallback_workflow_runs_on_schedule() {
     assert_eq!(msgs.len(), 3);
     let b = code_in(msgs[0]["text"].as_str().unwrap());
     if a != b {
-        let r = app
-            .post(&format!("/v1/verifications/{id}/check"), &json!({"code": a}))
-            .await;
+        let r = app.check(&id, &a).await;
         assert_eq!(r.json::<Value>().await.unwrap()["valid"], false);
     }
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": b}))
-        .await;
+    let r = app.check(&id, &b).await;
     assert_eq!(r.json::<Value>().await.unwrap()["valid"], true);
     // Nothing further is ever sent.
     app.clock.advance_secs(3600);
@@ -135,18 +125,11 @@ async fn fallback_workflow_runs_on_schedule() {
 #[tokio::test]
 async fn approval_cancels_later_steps() {
     let app = TestApp::spawn().await;
-    let id = app
-        .start(json!({"to": TO, "workflow": [{"channel": "sms"}, {"channel": "voice", "after_s": 120}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.start_id(sms_then_call_after_2_minutes()).await;
     app.drain().await;
     let code = app.last_code(TO).await;
     app.clock.advance_secs(60);
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
     app.clock.advance_secs(600);
     assert_eq!(app.drain().await, 0, "the call step was cancelled with the approval");
@@ -159,27 +142,14 @@ async fn approval_cancels_later_steps() {
 async fn restart_resumes_scheduled_steps() {
     use crate::helpers::{Opts, temp_dir};
     let dir = temp_dir("restart");
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Opts::default()
-    })
-    .await;
-    let id = app
-        .start(json!({"to": TO, "workflow": [{"channel": "sms"}, {"channel": "voice", "after_s": 120}]}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let app = TestApp::spawn_with(Opts::default().in_dir(dir.path())).await;
+    let id = app.start_id(sms_then_call_after_2_minutes()).await;
     app.drain().await;
     let code = app.last_code(TO).await;
     app.clock.advance_secs(60);
     app.stop().await;
 
-    let app = TestApp::spawn_with(Opts {
-        data_dir: Some(dir.path().to_path_buf()),
-        ..Opts::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Opts::default().in_dir(dir.path())).await;
     app.clock.advance_secs(125);
     assert_eq!(app.drain().await, 2);
     assert_eq!(app.drain().await, 0);
@@ -187,8 +157,11 @@ async fn restart_resumes_scheduled_steps() {
     assert_eq!(msgs.len(), 2);
     assert_eq!(msgs[0]["channel"], "voice");
     assert_eq!(code_in(msgs[0]["text"].as_str().unwrap()), code);
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(r.json::<Value>().await.unwrap()["valid"], true);
+}
+
+/// An SMS at once, then a call two minutes later.
+fn sms_then_call_after_2_minutes() -> Value {
+    json!({"to": TO, "workflow": [{"channel": "sms"}, {"channel": "voice", "after_s": 120}]})
 }

@@ -27,9 +27,7 @@ async fn sms_code_round_trip() {
     assert_eq!(code.len(), 6);
     assert_eq!(msgs[0]["text"], format!("Your demo verification code is: {code}"));
 
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(id, &code).await;
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(
@@ -38,9 +36,7 @@ async fn sms_code_round_trip() {
     );
 
     // Single use: the same code again is refused, naming the status.
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(id, &code).await;
     assert_eq!(error_code(r, 409).await, "verification_approved");
     let v = app
         .get(&format!("/v1/verifications/{id}"))
@@ -60,9 +56,7 @@ async fn wrong_codes_count_down_then_lock() {
     let code = app.last_code(TO).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for remaining in (0..5).rev() {
-        let r = app
-            .post(&format!("/v1/verifications/{id}/check"), &json!({"code": wrong}))
-            .await;
+        let r = app.check(&id, wrong).await;
         assert_eq!(r.status(), 200);
         let b: serde_json::Value = r.json().await.unwrap();
         assert_eq!(b["valid"], false);
@@ -76,9 +70,7 @@ async fn wrong_codes_count_down_then_lock() {
             }
         );
     }
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(error_code(r, 409).await, "max_attempts_reached");
 }
 
@@ -109,9 +101,7 @@ async fn cancel_stops_the_code() {
     let r = app.post(&format!("/v1/verifications/{id}/cancel"), &json!({})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["status"], "canceled");
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(&id, &code).await;
     assert_eq!(error_code(r, 409).await, "verification_canceled");
     let r = app.post(&format!("/v1/verifications/{id}/cancel"), &json!({})).await;
     assert_eq!(error_code(r, 409).await, "verification_canceled");
@@ -123,19 +113,9 @@ async fn events_tell_the_story() {
     let id = app.start_sms(TO).await;
     app.drain().await;
     let code = app.last_code(TO).await;
-    app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": "000000" }))
-        .await;
-    app.post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
-    let r = app.get(&format!("/v1/verifications/{id}/events")).await;
-    assert_eq!(r.status(), 200);
-    let body: serde_json::Value = r.json().await.unwrap();
-    let kinds: Vec<&str> = body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    app.check(&id, "000000").await;
+    app.check(&id, &code).await;
+    let kinds = app.event_kinds(&id).await;
     let expected_wrong = if code == "000000" { vec![] } else { vec!["check_wrong"] };
     let mut expected = vec!["created", "send_queued", "sent"];
     expected.extend(expected_wrong);

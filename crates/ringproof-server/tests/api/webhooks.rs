@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
 use ringproof_core::crypto::hex;
-use ringproof_core::ids::ClientId;
 use ringproof_core::time::{Clock, SystemClock, Timestamp};
 use ringproof_core::webhook::{self, SignatureError};
 use serde_json::{Value, json};
@@ -99,7 +98,7 @@ impl Receiver {
 
 /// Gives the demo client a webhook at `url` and returns its secret.
 async fn set_webhook(app: &TestApp, url: &str) -> String {
-    let id = ClientId::parse(&app.client_id).unwrap();
+    let id = app.demo_id();
     app.engine
         .set_webhook(&id, Some(url))
         .await
@@ -107,22 +106,8 @@ async fn set_webhook(app: &TestApp, url: &str) -> String {
         .expect("a new secret")
 }
 
-async fn event_kinds(app: &TestApp, id: &str) -> Vec<String> {
-    let r = app.get(&format!("/v1/verifications/{id}/events")).await;
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.unwrap();
-    body["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn check(app: &TestApp, id: &str, code: &str) -> Value {
-    let r = app
-        .post(&format!("/v1/verifications/{id}/check"), &json!({"code": code}))
-        .await;
+    let r = app.check(id, code).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
@@ -156,7 +141,7 @@ async fn every_event_is_posted_once_signed_and_without_the_number_or_code() {
     app.drain().await;
 
     let hits = rcv.hits();
-    let kinds = event_kinds(&app, &id).await;
+    let kinds = app.event_kinds(&id).await;
     for k in ["created", "send_queued", "sent", "check_wrong", "approved"] {
         assert!(kinds.iter().any(|e| e == k), "{k} in {kinds:?}");
     }
@@ -206,16 +191,13 @@ async fn every_event_is_posted_once_signed_and_without_the_number_or_code() {
     );
     let sent = hits.iter().find(|h| h.kind() == "verification.sent").unwrap().json();
     assert_eq!(sent["data"]["channel"], "sms");
-    assert_eq!(app.engine.store().job_stats(app.clock.now()).await.unwrap().dead, 0);
+    assert_eq!(app.job_stats().await.dead, 0);
 
     // A client without a webhook is not notified: new verifications stay silent.
-    app.engine
-        .set_webhook(&ClientId::parse(&app.client_id).unwrap(), None)
-        .await
-        .unwrap();
+    app.engine.set_webhook(&app.demo_id(), None).await.unwrap();
     let quiet = app.start_sms("+14155550124").await;
     app.drain().await;
-    assert!(!event_kinds(&app, &quiet).await.is_empty());
+    assert!(!app.event_kinds(&quiet).await.is_empty());
     assert_eq!(rcv.hits().len(), hits.len());
     app.stop().await;
 }
@@ -316,7 +298,7 @@ async fn drain_until_idle(app: &TestApp, step_s: i64) {
     for _ in 0..60 {
         app.clock.advance_secs(step_s);
         app.drain().await;
-        let s = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+        let s = app.job_stats().await;
         if s.due + s.scheduled == 0 {
             return;
         }
@@ -343,7 +325,7 @@ async fn a_failing_endpoint_is_retried_with_backoff_then_given_up_while_the_api_
     app.drain().await;
     let first = rcv.hits();
     assert_eq!(first.len(), 3, "created, send_queued, sent: one attempt each");
-    let stats = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!((stats.due, stats.dead), (0, 0), "retried later, not given up");
 
     // Backoff: the first retry waits 60 to 120 s, never less.
@@ -372,7 +354,7 @@ async fn a_failing_endpoint_is_retried_with_backoff_then_given_up_while_the_api_
             "{wid}: each retry waits"
         );
     }
-    let stats = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!(stats.dead, ids.len() as u64, "each given up once, as a dead letter");
     assert_eq!(dead_in_metrics(&app).await, ids.len() as u64);
     app.stop().await;
@@ -388,16 +370,13 @@ async fn an_endpoint_that_refuses_connections_is_given_up_too() {
 
     let id = app.start_sms(TO).await;
     app.drain().await;
-    assert_eq!(app.engine.store().job_stats(app.clock.now()).await.unwrap().dead, 0);
+    assert_eq!(app.job_stats().await.dead, 0);
     let code = app.last_code(TO).await;
     assert_eq!(check(&app, &id, &code).await["status"], "approved");
 
     drain_until_idle(&app, 400).await;
-    let events = event_kinds(&app, &id).await.len() as u64;
-    assert_eq!(
-        app.engine.store().job_stats(app.clock.now()).await.unwrap().dead,
-        events
-    );
+    let events = app.event_kinds(&id).await.len() as u64;
+    assert_eq!(app.job_stats().await.dead, events);
     assert_eq!(dead_in_metrics(&app).await, events);
     app.stop().await;
 }
@@ -428,7 +407,7 @@ async fn a_hanging_endpoint_times_out_while_the_api_answers() {
     drain.await.unwrap();
 
     assert!(rcv.hits().len() >= 3, "the hanging endpoint was reached");
-    let stats = app.engine.store().job_stats(app.clock.now()).await.unwrap();
+    let stats = app.job_stats().await;
     assert_eq!((stats.due, stats.dead), (0, 0), "timed out attempts are retried later");
     assert!(stats.scheduled >= 3);
     app.stop().await;
@@ -506,7 +485,7 @@ async fn a_verification_left_alone_announces_its_expiry() {
         ),
         Ok(())
     );
-    assert_eq!(event_kinds(&app, &id).await.last().map(String::as_str), Some("expired"));
+    assert_eq!(app.event_kinds(&id).await.last().map(String::as_str), Some("expired"));
     let r = app.get(&format!("/v1/verifications/{id}")).await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "expired");
     app.stop().await;

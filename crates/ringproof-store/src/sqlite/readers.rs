@@ -126,10 +126,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_cut_off_mid_way_leaves_no_stale_snapshot_behind() {
-        let path = std::env::temp_dir().join(format!(
-            "ringproof-readers-{}.db",
-            ringproof_core::ids::JobId::generate()
-        ));
+        // The database, its -wal and its -shm go with the directory, even if the test fails.
+        let dir = tempfile::Builder::new().prefix("ringproof-readers-").tempdir().unwrap();
+        let path = dir.path().join("readers.db");
         let opts = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
@@ -163,6 +162,6 @@ mod tests {
         drop(r);
         readers.close().await;
         assert!(matches!(readers.acquire().await, Err(StoreError::Unavailable(_))));
-        let _ = std::fs::remove_file(path);
+        writer.close().await.unwrap();
     }
 }

@@ -257,11 +257,11 @@ mod tests {
 
     use super::*;
 
-    async fn writer() -> (Writer, std::path::PathBuf) {
-        let path = std::env::temp_dir().join(format!(
-            "ringproof-writer-{}.db",
-            ringproof_core::ids::JobId::generate()
-        ));
+    /// A writer on a fresh database in a temporary directory, which takes the database and
+    /// its side files with it when the test ends (even if it failed).
+    async fn writer() -> (Writer, tempfile::TempDir) {
+        let dir = tempfile::Builder::new().prefix("ringproof-writer-").tempdir().unwrap();
+        let path = dir.path().join("writer.db");
         let opts = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
         let w = Writer::connect(opts, Duration::from_secs(5)).await.unwrap();
         let mut g = w.lock().await.unwrap();
@@ -269,7 +269,7 @@ mod tests {
         b.sql("CREATE TABLE t (x INTEGER PRIMARY KEY);");
         g.execute_batch("create", b).await.unwrap();
         drop(g);
-        (w, path)
+        (w, dir)
     }
 
     async fn count(w: &Writer) -> i64 {
@@ -288,7 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_transaction_abandoned_mid_way_is_rolled_back_before_the_next_use() {
-        let (w, path) = writer().await;
+        let (w, _dir) = writer().await;
         // Begun and never committed, as when the caller is cancelled between batches.
         let mut g = w.lock().await.unwrap();
         g.execute_batch("insert", insert(1)).await.unwrap();
@@ -299,12 +299,11 @@ mod tests {
         drop(g);
         assert_eq!(count(&w).await, 1);
         w.close().await;
-        let _ = std::fs::remove_file(path);
     }
 
     #[tokio::test]
     async fn a_failed_batch_keeps_nothing_and_leaves_no_transaction_open() {
-        let (w, path) = writer().await;
+        let (w, _dir) = writer().await;
         let mut g = w.lock().await.unwrap();
         g.execute_batch("insert", insert(1).commit()).await.unwrap();
         // The second insert fails (duplicate key) after the first of the batch succeeded.
@@ -318,7 +317,6 @@ mod tests {
         assert_eq!(count(&w).await, 2, "row 5 was rolled back with its batch");
         w.close().await;
         assert!(matches!(w.lock().await, Err(StoreError::Unavailable(_))));
-        let _ = std::fs::remove_file(path);
     }
 
     /// A value whose encoding fails.
@@ -341,7 +339,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_value_that_cannot_be_bound_fails_its_batch_and_ends_the_transaction() {
-        let (w, path) = writer().await;
+        let (w, _dir) = writer().await;
         let mut g = w.lock().await.unwrap();
         // A transaction begun by an earlier batch, then a batch with a bad value: binds
         // chain like a query's, and the failure is reported when the batch is run.
@@ -357,6 +355,5 @@ mod tests {
         drop(g);
         assert_eq!(count(&w).await, 0, "row 1 was rolled back with its transaction");
         w.close().await;
-        let _ = std::fs::remove_file(path);
     }
 }

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use ringproof_core::client::Client;
 use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::crypto::{Keys, hex, random_bytes};
-use ringproof_core::ids::{ClientId, JobId};
-use ringproof_core::job::{JobKind, JobQueue, NewJob};
+use ringproof_core::ids::{ClientId, JobId, VerificationId};
+use ringproof_core::job::{Job, JobKind, JobQueue, NewJob};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::Policy;
 use ringproof_core::ports::Store;
@@ -240,6 +240,19 @@ pub async fn claimable(store: &Arc<dyn Store>, at: Timestamp) -> Vec<JobId> {
         .collect();
     ids.sort();
     ids
+}
+
+/// The one job claimable at `at` that a test expects (the newest, when there are several),
+/// leased for a minute.
+pub async fn claim_one(store: &Arc<dyn Store>, at: Timestamp) -> Job {
+    let mut jobs = store.claim_jobs(at, 60_000, 10, JobQueue::All).await.expect("claim");
+    jobs.pop().expect("a job is due")
+}
+
+/// The kinds of a verification's events, oldest first.
+pub async fn event_kinds(store: &Arc<dyn Store>, client: &ClientId, v: &VerificationId) -> Vec<&'static str> {
+    let events = store.list_events(client, v).await.expect("list events");
+    events.into_iter().map(|e| e.kind.as_str()).collect()
 }
 
 pub fn sorted(mut ids: Vec<JobId>) -> Vec<JobId> {

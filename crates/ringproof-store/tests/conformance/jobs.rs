@@ -13,7 +13,7 @@ use ringproof_core::webhook;
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
-use crate::harness::{Backend, NOW, client, job_for, sms, stored_sms};
+use crate::harness::{Backend, NOW, claim_one, client, job_for, sms, stored_sms};
 
 conformance!(store: two_claimers_never_share_a_job);
 conformance!(backend: lease_retry_bury_complete_and_counters);
@@ -69,6 +69,11 @@ async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
     }
 }
 
+/// Claims up to 10 jobs due at `at` from every queue, leasing them for 5 s.
+async fn claim(store: &Arc<dyn Store>, at: Timestamp) -> Vec<Job> {
+    store.claim_jobs(at, 5000, 10, JobQueue::All).await.unwrap()
+}
+
 fn ids(jobs: &[Job]) -> Vec<String> {
     jobs.iter().map(|j| j.id.to_string()).collect()
 }
@@ -94,36 +99,20 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     let first = store.claim_jobs(NOW, 5000, 1, JobQueue::All).await.unwrap();
     assert_eq!(ids(&first), vec![a.id.to_string()]);
     assert_eq!((first[0].attempts, first[0].payload.clone()), (1, a.payload.clone()));
-    let second = store.claim_jobs(NOW, 5000, 10, JobQueue::All).await.unwrap();
+    let second = claim(store, NOW).await;
     assert_eq!(ids(&second), vec![bj.id.to_string()]);
-    assert!(
-        store
-            .claim_jobs(at(1), 5000, 10, JobQueue::All)
-            .await
-            .unwrap()
-            .is_empty(),
-        "leased or not yet due"
-    );
+    assert!(claim(store, at(1)).await.is_empty(), "leased or not yet due");
 
     // Leased jobs count as due; the next claim can succeed when C falls due.
     assert_eq!(store.job_stats(NOW).await.unwrap(), stats(2, 1, 0));
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(1000)));
-    assert_eq!(
-        ids(&store.claim_jobs(at(1000), 5000, 10, JobQueue::All).await.unwrap()),
-        vec![cj.id.to_string()]
-    );
+    assert_eq!(ids(&claim(store, at(1000)).await), vec![cj.id.to_string()]);
     // Everything is leased: the earliest lease end (A's and B's) is next.
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(5000)));
-    assert!(
-        store
-            .claim_jobs(at(4999), 5000, 10, JobQueue::All)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, at(4999)).await.is_empty());
 
     // The lease lapses at its end: claimable again, attempt counted.
-    let again = store.claim_jobs(at(5000), 5000, 10, JobQueue::All).await.unwrap();
+    let again = claim(store, at(5000)).await;
     assert_eq!(ids(&again), vec![a.id.to_string(), bj.id.to_string()]);
     assert!(again.iter().all(|j| j.attempts == 2));
 
@@ -138,7 +127,7 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     // Pending now: A (due +20 s, free) and C (leased until +6 s).
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(6000)));
     assert_eq!(store.job_stats(at(7000)).await.unwrap(), stats(1, 1, 1));
-    let c_again = store.claim_jobs(at(7000), 5000, 10, JobQueue::All).await.unwrap();
+    let c_again = claim(store, at(7000)).await;
     assert_eq!(ids(&c_again), vec![cj.id.to_string()]);
     assert_eq!(c_again[0].attempts, 2);
 
@@ -159,14 +148,10 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
 
     assert_eq!(store.next_job_due().await.unwrap(), Some(at(20_000)));
     assert!(
-        store
-            .claim_jobs(at(19_999), 5000, 10, JobQueue::All)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(store, at(19_999)).await.is_empty(),
         "a retried job waits for its new due time"
     );
-    let retried = store.claim_jobs(at(20_000), 5000, 10, JobQueue::All).await.unwrap();
+    let retried = claim(store, at(20_000)).await;
     assert_eq!(ids(&retried), vec![a.id.to_string()]);
     assert_eq!((retried[0].attempts, retried[0].due_at), (3, at(20_000)));
     let events_before = store.list_events(&c.id, &v.id).await.unwrap().len();
@@ -176,13 +161,7 @@ async fn lease_retry_bury_complete_and_counters(b: &Backend) {
     // Only the dead letter is left.
     assert_eq!(store.next_job_due().await.unwrap(), None);
     assert_eq!(store.job_stats(Timestamp(i64::MAX)).await.unwrap(), stats(0, 0, 1));
-    assert!(
-        store
-            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10, JobQueue::All)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, Timestamp(i64::MAX / 2)).await.is_empty());
 }
 
 async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
@@ -238,23 +217,12 @@ async fn complete_jobs_records_a_batch_in_one_go(b: &Backend) {
         );
     }
     assert_eq!(events_before(&v3).await, v3_events, "no event where none was given");
-    assert!(
-        store
-            .claim_jobs(Timestamp(i64::MAX / 2), 5000, 10, JobQueue::All)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, Timestamp(i64::MAX / 2)).await.is_empty());
 
     // Completing again (a duplicate after a lost answer) changes nothing but the events,
     // and an event whose verification is gone is dropped without failing the batch.
     let (v4, _) = stored_sms(store, &c.id).await;
-    let j4 = store
-        .claim_jobs(NOW.plus_secs(2), 60_000, 10, JobQueue::All)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let j4 = claim_one(store, NOW.plus_secs(2)).await;
     assert_eq!(j4.verification_id.as_ref(), Some(&v4.id));
     assert_eq!(
         store
@@ -275,12 +243,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     let c = client(store).await;
     let other = client(store).await;
     let (v1, _) = stored_sms(store, &c.id).await;
-    let j1 = store
-        .claim_jobs(NOW.plus_secs(1), 60_000, 10, JobQueue::All)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let j1 = claim_one(store, NOW.plus_secs(1)).await;
     let sent = NewEvent {
         kind: EventKind::Sent,
         channel: Some(Channel::Sms),
@@ -331,12 +294,7 @@ async fn complete_jobs_adds_new_jobs_in_the_same_transaction(b: &Backend) {
     // A batch that cannot be written in full (a new job's id is taken) writes nothing: the
     // completed job stays, its event is not recorded, no new job appears.
     let (v2, _) = stored_sms(store, &c.id).await;
-    let j2 = store
-        .claim_jobs(NOW.plus_secs(3), 60_000, 10, JobQueue::All)
-        .await
-        .unwrap()
-        .pop()
-        .unwrap();
+    let j2 = claim_one(store, NOW.plus_secs(3)).await;
     assert_eq!(j2.verification_id.as_ref(), Some(&v2.id));
     let events_before = store.list_events(&c.id, &v2.id).await.unwrap();
     let fresh = webhook::job(&c.id, &v2.id, &sent);

@@ -9,11 +9,12 @@ use ringproof_core::code::ScriptedCodeSource;
 use ringproof_core::ids::{JobId, VerificationId};
 use ringproof_core::job::JobKind;
 use ringproof_core::ports::Store;
+use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{CheckOutcome, Ctx, Effects, Options, Status, Verification};
 use ringproof_core::workflow::Channel;
 
 use crate::conformance;
-use crate::harness::{CODE, NOW, WRONG, claimable, client, keys, sms, sorted, stored_sms, three_steps};
+use crate::harness::{CODE, NOW, WRONG, claimable, client, event_kinds, keys, sms, sorted, stored_sms, three_steps};
 
 conformance!(
     store: round_trip_with_jobs_and_events,
@@ -202,13 +203,7 @@ async fn fifty_concurrent_wrong_checks(store: Arc<dyn Store>) {
     assert_eq!(stored.status, Status::MaxAttemptsReached);
     assert_eq!(stored.wrong_checks, 5);
     assert_eq!(stored.code_hash, None);
-    let kinds: Vec<_> = store
-        .list_events(&c.id, &v.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = event_kinds(&store, &c.id, &v.id).await;
     assert_eq!(kinds.iter().filter(|k| **k == "check_wrong").count(), 5);
     assert_eq!(kinds.iter().filter(|k| **k == "max_attempts_reached").count(), 1);
 }
@@ -284,13 +279,7 @@ async fn cancel_deletes_the_pending_jobs_of_that_verification_only(store: Arc<dy
     let left = claimable(&store, NOW.plus_secs(3600)).await;
     assert!(!deliver.is_empty() && deliver.iter().all(|d| !left.contains(d)));
     assert_eq!(left, sorted(other_ids));
-    let kinds: Vec<_> = store
-        .list_events(&c.id, &v.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = event_kinds(&store, &c.id, &v.id).await;
     assert_eq!(kinds.last().copied(), Some("canceled"));
 }
 
@@ -346,22 +335,7 @@ async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
 
     // Run the voice step the way the engine does: its job is deleted in the transaction
     // that records the step, and the step's delivery is queued in it too.
-    let keys = keys();
-    let codes = ScriptedCodeSource::new(["654321"]);
-    let mut run = |v: &mut Verification| {
-        let mut fx = Effects::default();
-        v.run_step(
-            1,
-            &Ctx {
-                keys: &keys,
-                codes: &codes,
-                sms_template: None,
-                now: at,
-            },
-            &mut fx,
-        );
-        fx
-    };
+    let mut run = |v: &mut Verification| run_second_step(v, at);
     let after = store
         .update_verification(&c.id, &v.id, Some(&step.id), &mut run)
         .await
@@ -394,6 +368,21 @@ async fn done_job_is_deleted_with_the_transition(store: Arc<dyn Store>) {
     );
 }
 
+/// Runs step 1 (the second) of `v` at `now` as the engine does, issuing code 654321 if the
+/// step asks for a new one.
+fn run_second_step(v: &mut Verification, now: Timestamp) -> Effects {
+    let (keys, codes) = (keys(), ScriptedCodeSource::new(["654321"]));
+    let ctx = Ctx {
+        keys: &keys,
+        codes: &codes,
+        sms_template: None,
+        now,
+    };
+    let mut fx = Effects::default();
+    v.run_step(1, &ctx, &mut fx);
+    fx
+}
+
 /// The finished job and the cancelled steps can be the same kind of row in one
 /// transaction: a step job that runs after expiry ends the verification.
 async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn Store>) {
@@ -406,20 +395,8 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     let step = claimed.iter().find(|j| j.kind == JobKind::Step).unwrap();
     let deliver = claimed.iter().find(|j| j.kind == JobKind::Deliver).unwrap().id.clone();
 
-    let keys = keys();
-    let codes = ScriptedCodeSource::new(["654321"]);
     let mut run = |v: &mut Verification| {
-        let mut fx = Effects::default();
-        v.run_step(
-            1,
-            &Ctx {
-                keys: &keys,
-                codes: &codes,
-                sms_template: None,
-                now: late,
-            },
-            &mut fx,
-        );
+        let fx = run_second_step(v, late);
         assert!(fx.cancel_pending_steps && fx.jobs.is_empty());
         fx
     };
@@ -432,13 +409,7 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     let left = claimable(&store, late.plus_secs(61)).await;
     assert!(!left.contains(&deliver), "expiry took the unsent delivery with it");
     assert!(left.is_empty());
-    let kinds: Vec<_> = store
-        .list_events(&c.id, &v.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind.as_str())
-        .collect();
+    let kinds = event_kinds(&store, &c.id, &v.id).await;
     assert_eq!(kinds.last().copied(), Some("expired"));
 }
 
