@@ -75,8 +75,8 @@ pub enum Failure {
 }
 
 /// The one place every face logs a failed request's [`CoreError`]: once, with the request
-/// id — a warning for an unavailable provider or store, an error with its cause for
-/// anything else — and says which generic answer it calls for.
+/// id — a warning for an unavailable provider, an error with its cause for anything
+/// else — and says which generic answer it calls for.
 pub fn log_failure(e: &CoreError) -> Failure {
     match e {
         CoreError::UpstreamDown => {
@@ -84,7 +84,10 @@ pub fn log_failure(e: &CoreError) -> Failure {
             Failure::UpstreamDown
         }
         CoreError::Store(StoreError::Unavailable(_)) => {
-            tracing::warn!(request_id = %current_request_id(), error = %e, "store unavailable");
+            // An error, not a warning: the database being gone is an outage, and alerting
+            // keyed on error lines must see it (the native face logged it so before the
+            // faces shared this function).
+            tracing::error!(request_id = %current_request_id(), error = %e, "store unavailable");
             Failure::StoreUnavailable
         }
         e => {
