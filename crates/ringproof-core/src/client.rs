@@ -149,10 +149,17 @@ impl Client {
     /// or sent: the product must be enabled, the number not blocked and, in test mode, on
     /// the allowlist (in that order).
     pub fn may_serve(&self, product: Product, to: &PhoneNumber) -> Result<(), ClientRefusal> {
-        let c = &self.controls;
-        if c.disabled_products.contains(&product) {
+        if self.controls.disabled_products.contains(&product) {
             return Err(ClientRefusal::ProductDisabled(product));
         }
+        self.may_send_to(to)
+    }
+
+    /// Whether this client may send anything to `to`: the number not blocked and, in test
+    /// mode, on the allowlist. Every face obeys it (the native API through
+    /// [`Engine::start`](crate::engine::Engine::start), the others through [`Self::may_serve`]).
+    pub fn may_send_to(&self, to: &PhoneNumber) -> Result<(), ClientRefusal> {
+        let c = &self.controls;
         if c.blocked_numbers.contains(to.e164()) {
             return Err(ClientRefusal::NumberBlocked);
         }

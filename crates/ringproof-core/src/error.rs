@@ -1,6 +1,7 @@
 //! Errors with stable codes. Each API face maps a [`CoreError`] to its own envelope in
 //! exactly one place; the `code()` strings are part of the native API contract.
 
+use crate::client::ClientRefusal;
 use crate::phone::PhoneError;
 use crate::status::Status;
 
@@ -43,6 +44,10 @@ pub enum CoreError {
     /// anything is stored. Retry later.
     #[error("the delivery provider is unavailable; retry later")]
     UpstreamDown,
+    /// The client's own controls refuse this: a blocked number, a number off the test-mode
+    /// allowlist, a disabled product. Refused before anything is stored or sent.
+    #[error(transparent)]
+    Refused(#[from] ClientRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -70,6 +75,9 @@ impl CoreError {
             CoreError::IdempotencyKeyReused => "idempotency_key_reused",
             CoreError::Unauthorized => "unauthorized",
             CoreError::UpstreamDown => "upstream_down",
+            CoreError::Refused(ClientRefusal::NumberBlocked) => "destination_blocked",
+            CoreError::Refused(ClientRefusal::NotOnAllowlist) => "number_not_allowed",
+            CoreError::Refused(ClientRefusal::ProductDisabled(_)) => "product_disabled",
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

@@ -108,6 +108,7 @@ impl From<CoreError> for ApiError {
             CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,
+            CoreError::Refused(_) => StatusCode::FORBIDDEN,
             CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -62,6 +62,8 @@ impl Engine {
         }
         let policy = self.defaults.with(&client.policy);
         let to = req.to.ok_or_else(|| CoreError::invalid("to", "is required"))?;
+        // The client's blocklist and test-mode allowlist, as on every other face.
+        client.may_send_to(&to)?;
         let code_length = req.code_length.unwrap_or(policy.code_length);
         if !(MIN_CODE_LENGTH..=MAX_CODE_LENGTH).contains(&code_length) {
             return Err(CoreError::invalid(

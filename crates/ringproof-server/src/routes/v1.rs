@@ -208,6 +208,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 201, description = "Created", body = VerificationResponse),
         (status = 400, description = "Invalid request (phone number, workflow, fields)", body = ErrorResponse),
         (status = 401, description = "Missing or wrong credentials", body = ErrorResponse),
+        (status = 403, description = "`destination_blocked` (the client's blocklist) or `number_not_allowed` (test mode, not on the allowlist)", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorResponse),

@@ -138,3 +138,58 @@ async fn seven_digit_numbers_are_accepted() {
     let r = app.post("/v1/verifications", &json!({"to": "+683400"})).await;
     assert_eq!(error_code(r, 400).await, "invalid_phone_number");
 }
+
+/// The native API obeys the client's blocklist and test-mode allowlist as the Signzy and
+/// iDenfy faces do: refused before anything is stored or sent, with a code naming the rule.
+#[tokio::test]
+async fn the_client_blocklist_and_test_mode_allowlist_hold_on_v1() {
+    use ringproof_core::engine::ClientChange;
+
+    let app = TestApp::spawn().await;
+    let allowed = "+14155550164";
+    app.update_client(ClientChange {
+        blocked_numbers: Some(vec![TO.into()]),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post("/v1/verifications", &json!({"to": TO})).await;
+    assert_eq!(error_code(r, 403).await, "destination_blocked");
+    // Another number is served while test mode is off.
+    app.start_sms(allowed).await;
+
+    app.update_client(ClientChange {
+        blocked_numbers: Some(vec![]),
+        test_mode: Some(true),
+        allowed_numbers: Some(vec![allowed.into()]),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post("/v1/verifications", &json!({"to": TO})).await;
+    assert_eq!(error_code(r, 403).await, "number_not_allowed");
+    // Also with a workflow, and through an Idempotency-Key: nothing is stored for it.
+    let r = app
+        .http
+        .post(format!("{}/v1/verifications", app.base))
+        .header("authorization", app.auth())
+        .header("idempotency-key", "k1")
+        .json(&json!({"to": TO, "workflow": [{"channel": "sms"}, {"channel": "voice", "after_s": 60}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r, 403).await, "number_not_allowed");
+    app.start_sms(allowed).await;
+
+    assert_eq!(app.drain().await, 2);
+    assert!(app.messages(TO).await.is_empty());
+    assert_eq!(app.messages(allowed).await.len(), 2);
+
+    // Out of test mode and off the blocklist, the number is served again.
+    app.update_client(ClientChange {
+        test_mode: Some(false),
+        ..Default::default()
+    })
+    .await;
+    app.start_sms(TO).await;
+    app.drain().await;
+    assert_eq!(app.messages(TO).await.len(), 1);
+}

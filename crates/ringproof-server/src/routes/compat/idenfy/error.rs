@@ -158,6 +158,9 @@ impl IdenfyError {
 impl From<CoreError> for IdenfyError {
     fn from(e: CoreError) -> Self {
         match e {
+            // The faces check the client's controls before they start anything; should the
+            // engine refuse one anyway, it answers as the face's own refusal does.
+            CoreError::Refused(r) => r.into(),
             CoreError::Unauthorized => IdenfyError::Unauthorized,
             CoreError::NotFound => IdenfyError::UnknownRequest,
             e => match log_failure(&e) {

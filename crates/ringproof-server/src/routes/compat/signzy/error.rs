@@ -330,6 +330,9 @@ impl SignzyError {
 impl From<CoreError> for SignzyError {
     fn from(e: CoreError) -> Self {
         match e {
+            // The faces check the client's controls before they start anything; should the
+            // engine refuse one anyway, it answers as the face's own refusal does.
+            CoreError::Refused(r) => r.into(),
             CoreError::Unauthorized => SignzyError::InvalidCredentials,
             e => match log_failure(&e) {
                 Failure::UpstreamDown => SignzyError::UpstreamDown,
