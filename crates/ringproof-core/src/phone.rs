@@ -176,11 +176,13 @@ impl PhoneNumber {
         parsed.get_region_code().map(|r| r.to_string())
     }
 
-    /// `+1******0123`: the country code and the last four digits, for logs.
+    /// `+1******0123`: the country code and the last four digits, for logs — fewer where
+    /// the national number is short (`+683**02`): at most half of it is ever shown, so a
+    /// 4-digit number of Niue or Tokelau is never logged whole.
     pub fn masked(&self) -> String {
         let cc = self.country_code.to_string();
         let rest = &self.e164[1 + cc.len()..];
-        let keep = rest.len().min(4);
+        let keep = (rest.len() / 2).min(4);
         format!("+{cc}{}{}", "*".repeat(rest.len() - keep), &rest[rest.len() - keep..])
     }
 
@@ -274,7 +276,10 @@ mod tests {
             assert_eq!(PhoneNumber::parse(s, dashed_table()).unwrap(), n);
         }
         assert_eq!(PhoneNumber::parse_e164("+6834002").unwrap().country_code(), 683);
-        assert_eq!(PhoneNumber::parse_e164("+6834002").unwrap().masked(), "+6834002");
+        // A short national number is never logged whole: at most half of it shows.
+        assert_eq!(PhoneNumber::parse_e164("+6834002").unwrap().masked(), "+683**02");
+        assert_eq!(PhoneNumber::parse_e164("+6907290").unwrap().masked(), "+690**90");
+        assert_eq!(PhoneNumber::parse_e164("+3544212345").unwrap().masked(), "+354****345");
         let n = PhoneNumber::parse("+683-4002", dashed_table()).unwrap();
         assert_eq!(n.e164(), "+6834002");
         // Six digits are no E.164 number of any plan.
