@@ -65,7 +65,12 @@ pub struct Core {
 /// Opens the store (applying migrations) and builds the engine. Used by `serve` and by
 /// every CLI command, so they all act on the same data.
 pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    private_dir(&config.data_dir)?;
+    if config.database_url.is_none() {
+        // The default database lives in the data directory; SQLite gives its -wal and -shm
+        // files the database file's mode.
+        private_file(&config.data_dir.join("ringproof.db"))?;
+    }
     let store: Arc<dyn Store> = ringproof_store::open(&config.database_url()).await?;
     let secret = server_secret(config)?;
     let clock = hooks.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
@@ -139,6 +144,36 @@ fn server_secret(config: &Config) -> Result<Vec<u8>, StartupError> {
     Ok(secret)
 }
 
+/// Creates `dir` (and missing parents) readable by its owner only, and makes an existing
+/// one so: the data directory holds phone numbers, secrets and the sandbox's codes.
+pub fn private_dir(dir: &Path) -> Result<(), std::io::Error> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        b.mode(0o700).create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    b.create(dir)
+}
+
+/// Creates `path` empty if it is missing (an empty file is what SQLite opens as a new
+/// database), readable by its owner only, and makes an existing one so.
+pub fn private_file(path: &Path) -> Result<(), std::io::Error> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        opts.mode(0o600).open(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    }
+    #[cfg(not(unix))]
+    opts.open(path).map(drop)
+}
+
 /// Writes a file only its owner can read (credentials, secrets).
 pub fn write_private(path: &Path, contents: &str) -> Result<(), std::io::Error> {
     use std::io::Write;
@@ -191,10 +226,12 @@ impl Application {
                 "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in {}/sandbox.db and shown at /sandbox. Never use this in production.",
                 config.data_dir.display()
             );
+            private_file(&config.data_dir.join("sandbox.db"))?;
             let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock.clone())
                 .await
                 .map_err(|e| StartupError::Sandbox(e.to_string()))?;
             let audio_dir = config.data_dir.join("sandbox-audio");
+            private_dir(&audio_dir)?;
             Some(match VoiceAudio::detect(audio_dir.clone()).await {
                 Some(audio) => {
                     tracing::info!(dir = %audio_dir.display(), "espeak-ng found: the sandbox renders calls to WAV");
@@ -359,7 +396,8 @@ pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sende
     let clock: Arc<dyn ringproof_core::time::Clock> = Arc::new(ringproof_core::time::SystemClock);
     let wants_sandbox = registry::uses_sandbox(name, &config.providers, &[]);
     let sandbox: Option<Arc<dyn Sender>> = if wants_sandbox && config.mode == Mode::Development {
-        std::fs::create_dir_all(&config.data_dir)?;
+        private_dir(&config.data_dir)?;
+        private_file(&config.data_dir.join("sandbox.db"))?;
         let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock.clone())
             .await
             .map_err(|e| StartupError::Sandbox(e.to_string()))?;

@@ -329,11 +329,12 @@ async fn serve(config: Config) -> Result<(), String> {
             ),
             e => e.to_string(),
         })?;
-    if let Some(demo) = &app.demo {
-        let pretty = serde_json::to_string_pretty(demo).unwrap_or_default();
+    if app.demo.is_some() {
+        // The secret and password stay out of the terminal and any log that captures it:
+        // they are in the owner-only file.
         println!(
-            "Created the demo client (also saved to {}/demo-credentials.json):\n{pretty}",
-            app.data_dir().display()
+            "Created the demo client; its credentials are in {} (readable by you only)",
+            app.data_dir().join("demo-credentials.json").display()
         );
     }
     println!(

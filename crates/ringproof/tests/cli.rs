@@ -749,3 +749,77 @@ fn the_readme_reads_the_credentials_of_the_demo_and_of_client_create() {
     assert_eq!(acme.1, saved["api_secret"].as_str().unwrap());
     assert_ne!(acme, demo);
 }
+
+/// Everything `serve` writes in a fresh data directory (the databases with their -wal and
+/// -shm files, the sandbox's audio folder, the secrets) is its owner's alone, and the demo
+/// client's secret and password are never printed.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fresh_data_directory_is_owner_only_and_the_demo_secret_is_not_printed() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = temp_dir("modes");
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50")
+        .env_remove("RINGPROOF_DATABASE_URL")
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let base = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if let Some(rest) = line.strip_prefix("ringproof is listening on ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let _server = Server(child);
+
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(data.join("demo-credentials.json")).unwrap()).unwrap();
+    for secret in ["api_secret", "password"] {
+        let s = c[secret].as_str().unwrap();
+        assert!(!printed.contains(s), "the demo {secret} was printed:\n{printed}");
+    }
+    assert!(printed.contains("demo-credentials.json"), "{printed}");
+
+    // A verification and its SMS, so both databases have been written through their WAL.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/v1/verifications"))
+        .basic_auth(c["api_key"].as_str().unwrap(), c["api_secret"].as_str())
+        .json(&json!({"to": "+14155550123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    sandbox_messages(&http, &base, "+14155550123").await;
+
+    let mut seen = Vec::new();
+    let mut todo = vec![data.clone()];
+    while let Some(p) = todo.pop() {
+        let meta = std::fs::metadata(&p).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let want = if meta.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} has mode {mode:o}", p.display());
+        seen.push(p.strip_prefix(&data).unwrap().display().to_string());
+        if meta.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    for name in [
+        "ringproof.db",
+        "ringproof.db-wal",
+        "sandbox.db",
+        "sandbox.db-wal",
+        "server-secret",
+    ] {
+        assert!(seen.iter().any(|s| s == name), "{name} not among {seen:?}");
+    }
+}
