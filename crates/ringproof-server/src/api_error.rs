@@ -4,14 +4,13 @@
 //! Also the request-scoped id: set by the request middleware in a task-local, so any
 //! response (error bodies included) and every log line of the request carry the same id.
 
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 use crate::json_body::{BodyProblem, Json, JsonFace, axum_json_content_type};
@@ -193,23 +192,8 @@ impl JsonFace for Native {
     }
 }
 
-/// A JSON body of the native API: [`Json`] read by the [`Native`] face's rules (a newtype
-/// so handlers can write `ApiJson(body)`).
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Json::<T, Native>::from_request(req, state)
-            .await
-            .map(|body| Self(body.into_inner()))
-    }
-}
+/// A JSON body of the native API: [`Json`] read by the [`Native`] face's rules.
+pub type ApiJson<T> = Json<T, Native>;
 
 pub fn json_rejection(r: JsonRejection) -> ApiError {
     match r {

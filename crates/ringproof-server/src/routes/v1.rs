@@ -220,7 +220,7 @@ async fn create_verification(
     State(state): State<AppState>,
     ApiClient(client): ApiClient,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<CreateVerificationRequest>,
+    body: ApiJson<CreateVerificationRequest>,
 ) -> Result<Response, ApiError> {
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -264,7 +264,7 @@ async fn create_verification(
     };
     let idem = key.map(|key| Idempotency {
         key,
-        request_hash: sha256(&serde_json::to_vec(&body).unwrap_or_default()),
+        request_hash: sha256(&serde_json::to_vec(&*body).unwrap_or_default()),
         render: &render_created,
     });
     match state.engine.start(&client, req, idem).await? {
@@ -359,7 +359,7 @@ async fn check_verification(
     State(state): State<AppState>,
     ApiClient(client): ApiClient,
     Path(id): Path<String>,
-    ApiJson(body): ApiJson<CheckRequest>,
+    body: ApiJson<CheckRequest>,
 ) -> Result<axum::Json<CheckResponse>, ApiError> {
     let id = parse_id(&id)?;
     // Counted by the engine (`ringproof_checks_total`, `…_approved_total`).
