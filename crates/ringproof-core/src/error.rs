@@ -48,6 +48,11 @@ pub enum CoreError {
     /// allowlist, a disabled product. Refused before anything is stored or sent.
     #[error(transparent)]
     Refused(#[from] ClientRefusal),
+    /// A limit across verifications ([`crate::guard`]) refuses this: too many wrong codes
+    /// or sends for the number, the IP or the client, or a kind of number that receives
+    /// nothing. Refused before anything is stored, sent or evaluated.
+    #[error(transparent)]
+    Limited(#[from] crate::guard::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -78,6 +83,7 @@ impl CoreError {
             CoreError::Refused(ClientRefusal::NumberBlocked) => "destination_blocked",
             CoreError::Refused(ClientRefusal::NotOnAllowlist) => "number_not_allowed",
             CoreError::Refused(ClientRefusal::ProductDisabled(_)) => "product_disabled",
+            CoreError::Limited(r) => r.rule.code(),
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

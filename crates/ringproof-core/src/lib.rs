@@ -18,6 +18,7 @@ pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod guard;
 pub mod ids;
 pub mod job;
 pub mod link_session;

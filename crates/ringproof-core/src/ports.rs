@@ -41,6 +41,27 @@ pub type LinkMutation<'a> = &'a mut (dyn FnMut(&mut LinkSession) + Send);
 /// [`LoginFailures::begin_attempt`](crate::sessions::LoginFailures::begin_attempt).
 pub type LoginStep<'a> = &'a mut (dyn FnMut(&LoginFailures) -> (Gate, LoginFailures) + Send);
 
+/// The key of a limit counter row ([`crate::guard`]): the client, what is counted
+/// (`number`, `ip`, `client`, …) and a keyed hash of the value (never the raw number or IP).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CounterKey {
+    pub client_id: ClientId,
+    pub scope: String,
+    pub key: [u8; 32],
+}
+
+/// A limit counter row as [`Store::update_counters`] hands it over: its encoded state
+/// (empty for a row not stored yet) and when it may be forgotten.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterRow {
+    pub state: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+/// The step [`Store::update_counters`] applies to the locked rows (in the order of the
+/// keys given): it changes them in place and returns whether to write them back.
+pub type CounterStep<'a> = &'a mut (dyn FnMut(&mut [CounterRow]) -> bool + Send);
+
 /// Persistence. Two implementations (SQLite, PostgreSQL) pass one conformance suite.
 ///
 /// Every method that reads or writes a verification takes the client id and treats a
@@ -82,6 +103,13 @@ pub trait Store: Send + Sync + 'static {
     async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
     /// Forgets the failures of a username (after a successful login).
     async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError>;
+
+    /// Applies `f` to the limit counter rows with these keys, atomically: the rows are
+    /// locked (in key order, so two calls never deadlock), a missing one is handed over
+    /// empty, and if `f` returns true every row is written back, in one transaction.
+    /// Concurrent calls touching one row are serialised, each seeing what the previous one
+    /// wrote. Rows past their `expires_at` are deleted by [`Store::purge`].
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError>;
 
     /// The stored response for `(client, key)` if it was created at or after `not_before`.
     async fn idempotent_response(
@@ -303,6 +331,12 @@ pub trait Metrics: Send + Sync + 'static {
     /// A code was checked: `approved`, `wrong`, `max_attempts_reached`, or the
     /// [`CoreError::code`](crate::CoreError::code) of the refusal.
     fn code_checked(&self, outcome: &'static str);
+    /// A limit ([`crate::guard`]) refused a send or a check: its rule and the number's
+    /// region (ISO code, or the calling code where the plan names none).
+    fn guard_refused(&self, _rule: &'static str, _country: &str) {}
+    /// A client's send cap ([`crate::guard::Limits::client_sends_per_day`], `…_per_minute`)
+    /// reached 80 %.
+    fn client_cap_near(&self, _client: &ClientId, _warning: crate::guard::CapWarning) {}
 }
 
 /// Counts nothing.

@@ -108,6 +108,8 @@ impl From<CoreError> for ApiError {
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,
             CoreError::Refused(_) => StatusCode::FORBIDDEN,
+            CoreError::Limited(r) if r.rule.is_rate() => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::Limited(_) => StatusCode::FORBIDDEN,
             CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -123,6 +125,7 @@ impl From<CoreError> for ApiError {
         };
         let retry_after_s = match e {
             CoreError::ResendCooldown { retry_after_s } => Some(retry_after_s),
+            CoreError::Limited(r) => r.retry_after_s,
             CoreError::Store(StoreError::Unavailable(_)) => Some(1),
             _ => None,
         };

@@ -66,6 +66,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Default verification policy; clients may override it.
     pub policy: Policy,
+    /// The limits across verifications (docs/security.md): per number, guesses
+    /// (`guesses_per_hour` 10, `guesses_per_day` 20) and sends (`number_sends_per_10_min` 5,
+    /// `number_sends_per_day` 10); sends per end-user IP (`ip_sends_per_hour` 10); the
+    /// client's sends (`client_sends_per_minute`, `client_sends_per_day`, default 0: no
+    /// cap); `allowed_number_kinds` (default none of `premium_rate`, `shared_cost`,
+    /// `satellite`, `international_service`). 0 switches a count off. Clients may override
+    /// each (`ringproof client update --limit NAME=VALUE`).
+    pub limits: ringproof_core::guard::Limits,
     pub worker: WorkerConfig,
     /// How long finished verifications (and their events) are kept, in seconds. At least
     /// one day. Default 7 days.
@@ -181,6 +189,7 @@ impl Default for Config {
             breaker: Default::default(),
             log_format: LogFormat::Text,
             policy: Policy::default(),
+            limits: ringproof_core::guard::Limits::default(),
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
             signzy: SignzyConfig::default(),
@@ -224,6 +233,7 @@ const KNOWN_KEYS: &[&str] = &[
     "breaker",
     "log_format",
     "policy",
+    "limits",
     "worker",
     "retention_s",
     "signzy",

@@ -92,6 +92,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_lookup(number_lookup(config)?)
         .with_webhooks(Arc::new(poster))
         .with_metrics(Arc::new(crate::telemetry::EngineMetrics))
+        .with_limits(config.limits.clone())
         .with_wake(Arc::new(move || w.notify()));
     Ok(Core { engine, wake, clock })
 }

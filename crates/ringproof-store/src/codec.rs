@@ -315,6 +315,14 @@ pub(crate) fn login_failures(row: &impl DbRow) -> Result<LoginFailures, StoreErr
     })
 }
 
+/// A limit counter row (`state`, `expires_at`).
+pub(crate) fn counter_row(row: &impl DbRow) -> Result<ringproof_core::ports::CounterRow, StoreError> {
+    Ok(ringproof_core::ports::CounterRow {
+        state: col(row, "state")?,
+        expires_at: Timestamp(col(row, "expires_at")?),
+    })
+}
+
 /// Jobs come back from an `UPDATE ... RETURNING` in no defined order; the port promises
 /// oldest due first.
 pub(crate) fn sort_claimed(jobs: &mut [Job]) {

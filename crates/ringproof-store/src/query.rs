@@ -36,7 +36,7 @@ use ringproof_core::delivery::DeliveryRecord;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
+use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, LoginStep, Mutation};
 use ringproof_core::sessions::Gate;
 use ringproof_core::verification::{Effects, NewEvent, Status, Verification};
 use sqlx::Database;
@@ -113,6 +113,11 @@ pub(crate) trait Backend {
     /// Read-modify-write of a username's failures: on the single writer (SQLite), or under
     /// a row lock taken on a row inserted first if missing (PostgreSQL).
     async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
+
+    /// Read-modify-write of limit counter rows: on the single writer, the writes in one
+    /// batch (SQLite); under row locks taken in key order on rows inserted first if
+    /// missing, over arrays (PostgreSQL).
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError>;
 
     /// A start with its jobs, events and idempotency record, atomically in one round trip:
     /// a `BEGIN…COMMIT` batch (SQLite), one statement of data-modifying CTEs over arrays
@@ -528,6 +533,13 @@ macro_rules! store_impl {
                     Backend::begin_login_attempt(self, username, f).await
                 }
 
+                async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
+                    if keys.is_empty() {
+                        return Ok(());
+                    }
+                    Backend::update_counters(self, keys, f).await
+                }
+
                 async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
                     let q = sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username);
                     self.write().await?.execute("reset login failures", q).await?;
@@ -788,6 +800,11 @@ macro_rules! store_impl {
                             "DELETE FROM login_failures WHERE username IN (SELECT username FROM login_failures \
                              WHERE last_failure_at < $1 LIMIT $2)",
                             login_failures_before,
+                        ),
+                        (
+                            "DELETE FROM guard_counters WHERE (client_id, scope, key_hash) IN (SELECT client_id, \
+                             scope, key_hash FROM guard_counters WHERE expires_at <= $1 LIMIT $2)",
+                            tokens_expired_at,
                         ),
                     ] {
                         self.purge_batches(sql, before).await?;

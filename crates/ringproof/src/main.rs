@@ -568,7 +568,7 @@ async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
         VerifyCmd::Check { client, id, code } => {
             let client = load_client(client).await?;
             let (outcome, _) = engine
-                .check(&client.id, &vid(&id)?, &code)
+                .check(&client, &vid(&id)?, &code)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(

@@ -9,6 +9,7 @@
 
 mod clients;
 pub mod fallback;
+mod guard;
 mod jobs;
 pub mod link;
 pub mod number_otp;
@@ -56,6 +57,8 @@ pub struct Engine {
     webhooks: Option<Arc<dyn WebhookPoster>>,
     /// Where starts and checks are counted (default: nowhere).
     pub(crate) metrics: Arc<dyn Metrics>,
+    /// The limits across verifications, before per-client overrides ([`crate::guard`]).
+    limits: crate::guard::Limits,
 }
 
 impl Engine {
@@ -81,6 +84,7 @@ impl Engine {
             sender: None,
             webhooks: None,
             metrics: Arc::new(NoMetrics),
+            limits: crate::guard::Limits::default(),
         }
     }
 

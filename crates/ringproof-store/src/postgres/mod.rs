@@ -22,7 +22,7 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
+use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, LoginStep, Mutation};
 use ringproof_core::sessions::Gate;
 use ringproof_core::verification::{Effects, NewEvent, Verification};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -295,6 +295,73 @@ impl Backend for PgStore {
             tx.rollback().await.map_err(db(OP))?;
         }
         Ok(gate)
+    }
+
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "update counters";
+        // Rows are inserted (if missing) and locked in key order, so two calls over
+        // overlapping keys queue on the first shared row instead of deadlocking.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        order.dedup_by(|a, b| keys[*a] == keys[*b]);
+        let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
+        let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
+        let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        let q = sqlx::query(
+            "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
+             SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
+             ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
+        )
+        .bind(&clients)
+        .bind(&scopes)
+        .bind(&hashes);
+        tx.execute(OP, q).await?;
+        let q = sqlx::query(
+            "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+             WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
+             ORDER BY client_id, scope, key_hash FOR UPDATE",
+        )
+        .bind(&clients)
+        .bind(&scopes)
+        .bind(&hashes);
+        let found = tx.fetch_all(OP, q).await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        for k in keys {
+            let row = found
+                .iter()
+                .find(|r| {
+                    r.try_get::<&str, _>("client_id")
+                        .is_ok_and(|c| c == k.client_id.as_str())
+                        && r.try_get::<&str, _>("scope").is_ok_and(|s| s == k.scope)
+                        && r.try_get::<&[u8], _>("key_hash").is_ok_and(|h| h == k.key.as_slice())
+                })
+                .ok_or_else(|| StoreError::Corrupt("a counter row vanished under its lock".into()))?;
+            rows.push(codec::counter_row(row)?);
+        }
+        if !f(&mut rows) {
+            // Also drops the empty rows this call inserted.
+            tx.rollback().await.map_err(db(OP))?;
+            return Ok(());
+        }
+        let states: Vec<&[u8]> = rows.iter().map(|r| r.state.as_slice()).collect();
+        let expiries: Vec<i64> = rows.iter().map(|r| r.expires_at.millis()).collect();
+        let all_clients: Vec<&str> = keys.iter().map(|k| k.client_id.as_str()).collect();
+        let all_scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
+        let all_hashes: Vec<&[u8]> = keys.iter().map(|k| k.key.as_slice()).collect();
+        let q = sqlx::query(
+            "UPDATE guard_counters g SET state = t.st, expires_at = t.e \
+             FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::int8[]) AS t(c, s, k, st, e) \
+             WHERE g.client_id = t.c AND g.scope = t.s AND g.key_hash = t.k",
+        )
+        .bind(&all_clients)
+        .bind(&all_scopes)
+        .bind(&all_hashes)
+        .bind(&states)
+        .bind(&expiries);
+        tx.execute(OP, q).await?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(())
     }
 
     async fn insert_verification(

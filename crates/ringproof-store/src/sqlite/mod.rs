@@ -25,7 +25,9 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
+use ringproof_core::ports::{
+    CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, LoginStep, Mutation,
+};
 use ringproof_core::sessions::Gate;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, NewEvent, Verification};
@@ -352,6 +354,40 @@ impl Backend for SqliteStore {
             w.execute(OP, q).await?;
         }
         Ok(gate)
+    }
+
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "update counters";
+        // The single writer is the lock: nothing else writes between the reads and the
+        // write-back, which is one batch in one transaction.
+        let mut w = self.writer.lock().await?;
+        let mut rows: Vec<CounterRow> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let q = sqlx::query(
+                "SELECT state, expires_at FROM guard_counters WHERE client_id = $1 AND scope = $2 AND key_hash = $3",
+            )
+            .bind(k.client_id.as_str())
+            .bind(k.scope.as_str())
+            .bind(k.key.as_slice());
+            rows.push(w.optional(OP, q, codec::counter_row).await?.unwrap_or_default());
+        }
+        if !f(&mut rows) {
+            return Ok(());
+        }
+        let mut b = Batch::begin();
+        for (k, r) in keys.iter().zip(&rows) {
+            b.sql(
+                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (client_id, scope, key_hash) DO UPDATE SET state = excluded.state, \
+                 expires_at = excluded.expires_at;",
+            )
+            .bind(k.client_id.as_str().to_owned())
+            .bind(k.scope.clone())
+            .bind(k.key.to_vec())
+            .bind(r.state.clone())
+            .bind(r.expires_at.millis());
+        }
+        w.execute_batch(OP, b.commit()).await
     }
 
     async fn insert_verification(

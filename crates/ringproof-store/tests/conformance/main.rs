@@ -14,6 +14,7 @@ mod pg;
 
 mod cancellation;
 mod clients;
+mod guard_counters;
 mod idempotency;
 mod jobs;
 mod link_sessions;

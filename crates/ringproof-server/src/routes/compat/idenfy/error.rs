@@ -46,6 +46,11 @@ pub enum IdenfyError {
     NumberBlocked,
     /// The client is in test mode and the number is not on its allowlist.
     NotOnAllowlist,
+    /// A kind of number that receives nothing (premium rate, satellite, …).
+    NumberKindRefused(String),
+    /// A limit across verifications (too many sends or wrong codes): 429 with
+    /// Retry-After; the message names the limit.
+    RateLimited { message: String, retry_after_s: u64 },
     /// The delivery provider reports that nothing can be sent now.
     UpstreamDown,
     /// The store is unavailable or overloaded.
@@ -120,6 +125,8 @@ impl IdenfyError {
                 "PERMISSIONS_ERROR",
                 "Field 'phone_number' is not on this client's test-mode allowlist.".into(),
             ),
+            IdenfyError::NumberKindRefused(m) => (403, "PERMISSIONS_ERROR", format!("Field 'phone_number': {m}.")),
+            IdenfyError::RateLimited { message, .. } => (429, "TOO_MANY_REQUESTS", format!("{message}.")),
             IdenfyError::UpstreamDown => (
                 503,
                 "INTERNAL_ERROR",
@@ -161,6 +168,13 @@ impl From<CoreError> for IdenfyError {
             // The faces check the client's controls before they start anything; should the
             // engine refuse one anyway, it answers as the face's own refusal does.
             CoreError::Refused(r) => r.into(),
+            CoreError::Limited(r) => match r.retry_after_s {
+                Some(retry_after_s) if r.rule.is_rate() => IdenfyError::RateLimited {
+                    message: r.sentence(),
+                    retry_after_s,
+                },
+                _ => IdenfyError::NumberKindRefused(r.message()),
+            },
             CoreError::Unauthorized => IdenfyError::Unauthorized,
             CoreError::NotFound => IdenfyError::UnknownRequest,
             e => match log_failure(&e) {
@@ -209,6 +223,11 @@ impl IntoResponse for IdenfyError {
             }
             IdenfyError::Unavailable | IdenfyError::UpstreamDown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            IdenfyError::RateLimited { retry_after_s, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_s.max(1).to_string()) {
+                    headers.insert(header::RETRY_AFTER, v);
+                }
             }
             _ => {}
         }

@@ -288,7 +288,7 @@ async fn verify_sms(
         return Err(bad("received_code", "must be exactly 4 digits"));
     }
     let id = VerificationId::parse(&format!("VE{request_id}")).ok_or(IdenfyError::UnknownRequest)?;
-    let is_verified = state.engine.verify_fallback(&client.id, &id, code).await?;
+    let is_verified = state.engine.verify_fallback(&client, &id, code).await?;
     Ok(axum::Json(VerifySmsResponse { is_verified }))
 }
 
