@@ -208,6 +208,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 201, description = "Created", body = VerificationResponse),
         (status = 400, description = "Invalid request (phone number, workflow, fields)", body = ErrorResponse),
         (status = 401, description = "Missing or wrong credentials", body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 403, description = "`destination_blocked` (the client's blocklist) or `number_not_allowed` (test mode, not on the allowlist)", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
@@ -291,6 +292,7 @@ fn parse_id(id: &str) -> Result<VerificationId, ApiError> {
     responses(
         (status = 200, body = VerificationResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, description = "Unknown id, or another client's", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -348,6 +350,7 @@ impl From<CheckOutcome> for CheckResponse {
         (status = 200, body = CheckResponse),
         (status = 400, description = "The code is not 4 to 10 digits, or the body is not valid JSON", body = ErrorResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more; the code says why", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
@@ -378,6 +381,7 @@ async fn check_verification(
     responses(
         (status = 200, body = VerificationResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
     ),
@@ -417,7 +421,7 @@ pub struct ResendRequest {
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
-        (status = 429, description = "Inside the cooldown (see Retry-After), or all sends used", body = ErrorResponse),
+        (status = 429, description = "Inside the cooldown (see Retry-After), or all sends used; or `too_many_failures`: too many failed credentials from this address or for this key (see Retry-After)", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -484,6 +488,7 @@ pub struct EventList {
     responses(
         (status = 200, body = EventList),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
