@@ -1,5 +1,5 @@
 //! Login sessions: the access tokens a face hands out after a username/password login
-//! (the Signzy face's `POST /api/v3/patrons/login`), and the lockout rule that slows down
+//! (the Signzy face's `POST /api/v3/patrons/login`), and the lockout schedule that slows down
 //! and then stops password guessing.
 //!
 //! # Access tokens

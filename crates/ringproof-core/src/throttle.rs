@@ -417,7 +417,11 @@ mod tests {
                 retry_after_s: 800
             })
         );
-        assert_eq!(L.gate(Secret::Password, &dirty, T.plus_secs(900)), Ok(()), "the guard ends");
+        assert_eq!(
+            L.gate(Secret::Password, &dirty, T.plus_secs(900)),
+            Ok(()),
+            "the guard ends"
+        );
         let mut old = clean.clone();
         old[row::PAIR] = LoginFailures::default().after_failure(T.plus_secs(-900));
         assert_eq!(L.gate(Secret::Password, &old, T.plus_secs(10)), Ok(()));
@@ -453,7 +457,10 @@ mod tests {
         // Successful logins use the budget too (argon2 is the cost).
         let mut rows = fresh(Secret::Password);
         rows[row::CHECKS] = checks;
-        assert_eq!(L.gate(Secret::Password, &rows, T.plus_secs(59)).unwrap_err().rule, Rule::IpChecks);
+        assert_eq!(
+            L.gate(Secret::Password, &rows, T.plus_secs(59)).unwrap_err().rule,
+            Rule::IpChecks
+        );
         assert_eq!(L.gate(Secret::Password, &rows, T.plus_secs(60)), Ok(()));
         // API secrets have no checks row.
         assert_eq!(L.gate(Secret::ApiSecret, &rows[..3], T), Ok(()));

@@ -497,7 +497,11 @@ mod tests {
         assert!(err("[providers.x]\nkind = \"carrier-pigeon\"\n").contains("unknown variant"));
         let c = load("[auth_throttle]\npassword_checks_per_min = 5\nwindow_s = 60\n").unwrap();
         assert_eq!(
-            (c.auth_throttle.password_checks_per_min, c.auth_throttle.window_s, c.auth_throttle.ip_failures),
+            (
+                c.auth_throttle.password_checks_per_min,
+                c.auth_throttle.window_s,
+                c.auth_throttle.ip_failures
+            ),
             (5, 60, 30)
         );
         assert!(err("[auth_throttle]\nip_failures = 0\n").contains("auth_throttle."));

@@ -95,7 +95,8 @@ async fn each_face_counts_its_starts_checks_and_approvals_and_every_metric_has_h
         app.post_anonymous("/api/v3/patrons/login", &login).await;
         app.get_as("Bearer rk_nobody:wrong", "/v1/verifications/VE00").await;
         let basic = base64::engine::general_purpose::STANDARD.encode("rk_nobody2:wrong");
-        app.post_as(&format!("Basic {basic}"), "/fraud/verify-sms", &json!({})).await;
+        app.post_as(&format!("Basic {basic}"), "/fraud/verify-sms", &json!({}))
+            .await;
     }
 
     let text = app.get("/metrics").await.text().await.unwrap();

@@ -348,7 +348,8 @@ impl Backend for SqliteStore {
             }
             changed = true;
             if *new == LoginFailures::default() {
-                b.sql("DELETE FROM auth_throttle WHERE throttle_key = ?;").bind(key.as_str());
+                b.sql("DELETE FROM auth_throttle WHERE throttle_key = ?;")
+                    .bind(key.as_str());
             } else {
                 b.sql(
                     "INSERT INTO auth_throttle (throttle_key, failures, last_failure_at, locked_until) \

@@ -129,7 +129,10 @@ async fn failures_follow_the_core_rule_and_reset(store: Arc<dyn Store>) {
     assert_eq!(attempt(&store, "carol", NOW).await, Gate::Open);
     let states = store.throttle_states(&keys(&["zed", "carol", "amy"])).await.unwrap();
     assert_eq!(states[1].failures, 1);
-    assert_eq!((states[0], states[2]), (LoginFailures::default(), LoginFailures::default()));
+    assert_eq!(
+        (states[0], states[2]),
+        (LoginFailures::default(), LoginFailures::default())
+    );
     assert!(store.throttle_states(&[]).await.unwrap().is_empty());
     // One attempt a minute: each is admitted until the lock, and each admitted one counts.
     let mut expected = LoginFailures::default();

@@ -1,6 +1,7 @@
 //! The Signzy-compatible face, base `/api/v3`: Signzy's request and response shapes over
-//! the same engine as the native API. Handlers translate shapes; the rules (token expiry,
-//! the login lockout) live in `ringproof_core::sessions`. Contract and error catalogue:
+//! the same engine as the native API. Handlers translate shapes; the rules (token expiry in
+//! `ringproof_core::sessions`, the login throttle in `ringproof_core::throttle`) live in
+//! the core. Contract and error catalogue:
 //! `docs/compat-signzy.md`.
 //!
 //! Authentication: `POST /api/v3/patrons/login` trades a username and password for an
