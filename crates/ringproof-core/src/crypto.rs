@@ -106,6 +106,7 @@ pub struct Keys {
     code_hmac: [u8; 32],
     seal: [u8; 32],
     guard: [u8; 32],
+    throttle: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -121,6 +122,7 @@ impl Keys {
             code_hmac: hmac(server_secret, &[b"ringproof/v1/code-hmac"]),
             seal: hmac(server_secret, &[b"ringproof/v1/aead"]),
             guard: hmac(server_secret, &[b"ringproof/v1/guard"]),
+            throttle: hmac(server_secret, &[b"ringproof/v1/throttle"]),
         }
     }
 
@@ -135,6 +137,14 @@ impl Keys {
     /// enumerating the (small) space of phone numbers without the server secret.
     pub fn guard_key(&self, scope: &str, value: &str) -> [u8; 32] {
         hmac(&self.guard, &[scope.as_bytes(), b"\0", value.as_bytes()])
+    }
+
+    /// The key of a throttle row: `scope` and 128 bits of a keyed hash of `parts`, so the
+    /// store holds no address or name in clear (and none can be recovered by hashing
+    /// every IPv4 address without the server secret).
+    pub fn throttle_key(&self, scope: &str, parts: &[&[u8]]) -> String {
+        let h = hmac(&self.throttle, parts);
+        format!("{scope}:{}", hex(&h[..16]))
     }
 
     /// Encrypts with XChaCha20-Poly1305 under a fresh random 192-bit nonce. `context`

@@ -39,6 +39,10 @@ pub enum CoreError {
     IdempotencyKeyReused,
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// Refused without checking the credentials: too many failures from this address or
+    /// for this key ([`crate::throttle`]). Retry later.
+    #[error("too many failed authentication attempts; retry in {} s", .0.retry_after_s)]
+    TooManyFailures(crate::throttle::Throttled),
     /// The delivery provider reports that nothing can be sent now
     /// ([`Sender::available`](crate::ports::Sender::available) is false): refused before
     /// anything is stored. Retry later.
@@ -79,6 +83,7 @@ impl CoreError {
             CoreError::MaxSendsReached => "max_sends_reached",
             CoreError::IdempotencyKeyReused => "idempotency_key_reused",
             CoreError::Unauthorized => "unauthorized",
+            CoreError::TooManyFailures(_) => "too_many_failures",
             CoreError::UpstreamDown => "upstream_down",
             CoreError::Refused(ClientRefusal::NumberBlocked) => "destination_blocked",
             CoreError::Refused(ClientRefusal::NotOnAllowlist) => "number_not_allowed",

@@ -31,6 +31,7 @@ pub mod ports;
 pub mod sessions;
 pub mod status;
 pub mod templates;
+pub mod throttle;
 pub mod time;
 pub mod verification;
 pub mod webhook;

@@ -9,7 +9,7 @@ use crate::ids::{ClientId, JobId, LinkId, VerificationId};
 use crate::job::{Job, JobQueue, JobStats, NewJob};
 use crate::link_session::{LinkRecord, LinkSession};
 use crate::phone::PhoneNumber;
-use crate::sessions::{Gate, LoginFailures, TokenRecord};
+use crate::sessions::{LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
 use crate::workflow::Channel;
@@ -36,10 +36,10 @@ pub type Mutation<'a> = &'a mut (dyn FnMut(&mut Verification) -> Effects + Send)
 /// A change applied by [`Store::update_link`] to the locked link session.
 pub type LinkMutation<'a> = &'a mut (dyn FnMut(&mut LinkSession) + Send);
 
-/// The decision on a login attempt, given the username's current failures: whether it may
-/// check a password, and the state to store. See
-/// [`LoginFailures::begin_attempt`](crate::sessions::LoginFailures::begin_attempt).
-pub type LoginStep<'a> = &'a mut (dyn FnMut(&LoginFailures) -> (Gate, LoginFailures) + Send);
+/// A step over the throttle rows of one attempt ([`Store::throttle_step`]): it gets their
+/// states, in the order of the keys, and changes them in place. See
+/// [`crate::throttle::Limits::begin`].
+pub type ThrottleStep<'a> = &'a mut (dyn FnMut(&mut [LoginFailures]) + Send);
 
 /// The key of a limit counter row ([`crate::guard`]): the client, what is counted
 /// (`number`, `ip`, `client`, …) and a keyed hash of the value (never the raw number or IP).
@@ -96,13 +96,15 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every access token of a client; returns how many there were.
     async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError>;
 
-    /// Begins a login attempt, atomically: locks the username's failure row (a username
-    /// without one has the default state, no failures), hands the current state to `f`,
-    /// stores the state `f` returns and returns its decision. Concurrent calls for one
-    /// username are serialised, each seeing the state the previous one stored.
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
-    /// Forgets the failures of a username (after a successful login).
-    async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError>;
+    /// Applies `f` to the throttle rows with these keys, atomically: locks every row (a key
+    /// without one has the default state, no failures), hands their states to `f` in the
+    /// order of `keys`, and stores the states it leaves (a row left at the default state is
+    /// deleted). Concurrent steps sharing a key are serialised, each seeing what the
+    /// previous one stored; steps over overlapping sets of keys never deadlock.
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError>;
+    /// The states of the throttle rows with these keys, in the order of `keys` (default for
+    /// a missing row): a plain read, without a lock.
+    async fn throttle_states(&self, keys: &[String]) -> Result<Vec<LoginFailures>, StoreError>;
 
     /// Applies `f` to the limit counter rows with these keys, atomically: the rows are
     /// locked (in key order, so two calls never deadlock), a missing one is handed over
@@ -215,7 +217,7 @@ pub trait Store: Send + Sync + 'static {
     /// events and dead jobs), link sessions that expired before `terminal_before`,
     /// idempotent responses older than `idempotency_before`, access
     /// tokens expired at `tokens_expired_at` (`expires_at <= tokens_expired_at`), and
-    /// login failure counts whose last failure is before `login_failures_before`. Returns
+    /// throttle rows whose last failure (or window start) is before `login_failures_before`. Returns
     /// the number of verifications deleted.
     async fn purge(
         &self,

@@ -93,10 +93,12 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// How long a one-time link is valid, in seconds. 60 to 3600. Default 300.
     pub link_ttl_s: u32,
-    /// Reverse proxies whose `X-Forwarded-For` is believed for the click IP of a link
-    /// page. Exact IP addresses (no ranges). Default none: the socket address is the
-    /// click IP. With the peer listed, the click IP is the right-most address in
-    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    /// Reverse proxies whose `X-Forwarded-For` is believed for a request's source address:
+    /// the click IP of a link page, and the address the login and API-secret throttle
+    /// counts (`auth_throttle`). Exact IP addresses (no ranges). Default none: the socket
+    /// address is the source address. With the peer listed, it is the right-most address
+    /// in `X-Forwarded-For` that is not itself a trusted proxy. Behind a proxy, list it:
+    /// otherwise every request counts against the proxy's one address.
     pub trusted_proxies: Vec<IpAddr>,
     /// With the sandbox provider: a file of test numbers for the number lookup (tab-separated
     /// `number, line_type, carrier, state`, like the built-in
@@ -104,6 +106,55 @@ pub struct Config {
     pub sandbox_numbers_file: Option<PathBuf>,
     /// Delivery of signed webhooks to clients' endpoints (docs/webhooks.md).
     pub webhooks: WebhooksConfig,
+    /// Throttling of failed logins (`POST /api/v3/patrons/login`) and API-secret checks
+    /// (`/v1`, `/fraud`), per source address and per account name (docs/security.md).
+    pub auth_throttle: AuthThrottleConfig,
+}
+
+/// The limits of `ringproof_core::throttle` (whose module doc has the whole rule). The
+/// per-(address, name) schedule is fixed: 5 failures free, then waits of 1, 2, 4, 8 and
+/// 16 s, then 15 minutes locked at 10.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthThrottleConfig {
+    /// Password checks (argon2id, ~30 ms of CPU each; right, wrong or for an unknown
+    /// username) one source address may have per minute; past it, logins from the address
+    /// get 429 without a check. Default 20.
+    pub password_checks_per_min: u32,
+    /// Failed logins, or failed API-secret checks, from one source address (over all
+    /// names) per `window_s` before the address is refused for the rest of the window.
+    /// Default 30.
+    pub ip_failures: u32,
+    /// Failures for one username or API key (from all addresses) per `window_s` that put
+    /// it under guard: then an address that failed for it within the window is refused,
+    /// while an address that did not is still checked. Default 20.
+    pub name_guard_failures: u32,
+    /// The window of `ip_failures` and `name_guard_failures`, in seconds. 60 to 86400.
+    /// Default 900.
+    pub window_s: i64,
+}
+
+impl Default for AuthThrottleConfig {
+    fn default() -> Self {
+        let l = ringproof_core::throttle::Limits::default();
+        Self {
+            password_checks_per_min: l.password_checks_per_min,
+            ip_failures: l.ip_failures,
+            name_guard_failures: l.name_guard_failures,
+            window_s: l.window_s,
+        }
+    }
+}
+
+impl AuthThrottleConfig {
+    pub fn limits(&self) -> ringproof_core::throttle::Limits {
+        ringproof_core::throttle::Limits {
+            password_checks_per_min: self.password_checks_per_min,
+            ip_failures: self.ip_failures,
+            name_guard_failures: self.name_guard_failures,
+            window_s: self.window_s,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +250,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             sandbox_numbers_file: None,
             webhooks: WebhooksConfig::default(),
+            auth_throttle: AuthThrottleConfig::default(),
         }
     }
 }
@@ -243,6 +295,7 @@ const KNOWN_KEYS: &[&str] = &[
     "trusted_proxies",
     "sandbox_numbers_file",
     "webhooks",
+    "auth_throttle",
 ];
 
 impl Config {
@@ -299,6 +352,11 @@ impl Config {
         if let Some(u) = &config.public_base_url {
             check_public_base_url(u).map_err(ConfigError::Invalid)?;
         }
+        config
+            .auth_throttle
+            .limits()
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("auth_throttle.{e}")))?;
         if !(100..=60_000).contains(&config.webhooks.timeout_ms) {
             return Err(ConfigError::Invalid("webhooks.timeout_ms must be 100 to 60000".into()));
         }
@@ -447,6 +505,17 @@ mod tests {
         assert_eq!(c.routes[0].prefix.as_deref(), Some("+1"));
         assert_eq!(c.routes[0].channel, Some(ringproof_core::workflow::Channel::Voice));
         assert!(err("[providers.x]\nkind = \"carrier-pigeon\"\n").contains("unknown variant"));
+        let c = load("[auth_throttle]\npassword_checks_per_min = 5\nwindow_s = 60\n").unwrap();
+        assert_eq!(
+            (
+                c.auth_throttle.password_checks_per_min,
+                c.auth_throttle.window_s,
+                c.auth_throttle.ip_failures
+            ),
+            (5, 60, 30)
+        );
+        assert!(err("[auth_throttle]\nip_failures = 0\n").contains("auth_throttle."));
+        assert!(err("[auth_throttle]\nwindow_s = 10\n").contains("auth_throttle.window_s"));
     }
 
     #[test]

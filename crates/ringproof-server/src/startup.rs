@@ -87,6 +87,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
             ..JobTuning::default()
         })
         .with_token_ttl(config.signzy.token_ttl_s)
+        .with_throttle(config.auth_throttle.limits())
         .with_link_ttl(config.link_ttl_s)
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)

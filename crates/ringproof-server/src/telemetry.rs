@@ -90,6 +90,12 @@ impl ringproof_core::ports::Metrics for EngineMetrics {
     }
 }
 
+/// Counts an authentication attempt refused by the throttle, by face (`native`, `signzy`,
+/// `idenfy`) and rule (`ringproof_core::throttle::Rule::as_str`).
+pub fn auth_throttled(face: &'static str, throttled: &ringproof_core::throttle::Throttled) {
+    metrics::counter!("ringproof_auth_throttled_total", "face" => face, "rule" => throttled.rule.as_str()).increment(1);
+}
+
 /// Every metric the workspace records, with its `# HELP` text. A test reads the sources
 /// and fails on a `counter!`, `gauge!` or `histogram!` whose name is not here.
 const DESCRIBED: &[(Kind, &str, &str)] = &[
@@ -163,6 +169,11 @@ const DESCRIBED: &[(Kind, &str, &str)] = &[
         Kind::Counter,
         "ringproof_provider_sends_total",
         "Sends handed to each provider, by provider, channel and outcome.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_auth_throttled_total",
+        "Logins and API-secret checks refused unchecked by the throttle, by face and rule.",
     ),
     (
         Kind::Gauge,

@@ -323,6 +323,11 @@ pub(crate) fn counter_row(row: &impl DbRow) -> Result<ringproof_core::ports::Cou
     })
 }
 
+/// A throttle row and its key.
+pub(crate) fn throttle_row(row: &impl DbRow) -> Result<(String, LoginFailures), StoreError> {
+    Ok((col(row, "throttle_key")?, login_failures(row)?))
+}
+
 /// Jobs come back from an `UPDATE ... RETURNING` in no defined order; the port promises
 /// oldest due first.
 pub(crate) fn sort_claimed(jobs: &mut [Job]) {

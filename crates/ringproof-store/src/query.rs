@@ -36,8 +36,8 @@ use ringproof_core::delivery::DeliveryRecord;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, LoginStep, Mutation};
-use ringproof_core::sessions::Gate;
+use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
+use ringproof_core::sessions::LoginFailures;
 use ringproof_core::verification::{Effects, NewEvent, Status, Verification};
 use sqlx::Database;
 use sqlx::query::Query;
@@ -110,9 +110,9 @@ pub(crate) trait Backend {
     /// `''::bytea`). Parameters: error, now, id.
     const BURY_JOB: &'static str;
 
-    /// Read-modify-write of a username's failures: on the single writer (SQLite), or under
-    /// a row lock taken on a row inserted first if missing (PostgreSQL).
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
+    /// Read-modify-write of an attempt's throttle rows: on the single writer (SQLite), or
+    /// under row locks taken in key order on rows inserted first if missing (PostgreSQL).
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError>;
 
     /// Read-modify-write of limit counter rows: on the single writer, the writes in one
     /// batch (SQLite); under row locks taken in key order on rows inserted first if
@@ -296,6 +296,34 @@ macro_rules! select {
 }
 pub(crate) use select;
 
+/// The throttle rows with these keys (`$1`…`$n`, one placeholder per key: the only SQL
+/// built at run time, from placeholders alone), then `suffix` (a lock clause). The same on
+/// both backends.
+pub(crate) fn throttle_rows<DB>(keys: &[String], suffix: &str) -> Query<'static, DB, DB::Arguments>
+where
+    DB: Database,
+    String: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT throttle_key, failures, last_failure_at, locked_until FROM auth_throttle \
+         WHERE throttle_key IN ({}) ORDER BY throttle_key{suffix}",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for k in keys {
+        q = q.bind(k.clone());
+    }
+    q
+}
+
+/// The states of `keys`, in their order, from the rows read (default for a missing one).
+pub(crate) fn in_key_order(keys: &[String], rows: &[(String, LoginFailures)]) -> Vec<LoginFailures> {
+    keys.iter()
+        .map(|k| rows.iter().find(|(rk, _)| rk == k).map(|(_, s)| *s).unwrap_or_default())
+        .collect()
+}
+
 /// Expands `impl Store for $store`: the statements both backends share, written once, and
 /// the rest handed to the store's [`Backend`] impl. See the module doc.
 macro_rules! store_impl {
@@ -310,8 +338,8 @@ macro_rules! store_impl {
             use ringproof_core::link_session::LinkSession;
             use ringproof_core::link_session::LinkRecord;
             use ringproof_core::phone::PhoneNumber;
-            use ringproof_core::ports::{DeliveryStatus, IdempotentResponse, LinkMutation, LoginStep, Mutation};
-            use ringproof_core::sessions::{Gate, TokenRecord};
+            use ringproof_core::ports::{DeliveryStatus, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
+            use ringproof_core::sessions::{LoginFailures, TokenRecord};
             use ringproof_core::time::Timestamp;
             use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
             use ringproof_core::webhook::WebhookConfig;
@@ -529,8 +557,8 @@ macro_rules! store_impl {
                     self.write().await?.execute("delete client tokens", q).await
                 }
 
-                async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
-                    Backend::begin_login_attempt(self, username, f).await
+                async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
+                    Backend::throttle_step(self, keys, f).await
                 }
 
                 async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
@@ -540,10 +568,13 @@ macro_rules! store_impl {
                     Backend::update_counters(self, keys, f).await
                 }
 
-                async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
-                    let q = sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username);
-                    self.write().await?.execute("reset login failures", q).await?;
-                    Ok(())
+                async fn throttle_states(&self, keys: &[String]) -> Result<Vec<LoginFailures>, StoreError> {
+                    if keys.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let q = $crate::query::throttle_rows(keys, "");
+                    let rows = self.read().await?.all("throttle states", q, codec::throttle_row).await?;
+                    Ok($crate::query::in_key_order(keys, &rows))
                 }
 
                 async fn idempotent_response(
@@ -797,7 +828,7 @@ macro_rules! store_impl {
                             tokens_expired_at,
                         ),
                         (
-                            "DELETE FROM login_failures WHERE username IN (SELECT username FROM login_failures \
+                            "DELETE FROM auth_throttle WHERE throttle_key IN (SELECT throttle_key FROM auth_throttle \
                              WHERE last_failure_at < $1 LIMIT $2)",
                             login_failures_before,
                         ),

@@ -2,15 +2,15 @@
 //! and out, and the webhook settings.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use crate::client::{Client, NewClient, Product};
 use crate::error::CoreError;
 use crate::ids::ClientId;
 use crate::phone::PhoneNumber;
 use crate::policy::PolicyOverrides;
-use crate::sessions::{
-    AccessToken, Gate, LoginAttempt, LoginError, Session, TokenRecord, looks_like_token, token_hash,
-};
+use crate::sessions::{AccessToken, LoginAttempt, LoginError, Session, TokenRecord, looks_like_token, token_hash};
+use crate::throttle::{self, Secret};
 use crate::webhook::{self, WebhookConfig};
 
 use super::Engine;
@@ -68,13 +68,53 @@ impl Engine {
         Err(CoreError::invalid("name", "too many clients with this name"))
     }
 
-    /// Resolves an API key and secret to its client. Unknown key and wrong secret fail
-    /// the same way.
-    pub async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<Client, CoreError> {
+    /// Resolves an API key and secret, presented from `ip`, to its client. Unknown key
+    /// and wrong secret fail the same way, and count as failures of `ip` and of the key
+    /// ([`crate::throttle`]); past a limit the secret is not checked
+    /// ([`CoreError::TooManyFailures`]).
+    pub async fn authenticate(&self, api_key: &str, api_secret: &str, ip: IpAddr) -> Result<Client, CoreError> {
+        let now = self.now();
+        let keys = self.throttle_keys(Secret::ApiSecret, ip, api_key);
+        // A plain read: this runs on every authenticated request.
+        let states = self.store.throttle_states(&keys).await?;
+        self.throttle
+            .gate(Secret::ApiSecret, &states, now)
+            .map_err(CoreError::TooManyFailures)?;
         match self.store.client_by_api_key(api_key).await? {
-            Some(c) if c.verify_secret(api_secret) => Ok(c),
-            _ => Err(CoreError::Unauthorized),
+            Some(c) if c.verify_secret(api_secret) => {
+                if states[throttle::row::PAIR].failures > 0 {
+                    let limits = self.throttle;
+                    self.store
+                        .throttle_step(&keys, &mut |rows| limits.succeeded(rows, now, false))
+                        .await?;
+                }
+                Ok(c)
+            }
+            _ => {
+                let limits = self.throttle;
+                self.store
+                    .throttle_step(&keys, &mut |rows| limits.failed(rows, now))
+                    .await?;
+                Err(CoreError::Unauthorized)
+            }
         }
+    }
+
+    /// The keys of an attempt's throttle rows, in [`throttle::row`] order: keyed hashes of
+    /// the address (IPv6 by /64) and the name, so no address or name is stored.
+    fn throttle_keys(&self, secret: Secret, ip: IpAddr, who: &str) -> Vec<String> {
+        let address = throttle::address_key(ip);
+        let (a, w) = (address.as_bytes(), who.as_bytes());
+        let scope = secret.as_str();
+        let mut keys = vec![
+            self.keys.throttle_key(&format!("{scope}/pair"), &[a, b"\0", w]),
+            self.keys.throttle_key(&format!("{scope}/ip"), &[a]),
+            self.keys.throttle_key(&format!("{scope}/name"), &[w]),
+        ];
+        if secret == Secret::Password {
+            keys.push(self.keys.throttle_key(&format!("{scope}/checks"), &[a]));
+        }
+        keys
     }
 
     /// Changes a client's settings. The resulting policy must be valid.
@@ -153,44 +193,42 @@ impl Engine {
         }
     }
 
-    // ----- login sessions (see `sessions` for the lockout rule) -----
+    // ----- login sessions (see `throttle` for the rule that limits guessing) -----
 
-    /// Logs in with a username and password: a new access token, shown once. Checks the
-    /// password in line (about 30 ms of CPU); an async caller may prefer
+    /// Logs in with a username and password from `ip`: a new access token, shown once.
+    /// Checks the password in line (about 30 ms of CPU); an async caller may prefer
     /// [`Engine::login_begin`], the check on a blocking thread, then [`Engine::login_finish`].
-    pub async fn login(&self, username: &str, password: &str) -> Result<Session, LoginError> {
-        let attempt = self.login_begin(username).await?;
+    pub async fn login(&self, username: &str, password: &str, ip: IpAddr) -> Result<Session, LoginError> {
+        let attempt = self.login_begin(username, ip).await?;
         let ok = attempt.verify(password);
         self.login_finish(attempt, ok).await
     }
 
-    /// The first half of a login: refuses it, without looking at any password, while the
-    /// username must wait or is locked; otherwise counts it as a failure *in the same atomic
-    /// store step* (so a burst of concurrent attempts gets no more password checks than the
-    /// rule allows one at a time) and finds the client (if any).
-    pub async fn login_begin(&self, username: &str) -> Result<LoginAttempt, LoginError> {
-        // No usernames this long exist; not worth a row of failures either.
+    /// The first half of a login: refuses it, without looking at any password, while `ip`
+    /// or the (ip, username) pair must wait or is locked, or the username is guarded and
+    /// `ip` failed for it ([`crate::throttle`]); otherwise counts it as a failure (and a
+    /// password check of `ip`) *in the same atomic store step* (so a burst of concurrent
+    /// attempts gets no more password checks than the rule allows one at a time) and finds
+    /// the client (if any).
+    pub async fn login_begin(&self, username: &str, ip: IpAddr) -> Result<LoginAttempt, LoginError> {
+        // No usernames this long exist; not worth a password check either.
         if username.is_empty() || username.len() > 128 {
             return Err(LoginError::BadCredentials);
         }
         let now = self.now();
-        let gate = self
-            .store
-            .begin_login_attempt(username, &mut |failures| failures.begin_attempt(now))
+        let keys = self.throttle_keys(Secret::Password, ip, username);
+        let limits = self.throttle;
+        let mut verdict = Ok(());
+        self.store
+            .throttle_step(&keys, &mut |rows| verdict = limits.begin(rows, now))
             .await?;
-        match gate {
-            Gate::Open => {}
-            Gate::Wait { retry_after_s } => return Err(LoginError::Throttled { retry_after_s }),
-            Gate::Locked { retry_after_s } => return Err(LoginError::Locked { retry_after_s }),
-        }
+        verdict.map_err(LoginError::Throttled)?;
         let client = self.store.client_by_username(username).await?;
-        Ok(LoginAttempt {
-            username: username.to_owned(),
-            client,
-        })
+        Ok(LoginAttempt { keys, client })
     }
 
-    /// The second half: on success resets the username's failures and issues a token. On
+    /// The second half: on success resets the pair's failures (and takes the failure
+    /// `login_begin` counted back from the address and username) and issues a token. On
     /// failure there is nothing more to record: `login_begin` already counted the attempt.
     pub async fn login_finish(&self, attempt: LoginAttempt, password_ok: bool) -> Result<Session, LoginError> {
         let now = self.now();
@@ -198,7 +236,10 @@ impl Engine {
             Some(c) if password_ok => c,
             _ => return Err(LoginError::BadCredentials),
         };
-        self.store.reset_login_failures(&attempt.username).await?;
+        let limits = self.throttle;
+        self.store
+            .throttle_step(&attempt.keys, &mut |rows| limits.succeeded(rows, now, true))
+            .await?;
         let token = AccessToken::generate();
         self.store
             .insert_access_token(&TokenRecord {

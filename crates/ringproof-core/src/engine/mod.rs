@@ -47,6 +47,8 @@ pub struct Engine {
     tuning: JobTuning,
     wake: Option<Wake>,
     token_ttl_s: u32,
+    /// The login and API-secret throttle's limits.
+    pub(crate) throttle: crate::throttle::Limits,
     pub(crate) lookup: Arc<dyn NumberLookup>,
     pub(crate) public_base_url: String,
     pub(crate) link_ttl_s: u32,
@@ -78,6 +80,7 @@ impl Engine {
             tuning: JobTuning::default(),
             wake: None,
             token_ttl_s: DEFAULT_TOKEN_TTL_S,
+            throttle: crate::throttle::Limits::default(),
             lookup: Arc::new(MetadataLookup),
             public_base_url: link::DEFAULT_PUBLIC_BASE_URL.to_owned(),
             link_ttl_s: link::DEFAULT_LINK_TTL_S,
@@ -152,6 +155,12 @@ impl Engine {
         self
     }
 
+    /// The limits of the login and API-secret throttle (default [`crate::throttle::Limits::default`]).
+    pub fn with_throttle(mut self, limits: crate::throttle::Limits) -> Self {
+        self.throttle = limits;
+        self
+    }
+
     pub fn token_ttl_s(&self) -> u32 {
         self.token_ttl_s
     }
@@ -182,7 +191,7 @@ impl Engine {
 
     /// Deletes what the retention rules allow: terminal verifications older than
     /// `retention_s`, idempotency records past their window, expired access tokens, and
-    /// login failure counts a day after their last failure.
+    /// throttle rows a day after their last failure.
     pub async fn purge(&self, retention_s: i64) -> Result<u64, CoreError> {
         let now = self.now();
         Ok(self

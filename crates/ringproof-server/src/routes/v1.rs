@@ -217,7 +217,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorResponse),
-        (status = 429, description = "A limit across verifications (see Retry-After): `rate_limited` (sends to the number, from the end user's IP, or the client's cap) or `guess_budget_exhausted` (too many wrong codes for the number)", body = ErrorResponse),
+        (status = 429, description = "A limit across verifications (see Retry-After): `rate_limited` (sends to the number, from the end user's IP, or the client's cap) or `guess_budget_exhausted` (too many wrong codes for the number); or `too_many_failures`: too many failed credentials from this address or for this key, not checked", body = ErrorResponse),
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -304,6 +304,7 @@ fn parse_id(id: &str) -> Result<VerificationId, ApiError> {
     responses(
         (status = 200, body = VerificationResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, description = "Unknown id, or another client's", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -365,7 +366,7 @@ impl From<CheckOutcome> for CheckResponse {
         (status = 409, description = "Not pending any more; the code says why", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
-        (status = 429, description = "`guess_budget_exhausted`: too many wrong codes for this number across verifications; the code was not evaluated (see Retry-After)", body = ErrorResponse),
+        (status = 429, description = "`guess_budget_exhausted`: too many wrong codes for this number across verifications, the code was not evaluated; or `too_many_failures`: too many failed credentials from this address or for this key, not checked (see Retry-After)", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -392,6 +393,7 @@ async fn check_verification(
     responses(
         (status = 200, body = VerificationResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
     ),
@@ -431,7 +433,7 @@ pub struct ResendRequest {
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
-        (status = 429, description = "Inside the cooldown (see Retry-After), all sends used, or a limit across verifications (`rate_limited`, `guess_budget_exhausted`)", body = ErrorResponse),
+        (status = 429, description = "Inside the cooldown (see Retry-After), all sends used, or a limit across verifications (`rate_limited`, `guess_budget_exhausted`); or `too_many_failures`: too many failed credentials from this address or for this key (see Retry-After)", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -498,6 +500,7 @@ pub struct EventList {
     responses(
         (status = 200, body = EventList),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))

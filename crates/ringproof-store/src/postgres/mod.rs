@@ -22,8 +22,7 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, LoginStep, Mutation};
-use ringproof_core::sessions::Gate;
+use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
 use ringproof_core::verification::{Effects, NewEvent, Verification};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -262,39 +261,46 @@ impl Backend for PgStore {
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "GREATEST");
     const BURY_JOB: &'static str = dialect!(bury_job, "''::bytea");
 
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
-        const OP: &str = "begin login attempt";
-        let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        // Make sure there is a row to lock (a zero-failure row is the default state), then
-        // lock it: concurrent attempts on this username queue here, each reading the state
-        // the previous one committed. (A concurrent insert of the same name waits for the
-        // first to commit and then does nothing.)
-        let q = sqlx::query(
-            "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
-             VALUES ($1, 0, 0, NULL) ON CONFLICT (username) DO NOTHING",
-        );
-        tx.execute(OP, q.bind(username)).await?;
-        let q = sqlx::query(
-            "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1 FOR UPDATE",
-        );
-        let row = tx.fetch_one(OP, q.bind(username)).await?;
-        let before = codec::login_failures(&row)?;
-        let (gate, after) = f(&before);
-        if after != before {
-            let q = sqlx::query(
-                "UPDATE login_failures SET failures = $2, last_failure_at = $3, locked_until = $4 WHERE username = $1",
-            )
-            .bind(username)
-            .bind(i64::from(after.failures))
-            .bind(after.last_failure_at.millis())
-            .bind(after.locked_until.map(|t| t.millis()));
-            tx.execute(OP, q).await?;
-            tx.commit().await.map_err(db(OP))?;
-        } else {
-            // Nothing changed: also drops the zero row if this call inserted it.
-            tx.rollback().await.map_err(db(OP))?;
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "throttle step";
+        if keys.is_empty() {
+            return Ok(());
         }
-        Ok(gate)
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        // Make sure every row exists (a zero row is the default state), then lock them all.
+        // Both in key order, so two steps over overlapping keys (one address, two names; two
+        // nodes) always queue on the first key they share and never deadlock. (A concurrent
+        // insert of the same key waits for the first to commit and then does nothing.)
+        let q = sqlx::query(
+            "INSERT INTO auth_throttle (throttle_key, failures, last_failure_at, locked_until) \
+             SELECT k, 0, 0, NULL FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (throttle_key) DO NOTHING",
+        );
+        tx.execute(OP, q.bind(keys)).await?;
+        let q = crate::query::throttle_rows(keys, " FOR UPDATE");
+        let rows = tx.all(OP, q, codec::throttle_row).await?;
+        let before = crate::query::in_key_order(keys, &rows);
+        let mut after = before.clone();
+        f(&mut after);
+        for ((key, old), new) in keys.iter().zip(&before).zip(&after) {
+            if old != new {
+                let q = sqlx::query(
+                    "UPDATE auth_throttle SET failures = $2, last_failure_at = $3, locked_until = $4 \
+                     WHERE throttle_key = $1",
+                )
+                .bind(key.as_str())
+                .bind(i64::from(new.failures))
+                .bind(new.last_failure_at.millis())
+                .bind(new.locked_until.map(|t| t.millis()));
+                tx.execute(OP, q).await?;
+            }
+        }
+        // Rows at the default state (inserted above and left so, or reset) are not kept.
+        let q = sqlx::query(
+            "DELETE FROM auth_throttle WHERE throttle_key = ANY($1) AND failures = 0 AND locked_until IS NULL",
+        );
+        tx.execute(OP, q.bind(keys)).await?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(())
     }
 
     async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {

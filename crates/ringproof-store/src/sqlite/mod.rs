@@ -26,9 +26,9 @@ use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, NewJob};
 use ringproof_core::link_session::LinkRecord;
 use ringproof_core::ports::{
-    CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, LoginStep, Mutation,
+    CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep,
 };
-use ringproof_core::sessions::Gate;
+use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, NewEvent, Verification};
 use sqlx::query::Query;
@@ -328,32 +328,47 @@ impl Backend for SqliteStore {
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "MAX");
     const BURY_JOB: &'static str = dialect!(bury_job, "X''");
 
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
-        const OP: &str = "begin login attempt";
-        // The single writer connection is the lock: no other write (in particular no other
-        // attempt on this username) can come between this read and the write-back. The
-        // write is one statement, so it needs no transaction of its own.
-        let mut w = self.writer.lock().await?;
-        let q = sqlx::query("SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1");
-        let before = w
-            .optional(OP, q.bind(username), codec::login_failures)
-            .await?
-            .unwrap_or_default();
-        let (gate, after) = f(&before);
-        if after != before {
-            let q = sqlx::query(
-                "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, \
-                 last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
-            )
-            .bind(username)
-            .bind(i64::from(after.failures))
-            .bind(after.last_failure_at.millis())
-            .bind(after.locked_until.map(|t| t.millis()));
-            w.execute(OP, q).await?;
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "throttle step";
+        if keys.is_empty() {
+            return Ok(());
         }
-        Ok(gate)
+        // The single writer connection is the lock: no other write (in particular no other
+        // step on these rows) can come between this read and the write-back, and there is no
+        // lock order to keep.
+        let mut w = self.writer.lock().await?;
+        let q = crate::query::throttle_rows(keys, "");
+        let rows = w.all(OP, q, codec::throttle_row).await?;
+        let before = crate::query::in_key_order(keys, &rows);
+        let mut after = before.clone();
+        f(&mut after);
+        let mut b = Batch::begin();
+        let mut changed = false;
+        for ((key, old), new) in keys.iter().zip(&before).zip(&after) {
+            if old == new {
+                continue;
+            }
+            changed = true;
+            if *new == LoginFailures::default() {
+                b.sql("DELETE FROM auth_throttle WHERE throttle_key = ?;")
+                    .bind(key.as_str());
+            } else {
+                b.sql(
+                    "INSERT INTO auth_throttle (throttle_key, failures, last_failure_at, locked_until) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (throttle_key) DO UPDATE SET failures = excluded.failures, \
+                     last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until;",
+                )
+                .bind(key.as_str())
+                .bind(i64::from(new.failures))
+                .bind(new.last_failure_at.millis())
+                .bind(new.locked_until.map(|t| t.millis()));
+            }
+        }
+        if changed {
+            // One round trip, one transaction: every row of the step is written, or none.
+            w.execute_batch(OP, b.commit()).await?;
+        }
+        Ok(())
     }
 
     async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {

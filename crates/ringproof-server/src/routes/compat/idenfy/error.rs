@@ -22,6 +22,8 @@ use crate::api_error::{Failure, log_failure};
 pub enum IdenfyError {
     /// No HTTP Basic credentials, or an unknown key or wrong secret.
     Unauthorized,
+    /// Too many failed credentials from this address or for this key: not checked.
+    TooManyFailures { retry_after_s: u64 },
     /// The body is not JSON, or not a JSON object.
     JsonError,
     /// The body is not UTF-8.
@@ -84,6 +86,11 @@ impl IdenfyError {
                 401,
                 "UNAUTHORIZED",
                 "Invalid authorization credentials: send HTTP Basic auth with the API key as user name and the API secret as password.".into(),
+            ),
+            IdenfyError::TooManyFailures { retry_after_s } => (
+                429,
+                "TOO_MANY_REQUESTS",
+                format!("Too many failed authentication attempts; retry in {retry_after_s} s."),
             ),
             IdenfyError::JsonError => (400, "JSON_ERROR", "The request body must be a JSON object.".into()),
             IdenfyError::EncodingError => (400, "ENCODING_ERROR", "The request body must be UTF-8.".into()),
@@ -176,6 +183,9 @@ impl From<CoreError> for IdenfyError {
                 _ => IdenfyError::NumberKindRefused(r.message()),
             },
             CoreError::Unauthorized => IdenfyError::Unauthorized,
+            CoreError::TooManyFailures(t) => IdenfyError::TooManyFailures {
+                retry_after_s: t.retry_after_s.max(1),
+            },
             CoreError::NotFound => IdenfyError::UnknownRequest,
             e => match log_failure(&e) {
                 Failure::UpstreamDown => IdenfyError::UpstreamDown,
@@ -224,7 +234,7 @@ impl IntoResponse for IdenfyError {
             IdenfyError::Unavailable | IdenfyError::UpstreamDown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            IdenfyError::RateLimited { retry_after_s, .. } => {
+            IdenfyError::RateLimited { retry_after_s, .. } | IdenfyError::TooManyFailures { retry_after_s } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_s.max(1).to_string()) {
                     headers.insert(header::RETRY_AFTER, v);
                 }
@@ -249,6 +259,8 @@ mod tests {
             r#"{"identifier":"MISSING_VALUE","message":"Field 'phone_number' is required."}"#
         );
         assert_eq!(IdenfyError::Unauthorized.body().0, 401);
+        let (s, b) = IdenfyError::TooManyFailures { retry_after_s: 7 }.body();
+        assert_eq!((s, b.identifier), (429, "TOO_MANY_REQUESTS"));
         assert_eq!(IdenfyError::UnknownRequest.body().0, 404);
         assert_eq!(
             IdenfyError::for_status(StatusCode::NOT_FOUND),

@@ -29,7 +29,8 @@ pub enum SignzyError {
     InvalidCredentials,
     /// Login with an unknown username or a wrong password.
     LoginFailed,
-    /// Login refused without a password check (lockout rule); `locked` after 10 failures.
+    /// Login refused without a password check (`ringproof_core::throttle`); `locked` for
+    /// the 15-minute lockout of an (address, username) pair.
     TooManyLogins {
         retry_after_s: u64,
         locked: bool,
@@ -347,6 +348,10 @@ impl From<CoreError> for SignzyError {
             CoreError::Refused(r) => r.into(),
             CoreError::Limited(r) => r.into(),
             CoreError::Unauthorized => SignzyError::InvalidCredentials,
+            CoreError::TooManyFailures(t) => SignzyError::TooManyLogins {
+                retry_after_s: t.retry_after_s,
+                locked: false,
+            },
             e => match log_failure(&e) {
                 Failure::UpstreamDown => SignzyError::UpstreamDown,
                 Failure::StoreUnavailable => SignzyError::Unavailable,
@@ -431,13 +436,9 @@ impl From<LoginError> for SignzyError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::BadCredentials => SignzyError::LoginFailed,
-            LoginError::Throttled { retry_after_s } => SignzyError::TooManyLogins {
-                retry_after_s,
-                locked: false,
-            },
-            LoginError::Locked { retry_after_s } => SignzyError::TooManyLogins {
-                retry_after_s,
-                locked: true,
+            LoginError::Throttled(t) => SignzyError::TooManyLogins {
+                retry_after_s: t.retry_after_s,
+                locked: t.rule == ringproof_core::throttle::Rule::Lockout,
             },
             LoginError::Core(e) => e.into(),
         }
