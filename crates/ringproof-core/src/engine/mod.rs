@@ -7,6 +7,7 @@
 //! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
 //!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id.
 
+mod audit;
 mod clients;
 pub mod fallback;
 mod jobs;
@@ -14,12 +15,14 @@ pub mod link;
 pub mod number_otp;
 mod verifications;
 
+pub use audit::RetentionReport;
 pub use clients::{ClientChange, validate_origin};
 pub use jobs::{Attempt, JobOutcome, JobTuning, Sent};
 pub use verifications::{Idempotency, StartOutcome, StartRequest};
 
 use std::sync::Arc;
 
+use crate::audit::Actor;
 use crate::code::CodeSource;
 use crate::crypto::Keys;
 use crate::error::CoreError;
@@ -56,6 +59,9 @@ pub struct Engine {
     webhooks: Option<Arc<dyn WebhookPoster>>,
     /// Where starts and checks are counted (default: nowhere).
     pub(crate) metrics: Arc<dyn Metrics>,
+    /// Who the administrative actions of this engine are recorded as (default `system`;
+    /// see [`Engine::acting_as`]).
+    pub(crate) actor: Actor,
 }
 
 impl Engine {
@@ -81,7 +87,14 @@ impl Engine {
             sender: None,
             webhooks: None,
             metrics: Arc::new(NoMetrics),
+            actor: Actor::system(),
         }
+    }
+
+    /// This engine, recording the administrative actions it is asked for as `actor`'s
+    /// (`cli:<user>` for the command line, `api:<client id>` for a client's own change).
+    pub fn acting_as(&self, actor: Actor) -> Self {
+        Self { actor, ..self.clone() }
     }
 
     /// Where verifications started and approved, and code checks, are counted.
