@@ -52,7 +52,11 @@ impl Engine {
 
     /// Writes a client's changed settings (`after`, read as `before`) with a
     /// `client.updated` entry naming what changed, in one transaction.
+    /// Nothing is written (or recorded) when nothing changed.
     pub(crate) async fn write_settings(&self, before: &Client, after: &Client) -> Result<(), CoreError> {
+        if settings_json(before) == settings_json(after) {
+            return Ok(());
+        }
         let entry = self.audit_entry(
             AuditAction::ClientUpdated,
             Some(&after.id),
