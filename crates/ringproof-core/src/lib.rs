@@ -10,6 +10,7 @@
 //! The entry point for callers is [`engine::Engine`]: one method per use case
 //! (start, check, cancel, resend, run a job). Every API face calls the same methods.
 
+pub mod audit;
 pub mod client;
 pub mod code;
 pub mod countries;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditEntry, AuditQuery};
 use crate::client::Client;
 use crate::error::StoreError;
 use crate::ids::{ClientId, JobId, LinkId, VerificationId};
@@ -28,6 +29,22 @@ pub struct IdempotentResponse {
     pub status: u16,
     pub body: String,
     pub created_at: Timestamp,
+}
+
+/// An administrative write to a client, made by [`Store::audited_client_write`] together
+/// with its audit entry. Each is the same write as the plain method of the same name.
+#[derive(Clone, Copy, Debug)]
+pub enum ClientWrite<'a> {
+    /// [`Store::insert_client`].
+    Insert(&'a Client),
+    /// [`Store::update_client_settings`].
+    Settings(&'a Client),
+    /// [`Store::set_client_secret`].
+    Secret(&'a ClientId, &'a [u8; 32]),
+    /// [`Store::set_client_webhook`].
+    Webhook(&'a ClientId, Option<&'a crate::webhook::WebhookConfig>),
+    /// [`Store::delete_client_tokens`].
+    RevokeTokens(&'a ClientId),
 }
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
@@ -88,6 +105,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Replaces the stored secret hash; `false` if there is no such client.
     async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Makes one administrative change to a client and records `audit`, in one
+    /// transaction: the entry exists exactly when the change was made. Returns the rows the
+    /// write changed: 0 (and no entry) if there is no such client. For
+    /// [`ClientWrite::RevokeTokens`], the tokens deleted, and the entry is recorded even
+    /// when there were none.
+    async fn audited_client_write(&self, write: ClientWrite<'_>, audit: &AuditEntry) -> Result<u64, StoreError>;
+    /// Records an administrative action that has no client write of its own to share a
+    /// transaction with (or whose store method records it in its own transaction).
+    async fn insert_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Audit entries, newest first (ties: the later recorded first).
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Deletes audit entries recorded before `before`; how many.
+    async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Erases the personal data (phone numbers, IP addresses, user agents, message texts)
+    /// of every row older than `before`, by deleting the row or blanking the columns, in
+    /// batches. Verifications go whole whatever their status (with their events, jobs and
+    /// deliveries), as do link sessions, idempotent responses (their bodies echo the
+    /// number) and jobs (a provider's error text may quote the number). Returns the rows
+    /// deleted or changed. The list of what is erased is one table in the store
+    /// (`PERSONAL_DATA` in ringproof-store's query.rs); docs/privacy.md mirrors it.
+    async fn erase_personal_data(&self, before: Timestamp) -> Result<u64, StoreError>;
 
     /// Stores an access token (its hash). `Conflict` if the hash is already stored.
     async fn insert_access_token(&self, token: &TokenRecord) -> Result<(), StoreError>;

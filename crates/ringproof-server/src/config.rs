@@ -78,6 +78,15 @@ pub struct Config {
     /// How long finished verifications (and their events) are kept, in seconds. At least
     /// one day. Default 7 days.
     pub retention_s: i64,
+    /// The longest any personal data (phone numbers, IP addresses, user agents, message
+    /// texts) is kept, in seconds: the worker's hourly job deletes every row holding any
+    /// that is older, whatever else would keep it (a `retention_s` longer than this is
+    /// capped by it), and the sandbox outbox's messages. At least one day. Default 30 days.
+    /// What is stored where: docs/privacy.md.
+    pub personal_data_retention_s: i64,
+    /// How long audit log entries (administrative actions) are kept, in seconds; purged by
+    /// the same job. At least one day. Default 365 days.
+    pub audit_retention_s: i64,
     /// The Signzy-compatible face (`/api/v3`).
     pub signzy: SignzyConfig,
     /// The iDenfy-compatible face (`/fraud`): the fallback timeline of `send-sms`, in
@@ -243,6 +252,8 @@ impl Default for Config {
             limits: ringproof_core::guard::Limits::default(),
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
+            personal_data_retention_s: 30 * 86_400,
+            audit_retention_s: ringproof_core::audit::DEFAULT_AUDIT_RETENTION_S,
             signzy: SignzyConfig::default(),
             idenfy: ringproof_core::engine::fallback::Timeline::default(),
             public_base_url: None,
@@ -288,6 +299,8 @@ const KNOWN_KEYS: &[&str] = &[
     "limits",
     "worker",
     "retention_s",
+    "personal_data_retention_s",
+    "audit_retention_s",
     "signzy",
     "idenfy",
     "public_base_url",
@@ -327,9 +340,20 @@ impl Config {
             .policy
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("policy.{e}")))?;
-        if config.retention_s < 86_400 {
-            return Err(ConfigError::Invalid(
-                "retention_s must be at least 86400 (one day)".into(),
+        for (key, value) in [
+            ("retention_s", config.retention_s),
+            ("personal_data_retention_s", config.personal_data_retention_s),
+            ("audit_retention_s", config.audit_retention_s),
+        ] {
+            if value < 86_400 {
+                return Err(ConfigError::Invalid(format!("{key} must be at least 86400 (one day)")));
+            }
+        }
+        if config.retention_s > config.personal_data_retention_s {
+            warnings.push(format!(
+                "retention_s ({}) is longer than personal_data_retention_s ({}): verifications hold \
+                 phone numbers, so they are deleted after personal_data_retention_s",
+                config.retention_s, config.personal_data_retention_s
             ));
         }
         if !(60..=30 * 86_400).contains(&config.signzy.token_ttl_s) {

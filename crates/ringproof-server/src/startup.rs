@@ -350,7 +350,7 @@ impl Application {
                 self.sender.clone(),
                 self.wake.clone(),
                 self.state.config.worker,
-                self.state.config.retention_s,
+                crate::worker::Retention::new(&self.state.config, self.state.sandbox.clone()),
                 stop_rx,
             ))
         });

@@ -9,6 +9,7 @@
 //! cannot trust must never be half-used.
 
 use ringproof_core::StoreError;
+use ringproof_core::audit::{Actor, AuditAction, AuditEntry};
 use ringproof_core::client::Client;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind};
@@ -303,6 +304,20 @@ pub(crate) fn idempotent_response(row: &impl DbRow) -> Result<IdempotentResponse
         status: u16::try_from(status).map_err(|_| corrupt("column status out of range"))?,
         body: col(row, "body")?,
         created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
+pub(crate) fn audit_entry(row: &impl DbRow) -> Result<AuditEntry, StoreError> {
+    let action: String = col(row, "action")?;
+    let detail: String = col(row, "detail")?;
+    Ok(AuditEntry {
+        at: Timestamp(col(row, "at")?),
+        actor: Actor::named(&col::<String>(row, "actor")?),
+        action: AuditAction::parse(&action).ok_or_else(|| corrupt(format!("unknown audit action {action:?}")))?,
+        client_id: col::<Option<String>>(row, "client_id")?
+            .map(|c| client_id(&c))
+            .transpose()?,
+        detail: serde_json::from_str(&detail).map_err(|e| corrupt(format!("audit detail: {e}")))?,
     })
 }
 

@@ -50,6 +50,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 11,
         sql: include_str!("../migrations/sqlite/0011_auth_throttle.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("../migrations/sqlite/0012_audit_retention.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -88,6 +92,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 11,
         sql: include_str!("../migrations/postgres/0011_auth_throttle.sql"),
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("../migrations/postgres/0012_audit_retention.sql"),
     },
 ];
 

@@ -4,11 +4,15 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+use serde_json::json;
+
+use crate::audit::AuditAction;
 use crate::client::{Client, NewClient, Product};
 use crate::error::CoreError;
 use crate::ids::ClientId;
 use crate::phone::PhoneNumber;
 use crate::policy::PolicyOverrides;
+use crate::ports::ClientWrite;
 use crate::sessions::{AccessToken, LoginAttempt, LoginError, Session, TokenRecord, looks_like_token, token_hash};
 use crate::throttle::{self, Secret};
 use crate::webhook::{self, WebhookConfig};
@@ -48,6 +52,7 @@ impl Engine {
     // ----- clients -----
 
     /// Creates a client; if its derived username is taken, a numeric suffix is added.
+    /// Recorded in the audit log (`client.created`) in the same transaction.
     pub async fn create_client(&self, name: &str, allowed_origins: Vec<String>) -> Result<NewClient, CoreError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
@@ -60,7 +65,14 @@ impl Engine {
         let base = created.client.username.clone();
         for n in 2..=50 {
             if self.store.client_by_username(&created.client.username).await?.is_none() {
-                self.store.insert_client(&created.client).await?;
+                let entry = self.audit_entry(
+                    AuditAction::ClientCreated,
+                    Some(&created.client.id),
+                    json!({ "allowed_origins": created.client.allowed_origins.len() }),
+                )?;
+                self.store
+                    .audited_client_write(ClientWrite::Insert(&created.client), &entry)
+                    .await?;
                 return Ok(created);
             }
             created.client.username = format!("{base}-{n}");
@@ -117,13 +129,15 @@ impl Engine {
         keys
     }
 
-    /// Changes a client's settings. The resulting policy must be valid.
+    /// Changes a client's settings. The resulting policy must be valid. Recorded in the
+    /// audit log (`client.updated`, naming the settings changed) in the same transaction.
     pub async fn update_client(&self, id: &ClientId, change: ClientChange) -> Result<Client, CoreError> {
-        let mut c = self
+        let before = self
             .store
             .client_by_id(id)
             .await?
             .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut c = before.clone();
         if let Some(b) = change.brand {
             if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) {
                 return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
@@ -173,19 +187,21 @@ impl Engine {
             .with(&c.policy)
             .validate()
             .map_err(|m| CoreError::invalid("policy", m))?;
-        if !self.store.update_client_settings(&c).await? {
-            return Err(CoreError::invalid("client_id", "no such client"));
-        }
+        self.write_settings(&before, &c).await?;
         Ok(c)
     }
 
-    /// Replaces a client's API secret; the new one is returned once.
+    /// Replaces a client's API secret; the new one is returned once (and never audited:
+    /// the entry says only that it was rotated).
     pub async fn rotate_secret(&self, id: &ClientId) -> Result<String, CoreError> {
         let secret = crate::client::new_api_secret();
+        let hash = crate::crypto::sha256(secret.as_bytes());
+        let entry = self.audit_entry(AuditAction::SecretRotated, Some(id), json!({}))?;
         if self
             .store
-            .set_client_secret(id, &crate::crypto::sha256(secret.as_bytes()))
+            .audited_client_write(ClientWrite::Secret(id, &hash), &entry)
             .await?
+            > 0
         {
             Ok(secret)
         } else {
@@ -274,7 +290,11 @@ impl Engine {
         if self.store.client_by_id(client).await?.is_none() {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
-        Ok(self.store.delete_client_tokens(client).await?)
+        let entry = self.audit_entry(AuditAction::TokensRevoked, Some(client), json!({}))?;
+        Ok(self
+            .store
+            .audited_client_write(ClientWrite::RevokeTokens(client), &entry)
+            .await?)
     }
 
     /// Sets (or, with `None`, removes) a client's webhook URL. A client without a webhook
@@ -306,7 +326,24 @@ impl Engine {
                 })
             }
         };
-        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
+        // The URL's origin only: a path or query may carry a token of the integrator's.
+        let entry = match url {
+            Some(u) => self.audit_entry(
+                AuditAction::WebhookSet,
+                Some(id),
+                json!({
+                    "origin": crate::link_session::origin_of(u),
+                    "new_signing_secret": new_secret.is_some(),
+                }),
+            )?,
+            None => self.audit_entry(AuditAction::WebhookCleared, Some(id), json!({}))?,
+        };
+        if self
+            .store
+            .audited_client_write(ClientWrite::Webhook(id, c.webhook.as_ref()), &entry)
+            .await?
+            == 0
+        {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(new_secret)
@@ -328,7 +365,13 @@ impl Engine {
         };
         let s = webhook::new_secret();
         w.sealed_secret = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
-        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
+        let entry = self.audit_entry(AuditAction::WebhookSecretRotated, Some(id), json!({}))?;
+        if self
+            .store
+            .audited_client_write(ClientWrite::Webhook(id, c.webhook.as_ref()), &entry)
+            .await?
+            == 0
+        {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(s)

@@ -7,6 +7,7 @@
 //! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
 //!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id.
 
+mod audit;
 mod clients;
 pub mod fallback;
 mod guard;
@@ -15,12 +16,14 @@ pub mod link;
 pub mod number_otp;
 mod verifications;
 
+pub use audit::RetentionReport;
 pub use clients::{ClientChange, validate_origin};
 pub use jobs::{Attempt, JobOutcome, JobTuning, Sent};
 pub use verifications::{Idempotency, StartOutcome, StartRequest};
 
 use std::sync::Arc;
 
+use crate::audit::Actor;
 use crate::code::CodeSource;
 use crate::crypto::Keys;
 use crate::error::CoreError;
@@ -61,6 +64,9 @@ pub struct Engine {
     pub(crate) metrics: Arc<dyn Metrics>,
     /// The limits across verifications, before per-client overrides ([`crate::guard`]).
     limits: crate::guard::Limits,
+    /// Who the administrative actions of this engine are recorded as (default `system`;
+    /// see [`Engine::acting_as`]).
+    pub(crate) actor: Actor,
 }
 
 impl Engine {
@@ -88,7 +94,14 @@ impl Engine {
             webhooks: None,
             metrics: Arc::new(NoMetrics),
             limits: crate::guard::Limits::default(),
+            actor: Actor::system(),
         }
+    }
+
+    /// This engine, recording the administrative actions it is asked for as `actor`'s
+    /// (`cli:<user>` for the command line, `api:<client id>` for a client's own change).
+    pub fn acting_as(&self, actor: Actor) -> Self {
+        Self { actor, ..self.clone() }
     }
 
     /// Where verifications started and approved, and code checks, are counted.

@@ -170,15 +170,14 @@ impl Engine {
             ));
         }
         templates::code_length(text).map_err(|e: TemplateError| CoreError::invalid("template", e.to_string()))?;
-        let mut c = self
+        let before = self
             .store()
             .client_by_id(client)
             .await?
             .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut c = before.clone();
         c.templates.insert(templates::client_key(id), text.to_owned());
-        if !self.store().update_client_settings(&c).await? {
-            return Err(CoreError::invalid("client_id", "no such client"));
-        }
+        self.write_settings(&before, &c).await?;
         Ok(c)
     }
 }

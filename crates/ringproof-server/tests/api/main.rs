@@ -19,6 +19,7 @@ mod ops;
 mod pg;
 mod providers;
 mod receipts;
+mod retention;
 mod sandbox_audio;
 mod signzy_auth;
 mod signzy_instant_link;

@@ -260,6 +260,24 @@ impl Backend for PgStore {
     // PostgreSQL's MAX is only the aggregate.
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "GREATEST");
     const BURY_JOB: &'static str = dialect!(bury_job, "''::bytea");
+    type Db = Postgres;
+
+    async fn write_then(
+        &self,
+        op: &'static str,
+        change: PgQuery<'_>,
+        then: PgQuery<'_>,
+        always: bool,
+    ) -> Result<u64, StoreError> {
+        // A transaction of the pool; dropped uncommitted on an error, it rolls back.
+        let mut tx = self.pool.begin().await.map_err(db(op))?;
+        let n = (*tx).execute(op, change).await?;
+        if n > 0 || always {
+            (*tx).execute(op, then).await?;
+        }
+        tx.commit().await.map_err(db(op))?;
+        Ok(n)
+    }
 
     async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
         const OP: &str = "throttle step";

@@ -327,6 +327,34 @@ impl Backend for SqliteStore {
     // SQLite's scalar MAX takes two arguments.
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "MAX");
     const BURY_JOB: &'static str = dialect!(bury_job, "X''");
+    type Db = Sqlite;
+
+    async fn write_then(
+        &self,
+        op: &'static str,
+        change: SqliteQuery<'_>,
+        then: SqliteQuery<'_>,
+        always: bool,
+    ) -> Result<u64, StoreError> {
+        // Three round trips on the single writer (BEGIN, the change, the rest with COMMIT);
+        // administrative writes are rare. A failure in the middle leaves the transaction
+        // open, and it is rolled back at once.
+        let mut w = self.writer.lock().await?;
+        w.execute_batch(op, Batch::begin()).await?;
+        let result = async {
+            let n = w.execute(op, change).await?;
+            if n > 0 || always {
+                w.execute(op, then).await?;
+            }
+            w.execute_batch(op, Batch::new().commit()).await?;
+            Ok(n)
+        }
+        .await;
+        if result.is_err() {
+            w.rollback().await?;
+        }
+        result
+    }
 
     async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
         const OP: &str = "throttle step";

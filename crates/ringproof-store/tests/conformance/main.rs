@@ -12,6 +12,7 @@ mod harness;
 #[path = "../support/pg.rs"]
 mod pg;
 
+mod audit;
 mod cancellation;
 mod clients;
 mod guard_counters;
@@ -20,6 +21,7 @@ mod jobs;
 mod link_sessions;
 mod migrations;
 mod purge;
+mod retention;
 mod sessions;
 mod sqlite_file;
 mod supersede;
