@@ -4,6 +4,7 @@
 mod at_rest;
 mod concurrency;
 mod errors;
+mod fairness;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]
 mod eventually;
 mod helpers;
