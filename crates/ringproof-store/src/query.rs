@@ -894,7 +894,10 @@ mod tests {
     fn per_backend_statements_differ_only_in_their_dialect() {
         let pg_as_sqlite = |pg: &str| {
             pg.replace(" FOR UPDATE OF j SKIP LOCKED", "")
-                .replace("FROM jobs j WHERE j.state = 'pending' AND j.client_id = ", "FROM jobs j INDEXED BY jobs_by_client WHERE j.state = 'pending' AND j.client_id = ")
+                .replace(
+                    "FROM jobs j WHERE j.state = 'pending' AND j.client_id = ",
+                    "FROM jobs j INDEXED BY jobs_by_client WHERE j.state = 'pending' AND j.client_id = ",
+                )
                 .replace("::boolean", "")
                 .replace("GREATEST(", "MAX(")
                 .replace("''::bytea", "X''")

@@ -4,9 +4,9 @@
 mod at_rest;
 mod concurrency;
 mod errors;
-mod fairness;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]
 mod eventually;
+mod fairness;
 mod helpers;
 mod idempotency;
 mod idenfy;
