@@ -87,6 +87,9 @@ pub struct ClientControls {
     pub allowed_numbers: BTreeSet<String>,
     /// Numbers that may never receive anything from this client.
     pub blocked_numbers: BTreeSet<String>,
+    /// This client's overrides of the server's limits across verifications.
+    #[serde(skip_serializing_if = "crate::guard::LimitOverrides::is_empty")]
+    pub limits: crate::guard::LimitOverrides,
 }
 
 /// Why a client may not send to a number. Carries no number.

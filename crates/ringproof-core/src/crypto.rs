@@ -105,6 +105,8 @@ pub struct OpenError;
 pub struct Keys {
     code_hmac: [u8; 32],
     seal: [u8; 32],
+    guard: [u8; 32],
+    throttle: [u8; 32],
 }
 
 impl std::fmt::Debug for Keys {
@@ -119,6 +121,8 @@ impl Keys {
         Self {
             code_hmac: hmac(server_secret, &[b"ringproof/v1/code-hmac"]),
             seal: hmac(server_secret, &[b"ringproof/v1/aead"]),
+            guard: hmac(server_secret, &[b"ringproof/v1/guard"]),
+            throttle: hmac(server_secret, &[b"ringproof/v1/throttle"]),
         }
     }
 
@@ -126,6 +130,21 @@ impl Keys {
     /// digits in two verifications hash differently and a hash cannot be replayed.
     pub fn code_hash(&self, context: &str, code: &str) -> [u8; 32] {
         hmac(&self.code_hmac, &[context.as_bytes(), b"\0", code.as_bytes()])
+    }
+
+    /// The key of a limit counter ([`crate::guard`]): an HMAC of what is counted (a number,
+    /// an IP), so the counters hold no raw number or address and cannot be reversed by
+    /// enumerating the (small) space of phone numbers without the server secret.
+    pub fn guard_key(&self, scope: &str, value: &str) -> [u8; 32] {
+        hmac(&self.guard, &[scope.as_bytes(), b"\0", value.as_bytes()])
+    }
+
+    /// The key of a throttle row: `scope` and 128 bits of a keyed hash of `parts`, so the
+    /// store holds no address or name in clear (and none can be recovered by hashing
+    /// every IPv4 address without the server secret).
+    pub fn throttle_key(&self, scope: &str, parts: &[&[u8]]) -> String {
+        let h = hmac(&self.throttle, parts);
+        format!("{scope}:{}", hex(&h[..16]))
     }
 
     /// Encrypts with XChaCha20-Poly1305 under a fresh random 192-bit nonce. `context`

@@ -39,6 +39,10 @@ pub enum CoreError {
     IdempotencyKeyReused,
     #[error("missing or invalid credentials")]
     Unauthorized,
+    /// Refused without checking the credentials: too many failures from this address or
+    /// for this key ([`crate::throttle`]). Retry later.
+    #[error("too many failed authentication attempts; retry in {} s", .0.retry_after_s)]
+    TooManyFailures(crate::throttle::Throttled),
     /// The delivery provider reports that nothing can be sent now
     /// ([`Sender::available`](crate::ports::Sender::available) is false): refused before
     /// anything is stored. Retry later.
@@ -48,6 +52,11 @@ pub enum CoreError {
     /// allowlist, a disabled product. Refused before anything is stored or sent.
     #[error(transparent)]
     Refused(#[from] ClientRefusal),
+    /// A limit across verifications ([`crate::guard`]) refuses this: too many wrong codes
+    /// or sends for the number, the IP or the client, or a kind of number that receives
+    /// nothing. Refused before anything is stored, sent or evaluated.
+    #[error(transparent)]
+    Limited(#[from] crate::guard::Refusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -74,10 +83,12 @@ impl CoreError {
             CoreError::MaxSendsReached => "max_sends_reached",
             CoreError::IdempotencyKeyReused => "idempotency_key_reused",
             CoreError::Unauthorized => "unauthorized",
+            CoreError::TooManyFailures(_) => "too_many_failures",
             CoreError::UpstreamDown => "upstream_down",
             CoreError::Refused(ClientRefusal::NumberBlocked) => "destination_blocked",
             CoreError::Refused(ClientRefusal::NotOnAllowlist) => "number_not_allowed",
             CoreError::Refused(ClientRefusal::ProductDisabled(_)) => "product_disabled",
+            CoreError::Limited(r) => r.rule.code(),
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

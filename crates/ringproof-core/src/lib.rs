@@ -10,6 +10,7 @@
 //! The entry point for callers is [`engine::Engine`]: one method per use case
 //! (start, check, cancel, resend, run a job). Every API face calls the same methods.
 
+pub mod audit;
 pub mod client;
 pub mod code;
 pub mod countries;
@@ -18,6 +19,7 @@ pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod guard;
 pub mod ids;
 pub mod job;
 pub mod link_session;
@@ -30,6 +32,7 @@ pub mod ports;
 pub mod sessions;
 pub mod status;
 pub mod templates;
+pub mod throttle;
 pub mod time;
 pub mod verification;
 pub mod webhook;

@@ -3,13 +3,14 @@
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditEntry, AuditQuery};
 use crate::client::Client;
 use crate::error::StoreError;
 use crate::ids::{ClientId, JobId, LinkId, VerificationId};
 use crate::job::{Job, JobQueue, JobStats, NewJob};
 use crate::link_session::{LinkRecord, LinkSession};
 use crate::phone::PhoneNumber;
-use crate::sessions::{Gate, LoginFailures, TokenRecord};
+use crate::sessions::{LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
 use crate::workflow::Channel;
@@ -30,16 +31,53 @@ pub struct IdempotentResponse {
     pub created_at: Timestamp,
 }
 
+/// An administrative write to a client, made by [`Store::audited_client_write`] together
+/// with its audit entry. Each is the same write as the plain method of the same name.
+#[derive(Clone, Copy, Debug)]
+pub enum ClientWrite<'a> {
+    /// [`Store::insert_client`].
+    Insert(&'a Client),
+    /// [`Store::update_client_settings`].
+    Settings(&'a Client),
+    /// [`Store::set_client_secret`].
+    Secret(&'a ClientId, &'a [u8; 32]),
+    /// [`Store::set_client_webhook`].
+    Webhook(&'a ClientId, Option<&'a crate::webhook::WebhookConfig>),
+    /// [`Store::delete_client_tokens`].
+    RevokeTokens(&'a ClientId),
+}
+
 /// A transition applied by [`Store::update_verification`] to the locked record.
 pub type Mutation<'a> = &'a mut (dyn FnMut(&mut Verification) -> Effects + Send);
 
 /// A change applied by [`Store::update_link`] to the locked link session.
 pub type LinkMutation<'a> = &'a mut (dyn FnMut(&mut LinkSession) + Send);
 
-/// The decision on a login attempt, given the username's current failures: whether it may
-/// check a password, and the state to store. See
-/// [`LoginFailures::begin_attempt`](crate::sessions::LoginFailures::begin_attempt).
-pub type LoginStep<'a> = &'a mut (dyn FnMut(&LoginFailures) -> (Gate, LoginFailures) + Send);
+/// A step over the throttle rows of one attempt ([`Store::throttle_step`]): it gets their
+/// states, in the order of the keys, and changes them in place. See
+/// [`crate::throttle::Limits::begin`].
+pub type ThrottleStep<'a> = &'a mut (dyn FnMut(&mut [LoginFailures]) + Send);
+
+/// The key of a limit counter row ([`crate::guard`]): the client, what is counted
+/// (`number`, `ip`, `client`, …) and a keyed hash of the value (never the raw number or IP).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CounterKey {
+    pub client_id: ClientId,
+    pub scope: String,
+    pub key: [u8; 32],
+}
+
+/// A limit counter row as [`Store::update_counters`] hands it over: its encoded state
+/// (empty for a row not stored yet) and when it may be forgotten.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterRow {
+    pub state: Vec<u8>,
+    pub expires_at: Timestamp,
+}
+
+/// The step [`Store::update_counters`] applies to the locked rows (in the order of the
+/// keys given): it changes them in place and returns whether to write them back.
+pub type CounterStep<'a> = &'a mut (dyn FnMut(&mut [CounterRow]) -> bool + Send);
 
 /// Persistence. Two implementations (SQLite, PostgreSQL) pass one conformance suite.
 ///
@@ -68,6 +106,29 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the stored secret hash; `false` if there is no such client.
     async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError>;
 
+    /// Makes one administrative change to a client and records `audit`, in one
+    /// transaction: the entry exists exactly when the change was made. Returns the rows the
+    /// write changed: 0 (and no entry) if there is no such client. For
+    /// [`ClientWrite::RevokeTokens`], the tokens deleted, and the entry is recorded even
+    /// when there were none.
+    async fn audited_client_write(&self, write: ClientWrite<'_>, audit: &AuditEntry) -> Result<u64, StoreError>;
+    /// Records an administrative action that has no client write of its own to share a
+    /// transaction with (or whose store method records it in its own transaction).
+    async fn insert_audit(&self, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Audit entries, newest first (ties: the later recorded first).
+    async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Deletes audit entries recorded before `before`; how many.
+    async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Erases the personal data (phone numbers, IP addresses, user agents, message texts)
+    /// of every row older than `before`, by deleting the row or blanking the columns, in
+    /// batches. Verifications go whole whatever their status (with their events, jobs and
+    /// deliveries), as do link sessions, idempotent responses (their bodies echo the
+    /// number) and jobs (a provider's error text may quote the number). Returns the rows
+    /// deleted or changed. The list of what is erased is one table in the store
+    /// (`PERSONAL_DATA` in ringproof-store's query.rs); docs/privacy.md mirrors it.
+    async fn erase_personal_data(&self, before: Timestamp) -> Result<u64, StoreError>;
+
     /// Stores an access token (its hash). `Conflict` if the hash is already stored.
     async fn insert_access_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
     /// The client owning the token with this hash, if the token has not expired at `now`.
@@ -75,13 +136,22 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every access token of a client; returns how many there were.
     async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError>;
 
-    /// Begins a login attempt, atomically: locks the username's failure row (a username
-    /// without one has the default state, no failures), hands the current state to `f`,
-    /// stores the state `f` returns and returns its decision. Concurrent calls for one
-    /// username are serialised, each seeing the state the previous one stored.
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
-    /// Forgets the failures of a username (after a successful login).
-    async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError>;
+    /// Applies `f` to the throttle rows with these keys, atomically: locks every row (a key
+    /// without one has the default state, no failures), hands their states to `f` in the
+    /// order of `keys`, and stores the states it leaves (a row left at the default state is
+    /// deleted). Concurrent steps sharing a key are serialised, each seeing what the
+    /// previous one stored; steps over overlapping sets of keys never deadlock.
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError>;
+    /// The states of the throttle rows with these keys, in the order of `keys` (default for
+    /// a missing row): a plain read, without a lock.
+    async fn throttle_states(&self, keys: &[String]) -> Result<Vec<LoginFailures>, StoreError>;
+
+    /// Applies `f` to the limit counter rows with these keys, atomically: the rows are
+    /// locked (in key order, so two calls never deadlock), a missing one is handed over
+    /// empty, and if `f` returns true every row is written back, in one transaction.
+    /// Concurrent calls touching one row are serialised, each seeing what the previous one
+    /// wrote. Rows past their `expires_at` are deleted by [`Store::purge`].
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError>;
 
     /// The stored response for `(client, key)` if it was created at or after `not_before`.
     async fn idempotent_response(
@@ -190,7 +260,7 @@ pub trait Store: Send + Sync + 'static {
     /// events and dead jobs), link sessions that expired before `terminal_before`,
     /// idempotent responses older than `idempotency_before`, access
     /// tokens expired at `tokens_expired_at` (`expires_at <= tokens_expired_at`), and
-    /// login failure counts whose last failure is before `login_failures_before`. Returns
+    /// throttle rows whose last failure (or window start) is before `login_failures_before`. Returns
     /// the number of verifications deleted.
     async fn purge(
         &self,
@@ -306,6 +376,12 @@ pub trait Metrics: Send + Sync + 'static {
     /// A code was checked: `approved`, `wrong`, `max_attempts_reached`, or the
     /// [`CoreError::code`](crate::CoreError::code) of the refusal.
     fn code_checked(&self, outcome: &'static str);
+    /// A limit ([`crate::guard`]) refused a send or a check: its rule and the number's
+    /// region (ISO code, or the calling code where the plan names none).
+    fn guard_refused(&self, _rule: &'static str, _country: &str) {}
+    /// A client's send cap ([`crate::guard::Limits::client_sends_per_day`], `…_per_minute`)
+    /// reached 80 %.
+    fn client_cap_near(&self, _client: &ClientId, _warning: crate::guard::CapWarning) {}
 }
 
 /// Counts nothing.

@@ -1,5 +1,5 @@
 //! Login sessions: the access tokens a face hands out after a username/password login
-//! (the Signzy face's `POST /api/v3/patrons/login`), and the lockout rule that slows down
+//! (the Signzy face's `POST /api/v3/patrons/login`), and the lockout schedule that slows down
 //! and then stops password guessing.
 //!
 //! # Access tokens
@@ -10,40 +10,21 @@
 //! expiry (default [`DEFAULT_TOKEN_TTL_S`]). A lookup is by that hash, and a token past its
 //! expiry is refused. Revoking deletes every token of a client.
 //!
-//! # The lockout rule
+//! # The lockout schedule
 //!
-//! Kept per *username*, whether or not the username exists, so that probing names learns
-//! nothing. `n` is the number of consecutive failed logins, the last one at `t`:
+//! [`LoginFailures`] with [`LoginFailures::gate`] / [`LoginFailures::after_failure`] is the
+//! schedule of one counter: `n` consecutive failures, the last one at `t`:
 //!
 //! ```text
 //!   n < 5            every attempt is checked
 //!   5 <= n < 10      an attempt before t + 2^(n-5) s is refused   (1, 2, 4, 8, 16 s)
 //!   n reaches 10     locked until t + 15 min (each failure from then on locks again)
-//!
-//!            failure              failure               10th failure
-//!   [open] ─────────► n+1 ─ … ─► [wait 2^(n-5) s] ─ … ─► [locked 15 min]
-//!      ▲                                                      │
-//!      └──────────── a successful login resets n to 0 ◄───────┘ (after the lock ends)
 //! ```
 //!
-//! A refused attempt (waiting or locked) is answered *without checking the password*, so
-//! it cannot be used to guess, and it does not count as a failure.
-//!
-//! # Admission is atomic with counting
-//!
-//! An attempt that may go ahead is counted as a failure *before* its password is checked,
-//! in the same atomic store step that evaluated the gate
-//! ([`LoginFailures::begin_attempt`], applied under a lock on the username's row by
-//! `Store::begin_login_attempt`); a correct password then resets the count. So concurrent
-//! attempts are serialised on the row and each sees the count the previous ones left: a
-//! burst of any size against an open username gets at most 5 password checks, then one
-//! more per wait, exactly as the rule allows one attempt at a time. (An attempt whose
-//! check never finishes, say a dropped connection, stays counted as a failure.)
-//!
-//! The rule is the pure function pair [`LoginFailures::gate`] /
-//! [`LoginFailures::after_failure`]; the store only persists the state these return.
-//! A username's row is forgotten a day ([`LOGIN_FAILURES_RETENTION_S`]) after its last
-//! failure, by the purge, so rows for probed names do not accumulate.
+//! It is kept per *(source address, username)*, never per username alone (that would let
+//! anyone lock an integrator out from anywhere): [`crate::throttle`] has the whole rule,
+//! with the per-address and per-name limits around it, and how admission and counting
+//! are one atomic store step. The same struct is the stored shape of every throttle row.
 
 use crate::crypto::{fill_random, sha256};
 use crate::ids::ClientId;
@@ -55,11 +36,11 @@ pub const TOKEN_LEN: usize = 64;
 pub const DEFAULT_TOKEN_TTL_S: u32 = 86_400;
 /// Failures allowed before attempts have to wait.
 pub const FREE_FAILURES: u32 = 5;
-/// Failures at which the username is locked.
+/// Failures at which the counter is locked.
 pub const LOCK_AT: u32 = 10;
 /// How long a lock lasts.
 pub const LOCK_S: i64 = 15 * 60;
-/// How long after its last failure a username's failure count is kept (then purged).
+/// How long after its last failure (or window start) a throttle row is kept (then purged).
 pub const LOGIN_FAILURES_RETENTION_S: i64 = 86_400;
 
 const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -131,7 +112,9 @@ pub struct Session {
     pub ttl_s: u32,
 }
 
-/// The consecutive failed logins of one username.
+/// One throttle row: the consecutive failures of an (address, username) pair with the
+/// lockout schedule, or (for the window rows of [`crate::throttle`]) a count and the start
+/// of its window in `last_failure_at`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoginFailures {
     pub failures: u32,
@@ -207,12 +190,9 @@ pub enum LoginError {
     /// Unknown username or wrong password: the two are never told apart.
     #[error("wrong username or password")]
     BadCredentials,
-    /// Refused without checking the password: too many recent failures.
-    #[error("too many failed logins; retry in {retry_after_s} s")]
-    Throttled { retry_after_s: u64 },
-    /// Refused without checking the password: the username is locked.
-    #[error("too many failed logins; locked for {retry_after_s} s")]
-    Locked { retry_after_s: u64 },
+    /// Refused without checking the password (see [`crate::throttle`]).
+    #[error("too many failed logins ({}); retry in {} s", .0.rule.as_str(), .0.retry_after_s)]
+    Throttled(crate::throttle::Throttled),
     #[error(transparent)]
     Core(#[from] crate::CoreError),
 }
@@ -230,7 +210,8 @@ impl From<crate::StoreError> for LoginError {
 /// `Engine::login_finish`.
 #[derive(Clone, Debug)]
 pub struct LoginAttempt {
-    pub(crate) username: String,
+    /// The keys of the attempt's throttle rows ([`crate::throttle::row`] order).
+    pub(crate) keys: Vec<String>,
     pub(crate) client: Option<crate::client::Client>,
 }
 
@@ -248,6 +229,8 @@ impl LoginAttempt {
     }
 }
 
+/// A hash of the same argon2id parameters as every client's ([`crate::client::hash_password`]),
+/// so checking it costs what checking a real one does.
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| crate::client::hash_password("ringproof dummy password"))
@@ -361,6 +344,19 @@ mod tests {
         assert_eq!(next.failures, 6);
         let locked = fail_times(LoginFailures::default(), 10, T);
         assert_eq!(locked.begin_attempt(T), (Gate::Locked { retry_after_s: 900 }, locked));
+    }
+
+    #[test]
+    fn unknown_usernames_are_checked_against_a_hash_of_the_same_parameters() {
+        let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+        let real = crate::client::hash_password("pw_0123456789abcdef01234567");
+        assert!(real.starts_with("$argon2id$v=19$m="), "{real}");
+        assert_eq!(params(dummy_hash()), params(&real));
+        let unknown = LoginAttempt {
+            keys: Vec::new(),
+            client: None,
+        };
+        assert!(!unknown.verify("ringproof dummy password"), "the dummy never logs in");
     }
 
     #[test]

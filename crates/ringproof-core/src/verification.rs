@@ -415,6 +415,40 @@ impl Verification {
     /// Runs workflow step `index` (from its scheduled job). Idempotent: a step that
     /// already ran is a no-op; steps it overtakes are recorded as skipped. A step whose code
     /// would already be out of its window is skipped, not sent.
+    /// Whether [`Self::run_step`] of `index` at `now` would get as far as deciding to send
+    /// (the verification pending and the step not overtaken), so the send is worth
+    /// admitting by the limits first.
+    pub fn would_run_step(&self, index: u8, now: Timestamp) -> bool {
+        self.status_at(now) == Status::Pending
+            && index >= self.next_step
+            && (index as usize) < self.workflow.steps().len()
+            && self.sends < self.policy.max_sends
+    }
+
+    /// Skips step `index` without sending, because a limit across verifications refused
+    /// its send (`why`); later steps still run at their time.
+    pub fn refuse_step(&mut self, index: u8, why: &str, now: Timestamp, fx: &mut Effects) {
+        self.refresh(now, fx);
+        if self.status != Status::Pending || index < self.next_step {
+            return;
+        }
+        let Some(step) = self.workflow.steps().get(index as usize).copied() else {
+            return;
+        };
+        self.next_step = index + 1;
+        self.updated_at = now;
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::StepSkipped,
+                channel: Some(step.channel),
+                detail: Some(format!("step {}: {why}", index + 1)),
+                at: now,
+            },
+        );
+        self.keep_sealed_only_if_needed();
+    }
+
     pub fn run_step(&mut self, index: u8, ctx: &Ctx<'_>, fx: &mut Effects) {
         let now = ctx.now;
         self.refresh(now, fx);

@@ -107,7 +107,10 @@ impl From<CoreError> for ApiError {
             CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,
+            CoreError::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Refused(_) => StatusCode::FORBIDDEN,
+            CoreError::Limited(r) if r.rule.is_rate() => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::Limited(_) => StatusCode::FORBIDDEN,
             CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -123,6 +126,8 @@ impl From<CoreError> for ApiError {
         };
         let retry_after_s = match e {
             CoreError::ResendCooldown { retry_after_s } => Some(retry_after_s),
+            CoreError::Limited(r) => r.retry_after_s,
+            CoreError::TooManyFailures(t) => Some(t.retry_after_s.max(1)),
             CoreError::Store(StoreError::Unavailable(_)) => Some(1),
             _ => None,
         };

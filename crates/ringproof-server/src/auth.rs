@@ -1,6 +1,8 @@
 //! Authentication of integrators on the native API: `Authorization: Bearer KEY:SECRET` or
 //! HTTP Basic with the key as user name and the secret as password. An unknown key and a
-//! wrong secret are answered the same way.
+//! wrong secret are answered the same way (401 `unauthorized`); past the throttle's limits
+//! for the request's source address ([`crate::client_ip`]) or key, 429
+//! `too_many_failures` with `Retry-After`, the secret unchecked (`ringproof_core::throttle`).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -45,7 +47,16 @@ impl FromRequestParts<AppState> for ApiClient {
                 "send credentials as `Authorization: Bearer API_KEY:API_SECRET` or HTTP Basic",
             ));
         };
-        Ok(ApiClient(state.engine.authenticate(&key, &secret).await?))
+        let ip = crate::client_ip::of_parts(parts, state);
+        match state.engine.authenticate(&key, &secret, ip).await {
+            Ok(c) => Ok(ApiClient(c)),
+            Err(e) => {
+                if let ringproof_core::CoreError::TooManyFailures(t) = &e {
+                    crate::telemetry::auth_throttled("native", t);
+                }
+                Err(e.into())
+            }
+        }
     }
 }
 

@@ -66,10 +66,27 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Default verification policy; clients may override it.
     pub policy: Policy,
+    /// The limits across verifications (docs/security.md): per number, guesses
+    /// (`guesses_per_hour` 10, `guesses_per_day` 20) and sends (`number_sends_per_10_min` 5,
+    /// `number_sends_per_day` 10); sends per end-user IP (`ip_sends_per_hour` 10); the
+    /// client's sends (`client_sends_per_minute`, `client_sends_per_day`, default 0: no
+    /// cap); `allowed_number_kinds` (default none of `premium_rate`, `shared_cost`,
+    /// `satellite`, `international_service`). 0 switches a count off. Clients may override
+    /// each (`ringproof client update --limit NAME=VALUE`).
+    pub limits: ringproof_core::guard::Limits,
     pub worker: WorkerConfig,
     /// How long finished verifications (and their events) are kept, in seconds. At least
     /// one day. Default 7 days.
     pub retention_s: i64,
+    /// The longest any personal data (phone numbers, IP addresses, user agents, message
+    /// texts) is kept, in seconds: the worker's hourly job deletes every row holding any
+    /// that is older, whatever else would keep it (a `retention_s` longer than this is
+    /// capped by it), and the sandbox outbox's messages. At least one day. Default 30 days.
+    /// What is stored where: docs/privacy.md.
+    pub personal_data_retention_s: i64,
+    /// How long audit log entries (administrative actions) are kept, in seconds; purged by
+    /// the same job. At least one day. Default 365 days.
+    pub audit_retention_s: i64,
     /// The Signzy-compatible face (`/api/v3`).
     pub signzy: SignzyConfig,
     /// The iDenfy-compatible face (`/fraud`): the fallback timeline of `send-sms`, in
@@ -85,10 +102,12 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// How long a one-time link is valid, in seconds. 60 to 3600. Default 300.
     pub link_ttl_s: u32,
-    /// Reverse proxies whose `X-Forwarded-For` is believed for the click IP of a link
-    /// page. Exact IP addresses (no ranges). Default none: the socket address is the
-    /// click IP. With the peer listed, the click IP is the right-most address in
-    /// `X-Forwarded-For` that is not itself a trusted proxy.
+    /// Reverse proxies whose `X-Forwarded-For` is believed for a request's source address:
+    /// the click IP of a link page, and the address the login and API-secret throttle
+    /// counts (`auth_throttle`). Exact IP addresses (no ranges). Default none: the socket
+    /// address is the source address. With the peer listed, it is the right-most address
+    /// in `X-Forwarded-For` that is not itself a trusted proxy. Behind a proxy, list it:
+    /// otherwise every request counts against the proxy's one address.
     pub trusted_proxies: Vec<IpAddr>,
     /// With the sandbox provider: a file of test numbers for the number lookup (tab-separated
     /// `number, line_type, carrier, state`, like the built-in
@@ -96,6 +115,55 @@ pub struct Config {
     pub sandbox_numbers_file: Option<PathBuf>,
     /// Delivery of signed webhooks to clients' endpoints (docs/webhooks.md).
     pub webhooks: WebhooksConfig,
+    /// Throttling of failed logins (`POST /api/v3/patrons/login`) and API-secret checks
+    /// (`/v1`, `/fraud`), per source address and per account name (docs/security.md).
+    pub auth_throttle: AuthThrottleConfig,
+}
+
+/// The limits of `ringproof_core::throttle` (whose module doc has the whole rule). The
+/// per-(address, name) schedule is fixed: 5 failures free, then waits of 1, 2, 4, 8 and
+/// 16 s, then 15 minutes locked at 10.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthThrottleConfig {
+    /// Password checks (argon2id, ~30 ms of CPU each; right, wrong or for an unknown
+    /// username) one source address may have per minute; past it, logins from the address
+    /// get 429 without a check. Default 20.
+    pub password_checks_per_min: u32,
+    /// Failed logins, or failed API-secret checks, from one source address (over all
+    /// names) per `window_s` before the address is refused for the rest of the window.
+    /// Default 30.
+    pub ip_failures: u32,
+    /// Failures for one username or API key (from all addresses) per `window_s` that put
+    /// it under guard: then an address that failed for it within the window is refused,
+    /// while an address that did not is still checked. Default 20.
+    pub name_guard_failures: u32,
+    /// The window of `ip_failures` and `name_guard_failures`, in seconds. 60 to 86400.
+    /// Default 900.
+    pub window_s: i64,
+}
+
+impl Default for AuthThrottleConfig {
+    fn default() -> Self {
+        let l = ringproof_core::throttle::Limits::default();
+        Self {
+            password_checks_per_min: l.password_checks_per_min,
+            ip_failures: l.ip_failures,
+            name_guard_failures: l.name_guard_failures,
+            window_s: l.window_s,
+        }
+    }
+}
+
+impl AuthThrottleConfig {
+    pub fn limits(&self) -> ringproof_core::throttle::Limits {
+        ringproof_core::throttle::Limits {
+            password_checks_per_min: self.password_checks_per_min,
+            ip_failures: self.ip_failures,
+            name_guard_failures: self.name_guard_failures,
+            window_s: self.window_s,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,8 +249,11 @@ impl Default for Config {
             breaker: Default::default(),
             log_format: LogFormat::Text,
             policy: Policy::default(),
+            limits: ringproof_core::guard::Limits::default(),
             worker: WorkerConfig::default(),
             retention_s: 7 * 86_400,
+            personal_data_retention_s: 30 * 86_400,
+            audit_retention_s: ringproof_core::audit::DEFAULT_AUDIT_RETENTION_S,
             signzy: SignzyConfig::default(),
             idenfy: ringproof_core::engine::fallback::Timeline::default(),
             public_base_url: None,
@@ -190,6 +261,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             sandbox_numbers_file: None,
             webhooks: WebhooksConfig::default(),
+            auth_throttle: AuthThrottleConfig::default(),
         }
     }
 }
@@ -224,8 +296,11 @@ const KNOWN_KEYS: &[&str] = &[
     "breaker",
     "log_format",
     "policy",
+    "limits",
     "worker",
     "retention_s",
+    "personal_data_retention_s",
+    "audit_retention_s",
     "signzy",
     "idenfy",
     "public_base_url",
@@ -233,6 +308,7 @@ const KNOWN_KEYS: &[&str] = &[
     "trusted_proxies",
     "sandbox_numbers_file",
     "webhooks",
+    "auth_throttle",
 ];
 
 impl Config {
@@ -264,9 +340,20 @@ impl Config {
             .policy
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("policy.{e}")))?;
-        if config.retention_s < 86_400 {
-            return Err(ConfigError::Invalid(
-                "retention_s must be at least 86400 (one day)".into(),
+        for (key, value) in [
+            ("retention_s", config.retention_s),
+            ("personal_data_retention_s", config.personal_data_retention_s),
+            ("audit_retention_s", config.audit_retention_s),
+        ] {
+            if value < 86_400 {
+                return Err(ConfigError::Invalid(format!("{key} must be at least 86400 (one day)")));
+            }
+        }
+        if config.retention_s > config.personal_data_retention_s {
+            warnings.push(format!(
+                "retention_s ({}) is longer than personal_data_retention_s ({}): verifications hold \
+                 phone numbers, so they are deleted after personal_data_retention_s",
+                config.retention_s, config.personal_data_retention_s
             ));
         }
         if !(60..=30 * 86_400).contains(&config.signzy.token_ttl_s) {
@@ -289,6 +376,11 @@ impl Config {
         if let Some(u) = &config.public_base_url {
             check_public_base_url(u).map_err(ConfigError::Invalid)?;
         }
+        config
+            .auth_throttle
+            .limits()
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("auth_throttle.{e}")))?;
         if !(100..=60_000).contains(&config.webhooks.timeout_ms) {
             return Err(ConfigError::Invalid("webhooks.timeout_ms must be 100 to 60000".into()));
         }
@@ -437,6 +529,17 @@ mod tests {
         assert_eq!(c.routes[0].prefix.as_deref(), Some("+1"));
         assert_eq!(c.routes[0].channel, Some(ringproof_core::workflow::Channel::Voice));
         assert!(err("[providers.x]\nkind = \"carrier-pigeon\"\n").contains("unknown variant"));
+        let c = load("[auth_throttle]\npassword_checks_per_min = 5\nwindow_s = 60\n").unwrap();
+        assert_eq!(
+            (
+                c.auth_throttle.password_checks_per_min,
+                c.auth_throttle.window_s,
+                c.auth_throttle.ip_failures
+            ),
+            (5, 60, 30)
+        );
+        assert!(err("[auth_throttle]\nip_failures = 0\n").contains("auth_throttle."));
+        assert!(err("[auth_throttle]\nwindow_s = 10\n").contains("auth_throttle.window_s"));
     }
 
     #[test]

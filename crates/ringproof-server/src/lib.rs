@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod json_body;
 pub mod pages;

@@ -87,11 +87,13 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
             ..JobTuning::default()
         })
         .with_token_ttl(config.signzy.token_ttl_s)
+        .with_throttle(config.auth_throttle.limits())
         .with_link_ttl(config.link_ttl_s)
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
         .with_webhooks(Arc::new(poster))
         .with_metrics(Arc::new(crate::telemetry::EngineMetrics))
+        .with_limits(config.limits.clone())
         .with_wake(Arc::new(move || w.notify()));
     Ok(Core { engine, wake, clock })
 }
@@ -348,7 +350,7 @@ impl Application {
                 self.sender.clone(),
                 self.wake.clone(),
                 self.state.config.worker,
-                self.state.config.retention_s,
+                crate::worker::Retention::new(&self.state.config, self.state.sandbox.clone()),
                 stop_rx,
             ))
         });

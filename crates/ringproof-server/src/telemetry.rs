@@ -78,11 +78,37 @@ impl ringproof_core::ports::Metrics for EngineMetrics {
     fn code_checked(&self, outcome: &'static str) {
         metrics::counter!("ringproof_checks_total", "outcome" => outcome).increment(1);
     }
+
+    fn client_cap_near(&self, client: &ringproof_core::ids::ClientId, w: ringproof_core::guard::CapWarning) {
+        let window = if w.window == "s1m" { "minute" } else { "day" };
+        metrics::counter!("ringproof_client_cap_warnings_total", "window" => window).increment(1);
+        tracing::warn!(client = %client, window, used = w.used, limit = w.limit, "client send cap at 80%");
+    }
+
+    fn guard_refused(&self, rule: &'static str, country: &str) {
+        metrics::counter!("ringproof_guard_blocks_total", "rule" => rule, "country" => country.to_owned()).increment(1);
+    }
+}
+
+/// Counts an authentication attempt refused by the throttle, by face (`native`, `signzy`,
+/// `idenfy`) and rule (`ringproof_core::throttle::Rule::as_str`).
+pub fn auth_throttled(face: &'static str, throttled: &ringproof_core::throttle::Throttled) {
+    metrics::counter!("ringproof_auth_throttled_total", "face" => face, "rule" => throttled.rule.as_str()).increment(1);
 }
 
 /// Every metric the workspace records, with its `# HELP` text. A test reads the sources
 /// and fails on a `counter!`, `gauge!` or `histogram!` whose name is not here.
 const DESCRIBED: &[(Kind, &str, &str)] = &[
+    (
+        Kind::Counter,
+        "ringproof_guard_blocks_total",
+        "Sends and checks refused by a limit across verifications, by rule and the number's country.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_client_cap_warnings_total",
+        "A client's send cap (per minute or per day) reached 80 %, by window.",
+    ),
     (
         Kind::Counter,
         "ringproof_verifications_started_total",
@@ -143,6 +169,11 @@ const DESCRIBED: &[(Kind, &str, &str)] = &[
         Kind::Counter,
         "ringproof_provider_sends_total",
         "Sends handed to each provider, by provider, channel and outcome.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_auth_throttled_total",
+        "Logins and API-secret checks refused unchecked by the throttle, by face and rule.",
     ),
     (
         Kind::Gauge,

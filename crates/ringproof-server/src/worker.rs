@@ -18,22 +18,84 @@
 //! many messages instead of one each. A job frees its slot once it is queued for the
 //! recorder, so waiting for the database does not hold up sending; the queue is bounded
 //! (a full queue holds the slot), so claimed but unrecorded jobs stay bounded too.
+//!
+//! One claim loop also runs the retention job ([`run_retention`]) at start and hourly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringproof_core::engine::{Attempt, Engine, JobOutcome, Sent};
+use ringproof_core::engine::{Attempt, Engine, JobOutcome, RetentionReport, Sent};
 use ringproof_core::job::JobQueue;
 use ringproof_core::ports::Sender;
+use ringproof_providers::sandbox::SandboxSender;
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::config::WorkerConfig;
+use crate::config::{Config, WorkerConfig};
 
 /// Sent jobs that may wait for the recorder, per slot of concurrency.
 const RECORD_QUEUE_PER_SLOT: usize = 4;
-/// How often terminal verifications past retention are purged.
+/// How often the retention job runs (also once at start).
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the retention job removes, and after how long (docs/privacy.md).
+#[derive(Clone)]
+pub struct Retention {
+    /// Finished verifications, with their events and jobs.
+    pub retention_s: i64,
+    /// Every row holding a phone number, an IP address or a message text, and the sandbox
+    /// outbox's messages.
+    pub personal_data_retention_s: i64,
+    /// Audit log entries.
+    pub audit_retention_s: i64,
+    /// The sandbox outbox, when the sandbox provider is in use.
+    pub sandbox: Option<SandboxSender>,
+}
+
+impl Retention {
+    pub fn new(config: &Config, sandbox: Option<SandboxSender>) -> Self {
+        Self {
+            retention_s: config.retention_s,
+            personal_data_retention_s: config.personal_data_retention_s,
+            audit_retention_s: config.audit_retention_s,
+            sandbox,
+        }
+    }
+}
+
+/// One run of the retention job: the purge of finished verifications, the erasure of
+/// personal data past its retention (main database and sandbox outbox), and the purge of
+/// old audit entries. Each part is logged and a failure of one does not stop the others.
+pub async fn run_retention(engine: &Engine, r: &Retention) {
+    match engine.purge(r.retention_s).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "purged verifications past retention"),
+        Err(e) => tracing::warn!(error = %e, "purge failed"),
+    }
+    match engine
+        .enforce_retention(r.personal_data_retention_s, r.audit_retention_s)
+        .await
+    {
+        Ok(RetentionReport {
+            personal_data_rows: 0,
+            audit_entries: 0,
+        }) => {}
+        Ok(rep) => tracing::info!(
+            personal_data_rows = rep.personal_data_rows,
+            audit_entries = rep.audit_entries,
+            "erased personal data and audit entries past retention"
+        ),
+        Err(e) => tracing::warn!(error = %e, "personal data erasure failed"),
+    }
+    if let Some(sandbox) = &r.sandbox {
+        let before = engine.now().plus_secs(-r.personal_data_retention_s);
+        match sandbox.purge(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "purged sandbox messages past retention"),
+            Err(e) => tracing::warn!(error = %e, "sandbox purge failed"),
+        }
+    }
+}
 
 /// What wakes the claim loops: jobs created in this process (one wake reaches both loops).
 #[derive(Debug, Default)]
@@ -54,7 +116,7 @@ pub async fn run(
     sender: Arc<dyn Sender>,
     wake: Arc<Wake>,
     cfg: WorkerConfig,
-    retention_s: i64,
+    retention: Retention,
     shutdown: watch::Receiver<bool>,
 ) {
     let slots = (cfg.concurrency + cfg.webhook_concurrency) as usize;
@@ -87,7 +149,7 @@ pub async fn run(
         wake,
         JobQueue::Messages,
         cfg,
-        Some(retention_s),
+        Some(retention),
         sent_tx,
         shutdown,
     )
@@ -99,7 +161,7 @@ pub async fn run(
 }
 
 /// Claims and runs the jobs of one queue until shutdown, then waits for the ones running.
-/// `retention_s`: purge past retention from this loop (only one loop does).
+/// `retention`: run the retention job from this loop (only one loop does).
 #[allow(clippy::too_many_arguments)]
 async fn claim_loop(
     engine: Engine,
@@ -107,7 +169,7 @@ async fn claim_loop(
     wake: Arc<Wake>,
     queue: JobQueue,
     cfg: WorkerConfig,
-    retention_s: Option<i64>,
+    retention: Option<Retention>,
     sent_tx: mpsc::Sender<Sent>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -122,21 +184,19 @@ async fn claim_loop(
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut running = JoinSet::new();
     let poll = Duration::from_millis(cfg.poll_interval_ms.max(10));
-    let mut last_purge = tokio::time::Instant::now();
+    // None: the retention job has not run yet, and runs first thing (a server restarted
+    // more often than hourly must still erase).
+    let mut last_purge: Option<tokio::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             break;
         }
         while running.try_join_next().is_some() {}
-        if let Some(retention_s) = retention_s
-            && last_purge.elapsed() >= PURGE_EVERY
+        if let Some(retention) = &retention
+            && last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY)
         {
-            last_purge = tokio::time::Instant::now();
-            match engine.purge(retention_s).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged verifications past retention"),
-                Err(e) => tracing::warn!(error = %e, "purge failed"),
-            }
+            last_purge = Some(tokio::time::Instant::now());
+            run_retention(&engine, retention).await;
         }
         // Wait for a free slot (slots come back as jobs are finished and recorded).
         let first = tokio::select! {

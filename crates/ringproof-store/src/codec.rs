@@ -9,6 +9,7 @@
 //! cannot trust must never be half-used.
 
 use ringproof_core::StoreError;
+use ringproof_core::audit::{Actor, AuditAction, AuditEntry};
 use ringproof_core::client::Client;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind};
@@ -306,6 +307,20 @@ pub(crate) fn idempotent_response(row: &impl DbRow) -> Result<IdempotentResponse
     })
 }
 
+pub(crate) fn audit_entry(row: &impl DbRow) -> Result<AuditEntry, StoreError> {
+    let action: String = col(row, "action")?;
+    let detail: String = col(row, "detail")?;
+    Ok(AuditEntry {
+        at: Timestamp(col(row, "at")?),
+        actor: Actor::named(&col::<String>(row, "actor")?),
+        action: AuditAction::parse(&action).ok_or_else(|| corrupt(format!("unknown audit action {action:?}")))?,
+        client_id: col::<Option<String>>(row, "client_id")?
+            .map(|c| client_id(&c))
+            .transpose()?,
+        detail: serde_json::from_str(&detail).map_err(|e| corrupt(format!("audit detail: {e}")))?,
+    })
+}
+
 pub(crate) fn login_failures(row: &impl DbRow) -> Result<LoginFailures, StoreError> {
     let failures: i64 = col(row, "failures")?;
     Ok(LoginFailures {
@@ -313,6 +328,19 @@ pub(crate) fn login_failures(row: &impl DbRow) -> Result<LoginFailures, StoreErr
         last_failure_at: Timestamp(col(row, "last_failure_at")?),
         locked_until: col::<Option<i64>>(row, "locked_until")?.map(Timestamp),
     })
+}
+
+/// A limit counter row (`state`, `expires_at`).
+pub(crate) fn counter_row(row: &impl DbRow) -> Result<ringproof_core::ports::CounterRow, StoreError> {
+    Ok(ringproof_core::ports::CounterRow {
+        state: col(row, "state")?,
+        expires_at: Timestamp(col(row, "expires_at")?),
+    })
+}
+
+/// A throttle row and its key.
+pub(crate) fn throttle_row(row: &impl DbRow) -> Result<(String, LoginFailures), StoreError> {
+    Ok((col(row, "throttle_key")?, login_failures(row)?))
 }
 
 /// Jobs come back from an `UPDATE ... RETURNING` in no defined order; the port promises

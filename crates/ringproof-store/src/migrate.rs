@@ -43,8 +43,20 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0007_deliveries.sql"),
     },
     Migration {
+        version: 8,
+        sql: include_str!("../migrations/sqlite/0008_guard_counters.sql"),
+    },
+    Migration {
         version: 10,
         sql: include_str!("../migrations/sqlite/0010_fair_claims.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../migrations/sqlite/0011_auth_throttle.sql"),
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("../migrations/sqlite/0012_audit_retention.sql"),
     },
 ];
 
@@ -78,8 +90,20 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0007_deliveries.sql"),
     },
     Migration {
+        version: 8,
+        sql: include_str!("../migrations/postgres/0008_guard_counters.sql"),
+    },
+    Migration {
         version: 10,
         sql: include_str!("../migrations/postgres/0010_fair_claims.sql"),
+    },
+    Migration {
+        version: 11,
+        sql: include_str!("../migrations/postgres/0011_auth_throttle.sql"),
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("../migrations/postgres/0012_audit_retention.sql"),
     },
 ];
 
@@ -145,7 +169,7 @@ mod tests {
         for set in [SQLITE, POSTGRES] {
             let stmts: Vec<_> = set.iter().flat_map(|m| statements(m.sql)).collect();
             let tables = stmts.iter().filter(|s| s.contains("CREATE TABLE")).count();
-            assert_eq!(tables, 9);
+            assert_eq!(tables, 11);
             assert!(stmts.iter().all(|s| s.ends_with(';')));
         }
     }

@@ -36,8 +36,8 @@ use ringproof_core::delivery::DeliveryRecord;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
-use ringproof_core::sessions::Gate;
+use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
+use ringproof_core::sessions::LoginFailures;
 use ringproof_core::verification::{Effects, NewEvent, Status, Verification};
 use sqlx::Database;
 use sqlx::query::Query;
@@ -45,6 +45,77 @@ use sqlx::query::Query;
 /// Rows deleted per purge statement, so a large purge never holds a lock (SQLite's single
 /// writer, PostgreSQL's row locks) for long.
 pub(crate) const PURGE_BATCH: i64 = 1000;
+
+/// One statement of the personal-data erasure: `$1` the cut-off, `$2` the batch size; it
+/// touches only rows it has not erased yet, so running it in batches until one comes back
+/// short terminates.
+///
+/// - `delete TABLE by KEY (KEY_COLUMNS) where AGE`: rows with `AGE < cut-off` go whole;
+/// - `null TABLE.COLUMN by KEY where AGE`: the column is set to NULL in such rows (for a
+///   table whose rows are worth keeping without it).
+macro_rules! erase {
+    (delete $table:literal by $key:literal ($cols:literal) where $age:literal) => {
+        concat!(
+            "DELETE FROM ",
+            $table,
+            " WHERE ",
+            $key,
+            " IN (SELECT ",
+            $cols,
+            " FROM ",
+            $table,
+            " WHERE ",
+            $age,
+            " < $1 LIMIT $2)"
+        )
+    };
+    (null $table:literal . $column:literal by $key:literal where $age:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET ",
+            $column,
+            " = NULL WHERE ",
+            $key,
+            " IN (SELECT ",
+            $key,
+            " FROM ",
+            $table,
+            " WHERE ",
+            $age,
+            " < $1 AND ",
+            $column,
+            " IS NOT NULL LIMIT $2)"
+        )
+    };
+}
+
+/// Everything in the main database that holds a phone number, an IP address, a user agent
+/// or a text that may quote a number, and how a row older than the personal-data retention
+/// loses it (`Store::erase_personal_data`; docs/privacy.md is the same list for people). A
+/// table or a column added later that holds any of these is one more line here:
+/// `erase!(null "table"."column" by "id" where "created_at")` for a column of rows worth
+/// keeping, `erase!(delete …)` for rows that are nothing without it. (A column added to a
+/// table deleted whole, such as `verifications.end_user_ip`, needs no line.)
+///
+/// Not here, on purpose: `clients.controls` (the test-mode allowlist and the blocklist are
+/// numbers an administrator chose to keep, until changed); `audit_log` (never holds a
+/// number; purged by its own retention); `deliveries` (region only; goes with its
+/// verification); guard counters keyed by an HMAC of the number (no raw number).
+pub(crate) const PERSONAL_DATA: &[&str] = &[
+    // to_e164 (and any per-request column such as the end user's IP): the row goes, and
+    // with it (ON DELETE CASCADE) its events (whose detail may quote a provider's error),
+    // jobs (sealed payloads, errors) and deliveries. Whatever its status: a verification
+    // 30 days old is long over.
+    erase!(delete "verifications" by "id" ("id") where "created_at"),
+    // to_e164, source_ip, click_ip, user_agent.
+    erase!(delete "link_sessions" by "request_id" ("request_id") where "created_at"),
+    // body: the stored response echoes the number.
+    erase!(delete "idempotency" by "(client_id, idem_key)" ("client_id, idem_key") where "created_at"),
+    // Jobs of no verification (links' SMS, dead jobs): a sealed payload holding the number,
+    // and last_error, where a provider's message may quote it.
+    erase!(delete "jobs" by "id" ("id") where "created_at"),
+];
 
 /// A connection one statement runs on, and how its backend reports a failure of `op`.
 pub(crate) trait Conn<DB: Database>: Send {
@@ -110,9 +181,29 @@ pub(crate) trait Backend {
     /// `''::bytea`). Parameters: error, now, id.
     const BURY_JOB: &'static str;
 
-    /// Read-modify-write of a username's failures: on the single writer (SQLite), or under
-    /// a row lock taken on a row inserted first if missing (PostgreSQL).
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError>;
+    /// The backend's `sqlx::Database`, for the statements [`Backend::write_then`] takes.
+    type Db: Database;
+
+    /// Runs `change`, then `then` if `change` changed a row (or `always`), in one
+    /// transaction; the rows `change` changed. An administrative write and its audit entry:
+    /// SQLite runs them on the single writer between `BEGIN IMMEDIATE` and `COMMIT`,
+    /// PostgreSQL in a transaction of the pool.
+    async fn write_then(
+        &self,
+        op: &'static str,
+        change: Query<'_, Self::Db, <Self::Db as Database>::Arguments>,
+        then: Query<'_, Self::Db, <Self::Db as Database>::Arguments>,
+        always: bool,
+    ) -> Result<u64, StoreError>;
+
+    /// Read-modify-write of an attempt's throttle rows: on the single writer (SQLite), or
+    /// under row locks taken in key order on rows inserted first if missing (PostgreSQL).
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError>;
+
+    /// Read-modify-write of limit counter rows: on the single writer, the writes in one
+    /// batch (SQLite); under row locks taken in key order on rows inserted first if
+    /// missing, over arrays (PostgreSQL).
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError>;
 
     /// A start with its jobs, events and idempotency record, atomically in one round trip:
     /// a `BEGIN…COMMIT` batch (SQLite), one statement of data-modifying CTEs over arrays
@@ -346,6 +437,34 @@ macro_rules! select {
 }
 pub(crate) use select;
 
+/// The throttle rows with these keys (`$1`…`$n`, one placeholder per key: the only SQL
+/// built at run time, from placeholders alone), then `suffix` (a lock clause). The same on
+/// both backends.
+pub(crate) fn throttle_rows<DB>(keys: &[String], suffix: &str) -> Query<'static, DB, DB::Arguments>
+where
+    DB: Database,
+    String: for<'e> sqlx::Encode<'e, DB> + sqlx::Type<DB>,
+{
+    let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT throttle_key, failures, last_failure_at, locked_until FROM auth_throttle \
+         WHERE throttle_key IN ({}) ORDER BY throttle_key{suffix}",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for k in keys {
+        q = q.bind(k.clone());
+    }
+    q
+}
+
+/// The states of `keys`, in their order, from the rows read (default for a missing one).
+pub(crate) fn in_key_order(keys: &[String], rows: &[(String, LoginFailures)]) -> Vec<LoginFailures> {
+    keys.iter()
+        .map(|k| rows.iter().find(|(rk, _)| rk == k).map(|(_, s)| *s).unwrap_or_default())
+        .collect()
+}
+
 /// Expands `impl Store for $store`: the statements both backends share, written once, and
 /// the rest handed to the store's [`Backend`] impl. See the module doc.
 macro_rules! store_impl {
@@ -353,6 +472,7 @@ macro_rules! store_impl {
         // A block of its own, so the expansion brings its imports with it.
         const _: () = {
             use ringproof_core::StoreError;
+            use ringproof_core::audit::{AuditEntry, AuditQuery};
             use ringproof_core::client::Client;
             use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
             use ringproof_core::ids::{ClientId, JobId, LinkId, VerificationId};
@@ -360,8 +480,8 @@ macro_rules! store_impl {
             use ringproof_core::link_session::LinkSession;
             use ringproof_core::link_session::LinkRecord;
             use ringproof_core::phone::PhoneNumber;
-            use ringproof_core::ports::{DeliveryStatus, IdempotentResponse, LinkMutation, LoginStep, Mutation};
-            use ringproof_core::sessions::{Gate, TokenRecord};
+            use ringproof_core::ports::{ClientWrite, DeliveryStatus, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
+            use ringproof_core::sessions::{LoginFailures, TokenRecord};
             use ringproof_core::time::Timestamp;
             use ringproof_core::verification::{Effects, Event, NewEvent, Verification};
             use ringproof_core::webhook::WebhookConfig;
@@ -370,7 +490,7 @@ macro_rules! store_impl {
             use $crate::error::db;
             use $crate::link_sessions::{self, ClickCols, link_columns};
             use $crate::migrate::{self, Migration};
-            use $crate::query::{Backend, Conn, PURGE_BATCH, select};
+            use $crate::query::{Backend, Conn, PERSONAL_DATA, PURGE_BATCH, select};
 
             /// Helpers of the shared methods below.
             impl $store {
@@ -401,6 +521,81 @@ macro_rules! store_impl {
                         .await
                         .map_err(db(op))?;
                     Ok(true)
+                }
+
+                /// The statement of one client write (each plain method runs the same one),
+                /// and what it is called in errors.
+                fn client_write(
+                    w: ClientWrite<'_>,
+                ) -> Result<(&'static str, sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments>), StoreError> {
+                    Ok(match w {
+                        ClientWrite::Insert(c) => {
+                            let cols = ClientCols::of(c)?;
+                            let q = sqlx::query(
+                                "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, \
+                                 allowed_origins, templates, policy, controls, created_at, webhook) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                            )
+                            .bind(c.id.as_str())
+                            .bind(c.name.as_str())
+                            .bind(c.brand.as_str())
+                            .bind(c.api_key.as_str())
+                            .bind(c.secret_hash.as_slice())
+                            .bind(c.username.as_str())
+                            .bind(c.password_hash.as_str())
+                            .bind(cols.allowed_origins)
+                            .bind(cols.templates)
+                            .bind(cols.policy)
+                            .bind(cols.controls)
+                            .bind(c.created_at.millis())
+                            .bind(cols.webhook);
+                            ("insert client", q)
+                        }
+                        ClientWrite::Settings(c) => {
+                            let cols = ClientCols::of(c)?;
+                            let q = sqlx::query(
+                                "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, \
+                                 controls = $5 WHERE id = $6",
+                            )
+                            .bind(c.brand.as_str())
+                            .bind(cols.allowed_origins)
+                            .bind(cols.templates)
+                            .bind(cols.policy)
+                            .bind(cols.controls)
+                            .bind(c.id.as_str());
+                            ("update client settings", q)
+                        }
+                        ClientWrite::Secret(id, secret_hash) => {
+                            let q = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
+                                .bind(secret_hash.as_slice())
+                                .bind(id.as_str());
+                            ("set client secret", q)
+                        }
+                        ClientWrite::Webhook(id, webhook) => {
+                            let json = webhook.map(|w| codec::to_json(w, "webhook")).transpose()?;
+                            let q = sqlx::query("UPDATE clients SET webhook = $1 WHERE id = $2")
+                                .bind(json)
+                                .bind(id.as_str());
+                            ("set client webhook", q)
+                        }
+                        ClientWrite::RevokeTokens(id) => {
+                            let q = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(id.as_str());
+                            ("delete client tokens", q)
+                        }
+                    })
+                }
+
+                fn insert_audit_query(
+                    a: &AuditEntry,
+                ) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
+                    sqlx::query(
+                        "INSERT INTO audit_log (at, actor, action, client_id, detail) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(a.at.millis())
+                    .bind(a.actor.as_str())
+                    .bind(a.action.as_str())
+                    .bind(a.client_id.as_ref().map(|c| c.as_str()))
+                    .bind(a.detail.to_string())
                 }
 
                 /// Runs a purge statement (`$1` the cut-off, `$2` the batch size) until it
@@ -471,26 +666,8 @@ macro_rules! store_impl {
                 }
 
                 async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
-                    let cols = ClientCols::of(c)?;
-                    let q = sqlx::query(
-                        "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, \
-                         allowed_origins, templates, policy, controls, created_at, webhook) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                    )
-                    .bind(c.id.as_str())
-                    .bind(c.name.as_str())
-                    .bind(c.brand.as_str())
-                    .bind(c.api_key.as_str())
-                    .bind(c.secret_hash.as_slice())
-                    .bind(c.username.as_str())
-                    .bind(c.password_hash.as_str())
-                    .bind(cols.allowed_origins)
-                    .bind(cols.templates)
-                    .bind(cols.policy)
-                    .bind(cols.controls)
-                    .bind(c.created_at.millis())
-                    .bind(cols.webhook);
-                    self.write().await?.execute("insert client", q).await?;
+                    let (op, q) = Self::client_write(ClientWrite::Insert(c))?;
+                    self.write().await?.execute(op, q).await?;
                     Ok(())
                 }
 
@@ -515,18 +692,8 @@ macro_rules! store_impl {
                 }
 
                 async fn update_client_settings(&self, c: &Client) -> Result<bool, StoreError> {
-                    let cols = ClientCols::of(c)?;
-                    let q = sqlx::query(
-                        "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, \
-                         controls = $5 WHERE id = $6",
-                    )
-                    .bind(c.brand.as_str())
-                    .bind(cols.allowed_origins)
-                    .bind(cols.templates)
-                    .bind(cols.policy)
-                    .bind(cols.controls)
-                    .bind(c.id.as_str());
-                    Ok(self.write().await?.execute("update client settings", q).await? > 0)
+                    let (op, q) = Self::client_write(ClientWrite::Settings(c))?;
+                    Ok(self.write().await?.execute(op, q).await? > 0)
                 }
 
                 async fn set_client_webhook(
@@ -534,16 +701,52 @@ macro_rules! store_impl {
                     id: &ClientId,
                     webhook: Option<&WebhookConfig>,
                 ) -> Result<bool, StoreError> {
-                    let json = webhook.map(|w| codec::to_json(w, "webhook")).transpose()?;
-                    let q = sqlx::query("UPDATE clients SET webhook = $1 WHERE id = $2").bind(json).bind(id.as_str());
-                    Ok(self.write().await?.execute("set client webhook", q).await? > 0)
+                    let (op, q) = Self::client_write(ClientWrite::Webhook(id, webhook))?;
+                    Ok(self.write().await?.execute(op, q).await? > 0)
                 }
 
                 async fn set_client_secret(&self, id: &ClientId, secret_hash: &[u8; 32]) -> Result<bool, StoreError> {
-                    let q = sqlx::query("UPDATE clients SET secret_hash = $1 WHERE id = $2")
-                        .bind(secret_hash.as_slice())
-                        .bind(id.as_str());
-                    Ok(self.write().await?.execute("set client secret", q).await? > 0)
+                    let (op, q) = Self::client_write(ClientWrite::Secret(id, secret_hash))?;
+                    Ok(self.write().await?.execute(op, q).await? > 0)
+                }
+
+                async fn audited_client_write(&self, w: ClientWrite<'_>, audit: &AuditEntry) -> Result<u64, StoreError> {
+                    let always = matches!(w, ClientWrite::RevokeTokens(_));
+                    let (op, q) = Self::client_write(w)?;
+                    Backend::write_then(self, op, q, Self::insert_audit_query(audit), always).await
+                }
+
+                async fn insert_audit(&self, audit: &AuditEntry) -> Result<(), StoreError> {
+                    self.write().await?.execute("insert audit", Self::insert_audit_query(audit)).await?;
+                    Ok(())
+                }
+
+                async fn list_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+                    // `$1 IS NULL` needs a type on PostgreSQL; comparing with a sentinel does not.
+                    let q = sqlx::query(
+                        "SELECT at, actor, action, client_id, detail FROM audit_log \
+                         WHERE ($1 = '' OR client_id = $1) AND at >= $2 ORDER BY at DESC, id DESC LIMIT $3",
+                    )
+                    .bind(query.client_id.as_ref().map_or("", |c| c.as_str()))
+                    .bind(query.since.map_or(i64::MIN, |t| t.millis()))
+                    .bind(i64::from(query.limit));
+                    self.read().await?.all("list audit", q, codec::audit_entry).await
+                }
+
+                async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+                    self.purge_batches(
+                        "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)",
+                        before,
+                    )
+                    .await
+                }
+
+                async fn erase_personal_data(&self, before: Timestamp) -> Result<u64, StoreError> {
+                    let mut erased = 0;
+                    for sql in PERSONAL_DATA {
+                        erased += self.purge_batches(sql, before).await?;
+                    }
+                    Ok(erased)
                 }
 
                 async fn insert_access_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
@@ -575,18 +778,28 @@ macro_rules! store_impl {
                 }
 
                 async fn delete_client_tokens(&self, client: &ClientId) -> Result<u64, StoreError> {
-                    let q = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(client.as_str());
-                    self.write().await?.execute("delete client tokens", q).await
+                    let (op, q) = Self::client_write(ClientWrite::RevokeTokens(client))?;
+                    self.write().await?.execute(op, q).await
                 }
 
-                async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
-                    Backend::begin_login_attempt(self, username, f).await
+                async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
+                    Backend::throttle_step(self, keys, f).await
                 }
 
-                async fn reset_login_failures(&self, username: &str) -> Result<(), StoreError> {
-                    let q = sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username);
-                    self.write().await?.execute("reset login failures", q).await?;
-                    Ok(())
+                async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
+                    if keys.is_empty() {
+                        return Ok(());
+                    }
+                    Backend::update_counters(self, keys, f).await
+                }
+
+                async fn throttle_states(&self, keys: &[String]) -> Result<Vec<LoginFailures>, StoreError> {
+                    if keys.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let q = $crate::query::throttle_rows(keys, "");
+                    let rows = self.read().await?.all("throttle states", q, codec::throttle_row).await?;
+                    Ok($crate::query::in_key_order(keys, &rows))
                 }
 
                 async fn idempotent_response(
@@ -840,9 +1053,14 @@ macro_rules! store_impl {
                             tokens_expired_at,
                         ),
                         (
-                            "DELETE FROM login_failures WHERE username IN (SELECT username FROM login_failures \
+                            "DELETE FROM auth_throttle WHERE throttle_key IN (SELECT throttle_key FROM auth_throttle \
                              WHERE last_failure_at < $1 LIMIT $2)",
                             login_failures_before,
+                        ),
+                        (
+                            "DELETE FROM guard_counters WHERE (client_id, scope, key_hash) IN (SELECT client_id, \
+                             scope, key_hash FROM guard_counters WHERE expires_at <= $1 LIMIT $2)",
+                            tokens_expired_at,
                         ),
                     ] {
                         self.purge_batches(sql, before).await?;

@@ -6,11 +6,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use ringproof_core::audit::{Actor, AuditQuery};
 use ringproof_core::client::{Client, Product};
 use ringproof_core::engine::{ClientChange, StartOutcome, StartRequest};
 use ringproof_core::ids::{ClientId, VerificationId};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::{Policy, PolicyOverrides};
+use ringproof_core::time::Timestamp;
 use ringproof_core::workflow::Channel;
 use ringproof_server::config::{Config, Overrides};
 use ringproof_server::routes::v1::VerificationResponse;
@@ -55,6 +57,9 @@ enum Command {
     /// Manage a client's OTP message templates (Signzy `customTextId`)
     #[command(subcommand)]
     Template(TemplateCmd),
+    /// Read the audit log of administrative actions
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Print the OpenAPI document
     Openapi,
     /// Send one real message through one configured provider, to try its settings
@@ -187,6 +192,26 @@ enum TemplateCmd {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// List entries, newest first
+    List {
+        /// Only this client's entries
+        #[arg(long)]
+        client: Option<String>,
+        /// Only entries since then: an age (30d, 12h, 45m) or a UTC date or instant
+        /// (2026-12-01, 2026-12-01T08:00:00Z)
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many entries (1 to 10000)
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum VerifyCmd {
     /// Start a verification; a running `ringproof serve` delivers it
     Start {
@@ -260,6 +285,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Client(cmd) => client(config, cmd).await,
         Command::Verify(cmd) => verify(config, cmd).await,
         Command::Template(cmd) => template(config, cmd).await,
+        Command::Audit(cmd) => audit(config, cmd).await,
         Command::SendTest {
             provider,
             to,
@@ -346,11 +372,17 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Who the audit log records a command's changes as: `cli:<OS user>` (or `cli`).
+fn cli_actor() -> Actor {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+    Actor::cli(user.as_deref())
+}
+
 async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
     let core = startup::open_core(&config, &Hooks::default())
         .await
         .map_err(|e| e.to_string())?;
-    let engine = core.engine;
+    let engine = core.engine.acting_as(cli_actor());
     match cmd {
         ClientCmd::Create {
             name,
@@ -491,10 +523,118 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
     Ok(())
 }
 
+async fn audit(config: Config, cmd: AuditCmd) -> Result<(), String> {
+    let core = startup::open_core(&config, &Hooks::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    match cmd {
+        AuditCmd::List {
+            client,
+            since,
+            limit,
+            json,
+        } => {
+            let client_id = client
+                .map(|c| ClientId::parse(&c).ok_or("a client id is 24 lowercase hex characters"))
+                .transpose()?;
+            let now = core.engine.now();
+            let since = since.map(|s| parse_since(&s, now)).transpose()?;
+            let entries = core
+                .engine
+                .audit_log(&AuditQuery {
+                    client_id,
+                    since,
+                    limit,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            for e in entries {
+                let client = e.client_id.as_ref().map_or("-".to_owned(), |c| c.to_string());
+                if json {
+                    let line = serde_json::json!({
+                        "at": e.at.to_rfc3339(),
+                        "actor": e.actor.as_str(),
+                        "action": e.action.as_str(),
+                        "client_id": e.client_id.as_ref().map(|c| c.as_str()),
+                        "detail": e.detail,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{}  {:<24}  {:<30}  {:<24}  {}",
+                        e.at.to_rfc3339(),
+                        e.actor,
+                        e.action.as_str(),
+                        client,
+                        e.detail
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--since`: an age before `now` (`30d`, `12h`, `45m`) or a UTC date (`2026-12-01`) or
+/// instant (`2026-12-01T08:00:00Z`).
+fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, String> {
+    let bad = || {
+        format!(
+            "--since {s:?}: expected an age such as 30d, 12h or 45m, or a date such as 2026-12-01 or 2026-12-01T08:00:00Z"
+        )
+    };
+    if let Some((n, unit)) = s.len().checked_sub(1).map(|i| s.split_at(i)) {
+        let secs = match unit {
+            "d" => Some(86_400),
+            "h" => Some(3_600),
+            "m" => Some(60),
+            _ => None,
+        };
+        if let (Some(secs), Ok(n)) = (secs, n.parse::<i64>()) {
+            return (0..=100 * 365 * 86_400 / secs)
+                .contains(&n)
+                .then(|| now.plus_secs(-n * secs))
+                .ok_or_else(bad);
+        }
+    }
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, t.strip_suffix('Z').ok_or_else(bad)?),
+        None => (s, "00:00:00"),
+    };
+    let num = |x: &str, len: usize| {
+        (x.len() == len && x.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| x.parse::<i64>().ok())
+            .flatten()
+    };
+    let d: Vec<_> = date.split('-').collect();
+    let t: Vec<_> = time.split(':').collect();
+    let (&[y, mo, da], &[h, mi, se]) = (d.as_slice(), t.as_slice()) else {
+        return Err(bad());
+    };
+    let (Some(y), Some(mo), Some(da), Some(h), Some(mi), Some(se)) =
+        (num(y, 4), num(mo, 2), num(da, 2), num(h, 2), num(mi, 2), num(se, 2))
+    else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || se > 59 {
+        return Err(bad());
+    }
+    // Days from 1970-01-01 to the civil date (Howard Hinnant's days_from_civil).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(Timestamp::from_millis((days * 86_400 + h * 3600 + mi * 60 + se) * 1000))
+}
+
 async fn template(config: Config, cmd: TemplateCmd) -> Result<(), String> {
     let core = startup::open_core(&config, &Hooks::default())
         .await
         .map_err(|e| e.to_string())?;
+    let engine = core.engine.acting_as(cli_actor());
     match cmd {
         TemplateCmd::Set {
             client_id,
@@ -502,7 +642,7 @@ async fn template(config: Config, cmd: TemplateCmd) -> Result<(), String> {
             text,
         } => {
             let id = ClientId::parse(&client_id).ok_or("a client id is 24 lowercase hex characters")?;
-            core.engine
+            engine
                 .set_otp_template(&id, &template_id, &text)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -512,7 +652,7 @@ async fn template(config: Config, cmd: TemplateCmd) -> Result<(), String> {
         TemplateCmd::SetLink { client_id, text, clear } => {
             let id = ClientId::parse(&client_id).ok_or("a client id is 24 lowercase hex characters")?;
             let text = if clear { None } else { text };
-            core.engine
+            engine
                 .set_link_template(&id, text.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -568,7 +708,7 @@ async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
         VerifyCmd::Check { client, id, code } => {
             let client = load_client(client).await?;
             let (outcome, _) = engine
-                .check(&client.id, &vid(&id)?, &code)
+                .check(&client, &vid(&id)?, &code)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(

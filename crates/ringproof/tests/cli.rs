@@ -561,6 +561,128 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
     assert!(err.contains("no webhook"), "{err}");
 }
 
+/// Every administrative command leaves one audit entry with the right action, recorded as
+/// the CLI's (`cli:<user>`), and no entry holds any of the secrets those commands printed,
+/// a webhook URL's token, or a phone number. `audit list` filters by client, time and count.
+#[test]
+fn admin_commands_are_audited_once_each_without_secrets() {
+    let tmp = temp_dir("audit");
+    let data = tmp.path();
+    let run = |args: &[&str]| {
+        let (ok, out, err) = ringproof(data, args);
+        assert!(ok, "{args:?}: {err}");
+        out
+    };
+    let created: Value =
+        serde_json::from_str(run(&["client", "create", "--name", "Audited", "--json"]).trim()).unwrap();
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let id = id.as_str();
+    let mut secrets = vec![
+        created["api_secret"].as_str().unwrap().to_owned(),
+        created["password"].as_str().unwrap().to_owned(),
+    ];
+    run(&[
+        "client",
+        "update",
+        id,
+        "--brand",
+        "Audited Co",
+        "--max-checks",
+        "3",
+        "--block-number",
+        "+14155550123",
+        "--block-number",
+        "+14155550124",
+    ]);
+    secrets.push(
+        run(&["client", "rotate-secret", id])
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned(),
+    );
+    let hooked: Value = serde_json::from_str(&run(&[
+        "client",
+        "update",
+        id,
+        "--webhook-url",
+        "https://hooks.example/rp?token=tok3n5ecret",
+    ]))
+    .unwrap();
+    secrets.push(hooked["webhook_secret"].as_str().unwrap().to_owned());
+    secrets.push("tok3n5ecret".into());
+    secrets.push(
+        run(&["client", "rotate-webhook-secret", id])
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned(),
+    );
+    run(&["client", "update", id, "--clear-webhook"]);
+    run(&["client", "revoke-tokens", id]);
+    run(&["template", "set", id, "41", "Audited: your code is ####"]);
+    // An update that changes nothing records nothing.
+    run(&["client", "update", id, "--brand", "Audited Co"]);
+    let other = create_client(data, "Someone Else");
+
+    let raw = run(&["audit", "list", "--client", id, "--json"]);
+    let entries: Vec<Value> = raw.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        [
+            "client.updated",
+            "client.tokens_revoked",
+            "client.webhook_cleared",
+            "client.webhook_secret_rotated",
+            "client.webhook_set",
+            "client.secret_rotated",
+            "client.updated",
+            "client.created",
+        ],
+        "newest first, one each"
+    );
+    for e in &entries {
+        assert_eq!(e["client_id"], id);
+        assert!(e["actor"].as_str().unwrap().starts_with("cli"), "{e}");
+    }
+    assert_eq!(
+        entries[6]["detail"],
+        json!({
+            "changed": ["brand", "controls.blocked_numbers", "policy.max_checks"],
+            "sizes": {"controls.blocked_numbers": 2},
+        })
+    );
+    assert_eq!(entries[0]["detail"]["changed"], json!(["templates.otp:41"]));
+    assert_eq!(entries[4]["detail"]["origin"], "https://hooks.example");
+    let everything = run(&["audit", "list", "--json"]) + &run(&["audit", "list"]);
+    for s in &secrets {
+        assert!(!everything.contains(s.as_str()), "a secret in the audit log: {s}");
+    }
+    assert!(
+        !everything.contains("4155550123") && !everything.contains("Audited:"),
+        "{everything}"
+    );
+
+    // Filters: the other client's entry, since, limit; a bad --since is refused clearly.
+    let theirs = run(&["audit", "list", "--client", &other]);
+    assert_eq!(theirs.lines().count(), 1, "{theirs}");
+    assert!(theirs.contains("client.created"));
+    assert_eq!(run(&["audit", "list", "--since", "1d"]).lines().count(), 9);
+    assert_eq!(run(&["audit", "list", "--since", "2999-01-01"]).lines().count(), 0);
+    assert_eq!(
+        run(&["audit", "list", "--since", "2000-01-01T00:00:00Z"])
+            .lines()
+            .count(),
+        9
+    );
+    assert_eq!(run(&["audit", "list", "--limit", "2"]).lines().count(), 2);
+    let (ok, _, err) = ringproof(data, &["audit", "list", "--since", "yesterday"]);
+    assert!(!ok && err.contains("--since"), "{err}");
+}
+
 /// Two `ringproof serve` processes on one PostgreSQL database (each with its own data
 /// directory, so its own sandbox outbox, and the same server secret) run a fallback
 /// workflow in real time: an SMS, a call after 1 s repeating its code, a call after 3 s

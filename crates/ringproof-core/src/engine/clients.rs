@@ -2,15 +2,19 @@
 //! and out, and the webhook settings.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
+use serde_json::json;
+
+use crate::audit::AuditAction;
 use crate::client::{Client, NewClient, Product};
 use crate::error::CoreError;
 use crate::ids::ClientId;
 use crate::phone::PhoneNumber;
 use crate::policy::PolicyOverrides;
-use crate::sessions::{
-    AccessToken, Gate, LoginAttempt, LoginError, Session, TokenRecord, looks_like_token, token_hash,
-};
+use crate::ports::ClientWrite;
+use crate::sessions::{AccessToken, LoginAttempt, LoginError, Session, TokenRecord, looks_like_token, token_hash};
+use crate::throttle::{self, Secret};
 use crate::webhook::{self, WebhookConfig};
 
 use super::Engine;
@@ -48,6 +52,7 @@ impl Engine {
     // ----- clients -----
 
     /// Creates a client; if its derived username is taken, a numeric suffix is added.
+    /// Recorded in the audit log (`client.created`) in the same transaction.
     pub async fn create_client(&self, name: &str, allowed_origins: Vec<String>) -> Result<NewClient, CoreError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
@@ -60,7 +65,14 @@ impl Engine {
         let base = created.client.username.clone();
         for n in 2..=50 {
             if self.store.client_by_username(&created.client.username).await?.is_none() {
-                self.store.insert_client(&created.client).await?;
+                let entry = self.audit_entry(
+                    AuditAction::ClientCreated,
+                    Some(&created.client.id),
+                    json!({ "allowed_origins": created.client.allowed_origins.len() }),
+                )?;
+                self.store
+                    .audited_client_write(ClientWrite::Insert(&created.client), &entry)
+                    .await?;
                 return Ok(created);
             }
             created.client.username = format!("{base}-{n}");
@@ -68,22 +80,64 @@ impl Engine {
         Err(CoreError::invalid("name", "too many clients with this name"))
     }
 
-    /// Resolves an API key and secret to its client. Unknown key and wrong secret fail
-    /// the same way.
-    pub async fn authenticate(&self, api_key: &str, api_secret: &str) -> Result<Client, CoreError> {
+    /// Resolves an API key and secret, presented from `ip`, to its client. Unknown key
+    /// and wrong secret fail the same way, and count as failures of `ip` and of the key
+    /// ([`crate::throttle`]); past a limit the secret is not checked
+    /// ([`CoreError::TooManyFailures`]).
+    pub async fn authenticate(&self, api_key: &str, api_secret: &str, ip: IpAddr) -> Result<Client, CoreError> {
+        let now = self.now();
+        let keys = self.throttle_keys(Secret::ApiSecret, ip, api_key);
+        // A plain read: this runs on every authenticated request.
+        let states = self.store.throttle_states(&keys).await?;
+        self.throttle
+            .gate(Secret::ApiSecret, &states, now)
+            .map_err(CoreError::TooManyFailures)?;
         match self.store.client_by_api_key(api_key).await? {
-            Some(c) if c.verify_secret(api_secret) => Ok(c),
-            _ => Err(CoreError::Unauthorized),
+            Some(c) if c.verify_secret(api_secret) => {
+                if states[throttle::row::PAIR].failures > 0 {
+                    let limits = self.throttle;
+                    self.store
+                        .throttle_step(&keys, &mut |rows| limits.succeeded(rows, now, false))
+                        .await?;
+                }
+                Ok(c)
+            }
+            _ => {
+                let limits = self.throttle;
+                self.store
+                    .throttle_step(&keys, &mut |rows| limits.failed(rows, now))
+                    .await?;
+                Err(CoreError::Unauthorized)
+            }
         }
     }
 
-    /// Changes a client's settings. The resulting policy must be valid.
+    /// The keys of an attempt's throttle rows, in [`throttle::row`] order: keyed hashes of
+    /// the address (IPv6 by /64) and the name, so no address or name is stored.
+    fn throttle_keys(&self, secret: Secret, ip: IpAddr, who: &str) -> Vec<String> {
+        let address = throttle::address_key(ip);
+        let (a, w) = (address.as_bytes(), who.as_bytes());
+        let scope = secret.as_str();
+        let mut keys = vec![
+            self.keys.throttle_key(&format!("{scope}/pair"), &[a, b"\0", w]),
+            self.keys.throttle_key(&format!("{scope}/ip"), &[a]),
+            self.keys.throttle_key(&format!("{scope}/name"), &[w]),
+        ];
+        if secret == Secret::Password {
+            keys.push(self.keys.throttle_key(&format!("{scope}/checks"), &[a]));
+        }
+        keys
+    }
+
+    /// Changes a client's settings. The resulting policy must be valid. Recorded in the
+    /// audit log (`client.updated`, naming the settings changed) in the same transaction.
     pub async fn update_client(&self, id: &ClientId, change: ClientChange) -> Result<Client, CoreError> {
-        let mut c = self
+        let before = self
             .store
             .client_by_id(id)
             .await?
             .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut c = before.clone();
         if let Some(b) = change.brand {
             if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) {
                 return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
@@ -133,19 +187,21 @@ impl Engine {
             .with(&c.policy)
             .validate()
             .map_err(|m| CoreError::invalid("policy", m))?;
-        if !self.store.update_client_settings(&c).await? {
-            return Err(CoreError::invalid("client_id", "no such client"));
-        }
+        self.write_settings(&before, &c).await?;
         Ok(c)
     }
 
-    /// Replaces a client's API secret; the new one is returned once.
+    /// Replaces a client's API secret; the new one is returned once (and never audited:
+    /// the entry says only that it was rotated).
     pub async fn rotate_secret(&self, id: &ClientId) -> Result<String, CoreError> {
         let secret = crate::client::new_api_secret();
+        let hash = crate::crypto::sha256(secret.as_bytes());
+        let entry = self.audit_entry(AuditAction::SecretRotated, Some(id), json!({}))?;
         if self
             .store
-            .set_client_secret(id, &crate::crypto::sha256(secret.as_bytes()))
+            .audited_client_write(ClientWrite::Secret(id, &hash), &entry)
             .await?
+            > 0
         {
             Ok(secret)
         } else {
@@ -153,44 +209,42 @@ impl Engine {
         }
     }
 
-    // ----- login sessions (see `sessions` for the lockout rule) -----
+    // ----- login sessions (see `throttle` for the rule that limits guessing) -----
 
-    /// Logs in with a username and password: a new access token, shown once. Checks the
-    /// password in line (about 30 ms of CPU); an async caller may prefer
+    /// Logs in with a username and password from `ip`: a new access token, shown once.
+    /// Checks the password in line (about 30 ms of CPU); an async caller may prefer
     /// [`Engine::login_begin`], the check on a blocking thread, then [`Engine::login_finish`].
-    pub async fn login(&self, username: &str, password: &str) -> Result<Session, LoginError> {
-        let attempt = self.login_begin(username).await?;
+    pub async fn login(&self, username: &str, password: &str, ip: IpAddr) -> Result<Session, LoginError> {
+        let attempt = self.login_begin(username, ip).await?;
         let ok = attempt.verify(password);
         self.login_finish(attempt, ok).await
     }
 
-    /// The first half of a login: refuses it, without looking at any password, while the
-    /// username must wait or is locked; otherwise counts it as a failure *in the same atomic
-    /// store step* (so a burst of concurrent attempts gets no more password checks than the
-    /// rule allows one at a time) and finds the client (if any).
-    pub async fn login_begin(&self, username: &str) -> Result<LoginAttempt, LoginError> {
-        // No usernames this long exist; not worth a row of failures either.
+    /// The first half of a login: refuses it, without looking at any password, while `ip`
+    /// or the (ip, username) pair must wait or is locked, or the username is guarded and
+    /// `ip` failed for it ([`crate::throttle`]); otherwise counts it as a failure (and a
+    /// password check of `ip`) *in the same atomic store step* (so a burst of concurrent
+    /// attempts gets no more password checks than the rule allows one at a time) and finds
+    /// the client (if any).
+    pub async fn login_begin(&self, username: &str, ip: IpAddr) -> Result<LoginAttempt, LoginError> {
+        // No usernames this long exist; not worth a password check either.
         if username.is_empty() || username.len() > 128 {
             return Err(LoginError::BadCredentials);
         }
         let now = self.now();
-        let gate = self
-            .store
-            .begin_login_attempt(username, &mut |failures| failures.begin_attempt(now))
+        let keys = self.throttle_keys(Secret::Password, ip, username);
+        let limits = self.throttle;
+        let mut verdict = Ok(());
+        self.store
+            .throttle_step(&keys, &mut |rows| verdict = limits.begin(rows, now))
             .await?;
-        match gate {
-            Gate::Open => {}
-            Gate::Wait { retry_after_s } => return Err(LoginError::Throttled { retry_after_s }),
-            Gate::Locked { retry_after_s } => return Err(LoginError::Locked { retry_after_s }),
-        }
+        verdict.map_err(LoginError::Throttled)?;
         let client = self.store.client_by_username(username).await?;
-        Ok(LoginAttempt {
-            username: username.to_owned(),
-            client,
-        })
+        Ok(LoginAttempt { keys, client })
     }
 
-    /// The second half: on success resets the username's failures and issues a token. On
+    /// The second half: on success resets the pair's failures (and takes the failure
+    /// `login_begin` counted back from the address and username) and issues a token. On
     /// failure there is nothing more to record: `login_begin` already counted the attempt.
     pub async fn login_finish(&self, attempt: LoginAttempt, password_ok: bool) -> Result<Session, LoginError> {
         let now = self.now();
@@ -198,7 +252,10 @@ impl Engine {
             Some(c) if password_ok => c,
             _ => return Err(LoginError::BadCredentials),
         };
-        self.store.reset_login_failures(&attempt.username).await?;
+        let limits = self.throttle;
+        self.store
+            .throttle_step(&attempt.keys, &mut |rows| limits.succeeded(rows, now, true))
+            .await?;
         let token = AccessToken::generate();
         self.store
             .insert_access_token(&TokenRecord {
@@ -233,7 +290,11 @@ impl Engine {
         if self.store.client_by_id(client).await?.is_none() {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
-        Ok(self.store.delete_client_tokens(client).await?)
+        let entry = self.audit_entry(AuditAction::TokensRevoked, Some(client), json!({}))?;
+        Ok(self
+            .store
+            .audited_client_write(ClientWrite::RevokeTokens(client), &entry)
+            .await?)
     }
 
     /// Sets (or, with `None`, removes) a client's webhook URL. A client without a webhook
@@ -265,7 +326,24 @@ impl Engine {
                 })
             }
         };
-        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
+        // The URL's origin only: a path or query may carry a token of the integrator's.
+        let entry = match url {
+            Some(u) => self.audit_entry(
+                AuditAction::WebhookSet,
+                Some(id),
+                json!({
+                    "origin": crate::link_session::origin_of(u),
+                    "new_signing_secret": new_secret.is_some(),
+                }),
+            )?,
+            None => self.audit_entry(AuditAction::WebhookCleared, Some(id), json!({}))?,
+        };
+        if self
+            .store
+            .audited_client_write(ClientWrite::Webhook(id, c.webhook.as_ref()), &entry)
+            .await?
+            == 0
+        {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(new_secret)
@@ -287,7 +365,13 @@ impl Engine {
         };
         let s = webhook::new_secret();
         w.sealed_secret = crate::crypto::hex(&self.keys.seal(&webhook::secret_context(id), s.as_bytes()));
-        if !self.store.set_client_webhook(id, c.webhook.as_ref()).await? {
+        let entry = self.audit_entry(AuditAction::WebhookSecretRotated, Some(id), json!({}))?;
+        if self
+            .store
+            .audited_client_write(ClientWrite::Webhook(id, c.webhook.as_ref()), &entry)
+            .await?
+            == 0
+        {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(s)

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{Client, ClientRefusal, Product};
 use crate::engine::{Engine, StartOutcome, StartRequest};
 use crate::error::CoreError;
-use crate::ids::{ClientId, VerificationId};
+use crate::ids::VerificationId;
 use crate::message;
 use crate::phone::PhoneNumber;
 use crate::verification::Verification;
@@ -219,7 +219,7 @@ impl Engine {
     /// expired code, a verification already approved, expired, canceled or locked after
     /// its last wrong try, all answer `false`. Unknown ids (or another client's) are
     /// [`CoreError::NotFound`].
-    pub async fn verify_fallback(&self, client: &ClientId, id: &VerificationId, code: &str) -> Result<bool, CoreError> {
+    pub async fn verify_fallback(&self, client: &Client, id: &VerificationId, code: &str) -> Result<bool, CoreError> {
         match self.check(client, id, code).await {
             Ok((outcome, _)) => Ok(outcome.valid),
             Err(CoreError::NotPending { .. }) => Ok(false),

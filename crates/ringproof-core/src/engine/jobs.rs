@@ -160,6 +160,20 @@ impl Engine {
         };
         let client = self.store.client_by_id(&job.client_id).await?;
         let template = client.as_ref().and_then(|c| c.templates.get("sms").cloned());
+        // A step that would send is a send: the limits across verifications admit it
+        // first; refused, the step is skipped with the rule as its reason.
+        let before = self.store.get_verification(&job.client_id, &vid).await?;
+        let mut admitted = None;
+        let mut refusal = None;
+        if let (Some(c), Some(v)) = (&client, &before)
+            && v.would_run_step(index, self.now())
+        {
+            match self.admit_send(c, &v.to, None).await {
+                Ok(a) => admitted = Some(a),
+                Err(CoreError::Limited(r)) => refusal = Some(r),
+                Err(e) => return Err(e),
+            }
+        }
         let now = self.now();
         let (keys, codes) = (&self.keys, self.codes.as_ref());
         let mut m = |v: &mut Verification| {
@@ -170,7 +184,15 @@ impl Engine {
                 sms_template: template.as_deref(),
                 now,
             };
-            v.run_step(index, &ctx, &mut fx);
+            match refusal {
+                Some(r) => v.refuse_step(
+                    index,
+                    &format!("refused by the {} limit", r.rule.as_str()),
+                    now,
+                    &mut fx,
+                ),
+                None => v.run_step(index, &ctx, &mut fx),
+            }
             fx
         };
         match self
@@ -178,11 +200,20 @@ impl Engine {
             .update_verification(&job.client_id, &vid, Some(&job.id), &mut m)
             .await?
         {
-            Some(_) => {
+            Some(after) => {
+                if let (Some(a), Some(b)) = (admitted, &before)
+                    && after.sends == b.sends
+                {
+                    // The step did not send after all (skipped, or overtaken).
+                    self.take_back(a).await;
+                }
                 self.wake();
                 Ok(JobOutcome::StepRan)
             }
             None => {
+                if let Some(a) = admitted {
+                    self.take_back(a).await;
+                }
                 self.store.complete_job(&job, None).await?;
                 Ok(JobOutcome::Orphaned)
             }

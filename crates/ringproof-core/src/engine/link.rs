@@ -162,11 +162,12 @@ impl Engine {
     /// Sets (or, with `None`, removes) a client's own link SMS text, used when a request
     /// brings no `customSms`; `{link}` marks where the link goes (else it is appended).
     pub async fn set_link_template(&self, id: &ClientId, text: Option<&str>) -> Result<Client, CoreError> {
-        let mut c = self
+        let before = self
             .store()
             .client_by_id(id)
             .await?
             .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut c = before.clone();
         match text {
             Some(t) => {
                 check_sms_text("text", t)?;
@@ -176,9 +177,7 @@ impl Engine {
                 c.templates.remove(LINK_TEMPLATE_KEY);
             }
         }
-        if !self.store().update_client_settings(&c).await? {
-            return Err(CoreError::invalid("client_id", "no such client"));
-        }
+        self.write_settings(&before, &c).await?;
         Ok(c)
     }
 
@@ -203,6 +202,7 @@ impl Engine {
         if !found.line.can_receive_links() {
             return Err(LinkError::LineNotSupported(found.line));
         }
+        self.admit_send(client, &req.to, req.source_ip).await?;
         let now = self.now();
         let (session, token) = LinkSession::create(
             NewLink {

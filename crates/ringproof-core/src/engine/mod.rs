@@ -7,19 +7,23 @@
 //! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
 //!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id.
 
+mod audit;
 mod clients;
 pub mod fallback;
+mod guard;
 mod jobs;
 pub mod link;
 pub mod number_otp;
 mod verifications;
 
+pub use audit::RetentionReport;
 pub use clients::{ClientChange, validate_origin};
 pub use jobs::{Attempt, JobOutcome, JobTuning, Sent};
 pub use verifications::{Idempotency, StartOutcome, StartRequest};
 
 use std::sync::Arc;
 
+use crate::audit::Actor;
 use crate::code::CodeSource;
 use crate::crypto::Keys;
 use crate::error::CoreError;
@@ -46,6 +50,8 @@ pub struct Engine {
     tuning: JobTuning,
     wake: Option<Wake>,
     token_ttl_s: u32,
+    /// The login and API-secret throttle's limits.
+    pub(crate) throttle: crate::throttle::Limits,
     pub(crate) lookup: Arc<dyn NumberLookup>,
     pub(crate) public_base_url: String,
     pub(crate) link_ttl_s: u32,
@@ -56,6 +62,11 @@ pub struct Engine {
     webhooks: Option<Arc<dyn WebhookPoster>>,
     /// Where starts and checks are counted (default: nowhere).
     pub(crate) metrics: Arc<dyn Metrics>,
+    /// The limits across verifications, before per-client overrides ([`crate::guard`]).
+    limits: crate::guard::Limits,
+    /// Who the administrative actions of this engine are recorded as (default `system`;
+    /// see [`Engine::acting_as`]).
+    pub(crate) actor: Actor,
 }
 
 impl Engine {
@@ -75,13 +86,22 @@ impl Engine {
             tuning: JobTuning::default(),
             wake: None,
             token_ttl_s: DEFAULT_TOKEN_TTL_S,
+            throttle: crate::throttle::Limits::default(),
             lookup: Arc::new(MetadataLookup),
             public_base_url: link::DEFAULT_PUBLIC_BASE_URL.to_owned(),
             link_ttl_s: link::DEFAULT_LINK_TTL_S,
             sender: None,
             webhooks: None,
             metrics: Arc::new(NoMetrics),
+            limits: crate::guard::Limits::default(),
+            actor: Actor::system(),
         }
+    }
+
+    /// This engine, recording the administrative actions it is asked for as `actor`'s
+    /// (`cli:<user>` for the command line, `api:<client id>` for a client's own change).
+    pub fn acting_as(&self, actor: Actor) -> Self {
+        Self { actor, ..self.clone() }
     }
 
     /// Where verifications started and approved, and code checks, are counted.
@@ -148,6 +168,12 @@ impl Engine {
         self
     }
 
+    /// The limits of the login and API-secret throttle (default [`crate::throttle::Limits::default`]).
+    pub fn with_throttle(mut self, limits: crate::throttle::Limits) -> Self {
+        self.throttle = limits;
+        self
+    }
+
     pub fn token_ttl_s(&self) -> u32 {
         self.token_ttl_s
     }
@@ -178,7 +204,7 @@ impl Engine {
 
     /// Deletes what the retention rules allow: terminal verifications older than
     /// `retention_s`, idempotency records past their window, expired access tokens, and
-    /// login failure counts a day after their last failure.
+    /// throttle rows a day after their last failure.
     pub async fn purge(&self, retention_s: i64) -> Result<u64, CoreError> {
         let now = self.now();
         Ok(self

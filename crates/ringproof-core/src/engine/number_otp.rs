@@ -84,6 +84,7 @@ impl Engine {
         // A stored template was checked when it was set; a bad one is treated as missing.
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
         self.ensure_upstream(&to, Channel::Sms)?;
+        self.admit_send(client, &to, None).await?;
         let now = self.now();
         let policy = self.defaults().with(&client.policy);
         let (v, fx) = Verification::start(
@@ -121,13 +122,13 @@ impl Engine {
 
     /// Verifies an OTP sent to `to` by [`Engine::send_otp`] (or any verification of the
     /// client to that number).
-    pub async fn verify_otp(&self, client: &ClientId, to: &PhoneNumber, otp: &str) -> Result<(), OtpError> {
+    pub async fn verify_otp(&self, client: &Client, to: &PhoneNumber, otp: &str) -> Result<(), OtpError> {
         if Code::from_digits(otp).is_none() {
             return Err(OtpError::MalformedCode);
         }
         let latest = self
             .store()
-            .latest_verification_to(client, to)
+            .latest_verification_to(&client.id, to)
             .await?
             .ok_or(OtpError::NonePending)?;
         // A code of another length than the live OTP's cannot be right (a digit dropped or
@@ -169,15 +170,14 @@ impl Engine {
             ));
         }
         templates::code_length(text).map_err(|e: TemplateError| CoreError::invalid("template", e.to_string()))?;
-        let mut c = self
+        let before = self
             .store()
             .client_by_id(client)
             .await?
             .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut c = before.clone();
         c.templates.insert(templates::client_key(id), text.to_owned());
-        if !self.store().update_client_settings(&c).await? {
-            return Err(CoreError::invalid("client_id", "no such client"));
-        }
+        self.write_settings(&before, &c).await?;
         Ok(c)
     }
 }

@@ -25,6 +25,9 @@ pub struct StartRequest {
     pub sender: Option<String>,
     /// The SMS text template for this verification, instead of the client's.
     pub sms_template: Option<String>,
+    /// The end user's IP address, when the integrator passes it: sends are limited per IP
+    /// too ([`crate::guard`]). Only its keyed hash is kept, in the counters.
+    pub end_user_ip: Option<std::net::IpAddr>,
 }
 
 /// Idempotency for a start: the key, a hash of the canonical request, and how the face
@@ -103,6 +106,12 @@ impl Engine {
             None => client.brand.clone(),
         };
         self.ensure_upstream(&to, workflow.first_channel())?;
+        // The limits across verifications, last: only a start that is otherwise good is
+        // counted (a send; later steps are counted when they run).
+        let limits = self.limits_for(client);
+        let key = idem.as_ref().map(|i| i.key.as_str());
+        self.admit_send_with(&limits, &client.id, &to, req.end_user_ip, key)
+            .await?;
         let (v, fx) = Verification::start(
             StartParams {
                 client_id: client.id.clone(),
@@ -223,7 +232,7 @@ impl Engine {
     /// check is counted ([`crate::ports::Metrics`]), and an approval too.
     pub async fn check(
         &self,
-        client: &ClientId,
+        client: &Client,
         id: &VerificationId,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
@@ -242,9 +251,13 @@ impl Engine {
         result
     }
 
+    /// A check is a guess at the number's code: it is admitted by the number's guess
+    /// budget ([`crate::guard`]) before the code is evaluated, and taken back unless it was
+    /// a wrong code, so only wrong codes use the budget. Checks that cannot evaluate a
+    /// code (a verification that is not pending) are answered without touching it.
     async fn check_code(
         &self,
-        client: &ClientId,
+        client: &Client,
         id: &VerificationId,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
@@ -256,9 +269,28 @@ impl Engine {
                 format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
             ));
         }
+        let before = self
+            .store
+            .get_verification(&client.id, id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
         let now = self.now();
+        if before.status_at(now) != Status::Pending {
+            let keys = &self.keys;
+            return self
+                .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
+                .await;
+        }
+        let admitted = self.admit_guess(client, &before.to).await?;
         let keys = &self.keys;
-        self.transition(client, id, |v, fx| v.check(code, keys, now, fx)).await
+        let result = self
+            .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
+            .await;
+        let wrong = matches!(&result, Ok((o, v)) if !o.valid && v.wrong_checks > before.wrong_checks);
+        if !wrong {
+            self.take_back(admitted).await;
+        }
+        result
     }
 
     pub async fn cancel(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {
@@ -272,10 +304,16 @@ impl Engine {
         id: &VerificationId,
         channel: Option<Channel>,
     ) -> Result<Verification, CoreError> {
+        let current = self
+            .store
+            .get_verification(&client.id, id)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let admitted = self.admit_send(client, &current.to, None).await?;
         let now = self.now();
         let template = client.templates.get("sms").map(String::as_str);
         let (keys, codes) = (&self.keys, self.codes.as_ref());
-        let (_, v) = self
+        let result = self
             .transition(&client.id, id, |v, fx| {
                 let ctx = Ctx {
                     keys,
@@ -285,7 +323,15 @@ impl Engine {
                 };
                 v.resend(channel, &ctx, fx)
             })
-            .await?;
+            .await;
+        let (_, v) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                // Refused by the verification (cooling down, all sends used…): not a send.
+                self.take_back(admitted).await;
+                return Err(e);
+            }
+        };
         self.wake();
         Ok(v)
     }

@@ -104,6 +104,8 @@ impl SandboxSender {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            // Purged messages (numbers, codes) are overwritten, not left in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(std::time::Duration::from_secs(5));
         let mut writer = SqliteConnection::connect_with(&opts).await?;
         sqlx::query(SCHEMA).execute(&mut writer).await?;
@@ -191,6 +193,34 @@ impl SandboxSender {
                 })
             })
             .collect()
+    }
+}
+
+impl SandboxSender {
+    /// Deletes the messages recorded before `before` (numbers, texts and codes) and the
+    /// WAV files of those calls; how many messages. The server's retention job calls it
+    /// with the personal-data cut-off (docs/privacy.md). Runs on its own connection: a
+    /// short write beside the writer task, which waits for it (`busy_timeout`).
+    pub async fn purge(&self, before: Timestamp) -> Result<u64, sqlx::Error> {
+        let mut conn = SqliteConnection::connect_with(&self.readers.options.clone().read_only(false)).await?;
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sandbox_messages WHERE created_at < ?")
+            .bind(before.millis())
+            .fetch_all(&mut conn)
+            .await?;
+        let done = sqlx::query("DELETE FROM sandbox_messages WHERE created_at < ?")
+            .bind(before.millis())
+            .execute(&mut conn)
+            .await?;
+        let _ = conn.close().await;
+        if let Some(audio) = &self.audio {
+            for id in &ids {
+                if let Some(path) = audio.path(id) {
+                    // Texts only have no file; a missing file is what we want anyway.
+                    let _ = tokio::fs::remove_file(path).await;
+                }
+            }
+        }
+        Ok(done.rows_affected())
     }
 }
 
@@ -287,6 +317,36 @@ mod tests {
     use super::*;
     use ringproof_core::phone::PhoneNumber;
     use ringproof_core::time::ManualClock;
+
+    #[tokio::test]
+    async fn purge_deletes_messages_older_than_the_cutoff_and_keeps_newer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000_000)));
+        let s = SandboxSender::open(&tmp.path().join("sandbox.db"), clock.clone())
+            .await
+            .unwrap();
+        let msg = |key: &str, to: &str| OutboundMessage {
+            idempotency_key: key.into(),
+            to: PhoneNumber::parse_e164(to).unwrap(),
+            channel: Channel::Sms,
+            text: format!("code for {key}"),
+            locale: "en".into(),
+            sender: None,
+        };
+        s.send(&msg("old", "+14155550123")).await.unwrap();
+        clock.advance_secs(60);
+        let cutoff = clock.now();
+        s.send(&msg("new", "+14155550124")).await.unwrap();
+
+        assert_eq!(s.purge(cutoff).await.unwrap(), 1);
+        let left = s.messages(None, 10).await.unwrap();
+        assert_eq!(left.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["+14155550124"]);
+        // Sends still work after a purge (the writer task was not disturbed), and a second
+        // purge finds nothing more.
+        s.send(&msg("later", "+14155550125")).await.unwrap();
+        assert_eq!(s.purge(cutoff).await.unwrap(), 0);
+        assert_eq!(s.messages(None, 10).await.unwrap().len(), 2);
+    }
 
     #[tokio::test]
     async fn records_once_per_key_newest_first_and_survives_reopen() {

@@ -7,13 +7,13 @@
 //! browser is sent (303) to the integrator's target with `vfp` added. A used, expired or
 //! unknown link gets a plain page that redirects nowhere.
 //!
-//! The click IP is the socket peer address, unless the peer is one of the configured
-//! `trusted_proxies`: then it is the right-most `X-Forwarded-For` address that is not
-//! itself a trusted proxy ([`click_ip`]).
+//! The click IP is the request's source address ([`crate::client_ip::source_ip`]): the
+//! socket peer, or behind a configured trusted proxy the right-most `X-Forwarded-For`
+//! address that is not itself a trusted proxy.
 //!
 //! [`Engine::confirm_link`]: ringproof_core::engine::Engine
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -184,7 +184,7 @@ async fn confirm(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let ip = click_ip(peer.ip(), &headers, &state.config.trusted_proxies);
+    let ip = crate::client_ip::source_ip(peer.ip(), &headers, &state.config.trusted_proxies);
     let user_agent = headers
         .get(header::USER_AGENT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
@@ -220,89 +220,9 @@ async fn confirm(
     }
 }
 
-/// The click IP. The socket peer, unless the peer is a trusted proxy; then walk
-/// `X-Forwarded-For` (every such header, in order, comma-separated) from the right and
-/// take the first address that is not a trusted proxy. If every listed address is a
-/// trusted proxy, the left-most is taken; a malformed entry stops the walk at the last
-/// address read before it (the peer if none). IPv4-mapped IPv6 addresses count as IPv4.
-pub fn click_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|t| t.to_canonical() == ip);
-    let mut ip = peer.to_canonical();
-    if !is_trusted(ip) {
-        return ip;
-    }
-    let entries: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    for entry in entries.iter().rev() {
-        let Some(next) = parse_forwarded(entry) else { break };
-        ip = next;
-        if !is_trusted(ip) {
-            break;
-        }
-    }
-    ip
-}
-
-/// An `X-Forwarded-For` entry: an IP, or an IP with a port (`1.2.3.4:5`, `[::1]:5`).
-fn parse_forwarded(s: &str) -> Option<IpAddr> {
-    s.parse::<IpAddr>()
-        .or_else(|_| s.parse::<SocketAddr>().map(|a| a.ip()))
-        .ok()
-        .map(|ip| ip.to_canonical())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    fn xff(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn forwarded_for_counts_only_from_a_trusted_peer() {
-        let trusted = [ip("10.0.0.1"), ip("10.0.0.2")];
-        let h = xff(&["198.51.100.9, 203.0.113.7"]);
-        // Untrusted peer: the header is ignored.
-        assert_eq!(click_ip(ip("192.0.2.1"), &h, &trusted), ip("192.0.2.1"));
-        assert_eq!(click_ip(ip("192.0.2.1"), &h, &[]), ip("192.0.2.1"));
-        // Trusted peer: the right-most untrusted address; a spoofed left part is ignored.
-        assert_eq!(click_ip(ip("10.0.0.1"), &h, &trusted), ip("203.0.113.7"));
-        let chain = xff(&["198.51.100.9", "203.0.113.7, 10.0.0.2"]);
-        assert_eq!(click_ip(ip("10.0.0.1"), &chain, &trusted), ip("203.0.113.7"));
-        // No header: the peer. All trusted: the left-most.
-        assert_eq!(click_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted), ip("10.0.0.1"));
-        assert_eq!(click_ip(ip("10.0.0.1"), &xff(&["10.0.0.2"]), &trusted), ip("10.0.0.2"));
-        // Garbage stops the walk at the last address read.
-        assert_eq!(
-            click_ip(ip("10.0.0.1"), &xff(&["203.0.113.7, junk, 10.0.0.2"]), &trusted),
-            ip("10.0.0.2")
-        );
-        assert_eq!(click_ip(ip("10.0.0.1"), &xff(&["junk"]), &trusted), ip("10.0.0.1"));
-        // Ports and mapped addresses.
-        assert_eq!(
-            click_ip(ip("::ffff:10.0.0.1"), &xff(&["203.0.113.7:5555"]), &trusted),
-            ip("203.0.113.7")
-        );
-        assert_eq!(
-            click_ip(ip("10.0.0.1"), &xff(&["[2001:db8::1]:443"]), &trusted),
-            ip("2001:db8::1")
-        );
-        assert_eq!(click_ip(ip("::ffff:192.0.2.1"), &h, &trusted), ip("192.0.2.1"));
-    }
 
     #[test]
     fn the_form_posts_through_the_public_path_prefix() {

@@ -98,6 +98,11 @@ pub struct CreateVerificationRequest {
     /// Name shown in the message (default: the client's brand): 1 to 40 printable characters.
     #[schema(min_length = 1, max_length = 40)]
     pub brand: Option<String>,
+    /// The end user's IP address (IPv4 or IPv6), as your backend saw it. Optional; when
+    /// given, sends are limited per IP too (`limits.ip_sends_per_hour`). Only a keyed
+    /// hash of it is kept, in the limit counters.
+    #[schema(example = "203.0.113.7")]
+    pub end_user_ip: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -208,10 +213,11 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 201, description = "Created", body = VerificationResponse),
         (status = 400, description = "Invalid request (phone number, workflow, fields)", body = ErrorResponse),
         (status = 401, description = "Missing or wrong credentials", body = ErrorResponse),
-        (status = 403, description = "`destination_blocked` (the client's blocklist) or `number_not_allowed` (test mode, not on the allowlist)", body = ErrorResponse),
+        (status = 403, description = "`destination_blocked` (the client's blocklist, or a premium-rate, shared-cost, satellite or other non-personal number) or `number_not_allowed` (test mode, not on the allowlist)", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorResponse),
+        (status = 429, description = "A limit across verifications (see Retry-After): `rate_limited` (sends to the number, from the end user's IP, or the client's cap) or `guess_budget_exhausted` (too many wrong codes for the number); or `too_many_failures`: too many failed credentials from this address or for this key, not checked", body = ErrorResponse),
         (status = 503, description = "Database unavailable", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -240,6 +246,12 @@ async fn create_verification(
         }
     };
     let to = PhoneNumber::parse_e164(body.to.trim()).map_err(ringproof_core::CoreError::from)?;
+    let end_user_ip = body
+        .end_user_ip
+        .as_deref()
+        .map(|s| s.trim().parse::<std::net::IpAddr>())
+        .transpose()
+        .map_err(|_| ringproof_core::CoreError::invalid("end_user_ip", "must be an IPv4 or IPv6 address"))?;
     let req = StartRequest {
         to: Some(to),
         channel: body.channel.map(Into::into),
@@ -260,6 +272,7 @@ async fn create_verification(
         code_length: body.code_length,
         locale: body.locale.clone(),
         brand: body.brand.clone(),
+        end_user_ip,
         ..StartRequest::default()
     };
     let idem = key.map(|key| Idempotency {
@@ -291,6 +304,7 @@ fn parse_id(id: &str) -> Result<VerificationId, ApiError> {
     responses(
         (status = 200, body = VerificationResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, description = "Unknown id, or another client's", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -352,6 +366,7 @@ impl From<CheckOutcome> for CheckResponse {
         (status = 409, description = "Not pending any more; the code says why", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
+        (status = 429, description = "`guess_budget_exhausted`: too many wrong codes for this number across verifications, the code was not evaluated; or `too_many_failures`: too many failed credentials from this address or for this key, not checked (see Retry-After)", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -363,7 +378,7 @@ async fn check_verification(
 ) -> Result<axum::Json<CheckResponse>, ApiError> {
     let id = parse_id(&id)?;
     // Counted by the engine (`ringproof_checks_total`, `…_approved_total`).
-    let (outcome, _) = state.engine.check(&client.id, &id, body.code.trim()).await?;
+    let (outcome, _) = state.engine.check(&client, &id, body.code.trim()).await?;
     Ok(axum::Json(outcome.into()))
 }
 
@@ -378,6 +393,7 @@ async fn check_verification(
     responses(
         (status = 200, body = VerificationResponse),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
     ),
@@ -417,7 +433,7 @@ pub struct ResendRequest {
         (status = 404, body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
-        (status = 429, description = "Inside the cooldown (see Retry-After), or all sends used", body = ErrorResponse),
+        (status = 429, description = "Inside the cooldown (see Retry-After), all sends used, or a limit across verifications (`rate_limited`, `guess_budget_exhausted`); or `too_many_failures`: too many failed credentials from this address or for this key (see Retry-After)", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -484,6 +500,7 @@ pub struct EventList {
     responses(
         (status = 200, body = EventList),
         (status = 401, body = ErrorResponse),
+        (status = 429, description = "`too_many_failures`: too many failed credentials from this address or for this key; not checked (see Retry-After)", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))

@@ -1,4 +1,6 @@
-//! 50 concurrent wrong checks on one verification, through HTTP, on both backends.
+//! 50 concurrent wrong checks on one verification, through HTTP, on both backends: the
+//! verification's attempt counter and the number's guess budget (across verifications)
+//! both hold under the burst.
 
 use serde_json::{Value, json};
 
@@ -34,8 +36,14 @@ async fn fifty_wrong_checks(app: &TestApp) {
         let (status, body) = t.await.unwrap();
         match status {
             200 => evaluated.push(body["remaining_attempts"].as_u64().unwrap()),
+            // Too late for the verification's attempts…
             409 => {
                 assert_eq!(body["error"]["code"], "max_attempts_reached");
+                refused += 1;
+            }
+            // …or for the number's guess budget (10 in flight at most): not evaluated.
+            429 => {
+                assert_eq!(body["error"]["code"], "guess_budget_exhausted");
                 refused += 1;
             }
             other => panic!("unexpected status {other}: {body}"),
@@ -53,6 +61,21 @@ async fn fifty_wrong_checks(app: &TestApp) {
     let v: Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
     assert_eq!(v["status"], "max_attempts_reached");
     assert_eq!(v["remaining_check_attempts"], 0);
+
+    // The number's budget counted exactly the 5 wrong codes evaluated, not the refused
+    // checks: a new verification to it gets 5 more wrong guesses this hour, then none.
+    app.clock.advance_secs(600);
+    let id = app.start_sms(to).await;
+    for n in 0..5 {
+        assert_eq!(app.check(&id, wrong).await.status(), 200, "wrong guess {}", 6 + n);
+    }
+    // Ten wrong codes in the hour: the number gets no new code until the window passes.
+    let r = app
+        .post("/v1/verifications", &json!({"to": to, "channel": "sms"}))
+        .await;
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "guess_budget_exhausted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

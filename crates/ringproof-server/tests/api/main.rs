@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod at_rest;
+mod auth_throttle;
 mod concurrency;
 mod errors;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]
@@ -19,6 +20,7 @@ mod ops;
 mod pg;
 mod providers;
 mod receipts;
+mod retention;
 mod sandbox_audio;
 mod signzy_auth;
 mod signzy_instant_link;

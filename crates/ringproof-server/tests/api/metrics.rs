@@ -88,8 +88,22 @@ async fn each_face_counts_its_starts_checks_and_approvals_and_every_metric_has_h
         .await;
     assert_eq!(r.json::<Value>().await.unwrap()["is_verified"], true);
 
+    // The throttle, on each face: a sixth failure in a row from one address is refused
+    // unchecked (the schedule's backoff) and counted by face and rule.
+    for _ in 0..6 {
+        let login = json!({"username": "nobody", "password": "wrong"});
+        app.post_anonymous("/api/v3/patrons/login", &login).await;
+        app.get_as("Bearer rk_nobody:wrong", "/v1/verifications/VE00").await;
+        let basic = base64::engine::general_purpose::STANDARD.encode("rk_nobody2:wrong");
+        app.post_as(&format!("Basic {basic}"), "/fraud/verify-sms", &json!({}))
+            .await;
+    }
+
     let text = app.get("/metrics").await.text().await.unwrap();
     for (series, want) in [
+        ("ringproof_auth_throttled_total{face=\"signzy\",rule=\"backoff\"}", 1.0),
+        ("ringproof_auth_throttled_total{face=\"native\",rule=\"backoff\"}", 1.0),
+        ("ringproof_auth_throttled_total{face=\"idenfy\",rule=\"backoff\"}", 1.0),
         ("ringproof_verifications_started_total{channel=\"sms\"}", 4.0),
         ("ringproof_verifications_approved_total{channel=\"sms\"}", 3.0),
         ("ringproof_checks_total{outcome=\"approved\"}", 3.0),

@@ -22,8 +22,7 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
-use ringproof_core::sessions::Gate;
+use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
 use ringproof_core::verification::{Effects, NewEvent, Verification};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -262,40 +261,132 @@ impl Backend for PgStore {
     // PostgreSQL's MAX is only the aggregate.
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "GREATEST");
     const BURY_JOB: &'static str = dialect!(bury_job, "''::bytea");
+    type Db = Postgres;
 
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
-        const OP: &str = "begin login attempt";
-        let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        // Make sure there is a row to lock (a zero-failure row is the default state), then
-        // lock it: concurrent attempts on this username queue here, each reading the state
-        // the previous one committed. (A concurrent insert of the same name waits for the
-        // first to commit and then does nothing.)
-        let q = sqlx::query(
-            "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
-             VALUES ($1, 0, 0, NULL) ON CONFLICT (username) DO NOTHING",
-        );
-        tx.execute(OP, q.bind(username)).await?;
-        let q = sqlx::query(
-            "SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1 FOR UPDATE",
-        );
-        let row = tx.fetch_one(OP, q.bind(username)).await?;
-        let before = codec::login_failures(&row)?;
-        let (gate, after) = f(&before);
-        if after != before {
-            let q = sqlx::query(
-                "UPDATE login_failures SET failures = $2, last_failure_at = $3, locked_until = $4 WHERE username = $1",
-            )
-            .bind(username)
-            .bind(i64::from(after.failures))
-            .bind(after.last_failure_at.millis())
-            .bind(after.locked_until.map(|t| t.millis()));
-            tx.execute(OP, q).await?;
-            tx.commit().await.map_err(db(OP))?;
-        } else {
-            // Nothing changed: also drops the zero row if this call inserted it.
-            tx.rollback().await.map_err(db(OP))?;
+    async fn write_then(
+        &self,
+        op: &'static str,
+        change: PgQuery<'_>,
+        then: PgQuery<'_>,
+        always: bool,
+    ) -> Result<u64, StoreError> {
+        // A transaction of the pool; dropped uncommitted on an error, it rolls back.
+        let mut tx = self.pool.begin().await.map_err(db(op))?;
+        let n = (*tx).execute(op, change).await?;
+        if n > 0 || always {
+            (*tx).execute(op, then).await?;
         }
-        Ok(gate)
+        tx.commit().await.map_err(db(op))?;
+        Ok(n)
+    }
+
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "throttle step";
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        // Make sure every row exists (a zero row is the default state), then lock them all.
+        // Both in key order, so two steps over overlapping keys (one address, two names; two
+        // nodes) always queue on the first key they share and never deadlock. (A concurrent
+        // insert of the same key waits for the first to commit and then does nothing.)
+        let q = sqlx::query(
+            "INSERT INTO auth_throttle (throttle_key, failures, last_failure_at, locked_until) \
+             SELECT k, 0, 0, NULL FROM unnest($1::text[]) AS k ORDER BY k ON CONFLICT (throttle_key) DO NOTHING",
+        );
+        tx.execute(OP, q.bind(keys)).await?;
+        let q = crate::query::throttle_rows(keys, " FOR UPDATE");
+        let rows = tx.all(OP, q, codec::throttle_row).await?;
+        let before = crate::query::in_key_order(keys, &rows);
+        let mut after = before.clone();
+        f(&mut after);
+        for ((key, old), new) in keys.iter().zip(&before).zip(&after) {
+            if old != new {
+                let q = sqlx::query(
+                    "UPDATE auth_throttle SET failures = $2, last_failure_at = $3, locked_until = $4 \
+                     WHERE throttle_key = $1",
+                )
+                .bind(key.as_str())
+                .bind(i64::from(new.failures))
+                .bind(new.last_failure_at.millis())
+                .bind(new.locked_until.map(|t| t.millis()));
+                tx.execute(OP, q).await?;
+            }
+        }
+        // Rows at the default state (inserted above and left so, or reset) are not kept.
+        let q = sqlx::query(
+            "DELETE FROM auth_throttle WHERE throttle_key = ANY($1) AND failures = 0 AND locked_until IS NULL",
+        );
+        tx.execute(OP, q.bind(keys)).await?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(())
+    }
+
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "update counters";
+        // Rows are inserted (if missing) and locked in key order, so two calls over
+        // overlapping keys queue on the first shared row instead of deadlocking.
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        order.dedup_by(|a, b| keys[*a] == keys[*b]);
+        let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
+        let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
+        let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        let q = sqlx::query(
+            "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
+             SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
+             ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
+        )
+        .bind(&clients)
+        .bind(&scopes)
+        .bind(&hashes);
+        tx.execute(OP, q).await?;
+        let q = sqlx::query(
+            "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+             WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
+             ORDER BY client_id, scope, key_hash FOR UPDATE",
+        )
+        .bind(&clients)
+        .bind(&scopes)
+        .bind(&hashes);
+        let found = tx.fetch_all(OP, q).await?;
+        let mut rows = Vec::with_capacity(keys.len());
+        for k in keys {
+            let row = found
+                .iter()
+                .find(|r| {
+                    r.try_get::<&str, _>("client_id")
+                        .is_ok_and(|c| c == k.client_id.as_str())
+                        && r.try_get::<&str, _>("scope").is_ok_and(|s| s == k.scope)
+                        && r.try_get::<&[u8], _>("key_hash").is_ok_and(|h| h == k.key.as_slice())
+                })
+                .ok_or_else(|| StoreError::Corrupt("a counter row vanished under its lock".into()))?;
+            rows.push(codec::counter_row(row)?);
+        }
+        if !f(&mut rows) {
+            // Also drops the empty rows this call inserted.
+            tx.rollback().await.map_err(db(OP))?;
+            return Ok(());
+        }
+        let states: Vec<&[u8]> = rows.iter().map(|r| r.state.as_slice()).collect();
+        let expiries: Vec<i64> = rows.iter().map(|r| r.expires_at.millis()).collect();
+        let all_clients: Vec<&str> = keys.iter().map(|k| k.client_id.as_str()).collect();
+        let all_scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
+        let all_hashes: Vec<&[u8]> = keys.iter().map(|k| k.key.as_slice()).collect();
+        let q = sqlx::query(
+            "UPDATE guard_counters g SET state = t.st, expires_at = t.e \
+             FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::int8[]) AS t(c, s, k, st, e) \
+             WHERE g.client_id = t.c AND g.scope = t.s AND g.key_hash = t.k",
+        )
+        .bind(&all_clients)
+        .bind(&all_scopes)
+        .bind(&all_hashes)
+        .bind(&states)
+        .bind(&expiries);
+        tx.execute(OP, q).await?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(())
     }
 
     async fn insert_verification(

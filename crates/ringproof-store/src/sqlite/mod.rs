@@ -25,8 +25,10 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{IdempotentResponse, LinkMutation, LoginStep, Mutation};
-use ringproof_core::sessions::Gate;
+use ringproof_core::ports::{
+    CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep,
+};
+use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Effects, NewEvent, Verification};
 use sqlx::query::Query;
@@ -327,33 +329,110 @@ impl Backend for SqliteStore {
     // SQLite's scalar MAX takes two arguments.
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "MAX");
     const BURY_JOB: &'static str = dialect!(bury_job, "X''");
+    type Db = Sqlite;
 
-    async fn begin_login_attempt(&self, username: &str, f: LoginStep<'_>) -> Result<Gate, StoreError> {
-        const OP: &str = "begin login attempt";
-        // The single writer connection is the lock: no other write (in particular no other
-        // attempt on this username) can come between this read and the write-back. The
-        // write is one statement, so it needs no transaction of its own.
+    async fn write_then(
+        &self,
+        op: &'static str,
+        change: SqliteQuery<'_>,
+        then: SqliteQuery<'_>,
+        always: bool,
+    ) -> Result<u64, StoreError> {
+        // Three round trips on the single writer (BEGIN, the change, the rest with COMMIT);
+        // administrative writes are rare. A failure in the middle leaves the transaction
+        // open, and it is rolled back at once.
         let mut w = self.writer.lock().await?;
-        let q = sqlx::query("SELECT failures, last_failure_at, locked_until FROM login_failures WHERE username = $1");
-        let before = w
-            .optional(OP, q.bind(username), codec::login_failures)
-            .await?
-            .unwrap_or_default();
-        let (gate, after) = f(&before);
-        if after != before {
-            let q = sqlx::query(
-                "INSERT INTO login_failures (username, failures, last_failure_at, locked_until) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, \
-                 last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until",
-            )
-            .bind(username)
-            .bind(i64::from(after.failures))
-            .bind(after.last_failure_at.millis())
-            .bind(after.locked_until.map(|t| t.millis()));
-            w.execute(OP, q).await?;
+        w.execute_batch(op, Batch::begin()).await?;
+        let result = async {
+            let n = w.execute(op, change).await?;
+            if n > 0 || always {
+                w.execute(op, then).await?;
+            }
+            w.execute_batch(op, Batch::new().commit()).await?;
+            Ok(n)
         }
-        Ok(gate)
+        .await;
+        if result.is_err() {
+            w.rollback().await?;
+        }
+        result
+    }
+
+    async fn throttle_step(&self, keys: &[String], f: ThrottleStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "throttle step";
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // The single writer connection is the lock: no other write (in particular no other
+        // step on these rows) can come between this read and the write-back, and there is no
+        // lock order to keep.
+        let mut w = self.writer.lock().await?;
+        let q = crate::query::throttle_rows(keys, "");
+        let rows = w.all(OP, q, codec::throttle_row).await?;
+        let before = crate::query::in_key_order(keys, &rows);
+        let mut after = before.clone();
+        f(&mut after);
+        let mut b = Batch::begin();
+        let mut changed = false;
+        for ((key, old), new) in keys.iter().zip(&before).zip(&after) {
+            if old == new {
+                continue;
+            }
+            changed = true;
+            if *new == LoginFailures::default() {
+                b.sql("DELETE FROM auth_throttle WHERE throttle_key = ?;")
+                    .bind(key.as_str());
+            } else {
+                b.sql(
+                    "INSERT INTO auth_throttle (throttle_key, failures, last_failure_at, locked_until) \
+                     VALUES (?, ?, ?, ?) ON CONFLICT (throttle_key) DO UPDATE SET failures = excluded.failures, \
+                     last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until;",
+                )
+                .bind(key.as_str())
+                .bind(i64::from(new.failures))
+                .bind(new.last_failure_at.millis())
+                .bind(new.locked_until.map(|t| t.millis()));
+            }
+        }
+        if changed {
+            // One round trip, one transaction: every row of the step is written, or none.
+            w.execute_batch(OP, b.commit()).await?;
+        }
+        Ok(())
+    }
+
+    async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
+        const OP: &str = "update counters";
+        // The single writer is the lock: nothing else writes between the reads and the
+        // write-back, which is one batch in one transaction.
+        let mut w = self.writer.lock().await?;
+        let mut rows: Vec<CounterRow> = Vec::with_capacity(keys.len());
+        for k in keys {
+            let q = sqlx::query(
+                "SELECT state, expires_at FROM guard_counters WHERE client_id = $1 AND scope = $2 AND key_hash = $3",
+            )
+            .bind(k.client_id.as_str())
+            .bind(k.scope.as_str())
+            .bind(k.key.as_slice());
+            rows.push(w.optional(OP, q, codec::counter_row).await?.unwrap_or_default());
+        }
+        if !f(&mut rows) {
+            return Ok(());
+        }
+        let mut b = Batch::begin();
+        for (k, r) in keys.iter().zip(&rows) {
+            b.sql(
+                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (client_id, scope, key_hash) DO UPDATE SET state = excluded.state, \
+                 expires_at = excluded.expires_at;",
+            )
+            .bind(k.client_id.as_str().to_owned())
+            .bind(k.scope.clone())
+            .bind(k.key.to_vec())
+            .bind(r.state.clone())
+            .bind(r.expires_at.millis());
+        }
+        w.execute_batch(OP, b.commit()).await
     }
 
     async fn insert_verification(

@@ -130,6 +130,26 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Runs a scalar `SELECT` (no parameters, portable SQL) behind the port's back, to
+    /// check what is stored, whatever the port shows.
+    pub async fn raw_count(&self, sql: &'static str) -> i64 {
+        match &self.kind {
+            Kind::Sqlite { file, .. } => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(file);
+                let mut c = sqlx::SqliteConnection::connect_with(&opts)
+                    .await
+                    .expect("raw sqlite connection");
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("raw count")
+            }
+            Kind::Postgres(db) => {
+                let mut c = PgConnection::connect(&db.url).await.expect("raw postgres connection");
+                sqlx::query_scalar(sql).fetch_one(&mut c).await.expect("raw count")
+            }
+        }
+    }
+}
+
 /// Runs each named suite function against SQLite and PostgreSQL, as the tests
 /// `<name>::sqlite` and `<name>::postgres` (ignored, with the reason, when
 /// `RINGPROOF_TEST_DATABASE_URL` is unset). `store:` functions take the store,

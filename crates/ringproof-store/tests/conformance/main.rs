@@ -12,13 +12,16 @@ mod harness;
 #[path = "../support/pg.rs"]
 mod pg;
 
+mod audit;
 mod cancellation;
 mod clients;
+mod guard_counters;
 mod idempotency;
 mod jobs;
 mod link_sessions;
 mod migrations;
 mod purge;
+mod retention;
 mod sessions;
 mod sqlite_file;
 mod supersede;

@@ -1,6 +1,7 @@
-//! Login sessions: access tokens by hash (expiry, revocation, scoping), the login failure
-//! counter (admission and counting atomic under concurrency, as core's rule says; resets),
-//! and purging expired tokens and old failure counts.
+//! Login sessions and the throttle: access tokens by hash (expiry, revocation, scoping),
+//! the throttle rows (a step over several rows atomic under concurrency, with no deadlock
+//! between steps over overlapping keys; core's rule applied through it admits exactly what
+//! it allows one attempt at a time; rows reset), and purging expired tokens and old rows.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use ringproof_core::StoreError;
 use ringproof_core::ids::ClientId;
 use ringproof_core::ports::Store;
 use ringproof_core::sessions::{AccessToken, Gate, LoginFailures, TokenRecord};
+use ringproof_core::throttle::{Limits, Rule, Secret, row};
 use ringproof_core::time::Timestamp;
 
 use crate::conformance;
@@ -16,9 +18,11 @@ use crate::harness::{NOW, client};
 conformance!(
     store: tokens_by_hash_expire_and_revoke,
     failures_follow_the_core_rule_and_reset,
-    a_burst_on_a_fresh_username_gets_five_checks,
+    a_burst_on_a_fresh_key_gets_five_checks,
     a_burst_on_an_existing_row_gets_what_the_rule_allows,
     concurrent_steps_are_serialised,
+    steps_over_overlapping_keys_neither_deadlock_nor_lose_counts,
+    the_throttle_rule_through_the_store_frees_another_address,
     purge_drops_expired_tokens_and_old_failure_counts
 );
 
@@ -73,30 +77,35 @@ async fn tokens_by_hash_expire_and_revoke(store: Arc<dyn Store>) {
     assert_eq!(store.delete_client_tokens(&ClientId::generate()).await.unwrap(), 0);
 }
 
-/// The stored state of a username, read through a step that changes nothing.
-async fn stored(store: &Arc<dyn Store>, username: &str) -> LoginFailures {
-    let mut seen = None;
-    let gate = store
-        .begin_login_attempt(username, &mut |s| {
-            seen = Some(*s);
-            (Gate::Locked { retry_after_s: 7 }, *s)
+fn keys(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+/// The stored state of a key (a plain read).
+async fn stored(store: &Arc<dyn Store>, key: &str) -> LoginFailures {
+    store.throttle_states(&keys(&[key])).await.unwrap()[0]
+}
+
+/// One attempt at `at` on a single row, decided by core's schedule.
+async fn attempt(store: &Arc<dyn Store>, key: &str, at: Timestamp) -> Gate {
+    let mut gate = None;
+    store
+        .throttle_step(&keys(&[key]), &mut |rows| {
+            let (g, next) = rows[0].begin_attempt(at);
+            rows[0] = next;
+            gate = Some(g);
         })
         .await
         .unwrap();
-    assert_eq!(
-        gate,
-        Gate::Locked { retry_after_s: 7 },
-        "the step's decision is returned"
-    );
-    seen.unwrap()
+    gate.unwrap()
 }
 
-/// One attempt at `at`, decided by core's rule.
-async fn attempt(store: &Arc<dyn Store>, username: &str, at: Timestamp) -> Gate {
+/// Forgets a key's failures (what a success does to the pair row).
+async fn reset(store: &Arc<dyn Store>, key: &str) {
     store
-        .begin_login_attempt(username, &mut |s| s.begin_attempt(at))
+        .throttle_step(&keys(&[key]), &mut |rows| rows[0] = LoginFailures::default())
         .await
-        .unwrap()
+        .unwrap();
 }
 
 /// `n` concurrent attempts at `at`; their decisions.
@@ -116,6 +125,15 @@ async fn burst(store: &Arc<dyn Store>, username: &'static str, n: usize, at: Tim
 
 async fn failures_follow_the_core_rule_and_reset(store: Arc<dyn Store>) {
     assert_eq!(stored(&store, "nobody").await, LoginFailures::default());
+    // States come back in the order of the keys asked for, missing ones at the default.
+    assert_eq!(attempt(&store, "carol", NOW).await, Gate::Open);
+    let states = store.throttle_states(&keys(&["zed", "carol", "amy"])).await.unwrap();
+    assert_eq!(states[1].failures, 1);
+    assert_eq!(
+        (states[0], states[2]),
+        (LoginFailures::default(), LoginFailures::default())
+    );
+    assert!(store.throttle_states(&[]).await.unwrap().is_empty());
     // One attempt a minute: each is admitted until the lock, and each admitted one counts.
     let mut expected = LoginFailures::default();
     for i in 0..12 {
@@ -132,16 +150,17 @@ async fn failures_follow_the_core_rule_and_reset(store: Arc<dyn Store>) {
         attempt(&store, "alice", NOW.plus_secs(11 * 60)).await,
         Gate::Locked { retry_after_s: 780 }
     );
-    // Per username: another name is untouched, and a reset forgets only this one.
+    // Per key: another key is untouched, and a reset forgets only this one.
     assert_eq!(attempt(&store, "bob", NOW).await, Gate::Open);
-    store.reset_login_failures("alice").await.unwrap();
+    reset(&store, "alice").await;
     assert_eq!(stored(&store, "alice").await, LoginFailures::default());
     assert_eq!(attempt(&store, "alice", NOW.plus_secs(11 * 60)).await, Gate::Open);
     assert_eq!(stored(&store, "bob").await.failures, 1);
-    store.reset_login_failures("never-failed").await.unwrap();
+    reset(&store, "never-failed").await;
+    assert_eq!(stored(&store, "never-failed").await, LoginFailures::default());
 }
 
-async fn a_burst_on_a_fresh_username_gets_five_checks(store: Arc<dyn Store>) {
+async fn a_burst_on_a_fresh_key_gets_five_checks(store: Arc<dyn Store>) {
     let gates = burst(&store, "fresh", 20, NOW).await;
     let open = gates.iter().filter(|g| **g == Gate::Open).count();
     assert_eq!(open, 5, "{gates:?}");
@@ -188,9 +207,9 @@ async fn concurrent_steps_are_serialised(store: Arc<dyn Store>) {
                 let at = NOW.plus_millis(i);
                 let mut seen = 0;
                 store
-                    .begin_login_attempt("target", &mut |s| {
-                        seen = s.failures;
-                        (Gate::Open, s.after_failure(at))
+                    .throttle_step(&keys(&["target"]), &mut |rows| {
+                        seen = rows[0].failures;
+                        rows[0] = rows[0].after_failure(at);
                     })
                     .await
                     .unwrap();
@@ -207,6 +226,103 @@ async fn concurrent_steps_are_serialised(store: Arc<dyn Store>) {
     let s = stored(&store, "target").await;
     assert_eq!(s.failures, 21);
     assert!(s.locked_until.is_some());
+}
+
+async fn steps_over_overlapping_keys_neither_deadlock_nor_lose_counts(store: Arc<dyn Store>) {
+    // Steps over {a, b}, {b, c} and {c, a}, in both orders, at once: every row is counted
+    // by every step that names it, and none waits forever on another (PostgreSQL locks in
+    // key order).
+    let sets: [&[&str]; 6] = [
+        &["a", "b"],
+        &["b", "a"],
+        &["b", "c"],
+        &["c", "b"],
+        &["c", "a"],
+        &["a", "c"],
+    ];
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let store = store.clone();
+            let ks = keys(sets[i % sets.len()]);
+            tokio::spawn(async move {
+                store
+                    .throttle_step(&ks, &mut |rows| {
+                        for r in rows.iter_mut() {
+                            r.failures += 1;
+                            r.last_failure_at = NOW;
+                        }
+                    })
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    let all = async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), all)
+        .await
+        .expect("no deadlock");
+    let states = store.throttle_states(&keys(&["a", "b", "c"])).await.unwrap();
+    assert_eq!(states.iter().map(|s| s.failures).collect::<Vec<_>>(), vec![20, 20, 20]);
+}
+
+/// The keys of one login attempt from `ip` for `name` (the engine hashes them; any
+/// distinct strings do here).
+fn login_keys(ip: &str, name: &str) -> Vec<String> {
+    vec![
+        format!("login/pair:{ip}|{name}"),
+        format!("login/ip:{ip}"),
+        format!("login/name:{name}"),
+        format!("login/checks:{ip}"),
+    ]
+}
+
+async fn login_attempt(store: &Arc<dyn Store>, ip: &str, name: &str, at: Timestamp) -> Result<(), Rule> {
+    let mut verdict = Ok(());
+    store
+        .throttle_step(&login_keys(ip, name), &mut |rows| {
+            verdict = Limits::default().begin(rows, at).map_err(|t| t.rule);
+        })
+        .await
+        .unwrap();
+    verdict
+}
+
+async fn the_throttle_rule_through_the_store_frees_another_address(store: Arc<dyn Store>) {
+    // 20 concurrent wrong passwords from one address: exactly the 5 the schedule allows
+    // are admitted (and counted in every row), whatever the interleaving.
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { login_attempt(&store, "A", "acme", NOW).await })
+        })
+        .collect();
+    let mut verdicts = Vec::new();
+    for t in tasks {
+        verdicts.push(t.await.unwrap());
+    }
+    assert_eq!(verdicts.iter().filter(|v| v.is_ok()).count(), 5, "{verdicts:?}");
+    assert!(verdicts.iter().all(|v| matches!(v, Ok(()) | Err(Rule::Backoff))));
+    let rows = store.throttle_states(&login_keys("A", "acme")).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.failures).collect::<Vec<_>>(), vec![5, 5, 5, 5]);
+    // Another address is admitted at once: it shares only the name row.
+    assert_eq!(login_attempt(&store, "B", "acme", NOW).await, Ok(()));
+    // Its password was right: its pair is reset (the row deleted) and its failure taken
+    // back from the address and name rows, in one step.
+    store
+        .throttle_step(&login_keys("B", "acme"), &mut |rows| {
+            Limits::default().succeeded(rows, NOW, true)
+        })
+        .await
+        .unwrap();
+    let b = store.throttle_states(&login_keys("B", "acme")).await.unwrap();
+    assert_eq!(b[row::PAIR], LoginFailures::default());
+    assert_eq!(b[row::ADDRESS], LoginFailures::default());
+    assert_eq!((b[row::NAME].failures, b[row::CHECKS].failures), (5, 1));
+    assert_eq!(Secret::Password.rows(), b.len());
 }
 
 async fn purge_drops_expired_tokens_and_old_failure_counts(store: Arc<dyn Store>) {

@@ -22,6 +22,8 @@ use crate::api_error::{Failure, log_failure};
 pub enum IdenfyError {
     /// No HTTP Basic credentials, or an unknown key or wrong secret.
     Unauthorized,
+    /// Too many failed credentials from this address or for this key: not checked.
+    TooManyFailures { retry_after_s: u64 },
     /// The body is not JSON, or not a JSON object.
     JsonError,
     /// The body is not UTF-8.
@@ -46,6 +48,11 @@ pub enum IdenfyError {
     NumberBlocked,
     /// The client is in test mode and the number is not on its allowlist.
     NotOnAllowlist,
+    /// A kind of number that receives nothing (premium rate, satellite, …).
+    NumberKindRefused(String),
+    /// A limit across verifications (too many sends or wrong codes): 429 with
+    /// Retry-After; the message names the limit.
+    RateLimited { message: String, retry_after_s: u64 },
     /// The delivery provider reports that nothing can be sent now.
     UpstreamDown,
     /// The store is unavailable or overloaded.
@@ -79,6 +86,11 @@ impl IdenfyError {
                 401,
                 "UNAUTHORIZED",
                 "Invalid authorization credentials: send HTTP Basic auth with the API key as user name and the API secret as password.".into(),
+            ),
+            IdenfyError::TooManyFailures { retry_after_s } => (
+                429,
+                "TOO_MANY_REQUESTS",
+                format!("Too many failed authentication attempts; retry in {retry_after_s} s."),
             ),
             IdenfyError::JsonError => (400, "JSON_ERROR", "The request body must be a JSON object.".into()),
             IdenfyError::EncodingError => (400, "ENCODING_ERROR", "The request body must be UTF-8.".into()),
@@ -120,6 +132,8 @@ impl IdenfyError {
                 "PERMISSIONS_ERROR",
                 "Field 'phone_number' is not on this client's test-mode allowlist.".into(),
             ),
+            IdenfyError::NumberKindRefused(m) => (403, "PERMISSIONS_ERROR", format!("Field 'phone_number': {m}.")),
+            IdenfyError::RateLimited { message, .. } => (429, "TOO_MANY_REQUESTS", format!("{message}.")),
             IdenfyError::UpstreamDown => (
                 503,
                 "INTERNAL_ERROR",
@@ -161,7 +175,17 @@ impl From<CoreError> for IdenfyError {
             // The faces check the client's controls before they start anything; should the
             // engine refuse one anyway, it answers as the face's own refusal does.
             CoreError::Refused(r) => r.into(),
+            CoreError::Limited(r) => match r.retry_after_s {
+                Some(retry_after_s) if r.rule.is_rate() => IdenfyError::RateLimited {
+                    message: r.sentence(),
+                    retry_after_s,
+                },
+                _ => IdenfyError::NumberKindRefused(r.message()),
+            },
             CoreError::Unauthorized => IdenfyError::Unauthorized,
+            CoreError::TooManyFailures(t) => IdenfyError::TooManyFailures {
+                retry_after_s: t.retry_after_s.max(1),
+            },
             CoreError::NotFound => IdenfyError::UnknownRequest,
             e => match log_failure(&e) {
                 Failure::UpstreamDown => IdenfyError::UpstreamDown,
@@ -210,6 +234,11 @@ impl IntoResponse for IdenfyError {
             IdenfyError::Unavailable | IdenfyError::UpstreamDown => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            IdenfyError::RateLimited { retry_after_s, .. } | IdenfyError::TooManyFailures { retry_after_s } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_s.max(1).to_string()) {
+                    headers.insert(header::RETRY_AFTER, v);
+                }
+            }
             _ => {}
         }
         res.extensions_mut().insert(Rendered);
@@ -230,6 +259,8 @@ mod tests {
             r#"{"identifier":"MISSING_VALUE","message":"Field 'phone_number' is required."}"#
         );
         assert_eq!(IdenfyError::Unauthorized.body().0, 401);
+        let (s, b) = IdenfyError::TooManyFailures { retry_after_s: 7 }.body();
+        assert_eq!((s, b.identifier), (429, "TOO_MANY_REQUESTS"));
         assert_eq!(IdenfyError::UnknownRequest.body().0, 404);
         assert_eq!(
             IdenfyError::for_status(StatusCode::NOT_FOUND),

@@ -74,7 +74,16 @@ impl FromRequestParts<AppState> for IdenfyClient {
             .and_then(|v| v.to_str().ok())
             .and_then(crate::auth::credentials)
             .ok_or(IdenfyError::Unauthorized)?;
-        Ok(IdenfyClient(state.engine.authenticate(&key, &secret).await?))
+        let ip = crate::client_ip::of_parts(parts, state);
+        match state.engine.authenticate(&key, &secret, ip).await {
+            Ok(c) => Ok(IdenfyClient(c)),
+            Err(e) => {
+                if let ringproof_core::CoreError::TooManyFailures(t) = &e {
+                    crate::telemetry::auth_throttled("idenfy", t);
+                }
+                Err(e.into())
+            }
+        }
     }
 }
 
@@ -226,6 +235,7 @@ pub struct VerifySmsResponse {
         (status = 200, description = "`{\"request_id\":\"<32 lowercase hex>\"}`", body = SendSmsResponse),
         (status = 400, description = "`MISSING_VALUE` or `BAD_VALUE` naming the field; `JSON_ERROR`; `ENCODING_ERROR`", body = IdenfyErrorBody),
         (status = 401, description = "`UNAUTHORIZED`: no HTTP Basic credentials, or wrong ones", body = IdenfyErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: too many failed credentials from this address or for this key; not checked (see `Retry-After`)", body = IdenfyErrorBody),
         (status = 403, description = "`PARTNER_CONTRACT_ERROR` (client not enabled for `idenfy-sms`) or `PERMISSIONS_ERROR` (blocklist, test-mode allowlist)", body = IdenfyErrorBody),
         (status = 413, description = "`VALIDATION_ERROR`: body over 16 KiB", body = IdenfyErrorBody),
         (status = 415, description = "`VALIDATION_ERROR`: Content-Type is not JSON", body = IdenfyErrorBody),
@@ -268,6 +278,7 @@ async fn send_sms(
         (status = 200, description = "`{\"is_verified\":true}` or `{\"is_verified\":false}`", body = VerifySmsResponse),
         (status = 400, description = "`MISSING_VALUE` or `BAD_VALUE` naming the field (`request_id` 32 to 40 characters, `received_code` 4 digits); `JSON_ERROR`; `ENCODING_ERROR`", body = IdenfyErrorBody),
         (status = 401, description = "`UNAUTHORIZED`: no HTTP Basic credentials, or wrong ones", body = IdenfyErrorBody),
+        (status = 429, description = "`TOO_MANY_REQUESTS`: too many failed credentials from this address or for this key; not checked (see `Retry-After`)", body = IdenfyErrorBody),
         (status = 404, description = "`TOKEN_NOT_VALID`: no verification of this client has this `request_id` (another client's answers the same)", body = IdenfyErrorBody),
         (status = 413, description = "`VALIDATION_ERROR`: body over 16 KiB", body = IdenfyErrorBody),
         (status = 415, description = "`VALIDATION_ERROR`: Content-Type is not JSON", body = IdenfyErrorBody),
@@ -288,7 +299,7 @@ async fn verify_sms(
         return Err(bad("received_code", "must be exactly 4 digits"));
     }
     let id = VerificationId::parse(&format!("VE{request_id}")).ok_or(IdenfyError::UnknownRequest)?;
-    let is_verified = state.engine.verify_fallback(&client.id, &id, code).await?;
+    let is_verified = state.engine.verify_fallback(&client, &id, code).await?;
     Ok(axum::Json(VerifySmsResponse { is_verified }))
 }
 

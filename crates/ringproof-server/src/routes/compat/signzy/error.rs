@@ -12,6 +12,7 @@ use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
 use ringproof_core::engine::link::LinkError;
 use ringproof_core::engine::number_otp::OtpError;
+use ringproof_core::guard::Refusal;
 use ringproof_core::link_session::ClickError;
 use ringproof_core::sessions::LoginError;
 use serde::Serialize;
@@ -28,7 +29,8 @@ pub enum SignzyError {
     InvalidCredentials,
     /// Login with an unknown username or a wrong password.
     LoginFailed,
-    /// Login refused without a password check (lockout rule); `locked` after 10 failures.
+    /// Login refused without a password check (`ringproof_core::throttle`); `locked` for
+    /// the 15-minute lockout of an (address, username) pair.
     TooManyLogins {
         retry_after_s: u64,
         locked: bool,
@@ -81,8 +83,16 @@ pub enum SignzyError {
     ProductNotEnabled,
     /// The client is in test mode and the number is not on its allowlist.
     NotOnWhitelist,
-    /// The number is on the client's blocklist.
+    /// The number is on the client's blocklist, or of a kind that receives nothing
+    /// (premium rate, satellite, …: a limit across verifications).
     BlockedNumber,
+    /// A limit across verifications (a rate: too many sends to the number, from the end
+    /// user's IP or by the client; too many wrong OTPs for the number). A 429 in the
+    /// envelope, with Retry-After; the message names the limit.
+    RateLimited {
+        message: String,
+        retry_after_s: u64,
+    },
     /// The store is unavailable or overloaded.
     Unavailable,
     /// send-otp / send-instant-link: the delivery provider reports that nothing can be
@@ -307,6 +317,9 @@ impl SignzyError {
                 "not found",
                 StatusCodeField::Number(200),
             ),
+            SignzyError::RateLimited { message, .. } => {
+                envelope(message.clone(), 429, "rate limit", "too many requests")
+            }
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
             SignzyError::UpstreamDown => envelope("Upstream down", 409, "error", "conflict"),
             SignzyError::RequestTimeout => envelope("Request timeout", 408, "error", "conflict"),
@@ -333,12 +346,30 @@ impl From<CoreError> for SignzyError {
             // The faces check the client's controls before they start anything; should the
             // engine refuse one anyway, it answers as the face's own refusal does.
             CoreError::Refused(r) => r.into(),
+            CoreError::Limited(r) => r.into(),
             CoreError::Unauthorized => SignzyError::InvalidCredentials,
+            CoreError::TooManyFailures(t) => SignzyError::TooManyLogins {
+                retry_after_s: t.retry_after_s,
+                locked: false,
+            },
             e => match log_failure(&e) {
                 Failure::UpstreamDown => SignzyError::UpstreamDown,
                 Failure::StoreUnavailable => SignzyError::Unavailable,
                 Failure::Internal => SignzyError::Internal,
             },
+        }
+    }
+}
+
+impl From<Refusal> for SignzyError {
+    fn from(r: Refusal) -> Self {
+        match r.retry_after_s {
+            Some(retry_after_s) if r.rule.is_rate() => SignzyError::RateLimited {
+                message: r.sentence(),
+                retry_after_s,
+            },
+            // A kind of number that receives nothing reads as the seed's blocked number.
+            _ => SignzyError::BlockedNumber,
         }
     }
 }
@@ -405,13 +436,9 @@ impl From<LoginError> for SignzyError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::BadCredentials => SignzyError::LoginFailed,
-            LoginError::Throttled { retry_after_s } => SignzyError::TooManyLogins {
-                retry_after_s,
-                locked: false,
-            },
-            LoginError::Locked { retry_after_s } => SignzyError::TooManyLogins {
-                retry_after_s,
-                locked: true,
+            LoginError::Throttled(t) => SignzyError::TooManyLogins {
+                retry_after_s: t.retry_after_s,
+                locked: t.rule == ringproof_core::throttle::Rule::Lockout,
             },
             LoginError::Core(e) => e.into(),
         }
@@ -428,7 +455,9 @@ impl IntoResponse for SignzyError {
             Body::Pattern(b) => (status, axum::Json(b)).into_response(),
         };
         let retry_after = match self {
-            SignzyError::TooManyLogins { retry_after_s, .. } => Some(retry_after_s.max(1)),
+            SignzyError::TooManyLogins { retry_after_s, .. } | SignzyError::RateLimited { retry_after_s, .. } => {
+                Some(retry_after_s.max(1))
+            }
             SignzyError::Unavailable => Some(1),
             _ => None,
         };

@@ -1,6 +1,7 @@
 //! The Signzy-compatible face, base `/api/v3`: Signzy's request and response shapes over
-//! the same engine as the native API. Handlers translate shapes; the rules (token expiry,
-//! the login lockout) live in `ringproof_core::sessions`. Contract and error catalogue:
+//! the same engine as the native API. Handlers translate shapes; the rules (token expiry in
+//! `ringproof_core::sessions`, the login throttle in `ringproof_core::throttle`) live in
+//! the core. Contract and error catalogue:
 //! `docs/compat-signzy.md`.
 //!
 //! Authentication: `POST /api/v3/patrons/login` trades a username and password for an
@@ -67,6 +68,17 @@ async fn deadline(req: Request, next: Next) -> Response {
 
 /// The client a Signzy access token belongs to.
 pub struct SignzyClient(pub Client);
+
+/// The request's source address ([`crate::client_ip`]), which the login throttle counts.
+pub struct SourceIp(pub std::net::IpAddr);
+
+impl FromRequestParts<AppState> for SourceIp {
+    type Rejection = SignzyError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(SourceIp(crate::client_ip::of_parts(parts, state)))
+    }
+}
 
 /// The token of an `Authorization` value: `<token>` or `Bearer <token>`. `None` when
 /// there is nothing in it.
@@ -166,9 +178,14 @@ pub struct LoginResponse {
 
 /// Logs in with a client's username and password; returns an access token.
 ///
-/// Repeated failures for one username slow down and then lock further attempts (5 free,
-/// then waits of 1, 2, 4, 8, 16 s, locked for 15 minutes at 10); a refused attempt is a
-/// 429 with `Retry-After` and its password is not checked.
+/// Failures are throttled per source address *and* username (`ringproof_core::throttle`):
+/// from one address, failures for one username slow down and then lock further attempts
+/// from that address (5 free, then waits of 1, 2, 4, 8, 16 s, locked for 15 minutes at 10)
+/// while other addresses are still checked; an address may have at most
+/// `auth_throttle.password_checks_per_min` password checks a minute (default 20) and
+/// `auth_throttle.ip_failures` failures per `window_s` (30 per 15 minutes); a username with
+/// `name_guard_failures` failures (20) refuses the addresses that failed for it. A refused
+/// attempt is a 429 with `Retry-After` and its password is not checked.
 #[utoipa::path(
     post,
     path = "/api/v3/patrons/login",
@@ -178,18 +195,27 @@ pub struct LoginResponse {
         (status = 200, body = LoginResponse),
         (status = 400, description = "Not a JSON object, or a field missing or of the wrong type", body = SignzyErrorResponse),
         (status = 401, description = "Unknown username or wrong password (`login failed`)", body = SignzyErrorResponse),
-        (status = 429, description = "Too many failed logins for this username; see `Retry-After`", body = SignzyErrorResponse),
+        (status = 429, description = "Too many failed logins from this address (for this username, or at all), or too many password checks from it this minute; see `Retry-After`", body = SignzyErrorResponse),
         (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 503, description = "Request cannot be processed at this time", body = SignzyErrorResponse)
     )
 )]
 async fn login(
     State(state): State<AppState>,
+    SourceIp(ip): SourceIp,
     body: SignzyJson<LoginRequest>,
 ) -> Result<axum::Json<LoginResponse>, SignzyError> {
     let username = required_str(&body.username, "username")?;
     let password = required_str(&body.password, "password")?.to_owned();
-    let attempt = state.engine.login_begin(username).await?;
+    let attempt = match state.engine.login_begin(username, ip).await {
+        Ok(a) => a,
+        Err(e) => {
+            if let ringproof_core::sessions::LoginError::Throttled(t) = &e {
+                crate::telemetry::auth_throttled("signzy", t);
+            }
+            return Err(e.into());
+        }
+    };
     // argon2id is ~30 ms of CPU: keep it off the async workers.
     let (attempt, ok) = tokio::task::spawn_blocking(move || {
         let ok = attempt.verify(&password);

@@ -162,7 +162,7 @@ async fn verify_otp(
     let code = required_str(&body.otp, "otp")?;
     check_client(client_id, &client)?;
     let to = parse_phone(phone)?;
-    state.engine.verify_otp(&client.id, &to, code).await?;
+    state.engine.verify_otp(&client, &to, code).await?;
     Ok(axum::Json(OtpResponse {
         result: OtpResult {
             status: 200,
