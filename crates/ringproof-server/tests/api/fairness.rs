@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use ringproof_server::config::WorkerConfig;
+use ringproof_server::config::{Config, WorkerConfig};
+use ringproof_server::worker::Retention;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, eventually, on_both_stores};
@@ -39,7 +40,8 @@ async fn flood_then_one(app: TestApp) {
         app.sender.clone(),
         app.wake.clone(),
         cfg,
-        86_400,
+        // The server's own retention settings; nothing here is old enough for them.
+        Retention::new(&Config::default(), None),
         stopped,
     ));
     let url = format!("{}/sandbox/api/messages?limit=500", app.base);
