@@ -7,6 +7,7 @@ mod concurrency;
 mod errors;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]
 mod eventually;
+mod fairness;
 mod guard;
 mod helpers;
 mod idempotency;
