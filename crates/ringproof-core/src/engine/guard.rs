@@ -100,6 +100,15 @@ impl Engine {
             keys.push(self.counter_key(client, Scope::Client, ""));
         }
         let now = self.now();
+        if scopes == [Scope::Number] && !limits.counts_sends(Scope::Number) && !limits.counts_guesses() {
+            // Every count is switched off: nothing to read or write.
+            return Ok(Admitted {
+                keys: Vec::new(),
+                scopes: Vec::new(),
+                at: now,
+                guess: false,
+            });
+        }
         let mut outcome = Ok(Vec::new());
         let mut f = |rows: &mut [CounterRow]| {
             let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
@@ -127,8 +136,16 @@ impl Engine {
     /// (the number's guess budget is used up).
     pub(crate) async fn admit_guess(&self, client: &Client, to: &PhoneNumber) -> Result<Admitted, CoreError> {
         let limits = self.limits_for(client);
-        let keys = vec![self.counter_key(&client.id, Scope::Number, to.e164())];
         let now = self.now();
+        if !limits.counts_guesses() {
+            return Ok(Admitted {
+                keys: Vec::new(),
+                scopes: Vec::new(),
+                at: now,
+                guess: true,
+            });
+        }
+        let keys = vec![self.counter_key(&client.id, Scope::Number, to.e164())];
         let mut outcome = Ok(());
         let mut f = |rows: &mut [CounterRow]| {
             let mut number = Counters::decode(&rows[0].state);

@@ -269,20 +269,22 @@ impl Engine {
                 format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
             ));
         }
+        let now = self.now();
+        let keys = &self.keys;
+        if !self.limits_for(client).counts_guesses() {
+            return self.transition(&client.id, id, |v, fx| v.check(code, keys, now, fx)).await;
+        }
         let before = self
             .store
             .get_verification(&client.id, id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let now = self.now();
         if before.status_at(now) != Status::Pending {
-            let keys = &self.keys;
             return self
                 .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
                 .await;
         }
         let admitted = self.admit_guess(client, &before.to).await?;
-        let keys = &self.keys;
         let result = self
             .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
             .await;
