@@ -449,6 +449,24 @@ impl Verification {
         self.keep_sealed_only_if_needed();
     }
 
+    /// Records a resend on `channel` that a limit across verifications refused (`why`);
+    /// nothing else changes.
+    pub fn record_refused_send(&mut self, channel: Channel, why: &str, now: Timestamp, fx: &mut Effects) {
+        self.refresh(now, fx);
+        if self.status != Status::Pending {
+            return;
+        }
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::SendRefused,
+                channel: Some(channel),
+                detail: Some(why.to_owned()),
+                at: now,
+            },
+        );
+    }
+
     pub fn run_step(&mut self, index: u8, ctx: &Ctx<'_>, fx: &mut Effects) {
         let now = ctx.now;
         self.refresh(now, fx);
