@@ -38,6 +38,8 @@ struct Common {
     config: Option<PathBuf>,
 }
 
+// Parsed once per process: the size of `Client(Update)` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server and the job worker

@@ -555,7 +555,18 @@ fn guard_commands_block_list_and_unblock_and_client_update_sets_the_guard() {
     assert_eq!(out.trim(), "No blocks in force.");
     let (ok, out, err) = ringproof(
         data,
-        &["guard", "block", "--client", id, "--prefix", "+44740099", "--hours", "6", "--reason", "fraud report"],
+        &[
+            "guard",
+            "block",
+            "--client",
+            id,
+            "--prefix",
+            "+44740099",
+            "--hours",
+            "6",
+            "--reason",
+            "fraud report",
+        ],
     );
     assert!(ok, "{err}");
     assert!(out.contains("+44740099 (GB)"), "{out}");
@@ -566,7 +577,13 @@ fn guard_commands_block_list_and_unblock_and_client_update_sets_the_guard() {
     let b: Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(
         (&b["client_id"], &b["range"], &b["country"], &b["rule"], &b["why"]),
-        (&json!(id), &json!("+44740099"), &json!("GB"), &json!("manual_block"), &json!("fraud report"))
+        (
+            &json!(id),
+            &json!("+44740099"),
+            &json!("GB"),
+            &json!("manual_block"),
+            &json!("fraud report")
+        )
     );
     assert!(b["by"].as_str().unwrap().starts_with("cli"), "{b}");
     let (ok, out, err) = ringproof(data, &["guard", "unblock", "--client", id, "--prefix", "+44740099"]);
@@ -578,11 +595,19 @@ fn guard_commands_block_list_and_unblock_and_client_update_sets_the_guard() {
     assert!(ok);
     let actions: Vec<String> = out
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert!(actions.contains(&"guard.blocked".to_owned()), "{actions:?}");
     assert!(actions.contains(&"guard.unblocked".to_owned()), "{actions:?}");
-    assert!(!out.contains("+44740099"), "no number-like text in the audit log: {out}");
+    assert!(
+        !out.contains("+44740099"),
+        "no number-like text in the audit log: {out}"
+    );
 }
 
 #[test]

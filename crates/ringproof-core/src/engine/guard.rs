@@ -123,9 +123,7 @@ impl Engine {
         limits
             .allows_kind(NumberKind::of(to))
             .map_err(|r| self.refused(r, to))?;
-        limits
-            .allows_country(channel, to)
-            .map_err(|r| self.refused(r, to))?;
+        limits.allows_country(channel, to).map_err(|r| self.refused(r, to))?;
         let mut scopes = vec![Scope::Number];
         let mut keys = vec![self.counter_key(client, Scope::Number, to.e164())];
         if let Some(ip) = ip
@@ -267,7 +265,10 @@ impl Engine {
             return Err(CoreError::invalid("hours", "must be 1 to 8760"));
         }
         let country = prefix_country(prefix)?;
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("blocked by hand");
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("blocked by hand");
         if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
             return Err(CoreError::invalid("reason", "must be at most 200 printable characters"));
         }

@@ -303,7 +303,13 @@ impl Engine {
 
     /// Records in the verification's events that a limit refused a send to it (best
     /// effort: the refusal itself is what the caller gets).
-    async fn record_refused_send(&self, client: &ClientId, id: &VerificationId, channel: Channel, r: crate::guard::Refusal) {
+    async fn record_refused_send(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        channel: Channel,
+        r: crate::guard::Refusal,
+    ) {
         let now = self.now();
         let why = format!("refused by the {} limit", r.rule.as_str());
         let _ = self

@@ -27,9 +27,7 @@ impl Region {
 
     /// The region of a number (`001` where the plan names none).
     pub fn of(to: &PhoneNumber) -> Region {
-        to.region()
-            .and_then(|r| Region::new(&r))
-            .unwrap_or(Region(*b"001", 3))
+        to.region().and_then(|r| Region::new(&r)).unwrap_or(Region(*b"001", 3))
     }
 
     pub fn as_str(&self) -> &str {
@@ -119,16 +117,28 @@ mod tests {
         assert!(l.allows_country(Channel::Sms, &n("+14155550123")).is_ok());
         assert!(l.allows_country(Channel::Voice, &n("+447400123456")).is_ok());
         let r = l.allows_country(Channel::Voice, &n("+14155550123")).unwrap_err();
-        assert_eq!(r.rule, Rule::CountryNotAllowed(Region::new("US").unwrap(), Channel::Voice));
+        assert_eq!(
+            r.rule,
+            Rule::CountryNotAllowed(Region::new("US").unwrap(), Channel::Voice)
+        );
         assert_eq!(r.rule.code(), "country_not_allowed");
         assert!(!r.rule.is_rate());
         assert_eq!(r.message(), "a call to US is not allowed for this client");
         let r = l.allows_country(Channel::Sms, &n("+33612345678")).unwrap_err();
         assert_eq!(r.message(), "SMS to FR is not allowed for this client");
         // The default allows every country; `default` gives the server's list back.
-        assert!(Limits::default().allows_country(Channel::Voice, &n("+33612345678")).is_ok());
+        assert!(
+            Limits::default()
+                .allows_country(Channel::Voice, &n("+33612345678"))
+                .is_ok()
+        );
         o.set("allowed_countries_sms", "default").unwrap();
-        assert!(Limits::default().with(&o).allows_country(Channel::Sms, &n("+33612345678")).is_ok());
+        assert!(
+            Limits::default()
+                .with(&o)
+                .allows_country(Channel::Sms, &n("+33612345678"))
+                .is_ok()
+        );
         assert!(o.set("allowed_countries_sms", "GB,Britain").is_err());
         assert!(o.set("allowed_countries_fax", "GB").is_err());
         assert_eq!(Region::new("001").unwrap().as_str(), "001");

@@ -255,11 +255,19 @@ impl Limits {
                 .unwrap_or_else(|| self.allowed_countries_voice.clone()),
             pump_block_hours: o.pump_block_hours.unwrap_or(self.pump_block_hours),
             pump_country_block_hours: o.pump_country_block_hours.unwrap_or(self.pump_country_block_hours),
-            pump_prefix_unconverted_10m: o.pump_prefix_unconverted_10m.unwrap_or(self.pump_prefix_unconverted_10m),
+            pump_prefix_unconverted_10m: o
+                .pump_prefix_unconverted_10m
+                .unwrap_or(self.pump_prefix_unconverted_10m),
             pump_prefix_unconverted_1h: o.pump_prefix_unconverted_1h.unwrap_or(self.pump_prefix_unconverted_1h),
-            pump_prefix_unconverted_24h: o.pump_prefix_unconverted_24h.unwrap_or(self.pump_prefix_unconverted_24h),
-            pump_country_unconverted_1h: o.pump_country_unconverted_1h.unwrap_or(self.pump_country_unconverted_1h),
-            pump_country_unconverted_24h: o.pump_country_unconverted_24h.unwrap_or(self.pump_country_unconverted_24h),
+            pump_prefix_unconverted_24h: o
+                .pump_prefix_unconverted_24h
+                .unwrap_or(self.pump_prefix_unconverted_24h),
+            pump_country_unconverted_1h: o
+                .pump_country_unconverted_1h
+                .unwrap_or(self.pump_country_unconverted_1h),
+            pump_country_unconverted_24h: o
+                .pump_country_unconverted_24h
+                .unwrap_or(self.pump_country_unconverted_24h),
             pump_max_conversion_pct: o.pump_max_conversion_pct.unwrap_or(self.pump_max_conversion_pct),
             pump_new_country_pct: o.pump_new_country_pct.unwrap_or(self.pump_new_country_pct),
             pump_familiar_days: o.pump_familiar_days.unwrap_or(self.pump_familiar_days),

@@ -178,7 +178,8 @@ const PREFIX_WINDOWS: [(&str, &str, i64, &str); 3] = [
     ("s24h", "c24h", DAY_MS, "24 h"),
 ];
 /// The country row's windows of sends to its *unproven* prefixes and their approvals.
-const COUNTRY_WINDOWS: [(&str, &str, i64, &str); 2] = [("n1h", "m1h", HOUR_MS, "1 h"), ("n24h", "m24h", DAY_MS, "24 h")];
+const COUNTRY_WINDOWS: [(&str, &str, i64, &str); 2] =
+    [("n1h", "m1h", HOUR_MS, "1 h"), ("n24h", "m24h", DAY_MS, "24 h")];
 
 impl Counters {
     fn pump(&mut self) -> &mut PumpState {
@@ -312,7 +313,11 @@ pub fn admit(l: &Limits, t: &Target<'_>, prefix: &mut Counters, country: &mut Co
         return o;
     }
     let pct = if familiar { 100 } else { l.pump_new_country_pct };
-    let strict = if familiar { "" } else { " (stricter: no approval in this country lately)" };
+    let strict = if familiar {
+        ""
+    } else {
+        " (stricter: no approval in this country lately)"
+    };
     let block = |kind, range: &str, why: String, hours: u32| Block {
         kind,
         range: range.to_owned(),
@@ -423,7 +428,16 @@ mod tests {
     fn familiar_country(l: &Limits) -> Counters {
         let mut c = Counters::default();
         let mut p = Counters::default();
-        approved(l, &Target { prefix: "+44700000", ..GB }, &mut p, &mut c, at(-86_000));
+        approved(
+            l,
+            &Target {
+                prefix: "+44700000",
+                ..GB
+            },
+            &mut p,
+            &mut c,
+            at(-86_000),
+        );
         c
     }
 
@@ -453,7 +467,10 @@ mod tests {
         assert!(delivered <= 15, "{delivered} delivered");
         assert!(delivered >= 5, "{delivered}: the threshold is not absurdly low");
         let b = block.expect("a block was recorded");
-        assert_eq!((b.kind, b.range.as_str(), b.country.as_str()), (BlockKind::Prefix, "+44740012", "GB"));
+        assert_eq!(
+            (b.kind, b.range.as_str(), b.country.as_str()),
+            (BlockKind::Prefix, "+44740012", "GB")
+        );
         assert_eq!(b.until.millis() - b.since.millis(), 12 * HOUR_MS);
         assert!(b.why.contains("0 approved"), "{}", b.why);
         // In a country the client never had an approval in, fewer get through.
@@ -487,7 +504,10 @@ mod tests {
             let now = at(k * 43);
             pending.retain(|&(due, p)| {
                 if due <= now.millis() {
-                    let t = Target { prefix: "+44740099", ..GB };
+                    let t = Target {
+                        prefix: "+44740099",
+                        ..GB
+                    };
                     approved(&l, &t, &mut prefixes[p], &mut country, Timestamp(due));
                     false
                 } else {
@@ -495,9 +515,17 @@ mod tests {
                 }
             });
             let p = (next() % 40) as usize;
-            let t = Target { prefix: "+44740099", ..GB };
+            let t = Target {
+                prefix: "+44740099",
+                ..GB
+            };
             let o = admit(&l, &t, &mut prefixes[p], &mut country, now);
-            assert_eq!(o, Outcome::default(), "send {k} refused: {:?}", o.new_block.as_ref().map(|b| &b.why));
+            assert_eq!(
+                o,
+                Outcome::default(),
+                "send {k} refused: {:?}",
+                o.new_block.as_ref().map(|b| &b.why)
+            );
             if next() % 100 < 85 {
                 pending.push((now.millis() + 60_000, p));
             }
@@ -515,7 +543,10 @@ mod tests {
         }
         let mut delivered = 0;
         for k in 0..100 {
-            if admit(&l, &GB, &mut prefix, &mut country, at(20_000 + k)).refusal.is_none() {
+            if admit(&l, &GB, &mut prefix, &mut country, at(20_000 + k))
+                .refusal
+                .is_none()
+            {
                 delivered += 1;
             }
         }
@@ -556,7 +587,20 @@ mod tests {
         assert_eq!(o, Outcome::default());
         assert!(p2.block().is_none());
         // The first prefix (blocked by `burst`) stays untouched by another's block.
-        assert!(admit(&l, &Target { prefix: "+44740013", ..GB }, &mut prefix, &mut country, at(1)).refusal.is_none());
+        assert!(
+            admit(
+                &l,
+                &Target {
+                    prefix: "+44740013",
+                    ..GB
+                },
+                &mut prefix,
+                &mut country,
+                at(1)
+            )
+            .refusal
+            .is_none()
+        );
     }
 
     #[test]
@@ -565,7 +609,10 @@ mod tests {
         let mut country = familiar_country(&l);
         // An established range of the client in the country.
         let mut known = Counters::default();
-        let kt = Target { prefix: "+44750000", ..GB };
+        let kt = Target {
+            prefix: "+44750000",
+            ..GB
+        };
         admit(&l, &kt, &mut known, &mut country, at(0));
         approved(&l, &kt, &mut known, &mut country, at(30));
         // Two sends to each of 200 fresh ranges, never approved.

@@ -63,7 +63,10 @@ async fn a_burst_to_one_prefix_delivers_at_most_15(app: TestApp) {
     let blocks = app.engine.guard_blocks(Some(&app.demo_id())).await.unwrap();
     assert_eq!(blocks.len(), 1, "{blocks:?}");
     let b = &blocks[0].1;
-    assert_eq!((b.range.as_str(), b.country.as_str(), b.kind.as_str()), (PREFIX, "GB", "pumping_prefix"));
+    assert_eq!(
+        (b.range.as_str(), b.country.as_str(), b.kind.as_str()),
+        (PREFIX, "GB", "pumping_prefix")
+    );
     assert!(b.why.contains("0 approved"), "{}", b.why);
     assert_eq!(b.until.millis() - b.since.millis(), 12 * 3_600_000);
     let audit = app
@@ -75,10 +78,16 @@ async fn a_burst_to_one_prefix_delivers_at_most_15(app: TestApp) {
         })
         .await
         .unwrap();
-    let blocked = audit.iter().find(|e| e.action.as_str() == "guard.blocked").expect("audited");
+    let blocked = audit
+        .iter()
+        .find(|e| e.action.as_str() == "guard.blocked")
+        .expect("audited");
     assert_eq!(blocked.detail["rule"], "pumping_prefix");
     assert_eq!(blocked.detail["country"], "GB");
-    assert!(!blocked.detail.to_string().contains(PREFIX), "no number-like text in the audit log");
+    assert!(
+        !blocked.detail.to_string().contains(PREFIX),
+        "no number-like text in the audit log"
+    );
 
     // The same burst with the guard's rules switched off for the client: all 100 go out
     // (so the bound above is the guard's doing, not another limit's).
@@ -104,9 +113,15 @@ async fn blocks_refuse_on_every_face_and_are_lifted(app: TestApp) {
         .await
         .unwrap();
     assert_eq!((b.country.as_str(), b.by.as_str()), ("GB", "cli:alice"));
-    assert!(engine.guard_block(&client, "+4474", 2, None).await.is_err(), "not a prefix");
     assert!(
-        engine.guard_block(&client, "+44740013", 2, Some("see +447400123456")).await.is_err(),
+        engine.guard_block(&client, "+4474", 2, None).await.is_err(),
+        "not a prefix"
+    );
+    assert!(
+        engine
+            .guard_block(&client, "+44740013", 2, Some("see +447400123456"))
+            .await
+            .is_err(),
         "a reason with a number is refused (it goes to the audit log)"
     );
 
@@ -164,10 +179,7 @@ on_both_stores!(blocks_on_every_face, blocks_refuse_on_every_face_and_are_lifted
 async fn a_resend_refused_by_a_block_is_in_the_events(app: TestApp) {
     let to = format!("{PREFIX}7777");
     let id = app.start_sms(&to).await;
-    app.engine
-        .guard_block(&app.demo_id(), PREFIX, 1, None)
-        .await
-        .unwrap();
+    app.engine.guard_block(&app.demo_id(), PREFIX, 1, None).await.unwrap();
     app.clock.advance_secs(60);
     let r = app.post(&format!("/v1/verifications/{id}/resend"), &json!({})).await;
     assert_eq!(error_code(r, 403).await, "prefix_blocked");

@@ -145,9 +145,19 @@ enum Who {
 
 #[derive(Clone, Debug)]
 enum Act {
-    Start { who: Who, to: String, verification: Option<usize>, resend_at: Option<i64>, approve_at: Option<i64> },
-    Resend { verification: usize },
-    Check { verification: usize },
+    Start {
+        who: Who,
+        to: String,
+        verification: Option<usize>,
+        resend_at: Option<i64>,
+        approve_at: Option<i64>,
+    },
+    Resend {
+        verification: usize,
+    },
+    Check {
+        verification: usize,
+    },
 }
 
 #[derive(Default)]
@@ -415,8 +425,16 @@ async fn pumping_simulation() {
     assert!(countries_served >= 50 && used_prefixes.len() >= 1000);
     let conversion = 100 * approved / verifications as u64;
     assert!((80..=90).contains(&conversion), "{conversion} % approved");
-    assert!(share(&attack) >= 95.0, "only {:.2} % of the attack refused", share(&attack));
-    assert!(share(legit_t) <= 1.0, "{:.3} % of legitimate sends refused", share(legit_t));
+    assert!(
+        share(&attack) >= 95.0,
+        "only {:.2} % of the attack refused",
+        share(&attack)
+    );
+    assert!(
+        share(legit_t) <= 1.0,
+        "{:.3} % of legitimate sends refused",
+        share(legit_t)
+    );
     for w in [Who::Sequential, Who::Spread] {
         assert!(share(&tally[&w]) >= 90.0, "{w:?}: {:.2} %", share(&tally[&w]));
     }
