@@ -109,13 +109,13 @@ impl Default for Limits {
             allowed_countries_voice: vec!["*".to_owned()],
             pump_block_hours: 12,
             pump_country_block_hours: 1,
-            pump_prefix_unconverted_10m: 10,
-            pump_prefix_unconverted_1h: 15,
-            pump_prefix_unconverted_24h: 20,
+            pump_prefix_unconverted_10m: 15,
+            pump_prefix_unconverted_1h: 20,
+            pump_prefix_unconverted_24h: 30,
             pump_country_unconverted_1h: 20,
             pump_country_unconverted_24h: 40,
             pump_max_conversion_pct: 30,
-            pump_new_country_pct: 50,
+            pump_new_country_pct: 75,
             pump_familiar_days: 30,
         }
     }

@@ -26,7 +26,7 @@
 //!
 //! - A prefix is *proven* when a verification to it was approved in the last
 //!   `pump_familiar_days` (30); a country is *familiar* on the same terms. A send to an
-//!   unfamiliar country meets stricter thresholds (`pump_new_country_pct`, 50 %, of each).
+//!   unfamiliar country meets stricter thresholds (`pump_new_country_pct`, 75 %, of each).
 //!   An unapproved send never makes anything familiar: the fraudster's own traffic would.
 //! - The country rule catches an attack spread thin over many ranges of one country: it
 //!   suspends only the country's *unproven* ranges, so the client's established traffic
@@ -558,7 +558,6 @@ mod tests {
         let l = Limits::default();
         let mut country = familiar_country(&l);
         let mut prefix = Counters::default();
-        burst(&l, &mut country);
         let mut p2 = Counters::default();
         let mut k = 0;
         let first = loop {

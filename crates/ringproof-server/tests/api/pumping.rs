@@ -56,6 +56,7 @@ async fn burst(app: &TestApp, prefix: &str) -> (usize, Vec<String>) {
 async fn a_burst_to_one_prefix_delivers_at_most_15(app: TestApp) {
     approve_one(&app).await;
     let (delivered, refused) = burst(&app, PREFIX).await;
+    println!("burst of 100 to one prefix: {delivered} messages delivered");
     assert!(delivered <= 15, "{delivered} messages delivered");
     assert_eq!(delivered + refused.len(), 100);
     assert!(refused.iter().all(|c| c == "prefix_blocked"), "{refused:?}");
