@@ -117,6 +117,7 @@ mod tests {
                 "delivered",
                 "delivery_failed",
                 "step_skipped",
+                "send_refused",
                 "check_wrong",
                 "check_no_live_code",
                 "approved",
