@@ -200,7 +200,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` jobs of `queue` due at `now` whose lease has lapsed: each gets
     /// a lease until `now + lease_ms` and its attempt counter incremented. Concurrent
-    /// claimers never receive the same job while its lease holds.
+    /// claimers never receive the same job while its lease holds. Fair across clients:
+    /// first the oldest due job of every client with no job in flight (none leased), then
+    /// the oldest of every other client, then due order; returned in turns (each client's
+    /// oldest, then each one's second, …), each turn oldest due first.
     async fn claim_jobs(
         &self,
         now: Timestamp,

@@ -412,12 +412,9 @@ impl Verification {
         Ok(())
     }
 
-    /// Runs workflow step `index` (from its scheduled job). Idempotent: a step that
-    /// already ran is a no-op; steps it overtakes are recorded as skipped. A step whose code
-    /// would already be out of its window is skipped, not sent.
     /// Whether [`Self::run_step`] of `index` at `now` would get as far as deciding to send
-    /// (the verification pending and the step not overtaken), so the send is worth
-    /// admitting by the limits first.
+    /// (the verification pending, the step not overtaken, sends left), so the send is worth
+    /// admitting by the limits across verifications first.
     pub fn would_run_step(&self, index: u8, now: Timestamp) -> bool {
         self.status_at(now) == Status::Pending
             && index >= self.next_step
@@ -425,28 +422,11 @@ impl Verification {
             && self.sends < self.policy.max_sends
     }
 
-    /// Skips step `index` without sending, because a limit across verifications refused
-    /// its send (`why`); later steps still run at their time.
-    pub fn refuse_step(&mut self, index: u8, why: &str, now: Timestamp, fx: &mut Effects) {
-        self.refresh(now, fx);
-        if self.status != Status::Pending || index < self.next_step {
-            return;
-        }
-        let Some(step) = self.workflow.steps().get(index as usize).copied() else {
-            return;
-        };
-        self.next_step = index + 1;
-        self.updated_at = now;
-        fx.record(
-            self,
-            NewEvent {
-                kind: EventKind::StepSkipped,
-                channel: Some(step.channel),
-                detail: Some(format!("step {}: {why}", index + 1)),
-                at: now,
-            },
-        );
-        self.keep_sealed_only_if_needed();
+    /// Runs workflow step `index` (from its scheduled job). Idempotent: a step that
+    /// already ran is a no-op; steps it overtakes are recorded as skipped. A step whose code
+    /// would already be out of its window is skipped, not sent.
+    pub fn run_step(&mut self, index: u8, ctx: &Ctx<'_>, fx: &mut Effects) {
+        self.run_or_refuse_step(index, ctx, None, fx);
     }
 
     /// Records a resend on `channel` that a limit across verifications refused (`why`);
@@ -467,7 +447,10 @@ impl Verification {
         );
     }
 
-    pub fn run_step(&mut self, index: u8, ctx: &Ctx<'_>, fx: &mut Effects) {
+    /// [`Self::run_step`], or with `refused` (why a limit across verifications refused its
+    /// send) the step is skipped with that reason instead of sending; later steps still run
+    /// at their time.
+    pub fn run_or_refuse_step(&mut self, index: u8, ctx: &Ctx<'_>, refused: Option<&str>, fx: &mut Effects) {
         let now = ctx.now;
         self.refresh(now, fx);
         if self.status != Status::Pending || index < self.next_step {
@@ -501,6 +484,10 @@ impl Verification {
                 },
             );
         };
+        if let Some(why) = refused {
+            skip(fx, why);
+            return self.keep_sealed_only_if_needed();
+        }
         if self.sends >= self.policy.max_sends {
             skip(fx, "all sends used");
             return self.keep_sealed_only_if_needed();

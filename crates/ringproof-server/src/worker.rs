@@ -4,6 +4,14 @@
 //! other processes). On shutdown it stops claiming and lets running jobs finish; a job cut
 //! off by a crash is claimed again when its lease lapses.
 //!
+//! It claims only as many jobs as it has free slots and starts all of them at once, so
+//! no claimed job waits in this process behind another: who is served next is decided by
+//! the claim, which is fair across clients ([`Store::claim_jobs`]; ARCHITECTURE.md "Fair
+//! claims"): a client with nothing in flight gets the next free slot, whatever another
+//! client has queued.
+//!
+//! [`Store::claim_jobs`]: ringproof_core::ports::Store::claim_jobs
+//!
 //! Each delivery is sent by its own task, but the sends the provider accepted are recorded
 //! by one *recorder* task, which takes every one that has arrived since its last write and
 //! records them in one transaction ([`Engine::record_sent`]): under load, one commit for

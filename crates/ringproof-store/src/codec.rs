@@ -352,7 +352,51 @@ pub(crate) fn throttle_row(row: &impl DbRow) -> Result<(String, LoginFailures), 
 }
 
 /// Jobs come back from an `UPDATE ... RETURNING` in no defined order; the port promises
-/// oldest due first.
+/// them in turns: each client's oldest first, then each client's second, and so on, each
+/// turn oldest due first. (A caller running them one by one serves clients round-robin.)
 pub(crate) fn sort_claimed(jobs: &mut [Job]) {
-    jobs.sort_by(|a, b| a.due_at.cmp(&b.due_at).then_with(|| a.id.cmp(&b.id)));
+    jobs.sort_by(|a, b| (&a.client_id, a.due_at, &a.id).cmp(&(&b.client_id, b.due_at, &b.id)));
+    let mut turns = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.iter().enumerate() {
+        let turn = match i.checked_sub(1).map(|p| (&jobs[p], turns[p])) {
+            Some((prev, t)) if prev.client_id == job.client_id => t + 1,
+            _ => 0u32,
+        };
+        turns.push(turn);
+    }
+    let mut keyed: Vec<(u32, Job)> = turns.into_iter().zip(jobs.iter().cloned()).collect();
+    keyed.sort_by(|(ta, a), (tb, b)| (ta, a.due_at, &a.id).cmp(&(tb, b.due_at, &b.id)));
+    for (slot, (_, job)) in jobs.iter_mut().zip(keyed) {
+        *slot = job;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ringproof_core::ids::{ClientId, JobId};
+    use ringproof_core::job::{Job, JobKind};
+    use ringproof_core::time::Timestamp;
+
+    fn job(client: &ClientId, due: i64) -> Job {
+        Job {
+            id: JobId::generate(),
+            kind: JobKind::Deliver,
+            client_id: client.clone(),
+            verification_id: None,
+            due_at: Timestamp(due),
+            payload: Vec::new(),
+            attempts: 1,
+            max_attempts: 8,
+        }
+    }
+
+    #[test]
+    fn claimed_jobs_come_in_turns_across_clients() {
+        let (a, b, c) = (ClientId::generate(), ClientId::generate(), ClientId::generate());
+        let mut jobs = vec![job(&a, 1), job(&a, 2), job(&a, 3), job(&b, 9), job(&c, 5), job(&c, 4)];
+        super::sort_claimed(&mut jobs);
+        let order: Vec<(ClientId, i64)> = jobs.iter().map(|j| (j.client_id.clone(), j.due_at.0)).collect();
+        let want = [(&a, 1), (&c, 4), (&b, 9), (&a, 2), (&c, 5), (&a, 3)];
+        assert_eq!(order, want.map(|(c, d)| (c.clone(), d)));
+    }
 }

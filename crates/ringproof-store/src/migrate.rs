@@ -47,6 +47,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0008_guard_counters.sql"),
     },
     Migration {
+        version: 10,
+        sql: include_str!("../migrations/sqlite/0010_fair_claims.sql"),
+    },
+    Migration {
         version: 11,
         sql: include_str!("../migrations/sqlite/0011_auth_throttle.sql"),
     },
@@ -88,6 +92,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 8,
         sql: include_str!("../migrations/postgres/0008_guard_counters.sql"),
+    },
+    Migration {
+        version: 10,
+        sql: include_str!("../migrations/postgres/0010_fair_claims.sql"),
     },
     Migration {
         version: 11,

@@ -330,20 +330,75 @@ macro_rules! bind_link {
 }
 pub(crate) use bind_link;
 
+/// The queue filter of a claim on the jobs aliased `j`: webhooks if `$4`, other jobs if
+/// `$5`, `$cast` the boolean cast.
+macro_rules! claim_jobs_queue {
+    ($cast:literal) => {
+        concat!(
+            "((j.kind = 'webhook' AND $4",
+            $cast,
+            ") OR (j.kind <> 'webhook' AND $5",
+            $cast,
+            "))"
+        )
+    };
+}
+pub(crate) use claim_jobs_queue;
+
 /// The statements whose SQL differs between the dialects only in a fragment, written once
 /// with that fragment as a parameter; each backend's [`Backend`] consts pass theirs and say
 /// why.
 macro_rules! dialect {
-    // Leases due jobs: `$cast` for the boolean parameters, `$lock` for the rows picked.
-    (claim_jobs, $cast:literal, $lock:literal) => {
+    // Leases due jobs, fairly across clients (ARCHITECTURE.md, "Fair claims"): `$cast`
+    // for the boolean parameters, `$lock` for the rows picked, `$by_client` to make SQLite
+    // probe a client through `jobs_by_client`.
+    //
+    // The candidates, each with its turn: (0) the oldest due job of every client with
+    // nothing in flight, (1) the oldest due job of every other client, (2) the first
+    // `limit` due jobs in due order. The first `limit` by turn, then due time, are leased.
+    // So a client with nothing in flight gets the next free slot whatever another client
+    // has queued, and a lone client still gets whole batches in due order.
+    //
+    // Cost: `owners` walks the distinct clients of the pending jobs (one index probe each,
+    // a loose index scan), and each client costs two probes of `jobs_by_client`; nothing
+    // scans a backlog. A client is probed with `client_id = ` and also the row value
+    // `(client_id, due_at) >= (…)`: with the equality alone, the planners (which guess a
+    // client holds 1/n of the jobs) may walk `jobs_by_due` and filter, which is a scan
+    // through a flooder's backlog when the client probed has one job.
+    (claim_jobs, $cast:literal, $lock:literal, $by_client:literal) => {
         concat!(
             "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (",
-            "SELECT id FROM jobs WHERE state = 'pending' AND due_at <= $1 AND locked_until <= $1 ",
-            "AND ((kind = 'webhook' AND $4",
-            $cast,
-            ") OR (kind <> 'webhook' AND $5",
-            $cast,
-            ")) ORDER BY due_at LIMIT $3",
+            "WITH RECURSIVE owners (client_id) AS (",
+            "SELECT MIN(client_id) FROM jobs WHERE state = 'pending' UNION ALL ",
+            "SELECT (SELECT MIN(j.client_id) FROM jobs j WHERE j.state = 'pending' AND j.client_id > owners.client_id) ",
+            "FROM owners WHERE owners.client_id IS NOT NULL), ",
+            "heads (id, busy) AS (SELECT ",
+            // The client's oldest due job that is free to claim.
+            "(SELECT j.id FROM jobs j",
+            $by_client,
+            " WHERE j.state = 'pending' AND j.client_id = owners.client_id ",
+            "AND (j.client_id, j.due_at) >= (owners.client_id, -9223372036854775807) ",
+            "AND j.due_at <= $1 AND j.locked_until <= $1 AND ",
+            $crate::query::claim_jobs_queue!($cast),
+            " ORDER BY j.due_at LIMIT 1), ",
+            // In flight: the client's oldest pending job is leased (a client's jobs are
+            // claimed oldest first, so one in flight is its oldest while it runs).
+            "(SELECT j.locked_until > $1 FROM jobs j",
+            $by_client,
+            " WHERE j.state = 'pending' AND j.client_id = owners.client_id ",
+            "AND (j.client_id, j.due_at) >= (owners.client_id, -9223372036854775807) AND ",
+            $crate::query::claim_jobs_queue!($cast),
+            " ORDER BY j.due_at LIMIT 1) ",
+            "FROM owners WHERE owners.client_id IS NOT NULL), ",
+            "candidates (id, turn) AS (",
+            "SELECT id, CASE WHEN busy THEN 1 ELSE 0 END FROM heads WHERE id IS NOT NULL UNION ALL ",
+            "SELECT f.id, 2 FROM (SELECT j.id FROM jobs j WHERE j.state = 'pending' AND j.due_at <= $1 ",
+            "AND j.locked_until <= $1 AND ",
+            $crate::query::claim_jobs_queue!($cast),
+            " ORDER BY j.due_at LIMIT $3) AS f) ",
+            "SELECT j.id FROM jobs j JOIN (SELECT id, MIN(turn) AS turn FROM candidates GROUP BY id) AS c ",
+            "ON c.id = j.id WHERE j.state = 'pending' AND j.due_at <= $1 AND j.locked_until <= $1 ",
+            "ORDER BY c.turn, j.due_at LIMIT $3",
             $lock,
             ") RETURNING ",
             $crate::codec::job_columns!()
@@ -1073,7 +1128,11 @@ mod tests {
     #[test]
     fn per_backend_statements_differ_only_in_their_dialect() {
         let pg_as_sqlite = |pg: &str| {
-            pg.replace(" FOR UPDATE SKIP LOCKED", "")
+            pg.replace(" FOR UPDATE OF j SKIP LOCKED", "")
+                .replace(
+                    "FROM jobs j WHERE j.state = 'pending' AND j.client_id = ",
+                    "FROM jobs j INDEXED BY jobs_by_client WHERE j.state = 'pending' AND j.client_id = ",
+                )
                 .replace("::boolean", "")
                 .replace("GREATEST(", "MAX(")
                 .replace("''::bytea", "X''")
@@ -1085,9 +1144,9 @@ mod tests {
         ] {
             assert_eq!(sqlite, pg_as_sqlite(pg));
         }
-        assert!(PgStore::CLAIM_JOBS.contains("FOR UPDATE SKIP LOCKED"));
+        assert!(PgStore::CLAIM_JOBS.contains("FOR UPDATE OF j SKIP LOCKED"));
         // The queues are told apart by the kind the core names webhook jobs with.
-        let webhook = format!("kind = '{}'", JobKind::Webhook.as_str());
+        let webhook = format!("j.kind = '{}'", JobKind::Webhook.as_str());
         assert!(SqliteStore::CLAIM_JOBS.contains(&webhook));
     }
 }

@@ -189,15 +189,8 @@ impl Engine {
                 sms_template: template.as_deref(),
                 now,
             };
-            match refusal {
-                Some(r) => v.refuse_step(
-                    index,
-                    &format!("refused by the {} limit", r.rule.as_str()),
-                    now,
-                    &mut fx,
-                ),
-                None => v.run_step(index, &ctx, &mut fx),
-            }
+            let why = refusal.map(|r| format!("refused by the {} limit", r.rule.as_str()));
+            v.run_or_refuse_step(index, &ctx, why.as_deref(), &mut fx);
             fx
         };
         match self

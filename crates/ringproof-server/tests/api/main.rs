@@ -7,6 +7,8 @@ mod concurrency;
 mod errors;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]
 mod eventually;
+mod fairness;
+mod guard;
 mod helpers;
 mod idempotency;
 mod idenfy;

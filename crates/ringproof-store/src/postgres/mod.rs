@@ -255,8 +255,9 @@ impl Backend for PgStore {
     // another claimer committed meanwhile is re-checked against `locked_until` when it is
     // locked, so it is not taken twice. (SQLite's version needs none of this: its claims
     // all run on one writer connection.) The parameters' types must be spelled out for
-    // PostgreSQL to compare them with booleans.
-    const CLAIM_JOBS: &'static str = dialect!(claim_jobs, "::boolean", " FOR UPDATE SKIP LOCKED");
+    // PostgreSQL to compare them with booleans. `OF j`: the statement picks its candidates
+    // in CTEs with aggregates (which cannot be locked); only the jobs taken are.
+    const CLAIM_JOBS: &'static str = dialect!(claim_jobs, "::boolean", " FOR UPDATE OF j SKIP LOCKED", "");
     // PostgreSQL's MAX is only the aggregate.
     const NEXT_JOB_DUE: &'static str = dialect!(next_job_due, "GREATEST");
     const BURY_JOB: &'static str = dialect!(bury_job, "''::bytea");

@@ -16,6 +16,8 @@ use crate::conformance;
 use crate::harness::{Backend, NOW, claim_one, client, job_for, sms, stored_sms};
 
 conformance!(store: two_claimers_never_share_a_job);
+conformance!(store: a_backlog_of_one_client_does_not_hold_up_another);
+conformance!(store: two_claimers_never_share_a_job_of_several_clients);
 conformance!(backend: lease_retry_bury_complete_and_counters);
 conformance!(backend: complete_jobs_records_a_batch_in_one_go);
 conformance!(backend: complete_jobs_adds_new_jobs_in_the_same_transaction);
@@ -67,6 +69,75 @@ async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
             "leased jobs are not claimable"
         );
     }
+}
+
+/// Fair claims (ARCHITECTURE.md): client A has 300 due jobs, all older than client B's
+/// one. B's job is in the first batch, and once A has a job in flight, a claim of a single
+/// job takes B's; under FIFO it would come after all 300 of A's.
+async fn a_backlog_of_one_client_does_not_hold_up_another(store: Arc<dyn Store>) {
+    let (a, b) = (client(&store).await, client(&store).await);
+    let (va, mut fx) = sms(&a.id, NOW);
+    fx.jobs = (0..300).map(|i| job_for(&va, NOW.plus_millis(-10_000 + i))).collect();
+    store.insert_verification(&va, &fx, None).await.unwrap();
+    let (vb, mut fx) = sms(&b.id, NOW);
+    let bj = job_for(&vb, NOW.plus_millis(-1));
+    fx.jobs = vec![bj.clone()];
+    store.insert_verification(&vb, &fx, None).await.unwrap();
+
+    let first = store.claim_jobs(NOW, 60_000, 10, JobQueue::All).await.unwrap();
+    assert_eq!(first.len(), 10);
+    // In turns: each client's oldest first (A's is older), then A's next in due order.
+    assert_eq!(first[1].id, bj.id, "B's job is in the first batch, second in turn");
+    assert_eq!(first[0].client_id, a.id);
+    assert!(first[2..].iter().all(|j| j.client_id == a.id));
+
+    // Claims of one job, as a worker with one free slot makes: with A busy (nine in
+    // flight) and B not (its job done), B's next job goes first.
+    store.complete_job(&first[1], None).await.unwrap();
+    let (vb2, mut fx) = sms(&b.id, NOW);
+    let bj2 = job_for(&vb2, NOW.plus_millis(500));
+    fx.jobs = vec![bj2.clone()];
+    store.insert_verification(&vb2, &fx, None).await.unwrap();
+    let at = NOW.plus_secs(1);
+    let next = store.claim_jobs(at, 60_000, 1, JobQueue::All).await.unwrap();
+    assert_eq!(next.iter().map(|j| &j.id).collect::<Vec<_>>(), vec![&bj2.id]);
+    // B is busy too now: the oldest due job of the busy clients, A's.
+    let next = store.claim_jobs(at, 60_000, 1, JobQueue::All).await.unwrap();
+    assert_eq!(next[0].client_id, a.id);
+    assert_eq!(next[0].due_at, NOW.plus_millis(-10_000 + 9));
+}
+
+/// The fair claim keeps the exclusive one: two claimers over the jobs of three clients
+/// never receive the same job.
+async fn two_claimers_never_share_a_job_of_several_clients(store: Arc<dyn Store>) {
+    for n in [20, 7, 3] {
+        let c = client(&store).await;
+        let (v, mut fx) = sms(&c.id, NOW);
+        fx.jobs = (0..n).map(|i| job_for(&v, NOW.plus_millis(-1000 + i))).collect();
+        store.insert_verification(&v, &fx, None).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine: Vec<Job> = Vec::new();
+                loop {
+                    let got = store.claim_jobs(NOW, 60_000, 3, JobQueue::All).await.unwrap();
+                    if got.is_empty() {
+                        return mine;
+                    }
+                    assert!(got.len() <= 3);
+                    mine.extend(got);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in claimers {
+        all.extend(t.await.unwrap());
+    }
+    let unique: HashSet<_> = all.iter().map(|j| j.id.clone()).collect();
+    assert_eq!((all.len(), unique.len()), (30, 30), "every job claimed exactly once");
 }
 
 /// Claims up to 10 jobs due at `at` from every queue, leasing them for 5 s.
