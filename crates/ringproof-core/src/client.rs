@@ -87,6 +87,10 @@ pub struct ClientControls {
     pub allowed_numbers: BTreeSet<String>,
     /// Numbers that may never receive anything from this client.
     pub blocked_numbers: BTreeSet<String>,
+    /// Numbers the SMS-pumping guard never counts or blocks (a QA line, a number that
+    /// legitimately receives many codes nobody types). Other limits still apply.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub safe_numbers: BTreeSet<String>,
     /// This client's overrides of the server's limits across verifications.
     #[serde(skip_serializing_if = "crate::guard::LimitOverrides::is_empty")]
     pub limits: crate::guard::LimitOverrides,

@@ -18,6 +18,9 @@ pub enum EventKind {
     Delivered,
     DeliveryFailed,
     StepSkipped,
+    /// A resend refused by a limit across verifications (a blocked range, a country, a
+    /// rate): nothing was sent.
+    SendRefused,
     CheckWrong,
     CheckNoLiveCode,
     Approved,
@@ -29,13 +32,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in the order of a verification's life.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Created,
         EventKind::SendQueued,
         EventKind::Sent,
         EventKind::Delivered,
         EventKind::DeliveryFailed,
         EventKind::StepSkipped,
+        EventKind::SendRefused,
         EventKind::CheckWrong,
         EventKind::CheckNoLiveCode,
         EventKind::Approved,
@@ -53,6 +57,7 @@ impl EventKind {
             EventKind::Delivered => "delivered",
             EventKind::DeliveryFailed => "delivery_failed",
             EventKind::StepSkipped => "step_skipped",
+            EventKind::SendRefused => "send_refused",
             EventKind::CheckWrong => "check_wrong",
             EventKind::CheckNoLiveCode => "check_no_live_code",
             EventKind::Approved => "approved",
@@ -112,6 +117,7 @@ mod tests {
                 "delivered",
                 "delivery_failed",
                 "step_skipped",
+                "send_refused",
                 "check_wrong",
                 "check_no_live_code",
                 "approved",

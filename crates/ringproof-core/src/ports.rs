@@ -152,6 +152,15 @@ pub trait Store: Send + Sync + 'static {
     /// Concurrent calls touching one row are serialised, each seeing what the previous one
     /// wrote. Rows past their `expires_at` are deleted by [`Store::purge`].
     async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError>;
+    /// The counter rows of `scope` (of one client, or of all) not yet past their
+    /// `expires_at` at `now`, with their clients: a plain read, for listing what the rows
+    /// hold (the SMS-pumping guard's blocks).
+    async fn list_counters(
+        &self,
+        client: Option<&ClientId>,
+        scope: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(ClientId, CounterRow)>, StoreError>;
 
     /// The stored response for `(client, key)` if it was created at or after `not_before`.
     async fn idempotent_response(
@@ -379,6 +388,10 @@ pub trait Metrics: Send + Sync + 'static {
     /// A limit ([`crate::guard`]) refused a send or a check: its rule and the number's
     /// region (ISO code, or the calling code where the plan names none).
     fn guard_refused(&self, _rule: &'static str, _country: &str) {}
+    /// A block of a number range started (the SMS-pumping guard's rules, a renewal, or
+    /// an operator): its rule (`pumping_prefix`, `pumping_country`, `manual_block`) and
+    /// country.
+    fn guard_block_created(&self, _rule: &'static str, _country: &str) {}
     /// A client's send cap ([`crate::guard::Limits::client_sends_per_day`], `…_per_minute`)
     /// reached 80 %.
     fn client_cap_near(&self, _client: &ClientId, _warning: crate::guard::CapWarning) {}

@@ -429,6 +429,24 @@ impl Verification {
         self.run_or_refuse_step(index, ctx, None, fx);
     }
 
+    /// Records a resend on `channel` that a limit across verifications refused (`why`);
+    /// nothing else changes.
+    pub fn record_refused_send(&mut self, channel: Channel, why: &str, now: Timestamp, fx: &mut Effects) {
+        self.refresh(now, fx);
+        if self.status != Status::Pending {
+            return;
+        }
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::SendRefused,
+                channel: Some(channel),
+                detail: Some(why.to_owned()),
+                at: now,
+            },
+        );
+    }
+
     /// [`Self::run_step`], or with `refused` (why a limit across verifications refused its
     /// send) the step is skipped with that reason instead of sending; later steps still run
     /// at their time.

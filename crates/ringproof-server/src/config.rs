@@ -73,6 +73,15 @@ pub struct Config {
     /// cap); `allowed_number_kinds` (default none of `premium_rate`, `shared_cost`,
     /// `satellite`, `international_service`). 0 switches a count off. Clients may override
     /// each (`ringproof client update --limit NAME=VALUE`).
+    ///
+    /// Geo permissions: `allowed_countries_sms` and `allowed_countries_voice` (ISO region
+    /// codes, `*` for all; default `["*"]`). The SMS-pumping guard (`pump_*`, docs/config.md
+    /// and docs/security.md): prefix blocks of `pump_block_hours` (12) when unconverted
+    /// sends to one prefix reach `pump_prefix_unconverted_10m`/`_1h`/`_24h` (15/20/30) with
+    /// under `pump_max_conversion_pct` (30) % approved; a country's unproven ranges
+    /// suspended for `pump_country_block_hours` (1) at `pump_country_unconverted_1h`/`_24h`
+    /// (20/40); `pump_new_country_pct` (75) of each threshold in a country with no
+    /// approval in `pump_familiar_days` (30).
     pub limits: ringproof_core::guard::Limits,
     pub worker: WorkerConfig,
     /// How long finished verifications (and their events) are kept, in seconds. At least
@@ -376,6 +385,10 @@ impl Config {
         if let Some(u) = &config.public_base_url {
             check_public_base_url(u).map_err(ConfigError::Invalid)?;
         }
+        config
+            .limits
+            .check()
+            .map_err(|e| ConfigError::Invalid(format!("limits.{e}")))?;
         config
             .auth_throttle
             .limits()

@@ -88,6 +88,13 @@ impl ringproof_core::ports::Metrics for EngineMetrics {
     fn guard_refused(&self, rule: &'static str, country: &str) {
         metrics::counter!("ringproof_guard_blocks_total", "rule" => rule, "country" => country.to_owned()).increment(1);
     }
+
+    fn guard_block_created(&self, rule: &'static str, country: &str) {
+        metrics::counter!("ringproof_guard_ranges_blocked_total", "rule" => rule, "country" => country.to_owned())
+            .increment(1);
+        // The range itself is in `ringproof guard list` (and no number is logged).
+        tracing::warn!(rule, country, "a number range was blocked (SMS-pumping guard)");
+    }
 }
 
 /// Counts an authentication attempt refused by the throttle, by face (`native`, `signzy`,
@@ -103,6 +110,11 @@ const DESCRIBED: &[(Kind, &str, &str)] = &[
         Kind::Counter,
         "ringproof_guard_blocks_total",
         "Sends and checks refused by a limit across verifications, by rule and the number's country.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_guard_ranges_blocked_total",
+        "Number ranges blocked by the SMS-pumping guard (pumping_prefix, pumping_country, renewals) or by hand (manual_block), by rule and country.",
     ),
     (
         Kind::Counter,

@@ -338,6 +338,14 @@ pub(crate) fn counter_row(row: &impl DbRow) -> Result<ringproof_core::ports::Cou
     })
 }
 
+/// A counter row and its client ([`Store::list_counters`](ringproof_core::ports::Store::list_counters)).
+pub(crate) fn counter_row_of_client(
+    row: &impl DbRow,
+) -> Result<(ClientId, ringproof_core::ports::CounterRow), StoreError> {
+    let id: String = col(row, "client_id")?;
+    Ok((client_id(&id)?, counter_row(row)?))
+}
+
 /// A throttle row and its key.
 pub(crate) fn throttle_row(row: &impl DbRow) -> Result<(String, LoginFailures), StoreError> {
     Ok((col(row, "throttle_key")?, login_failures(row)?))

@@ -733,6 +733,23 @@ macro_rules! store_impl {
                     self.read().await?.all("list audit", q, codec::audit_entry).await
                 }
 
+                async fn list_counters(
+                    &self,
+                    client: Option<&ClientId>,
+                    scope: &str,
+                    now: Timestamp,
+                ) -> Result<Vec<(ClientId, ringproof_core::ports::CounterRow)>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT client_id, state, expires_at FROM guard_counters \
+                         WHERE ($1 = '' OR client_id = $1) AND scope = $2 AND expires_at > $3 \
+                         ORDER BY client_id",
+                    )
+                    .bind(client.map_or("", |c| c.as_str()))
+                    .bind(scope)
+                    .bind(now.millis());
+                    self.read().await?.all("list counters", q, codec::counter_row_of_client).await
+                }
+
                 async fn purge_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
                     self.purge_batches(
                         "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 LIMIT $2)",

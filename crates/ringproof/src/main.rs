@@ -38,6 +38,8 @@ struct Common {
     config: Option<PathBuf>,
 }
 
+// Parsed once per process: the size of `Client(Update)` does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server and the job worker
@@ -60,6 +62,9 @@ enum Command {
     /// Read the audit log of administrative actions
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The SMS-pumping guard's blocks of number ranges: list, block, unblock
+    #[command(subcommand)]
+    Guard(GuardCmd),
     /// Print the OpenAPI document
     Openapi,
     /// Send one real message through one configured provider, to try its settings
@@ -157,6 +162,21 @@ enum ClientCmd {
         /// Empty the number blocklist
         #[arg(long, conflicts_with = "blocked_numbers")]
         clear_blocked_numbers: bool,
+        /// Replace the SMS-pumping guard's safe list (repeatable), E.164: numbers it never
+        /// counts or blocks
+        #[arg(long = "safe-number")]
+        safe_numbers: Vec<String>,
+        /// Empty the safe list
+        #[arg(long, conflicts_with = "safe_numbers")]
+        clear_safe_numbers: bool,
+        /// Geo permissions of a channel (repeatable): sms:GB,US or voice:GB; `*` allows
+        /// every country, `default` gives the server's list back
+        #[arg(long = "allow-country", value_parser = parse_allow_country)]
+        allow_countries: Vec<(String, String)>,
+        /// Override a limit (repeatable), NAME=VALUE as in [limits] (docs/config.md);
+        /// VALUE `default` gives the server's back
+        #[arg(long = "limit", value_parser = parse_limit)]
+        limits: Vec<(String, String)>,
         /// POST signed events of this client's verifications to this http(s) URL (see
         /// docs/webhooks.md). The first time, a signing secret is generated and printed once
         /// (`webhook_secret` in the output); changing the URL keeps the secret
@@ -188,6 +208,40 @@ enum TemplateCmd {
         text: Option<String>,
         #[arg(long, conflicts_with = "text")]
         clear: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum GuardCmd {
+    /// List the blocks in force: client, range, country, rule, why, since, until, by
+    List {
+        /// Only this client's blocks
+        #[arg(long)]
+        client: Option<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Block a number range of a client by hand (numbers on its safe list still pass)
+    Block {
+        #[arg(long)]
+        client: String,
+        /// The range: '+' and a number's digits but its last four, e.g. +44740012
+        #[arg(long)]
+        prefix: String,
+        /// For this many hours (1 to 8760)
+        #[arg(long, default_value_t = 12)]
+        hours: u32,
+        /// Why (recorded in the block and the audit log; no phone numbers)
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a block: a prefix, or a country's region code (its unproven ranges)
+    Unblock {
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        prefix: String,
     },
 }
 
@@ -286,6 +340,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Verify(cmd) => verify(config, cmd).await,
         Command::Template(cmd) => template(config, cmd).await,
         Command::Audit(cmd) => audit(config, cmd).await,
+        Command::Guard(cmd) => guard(config, cmd).await,
         Command::SendTest {
             provider,
             to,
@@ -453,9 +508,16 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             clear_allowed_numbers,
             blocked_numbers,
             clear_blocked_numbers,
+            safe_numbers,
+            clear_safe_numbers,
+            allow_countries,
+            mut limits,
             webhook_url,
             clear_webhook,
         } => {
+            for (channel, list) in allow_countries {
+                limits.push((format!("allowed_countries_{channel}"), list));
+            }
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
             // Checked before anything is stored, so a bad URL changes nothing.
             if let Some(u) = &webhook_url {
@@ -480,6 +542,8 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                 test_mode: test_mode.map(|m| m == "on"),
                 allowed_numbers: list_change(allowed_numbers, clear_allowed_numbers),
                 blocked_numbers: list_change(blocked_numbers, clear_blocked_numbers),
+                safe_numbers: list_change(safe_numbers, clear_safe_numbers),
+                limits,
             };
             let mut c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
             let mut new_secret = None;
@@ -733,6 +797,91 @@ fn parse_product(s: &str) -> Result<Product, String> {
 
 /// A repeatable list flag: given values replace the list, `clear` empties it, neither
 /// leaves it as it is.
+/// `--allow-country sms:GB,US`.
+fn parse_allow_country(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((ch @ ("sms" | "voice"), list)) => Ok((ch.to_owned(), list.to_owned())),
+        _ => Err("expected CHANNEL:COUNTRIES, e.g. sms:GB,US or voice:GB (channel sms or voice)".into()),
+    }
+}
+
+/// `--limit NAME=VALUE`.
+fn parse_limit(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .ok_or_else(|| "expected NAME=VALUE, e.g. pump_block_hours=24".into())
+}
+
+/// `ringproof guard …`: the SMS-pumping guard's blocks (docs/security.md, "SMS pumping").
+async fn guard(config: Config, cmd: GuardCmd) -> Result<(), String> {
+    let core = startup::open_core(&config, &Hooks::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let engine = core.engine.acting_as(cli_actor());
+    let client_id = |c: &str| ClientId::parse(c).ok_or("a client id is 24 lowercase hex characters");
+    match cmd {
+        GuardCmd::List { client, json } => {
+            let client = client.as_deref().map(client_id).transpose()?;
+            let blocks = engine.guard_blocks(client.as_ref()).await.map_err(|e| e.to_string())?;
+            if blocks.is_empty() && !json {
+                println!("No blocks in force.");
+            }
+            for (id, b) in blocks {
+                if json {
+                    let line = serde_json::json!({
+                        "client_id": id.as_str(),
+                        "range": b.range,
+                        "country": b.country,
+                        "rule": b.kind.as_str(),
+                        "why": b.why,
+                        "since": b.since.to_rfc3339(),
+                        "until": b.until.to_rfc3339(),
+                        "by": b.by,
+                    });
+                    println!("{line}");
+                } else {
+                    println!(
+                        "{id}  {:<14}  {:<3}  {:<15}  {} → {}  by {}  {}",
+                        b.range,
+                        b.country,
+                        b.kind.as_str(),
+                        b.since.to_rfc3339(),
+                        b.until.to_rfc3339(),
+                        b.by,
+                        b.why
+                    );
+                }
+            }
+        }
+        GuardCmd::Block {
+            client,
+            prefix,
+            hours,
+            reason,
+        } => {
+            let id = client_id(&client)?;
+            let b = engine
+                .guard_block(&id, &prefix, hours, reason.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "Blocked {} ({}) for client {id} until {}.",
+                b.range,
+                b.country,
+                b.until.to_rfc3339()
+            );
+        }
+        GuardCmd::Unblock { client, prefix } => {
+            let id = client_id(&client)?;
+            match engine.guard_unblock(&id, &prefix).await.map_err(|e| e.to_string())? {
+                Some(b) => println!("Unblocked {} ({}) for client {id}.", b.range, b.country),
+                None => return Err(format!("no block of {prefix} is in force for client {id}")),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn list_change(values: Vec<String>, clear: bool) -> Option<Vec<String>> {
     if clear {
         Some(vec![])
@@ -768,6 +917,8 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
             "test_mode": c.controls.test_mode,
             "allowed_numbers": c.controls.allowed_numbers,
             "blocked_numbers": c.controls.blocked_numbers,
+            "safe_numbers": c.controls.safe_numbers,
+            "limits": c.controls.limits,
         },
         "created_at": c.created_at.to_rfc3339(),
     })

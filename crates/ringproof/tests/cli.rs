@@ -423,7 +423,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": true, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": []})
+            "allowed_numbers": [], "blocked_numbers": [], "safe_numbers": [], "limits": {}})
     );
 
     let (ok, out, err) = ringproof(
@@ -446,7 +446,8 @@ fn client_update_sets_and_shows_the_controls() {
     );
     assert!(ok, "{err}");
     let expected = json!({"products": {"signzy-link": true, "signzy-otp": false, "idenfy-sms": true}, "test_mode": true,
-        "allowed_numbers": ["+14155550123", "+447911123456"], "blocked_numbers": ["+14155550199"]});
+        "allowed_numbers": ["+14155550123", "+447911123456"], "blocked_numbers": ["+14155550199"],
+        "safe_numbers": [], "limits": {}});
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["controls"], expected);
     assert_eq!(show(), expected);
 
@@ -472,7 +473,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}})
     );
 
     // Refused, and nothing changed: an unknown product, a bad test mode, a number that is
@@ -499,7 +500,113 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": ["+14155550100"]})
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}})
+    );
+}
+
+/// The SMS-pumping guard from the command line: the client's safe list, geo permissions
+/// and limits (`client update`), then a block by hand listed, refusing, lifted, and both
+/// in the audit log.
+#[test]
+fn guard_commands_block_list_and_unblock_and_client_update_sets_the_guard() {
+    let tmp = temp_dir("guard");
+    let data = tmp.path();
+    let id = create_client(data, "Acme");
+    let id = id.as_str();
+    let (ok, _, err) = ringproof(
+        data,
+        &[
+            "client",
+            "update",
+            id,
+            "--safe-number",
+            "+447400123456",
+            "--allow-country",
+            "sms:GB,US",
+            "--allow-country",
+            "voice:GB",
+            "--limit",
+            "pump_block_hours=24",
+        ],
+    );
+    assert!(ok, "{err}");
+    let c = show_client(data, id)["controls"].clone();
+    assert_eq!(c["safe_numbers"], json!(["+447400123456"]));
+    assert_eq!(
+        c["limits"],
+        json!({"allowed_countries_sms": ["GB", "US"], "allowed_countries_voice": ["GB"], "pump_block_hours": 24})
+    );
+    for (args, why) in [
+        (vec!["--allow-country", "fax:GB"], "CHANNEL:COUNTRIES"),
+        (vec!["--allow-country", "sms:Britain"], "not a country"),
+        (vec!["--limit", "pump_nonsense=1"], "unknown limit"),
+        (vec!["--limit", "pump_max_conversion_pct=150"], "percentages"),
+        (vec!["--safe-number", "7400123456"], "E.164"),
+    ] {
+        let mut all = vec!["client", "update", id];
+        all.extend(args);
+        let (ok, _, err) = ringproof(data, &all);
+        assert!(!ok, "{all:?}");
+        assert!(err.contains(why), "{all:?}: {err}");
+    }
+
+    let (ok, out, _) = ringproof(data, &["guard", "list"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "No blocks in force.");
+    let (ok, out, err) = ringproof(
+        data,
+        &[
+            "guard",
+            "block",
+            "--client",
+            id,
+            "--prefix",
+            "+44740099",
+            "--hours",
+            "6",
+            "--reason",
+            "fraud report",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("+44740099 (GB)"), "{out}");
+    let (ok, _, err) = ringproof(data, &["guard", "block", "--client", id, "--prefix", "+4474"]);
+    assert!(!ok && err.contains("last four"), "{err}");
+    let (ok, out, _) = ringproof(data, &["guard", "list", "--client", id, "--json"]);
+    assert!(ok);
+    let b: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (&b["client_id"], &b["range"], &b["country"], &b["rule"], &b["why"]),
+        (
+            &json!(id),
+            &json!("+44740099"),
+            &json!("GB"),
+            &json!("manual_block"),
+            &json!("fraud report")
+        )
+    );
+    assert!(b["by"].as_str().unwrap().starts_with("cli"), "{b}");
+    let (ok, out, err) = ringproof(data, &["guard", "unblock", "--client", id, "--prefix", "+44740099"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Unblocked +44740099"), "{out}");
+    let (ok, _, err) = ringproof(data, &["guard", "unblock", "--client", id, "--prefix", "+44740099"]);
+    assert!(!ok && err.contains("no block"), "{err}");
+    let (ok, out, _) = ringproof(data, &["audit", "list", "--client", id, "--json"]);
+    assert!(ok);
+    let actions: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(actions.contains(&"guard.blocked".to_owned()), "{actions:?}");
+    assert!(actions.contains(&"guard.unblocked".to_owned()), "{actions:?}");
+    assert!(
+        !out.contains("+44740099"),
+        "no number-like text in the audit log: {out}"
     );
 }
 
@@ -708,7 +815,11 @@ async fn two_serve_processes_on_one_postgres_send_each_message_once() {
         let mut cmd = Command::new(BIN);
         cmd.env("RINGPROOF_DATABASE_URL", url)
             .env("RINGPROOF_SERVER_SECRET", &server_secret)
-            .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "20");
+            .env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "20")
+            // 30 sends to one range, none approved, are what the SMS-pumping guard stops;
+            // this test is about exactly-once delivery, so the guard's rules are off.
+            .env("RINGPROOF_LIMITS__PUMP_BLOCK_HOURS", "0")
+            .env("RINGPROOF_LIMITS__PUMP_COUNTRY_BLOCK_HOURS", "0");
         let (child, base) = spawn_serve(cmd, data.path());
         (child, base, data)
     };

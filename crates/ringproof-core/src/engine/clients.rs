@@ -34,6 +34,12 @@ pub struct ClientChange {
     pub allowed_numbers: Option<Vec<String>>,
     /// Replaces the blocklist (E.164 numbers).
     pub blocked_numbers: Option<Vec<String>>,
+    /// Replaces the SMS-pumping guard's safe list (E.164 numbers).
+    pub safe_numbers: Option<Vec<String>>,
+    /// Limits to override (`NAME`, `VALUE` as in [`crate::guard::LimitOverrides::set`]:
+    /// `default` gives the server's back), geo permissions included
+    /// (`allowed_countries_sms`, `allowed_countries_voice`).
+    pub limits: Vec<(String, String)>,
 }
 
 /// Parses E.164 numbers for a client's number list.
@@ -175,6 +181,19 @@ impl Engine {
         if let Some(n) = change.blocked_numbers {
             c.controls.blocked_numbers = number_list("blocked_numbers", n)?;
         }
+        if let Some(n) = change.safe_numbers {
+            c.controls.safe_numbers = number_list("safe_numbers", n)?;
+        }
+        for (name, value) in &change.limits {
+            c.controls
+                .limits
+                .set(name, value)
+                .map_err(|m| CoreError::invalid("limits", m))?;
+        }
+        self.limits
+            .with(&c.controls.limits)
+            .check()
+            .map_err(|m| CoreError::invalid("limits", m))?;
         let p = change.policy;
         c.policy = PolicyOverrides {
             code_length: p.code_length.or(c.policy.code_length),

@@ -5,13 +5,18 @@
 
 use std::net::IpAddr;
 
+use serde_json::json;
+
+use crate::audit::AuditAction;
 use crate::client::Client;
 use crate::error::CoreError;
-use crate::guard::{self, Counters, Limits, NumberKind, Refusal, Scope};
+use crate::guard::pumping::{self, Block, BlockKind, Target};
+use crate::guard::{self, Counters, Limits, NumberKind, Refusal, Region, Scope};
 use crate::ids::ClientId;
 use crate::phone::PhoneNumber;
 use crate::ports::{CounterKey, CounterRow};
 use crate::time::Timestamp;
+use crate::workflow::Channel;
 
 use super::Engine;
 
@@ -23,7 +28,14 @@ pub(crate) struct Admitted {
     scopes: Vec<Scope>,
     at: Timestamp,
     guess: bool,
+    /// The send was counted by the pumping guard too: its prefix and country rows are
+    /// the last two keys.
+    pump: bool,
 }
+
+/// The pumping guard's rows of a number: its prefix's and its country's.
+const PREFIX: &str = "prefix";
+const COUNTRY: &str = "country";
 
 impl Engine {
     /// The limits across verifications (default [`Limits::default`]).
@@ -52,6 +64,22 @@ impl Engine {
         }
     }
 
+    fn pump_keys(&self, client: &ClientId, to: &PhoneNumber) -> [CounterKey; 2] {
+        let region = Region::of(to);
+        [
+            self.row_key(client, PREFIX, pumping::prefix_of(to.e164())),
+            self.row_key(client, COUNTRY, region.as_str()),
+        ]
+    }
+
+    fn row_key(&self, client: &ClientId, scope: &str, value: &str) -> CounterKey {
+        CounterKey {
+            client_id: client.clone(),
+            scope: scope.to_owned(),
+            key: self.keys.guard_key(scope, value),
+        }
+    }
+
     fn refused(&self, r: Refusal, to: &PhoneNumber) -> CoreError {
         let country = to.region().unwrap_or_else(|| to.country_code().to_string());
         self.metrics.guard_refused(r.rule.as_str(), &country);
@@ -65,21 +93,29 @@ impl Engine {
         client: &Client,
         to: &PhoneNumber,
         ip: Option<IpAddr>,
+        channel: Channel,
     ) -> Result<Admitted, CoreError> {
         let limits = self.limits_for(client);
-        self.admit_send_with(&limits, &client.id, to, ip, None).await
+        self.admit_send_with(&limits, client, to, ip, None, channel).await
     }
 
     /// [`Self::admit_send`] with the limits given, and the request's idempotency key, if
     /// any: repeats of one keyed request are counted once.
+    ///
+    /// The country must be allowed for `channel` (geo permissions), and the SMS-pumping
+    /// guard ([`guard::pumping`]) must admit the number's prefix and country: their rows
+    /// are read and written in the same [`crate::ports::Store::update_counters`] call as
+    /// the others, so a start costs one read-modify-write, however many rules look at it.
     pub(crate) async fn admit_send_with(
         &self,
         limits: &Limits,
-        client: &ClientId,
+        client_record: &Client,
         to: &PhoneNumber,
         ip: Option<IpAddr>,
         idempotency_key: Option<&str>,
+        channel: Channel,
     ) -> Result<Admitted, CoreError> {
+        let client = &client_record.id;
         let repeat_of = idempotency_key.map(|k| {
             let h = crate::crypto::sha256(k.as_bytes());
             u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
@@ -87,6 +123,7 @@ impl Engine {
         limits
             .allows_kind(NumberKind::of(to))
             .map_err(|r| self.refused(r, to))?;
+        limits.allows_country(channel, to).map_err(|r| self.refused(r, to))?;
         let mut scopes = vec![Scope::Number];
         let mut keys = vec![self.counter_key(client, Scope::Number, to.e164())];
         if let Some(ip) = ip
@@ -99,6 +136,13 @@ impl Engine {
             scopes.push(Scope::Client);
             keys.push(self.counter_key(client, Scope::Client, ""));
         }
+        keys.extend(self.pump_keys(client, to));
+        let region = Region::of(to);
+        let target = Target {
+            prefix: pumping::prefix_of(to.e164()),
+            country: region.as_str(),
+            safe: client_record.controls.safe_numbers.contains(to.e164()),
+        };
         let now = self.now();
         if scopes == [Scope::Number] && !limits.counts_sends(Scope::Number) && !limits.counts_guesses() {
             // Every count is switched off: nothing to read or write.
@@ -110,9 +154,23 @@ impl Engine {
             });
         }
         let mut outcome = Ok(Vec::new());
+        let mut new_block = None;
+        let n = scopes.len();
         let mut f = |rows: &mut [CounterRow]| {
             let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
-            let mut refs: Vec<(Scope, &mut Counters)> = scopes.iter().copied().zip(counters.iter_mut()).collect();
+            let (own, pump) = counters.split_at_mut(n);
+            let [prefix, country] = pump else {
+                return false;
+            };
+            let p = pumping::admit(limits, &target, prefix, country, now);
+            new_block = p.new_block;
+            if let Some(r) = p.refusal {
+                // Refused by the guard: only the attempt (and any new block) is counted.
+                outcome = Err(r);
+                store_rows(rows, &counters);
+                return true;
+            }
+            let mut refs: Vec<(Scope, &mut Counters)> = scopes.iter().copied().zip(own.iter_mut()).collect();
             outcome = guard::admit_send(limits, &mut refs, repeat_of, now);
             if outcome.is_err() {
                 return false;
@@ -121,6 +179,9 @@ impl Engine {
             true
         };
         self.store.update_counters(&keys, &mut f).await?;
+        if let Some(b) = new_block {
+            self.block_created(client, &b).await;
+        }
         for w in outcome.map_err(|r| self.refused(r, to))? {
             self.metrics.client_cap_near(client, w);
         }
@@ -129,7 +190,152 @@ impl Engine {
             scopes,
             at: now,
             guess: false,
+            pump: true,
         })
+    }
+
+    /// Records a block the guard just started: the audit log (the figures, the country;
+    /// the prefix stays in the row, for `ringproof guard list`) and the metric.
+    async fn block_created(&self, client: &ClientId, b: &Block) {
+        // The server's metrics port also logs it (core has no logger).
+        self.metrics.guard_block_created(b.kind.as_str(), &b.country);
+        let detail = block_detail(b);
+        let entry = crate::audit::AuditEntry::new(
+            self.now(),
+            crate::audit::Actor::named(&b.by),
+            AuditAction::GuardBlocked,
+            Some(client.clone()),
+            detail,
+        );
+        // Best effort: the block is in force in its row whatever happens here (a reason
+        // holding a number was refused before the block was written).
+        if let Ok(e) = entry {
+            let _ = self.store.insert_audit(&e).await;
+        }
+    }
+
+    /// Counts an approval for the pumping guard (its prefix is proven, its country
+    /// familiar), and takes back the guess admitted for it, in one read-modify-write: the
+    /// one extra write of the approval path.
+    pub(crate) async fn approved(&self, a: Admitted, client: &Client, to: &PhoneNumber) {
+        let limits = self.limits_for(client);
+        let region = Region::of(to);
+        let target = Target {
+            prefix: pumping::prefix_of(to.e164()),
+            country: region.as_str(),
+            safe: client.controls.safe_numbers.contains(to.e164()),
+        };
+        let mut keys = a.keys.clone();
+        keys.extend(self.pump_keys(&client.id, to));
+        let mut f = |rows: &mut [CounterRow]| {
+            let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
+            if let [number, prefix, country] = counters.as_mut_slice() {
+                guard::refund_guess(number, a.at);
+                pumping::approved(&limits, &target, prefix, country, a.at);
+            }
+            store_rows(rows, &counters);
+            true
+        };
+        // Best effort, as for any take-back: the approval itself stands.
+        let _ = self.store.update_counters(&keys, &mut f).await;
+    }
+
+    /// The blocks in force (of one client, or all), prefixes and countries.
+    pub async fn guard_blocks(&self, client: Option<&ClientId>) -> Result<Vec<(ClientId, Block)>, CoreError> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for scope in [PREFIX, COUNTRY] {
+            for (id, row) in self.store.list_counters(client, scope, now).await? {
+                if let Some(b) = Counters::decode(&row.state).block()
+                    && b.active_at(now)
+                {
+                    out.push((id, b.clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.0.as_str(), a.1.since).cmp(&(b.0.as_str(), b.1.since)));
+        Ok(out)
+    }
+
+    /// Blocks a prefix (`+` and the digits of a number but its last four) of a client by
+    /// hand for `hours`, as this engine's actor. Numbers on the client's safe list are
+    /// still served.
+    pub async fn guard_block(
+        &self,
+        client: &ClientId,
+        prefix: &str,
+        hours: u32,
+        reason: Option<&str>,
+    ) -> Result<Block, CoreError> {
+        if self.store.client_by_id(client).await?.is_none() {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        if !(1..=24 * 365).contains(&hours) {
+            return Err(CoreError::invalid("hours", "must be 1 to 8760"));
+        }
+        let country = prefix_country(prefix)?;
+        let reason = reason
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .unwrap_or("blocked by hand");
+        if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            return Err(CoreError::invalid("reason", "must be at most 200 printable characters"));
+        }
+        // The reason goes to the audit log: refused there (a number in it), refused here.
+        self.audit_entry(AuditAction::GuardBlocked, Some(client), json!({ "why": reason }))?;
+        let now = self.now();
+        let block = Block {
+            kind: BlockKind::Manual,
+            range: prefix.to_owned(),
+            country: country.as_str().to_owned(),
+            why: reason.to_owned(),
+            since: now,
+            until: Timestamp(now.millis() + i64::from(hours) * 3_600_000),
+            by: self.actor.as_str().to_owned(),
+            refused: Default::default(),
+        };
+        let keys = [self.row_key(client, PREFIX, prefix)];
+        let mut f = |rows: &mut [CounterRow]| {
+            let mut c = Counters::decode(&rows[0].state);
+            c.set_block(Some(block.clone()));
+            store_rows(rows, std::slice::from_ref(&c));
+            true
+        };
+        self.store.update_counters(&keys, &mut f).await?;
+        self.block_created(client, &block).await;
+        Ok(block)
+    }
+
+    /// Lifts the block of a prefix (or, given a region code, of a country's unproven
+    /// ranges). Returns the block lifted, if there was one in force; its send counts are
+    /// forgotten, so the rule starts afresh.
+    pub async fn guard_unblock(&self, client: &ClientId, range: &str) -> Result<Option<Block>, CoreError> {
+        let key = match Region::new(range) {
+            Some(r) => self.row_key(client, COUNTRY, r.as_str()),
+            None => {
+                prefix_country(range)?;
+                self.row_key(client, PREFIX, range)
+            }
+        };
+        let now = self.now();
+        let mut lifted = None;
+        let mut f = |rows: &mut [CounterRow]| {
+            let mut c = Counters::decode(&rows[0].state);
+            lifted = c.block().filter(|b| b.active_at(now)).cloned();
+            if lifted.is_none() {
+                return false;
+            }
+            c.set_block(None);
+            store_rows(rows, std::slice::from_ref(&c));
+            true
+        };
+        self.store.update_counters(std::slice::from_ref(&key), &mut f).await?;
+        if let Some(b) = &lifted {
+            let mut detail = block_detail(b);
+            detail["lifted_by"] = json!(self.actor.as_str());
+            self.audit(AuditAction::GuardUnblocked, Some(client), detail).await?;
+        }
+        Ok(lifted)
     }
 
     /// Admits one guess at a code sent to `to`, before it is evaluated; or refuses it
@@ -163,6 +369,7 @@ impl Engine {
             scopes: vec![Scope::Number],
             at: now,
             guess: true,
+            pump: false,
         })
     }
 
@@ -171,6 +378,11 @@ impl Engine {
     pub(crate) async fn take_back(&self, a: Admitted) {
         let mut f = |rows: &mut [CounterRow]| {
             let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
+            if a.pump
+                && let [.., prefix, country] = counters.as_mut_slice()
+            {
+                pumping::refund(prefix, country, a.at);
+            }
             for (scope, c) in a.scopes.iter().zip(counters.iter_mut()) {
                 if a.guess {
                     guard::refund_guess(c, a.at);
@@ -183,6 +395,39 @@ impl Engine {
         };
         let _ = self.store.update_counters(&a.keys, &mut f).await;
     }
+}
+
+/// The audit detail of a block: rule, country, why, until; not the prefix (the audit
+/// log refuses anything that looks like a number; `ringproof guard list` shows it).
+fn block_detail(b: &Block) -> serde_json::Value {
+    json!({
+        "rule": b.kind.as_str(),
+        "country": b.country,
+        "why": b.why,
+        "since": b.since.to_rfc3339(),
+        "until": b.until.to_rfc3339(),
+        "prefix_digits": b.range.len().saturating_sub(1),
+    })
+}
+
+/// The country of a prefix given by hand: `+` and digits such that appending four digits
+/// makes a valid number (so the prefix is a number's all but last four digits).
+fn prefix_country(prefix: &str) -> Result<Region, CoreError> {
+    let digits = prefix.strip_prefix('+').unwrap_or("");
+    let bad = || {
+        CoreError::invalid(
+            "prefix",
+            "must be '+' and the digits of a number but its last four (e.g. +44740012 for +447400123456)",
+        )
+    };
+    if !(3..=11).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    ["0000", "1234", "5678", "9999", "0001"]
+        .iter()
+        .find_map(|tail| PhoneNumber::parse_e164(&format!("{prefix}{tail}")).ok())
+        .map(|n| Region::of(&n))
+        .ok_or_else(bad)
 }
 
 fn store_rows(rows: &mut [CounterRow], counters: &[Counters]) {

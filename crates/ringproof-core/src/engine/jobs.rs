@@ -168,7 +168,12 @@ impl Engine {
         if let (Some(c), Some(v)) = (&client, &before)
             && v.would_run_step(index, self.now())
         {
-            match self.admit_send(c, &v.to, None).await {
+            let channel = v
+                .workflow
+                .steps()
+                .get(usize::from(index))
+                .map_or(Channel::Sms, |s| s.channel);
+            match self.admit_send(c, &v.to, None, channel).await {
                 Ok(a) => admitted = Some(a),
                 Err(CoreError::Limited(r)) => refusal = Some(r),
                 Err(e) => return Err(e),

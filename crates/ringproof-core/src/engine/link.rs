@@ -202,7 +202,7 @@ impl Engine {
         if !found.line.can_receive_links() {
             return Err(LinkError::LineNotSupported(found.line));
         }
-        self.admit_send(client, &req.to, req.source_ip).await?;
+        self.admit_send(client, &req.to, req.source_ip, Channel::Sms).await?;
         let now = self.now();
         let (session, token) = LinkSession::create(
             NewLink {

@@ -84,7 +84,7 @@ impl Engine {
         // A stored template was checked when it was set; a bad one is treated as missing.
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
         self.ensure_upstream(&to, Channel::Sms)?;
-        self.admit_send(client, &to, None).await?;
+        self.admit_send(client, &to, None, Channel::Sms).await?;
         let now = self.now();
         let policy = self.defaults().with(&client.policy);
         let (v, fx) = Verification::start(

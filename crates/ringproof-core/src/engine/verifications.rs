@@ -110,7 +110,7 @@ impl Engine {
         // counted (a send; later steps are counted when they run).
         let limits = self.limits_for(client);
         let key = idem.as_ref().map(|i| i.key.as_str());
-        self.admit_send_with(&limits, &client.id, &to, req.end_user_ip, key)
+        self.admit_send_with(&limits, client, &to, req.end_user_ip, key, workflow.first_channel())
             .await?;
         let (v, fx) = Verification::start(
             StartParams {
@@ -289,8 +289,11 @@ impl Engine {
             .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
             .await;
         let wrong = matches!(&result, Ok((o, v)) if !o.valid && v.wrong_checks > before.wrong_checks);
-        if !wrong {
-            self.take_back(admitted).await;
+        match &result {
+            // An approval: a conversion for the SMS-pumping guard.
+            Ok((o, _)) if o.valid => self.approved(admitted, client, &before.to).await,
+            _ if !wrong => self.take_back(admitted).await,
+            _ => {}
         }
         result
     }
@@ -298,6 +301,25 @@ impl Engine {
     pub async fn cancel(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {
         let now = self.now();
         Ok(self.transition(client, id, |v, fx| v.cancel(now, fx)).await?.1)
+    }
+
+    /// Records in the verification's events that a limit refused a send to it (best
+    /// effort: the refusal itself is what the caller gets).
+    async fn record_refused_send(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        channel: Channel,
+        r: crate::guard::Refusal,
+    ) {
+        let now = self.now();
+        let why = format!("refused by the {} limit", r.rule.as_str());
+        let _ = self
+            .transition(client, id, |v, fx| {
+                v.record_refused_send(channel, &why, now, fx);
+                Ok(())
+            })
+            .await;
     }
 
     pub async fn resend(
@@ -311,7 +333,16 @@ impl Engine {
             .get_verification(&client.id, id)
             .await?
             .ok_or(CoreError::NotFound)?;
-        let admitted = self.admit_send(client, &current.to, None).await?;
+        let resend_channel = channel.unwrap_or_else(|| current.workflow.first_channel());
+        let admitted = match self.admit_send(client, &current.to, None, resend_channel).await {
+            Ok(a) => a,
+            Err(CoreError::Limited(r)) => {
+                // Refused by a limit: recorded in the verification's history too.
+                self.record_refused_send(&client.id, id, resend_channel, r).await;
+                return Err(CoreError::Limited(r));
+            }
+            Err(e) => return Err(e),
+        };
         let now = self.now();
         let template = client.templates.get("sms").map(String::as_str);
         let (keys, codes) = (&self.keys, self.codes.as_ref());

@@ -25,14 +25,18 @@
 //! Every limit is configurable server-wide (`[limits]`) and per client (its controls'
 //! `limits`); 0 switches a count off.
 
+pub mod geo;
 pub mod number_kind;
+pub mod pumping;
 pub mod window;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use geo::Region;
 pub use number_kind::NumberKind;
+pub use pumping::{Block, BlockKind};
 use window::Window;
 
 use crate::time::Timestamp;
@@ -62,6 +66,32 @@ pub struct Limits {
     /// Number kinds that may receive SMS and calls although the plan says they are not
     /// personal lines (by default none: every kind of [`NumberKind`] is refused).
     pub allowed_number_kinds: Vec<NumberKind>,
+    /// Countries (ISO region codes; `*` for all) SMS may go to. Default all.
+    pub allowed_countries_sms: Vec<String>,
+    /// Countries calls may go to (calls cost more: restrict them separately). Default all.
+    pub allowed_countries_voice: Vec<String>,
+    /// SMS pumping ([`pumping`]): how long a prefix is blocked, in hours (0: the prefix
+    /// rule is off).
+    pub pump_block_hours: u32,
+    /// How long a country's unproven ranges are suspended, in hours (0: that rule is off).
+    pub pump_country_block_hours: u32,
+    /// Unconverted sends to one prefix that block it, in any 10 minutes …
+    pub pump_prefix_unconverted_10m: u32,
+    /// … in any hour …
+    pub pump_prefix_unconverted_1h: u32,
+    /// … in any 24 hours.
+    pub pump_prefix_unconverted_24h: u32,
+    /// Unconverted sends to a country's unproven ranges that suspend them, in any hour …
+    pub pump_country_unconverted_1h: u32,
+    /// … in any 24 hours.
+    pub pump_country_unconverted_24h: u32,
+    /// The rules fire only while the approved share of the window is below this (percent).
+    pub pump_max_conversion_pct: u32,
+    /// In a country without an approval in `pump_familiar_days`, the thresholds are this
+    /// percent of the above (stricter).
+    pub pump_new_country_pct: u32,
+    /// How long an approval makes its prefix proven and its country familiar, in days.
+    pub pump_familiar_days: u32,
 }
 
 impl Default for Limits {
@@ -75,6 +105,18 @@ impl Default for Limits {
             client_sends_per_minute: 0,
             client_sends_per_day: 0,
             allowed_number_kinds: Vec::new(),
+            allowed_countries_sms: vec!["*".to_owned()],
+            allowed_countries_voice: vec!["*".to_owned()],
+            pump_block_hours: 12,
+            pump_country_block_hours: 1,
+            pump_prefix_unconverted_10m: 15,
+            pump_prefix_unconverted_1h: 20,
+            pump_prefix_unconverted_24h: 30,
+            pump_country_unconverted_1h: 20,
+            pump_country_unconverted_24h: 40,
+            pump_max_conversion_pct: 30,
+            pump_new_country_pct: 75,
+            pump_familiar_days: 30,
         }
     }
 }
@@ -99,6 +141,30 @@ pub struct LimitOverrides {
     pub client_sends_per_day: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_number_kinds: Option<Vec<NumberKind>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_countries_sms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_countries_voice: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_block_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_country_block_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_prefix_unconverted_10m: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_prefix_unconverted_1h: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_prefix_unconverted_24h: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_country_unconverted_1h: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_country_unconverted_24h: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_max_conversion_pct: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_new_country_pct: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pump_familiar_days: Option<u32>,
 }
 
 impl LimitOverrides {
@@ -118,6 +184,19 @@ impl LimitOverrides {
             self.allowed_number_kinds = Some(kinds);
             return Ok(());
         }
+        if let Some(channel) = name.strip_prefix("allowed_countries_") {
+            let slot = match channel {
+                "sms" => &mut self.allowed_countries_sms,
+                "voice" => &mut self.allowed_countries_voice,
+                _ => return Err(format!("unknown limit {name:?}")),
+            };
+            *slot = if value == "default" {
+                None
+            } else {
+                Some(geo::parse_list(value)?)
+            };
+            return Ok(());
+        }
         let n = if value == "default" {
             None
         } else {
@@ -135,6 +214,16 @@ impl LimitOverrides {
             "ip_sends_per_hour" => &mut self.ip_sends_per_hour,
             "client_sends_per_minute" => &mut self.client_sends_per_minute,
             "client_sends_per_day" => &mut self.client_sends_per_day,
+            "pump_block_hours" => &mut self.pump_block_hours,
+            "pump_country_block_hours" => &mut self.pump_country_block_hours,
+            "pump_prefix_unconverted_10m" => &mut self.pump_prefix_unconverted_10m,
+            "pump_prefix_unconverted_1h" => &mut self.pump_prefix_unconverted_1h,
+            "pump_prefix_unconverted_24h" => &mut self.pump_prefix_unconverted_24h,
+            "pump_country_unconverted_1h" => &mut self.pump_country_unconverted_1h,
+            "pump_country_unconverted_24h" => &mut self.pump_country_unconverted_24h,
+            "pump_max_conversion_pct" => &mut self.pump_max_conversion_pct,
+            "pump_new_country_pct" => &mut self.pump_new_country_pct,
+            "pump_familiar_days" => &mut self.pump_familiar_days,
             _ => return Err(format!("unknown limit {name:?}")),
         };
         *slot = n;
@@ -156,6 +245,32 @@ impl Limits {
                 .allowed_number_kinds
                 .clone()
                 .unwrap_or_else(|| self.allowed_number_kinds.clone()),
+            allowed_countries_sms: o
+                .allowed_countries_sms
+                .clone()
+                .unwrap_or_else(|| self.allowed_countries_sms.clone()),
+            allowed_countries_voice: o
+                .allowed_countries_voice
+                .clone()
+                .unwrap_or_else(|| self.allowed_countries_voice.clone()),
+            pump_block_hours: o.pump_block_hours.unwrap_or(self.pump_block_hours),
+            pump_country_block_hours: o.pump_country_block_hours.unwrap_or(self.pump_country_block_hours),
+            pump_prefix_unconverted_10m: o
+                .pump_prefix_unconverted_10m
+                .unwrap_or(self.pump_prefix_unconverted_10m),
+            pump_prefix_unconverted_1h: o.pump_prefix_unconverted_1h.unwrap_or(self.pump_prefix_unconverted_1h),
+            pump_prefix_unconverted_24h: o
+                .pump_prefix_unconverted_24h
+                .unwrap_or(self.pump_prefix_unconverted_24h),
+            pump_country_unconverted_1h: o
+                .pump_country_unconverted_1h
+                .unwrap_or(self.pump_country_unconverted_1h),
+            pump_country_unconverted_24h: o
+                .pump_country_unconverted_24h
+                .unwrap_or(self.pump_country_unconverted_24h),
+            pump_max_conversion_pct: o.pump_max_conversion_pct.unwrap_or(self.pump_max_conversion_pct),
+            pump_new_country_pct: o.pump_new_country_pct.unwrap_or(self.pump_new_country_pct),
+            pump_familiar_days: o.pump_familiar_days.unwrap_or(self.pump_familiar_days),
         }
     }
 
@@ -253,6 +368,10 @@ pub enum Rule {
     IpSends,
     ClientSends,
     NumberKind(NumberKind),
+    /// The destination's range is blocked (SMS pumping, or by hand).
+    Pumping(BlockKind),
+    /// The client may not send on this channel to this country (geo permissions).
+    CountryNotAllowed(Region, crate::workflow::Channel),
 }
 
 impl Rule {
@@ -263,6 +382,8 @@ impl Rule {
             Rule::IpSends => "ip_sends",
             Rule::ClientSends => "client_sends",
             Rule::NumberKind(_) => "number_kind",
+            Rule::Pumping(k) => k.as_str(),
+            Rule::CountryNotAllowed(..) => "country_not_allowed",
         }
     }
 
@@ -272,12 +393,18 @@ impl Rule {
             Rule::GuessBudget => "guess_budget_exhausted",
             Rule::NumberSends | Rule::IpSends | Rule::ClientSends => "rate_limited",
             Rule::NumberKind(_) => "destination_blocked",
+            Rule::Pumping(_) => "prefix_blocked",
+            Rule::CountryNotAllowed(..) => "country_not_allowed",
         }
     }
 
-    /// Whether waiting helps (a rate) or not (a kind of number).
+    /// Whether this is a rate (429) or a refusal of the destination (403: a kind of
+    /// number, a country, a blocked range; a block still says when it ends).
     pub fn is_rate(self) -> bool {
-        !matches!(self, Rule::NumberKind(_))
+        !matches!(
+            self,
+            Rule::NumberKind(_) | Rule::Pumping(_) | Rule::CountryNotAllowed(..)
+        )
     }
 }
 
@@ -309,6 +436,15 @@ impl Refusal {
             Rule::IpSends => format!("too many messages for this end user's IP address{wait}"),
             Rule::ClientSends => format!("this client's sending limit is reached{wait}"),
             Rule::NumberKind(k) => format!("{} numbers cannot receive verifications", k.describe()),
+            Rule::Pumping(_) => format!("messages to this number range are suspended (suspected SMS pumping){wait}"),
+            Rule::CountryNotAllowed(region, channel) => format!(
+                "{} to {} is not allowed for this client",
+                match channel {
+                    crate::workflow::Channel::Sms => "SMS",
+                    crate::workflow::Channel::Voice => "a call",
+                },
+                region.as_str()
+            ),
         }
     }
 
@@ -331,6 +467,9 @@ pub struct Counters {
     w: BTreeMap<String, Window>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     k: Vec<(u64, i64)>,
+    /// Prefix and country rows: the pumping guard's approvals and block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<pumping::PumpState>,
 }
 
 /// Idempotency keys remembered per number (the newest): more requests than this with
@@ -351,9 +490,11 @@ impl Counters {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// When the row can be forgotten: a day after its newest event (no window is longer).
+    /// When the row can be forgotten: a day after its newest event (no window is longer),
+    /// or later for what the pumping guard remembers (approvals, a block).
     pub fn expires_at(&self) -> Timestamp {
-        Timestamp(self.w.values().filter_map(Window::last_end).max().unwrap_or(0) + DAY_MS)
+        let windows = self.w.values().filter_map(Window::last_end).max().unwrap_or(0) + DAY_MS;
+        Timestamp(windows.max(self.p.as_ref().map_or(0, |p| p.keep_until.millis())))
     }
 
     /// The wait until `rates` have room for one more event, if any lacks it.

@@ -213,7 +213,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 201, description = "Created", body = VerificationResponse),
         (status = 400, description = "Invalid request (phone number, workflow, fields)", body = ErrorResponse),
         (status = 401, description = "Missing or wrong credentials", body = ErrorResponse),
-        (status = 403, description = "`destination_blocked` (the client's blocklist, or a premium-rate, shared-cost, satellite or other non-personal number) or `number_not_allowed` (test mode, not on the allowlist)", body = ErrorResponse),
+        (status = 403, description = "`destination_blocked` (the client's blocklist, or a premium-rate, shared-cost, satellite or other non-personal number), `number_not_allowed` (test mode, not on the allowlist), `country_not_allowed` (the client's geo permissions for the first step's channel; the message names the country) or `prefix_blocked` (the number's range is blocked by the SMS-pumping guard or by hand; Retry-After says when the block ends)", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorResponse),
@@ -431,9 +431,10 @@ pub struct ResendRequest {
         (status = 400, description = "The body is not valid JSON or names an unknown channel or field", body = ErrorResponse),
         (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse),
+        (status = 403, description = "`country_not_allowed` (geo permissions for the resend's channel) or `prefix_blocked` (the number's range is blocked; Retry-After says until when); recorded as a `send_refused` event", body = ErrorResponse),
         (status = 409, description = "Not pending any more", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
-        (status = 429, description = "Inside the cooldown (see Retry-After), all sends used, or a limit across verifications (`rate_limited`, `guess_budget_exhausted`); or `too_many_failures`: too many failed credentials from this address or for this key (see Retry-After)", body = ErrorResponse),
+        (status = 429, description = "Inside the cooldown (see Retry-After), all sends used, or a limit across verifications (`rate_limited`, `guess_budget_exhausted`; recorded as a `send_refused` event); or `too_many_failures`: too many failed credentials from this address or for this key (see Retry-After)", body = ErrorResponse),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -464,7 +465,7 @@ async fn resend_verification(
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventView {
-    /// `created`, `send_queued`, `sent`, `delivered`, `delivery_failed`, `step_skipped`,
+    /// `created`, `send_queued`, `sent`, `delivered`, `delivery_failed`, `step_skipped`, `send_refused`,
     /// `check_wrong`, `check_no_live_code`, `approved`, `max_attempts_reached`, `canceled`,
     /// `expired`, `failed`, …
     pub kind: String,

@@ -21,6 +21,7 @@ const SLOTS: u32 = 4;
 on_both_stores!(a_flood_of_one_client_does_not_hold_up_another, flood_then_one);
 
 async fn flood_then_one(app: TestApp) {
+    app.without_pumping_guard().await;
     let b = app.other_client_auth().await;
     // A's flood, queued while no worker runs, each number in a prefix of its own.
     for i in 0..FLOOD {

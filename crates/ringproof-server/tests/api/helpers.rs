@@ -371,6 +371,20 @@ impl TestApp {
         self.engine.update_client(&self.demo_id(), change).await.unwrap();
     }
 
+    /// Switches the SMS-pumping guard's rules off for the demo client, for tests of other
+    /// things that send many codes nobody checks to one range or country (a flood of one
+    /// number, a spend cap, fairness): that traffic is what the guard stops.
+    pub async fn without_pumping_guard(&self) {
+        self.update_client(ClientChange {
+            limits: vec![
+                ("pump_block_hours".into(), "0".into()),
+                ("pump_country_block_hours".into(), "0".into()),
+            ],
+            ..Default::default()
+        })
+        .await;
+    }
+
     /// The job queue's counts at the clock's time.
     pub async fn job_stats(&self) -> JobStats {
         self.engine.store().job_stats(self.engine.now()).await.unwrap()

@@ -20,6 +20,8 @@ mod ops;
 #[path = "../../../ringproof-store/tests/support/pg.rs"]
 mod pg;
 mod providers;
+mod pumping;
+mod pumping_simulation;
 mod receipts;
 mod retention;
 mod sandbox_audio;

@@ -38,9 +38,12 @@ fn rich_client(name: &str, at: Timestamp) -> Client {
         test_mode: true,
         allowed_numbers: BTreeSet::from(["+14155550123".into(), "+447911123456".into()]),
         blocked_numbers: BTreeSet::from(["+14155550199".into()]),
+        safe_numbers: BTreeSet::from(["+14155550177".into()]),
         limits: ringproof_core::guard::LimitOverrides {
             guesses_per_day: Some(5),
             allowed_number_kinds: Some(vec![ringproof_core::guard::NumberKind::SharedCost]),
+            allowed_countries_voice: Some(vec!["GB".into()]),
+            pump_block_hours: Some(24),
             ..Default::default()
         },
     };
@@ -139,6 +142,7 @@ async fn update_settings(store: Arc<dyn Store>) {
         test_mode: false,
         allowed_numbers: BTreeSet::new(),
         blocked_numbers: BTreeSet::from(["+14155550100".into(), "+14155550101".into()]),
+        safe_numbers: BTreeSet::new(),
         limits: ringproof_core::guard::LimitOverrides::default(),
     };
     assert_ne!(changed.controls, original.controls);

@@ -16,7 +16,8 @@ conformance!(
     store: rows_start_empty_and_are_written_only_when_asked,
     several_rows_change_together_and_are_scoped,
     concurrent_steps_on_one_row_are_serialised,
-    purge_drops_expired_counter_rows
+    purge_drops_expired_counter_rows,
+    rows_of_a_scope_are_listed_per_client_until_they_expire
 );
 
 fn key(client: &ClientId, scope: &str, byte: u8) -> CounterKey {
@@ -162,4 +163,47 @@ async fn purge_drops_expired_counter_rows(store: Arc<dyn Store>) {
         vec![CounterRow::default()]
     );
     assert_eq!(read(&store, std::slice::from_ref(&live)).await[0].state, b"x".to_vec());
+}
+
+async fn write(store: &Arc<dyn Store>, k: &CounterKey, state: &[u8], expires_at: Timestamp) {
+    store
+        .update_counters(std::slice::from_ref(k), &mut |rows| {
+            rows[0] = CounterRow {
+                state: state.to_vec(),
+                expires_at,
+            };
+            true
+        })
+        .await
+        .unwrap();
+}
+
+/// `Store::list_counters`: the rows of one scope, of one client or of all, without the
+/// expired ones (the SMS-pumping guard lists its blocks from them).
+async fn rows_of_a_scope_are_listed_per_client_until_they_expire(store: Arc<dyn Store>) {
+    let (a, b) = (client(&store).await, client(&store).await);
+    let later = Timestamp(NOW.millis() + 3_600_000);
+    write(&store, &key(&a.id, "prefix", 1), b"a1", later).await;
+    write(&store, &key(&a.id, "prefix", 2), b"a2", later).await;
+    write(&store, &key(&a.id, "country", 1), b"ac", later).await;
+    write(&store, &key(&b.id, "prefix", 1), b"b1", later).await;
+    write(&store, &key(&b.id, "prefix", 3), b"gone", NOW).await;
+    let states = |rows: Vec<(ClientId, CounterRow)>| {
+        let mut v: Vec<(String, Vec<u8>)> = rows.into_iter().map(|(c, r)| (c.to_string(), r.state)).collect();
+        v.sort();
+        v
+    };
+    let mine = states(store.list_counters(Some(&a.id), "prefix", NOW).await.unwrap());
+    assert_eq!(
+        mine,
+        vec![(a.id.to_string(), b"a1".to_vec()), (a.id.to_string(), b"a2".to_vec())]
+    );
+    let all = states(store.list_counters(None, "prefix", NOW).await.unwrap());
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.contains(&(b.id.to_string(), b"b1".to_vec())));
+    let countries = store.list_counters(None, "country", NOW).await.unwrap();
+    assert_eq!(countries.len(), 1);
+    assert_eq!(countries[0].1.expires_at, later);
+    // Past their expiry, none.
+    assert!(store.list_counters(None, "prefix", later).await.unwrap().is_empty());
 }

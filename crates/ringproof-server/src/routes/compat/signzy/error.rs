@@ -12,7 +12,7 @@ use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
 use ringproof_core::engine::link::LinkError;
 use ringproof_core::engine::number_otp::OtpError;
-use ringproof_core::guard::Refusal;
+use ringproof_core::guard::{Refusal, Rule};
 use ringproof_core::link_session::ClickError;
 use ringproof_core::sessions::LoginError;
 use serde::Serialize;
@@ -93,6 +93,9 @@ pub enum SignzyError {
         message: String,
         retry_after_s: u64,
     },
+    /// The client may not send to the number's country (its geo permissions): a 403 in
+    /// the envelope naming the country (ringproof's own message: the seed has none).
+    CountryNotAllowed(String),
     /// The store is unavailable or overloaded.
     Unavailable,
     /// send-otp / send-instant-link: the delivery provider reports that nothing can be
@@ -320,6 +323,7 @@ impl SignzyError {
             SignzyError::RateLimited { message, .. } => {
                 envelope(message.clone(), 429, "rate limit", "too many requests")
             }
+            SignzyError::CountryNotAllowed(message) => envelope(message.clone(), 403, "error", "forbidden"),
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
             SignzyError::UpstreamDown => envelope("Upstream down", 409, "error", "conflict"),
             SignzyError::RequestTimeout => envelope("Request timeout", 408, "error", "conflict"),
@@ -363,12 +367,16 @@ impl From<CoreError> for SignzyError {
 
 impl From<Refusal> for SignzyError {
     fn from(r: Refusal) -> Self {
+        if let Rule::CountryNotAllowed(..) = r.rule {
+            return SignzyError::CountryNotAllowed(r.sentence());
+        }
         match r.retry_after_s {
             Some(retry_after_s) if r.rule.is_rate() => SignzyError::RateLimited {
                 message: r.sentence(),
                 retry_after_s,
             },
-            // A kind of number that receives nothing reads as the seed's blocked number.
+            // A kind of number that receives nothing, or a range blocked against SMS
+            // pumping, reads as the seed's blocked number.
             _ => SignzyError::BlockedNumber,
         }
     }
