@@ -330,6 +330,18 @@ pub(crate) fn login_failures(row: &impl DbRow) -> Result<LoginFailures, StoreErr
     })
 }
 
+/// A limit counter row's key (`client_id`, `scope`, `key_hash`).
+pub(crate) fn counter_key(row: &impl DbRow) -> Result<ringproof_core::ports::CounterKey, StoreError> {
+    let hash: Vec<u8> = col(row, "key_hash")?;
+    Ok(ringproof_core::ports::CounterKey {
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        scope: col(row, "scope")?,
+        key: hash
+            .try_into()
+            .map_err(|_| corrupt("column key_hash is not 32 bytes"))?,
+    })
+}
+
 /// A limit counter row (`state`, `expires_at`).
 pub(crate) fn counter_row(row: &impl DbRow) -> Result<ringproof_core::ports::CounterRow, StoreError> {
     Ok(ringproof_core::ports::CounterRow {

@@ -308,11 +308,6 @@ impl Limits {
         !self.rates(scope, Event::Send).is_empty()
     }
 
-    /// Whether wrong codes are counted at all (a guess budget is set).
-    pub fn counts_guesses(&self) -> bool {
-        !self.rates(Scope::Number, Event::Guess).is_empty()
-    }
-
     /// Whether a number of this kind may receive anything.
     pub fn allows_kind(&self, kind: Option<NumberKind>) -> Result<(), Refusal> {
         match kind {

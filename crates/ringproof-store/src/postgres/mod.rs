@@ -333,36 +333,43 @@ impl Backend for PgStore {
         let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
         let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
         let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        let q = sqlx::query(
-            "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
-             SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
-             ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
-        )
-        .bind(&clients)
-        .bind(&scopes)
-        .bind(&hashes);
-        tx.execute(OP, q).await?;
-        let q = sqlx::query(
-            "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
-             WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
-             ORDER BY client_id, scope, key_hash FOR UPDATE",
-        )
-        .bind(&clients)
-        .bind(&scopes)
-        .bind(&hashes);
-        let found = tx.fetch_all(OP, q).await?;
+        // A row can vanish between the insert and the lock: the purge deletes expired rows
+        // (one that held no count expires at once), and a step that inserted a row and then
+        // declined to write rolls it back. Then it is inserted again; the second round
+        // holds every row, barring another such race.
+        let mut found = Vec::new();
+        for _ in 0..3 {
+            let q = sqlx::query(
+                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
+                 SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
+                 ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
+            )
+            .bind(&clients)
+            .bind(&scopes)
+            .bind(&hashes);
+            tx.execute(OP, q).await?;
+            let q = sqlx::query(
+                "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+                 WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
+                 ORDER BY client_id, scope, key_hash FOR UPDATE",
+            )
+            .bind(&clients)
+            .bind(&scopes)
+            .bind(&hashes);
+            found = tx
+                .all(OP, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
+                .await?;
+            if found.len() == order.len() {
+                break;
+            }
+        }
         let mut rows = Vec::with_capacity(keys.len());
         for k in keys {
-            let row = found
+            let (_, row) = found
                 .iter()
-                .find(|r| {
-                    r.try_get::<&str, _>("client_id")
-                        .is_ok_and(|c| c == k.client_id.as_str())
-                        && r.try_get::<&str, _>("scope").is_ok_and(|s| s == k.scope)
-                        && r.try_get::<&[u8], _>("key_hash").is_ok_and(|h| h == k.key.as_slice())
-                })
-                .ok_or_else(|| StoreError::Corrupt("a counter row vanished under its lock".into()))?;
-            rows.push(codec::counter_row(row)?);
+                .find(|(fk, _)| fk == k)
+                .ok_or_else(|| StoreError::Unavailable("a counter row was deleted under every retry".into()))?;
+            rows.push(row.clone());
         }
         if !f(&mut rows) {
             // Also drops the empty rows this call inserted.

@@ -405,17 +405,34 @@ impl Backend for SqliteStore {
         const OP: &str = "update counters";
         // The single writer is the lock: nothing else writes between the reads and the
         // write-back, which is one batch in one transaction.
-        let mut w = self.writer.lock().await?;
-        let mut rows: Vec<CounterRow> = Vec::with_capacity(keys.len());
+        // One read of every row (a round trip to the writer thread is the cost that counts
+        // here: every write of the server queues behind it).
+        let values = vec!["(?, ?, ?)"; keys.len()].join(", ");
+        let sql = format!(
+            "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+             WHERE (client_id, scope, key_hash) IN (VALUES {values})"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for k in keys {
-            let q = sqlx::query(
-                "SELECT state, expires_at FROM guard_counters WHERE client_id = $1 AND scope = $2 AND key_hash = $3",
-            )
-            .bind(k.client_id.as_str())
-            .bind(k.scope.as_str())
-            .bind(k.key.as_slice());
-            rows.push(w.optional(OP, q, codec::counter_row).await?.unwrap_or_default());
+            q = q
+                .bind(k.client_id.as_str().to_owned())
+                .bind(k.scope.clone())
+                .bind(k.key.to_vec());
         }
+        let mut w = self.writer.lock().await?;
+        let found = w
+            .all(OP, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
+            .await?;
+        let mut rows: Vec<CounterRow> = keys
+            .iter()
+            .map(|k| {
+                found
+                    .iter()
+                    .find(|(fk, _)| fk == k)
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
         if !f(&mut rows) {
             return Ok(());
         }
