@@ -387,11 +387,13 @@ impl Verification {
 
     /// Sends a fresh code (the previous one stops working) on `channel`, or the first
     /// step's channel. Refused inside the cooldown or once all sends are used.
-    pub fn resend(&mut self, channel: Option<Channel>, ctx: &Ctx<'_>, fx: &mut Effects) -> Result<(), CoreError> {
-        let now = ctx.now;
-        self.refresh(now, fx);
-        if self.status != Status::Pending {
-            return Err(CoreError::NotPending { status: self.status });
+    /// Whether a resend at `now` would be accepted: pending, sends left, past the cooldown;
+    /// else the error it is refused with. (Asked before a resend is admitted by the limits
+    /// across verifications, so a refused resend counts nowhere.)
+    pub fn may_resend(&self, now: Timestamp) -> Result<(), CoreError> {
+        let status = self.status_at(now);
+        if status != Status::Pending {
+            return Err(CoreError::NotPending { status });
         }
         if self.sends >= self.policy.max_sends {
             return Err(CoreError::MaxSendsReached);
@@ -402,6 +404,13 @@ impl Verification {
                 retry_after_s: now.secs_until_ceil(allowed_at),
             });
         }
+        Ok(())
+    }
+
+    pub fn resend(&mut self, channel: Option<Channel>, ctx: &Ctx<'_>, fx: &mut Effects) -> Result<(), CoreError> {
+        let now = ctx.now;
+        self.refresh(now, fx);
+        self.may_resend(now)?;
         let channel = channel.unwrap_or_else(|| self.workflow.first_channel());
         let code = self.issue_code(ctx, now.plus_secs(i64::from(self.policy.validity_s)));
         if self.code_expires_at > self.expires_at {

@@ -1071,12 +1071,14 @@ macro_rules! store_impl {
                         ),
                         (
                             "DELETE FROM auth_throttle WHERE throttle_key IN (SELECT throttle_key FROM auth_throttle \
-                             WHERE last_failure_at < $1 LIMIT $2)",
+                             WHERE last_failure_at < $1 LIMIT $2) AND last_failure_at < $1",
                             login_failures_before,
                         ),
                         (
+                            // The outer condition again: on PostgreSQL a row refreshed by a
+                            // counter step the DELETE waited for is re-checked, not deleted.
                             "DELETE FROM guard_counters WHERE (client_id, scope, key_hash) IN (SELECT client_id, \
-                             scope, key_hash FROM guard_counters WHERE expires_at <= $1 LIMIT $2)",
+                             scope, key_hash FROM guard_counters WHERE expires_at <= $1 LIMIT $2) AND expires_at <= $1",
                             tokens_expired_at,
                         ),
                     ] {

@@ -28,9 +28,6 @@ pub(crate) struct Admitted {
     scopes: Vec<Scope>,
     at: Timestamp,
     guess: bool,
-    /// The send was counted by the pumping guard too: its prefix and country rows are
-    /// the last two keys.
-    pump: bool,
 }
 
 /// The pumping guard's rows of a number: its prefix's and its country's.
@@ -130,7 +127,8 @@ impl Engine {
             && limits.counts_sends(Scope::Ip)
         {
             scopes.push(Scope::Ip);
-            keys.push(self.counter_key(client, Scope::Ip, &ip.to_string()));
+            // Per IPv4 address, or per IPv6 /64 (one end user holds a whole /64).
+            keys.push(self.counter_key(client, Scope::Ip, &crate::throttle::address_key(ip)));
         }
         if limits.counts_sends(Scope::Client) {
             scopes.push(Scope::Client);
@@ -181,7 +179,6 @@ impl Engine {
             scopes,
             at: now,
             guess: false,
-            pump: true,
         })
     }
 
@@ -352,7 +349,6 @@ impl Engine {
             scopes: vec![Scope::Number],
             at: now,
             guess: true,
-            pump: false,
         })
     }
 
@@ -360,12 +356,10 @@ impl Engine {
     /// attempt stays counted, which errs on the safe side.
     pub(crate) async fn take_back(&self, a: Admitted) {
         let mut f = |rows: &mut [CounterRow]| {
+            // The pumping guard's rows are not taken back: what admission added to them
+            // depends on their state then (a safe number, a proven range add less), so a
+            // take-back could remove another send's count; a rare over-count errs safe.
             let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
-            if a.pump
-                && let [.., prefix, country] = counters.as_mut_slice()
-            {
-                pumping::refund(prefix, country, a.at);
-            }
             for (scope, c) in a.scopes.iter().zip(counters.iter_mut()) {
                 if a.guess {
                     guard::refund_guess(c, a.at);

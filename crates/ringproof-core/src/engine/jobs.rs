@@ -189,7 +189,12 @@ impl Engine {
                 sms_template: template.as_deref(),
                 now,
             };
-            let why = refusal.map(|r| format!("refused by the {} limit", r.rule.as_str()));
+            let why = match (&client, refusal) {
+                // No client to admit the send by: nothing is sent unadmitted.
+                (None, _) => Some("the client no longer exists".to_owned()),
+                (_, Some(r)) => Some(format!("refused by the {} limit", r.rule.as_str())),
+                (_, None) => None,
+            };
             v.run_or_refuse_step(index, &ctx, why.as_deref(), &mut fx);
             fx
         };

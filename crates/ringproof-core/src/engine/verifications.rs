@@ -330,6 +330,9 @@ impl Engine {
             .get_verification(&client.id, id)
             .await?
             .ok_or(CoreError::NotFound)?;
+        // A resend the verification refuses (cooling down, all sends used, not pending)
+        // is refused before the limits count it (checked again in the transition).
+        current.may_resend(self.now())?;
         let resend_channel = channel.unwrap_or_else(|| current.workflow.first_channel());
         let admitted = match self.admit_send(client, &current.to, None, resend_channel).await {
             Ok(a) => a,

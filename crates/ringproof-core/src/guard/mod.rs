@@ -57,7 +57,9 @@ pub struct Limits {
     pub number_sends_per_10_min: u32,
     /// … and in any 24 hours.
     pub number_sends_per_day: u32,
-    /// Sends per end-user IP (when the integrator passes it) in any hour.
+    /// Starts per end-user IP (when the integrator passes it; an IPv4 address or an IPv6
+    /// /64) in any hour. The IP is not stored, so resends and later steps are limited per
+    /// number only.
     pub ip_sends_per_hour: u32,
     /// The client's sends in any minute (0: no cap).
     pub client_sends_per_minute: u32,

@@ -373,21 +373,6 @@ pub fn admit(l: &Limits, t: &Target<'_>, prefix: &mut Counters, country: &mut Co
     Outcome::default()
 }
 
-/// Takes back a send [`admit`] counted at `at` (the verification or another limit
-/// refused it after all).
-pub fn refund(prefix: &mut Counters, country: &mut Counters, at: Timestamp) {
-    for (s, _, _, _) in PREFIX_WINDOWS {
-        if let Some(w) = prefix.w.get_mut(s) {
-            w.remove(at);
-        }
-    }
-    for name in ["n1h", "n24h", "s24h"] {
-        if let Some(w) = country.w.get_mut(name) {
-            w.remove(at);
-        }
-    }
-}
-
 /// Counts an approved verification to `t`: a conversion for its prefix and country, which
 /// proves the prefix and makes the country familiar for `pump_familiar_days`.
 pub fn approved(l: &Limits, t: &Target<'_>, prefix: &mut Counters, country: &mut Counters, now: Timestamp) {
@@ -635,7 +620,7 @@ mod tests {
     }
 
     #[test]
-    fn safe_numbers_are_neither_counted_nor_refused_and_a_refund_takes_back() {
+    fn safe_numbers_are_neither_counted_nor_refused() {
         let l = Limits::default();
         let mut country = Counters::default();
         let mut prefix = Counters::default();
@@ -644,10 +629,7 @@ mod tests {
             assert_eq!(admit(&l, &safe, &mut prefix, &mut country, at(k)), Outcome::default());
         }
         assert_eq!(prefix, Counters::default());
-        admit(&l, &GB, &mut prefix, &mut country, at(300));
-        refund(&mut prefix, &mut country, at(300));
-        assert_eq!(prefix.count("s10m", 10 * MIN_MS, at(301)), 0);
-        assert_eq!(country.count("n1h", HOUR_MS, at(301)), 0);
+        assert_eq!(country, Counters::default());
         assert_eq!(prefix_of("+447400123456"), "+44740012");
         assert_eq!(prefix_of("+123"), "+");
     }

@@ -92,9 +92,22 @@ async fn render_loop(program: String, dir: PathBuf, mut queue: mpsc::Receiver<(S
 async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), String> {
     let part = dir.join(format!("{id}.wav.part"));
     let done = dir.join(format!("{id}.wav"));
+    // espeak-ng's audio library (libpulse) makes itself a runtime directory even when it
+    // only writes a file: in `XDG_RUNTIME_DIR`, else as `pulse-*` in the temp directory,
+    // where it would outlive the render. Give it one of its own, removed afterwards.
+    let scratch = dir.join(format!("{id}.scratch"));
+    tokio::fs::create_dir_all(&scratch).await.map_err(|e| e.to_string())?;
+    let outcome = render_in(program, &scratch, &part, &done, text).await;
+    let _ = tokio::fs::remove_dir_all(&scratch).await;
+    outcome
+}
+
+async fn render_in(program: &str, scratch: &Path, part: &Path, done: &Path, text: &str) -> Result<(), String> {
     let mut child = Command::new(program)
+        .env("TMPDIR", scratch)
+        .env("XDG_RUNTIME_DIR", scratch)
         .arg("-w")
-        .arg(&part)
+        .arg(part)
         .arg("--stdin")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -109,13 +122,13 @@ async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), S
         child.wait().await
     };
     let outcome = match tokio::time::timeout(RENDER_TIMEOUT, run).await {
-        Ok(Ok(status)) if status.success() => tokio::fs::rename(&part, &done).await.map_err(|e| e.to_string()),
+        Ok(Ok(status)) if status.success() => tokio::fs::rename(part, done).await.map_err(|e| e.to_string()),
         Ok(Ok(status)) => Err(format!("{program} exited with {status}")),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("{program} took longer than {RENDER_TIMEOUT:?}")),
     };
     if outcome.is_err() {
-        let _ = tokio::fs::remove_file(&part).await;
+        let _ = tokio::fs::remove_file(part).await;
     }
     outcome
 }

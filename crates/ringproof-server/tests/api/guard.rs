@@ -334,7 +334,8 @@ async fn workflow_steps_count(app: TestApp) {
 
 on_both_stores!(workflow_steps_are_sends, workflow_steps_count);
 
-/// The end user's IP: 10 sends an hour, whatever numbers they are to.
+/// The end user's IP: 10 starts an hour, whatever numbers they are to; an IPv6 /64 is one
+/// end user.
 #[tokio::test]
 async fn one_end_user_ip_gets_10_sends_an_hour() {
     let app = TestApp::spawn().await;
@@ -363,6 +364,19 @@ async fn one_end_user_ip_gets_10_sends_an_hour() {
         )
         .await;
     assert_eq!(r.status(), 400);
+    // An IPv6 end user holds a whole /64: its addresses count together.
+    for n in 0..10 {
+        let ip = format!("2001:db8:0:7::{:x}", n + 1);
+        app.start_id(json!({"to": format!("+1415555{:04}", 400 + n), "end_user_ip": ip}))
+            .await;
+    }
+    let r = app
+        .post(
+            "/v1/verifications",
+            &json!({"to": "+14155550499", "end_user_ip": "2001:db8:0:7:ffff::1"}),
+        )
+        .await;
+    assert_eq!(r.status(), 429, "another address of the same /64");
     app.stop().await;
 }
 

@@ -332,13 +332,14 @@ impl Backend for PgStore {
         let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
         let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
         let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
-        let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        // A row can vanish between the insert and the lock: the purge deletes expired rows
-        // (one that held no count expires at once), and a step that inserted a row and then
-        // declined to write rolls it back. Then it is inserted again; the second round
-        // holds every row, barring another such race.
-        let mut found = Vec::new();
-        for _ in 0..3 {
+        // A row can vanish between the insert and the lock (the purge deletes an expired
+        // one; a step that inserted it may roll back). Then the whole transaction starts
+        // again, so no insert ever waits while this one holds row locks (locks are only
+        // ever taken in key order).
+        let mut attempt = 0;
+        let (mut tx, found) = loop {
+            attempt += 1;
+            let mut tx = self.pool.begin().await.map_err(db(OP))?;
             let q = sqlx::query(
                 "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
                  SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
@@ -356,19 +357,25 @@ impl Backend for PgStore {
             .bind(&clients)
             .bind(&scopes)
             .bind(&hashes);
-            found = tx
+            let found = tx
                 .all(OP, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
                 .await?;
             if found.len() == order.len() {
-                break;
+                break (tx, found);
             }
-        }
+            tx.rollback().await.map_err(db(OP))?;
+            if attempt == 3 {
+                return Err(StoreError::Unavailable(
+                    "a counter row was deleted under every retry".into(),
+                ));
+            }
+        };
         let mut rows = Vec::with_capacity(keys.len());
         for k in keys {
             let (_, row) = found
                 .iter()
                 .find(|(fk, _)| fk == k)
-                .ok_or_else(|| StoreError::Unavailable("a counter row was deleted under every retry".into()))?;
+                .ok_or_else(|| StoreError::Corrupt("a counter row missing under its lock".into()))?;
             rows.push(row.clone());
         }
         if !f(&mut rows) {
