@@ -281,6 +281,11 @@ impl Engine {
                 .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
                 .await;
         }
+        // TODO(issue 14): this is three store steps (admit, transition, take back or count
+        // the approval), each two round trips to SQLite's single writer: a third of peak
+        // flows (BENCHMARKS.md, "Issue 10"). Folding the counter rows into the transition's
+        // own transaction (read with the record, written in its commit batch, the closure
+        // deciding wrong/right before anything is written) makes it one.
         let admitted = self.admit_guess(client, &before.to).await?;
         let result = self
             .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
