@@ -180,11 +180,7 @@ async fn api_secret_guessing_from_one_address_is_throttled_run(app: TestApp) {
     assert_eq!(error_code(r, 404).await, "verification_not_found");
 
     // The iDenfy face: the same rows (one key, one secret), its own envelope.
-    use base64::Engine as _;
-    let basic = |secret: &str| {
-        let pair = format!("{}:{secret}", app.key);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
-    };
+    let basic = |secret: &str| crate::helpers::basic(&app.key, secret);
     let idenfy_ip = "203.0.113.77";
     let verify = json!({"request_id": "0".repeat(32), "received_code": "1234"});
     for _ in 0..5 {

@@ -30,12 +30,6 @@ enum Guess {
     Refused(u16, Value),
 }
 
-fn idenfy_auth(app: &TestApp) -> String {
-    use base64::Engine as _;
-    let b = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", app.key, app.secret));
-    format!("Basic {b}")
-}
-
 impl Face {
     /// Starts a verification to `to`: its handle (an id; the number for Signzy), or the
     /// refusal's status and body.
@@ -51,7 +45,7 @@ impl Face {
                 (app.post_as(t, "/api/v3/otp-verification/send-otp", &b).await, 200)
             }
             Face::Idenfy => (
-                app.post_as(&idenfy_auth(app), "/fraud/send-sms", &json!({"phone_number": to}))
+                app.post_as(&app.basic_auth(), "/fraud/send-sms", &json!({"phone_number": to}))
                     .await,
                 200,
             ),
@@ -81,7 +75,7 @@ impl Face {
             }
             Face::Idenfy => {
                 let b = json!({"request_id": handle, "received_code": code});
-                app.post_as(&idenfy_auth(app), "/fraud/verify-sms", &b).await
+                app.post_as(&app.basic_auth(), "/fraud/verify-sms", &b).await
             }
         };
         let status = r.status().as_u16();

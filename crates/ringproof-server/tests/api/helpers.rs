@@ -105,6 +105,15 @@ impl Sender for DownSender {
     }
 }
 
+/// An `Authorization` value for HTTP Basic with this user and password.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
 /// A fresh directory `rp-<tag>-<random>` in the system temp directory, removed with its
 /// guard (keep the guard alive as long as a server uses the directory).
 pub fn temp_dir(tag: &str) -> TempDir {
@@ -245,6 +254,11 @@ impl TestApp {
         if let Some(h) = self.server.take() {
             h.await.unwrap();
         }
+    }
+
+    /// The demo client's credentials as HTTP Basic (the iDenfy face; /v1 takes it too).
+    pub fn basic_auth(&self) -> String {
+        basic(&self.key, &self.secret)
     }
 
     pub fn auth(&self) -> String {

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use reqwest::Response;
 use ringproof_core::client::Product;
 use ringproof_core::code::ScriptedCodeSource;
@@ -13,18 +12,13 @@ use ringproof_core::engine::ClientChange;
 use ringproof_core::engine::fallback::Timeline;
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, on_both_stores, pg_database, temp_dir};
+use crate::helpers::{Opts, TestApp, basic, on_both_stores, pg_database, temp_dir};
 
 const SEND: &str = "/fraud/send-sms";
 const VERIFY: &str = "/fraud/verify-sms";
 
-fn basic(key: &str, secret: &str) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
-    format!("Basic {b}")
-}
-
 fn auth(app: &TestApp) -> String {
-    basic(&app.key, &app.secret)
+    app.basic_auth()
 }
 
 async fn send_as(app: &TestApp, auth: &str, body: &Value) -> Response {

@@ -5,7 +5,6 @@
 //! listed, audited, lifted; a resend refused by a block in the verification's events; the
 //! safe list.
 
-use base64::Engine as _;
 use ringproof_core::engine::ClientChange;
 use serde_json::{Value, json};
 
@@ -15,11 +14,6 @@ use crate::helpers::{TestApp, error_code, on_both_stores, signzy_body, signzy_lo
 const PREFIX: &str = "+44740012";
 /// Another GB prefix, where an approval makes GB a country the client serves.
 const KNOWN: &str = "+447400993456";
-
-fn idenfy_auth(app: &TestApp) -> String {
-    let b = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", app.key, app.secret));
-    format!("Basic {b}")
-}
 
 /// A verification to `KNOWN`, approved: GB becomes a familiar country.
 async fn approve_one(app: &TestApp) {
@@ -137,7 +131,7 @@ async fn blocks_refuse_on_every_face_and_are_lifted(app: TestApp) {
     assert_eq!(v["error"]["message"], "Blocked phone number");
     // iDenfy: 403 PERMISSIONS_ERROR naming the reason.
     let r = app
-        .post_as(&idenfy_auth(&app), "/fraud/send-sms", &json!({"phone_number": to}))
+        .post_as(&app.basic_auth(), "/fraud/send-sms", &json!({"phone_number": to}))
         .await;
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.unwrap();
@@ -239,7 +233,7 @@ async fn countries_are_allowed_per_channel_on_every_face(app: TestApp) {
     assert_eq!(v["error"]["type"], "forbidden");
     // iDenfy: 403 PERMISSIONS_ERROR naming the country.
     let r = app
-        .post_as(&idenfy_auth(&app), "/fraud/send-sms", &json!({"phone_number": FR}))
+        .post_as(&app.basic_auth(), "/fraud/send-sms", &json!({"phone_number": FR}))
         .await;
     assert_eq!(r.status(), 403);
     let v: Value = r.json().await.unwrap();
