@@ -143,7 +143,8 @@ impl Engine {
                 expected: latest.code_length,
             });
         }
-        let outcome = match self.check(client, &latest.id, otp).await {
+        let id = latest.id.clone();
+        let outcome = match self.check_read(client, &id, Some(latest), otp).await {
             Ok((outcome, _)) => outcome,
             Err(CoreError::NotPending { status }) => return Err(status_error(status)),
             // Purged between the lookup and the check.

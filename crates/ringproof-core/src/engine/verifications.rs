@@ -236,7 +236,19 @@ impl Engine {
         id: &VerificationId,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
-        let result = self.check_code(client, id, code).await;
+        self.check_read(client, id, None, code).await
+    }
+
+    /// [`Self::check`], given the record if the caller already read it (to find it by
+    /// number), so it is not read twice.
+    pub(crate) async fn check_read(
+        &self,
+        client: &Client,
+        id: &VerificationId,
+        read: Option<Verification>,
+        code: &str,
+    ) -> Result<(CheckOutcome, Verification), CoreError> {
+        let result = self.check_code(client, id, read, code).await;
         self.metrics.code_checked(match &result {
             Ok((o, _)) if o.valid => "approved",
             Ok((o, _)) if o.status == Status::MaxAttemptsReached => "max_attempts_reached",
@@ -259,6 +271,7 @@ impl Engine {
         &self,
         client: &Client,
         id: &VerificationId,
+        read: Option<Verification>,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
         if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
@@ -271,11 +284,14 @@ impl Engine {
         }
         let now = self.now();
         let keys = &self.keys;
-        let before = self
-            .store
-            .get_verification(&client.id, id)
-            .await?
-            .ok_or(CoreError::NotFound)?;
+        let before = match read {
+            Some(v) => v,
+            None => self
+                .store
+                .get_verification(&client.id, id)
+                .await?
+                .ok_or(CoreError::NotFound)?,
+        };
         if before.status_at(now) != Status::Pending {
             return self
                 .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
