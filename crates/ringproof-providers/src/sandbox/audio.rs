@@ -96,7 +96,9 @@ async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), S
     // only writes a file: in `XDG_RUNTIME_DIR`, else as `pulse-*` in the temp directory,
     // where it would outlive the render. Give it one of its own, removed afterwards.
     let scratch = dir.join(format!("{id}.scratch"));
-    tokio::fs::create_dir_all(&scratch).await.map_err(|e| e.to_string())?;
+    // Not `create_dir_all`: a data directory removed meanwhile (a stopped test's) must not
+    // be made again.
+    tokio::fs::create_dir(&scratch).await.map_err(|e| e.to_string())?;
     let outcome = render_in(program, &scratch, &part, &done, text).await;
     let _ = tokio::fs::remove_dir_all(&scratch).await;
     outcome
