@@ -93,23 +93,13 @@ async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), S
     let part = dir.join(format!("{id}.wav.part"));
     let done = dir.join(format!("{id}.wav"));
     // espeak-ng's audio library (libpulse) makes itself a runtime directory even when it
-    // only writes a file: in `XDG_RUNTIME_DIR`, else as `pulse-*` in the temp directory,
-    // where it would outlive the render. Give it one of its own, removed afterwards.
-    let scratch = dir.join(format!("{id}.scratch"));
-    // Not `create_dir_all`: a data directory removed meanwhile (a stopped test's) must not
-    // be made again.
-    tokio::fs::create_dir(&scratch).await.map_err(|e| e.to_string())?;
-    let outcome = render_in(program, &scratch, &part, &done, text).await;
-    let _ = tokio::fs::remove_dir_all(&scratch).await;
-    outcome
-}
-
-async fn render_in(program: &str, scratch: &Path, part: &Path, done: &Path, text: &str) -> Result<(), String> {
+    // only writes a file (`pulse-*` in the temp directory, left there for good) unless
+    // `PULSE_RUNTIME_PATH` names one that exists: this directory (already 0700), in which
+    // it then creates nothing.
     let mut child = Command::new(program)
-        .env("TMPDIR", scratch)
-        .env("XDG_RUNTIME_DIR", scratch)
+        .env("PULSE_RUNTIME_PATH", dir)
         .arg("-w")
-        .arg(part)
+        .arg(&part)
         .arg("--stdin")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -124,13 +114,13 @@ async fn render_in(program: &str, scratch: &Path, part: &Path, done: &Path, text
         child.wait().await
     };
     let outcome = match tokio::time::timeout(RENDER_TIMEOUT, run).await {
-        Ok(Ok(status)) if status.success() => tokio::fs::rename(part, done).await.map_err(|e| e.to_string()),
+        Ok(Ok(status)) if status.success() => tokio::fs::rename(&part, &done).await.map_err(|e| e.to_string()),
         Ok(Ok(status)) => Err(format!("{program} exited with {status}")),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("{program} took longer than {RENDER_TIMEOUT:?}")),
     };
     if outcome.is_err() {
-        let _ = tokio::fs::remove_file(part).await;
+        let _ = tokio::fs::remove_file(&part).await;
     }
     outcome
 }
