@@ -90,19 +90,23 @@ async fn render_loop(program: String, dir: PathBuf, mut queue: mpsc::Receiver<(S
 }
 
 async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), String> {
+    // The directory may be gone (a data directory removed while the queue still held
+    // calls, as a test's is): render nothing, and never make it again.
+    if !dir.is_dir() {
+        return Err("the audio directory is gone".into());
+    }
     let part = dir.join(format!("{id}.wav.part"));
     let done = dir.join(format!("{id}.wav"));
-    // espeak-ng's audio library (libpulse) makes itself a runtime directory even when it
-    // only writes a file (`pulse-*` in the temp directory, left there for good) unless
-    // `PULSE_RUNTIME_PATH` names one that exists: this directory (already 0700), in which
-    // it then creates nothing.
+    // The WAV comes on standard output and is written here, so espeak-ng touches no file.
+    // Its audio library (libpulse) still makes itself a runtime directory (`pulse-*` in
+    // the temp directory, left there for good) unless `PULSE_RUNTIME_PATH` names one that
+    // exists: this directory (already 0700), in which it then creates nothing.
     let mut child = Command::new(program)
         .env("PULSE_RUNTIME_PATH", dir)
-        .arg("-w")
-        .arg(&part)
+        .arg("--stdout")
         .arg("--stdin")
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -111,18 +115,51 @@ async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), S
     let run = async {
         stdin.write_all(text.as_bytes()).await?;
         drop(stdin);
-        child.wait().await
+        child.wait_with_output().await
     };
-    let outcome = match tokio::time::timeout(RENDER_TIMEOUT, run).await {
-        Ok(Ok(status)) if status.success() => tokio::fs::rename(&part, &done).await.map_err(|e| e.to_string()),
-        Ok(Ok(status)) => Err(format!("{program} exited with {status}")),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("{program} took longer than {RENDER_TIMEOUT:?}")),
+    let mut wav = match tokio::time::timeout(RENDER_TIMEOUT, run).await {
+        Ok(Ok(out)) if out.status.success() && !out.stdout.is_empty() => out.stdout,
+        Ok(Ok(out)) => return Err(format!("{program} exited with {}", out.status)),
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err(format!("{program} took longer than {RENDER_TIMEOUT:?}")),
     };
+    fix_wav_sizes(&mut wav)?;
+    // `create_new` in an existing directory only: a removed one stays removed.
+    let write = async {
+        let mut f = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&part)
+            .await?;
+        f.write_all(&wav).await?;
+        f.sync_all().await?;
+        tokio::fs::rename(&part, &done).await
+    };
+    let outcome = write.await.map_err(|e| e.to_string());
     if outcome.is_err() {
         let _ = tokio::fs::remove_file(&part).await;
     }
     outcome
+}
+
+/// A streamed WAV (espeak-ng's `--stdout`) carries placeholder sizes, its length unknown
+/// while it wrote the header: set the RIFF and `data` chunk sizes to the real ones. The
+/// header is the canonical 44 bytes (`RIFF`, `WAVE`, a 16-byte `fmt ` chunk, `data`).
+fn fix_wav_sizes(wav: &mut [u8]) -> Result<(), String> {
+    let canonical = wav.len() >= 44
+        && &wav[0..4] == b"RIFF"
+        && &wav[8..16] == b"WAVEfmt "
+        && wav[16..20] == 16u32.to_le_bytes()
+        && &wav[36..40] == b"data";
+    let sizes = canonical
+        .then(|| Some((u32::try_from(wav.len() - 8).ok()?, u32::try_from(wav.len() - 44).ok()?)))
+        .flatten();
+    let Some((riff, data)) = sizes else {
+        return Err("espeak-ng wrote no WAV of the expected shape".into());
+    };
+    wav[4..8].copy_from_slice(&riff.to_le_bytes());
+    wav[40..44].copy_from_slice(&data.to_le_bytes());
+    Ok(())
 }
 
 #[cfg(test)]
