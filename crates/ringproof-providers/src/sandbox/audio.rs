@@ -168,6 +168,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_streamed_wav_gets_its_real_sizes_and_anything_else_is_refused() {
+        let mut wav = b"RIFF\x24\xf0\xff\x7fWAVEfmt \x10\0\0\0".to_vec();
+        wav.extend_from_slice(&[0; 16]);
+        wav.extend_from_slice(b"data\0\xf0\xff\x7f");
+        wav.extend_from_slice(&[7; 100]);
+        fix_wav_sizes(&mut wav).unwrap();
+        assert_eq!(wav[4..8], 136u32.to_le_bytes());
+        assert_eq!(wav[40..44], 100u32.to_le_bytes());
+        assert!(fix_wav_sizes(&mut b"RIFF".to_vec()).is_err());
+        assert!(fix_wav_sizes(&mut vec![0; 64]).is_err());
+    }
+
+    #[test]
     fn only_message_ids_name_a_file() {
         assert!(is_message_id("SB0123456789abcdef0123456789abcdef"));
         for bad in [
