@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(wav[4..8], 136u32.to_le_bytes());
         assert_eq!(wav[40..44], 100u32.to_le_bytes());
         assert!(fix_wav_sizes(&mut b"RIFF".to_vec()).is_err());
-        assert!(fix_wav_sizes(&mut vec![0; 64]).is_err());
+        assert!(fix_wav_sizes(&mut [0; 64]).is_err());
     }
 
     #[test]
