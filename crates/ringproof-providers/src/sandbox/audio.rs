@@ -97,12 +97,14 @@ async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), S
     }
     let part = dir.join(format!("{id}.wav.part"));
     let done = dir.join(format!("{id}.wav"));
-    // The WAV comes on standard output and is written here, so espeak-ng touches no file.
-    // Its audio library (libpulse) still makes itself a runtime directory (`pulse-*` in
-    // the temp directory, left there for good) unless `PULSE_RUNTIME_PATH` names one that
-    // exists: this directory (already 0700), in which it then creates nothing.
+    // The WAV comes on standard output and is written here, so espeak-ng touches no file
+    // of ours. Its audio library (libpulse) still makes itself a runtime directory,
+    // `pulse-<machine>` in the temp directory, one per machine and reused: in the system's
+    // `/tmp`, not in a `TMPDIR` this process may have been given for its own files (a
+    // test's, which must be left empty). (Pointing `PULSE_RUNTIME_PATH` here instead makes
+    // libpulse recreate this directory, parents and all, after a data directory's removal.)
     let mut child = Command::new(program)
-        .env("PULSE_RUNTIME_PATH", dir)
+        .env("TMPDIR", "/tmp")
         .arg("--stdout")
         .arg("--stdin")
         .stdin(Stdio::piped())
