@@ -39,7 +39,9 @@ impl VoiceAudio {
     }
 
     async fn with_program(program: &str, dir: PathBuf) -> Option<Self> {
+        // TMPDIR: see `render` (libpulse's runtime directory).
         let probe = Command::new(program)
+            .env("TMPDIR", "/tmp")
             .arg("--version")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
