@@ -21,6 +21,7 @@ pub mod error;
 pub mod event;
 pub mod guard;
 pub mod ids;
+pub mod jose;
 pub mod job;
 pub mod link_session;
 pub mod lookup;
