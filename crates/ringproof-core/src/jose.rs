@@ -41,7 +41,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,6 +158,11 @@ impl KeySet {
         self.keys.is_empty()
     }
 
+    /// Whether a key of the set has this id.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|(k, _)| k.as_deref() == Some(kid))
+    }
+
     /// Checks a compact JWS against these keys and returns its header and claims. The key
     /// is the one with the header's `kid`; with no `kid`, the only key of the set.
     pub fn verify(&self, token: &str) -> Result<(Value, Value), JoseError> {
@@ -177,7 +184,9 @@ impl KeySet {
         let sig_bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed)?;
         let sig = Signature::from_slice(&sig_bytes).map_err(|_| JoseError::Signature)?;
         let signed = &token[..h.len() + 1 + c.len()];
-        key.1.verify(signed.as_bytes(), &sig).map_err(|_| JoseError::Signature)?;
+        key.1
+            .verify(signed.as_bytes(), &sig)
+            .map_err(|_| JoseError::Signature)?;
         Ok((header, decode_json(c)?))
     }
 }
@@ -202,7 +211,11 @@ fn key_of(jwk: &Value) -> Result<VerifyingKey, JoseError> {
 fn decode_json(part: &str) -> Result<Value, JoseError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JoseError::Malformed)?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed)?;
-    if v.is_object() { Ok(v) } else { Err(JoseError::Malformed) }
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(JoseError::Malformed)
+    }
 }
 
 /// Reads the claims of a compact JWS without checking it: only for choosing which key set
@@ -210,6 +223,11 @@ fn decode_json(part: &str) -> Result<Value, JoseError> {
 pub fn unverified_claims(token: &str) -> Result<Value, JoseError> {
     let c = token.split('.').nth(1).ok_or(JoseError::Malformed)?;
     decode_json(c)
+}
+
+/// Reads the header of a compact JWS without checking it (to pick the key by `kid`).
+pub fn unverified_header(token: &str) -> Result<Value, JoseError> {
+    decode_json(token.split('.').next().ok_or(JoseError::Malformed)?)
 }
 
 /// A PKCE S256 pair (RFC 7636): a 43-character verifier and its challenge.

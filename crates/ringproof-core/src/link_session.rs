@@ -12,10 +12,17 @@
 //!
 //! ```text
 //!   pending ──confirm (once, before expires_at)──► clicked  (final: linkClicked true)
-//!      │
+//!      │            │
+//!      │            └─with an operator: authenticating ──callback, or deadline──► clicked
+//!      │                (poll: waiting until the verdict or the deadline)
 //!      └──now ≥ expires_at──────────────────────► expired  (final: linkClicked false,
 //!                                                                  phoneMatch "false")
 //! ```
+//!
+//! When the verdict comes from the operator ([`crate::netauth::Begin::Redirect`]), the
+//! click is recorded at once with an indeterminate verdict and a [`PendingAuth`]; the
+//! operator's answer (or the deadline) settles it, exactly once, and the VFP is minted
+//! when the browser is finally sent to the target.
 //!
 //! The redirect target is checked here too ([`check_target_url`]): http(s) only, and its
 //! origin must be one of the client's allowed origins, so a link can never become an open
@@ -26,6 +33,7 @@ use std::net::IpAddr;
 use crate::crypto::{base64url, ct_eq, random_bytes, sha256};
 use crate::ids::{ClientId, LinkId};
 use crate::lookup::LineKind;
+use crate::netauth::Verdict;
 use crate::phone::PhoneNumber;
 use crate::time::Timestamp;
 
@@ -95,7 +103,30 @@ pub struct Click {
     pub user_agent: String,
     pub phone_match: PhoneMatch,
     pub ip_match: bool,
+    /// Why `phone_match` is what it is (see [`crate::netauth::Verdict::reason`]).
+    pub reason: String,
 }
+
+/// Network authentication under way through the operator, between the click and the
+/// operator's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingAuth {
+    /// SHA-256 of the `state` sent through the operator (how the callback finds the link).
+    pub state_hash: [u8; 32],
+    /// After this, the verdict is "indeterminate" whatever the operator says.
+    pub deadline: Timestamp,
+    /// What the authenticator needs to finish, sealed; `None` once settled.
+    pub sealed: Option<Vec<u8>>,
+}
+
+impl PendingAuth {
+    pub fn settled(&self) -> bool {
+        self.sealed.is_none()
+    }
+}
+
+/// The reason a click carries while the operator has not answered.
+pub const REASON_PENDING: &str = "pending";
 
 pub const MAX_USER_AGENT: usize = 256;
 
@@ -114,6 +145,8 @@ pub struct LinkSession {
     pub click: Option<Click>,
     /// SHA-256 of the VFP handed out on the click.
     pub vfp_hash: Option<[u8; 32]>,
+    /// Set when the click went through the operator.
+    pub auth: Option<PendingAuth>,
 }
 
 /// Why a click is refused.
@@ -123,6 +156,9 @@ pub enum ClickError {
     AlreadyUsed,
     #[error("this link has expired")]
     Expired,
+    /// An operator callback for a link whose authentication is already settled (a replay).
+    #[error("this network authentication was already settled")]
+    Settled,
 }
 
 /// The result as an integrator polls it.
@@ -165,25 +201,83 @@ impl LinkSession {
             expires_at: now.plus_secs(i64::from(n.ttl_s)),
             click: None,
             vfp_hash: None,
+            auth: None,
         };
         (s, token)
     }
 
-    /// Accepts the click (once, before expiry) and returns the VFP for the redirect.
+    /// Accepts the click (once, before expiry) with its verdict and returns the VFP for the
+    /// redirect.
     pub fn confirm(
         &mut self,
         now: Timestamp,
         ip: IpAddr,
         user_agent: &str,
-        phone_match: PhoneMatch,
+        verdict: &Verdict,
     ) -> Result<UrlToken, ClickError> {
+        self.record_click(now, ip, user_agent, verdict.phone_match, &verdict.reason)?;
+        self.mint_vfp()
+    }
+
+    /// Accepts the click (once, before expiry) while the operator authenticates the
+    /// device; [`LinkSession::settle`] gives the verdict later.
+    pub fn start_auth(
+        &mut self,
+        now: Timestamp,
+        ip: IpAddr,
+        user_agent: &str,
+        auth: PendingAuth,
+    ) -> Result<(), ClickError> {
+        self.record_click(now, ip, user_agent, PhoneMatch::Indeterminate, REASON_PENDING)?;
+        self.auth = Some(auth);
+        Ok(())
+    }
+
+    /// Settles pending authentication with the operator's verdict (once). Past the
+    /// deadline the verdict is "indeterminate" whatever it was.
+    pub fn settle(&mut self, now: Timestamp, verdict: &Verdict) -> Result<(), ClickError> {
+        let (Some(auth), Some(click)) = (self.auth.as_mut(), self.click.as_mut()) else {
+            return Err(ClickError::Settled);
+        };
+        if auth.settled() {
+            return Err(ClickError::Settled);
+        }
+        auth.sealed = None;
+        if now >= auth.deadline {
+            click.phone_match = PhoneMatch::Indeterminate;
+            click.reason = "deadline".into();
+        } else {
+            click.phone_match = verdict.phone_match;
+            click.reason = verdict.reason.clone();
+        }
+        Ok(())
+    }
+
+    /// The VFP for the redirect to the target: once per link, after the click (and its
+    /// verdict) is recorded.
+    pub fn mint_vfp(&mut self) -> Result<UrlToken, ClickError> {
+        if self.click.is_none() || self.vfp_hash.is_some() || self.auth.as_ref().is_some_and(|a| !a.settled()) {
+            return Err(ClickError::AlreadyUsed);
+        }
+        let vfp = UrlToken::generate();
+        self.vfp_hash = Some(vfp.hash());
+        Ok(vfp)
+    }
+
+    fn record_click(
+        &mut self,
+        now: Timestamp,
+        ip: IpAddr,
+        user_agent: &str,
+        phone_match: PhoneMatch,
+        reason: &str,
+    ) -> Result<(), ClickError> {
         if self.click.is_some() {
             return Err(ClickError::AlreadyUsed);
         }
         if now >= self.expires_at {
             return Err(ClickError::Expired);
         }
-        let vfp = UrlToken::generate();
         self.click = Some(Click {
             at: now,
             ip,
@@ -194,13 +288,22 @@ impl LinkSession {
                 .collect(),
             phone_match,
             ip_match: self.source_ip.is_some_and(|s| same_ip(s, ip)),
+            reason: reason.to_owned(),
         });
-        self.vfp_hash = Some(vfp.hash());
-        Ok(vfp)
+        Ok(())
+    }
+
+    /// Whether the operator has yet to answer (and the deadline has not passed).
+    pub fn authenticating(&self, now: Timestamp) -> bool {
+        self.auth.as_ref().is_some_and(|a| !a.settled() && now < a.deadline)
     }
 
     pub fn outcome(&self, now: Timestamp) -> LinkOutcome {
+        if self.authenticating(now) {
+            return LinkOutcome::Waiting;
+        }
         match &self.click {
+            // Past the deadline with no answer, the recorded verdict (indeterminate) stands.
             Some(c) => LinkOutcome::Final {
                 link_clicked: true,
                 phone_match: c.phone_match,
@@ -339,7 +442,7 @@ mod tests {
         assert_eq!(s.outcome(t0), LinkOutcome::Waiting);
         let ip: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
         let vfp = s
-            .confirm(t0.plus_secs(10), ip, "Mozilla/5.0\u{7}", PhoneMatch::Indeterminate)
+            .confirm(t0.plus_secs(10), ip, "Mozilla/5.0\u{7}", &v(PhoneMatch::Indeterminate))
             .unwrap();
         let c = s.click.clone().unwrap();
         assert!(c.ip_match, "IPv4-mapped IPv6 is the same address");
@@ -353,7 +456,7 @@ mod tests {
             }
         );
         assert_eq!(
-            s.confirm(t0.plus_secs(12), ip, "x", PhoneMatch::True),
+            s.confirm(t0.plus_secs(12), ip, "x", &v(PhoneMatch::True)),
             Err(ClickError::AlreadyUsed)
         );
         assert!(s.vfp_valid(vfp.expose(), t0.plus_secs(299)));
@@ -362,6 +465,68 @@ mod tests {
             "the VFP expires with the link"
         );
         assert!(!s.vfp_valid("AAAAAAAAAAAAAAAAAAAAAA", t0.plus_secs(20)));
+    }
+
+    fn v(m: PhoneMatch) -> Verdict {
+        Verdict::new(m, "test")
+    }
+
+    fn pending(deadline: Timestamp) -> PendingAuth {
+        PendingAuth {
+            state_hash: [7; 32],
+            deadline,
+            sealed: Some(vec![1, 2, 3]),
+        }
+    }
+
+    #[test]
+    fn operator_verdicts_settle_once_and_only_before_the_deadline() {
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        let mut s = session(None);
+        let t0 = s.created_at;
+        s.start_auth(t0, ip, "UA", pending(t0.plus_secs(10))).unwrap();
+        assert_eq!(
+            s.outcome(t0.plus_secs(1)),
+            LinkOutcome::Waiting,
+            "waiting for the operator"
+        );
+        assert_eq!(s.mint_vfp(), Err(ClickError::AlreadyUsed), "no VFP before the verdict");
+        assert_eq!(
+            s.start_auth(t0, ip, "UA", pending(t0.plus_secs(10))),
+            Err(ClickError::AlreadyUsed),
+            "a second click"
+        );
+        s.settle(t0.plus_secs(2), &Verdict::of(true)).unwrap();
+        assert_eq!(
+            s.settle(t0.plus_secs(3), &Verdict::of(false)),
+            Err(ClickError::Settled),
+            "a replay"
+        );
+        assert_eq!(s.click.as_ref().unwrap().phone_match, PhoneMatch::True);
+        assert_eq!(s.click.as_ref().unwrap().reason, "verified");
+        let vfp = s.mint_vfp().unwrap();
+        assert!(s.vfp_valid(vfp.expose(), t0.plus_secs(4)));
+        assert_eq!(s.mint_vfp(), Err(ClickError::AlreadyUsed), "one VFP per link");
+
+        // The operator answers after the deadline: indeterminate whatever it said.
+        let mut s = session(None);
+        s.start_auth(t0, ip, "UA", pending(t0.plus_secs(10))).unwrap();
+        assert_eq!(
+            s.outcome(t0.plus_secs(10)),
+            LinkOutcome::Final {
+                link_clicked: true,
+                phone_match: PhoneMatch::Indeterminate,
+                ip_match: false
+            },
+            "the poll stops waiting at the deadline"
+        );
+        s.settle(t0.plus_secs(11), &Verdict::of(true)).unwrap();
+        assert_eq!(s.click.as_ref().unwrap().phone_match, PhoneMatch::Indeterminate);
+        assert_eq!(s.click.as_ref().unwrap().reason, "deadline");
+
+        // A link that never went through an operator has nothing to settle.
+        let mut s = session(None);
+        assert_eq!(s.settle(t0, &Verdict::of(true)), Err(ClickError::Settled));
     }
 
     #[test]
@@ -378,14 +543,14 @@ mod tests {
         );
         let ip: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(
-            s.confirm(t0.plus_secs(300), ip, "x", PhoneMatch::True),
+            s.confirm(t0.plus_secs(300), ip, "x", &v(PhoneMatch::True)),
             Err(ClickError::Expired)
         );
         let mut s = session(None);
-        s.confirm(t0.plus_secs(1), ip, "x", PhoneMatch::True).unwrap();
+        s.confirm(t0.plus_secs(1), ip, "x", &v(PhoneMatch::True)).unwrap();
         assert!(!s.click.unwrap().ip_match, "no sourceIp given: false");
         let mut s = session(Some("198.51.100.2"));
-        s.confirm(t0.plus_secs(1), ip, "x", PhoneMatch::True).unwrap();
+        s.confirm(t0.plus_secs(1), ip, "x", &v(PhoneMatch::True)).unwrap();
         assert!(!s.click.unwrap().ip_match);
     }
 

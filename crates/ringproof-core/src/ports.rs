@@ -257,6 +257,9 @@ pub trait Store: Send + Sync + 'static {
     /// The link session whose token has this hash. Not scoped by client: the link is
     /// public and its token is the credential.
     async fn link_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError>;
+    /// The link session whose network authentication carries this OIDC state hash. Not
+    /// scoped by client: the state is the credential of the operator's callback.
+    async fn link_by_auth_state(&self, state_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError>;
     /// The link session of `client` whose VFP has this hash.
     async fn link_by_vfp_hash(&self, client: &ClientId, vfp_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError>;
     /// Locks the link session whose token has this hash, applies `f`, and writes back what
@@ -395,6 +398,9 @@ pub trait Metrics: Send + Sync + 'static {
     /// A client's send cap ([`crate::guard::Limits::client_sends_per_day`], `…_per_minute`)
     /// reached 80 %.
     fn client_cap_near(&self, _client: &ClientId, _warning: crate::guard::CapWarning) {}
+    /// Network authentication gave a verdict: the authenticator's name, the verdict and
+    /// its reason.
+    fn netauth_verdict(&self, _authenticator: &str, _verdict: &crate::netauth::Verdict) {}
 }
 
 /// Counts nothing.

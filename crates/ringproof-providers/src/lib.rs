@@ -38,6 +38,7 @@
 //!
 //! [`webhook`] is the HTTP client that delivers signed webhooks to clients' endpoints.
 
+pub mod camara;
 pub mod classify;
 pub mod error;
 pub mod gsm7;

@@ -51,6 +51,45 @@ pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
     ip
 }
 
+/// An address range: `10.0.0.0/8`, `2001:db8::/32`, or a single address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (ip, len) = match s.trim().split_once('/') {
+            Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, Some(len.parse::<u8>().ok()?)),
+            None => (s.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let ip = ip.to_canonical();
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let len = len.unwrap_or(max);
+        (len <= max).then_some(Cidr { net: ip, len })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> u128 {
+            match ip.to_canonical() {
+                IpAddr::V4(v) => u128::from(u32::from(v)) << 96,
+                IpAddr::V6(v) => u128::from(v),
+            }
+        };
+        let ip = ip.to_canonical();
+        if ip.is_ipv4() != self.net.is_ipv4() {
+            return false;
+        }
+        let mask = if self.len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.len))
+        };
+        bits(ip) & mask == bits(self.net) & mask
+    }
+}
+
 /// An `X-Forwarded-For` entry: an IP, or an IP with a port (`1.2.3.4:5`, `[::1]:5`).
 fn parse_forwarded(s: &str) -> Option<IpAddr> {
     s.parse::<IpAddr>()

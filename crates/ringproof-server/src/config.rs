@@ -127,6 +127,71 @@ pub struct Config {
     /// Throttling of failed logins (`POST /api/v3/patrons/login`) and API-secret checks
     /// (`/v1`, `/fraud`), per source address and per account name (docs/security.md).
     pub auth_throttle: AuthThrottleConfig,
+    /// Network authentication of link clicks and silent checks (docs/network-auth.md).
+    pub netauth: NetAuthConfig,
+}
+
+/// Which network authenticator decides `phoneMatch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetAuthKind {
+    /// Always "indeterminate".
+    None,
+    /// CAMARA Number Verification through the operators below.
+    Camara,
+    /// A trusted header from an operator's enrichment proxy.
+    Header,
+}
+
+/// `[netauth]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetAuthConfig {
+    /// `none` (default), `camara` or `header`.
+    pub authenticator: NetAuthKind,
+    /// How long a round trip through the operator may take, in seconds (1 to 60, default
+    /// 10); after it the verdict is "indeterminate" and the user goes on.
+    pub deadline_s: u32,
+    /// ringproof's P-256 private key (PKCS#8 PEM) for `private_key_jwt`; its public half is
+    /// served at `/.well-known/jwks.json`. Default `<data_dir>/netauth-key.pem`, created
+    /// (owner-only) on first start.
+    pub key_file: Option<PathBuf>,
+    /// The operators (or an aggregator), one table each (`[[netauth.operators]]`).
+    pub operators: Vec<ringproof_providers::camara::OperatorConfig>,
+    /// The `header` authenticator.
+    pub header: HeaderAuthConfig,
+}
+
+impl Default for NetAuthConfig {
+    fn default() -> Self {
+        Self {
+            authenticator: NetAuthKind::None,
+            deadline_s: ringproof_core::netauth::DEFAULT_DEADLINE_S,
+            key_file: None,
+            operators: Vec::new(),
+            header: HeaderAuthConfig::default(),
+        }
+    }
+}
+
+/// `[netauth.header]`: where the MSISDN header comes from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeaderAuthConfig {
+    /// The header's name (default `x-msisdn`).
+    pub name: String,
+    /// The enrichment proxies' addresses, as CIDRs (`10.0.0.0/8`, `2001:db8::/32`) or
+    /// single addresses. The header of any other peer is ignored (and counted).
+    pub trusted_cidrs: Vec<String>,
+}
+
+impl Default for HeaderAuthConfig {
+    fn default() -> Self {
+        Self {
+            name: "x-msisdn".into(),
+            trusted_cidrs: Vec::new(),
+        }
+    }
 }
 
 /// The limits of `ringproof_core::throttle` (whose module doc has the whole rule). The
@@ -271,7 +336,31 @@ impl Default for Config {
             sandbox_numbers_file: None,
             webhooks: WebhooksConfig::default(),
             auth_throttle: AuthThrottleConfig::default(),
+            netauth: NetAuthConfig::default(),
         }
+    }
+}
+
+fn check_netauth(n: &NetAuthConfig) -> Result<(), String> {
+    if !(1..=60).contains(&n.deadline_s) {
+        return Err("deadline_s must be 1 to 60".into());
+    }
+    for c in &n.header.trusted_cidrs {
+        crate::client_ip::Cidr::parse(c)
+            .ok_or_else(|| format!("header.trusted_cidrs: {c:?} is not an address or CIDR"))?;
+    }
+    match n.authenticator {
+        NetAuthKind::Camara if n.operators.is_empty() => {
+            Err("authenticator = \"camara\" needs at least one [[netauth.operators]] table".into())
+        }
+        NetAuthKind::Header if n.header.trusted_cidrs.is_empty() => Err(
+            "authenticator = \"header\" needs header.trusted_cidrs (the enrichment proxies); any other peer could forge the header"
+                .into(),
+        ),
+        NetAuthKind::Header if axum::http::HeaderName::from_bytes(n.header.name.as_bytes()).is_err() => {
+            Err("header.name is not a valid header name".into())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -318,6 +407,7 @@ const KNOWN_KEYS: &[&str] = &[
     "sandbox_numbers_file",
     "webhooks",
     "auth_throttle",
+    "netauth",
 ];
 
 impl Config {
@@ -413,6 +503,7 @@ impl Config {
                 config.webhooks.timeout_ms, config.worker.lease_s
             )));
         }
+        check_netauth(&config.netauth).map_err(|e| ConfigError::Invalid(format!("netauth.{e}")))?;
         Ok((config, warnings))
     }
 

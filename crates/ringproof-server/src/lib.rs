@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_ip;
 pub mod config;
 pub mod json_body;
+pub mod netauth;
 pub mod pages;
 pub mod receipts;
 pub mod routes;

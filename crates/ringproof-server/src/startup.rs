@@ -275,9 +275,12 @@ impl Application {
         let listener = TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         // Links point at the address actually bound when no public URL is configured.
+        let public_base_url = config.public_base_url_or(addr);
+        let (authenticator, netauth) = crate::netauth::build(&config, public_base_url.trim_end_matches('/'))?;
         let engine = engine
-            .with_public_base_url(&config.public_base_url_or(addr))
-            .with_sender(sender.clone());
+            .with_public_base_url(&public_base_url)
+            .with_sender(sender.clone())
+            .with_netauth(authenticator, config.netauth.deadline_s);
         // Twilio signs its status callbacks over the URL it was given; we check them
         // against our public URL, so the two must agree or every callback is refused.
         for (name, p) in &config.providers {
@@ -302,6 +305,7 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             callbacks: Arc::new(callbacks),
             receipts,
+            netauth: Arc::new(netauth),
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && !hooks.no_worker;

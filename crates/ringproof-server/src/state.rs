@@ -21,4 +21,6 @@ pub struct AppState {
     pub receipts: Arc<crate::receipts::Receipts>,
     /// Providers that take delivery receipts at `/callbacks/{name}`, by name.
     pub callbacks: Arc<BTreeMap<String, Arc<dyn CallbackParser>>>,
+    /// Network authentication's HTTP side (JWKS, the trusted header, operator origins).
+    pub netauth: Arc<crate::netauth::NetAuth>,
 }

@@ -95,6 +95,16 @@ impl ringproof_core::ports::Metrics for EngineMetrics {
         // The range itself is in `ringproof guard list` (and no number is logged).
         tracing::warn!(rule, country, "a number range was blocked (SMS-pumping guard)");
     }
+
+    fn netauth_verdict(&self, authenticator: &str, v: &ringproof_core::netauth::Verdict) {
+        metrics::counter!(
+            "ringproof_netauth_verdicts_total",
+            "authenticator" => authenticator.to_owned(),
+            "phone_match" => v.phone_match.as_str(),
+            "reason" => v.reason.clone()
+        )
+        .increment(1);
+    }
 }
 
 /// Counts an authentication attempt refused by the throttle, by face (`native`, `signzy`,

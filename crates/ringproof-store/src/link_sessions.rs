@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ringproof_core::StoreError;
 use ringproof_core::ids::LinkId;
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::link_session::{Click, LinkSession, PhoneMatch};
+use ringproof_core::link_session::{Click, LinkSession, PendingAuth, PhoneMatch};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::time::Timestamp;
@@ -19,7 +19,8 @@ use crate::error::corrupt;
 macro_rules! link_columns {
     () => {
         "request_id, session_id, client_id, to_e164, target_url, source_ip, token_hash, vfp_hash, carrier, \
-         line_type, transaction_id, created_at, expires_at, clicked_at, click_ip, user_agent, phone_match, ip_match"
+         line_type, transaction_id, created_at, expires_at, clicked_at, click_ip, user_agent, phone_match, ip_match, \
+         match_reason, auth_state_hash, auth_deadline, auth_sealed"
     };
 }
 pub(crate) use link_columns;
@@ -54,8 +55,21 @@ pub(crate) fn link(row: &impl DbRow) -> Result<LinkRecord, StoreError> {
                 user_agent: col::<Option<String>>(row, "user_agent")?.unwrap_or_default(),
                 phone_match: PhoneMatch::parse(&phone_match).ok_or_else(|| corrupt("unknown phone_match"))?,
                 ip_match,
+                reason: col::<Option<String>>(row, "match_reason")?.unwrap_or_default(),
             })
         }
+    };
+    let auth_state: Option<Vec<u8>> = col(row, "auth_state_hash")?;
+    let auth = match auth_state {
+        None => None,
+        Some(h) => Some(PendingAuth {
+            state_hash: hash32(h, "auth_state_hash")?,
+            deadline: Timestamp(
+                col::<Option<i64>>(row, "auth_deadline")?
+                    .ok_or_else(|| corrupt("a link in authentication lacks its deadline"))?,
+            ),
+            sealed: col(row, "auth_sealed")?,
+        }),
     };
     Ok(LinkRecord {
         request_id: link_id(&col::<String>(row, "request_id")?)?,
@@ -73,6 +87,7 @@ pub(crate) fn link(row: &impl DbRow) -> Result<LinkRecord, StoreError> {
             expires_at: Timestamp(col(row, "expires_at")?),
             click,
             vfp_hash: vfp_hash.map(|h| hash32(h, "vfp_hash")).transpose()?,
+            auth,
         },
     })
 }
@@ -85,6 +100,10 @@ pub(crate) struct ClickCols {
     pub phone_match: Option<&'static str>,
     pub ip_match: Option<bool>,
     pub vfp_hash: Option<Vec<u8>>,
+    pub match_reason: Option<String>,
+    pub auth_state_hash: Option<Vec<u8>>,
+    pub auth_deadline: Option<i64>,
+    pub auth_sealed: Option<Vec<u8>>,
 }
 
 impl ClickCols {
@@ -97,6 +116,10 @@ impl ClickCols {
             phone_match: c.map(|c| c.phone_match.as_str()),
             ip_match: c.map(|c| c.ip_match),
             vfp_hash: s.vfp_hash.map(|h| h.to_vec()),
+            match_reason: c.map(|c| c.reason.clone()),
+            auth_state_hash: s.auth.as_ref().map(|a| a.state_hash.to_vec()),
+            auth_deadline: s.auth.as_ref().map(|a| a.deadline.millis()),
+            auth_sealed: s.auth.as_ref().and_then(|a| a.sealed.clone()),
         }
     }
 }

@@ -326,6 +326,10 @@ macro_rules! bind_link {
             .bind(c.user_agent)
             .bind(c.phone_match)
             .bind(c.ip_match)
+            .bind(c.match_reason)
+            .bind(c.auth_state_hash)
+            .bind(c.auth_deadline)
+            .bind(c.auth_sealed)
     }};
 }
 pub(crate) use bind_link;
@@ -631,11 +635,12 @@ macro_rules! store_impl {
                     let mut after = before.clone();
                     f(&mut after.session);
                     let (a, b) = (&after.session, &before.session);
-                    if a.click != b.click || a.vfp_hash != b.vfp_hash {
+                    if a.click != b.click || a.vfp_hash != b.vfp_hash || a.auth != b.auth {
                         let k = ClickCols::of(&after.session);
                         let q = sqlx::query(
                             "UPDATE link_sessions SET clicked_at = $1, click_ip = $2, user_agent = $3, \
-                             phone_match = $4, ip_match = $5, vfp_hash = $6 WHERE request_id = $7",
+                             phone_match = $4, ip_match = $5, vfp_hash = $6, match_reason = $7, \
+                             auth_state_hash = $8, auth_deadline = $9, auth_sealed = $10 WHERE request_id = $11",
                         )
                         .bind(k.clicked_at)
                         .bind(k.click_ip)
@@ -643,14 +648,20 @@ macro_rules! store_impl {
                         .bind(k.phone_match)
                         .bind(k.ip_match)
                         .bind(k.vfp_hash)
+                        .bind(k.match_reason)
+                        .bind(k.auth_state_hash)
+                        .bind(k.auth_deadline)
+                        .bind(k.auth_sealed)
                         .bind(before.request_id.as_str());
                         c.execute(OP, q).await?;
                     }
-                    // Only the click may change; everything else is what was stored.
+                    // Only the click (with its authentication) may change; everything else is
+                    // what was stored.
                     Ok(Some(LinkRecord {
                         session: LinkSession {
                             click: after.session.click,
                             vfp_hash: after.session.vfp_hash,
+                            auth: after.session.auth,
                             ..before.session
                         },
                         ..before
@@ -1007,6 +1018,12 @@ macro_rules! store_impl {
                     let q = sqlx::query(select!(link_columns, "link_sessions WHERE token_hash = $1"))
                         .bind(token_hash.as_slice());
                     self.read().await?.optional("link by token", q, link_sessions::link).await
+                }
+
+                async fn link_by_auth_state(&self, state_hash: &[u8; 32]) -> Result<Option<LinkRecord>, StoreError> {
+                    let q = sqlx::query(select!(link_columns, "link_sessions WHERE auth_state_hash = $1"))
+                        .bind(state_hash.as_slice());
+                    self.read().await?.optional("link by auth state", q, link_sessions::link).await
                 }
 
                 async fn link_by_vfp_hash(

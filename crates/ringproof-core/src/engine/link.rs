@@ -4,6 +4,7 @@
 //! and read the result by ids or by VFP. The rules themselves are in [`crate::link_session`].
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::client::{Client, ClientRefusal, Product};
 use crate::crypto::{random_bytes, sha256};
@@ -12,12 +13,13 @@ use crate::error::{CoreError, StoreError};
 use crate::ids::{ClientId, JobId, LinkId};
 use crate::job::{DeliverPayload, JobKind, NewJob};
 use crate::link_session::{
-    ClickError, LinkOutcome, LinkRecord, LinkSession, NewLink, PhoneMatch, TargetUrlError, UrlToken, check_target_url,
+    ClickError, LinkOutcome, LinkRecord, LinkSession, NewLink, PendingAuth, TargetUrlError, UrlToken, check_target_url,
     looks_like_url_token, with_vfp,
 };
 use crate::lookup::{LineKind, LookupError, SubscriberState};
-use crate::netauth::{ClickContext, NetworkAuthenticator};
+use crate::netauth::{Begin, Callback, ClickContext, Verdict};
 use crate::phone::PhoneNumber;
+use crate::time::Timestamp;
 use crate::verification::DEFAULT_JOB_ATTEMPTS;
 use crate::workflow::Channel;
 
@@ -30,6 +32,48 @@ pub const DEFAULT_LINK_SMS: &str = "Your identity verification journey has start
      link to verify possession of the device";
 /// Longest custom SMS text accepted, in characters (before the link is added).
 pub const MAX_CUSTOM_SMS: usize = 480;
+
+/// How the link page drives authentication through the operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthFlow {
+    /// The browser itself goes to the operator and comes back through the callback,
+    /// which sends it on to the target (no script).
+    Navigate,
+    /// The page's script makes the round trip in the background (so it can give up at
+    /// the deadline) and then asks for the target ([`Engine::finish_link`]).
+    Fetch,
+}
+
+/// Where a confirmed click goes next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfirmStep {
+    /// The integrator's target with `vfp` added: done.
+    Target(String),
+    /// The operator's authorization URL: authentication under way.
+    Operator { url: String },
+}
+
+/// What the operator's callback leads to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallbackStep {
+    /// The browser came back itself: the target with `vfp` added.
+    Target(String),
+    /// The page's background round trip: the verdict is recorded, the page goes on.
+    Settled,
+}
+
+/// What is kept, sealed, between the two halves of operator authentication.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Pending {
+    flow: AuthFlow,
+    pending: serde_json::Value,
+}
+
+/// The sealing context of a pending authentication (binds the blob to its state).
+fn auth_context(state_hash: &[u8; 32]) -> String {
+    format!("netauth:{}", crate::crypto::hex(state_hash))
+}
 
 /// A request to send an instant link, already parsed at the edge.
 #[derive(Clone, Debug)]
@@ -259,49 +303,169 @@ impl Engine {
         })
     }
 
-    /// The confirm step of a link page: accepts the click once, before expiry, and returns
-    /// where to send the browser (the target with `vfp` added). Network authentication runs
-    /// first, outside any lock; a failure of it gives an indeterminate verdict.
+    /// The confirm step of a link page: accepts the click once, before expiry. With a
+    /// verdict at once (no operator, a trusted header) it records it and returns the
+    /// target with `vfp` added; with an operator it records the click as authenticating
+    /// and returns where to send the device ([`ConfirmStep::Operator`]). Network
+    /// authentication runs outside any lock; no verdict is "indeterminate", never a refusal.
     pub async fn confirm_link(
         &self,
         token: &str,
-        ip: IpAddr,
-        user_agent: &str,
-        netauth: &dyn NetworkAuthenticator,
-    ) -> Result<String, LinkError> {
+        click: &ClickContext,
+        flow: AuthFlow,
+    ) -> Result<ConfirmStep, LinkError> {
         if !looks_like_url_token(token) {
             return Err(LinkError::NotFound);
         }
+        let ip = click
+            .ip
+            .ok_or_else(|| CoreError::Internal("a click without an address".into()))?;
         let hash = sha256(token.as_bytes());
         let before = self.store.link_by_token_hash(&hash).await?.ok_or(LinkError::NotFound)?;
         // Refuse a used or expired link before asking the network anything.
         if before.session.click.is_some() {
             return Err(ClickError::AlreadyUsed.into());
         }
-        if self.now() >= before.session.expires_at {
+        let started = self.now();
+        if started >= before.session.expires_at {
             return Err(ClickError::Expired.into());
         }
-        let ctx = ClickContext {
-            ip,
-            user_agent: user_agent.to_owned(),
+        let state = UrlToken::generate();
+        let deadline = started.plus_secs(i64::from(self.netauth_deadline_s));
+        let begin = self
+            .netauth
+            .begin(&before.session.to, click, state.expose(), self.netauth_budget(deadline))
+            .await;
+        let now = self.now();
+        match begin {
+            Begin::Verdict(verdict) => {
+                self.metrics.netauth_verdict(self.netauth.name(), &verdict);
+                let mut out = None;
+                let mut f = |s: &mut LinkSession| out = Some(s.confirm(now, ip, &click.user_agent, &verdict));
+                let after = self
+                    .store
+                    .update_link(&hash, &mut f)
+                    .await?
+                    .ok_or(LinkError::NotFound)?;
+                let vfp = out.ok_or_else(|| CoreError::Internal("confirm did not run".into()))??;
+                Ok(ConfirmStep::Target(with_vfp(&after.session.target_url, &vfp)))
+            }
+            Begin::Redirect { url, pending } => {
+                let state_hash = state.hash();
+                let plain =
+                    serde_json::to_vec(&Pending { flow, pending }).map_err(|e| CoreError::Internal(e.to_string()))?;
+                let auth = PendingAuth {
+                    state_hash,
+                    deadline,
+                    sealed: Some(self.keys.seal(&auth_context(&state_hash), &plain)),
+                };
+                let mut out = None;
+                let mut f = |s: &mut LinkSession| out = Some(s.start_auth(now, ip, &click.user_agent, auth.clone()));
+                self.store
+                    .update_link(&hash, &mut f)
+                    .await?
+                    .ok_or(LinkError::NotFound)?;
+                out.ok_or_else(|| CoreError::Internal("start_auth did not run".into()))??;
+                Ok(ConfirmStep::Operator { url })
+            }
+        }
+    }
+
+    /// The operator's callback (`state` with `code` or `error`): settles the verdict of
+    /// the link once and, when the browser itself came back ([`AuthFlow::Navigate`]),
+    /// returns the target with `vfp` added. A replayed or unknown state is refused.
+    pub async fn link_callback(&self, state: &str, callback: &Callback) -> Result<CallbackStep, LinkError> {
+        if !looks_like_url_token(state) {
+            return Err(LinkError::NotFound);
+        }
+        let state_hash = sha256(state.as_bytes());
+        let before = self
+            .store
+            .link_by_auth_state(&state_hash)
+            .await?
+            .ok_or(LinkError::NotFound)?;
+        let Some(sealed) = before.session.auth.as_ref().and_then(|a| a.sealed.clone()) else {
+            return Err(ClickError::Settled.into());
         };
-        let phone_match = match netauth.verify(&before.session.to, &ctx).await {
-            Ok(m) => m,
-            // No verdict is not a refusal: the click still counts, as "indeterminate".
-            Err(_) => PhoneMatch::Indeterminate,
+        let deadline = before.session.auth.as_ref().map_or(Timestamp(0), |a| a.deadline);
+        let pending: Pending = self
+            .keys
+            .open(&auth_context(&state_hash), &sealed)
+            .ok()
+            .and_then(|p| serde_json::from_slice(&p).ok())
+            .ok_or_else(|| CoreError::Internal("a sealed authentication state does not open".into()))?;
+        let verdict = if self.now() >= deadline {
+            Verdict::indeterminate("deadline")
+        } else {
+            self.netauth
+                .finish(
+                    &before.session.to,
+                    &pending.pending,
+                    callback,
+                    self.netauth_budget(deadline),
+                )
+                .await
         };
         let now = self.now();
-        let mut out: Option<Result<UrlToken, ClickError>> = None;
+        let mut out = None;
+        let navigate = pending.flow == AuthFlow::Navigate;
         let mut f = |s: &mut LinkSession| {
-            out = Some(s.confirm(now, ip, user_agent, phone_match));
+            out = Some(
+                s.settle(now, &verdict)
+                    .and_then(|()| if navigate { s.mint_vfp().map(Some) } else { Ok(None) }),
+            );
+        };
+        let after = self
+            .store
+            .update_link(&before.session.token_hash, &mut f)
+            .await?
+            .ok_or(LinkError::NotFound)?;
+        let vfp = out.ok_or_else(|| CoreError::Internal("settle did not run".into()))??;
+        if let Some(c) = &after.session.click {
+            self.metrics
+                .netauth_verdict(self.netauth.name(), &Verdict::new(c.phone_match, c.reason.clone()));
+        }
+        Ok(match vfp {
+            Some(vfp) => CallbackStep::Target(with_vfp(&after.session.target_url, &vfp)),
+            None => CallbackStep::Settled,
+        })
+    }
+
+    /// The last step of the page-driven flow ([`AuthFlow::Fetch`]): the page comes back
+    /// after the operator round trip, or when its deadline ran out. Settles a verdict the
+    /// operator never gave as "indeterminate" and returns the target with `vfp` added.
+    pub async fn finish_link(&self, token: &str) -> Result<String, LinkError> {
+        if !looks_like_url_token(token) {
+            return Err(LinkError::NotFound);
+        }
+        let hash = sha256(token.as_bytes());
+        let now = self.now();
+        let mut out = None;
+        let mut settled_now = None;
+        let mut f = |s: &mut LinkSession| {
+            if s.auth.as_ref().is_some_and(|a| !a.settled()) {
+                let v = Verdict::indeterminate("no_callback");
+                if s.settle(now, &v).is_ok() {
+                    settled_now = s.click.as_ref().map(|c| Verdict::new(c.phone_match, c.reason.clone()));
+                }
+            }
+            out = Some(s.mint_vfp());
         };
         let after = self
             .store
             .update_link(&hash, &mut f)
             .await?
             .ok_or(LinkError::NotFound)?;
-        let vfp = out.ok_or_else(|| CoreError::Internal("confirm did not run".into()))??;
+        if let Some(v) = settled_now {
+            self.metrics.netauth_verdict(self.netauth.name(), &v);
+        }
+        let vfp = out.ok_or_else(|| CoreError::Internal("finish did not run".into()))??;
         Ok(with_vfp(&after.session.target_url, &vfp))
+    }
+
+    /// What is left of a deadline, for the authenticator's own timeouts.
+    pub(crate) fn netauth_budget(&self, deadline: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(deadline.millis() - self.now().millis()).unwrap_or(0))
     }
 
     /// The link session with these ids, as of now. Another client's ids are unknown ids.

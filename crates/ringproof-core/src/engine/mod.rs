@@ -55,6 +55,10 @@ pub struct Engine {
     pub(crate) lookup: Arc<dyn NumberLookup>,
     pub(crate) public_base_url: String,
     pub(crate) link_ttl_s: u32,
+    /// Network authentication of link clicks and silent checks (default: none).
+    pub(crate) netauth: Arc<dyn crate::netauth::NetworkAuthenticator>,
+    /// How long a round trip through the operator may take.
+    pub(crate) netauth_deadline_s: u32,
     /// The delivery provider, asked only whether it is available (sending is the
     /// worker's, through the sender it is given).
     sender: Option<Arc<dyn Sender>>,
@@ -90,6 +94,8 @@ impl Engine {
             lookup: Arc::new(MetadataLookup),
             public_base_url: link::DEFAULT_PUBLIC_BASE_URL.to_owned(),
             link_ttl_s: link::DEFAULT_LINK_TTL_S,
+            netauth: Arc::new(crate::netauth::NoNetworkAuth),
+            netauth_deadline_s: crate::netauth::DEFAULT_DEADLINE_S,
             sender: None,
             webhooks: None,
             metrics: Arc::new(NoMetrics),
@@ -108,6 +114,19 @@ impl Engine {
     pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
         self.metrics = metrics;
         self
+    }
+
+    /// Network authentication for link clicks and silent checks, and the deadline of a
+    /// round trip through the operator (at least 1 s).
+    pub fn with_netauth(mut self, netauth: Arc<dyn crate::netauth::NetworkAuthenticator>, deadline_s: u32) -> Self {
+        self.netauth = netauth;
+        self.netauth_deadline_s = deadline_s.max(1);
+        self
+    }
+
+    /// The network authenticator in use.
+    pub fn netauth(&self) -> &dyn crate::netauth::NetworkAuthenticator {
+        self.netauth.as_ref()
     }
 
     /// The HTTP client that delivers webhook jobs.

@@ -11,17 +11,27 @@
 //! socket peer, or behind a configured trusted proxy the right-most `X-Forwarded-For`
 //! address that is not itself a trusted proxy.
 //!
+//! With an operator (CAMARA Number Verification) the click goes through it
+//! (docs/network-auth.md):
+//! - with script, the page POSTs in the background (`x-ringproof-flow: fetch`), gets the
+//!   operator's URL as JSON, makes that round trip in the background too (the operator
+//!   answers our `GET /l/callback` with the verdict), and gives up at the deadline; then it
+//!   POSTs `/l/<token>/done`, which sends the browser on to the target with `vfp`;
+//! - without script, the form's POST is answered with a 303 to the operator, whose
+//!   redirect to `/l/callback` sends the browser on to the target.
+//!
 //! [`Engine::confirm_link`]: ringproof_core::engine::Engine
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ringproof_core::engine::link::LinkError;
+use ringproof_core::engine::link::{AuthFlow, CallbackStep, ConfirmStep, LinkError};
 use ringproof_core::link_session::{ClickError, looks_like_url_token};
-use ringproof_core::netauth::NoNetworkAuth;
+use ringproof_core::netauth::{Callback, ClickContext};
 use ringproof_core::{CoreError, StoreError};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -29,24 +39,39 @@ use super::escape;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(show, confirm))
+    OpenApiRouter::new()
+        .routes(routes!(show, confirm))
+        .routes(routes!(callback))
+        .routes(routes!(done))
+        .routes(routes!(jwks))
 }
+
+/// The header with which the page's script asks for the background flow.
+const FLOW_HEADER: &str = "x-ringproof-flow";
 
 /// Headers every link page and redirect carries: never cached, never indexed, and the
 /// token-bearing URL never leaks as a `Referer`. The CSP allows only the inline style and
-/// script of the page itself.
-fn private(mut res: Response) -> Response {
+/// script of the page itself, requests to itself and to the operators' origins (the
+/// background round trip), and forms that go to itself (whose redirect may lead to an
+/// operator).
+fn private(mut res: Response, state: &AppState) -> Response {
+    let mut to = String::from("'self'");
+    for o in &state.netauth.origins {
+        to.push(' ');
+        to.push_str(o);
+    }
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src {to}; \
+         form-action {to}; base-uri 'none'; frame-ancestors 'none'"
+    );
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert("x-robots-tag", HeaderValue::from_static("noindex, nofollow"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
-        ),
-    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
     res
 }
 
@@ -57,7 +82,7 @@ p{margin:.6em 0}button{font:inherit;font-weight:600;color:#fff;background:#1f6fe
 padding:.8em 2.2em;margin-top:.8em;min-width:60%}noscript p{color:#555;font-size:.9em}";
 
 /// A whole page: title, heading and body (the body is already HTML).
-fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
+fn page(state: &AppState, status: StatusCode, title: &str, body_html: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
 <meta name=viewport content=\"width=device-width,initial-scale=1\"><meta name=robots content=noindex>\
@@ -74,35 +99,40 @@ fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
             html,
         )
             .into_response(),
+        state,
     )
 }
 
-fn not_valid() -> Response {
+fn not_valid(state: &AppState) -> Response {
     page(
+        state,
         StatusCode::NOT_FOUND,
         "This link is not valid",
         "<p>Check that you opened the whole link from the message, or ask for a new one.</p>",
     )
 }
 
-fn already_used() -> Response {
+fn already_used(state: &AppState) -> Response {
     page(
+        state,
         StatusCode::GONE,
         "This link was already used",
         "<p>Each link works once. If you did not open it, ask for a new one.</p>",
     )
 }
 
-fn expired() -> Response {
+fn expired(state: &AppState) -> Response {
     page(
+        state,
         StatusCode::GONE,
         "This link has expired",
         "<p>Ask for a new link and open it within a few minutes.</p>",
     )
 }
 
-fn unavailable() -> Response {
+fn unavailable(state: &AppState) -> Response {
     let mut res = page(
+        state,
         StatusCode::SERVICE_UNAVAILABLE,
         "Please try again",
         "<p>The service is busy right now. Go back and try again in a moment.</p>",
@@ -112,8 +142,9 @@ fn unavailable() -> Response {
     res
 }
 
-fn failed() -> Response {
+fn failed(state: &AppState) -> Response {
     page(
+        state,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Something went wrong",
         "<p>Your link was not used. Try again, or ask for a new one.</p>",
@@ -127,6 +158,18 @@ fn path_prefix(public_base_url: Option<&str>) -> &str {
     let rest = u.split_once("://").map_or(u, |(_, r)| r);
     rest.find('/').map_or("", |i| rest[i..].trim_end_matches('/'))
 }
+
+/// The page's script: the background flow (see the module doc). Any surprise falls back
+/// to submitting the form (the navigation flow); a refusal page replaces this one.
+const SCRIPT: &str = "(async()=>{const f=document.getElementById('confirm');\
+try{const r=await fetch(f.action,{method:'POST',headers:{'x-ringproof-flow':'fetch'},credentials:'same-origin'});\
+if(!(r.headers.get('content-type')||'').startsWith('application/json')){const h=await r.text();\
+document.open();document.write(h);document.close();return}\
+const j=await r.json();if(j.next){location.replace(j.next);return}\
+const c=new AbortController(),t=setTimeout(()=>c.abort(),j.deadline_ms);\
+try{await fetch(j.operator,{mode:'no-cors',credentials:'include',redirect:'follow',signal:c.signal})}catch(e){}\
+clearTimeout(t);const d=document.getElementById('done');d.action=j.done;d.submit()}\
+catch(e){f.submit()}})()";
 
 /// Open a link
 ///
@@ -145,34 +188,54 @@ fn path_prefix(public_base_url: Option<&str>) -> &str {
 )]
 async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     if !looks_like_url_token(&token) {
-        return not_valid();
+        return not_valid(&state);
     }
     let action = format!("{}/l/{}", path_prefix(state.config.public_base_url.as_deref()), token);
     let body = format!(
         "<p>Tap Continue to confirm this phone.</p>\
 <form id=confirm method=post action=\"{action}\"><button type=submit>Continue</button></form>\
+<form id=done method=post></form>\
 <noscript><p>JavaScript is off: tap Continue to finish.</p></noscript>\
-<script>document.getElementById('confirm').submit()</script>",
+<script>{SCRIPT}</script>",
         action = escape(&action)
     );
-    page(StatusCode::OK, "Confirming your phone…", &body)
+    page(&state, StatusCode::OK, "Confirming your phone…", &body)
+}
+
+/// What the page's script gets back from its background POST.
+#[derive(serde::Serialize)]
+struct FetchStep {
+    /// Decided at once: go here (the target with `vfp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    /// Authenticate through the operator: fetch this, then POST `done`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operator: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    done: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline_ms: Option<u64>,
 }
 
 /// Confirm a link (the click)
 ///
-/// Records the click once (time, click IP, user agent) and redirects (303) to the
-/// integrator's target URL with `vfp` added to its query. The click IP is the socket
-/// address, or — only when the peer is a configured trusted proxy — the right-most
-/// `X-Forwarded-For` address that is not itself a trusted proxy. A used, expired or
-/// unknown link gets a page that redirects nowhere.
+/// Records the click once (time, click IP, user agent). Without an operator round trip
+/// it redirects (303) to the integrator's target URL with `vfp` added to its query; with
+/// one, to the operator's authorization URL (the operator sends the browser back to
+/// `/l/callback`). With the header `x-ringproof-flow: fetch` (the page's own script) it
+/// answers JSON instead of redirecting. The click IP is the socket address, or — only
+/// when the peer is a configured trusted proxy — the right-most `X-Forwarded-For`
+/// address that is not itself a trusted proxy. A used, expired or unknown link gets a
+/// page that redirects nowhere.
 #[utoipa::path(
     post,
     path = "/l/{token}",
     tag = "links",
     params(("token" = String, Path, description = "The link token from the SMS (22 base64url characters)")),
     responses(
-        (status = 303, description = "Clicked: redirect to the target URL with `vfp`",
-            headers(("Location" = String, description = "The integrator's target URL with `vfp=<fingerprint>` added"))),
+        (status = 200, description = "With `x-ringproof-flow: fetch`: `{next}` or `{operator, done, deadline_ms}`", content_type = "application/json"),
+        (status = 303, description = "Clicked: redirect to the target URL with `vfp`, or to the operator",
+            headers(("Location" = String, description = "The integrator's target URL with `vfp=<fingerprint>` added, or the operator's authorization URL"))),
         (status = 404, description = "\"This link is not valid\" page", content_type = "text/html"),
         (status = 410, description = "\"This link was already used\" or \"This link has expired\" page", content_type = "text/html"),
         (status = 503, description = "Store unavailable: try again", content_type = "text/html")
@@ -185,37 +248,180 @@ async fn confirm(
     headers: HeaderMap,
 ) -> Response {
     let ip = crate::client_ip::source_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
-    let result = state.engine.confirm_link(&token, ip, &user_agent, &NoNetworkAuth).await;
-    let outcome = match &result {
-        Ok(_) => "clicked",
-        Err(LinkError::Click(ClickError::AlreadyUsed)) => "already_used",
+    let click = ClickContext {
+        ip: Some(ip),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default(),
+        network_msisdn: state.netauth.network_msisdn(ip, &headers),
+    };
+    let flow = match headers.get(FLOW_HEADER).and_then(|v| v.to_str().ok()) {
+        Some("fetch") => AuthFlow::Fetch,
+        _ => AuthFlow::Navigate,
+    };
+    let result = state.engine.confirm_link(&token, &click, flow).await;
+    count("confirm", result.as_ref().map(|_| ()));
+    match (result, flow) {
+        (Ok(ConfirmStep::Target(location)), AuthFlow::Navigate) => see_other(&state, &location),
+        (Ok(ConfirmStep::Operator { url }), AuthFlow::Navigate) => see_other(&state, &url),
+        (Ok(ConfirmStep::Target(location)), AuthFlow::Fetch) => fetch_step(
+            &state,
+            FetchStep {
+                next: Some(location),
+                operator: None,
+                done: None,
+                deadline_ms: None,
+            },
+        ),
+        (Ok(ConfirmStep::Operator { url }), AuthFlow::Fetch) => fetch_step(
+            &state,
+            FetchStep {
+                next: None,
+                operator: Some(url),
+                done: Some(format!(
+                    "{}/l/{}/done",
+                    path_prefix(state.config.public_base_url.as_deref()),
+                    token
+                )),
+                // A little less than the deadline, so the page's `done` arrives in it.
+                deadline_ms: Some((u64::from(state.config.netauth.deadline_s) * 1000).saturating_sub(300)),
+            },
+        ),
+        (Err(e), _) => refusal(&state, &e),
+    }
+}
+
+/// The operator's answer (`code` or `error`, with `state`).
+#[derive(Deserialize, utoipa::IntoParams)]
+struct CallbackQuery {
+    /// The `state` ringproof sent to the operator.
+    state: Option<String>,
+    /// The authorization code.
+    code: Option<String>,
+    /// The operator's error (`access_denied`, `login_required`, `consent_required`, …).
+    error: Option<String>,
+}
+
+/// Operator callback (network authentication)
+///
+/// Where the operator sends the device back after network-based authentication
+/// (the redirect URI registered with it): settles the verdict once (the code is exchanged
+/// and Number Verification asked), then redirects (303) to the integrator's target with
+/// `vfp`, or answers 204 to the link page's background round trip. A replayed or unknown
+/// `state` is refused with a page that redirects nowhere.
+#[utoipa::path(
+    get,
+    path = "/l/callback",
+    tag = "links",
+    params(CallbackQuery),
+    responses(
+        (status = 204, description = "Settled (the page's background round trip)"),
+        (status = 303, description = "Settled: redirect to the target URL with `vfp`",
+            headers(("Location" = String, description = "The integrator's target URL with `vfp=<fingerprint>` added"))),
+        (status = 404, description = "Unknown state: the \"link not valid\" page", content_type = "text/html"),
+        (status = 410, description = "Already settled (a replay): the \"already used\" page", content_type = "text/html")
+    )
+)]
+async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+    let cb = Callback {
+        code: q.code,
+        error: q.error,
+    };
+    let result = state
+        .engine
+        .link_callback(q.state.as_deref().unwrap_or_default(), &cb)
+        .await;
+    count("callback", result.as_ref().map(|_| ()));
+    match result {
+        Ok(CallbackStep::Target(location)) => see_other(&state, &location),
+        Ok(CallbackStep::Settled) => private(StatusCode::NO_CONTENT.into_response(), &state),
+        Err(e) => refusal(&state, &e),
+    }
+}
+
+/// Finish a link after the operator
+///
+/// The link page's last step after its background round trip through the operator (or
+/// when the deadline ran out): a verdict the operator never gave is settled as
+/// "indeterminate", and the browser is redirected (303) to the target with `vfp`.
+#[utoipa::path(
+    post,
+    path = "/l/{token}/done",
+    tag = "links",
+    params(("token" = String, Path, description = "The link token from the SMS (22 base64url characters)")),
+    responses(
+        (status = 303, description = "Redirect to the target URL with `vfp`",
+            headers(("Location" = String, description = "The integrator's target URL with `vfp=<fingerprint>` added"))),
+        (status = 404, description = "\"This link is not valid\" page", content_type = "text/html"),
+        (status = 410, description = "\"This link was already used\" page", content_type = "text/html")
+    )
+)]
+async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let result = state.engine.finish_link(&token).await;
+    count("done", result.as_ref().map(|_| ()));
+    match result {
+        Ok(location) => see_other(&state, &location),
+        Err(e) => refusal(&state, &e),
+    }
+}
+
+/// ringproof's public keys
+///
+/// The JSON Web Key Set with the public half of the key ringproof signs its
+/// `private_key_jwt` client assertions with: register this URL with the operator. Empty
+/// when no operator is configured.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "links",
+    responses((status = 200, description = "`{\"keys\": [...]}`", content_type = "application/json"))
+)]
+async fn jwks(State(state): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))],
+        axum::Json(state.netauth.jwks.clone()),
+    )
+        .into_response()
+}
+
+fn count(step: &'static str, result: Result<(), &LinkError>) {
+    let outcome = match result {
+        Ok(()) => "ok",
+        Err(LinkError::Click(ClickError::AlreadyUsed | ClickError::Settled)) => "already_used",
         Err(LinkError::Click(ClickError::Expired)) => "expired",
         Err(LinkError::NotFound) => "not_found",
         Err(_) => "error",
     };
-    metrics::counter!("ringproof_link_confirms_total", "outcome" => outcome).increment(1);
-    match result {
-        Ok(location) => match HeaderValue::from_str(&location) {
-            Ok(v) => private((StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response()),
-            Err(_) => {
-                tracing::error!("the redirect URL of a clicked link is not a valid header value");
-                failed()
-            }
-        },
-        Err(LinkError::Click(ClickError::AlreadyUsed)) => already_used(),
-        Err(LinkError::Click(ClickError::Expired)) => expired(),
-        Err(LinkError::NotFound) => not_valid(),
-        Err(LinkError::Core(CoreError::Store(StoreError::Unavailable(e)))) => {
-            tracing::warn!(error = %e, "link confirm: store unavailable");
-            unavailable()
+    metrics::counter!("ringproof_link_confirms_total", "step" => step, "outcome" => outcome).increment(1);
+}
+
+fn see_other(state: &AppState, location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => private((StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(), state),
+        Err(_) => {
+            tracing::error!("the redirect URL of a link is not a valid header value");
+            failed(state)
         }
-        Err(e) => {
-            tracing::error!(error = %e, "link confirm failed");
-            failed()
+    }
+}
+
+fn fetch_step(state: &AppState, step: FetchStep) -> Response {
+    private(axum::Json(step).into_response(), state)
+}
+
+fn refusal(state: &AppState, e: &LinkError) -> Response {
+    match e {
+        LinkError::Click(ClickError::AlreadyUsed | ClickError::Settled) => already_used(state),
+        LinkError::Click(ClickError::Expired) => expired(state),
+        LinkError::NotFound => not_valid(state),
+        LinkError::Core(CoreError::Store(StoreError::Unavailable(e))) => {
+            tracing::warn!(error = %e, "link page: store unavailable");
+            unavailable(state)
+        }
+        e => {
+            tracing::error!(error = %e, "link page failed");
+            failed(state)
         }
     }
 }

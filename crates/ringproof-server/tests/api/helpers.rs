@@ -495,3 +495,23 @@ pub async fn signzy_token(app: &TestApp, username: &str, password: &str) -> Stri
 pub async fn signzy_login(app: &TestApp) -> String {
     signzy_token(app, &app.username, &app.password).await
 }
+
+/// A click on a link page with no operator round trip (no network authentication is
+/// configured): the target with `vfp`.
+pub async fn click(
+    engine: &ringproof_core::engine::Engine,
+    token: &str,
+    ip: std::net::IpAddr,
+    user_agent: &str,
+) -> Result<String, ringproof_core::engine::link::LinkError> {
+    use ringproof_core::engine::link::{AuthFlow, ConfirmStep};
+    let click = ringproof_core::netauth::ClickContext {
+        ip: Some(ip),
+        user_agent: user_agent.into(),
+        network_msisdn: None,
+    };
+    match engine.confirm_link(token, &click, AuthFlow::Navigate).await? {
+        ConfirmStep::Target(url) => Ok(url),
+        ConfirmStep::Operator { .. } => panic!("no operator is configured in this test"),
+    }
+}

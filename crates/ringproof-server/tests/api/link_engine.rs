@@ -5,7 +5,6 @@ use ringproof_core::crypto::sha256;
 use ringproof_core::engine::link::{LinkError, NewLinkRequest};
 use ringproof_core::link_session::{ClickError, LinkOutcome, PhoneMatch, TargetUrlError};
 use ringproof_core::lookup::LineKind;
-use ringproof_core::netauth::NoNetworkAuth;
 use ringproof_core::phone::PhoneNumber;
 
 use crate::helpers::TestApp;
@@ -71,9 +70,7 @@ async fn a_link_is_sent_clicked_once_and_redirects_with_a_vfp() {
 
     app.clock.advance_secs(30);
     let ip = "::ffff:203.0.113.7".parse().unwrap();
-    let to = app
-        .engine
-        .confirm_link(&token, ip, "Mozilla/5.0", &NoNetworkAuth)
+    let to = crate::helpers::click(&app.engine, &token, ip, "Mozilla/5.0")
         .await
         .unwrap();
     let vfp = to
@@ -81,7 +78,7 @@ async fn a_link_is_sent_clicked_once_and_redirects_with_a_vfp() {
         .expect("the target keeps its query")
         .to_owned();
     assert_eq!(
-        app.engine.confirm_link(&token, ip, "Mozilla/5.0", &NoNetworkAuth).await,
+        crate::helpers::click(&app.engine, &token, ip, "Mozilla/5.0").await,
         Err(LinkError::Click(ClickError::AlreadyUsed))
     );
 
@@ -173,20 +170,17 @@ async fn an_unclicked_link_expires_by_the_clock() {
         }
     );
     assert_eq!(
-        app.engine
-            .confirm_link(&token, "198.51.100.1".parse().unwrap(), "UA", &NoNetworkAuth)
-            .await,
+        crate::helpers::click(&app.engine, &token, "198.51.100.1".parse().unwrap(), "UA").await,
         Err(LinkError::Click(ClickError::Expired))
     );
     assert_eq!(
-        app.engine
-            .confirm_link(
-                "AAAAAAAAAAAAAAAAAAAAAA",
-                "198.51.100.1".parse().unwrap(),
-                "UA",
-                &NoNetworkAuth
-            )
-            .await,
+        crate::helpers::click(
+            &app.engine,
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "198.51.100.1".parse().unwrap(),
+            "UA"
+        )
+        .await,
         Err(LinkError::NotFound)
     );
     app.stop().await;

@@ -6,7 +6,6 @@
 use ringproof_core::client::Product;
 use ringproof_core::engine::ClientChange;
 use ringproof_core::ids::LinkId;
-use ringproof_core::netauth::NoNetworkAuth;
 use serde_json::{Value, json};
 
 use crate::helpers::{
@@ -111,9 +110,7 @@ async fn send_poll_click_and_exchange_the_vfp(app: TestApp) {
     );
     assert!(url.starts_with("http") && url.ends_with(&format!("/l/{link}")), "{url}");
     app.clock.advance_secs(20);
-    let redirect = app
-        .engine
-        .confirm_link(&link, "203.0.113.7".parse().unwrap(), "Mozilla/5.0", &NoNetworkAuth)
+    let redirect = crate::helpers::click(&app.engine, &link, "203.0.113.7".parse().unwrap(), "Mozilla/5.0")
         .await
         .unwrap();
     let vfp = redirect
@@ -207,8 +204,7 @@ async fn a_canadian_number_reports_ca_and_a_plan_number_reports_its_carrier_unkn
     let b = json!({"targetUrl": TARGET, "mobileNumber": "6135550123", "countryCode": "CA"});
     let (rid, sid) = send_ok(&app, &t, &b).await;
     let (_, link) = link_token(&app, "+16135550123").await;
-    app.engine
-        .confirm_link(&link, "198.51.100.9".parse().unwrap(), "UA", &NoNetworkAuth)
+    crate::helpers::click(&app.engine, &link, "198.51.100.9".parse().unwrap(), "UA")
         .await
         .unwrap();
     let v = body(app.get_as(&t, &poll_path(&rid, &sid)).await, 200).await;

@@ -430,7 +430,7 @@ impl From<LinkError> for SignzyError {
             LinkError::NotFound => SignzyError::InvalidLinkIds,
             LinkError::Refused(r) => r.into(),
             // Only the link page's confirm step clicks; these calls never do.
-            LinkError::Click(ClickError::AlreadyUsed | ClickError::Expired) => {
+            LinkError::Click(ClickError::AlreadyUsed | ClickError::Expired | ClickError::Settled) => {
                 tracing::error!(request_id = %current_request_id(), error = %e, "unexpected click error");
                 SignzyError::Internal
             }

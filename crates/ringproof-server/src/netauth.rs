@@ -1,0 +1,128 @@
+//! Network authentication, as configured (`[netauth]`): builds the authenticator the
+//! engine asks (none, CAMARA Number Verification through the operators, or a trusted
+//! enrichment header), loads or creates ringproof's signing key for `private_key_jwt`, and
+//! holds what the HTTP side needs: the JWKS it publishes, the header rule, and the
+//! operators' origins for the link page's Content-Security-Policy.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderName};
+use ringproof_core::jose::SigningKey;
+use ringproof_core::netauth::{HeaderNetworkAuth, NetworkAuthenticator, NoNetworkAuth};
+use ringproof_providers::camara::{CamaraNumberVerification, Operators};
+use serde_json::{Value, json};
+
+use crate::client_ip::Cidr;
+use crate::config::{Config, NetAuthKind};
+use crate::startup::{StartupError, private_file, write_private};
+
+/// Where operators send the device back, under `public_base_url`.
+pub const CALLBACK_PATH: &str = "/l/callback";
+
+/// What the HTTP side needs of network authentication.
+#[derive(Clone, Debug)]
+pub struct NetAuth {
+    /// ringproof's public keys (`/.well-known/jwks.json`); empty without CAMARA.
+    pub jwks: Value,
+    /// The trusted enrichment header and the proxies it is believed from.
+    pub header: Option<(HeaderName, Vec<Cidr>)>,
+    /// Origins the link page may send the device to (CSP `connect-src`, `form-action`).
+    pub origins: Vec<String>,
+}
+
+impl Default for NetAuth {
+    fn default() -> Self {
+        NetAuth {
+            jwks: json!({ "keys": [] }),
+            header: None,
+            origins: Vec::new(),
+        }
+    }
+}
+
+impl NetAuth {
+    /// The enrichment header's value, when the request's source address is a trusted
+    /// proxy. A header from anyone else is dropped and counted
+    /// (`ringproof_netauth_untrusted_headers_total`).
+    pub fn network_msisdn(&self, source: IpAddr, headers: &HeaderMap) -> Option<String> {
+        let (name, cidrs) = self.header.as_ref()?;
+        let value = headers.get(name)?.to_str().ok()?.trim().to_owned();
+        if cidrs.iter().any(|c| c.contains(source)) {
+            Some(value)
+        } else {
+            metrics::counter!("ringproof_netauth_untrusted_headers_total").increment(1);
+            tracing::warn!(header = %name, "an MSISDN header from an untrusted address was ignored");
+            None
+        }
+    }
+}
+
+/// The authenticator and the HTTP side's part, for links under `public_base_url`.
+pub fn build(config: &Config, public_base_url: &str) -> Result<(Arc<dyn NetworkAuthenticator>, NetAuth), StartupError> {
+    let n = &config.netauth;
+    Ok(match n.authenticator {
+        NetAuthKind::None => (Arc::new(NoNetworkAuth), NetAuth::default()),
+        NetAuthKind::Header => {
+            let name = HeaderName::from_bytes(n.header.name.as_bytes())
+                .map_err(|_| StartupError::Config("netauth.header.name is not a valid header name".into()))?;
+            let cidrs = n.header.trusted_cidrs.iter().filter_map(|c| Cidr::parse(c)).collect();
+            let auth = NetAuth {
+                header: Some((name, cidrs)),
+                ..NetAuth::default()
+            };
+            (Arc::new(HeaderNetworkAuth), auth)
+        }
+        NetAuthKind::Camara => {
+            let key = Arc::new(signing_key(config)?);
+            let jwks = key.jwks();
+            let operators =
+                Operators::new(n.operators.clone(), key).map_err(|e| StartupError::Config(e.to_string()))?;
+            let origins = operators.origins();
+            let redirect_uri = format!("{public_base_url}{CALLBACK_PATH}");
+            tracing::info!(
+                operators = n.operators.len(),
+                %redirect_uri,
+                jwks_uri = %format!("{public_base_url}/.well-known/jwks.json"),
+                "network authentication: CAMARA Number Verification"
+            );
+            let auth = NetAuth {
+                jwks,
+                header: None,
+                origins,
+            };
+            (
+                Arc::new(CamaraNumberVerification::new(Arc::new(operators), redirect_uri)),
+                auth,
+            )
+        }
+    })
+}
+
+/// ringproof's signing key: `netauth.key_file`, or `<data_dir>/netauth-key.pem`, created
+/// owner-only on first start.
+fn signing_key(config: &Config) -> Result<SigningKey, StartupError> {
+    let (path, given) = match &config.netauth.key_file {
+        Some(p) => (p.clone(), true),
+        None => (config.data_dir.join("netauth-key.pem"), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(pem) => SigningKey::from_pem(&pem).map_err(|e| bad_key(&path, &e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => {
+            let key = SigningKey::generate();
+            write_private(&path, &key.to_pem())?;
+            private_file(&path)?;
+            tracing::info!(path = %path.display(), kid = key.kid(), "network authentication: created a signing key");
+            Ok(key)
+        }
+        Err(e) => Err(bad_key(&path, &e.to_string())),
+    }
+}
+
+fn bad_key(path: &std::path::Path, why: &str) -> StartupError {
+    StartupError::Config(format!(
+        "netauth key {}: {why} (a P-256 key in PKCS#8 PEM: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)",
+        PathBuf::from(path).display()
+    ))
+}
