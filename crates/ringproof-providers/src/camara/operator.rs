@@ -365,7 +365,7 @@ mod tests {
         let n = |s: &str| PhoneNumber::parse_e164(s).unwrap();
         assert_eq!(ops.for_number(&n("+12015550123")).unwrap().name(), "acme");
         assert_eq!(ops.for_number(&n("+14155550100")).unwrap().name(), "us");
-        assert_eq!(ops.for_number(&n("+447700900123")).unwrap().name(), "acme");
+        assert_eq!(ops.for_number(&n("+447911123456")).unwrap().name(), "acme");
         assert_eq!(ops.for_number(&n("+33612345678")).unwrap().name(), "agg");
         let only_us = Operators::new(vec![op("us", &["+1"])], Arc::new(SigningKey::generate())).unwrap();
         assert!(only_us.for_number(&n("+33612345678")).is_none());
