@@ -16,6 +16,7 @@ mod isolation;
 mod link_engine;
 mod link_pages;
 mod multinode;
+mod network_auth;
 mod ops;
 #[path = "../../../ringproof-store/tests/support/pg.rs"]
 mod pg;
