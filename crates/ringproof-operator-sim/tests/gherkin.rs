@@ -44,6 +44,9 @@ struct Scenario {
     steps: Vec<String>,
 }
 
+/// A scenario being read: (tag, name, steps, is an outline, Examples rows).
+type Draft = (String, String, Vec<String>, bool, Vec<Vec<String>>);
+
 /// Reads a feature file: the Background's steps are put in front of every scenario's, and a
 /// Scenario Outline becomes one scenario per Examples row.
 fn parse_feature(path: &Path) -> Vec<Scenario> {
@@ -52,47 +55,45 @@ fn parse_feature(path: &Path) -> Vec<Scenario> {
     let mut background: Vec<String> = Vec::new();
     let mut out = Vec::new();
     let mut pending_tag = String::new();
-    // (tag, name, steps, is_outline, example rows)
-    let mut current: Option<(String, String, Vec<String>, bool, Vec<Vec<String>>)> = None;
+    let mut current: Option<Draft> = None;
     let mut in_background = false;
-    let flush =
-        |cur: Option<(String, String, Vec<String>, bool, Vec<Vec<String>>)>, out: &mut Vec<Scenario>, bg: &[String]| {
-            let Some((tag, name, steps, outline, rows)) = cur else {
-                return;
-            };
-            let all: Vec<String> = bg.iter().cloned().chain(steps).collect();
-            if !outline {
-                out.push(Scenario {
-                    file: file.clone(),
-                    tag,
-                    name,
-                    steps: all,
-                });
-                return;
-            }
-            assert!(rows.len() >= 2, "{tag}: a Scenario Outline without Examples rows");
-            let header = &rows[0];
-            for row in &rows[1..] {
-                let subst = |s: &String| {
-                    header
-                        .iter()
-                        .zip(row)
-                        .fold(s.clone(), |acc, (h, v)| acc.replace(&format!("<{h}>"), v))
-                };
-                let label = header
+    let flush = |cur: Option<Draft>, out: &mut Vec<Scenario>, bg: &[String]| {
+        let Some((tag, name, steps, outline, rows)) = cur else {
+            return;
+        };
+        let all: Vec<String> = bg.iter().cloned().chain(steps).collect();
+        if !outline {
+            out.push(Scenario {
+                file: file.clone(),
+                tag,
+                name,
+                steps: all,
+            });
+            return;
+        }
+        assert!(rows.len() >= 2, "{tag}: a Scenario Outline without Examples rows");
+        let header = &rows[0];
+        for row in &rows[1..] {
+            let subst = |s: &String| {
+                header
                     .iter()
                     .zip(row)
-                    .map(|(h, v)| format!("{h}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                out.push(Scenario {
-                    file: file.clone(),
-                    tag: format!("{tag}[{label}]"),
-                    name: name.clone(),
-                    steps: all.iter().map(subst).collect(),
-                });
-            }
-        };
+                    .fold(s.clone(), |acc, (h, v)| acc.replace(&format!("<{h}>"), v))
+            };
+            let label = header
+                .iter()
+                .zip(row)
+                .map(|(h, v)| format!("{h}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            out.push(Scenario {
+                file: file.clone(),
+                tag: format!("{tag}[{label}]"),
+                name: name.clone(),
+                steps: all.iter().map(subst).collect(),
+            });
+        }
+    };
     for raw in text.lines() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with("Feature:") {
