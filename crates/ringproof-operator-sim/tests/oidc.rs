@@ -617,3 +617,59 @@ fn load_config_reads_the_file_creates_the_key_and_refuses_mistakes() {
     let ex = ringproof_operator_sim::load_config(&example).unwrap();
     assert_eq!(ex.clients[0].client_id, "ringproof");
 }
+
+#[tokio::test]
+async fn serve_derives_the_issuer_from_the_listener_and_applies_the_delay() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ringproof_operator_sim::SimConfig {
+        delay_ms: 150,
+        ..Default::default()
+    };
+    let task = tokio::spawn(ringproof_operator_sim::serve(config, listener));
+    let started = std::time::Instant::now();
+    let d: Value = World::http_from(None)
+        .get(format!("http://{addr}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // The delay is the feature under test: it is real time by nature.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150));
+    assert_eq!(d["issuer"], format!("http://{addr}"));
+    assert_eq!(d["jwks_uri"], format!("http://{addr}/jwks"));
+    task.abort();
+}
+
+#[tokio::test]
+async fn an_issuer_with_a_path_roots_every_endpoint_below_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let issuer = format!("http://{addr}/op");
+    let config = ringproof_operator_sim::SimConfig::default().with_issuer(issuer.clone());
+    let task = tokio::spawn(ringproof_operator_sim::serve(config, listener));
+    let http = World::http_from(None);
+    let d: Value = http
+        .get(format!("{issuer}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["token_endpoint"], format!("{issuer}/token"));
+    let jwks = http.get(d["jwks_uri"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(jwks.status().as_u16(), 200);
+    let r = http
+        .post(format!("{issuer}/number-verification/vwip/verify"))
+        .header("x-correlator", "abc-123")
+        .json(&json!({"phoneNumber": PHONE_A}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(r.headers()["x-correlator"], "abc-123");
+    task.abort();
+}

@@ -416,18 +416,23 @@ async fn operator_sim(config: Option<&std::path::Path>, listen: Option<std::net:
     let path = config.ok_or("operator-sim needs --config FILE (see examples/operator-sim.toml)")?;
     let mut sim = ringproof_operator_sim::load_config(path).map_err(|e| e.to_string())?;
     telemetry::init_tracing(ringproof_server::config::LogFormat::Text);
+    // An issuer that is absent, or that named the file's listen address while --listen moves
+    // it, is the address actually bound (so `--listen 127.0.0.1:0` works).
+    let follows = sim.issuer.is_none()
+        || listen.is_some()
+            && sim.issuer.as_deref().map(|i| i.trim_end_matches('/'))
+                == Some(format!("http://{}", sim.listen).as_str());
     if let Some(l) = listen {
-        // An issuer that named the file's listen address follows the new one.
-        if sim.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(format!("http://{}", sim.listen).as_str()) {
-            sim.issuer = Some(format!("http://{l}"));
-        }
         sim.listen = l;
     }
     let listener = tokio::net::TcpListener::bind(sim.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", sim.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let issuer = sim.issuer.clone().unwrap_or_else(|| format!("http://{bound}"));
+    if follows {
+        sim.issuer = Some(format!("http://{bound}"));
+    }
+    let issuer = sim.issuer_or_listen();
     println!(
         "operator-sim listening on {bound}; issuer {issuer}; {} client(s), {} phone(s)",
         sim.clients.len(),
