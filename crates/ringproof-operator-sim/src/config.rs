@@ -213,7 +213,8 @@ pub enum ConfigError {
 }
 
 /// Reads and checks a TOML configuration file; loads (or creates) the signing key.
-pub fn load_config(path: &Path) -> Result<SimConfig, ConfigError> {
+pub fn load_config(path: impl AsRef<Path>) -> Result<SimConfig, ConfigError> {
+    let path = path.as_ref();
     if let Err(e) = std::fs::metadata(path) {
         return Err(ConfigError::Io(path.to_owned(), e));
     }

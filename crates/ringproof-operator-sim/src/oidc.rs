@@ -292,7 +292,8 @@ async fn authorize(State(s): State<Arc<Inner>>, req: Request) -> Response {
     };
     {
         let mut codes = lock(&s.codes);
-        codes.retain(|_, g| g.expires > now || g.redeemed_into.is_some() && g.expires.plus_secs(600) > now);
+        // Redeemed codes are kept a while longer, to recognise (and punish) a replay.
+        codes.retain(|_, g| g.expires > now || (g.redeemed_into.is_some() && g.expires.plus_secs(600) > now));
         codes.insert(code.clone(), grant);
     }
     tracing::info!(target: "operator_sim", client_id, identified_by = ?how, login_hint_differs = hint_differs, "authorize: code issued");
@@ -453,8 +454,8 @@ async fn token_inner(s: &Inner, headers: &HeaderMap, form: Option<Vec<(String, S
                     "code, redirect_uri and code_verifier are required",
                 ));
             };
-            let grant = redeem_code(s, code, &client_id, redirect_uri, verifier, now)?;
             let access_token = base64url(&random_bytes::<32>());
+            let grant = redeem_code(s, code, &client_id, redirect_uri, verifier, now, &access_token)?;
             let api_scopes: Vec<String> = grant.scopes.iter().filter(|x| *x != "openid").cloned().collect();
             lock(&s.tokens).insert(
                 access_token.clone(),
@@ -466,9 +467,6 @@ async fn token_inner(s: &Inner, headers: &HeaderMap, form: Option<Vec<(String, S
                     used: false,
                 },
             );
-            if let Some(g) = lock(&s.codes).get_mut(*code) {
-                g.redeemed_into = Some(access_token.clone());
-            }
             let mut claims = json!({
                 "iss": s.issuer,
                 "sub": pairwise_sub(s, &client_id, &grant.number),
@@ -536,6 +534,7 @@ fn redeem_code(
     redirect_uri: &str,
     verifier: &str,
     now: Timestamp,
+    access_token: &str,
 ) -> Result<CodeGrant, TokenError> {
     let mut codes = lock(&s.codes);
     let Some(grant) = codes.get_mut(code) else {
@@ -571,6 +570,10 @@ fn redeem_code(
             "invalid_grant",
             "the code_verifier does not match the code_challenge",
         ));
+    }
+    // Marked under the same lock: a concurrent second exchange sees it.
+    if let Some(g) = codes.get_mut(code) {
+        g.redeemed_into = Some(access_token.to_owned());
     }
     Ok(grant)
 }

@@ -611,10 +611,10 @@ fn load_config_reads_the_file_creates_the_key_and_refuses_mistakes() {
         std::fs::write(&path, text).unwrap();
         assert!(ringproof_operator_sim::load_config(&path).is_err(), "{case}");
     }
-    assert!(ringproof_operator_sim::load_config(&dir.path().join("missing.toml")).is_err());
+    assert!(ringproof_operator_sim::load_config(dir.path().join("missing.toml")).is_err());
     // The example in the repository is valid.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/operator-sim.toml");
-    let ex = ringproof_operator_sim::load_config(&example).unwrap();
+    let ex = ringproof_operator_sim::load_config(example).unwrap();
     assert_eq!(ex.clients[0].client_id, "ringproof");
 }
 
