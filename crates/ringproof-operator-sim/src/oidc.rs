@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<Arc<Inner>> {
         .route("/authorize", get(authorize))
         .route("/token", post(token))
         .route("/sim/as", get(click_as))
+        .route("/sim", get(sim_page))
 }
 
 async fn discovery(State(s): State<Arc<Inner>>) -> Json<Value> {
@@ -361,6 +362,47 @@ async fn click_as(Query(q): Query<HashMap<String, String>>) -> Response {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
+}
+
+/// `GET /sim`: the simulator's phones, who this browser is now, and a link to act as each.
+async fn sim_page(State(s): State<Arc<Inner>>, req: Request) -> Html<String> {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let me = identify_device(&s, req.headers(), peer);
+    let here = format!("{}/sim", s.issuer);
+    let link = |number: &str| {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("number", number)
+            .append_pair("then", &here)
+            .finish();
+        format!("{}/sim/as?{q}", s.issuer)
+    };
+    let mut rows = String::new();
+    for p in &s.cfg.phones {
+        let ips: Vec<String> = p.ips.iter().map(ToString::to_string).collect();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href=\"{}\">act as this phone</a></td></tr>",
+            html_escape(&p.number),
+            html_escape(&ips.join(", ")),
+            p.sim_swapped_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "never".into()),
+            if p.consent { "yes" } else { "no" },
+            html_escape(&link(&p.number)),
+        ));
+    }
+    let who = match &me {
+        Some((n, how)) => format!("This browser is <b>{}</b> (identified by {how:?}).", html_escape(n)),
+        None => "This browser is on Wi-Fi: the network cannot identify it.".to_owned(),
+    };
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>operator-sim</title><h1>operator-sim</h1>\
+         <p>Issuer <code>{issuer}</code> · <a href=\"{issuer}/.well-known/openid-configuration\">discovery</a></p>\
+         <p>{who} <a href=\"{clear}\">Stop acting as a phone</a>.</p>\
+         <table border=1 cellpadding=4><tr><th>number</th><th>source addresses</th><th>SIM swapped</th>\
+         <th>consent</th><th></th></tr>{rows}</table>",
+        issuer = html_escape(&s.issuer),
+        clear = html_escape(&link("")),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -539,6 +539,19 @@ async fn sim_as_cookie_and_header_override_the_source_address() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
 
+    // The /sim page says who the browser is, and links to act as each phone.
+    let page = |cookie: Option<&'static str>| {
+        let mut r = http.get(format!("{}/sim", w.issuer));
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        async move { r.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(None).await.contains("on Wi-Fi"));
+    let as_b = page(Some("opsim_device=+15550100002")).await;
+    assert!(as_b.contains("This browser is <b>+15550100002</b>"), "{as_b}");
+    assert!(as_b.contains("/sim/as?number=%2B15550100001&amp;then="), "{as_b}");
+
     // With the cookie, a request from an unmapped address is that phone.
     let (verifier, challenge) = jose::pkce_pair();
     let resp = http
