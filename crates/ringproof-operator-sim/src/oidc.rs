@@ -4,7 +4,8 @@
 //! Error rules follow the CAMARA Security and Interoperability Profile, Appendix A: an unknown
 //! client or a redirect URI that is not registered gets a 400 page and is never redirected;
 //! every later `/authorize` failure is a 302 to the redirect URI with `error` and `state`;
-//! `/token` answers RFC 6749 §5.2 JSON (`invalid_client` is 401).
+//! `/token` answers RFC 6749 §5.2 JSON (`invalid_client` is 401). Signed request objects
+//! (`request=`) are checked with the client's keys; `request_uri` is not supported.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -38,7 +39,7 @@ pub(crate) fn routes() -> Router<Arc<Inner>> {
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
-        .route("/authorize", get(authorize))
+        .route("/authorize", get(authorize).post(authorize))
         .route("/token", post(token))
         .route("/sim/as", get(click_as))
         .route("/sim", get(sim_page))
@@ -63,7 +64,8 @@ async fn discovery(State(s): State<Arc<Inner>>) -> Json<Value> {
         "scopes_supported": scopes,
         "subject_types_supported": ["pairwise"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr"],
-        "request_parameter_supported": false,
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": ["ES256"],
         "request_uri_parameter_supported": false,
     }))
 }
@@ -170,7 +172,16 @@ fn with_params(redirect_uri: &str, params: &[(&str, &str)]) -> String {
 async fn authorize(State(s): State<Arc<Inner>>, req: Request) -> Response {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let headers = req.headers().clone();
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+    // OIDC Core §3.1.2.1: GET with a query, or POST with a form.
+    let raw: Vec<u8> = if req.method() == axum::http::Method::POST {
+        match axum::body::to_bytes(req.into_body(), 64 * 1024).await {
+            Ok(b) => b.to_vec(),
+            Err(_) => return error_page(StatusCode::BAD_REQUEST, "The request body could not be read."),
+        }
+    } else {
+        req.uri().query().unwrap_or_default().as_bytes().to_vec()
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&raw)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     let mut params: HashMap<&str, &str> = HashMap::new();
@@ -207,6 +218,45 @@ async fn authorize(State(s): State<Arc<Inner>>, req: Request) -> Response {
         return error_page(StatusCode::BAD_REQUEST, "A parameter is repeated.");
     }
 
+    // Errors found before the request object is read go back with the query's state.
+    let early_fail = |error: &str, description: &str| -> Response {
+        tracing::info!(target: "operator_sim", client_id, error, "authorize: error redirect");
+        let mut p = vec![("error", error), ("error_description", description)];
+        if let Some(st) = params.get("state").copied() {
+            p.push(("state", st));
+        }
+        redirect(&with_params(redirect_uri, &p))
+    };
+    if let Some(k) = duplicated {
+        return early_fail("invalid_request", &format!("the parameter {k} is repeated"));
+    }
+    if params.contains_key("request_uri") {
+        return early_fail("request_uri_not_supported", "request_uri is not supported");
+    }
+    // A signed request object (OIDC Core §6.1; the CAMARA profile): client_id, redirect_uri,
+    // response_type and scope stay in the query (and must match the object); every other
+    // parameter is taken from the object only.
+    let object: HashMap<String, String>;
+    let params: HashMap<&str, &str> = match params.get("request").copied() {
+        None => params,
+        Some(jwt) => {
+            object = match check_request_object(&s, client_id, jwt, &params).await {
+                Ok(o) => o,
+                Err(why) => return early_fail("invalid_request_object", &why),
+            };
+            let mut p: HashMap<&str, &str> = HashMap::new();
+            for k in ["client_id", "redirect_uri", "response_type", "scope"] {
+                if let Some(v) = params.get(k) {
+                    p.insert(k, v);
+                }
+            }
+            for (k, v) in &object {
+                p.entry(k.as_str()).or_insert(v.as_str());
+            }
+            p
+        }
+    };
+
     let state = params.get("state").copied();
     let fail = |error: &str, description: &str| -> Response {
         tracing::info!(target: "operator_sim", client_id, error, "authorize: error redirect");
@@ -217,18 +267,6 @@ async fn authorize(State(s): State<Arc<Inner>>, req: Request) -> Response {
         redirect(&with_params(redirect_uri, &p))
     };
 
-    if let Some(k) = duplicated {
-        return fail("invalid_request", &format!("the parameter {k} is repeated"));
-    }
-    if params.contains_key("request") {
-        return fail(
-            "request_not_supported",
-            "signed request objects are not supported by the simulator",
-        );
-    }
-    if params.contains_key("request_uri") {
-        return fail("request_uri_not_supported", "request_uri is not supported");
-    }
     if params.get("response_type").copied() != Some("code") {
         return fail("unsupported_response_type", "only response_type=code is supported");
     }
@@ -303,6 +341,56 @@ async fn authorize(State(s): State<Arc<Inner>>, req: Request) -> Response {
         p.push(("state", st));
     }
     redirect(&with_params(redirect_uri, &p))
+}
+
+/// Checks a signed request object: the client's signature, `iss`, `aud` (the issuer or the
+/// authorization endpoint), a lifetime of at most 300 s, and agreement with the query's
+/// mandatory parameters. Returns its other string claims as parameters.
+async fn check_request_object(
+    s: &Inner,
+    client_id: &str,
+    jwt: &str,
+    query: &HashMap<&str, &str>,
+) -> Result<HashMap<String, String>, String> {
+    let claims = verify_with_client_keys(s, client_id, jwt)
+        .await
+        .map_err(|e| e.description)?;
+    let obj = claims.as_object().ok_or("the request object is not a JSON object")?;
+    if claims["iss"].as_str() != Some(client_id) {
+        return Err("the request object's iss is not the client_id".into());
+    }
+    let authz = format!("{}/authorize", s.issuer);
+    let aud_ok = |a: &str| a == s.issuer || a == authz;
+    let aud = match &claims["aud"] {
+        Value::String(a) => aud_ok(a),
+        Value::Array(list) => list.len() == 1 && list[0].as_str().is_some_and(aud_ok),
+        _ => false,
+    };
+    if !aud {
+        return Err("the request object's aud must be the issuer or the authorization endpoint".into());
+    }
+    let now_s = secs(s.now());
+    let (Some(exp), Some(iat)) = (claims["exp"].as_i64(), claims["iat"].as_i64()) else {
+        return Err("the request object needs exp and iat".into());
+    };
+    if exp <= now_s || iat > now_s + SKEW_S || exp - iat > MAX_ASSERTION_LIFETIME_S {
+        return Err("the request object is expired, not yet valid, or lives more than 300 s".into());
+    }
+    if claims["jti"].as_str().is_none_or(str::is_empty) {
+        return Err("the request object needs a jti".into());
+    }
+    for k in ["client_id", "redirect_uri", "response_type", "scope"] {
+        if let Some(v) = obj.get(k)
+            && v.as_str() != query.get(k).copied()
+        {
+            return Err(format!("{k} differs between the query and the request object"));
+        }
+    }
+    Ok(obj
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "iss" | "aud" | "exp" | "iat" | "nbf" | "jti" | "sub"))
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        .collect())
 }
 
 /// Every scope must be one the simulator knows; at most one purpose (`dpv:…`).

@@ -178,7 +178,7 @@ async fn wifi_consent_and_malformed_requests_redirect_with_an_error_and_the_stat
         (change("scope", Some("number-verification:verify")), "invalid_scope"),
         (change("scope", Some("openid no-such-api:do")), "invalid_scope"),
         (change("response_type", Some("token")), "unsupported_response_type"),
-        (change("request", Some("eyJ.x.y")), "request_not_supported"),
+        (change("request", Some("eyJ.x.y")), "invalid_request_object"),
     ] {
         let (status, loc) = w.authorize(&phone_a, &p).await;
         assert_eq!(status, 302);
@@ -685,4 +685,80 @@ async fn an_issuer_with_a_path_roots_every_endpoint_below_it() {
     assert_eq!(r.status().as_u16(), 401);
     assert_eq!(r.headers()["x-correlator"], "abc-123");
     task.abort();
+}
+
+#[tokio::test]
+async fn signed_request_objects_and_post_are_accepted_and_checked() {
+    let w = world().await;
+    let (verifier, challenge) = jose::pkce_pair();
+    let now = w.now_s();
+    let object = json!({
+        "iss": CLIENT_ID,
+        "aud": format!("{}/authorize", w.issuer),
+        "iat": now,
+        "exp": now + 120,
+        "jti": "ro-1",
+        "client_id": CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": REDIRECT_URI,
+        "scope": NV,
+        "state": "from-the-object",
+        "nonce": "nonce-in-object",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    });
+    // Only the four mandatory parameters in the form; the rest comes from the object.
+    let form = |object: &Value, sign_with: &SigningKey| -> Vec<(String, String)> {
+        vec![
+            ("client_id".into(), CLIENT_ID.into()),
+            ("redirect_uri".into(), REDIRECT_URI.into()),
+            ("response_type".into(), "code".into()),
+            ("scope".into(), NV.into()),
+            ("state".into(), "from-the-query".into()),
+            ("request".into(), sign_with.sign(object, "oauth-authz-req+jwt")),
+        ]
+    };
+    let phone_a = World::http_from(Some("127.0.0.2"));
+    let post = |f: Vec<(String, String)>| {
+        let http = phone_a.clone();
+        let url = format!("{}/authorize", w.issuer);
+        async move {
+            let r = http.post(url).form(&f).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 302);
+            url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap()
+        }
+    };
+    let loc = post(form(&object, &w.consumer_key)).await;
+    assert_eq!(query(&loc, "state").as_deref(), Some("from-the-object"));
+    let (status, body) = exchange(&w, &query(&loc, "code").unwrap(), &verifier).await;
+    assert_eq!(status, 200);
+    let (_, claims) = KeySet::from_jwks(&w.sim.jwks())
+        .unwrap()
+        .verify(body["id_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims["nonce"], "nonce-in-object");
+
+    // Refused objects: another key, another client_id than the query, wrong aud, expired.
+    let mut other_scope = object.clone();
+    other_scope["scope"] = json!("openid sim-swap:check");
+    let mut wrong_aud = object.clone();
+    wrong_aud["aud"] = json!("https://elsewhere.example/authorize");
+    let mut expired = object.clone();
+    expired["iat"] = json!(now - 400);
+    expired["exp"] = json!(now - 100);
+    for (case, f) in [
+        ("foreign key", form(&object, &SigningKey::generate())),
+        ("scope differs", form(&other_scope, &w.consumer_key)),
+        ("wrong aud", form(&wrong_aud, &w.consumer_key)),
+        ("expired", form(&expired, &w.consumer_key)),
+    ] {
+        let loc = post(f).await;
+        assert_eq!(
+            query(&loc, "error").as_deref(),
+            Some("invalid_request_object"),
+            "{case}"
+        );
+        assert_eq!(query(&loc, "state").as_deref(), Some("from-the-query"), "{case}");
+        assert_eq!(query(&loc, "code"), None, "{case}");
+    }
 }
