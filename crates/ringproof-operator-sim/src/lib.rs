@@ -170,6 +170,16 @@ impl Simulator {
     }
 }
 
+impl Simulator {
+    /// Serves this simulator on `listener` (with the peer addresses that identify devices)
+    /// until the future is dropped. Its issuer was fixed at construction: bind first, then
+    /// build the simulator with `SimConfig::with_issuer(format!("http://{addr}"))`.
+    pub fn serve(&self, listener: tokio::net::TcpListener) -> impl Future<Output = std::io::Result<()>> + use<> {
+        let app = self.router();
+        async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await }
+    }
+}
+
 /// The router of a simulator on the real clock (see [`Simulator::router`]).
 pub fn router(config: SimConfig) -> Router {
     Simulator::new(config).router()
@@ -183,8 +193,7 @@ pub fn serve(mut config: SimConfig, listener: tokio::net::TcpListener) -> impl F
     {
         config.issuer = Some(format!("http://{addr}"));
     }
-    let app = Simulator::new(config).router();
-    async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await }
+    Simulator::new(config).serve(listener)
 }
 
 impl Inner {

@@ -98,9 +98,9 @@ impl World {
         .with_issuer(issuer.clone());
         tweak(&mut config);
         let sim = Simulator::with_clock(config, clock.clone());
-        let router = sim.router();
+        let served = sim.serve(listener);
         tasks.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+            let _ = served.await;
         }));
         World {
             issuer,
