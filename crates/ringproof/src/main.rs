@@ -67,6 +67,14 @@ enum Command {
     Guard(GuardCmd),
     /// Print the OpenAPI document
     Openapi,
+    /// Run a local CAMARA mobile operator (OpenID network authentication, Number Verification,
+    /// SIM Swap) for development and tests; --config names its file, e.g.
+    /// examples/operator-sim.toml
+    OperatorSim {
+        /// Address to listen on (overrides the file's `listen`)
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// Send one real message through one configured provider, to try its settings
     SendTest {
         /// The provider's name (a `[providers.NAME]` table, or `sandbox`)
@@ -310,6 +318,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
+    // The simulator has a configuration of its own, not ringproof's.
+    if let Command::OperatorSim { listen } = cli.command {
+        return operator_sim(cli.common.config.as_deref(), listen).await;
+    }
     let listen = match &cli.command {
         Command::Serve { listen } => *listen,
         _ => None,
@@ -325,6 +337,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
     match cli.command {
         Command::Serve { .. } => serve(config).await,
+        Command::OperatorSim { .. } => Err("unreachable: operator-sim is handled above".into()),
         Command::Openapi => {
             println!("{}", ringproof_server::routes::openapi_json());
             Ok(())
@@ -396,6 +409,40 @@ async fn send_test(
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     Ok(())
+}
+
+/// `ringproof operator-sim --config FILE [--listen ADDR]`: serves the simulator until Ctrl-C.
+async fn operator_sim(config: Option<&std::path::Path>, listen: Option<std::net::SocketAddr>) -> Result<(), String> {
+    let path = config.ok_or("operator-sim needs --config FILE (see examples/operator-sim.toml)")?;
+    let mut sim = ringproof_operator_sim::load_config(path).map_err(|e| e.to_string())?;
+    telemetry::init_tracing(ringproof_server::config::LogFormat::Text);
+    // An issuer that is absent, or that named the file's listen address while --listen moves
+    // it, is the address actually bound (so `--listen 127.0.0.1:0` works).
+    let follows = sim.issuer.is_none()
+        || listen.is_some()
+            && sim.issuer.as_deref().map(|i| i.trim_end_matches('/'))
+                == Some(format!("http://{}", sim.listen).as_str());
+    if let Some(l) = listen {
+        sim.listen = l;
+    }
+    let listener = tokio::net::TcpListener::bind(sim.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", sim.listen))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    if follows {
+        sim.issuer = Some(format!("http://{bound}"));
+    }
+    let issuer = sim.issuer_or_listen();
+    println!(
+        "operator-sim listening on {bound}; issuer {issuer}; {} client(s), {} phone(s)",
+        sim.clients.len(),
+        sim.phones.len()
+    );
+    println!("discovery: {issuer}/.well-known/openid-configuration");
+    tokio::select! {
+        served = ringproof_operator_sim::serve(sim, listener) => served.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }
 
 async fn serve(config: Config) -> Result<(), String> {
