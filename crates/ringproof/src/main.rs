@@ -2,6 +2,7 @@
 //! Every command takes the same `--data-dir` and `--config` as `serve` and acts on the
 //! same store, also while a server is running.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -433,12 +434,14 @@ async fn operator_sim(config: Option<&std::path::Path>, listen: Option<std::net:
         sim.issuer = Some(format!("http://{bound}"));
     }
     let issuer = sim.issuer_or_listen();
-    println!(
-        "operator-sim listening on {bound}; issuer {issuer}; {} client(s), {} phone(s)",
+    // One write, whose failure (a reader that went away) must not stop the simulator.
+    let _ = writeln!(
+        std::io::stdout().lock(),
+        "operator-sim listening on {bound}; issuer {issuer}; {} client(s), {} phone(s)\n\
+         discovery: {issuer}/.well-known/openid-configuration",
         sim.clients.len(),
         sim.phones.len()
     );
-    println!("discovery: {issuer}/.well-known/openid-configuration");
     tokio::select! {
         served = ringproof_operator_sim::serve(sim, listener) => served.map_err(|e| e.to_string()),
         _ = tokio::signal::ctrl_c() => Ok(()),

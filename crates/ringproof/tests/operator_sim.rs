@@ -29,9 +29,9 @@ async fn operator_sim_serves_the_example_config_on_the_bound_address() {
         .unwrap());
     // The first line names the bound address: "operator-sim listening on ADDR; issuer URL; …".
     let mut line = String::new();
-    BufReader::new(sim.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    // Kept open until the end: the simulator's output must not meet a closed pipe.
+    let mut out = BufReader::new(sim.0.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
     let issuer = line
         .split("issuer ")
         .nth(1)
