@@ -17,6 +17,7 @@ mod link_engine;
 mod link_pages;
 mod multinode;
 mod network_auth;
+mod network_auth_camara;
 mod ops;
 #[path = "../../../ringproof-store/tests/support/pg.rs"]
 mod pg;

@@ -1,0 +1,403 @@
+//! CAMARA Number Verification end to end: ringproof's link pages and its CAMARA client
+//! against the operator simulator (`ringproof-operator-sim`, a separate program speaking
+//! the protocol; nothing in ringproof knows it). Loopback addresses play the phones:
+//! 127.0.0.2 is [`MOBILE`]'s phone, 127.0.0.3 is [`OTHER`]'s, 127.0.0.1 is on Wi-Fi.
+
+use std::time::{Duration, Instant};
+
+use ringproof_core::link_session::PhoneMatch;
+use ringproof_operator_sim::{ClientConfig, PhoneConfig, SimConfig, Simulator};
+
+use crate::helpers::{Opts, TestApp};
+use crate::network_auth::{browser_at, metric, result, send_link, verdict};
+
+const MOBILE: &str = "+14155550100";
+const OTHER: &str = "+14155550199";
+const TARGET: &str = "http://localhost:8080/done";
+
+/// How ringproof and the simulator are set up for one test.
+#[derive(Clone, Copy)]
+struct Setup {
+    deadline_s: u32,
+    delay_ms: u64,
+    /// The simulator checks our assertions against its own keys, not ours.
+    wrong_client_keys: bool,
+    /// No simulator listens at the operator's address.
+    down: bool,
+}
+
+const NORMAL: Setup = Setup {
+    deadline_s: 10,
+    delay_ms: 0,
+    wrong_client_keys: false,
+    down: false,
+};
+
+/// ringproof (store backend chosen by `opts`) pointed at a simulator on a port of its own.
+async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let op_issuer = issuer.clone();
+    opts.configure = Some(Box::new(move |c| {
+        c.netauth.authenticator = ringproof_server::config::NetAuthKind::Camara;
+        c.netauth.deadline_s = setup.deadline_s;
+        c.netauth.operators = vec![ringproof_providers::camara::OperatorConfig {
+            name: "sim".into(),
+            prefixes: vec!["+1".into()],
+            issuer: op_issuer,
+            client_id: "ringproof".into(),
+            api_root: None,
+            login_hint: true,
+            hashed_phone_number: false,
+            extra_origins: vec![],
+        }];
+    }));
+    let app = TestApp::spawn_with(opts).await;
+    if setup.down {
+        drop(listener);
+        return app;
+    }
+    let phone = |n: &str, ip: &str| PhoneConfig {
+        ips: vec![ip.parse().unwrap()],
+        ..PhoneConfig::new(n)
+    };
+    let sim_jwks = format!("{issuer}/jwks");
+    let config = SimConfig {
+        delay_ms: setup.delay_ms,
+        clients: vec![ClientConfig {
+            client_id: "ringproof".into(),
+            jwks_uri: if setup.wrong_client_keys {
+                sim_jwks
+            } else {
+                format!("{}/.well-known/jwks.json", app.base)
+            },
+            redirect_uris: vec![format!("{}/l/callback", app.base)],
+        }],
+        phones: vec![phone(MOBILE, "127.0.0.2"), phone(OTHER, "127.0.0.3")],
+        ..SimConfig::default()
+    }
+    .with_issuer(issuer);
+    tokio::spawn(Simulator::new(config).serve(listener));
+    app
+}
+
+/// The tests `$name::sqlite` and `$name::postgres`: `$run` against ringproof on each store,
+/// pointed at a simulator set up as [`NORMAL`].
+macro_rules! with_operator_on_both_stores {
+    ($name:ident, $run:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                $run(with_operator(Opts::default(), NORMAL).await).await;
+            }
+
+            #[tokio::test]
+            #[cfg_attr(
+                not(ringproof_pg),
+                ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL"
+            )]
+            async fn postgres() {
+                let opts = Opts {
+                    postgres: Some(crate::helpers::pg_database().await),
+                    ..Opts::default()
+                };
+                $run(with_operator(opts, NORMAL).await).await;
+            }
+        }
+    };
+}
+
+/// The click (the form's POST, no script): the 303 to the operator's `/authorize`.
+async fn click(app: &TestApp, link: &str, from: &str) -> String {
+    let r = browser_at(from).post(link).send().await.unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(!location.starts_with(TARGET), "no operator round trip: {location}");
+    let _ = app;
+    location
+}
+
+/// One redirect hop, from `from`.
+async fn hop(url: &str, from: &str) -> reqwest::Response {
+    browser_at(from).get(url).send().await.unwrap()
+}
+
+/// Follows the operator's redirect back to ringproof's callback and that to the target.
+async fn through_operator(authorize: &str, from: &str) -> String {
+    let r = hop(authorize, from).await;
+    assert_eq!(r.status(), 302, "the operator redirects back");
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.contains("/l/callback?"), "{callback}");
+    let r = hop(&callback, from).await;
+    assert_eq!(r.status(), 303, "{callback}");
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn reason(v: &ringproof_core::engine::link::LinkView) -> String {
+    v.record.session.click.as_ref().unwrap().reason.clone()
+}
+
+/// Replace one query parameter of a URL.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap();
+    let q: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k == name => format!("{k}={value}"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", q.join("&"))
+}
+
+/// The device that clicks holds the number: "true". Another phone: "false". Wi-Fi:
+/// "indeterminate" (the operator cannot identify the subscriber). A replayed callback is
+/// refused.
+async fn verdicts_through_the_operator(app: TestApp) {
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = click(&app, &link, "127.0.0.2").await;
+    for p in [
+        "response_type=code",
+        "prompt=none",
+        "code_challenge_method=S256",
+        "scope=openid+dpv%3AFraudPreventionAndDetection+number-verification%3Averify",
+        "login_hint=tel%3A%2B14155550100",
+        "nonce=",
+        "state=",
+    ] {
+        assert!(authorize.contains(p), "{p} in {authorize}");
+    }
+    let before = result(&app, &s).await;
+    assert_eq!(
+        before.outcome,
+        ringproof_core::link_session::LinkOutcome::Waiting,
+        "waiting for the operator"
+    );
+    let r = hop(&authorize, "127.0.0.2").await;
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = hop(&callback, "127.0.0.2").await;
+    assert_eq!(r.status(), 303);
+    let target = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(target.starts_with(&format!("{TARGET}?vfp=")), "{target}");
+    let v = result(&app, &s).await;
+    assert_eq!((verdict(&v), reason(&v).as_str()), (PhoneMatch::True, "verified"));
+
+    // The same callback again: refused, nothing changes.
+    let r = hop(&callback, "127.0.0.2").await;
+    assert_eq!(r.status(), 410, "a replayed callback");
+    assert_eq!(verdict(&result(&app, &s).await), PhoneMatch::True);
+
+    // Another phone clicks MOBILE's link.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = click(&app, &link, "127.0.0.3").await;
+    assert!(through_operator(&authorize, "127.0.0.3").await.starts_with(TARGET));
+    let v = result(&app, &s).await;
+    assert_eq!((verdict(&v), reason(&v).as_str()), (PhoneMatch::False, "not_verified"));
+
+    // On Wi-Fi: the operator answers access_denied; the person still reaches the target.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = click(&app, &link, "127.0.0.1").await;
+    assert!(through_operator(&authorize, "127.0.0.1").await.starts_with(TARGET));
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "unidentified")
+    );
+
+    let m = r#"ringproof_netauth_verdicts_total{authenticator="camara",phone_match="true",reason="verified"}"#;
+    assert!(metric(&app, m).await >= 1.0);
+    app.stop().await;
+}
+with_operator_on_both_stores!(verdicts, verdicts_through_the_operator);
+
+/// Tampering with `state`, `nonce` or the PKCE challenge on the way through the browser
+/// gets no verdict; neither does a client assertion the operator cannot verify.
+async fn tampering_is_refused(app: TestApp) {
+    // state: the callback finds no link (404); the link waits until the deadline.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = click(&app, &link, "127.0.0.2").await;
+    let r = hop(&authorize, "127.0.0.2").await;
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let forged = with_param(&callback, "state", "AAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(hop(&forged, "127.0.0.2").await.status(), 404);
+    assert_eq!(
+        result(&app, &s).await.outcome,
+        ringproof_core::link_session::LinkOutcome::Waiting
+    );
+    app.clock.advance_secs(11);
+    let v = result(&app, &s).await;
+    assert_eq!(
+        verdict(&v),
+        PhoneMatch::Indeterminate,
+        "the poll stops waiting at the deadline"
+    );
+
+    // nonce: the operator puts the tampered nonce in the ID token, which ringproof refuses.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = with_param(&click(&app, &link, "127.0.0.2").await, "nonce", "tampered");
+    through_operator(&authorize, "127.0.0.2").await;
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "id_token_invalid")
+    );
+
+    // PKCE: a challenge that is not ours; the operator refuses our verifier at /token.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = with_param(
+        &click(&app, &link, "127.0.0.2").await,
+        "code_challenge",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    );
+    through_operator(&authorize, "127.0.0.2").await;
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "operator_error")
+    );
+    app.stop().await;
+}
+with_operator_on_both_stores!(tampering, tampering_is_refused);
+
+#[tokio::test]
+async fn a_client_assertion_the_operator_cannot_verify_gets_no_verdict() {
+    let app = with_operator(
+        Opts::default(),
+        Setup {
+            wrong_client_keys: true,
+            ..NORMAL
+        },
+    )
+    .await;
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = click(&app, &link, "127.0.0.2").await;
+    through_operator(&authorize, "127.0.0.2").await;
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "operator_error")
+    );
+    app.stop().await;
+}
+
+/// The operator is down, or slower than the deadline: the click goes straight to the
+/// target with "indeterminate", within the deadline.
+async fn no_operator_in_time(setup: Setup, want_reason: &str) {
+    let app = with_operator(Opts::default(), setup).await;
+    let (s, link) = send_link(&app, MOBILE).await;
+    let started = Instant::now();
+    let r = browser_at("127.0.0.2").post(&link).send().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(TARGET));
+    assert!(
+        took < Duration::from_secs(u64::from(setup.deadline_s)) + Duration::from_millis(900),
+        "{took:?}"
+    );
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, want_reason)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_that_is_down_gets_no_verdict_at_once() {
+    no_operator_in_time(Setup { down: true, ..NORMAL }, "unreachable").await;
+}
+
+#[tokio::test]
+async fn an_operator_slower_than_the_deadline_gets_no_verdict_in_time() {
+    no_operator_in_time(
+        Setup {
+            deadline_s: 1,
+            delay_ms: 20_000,
+            ..NORMAL
+        },
+        "timeout",
+    )
+    .await;
+}
+
+/// The page's script: a background POST, the operator round trip in the background, then
+/// `done` sends the browser to the target.
+async fn the_background_flow(app: TestApp) {
+    let (s, link) = send_link(&app, MOBILE).await;
+    let phone = browser_at("127.0.0.2");
+    let r = phone
+        .post(&link)
+        .header("x-ringproof-flow", "fetch")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let step: serde_json::Value = r.json().await.unwrap();
+    let operator = step["operator"].as_str().unwrap();
+    let origin = operator.split("/authorize").next().unwrap();
+    assert!(csp.contains(&format!("connect-src 'self' {origin}")), "{csp}");
+    assert_eq!(step["deadline_ms"], 9700);
+    // fetch(operator, {redirect: 'follow'}): the operator, then our callback (204).
+    let following = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = following.get(operator).send().await.unwrap();
+    assert_eq!(r.status(), 204, "{}", r.url());
+    let done = format!("{}{}", app.base, step["done"].as_str().unwrap());
+    let r = phone.post(&done).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{TARGET}?vfp="))
+    );
+    assert_eq!(verdict(&result(&app, &s).await), PhoneMatch::True);
+    assert_eq!(phone.post(&done).send().await.unwrap().status(), 410, "done once");
+
+    // The script gives up (the operator never called back): done settles "indeterminate".
+    let (s, link) = send_link(&app, MOBILE).await;
+    let r = phone
+        .post(&link)
+        .header("x-ringproof-flow", "fetch")
+        .send()
+        .await
+        .unwrap();
+    let step: serde_json::Value = r.json().await.unwrap();
+    let done = format!("{}{}", app.base, step["done"].as_str().unwrap());
+    let r = phone.post(&done).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "no_callback")
+    );
+    app.stop().await;
+}
+with_operator_on_both_stores!(background, the_background_flow);
+
+#[tokio::test]
+async fn the_jwks_publishes_the_key_that_signs_the_assertions() {
+    let app = with_operator(Opts::default(), NORMAL).await;
+    let jwks: serde_json::Value = app.get("/.well-known/jwks.json").await.json().await.unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(
+        (&key["kty"], &key["crv"], &key["alg"]),
+        (&"EC".into(), &"P-256".into(), &"ES256".into())
+    );
+    assert!(key.get("d").is_none(), "never the private part");
+    let pem = std::fs::read_to_string(app.data_dir.join("netauth-key.pem")).unwrap();
+    let k = ringproof_core::jose::SigningKey::from_pem(&pem).unwrap();
+    assert_eq!(key["kid"], k.kid());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(app.data_dir.join("netauth-key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    app.stop().await;
+}
