@@ -41,7 +41,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -177,7 +179,9 @@ impl KeySet {
         let sig_bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed)?;
         let sig = Signature::from_slice(&sig_bytes).map_err(|_| JoseError::Signature)?;
         let signed = &token[..h.len() + 1 + c.len()];
-        key.1.verify(signed.as_bytes(), &sig).map_err(|_| JoseError::Signature)?;
+        key.1
+            .verify(signed.as_bytes(), &sig)
+            .map_err(|_| JoseError::Signature)?;
         Ok((header, decode_json(c)?))
     }
 }
@@ -202,7 +206,11 @@ fn key_of(jwk: &Value) -> Result<VerifyingKey, JoseError> {
 fn decode_json(part: &str) -> Result<Value, JoseError> {
     let bytes = URL_SAFE_NO_PAD.decode(part).map_err(|_| JoseError::Malformed)?;
     let v: Value = serde_json::from_slice(&bytes).map_err(|_| JoseError::Malformed)?;
-    if v.is_object() { Ok(v) } else { Err(JoseError::Malformed) }
+    if v.is_object() {
+        Ok(v)
+    } else {
+        Err(JoseError::Malformed)
+    }
 }
 
 /// Reads the claims of a compact JWS without checking it: only for choosing which key set

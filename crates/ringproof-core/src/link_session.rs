@@ -114,6 +114,9 @@ pub struct LinkSession {
     pub click: Option<Click>,
     /// SHA-256 of the VFP handed out on the click.
     pub vfp_hash: Option<[u8; 32]>,
+    /// What the operator said about a recent SIM swap before the link was sent
+    /// ([`crate::simswap`]); `None` when the client does not check.
+    pub sim_swap: Option<crate::simswap::SimSwapResult>,
 }
 
 /// Why a click is refused.
@@ -147,6 +150,8 @@ pub struct NewLink {
     pub carrier: String,
     pub line: LineKind,
     pub ttl_s: u32,
+    /// The SIM-swap check made before the start, if the client checks.
+    pub sim_swap: Option<crate::simswap::SimSwapResult>,
 }
 
 impl LinkSession {
@@ -165,6 +170,7 @@ impl LinkSession {
             expires_at: now.plus_secs(i64::from(n.ttl_s)),
             click: None,
             vfp_hash: None,
+            sim_swap: n.sim_swap,
         };
         (s, token)
     }
@@ -316,6 +322,7 @@ mod tests {
                 carrier: "unknown".into(),
                 line: LineKind::Mobile,
                 ttl_s: 300,
+                sim_swap: None,
             },
             Timestamp(1_000_000),
         )

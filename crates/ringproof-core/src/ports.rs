@@ -395,6 +395,9 @@ pub trait Metrics: Send + Sync + 'static {
     /// A client's send cap ([`crate::guard::Limits::client_sends_per_day`], `…_per_minute`)
     /// reached 80 %.
     fn client_cap_near(&self, _client: &ClientId, _warning: crate::guard::CapWarning) {}
+    /// A SIM-swap check ([`crate::simswap`]) was made before a start: its result
+    /// (`swapped`, `not_swapped`, `unknown`) and whether it refused the start.
+    fn sim_swap_checked(&self, _result: &'static str, _refused: bool) {}
 }
 
 /// Counts nothing.

@@ -46,6 +46,7 @@ fn start(options: Options, codes: &Fixed) -> (Verification, Effects) {
             policy,
             sms_template: Some("client template {code}"),
             options,
+            sim_swap: None,
             now: t(0),
         },
         &keys(),

@@ -12,6 +12,7 @@ use ringproof_core::crypto::{Keys, hex, random_bytes};
 use ringproof_core::engine::{Engine, JobTuning};
 use ringproof_core::lookup::{MetadataLookup, NumberLookup};
 use ringproof_core::ports::{Sender, Store};
+use ringproof_core::simswap::{NoSimSwapCheck, SimSwapCheck};
 use ringproof_core::time::{Clock, SystemClock};
 use ringproof_providers::registry::{self, BuildContext};
 use ringproof_providers::sandbox::SandboxSender;
@@ -53,6 +54,8 @@ pub struct Hooks {
     pub no_worker: bool,
     /// Deliver through this instead of the configured provider (a failing provider, say).
     pub sender: Option<Arc<dyn Sender>>,
+    /// Ask this about SIM swaps instead of the configured check (a fake operator).
+    pub sim_swap: Option<Arc<dyn SimSwapCheck>>,
 }
 
 /// The pieces every command needs: the engine over the configured store.
@@ -91,6 +94,8 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_link_ttl(config.link_ttl_s)
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
+        // TODO(issue 11): the CAMARA SIM Swap client from config when one is configured.
+        .with_sim_swap(hooks.sim_swap.clone().unwrap_or_else(|| Arc::new(NoSimSwapCheck)))
         .with_webhooks(Arc::new(poster))
         .with_metrics(Arc::new(crate::telemetry::EngineMetrics))
         .with_limits(config.limits.clone())

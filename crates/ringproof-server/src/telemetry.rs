@@ -95,6 +95,11 @@ impl ringproof_core::ports::Metrics for EngineMetrics {
         // The range itself is in `ringproof guard list` (and no number is logged).
         tracing::warn!(rule, country, "a number range was blocked (SMS-pumping guard)");
     }
+
+    fn sim_swap_checked(&self, result: &'static str, refused: bool) {
+        let outcome = if refused { "refused" } else { "proceeded" };
+        metrics::counter!("ringproof_sim_swap_checks_total", "result" => result, "outcome" => outcome).increment(1);
+    }
 }
 
 /// Counts an authentication attempt refused by the throttle, by face (`native`, `signzy`,
@@ -106,6 +111,11 @@ pub fn auth_throttled(face: &'static str, throttled: &ringproof_core::throttle::
 /// Every metric the workspace records, with its `# HELP` text. A test reads the sources
 /// and fails on a `counter!`, `gauge!` or `histogram!` whose name is not here.
 const DESCRIBED: &[(Kind, &str, &str)] = &[
+    (
+        Kind::Counter,
+        "ringproof_sim_swap_checks_total",
+        "SIM-swap checks made before OTP and link starts, by result (swapped, not_swapped, unknown) and outcome (proceeded, refused).",
+    ),
     (
         Kind::Counter,
         "ringproof_guard_blocks_total",

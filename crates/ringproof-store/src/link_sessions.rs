@@ -10,6 +10,7 @@ use ringproof_core::link_session::LinkRecord;
 use ringproof_core::link_session::{Click, LinkSession, PhoneMatch};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
+use ringproof_core::simswap::SimSwapResult;
 use ringproof_core::time::Timestamp;
 
 use crate::codec::{DbRow, client_id, col, hash32};
@@ -19,7 +20,8 @@ use crate::error::corrupt;
 macro_rules! link_columns {
     () => {
         "request_id, session_id, client_id, to_e164, target_url, source_ip, token_hash, vfp_hash, carrier, \
-         line_type, transaction_id, created_at, expires_at, clicked_at, click_ip, user_agent, phone_match, ip_match"
+         line_type, transaction_id, created_at, expires_at, clicked_at, click_ip, user_agent, phone_match, ip_match, \
+         sim_swap"
     };
 }
 pub(crate) use link_columns;
@@ -73,6 +75,9 @@ pub(crate) fn link(row: &impl DbRow) -> Result<LinkRecord, StoreError> {
             expires_at: Timestamp(col(row, "expires_at")?),
             click,
             vfp_hash: vfp_hash.map(|h| hash32(h, "vfp_hash")).transpose()?,
+            sim_swap: col::<Option<String>>(row, "sim_swap")?
+                .map(|s| SimSwapResult::parse(&s).ok_or_else(|| corrupt("unknown sim_swap")))
+                .transpose()?,
         },
     })
 }

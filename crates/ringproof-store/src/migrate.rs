@@ -58,6 +58,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 12,
         sql: include_str!("../migrations/sqlite/0012_audit_retention.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/sqlite/0014_sim_swap.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -104,6 +108,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 12,
         sql: include_str!("../migrations/postgres/0012_audit_retention.sql"),
+    },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/postgres/0014_sim_swap.sql"),
     },
 ];
 

@@ -326,6 +326,7 @@ macro_rules! bind_link {
             .bind(c.user_agent)
             .bind(c.phone_match)
             .bind(c.ip_match)
+            .bind(s.sim_swap.map(|r| r.as_str()))
     }};
 }
 pub(crate) use bind_link;

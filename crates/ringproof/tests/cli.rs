@@ -423,7 +423,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": true, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": [], "safe_numbers": [], "limits": {}})
+            "allowed_numbers": [], "blocked_numbers": [], "safe_numbers": [], "limits": {}, "sim_swap": null})
     );
 
     let (ok, out, err) = ringproof(
@@ -447,7 +447,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert!(ok, "{err}");
     let expected = json!({"products": {"signzy-link": true, "signzy-otp": false, "idenfy-sms": true}, "test_mode": true,
         "allowed_numbers": ["+14155550123", "+447911123456"], "blocked_numbers": ["+14155550199"],
-        "safe_numbers": [], "limits": {}});
+        "safe_numbers": [], "limits": {}, "sim_swap": null});
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["controls"], expected);
     assert_eq!(show(), expected);
 

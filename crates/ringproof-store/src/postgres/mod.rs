@@ -188,11 +188,11 @@ const WRITE_TRANSITION: &str = "WITH upd AS (\
 const INSERT_LINK: &str = concat!(
     "WITH l AS (INSERT INTO link_sessions (",
     link_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)) ",
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)) ",
     "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, state, ",
     "locked_until, created_at) ",
     "SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', 0, $12 ",
-    "FROM UNNEST($19::text[], $20::text[], $21::text[], $22::text[], $23::int8[], $24::bytea[], $25::int8[]) ",
+    "FROM UNNEST($20::text[], $21::text[], $22::text[], $23::text[], $24::int8[], $25::bytea[], $26::int8[]) ",
     "AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts)"
 );
 

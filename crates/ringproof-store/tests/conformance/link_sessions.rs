@@ -30,6 +30,8 @@ fn new_link(client: &ClientId, now: Timestamp) -> (LinkRecord, UrlToken, NewJob)
             carrier: "Sandbox Mobile".into(),
             line: LineKind::Mobile,
             ttl_s: 300,
+            // Stored and read back (the round trips below compare whole records).
+            sim_swap: Some(ringproof_core::simswap::SimSwapResult::Swapped),
         },
         now,
     );
