@@ -184,8 +184,8 @@ impl Engine {
     /// Sends a one-time link: checks the target against the client's allowed origins,
     /// looks the number up (refusing lines that cannot receive links and subscribers that
     /// cannot be served), asks about a recent SIM swap when the client checks (refusing a
-    /// swapped number when it blocks: [`CoreError::SimSwapped`]), and stores the session with its SMS (a sealed deliver job) in one
-    /// transaction.
+    /// swapped number when it blocks: [`CoreError::SimSwapped`]), and stores the session
+    /// with its SMS (a sealed deliver job) in one transaction.
     pub async fn start_link(&self, client: &Client, req: NewLinkRequest) -> Result<LinkStarted, LinkError> {
         client.may_serve(Product::Link, &req.to)?;
         check_target_url(&req.target_url, &client.allowed_origins)?;

@@ -477,9 +477,9 @@ async fn resend_verification(
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventView {
-    /// `created`, `send_queued`, `sent`, `delivered`, `delivery_failed`, `step_skipped`, `send_refused`,
-    /// `check_wrong`, `check_no_live_code`, `approved`, `max_attempts_reached`, `canceled`,
-    /// `expired`, `failed`, …
+    /// `created`, `sim_swap_checked`, `send_queued`, `sent`, `delivered`, `delivery_failed`,
+    /// `step_skipped`, `send_refused`, `check_wrong`, `check_no_live_code`, `approved`,
+    /// `max_attempts_reached`, `canceled`, `expired`, `failed`, …
     pub kind: String,
     pub channel: Option<ApiChannel>,
     pub detail: Option<String>,
