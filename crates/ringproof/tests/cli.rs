@@ -518,7 +518,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}})
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}, "sim_swap": null})
     );
 
     // Refused, and nothing changed: an unknown product, a bad test mode, a number that is
@@ -545,7 +545,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}})
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}, "sim_swap": null})
     );
 }
 
