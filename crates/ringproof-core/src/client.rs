@@ -94,6 +94,10 @@ pub struct ClientControls {
     /// This client's overrides of the server's limits across verifications.
     #[serde(skip_serializing_if = "crate::guard::LimitOverrides::is_empty")]
     pub limits: crate::guard::LimitOverrides,
+    /// Whether OTP and link starts ask the operator about a recent SIM swap, and whether a
+    /// swap refuses them ([`crate::simswap`]). `None`: not checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_swap: Option<crate::simswap::SimSwapPolicy>,
 }
 
 /// Why a client may not send to a number. Carries no number.

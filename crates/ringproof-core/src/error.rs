@@ -57,6 +57,14 @@ pub enum CoreError {
     /// nothing. Refused before anything is stored, sent or evaluated.
     #[error(transparent)]
     Limited(#[from] crate::guard::Refusal),
+    /// The client refuses numbers whose SIM was swapped recently ([`crate::simswap`]), and
+    /// the operator says this one's was, within `max_age_h` hours. Refused before anything
+    /// is stored or sent (the send was counted by the limits, so the operator is not
+    /// asked without bound).
+    #[error(
+        "the SIM card of this number was changed within the last {max_age_h} hours; verifying it by SMS is refused"
+    )]
+    SimSwapped { max_age_h: u32 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -89,6 +97,7 @@ impl CoreError {
             CoreError::Refused(ClientRefusal::NotOnAllowlist) => "number_not_allowed",
             CoreError::Refused(ClientRefusal::ProductDisabled(_)) => "product_disabled",
             CoreError::Limited(r) => r.rule.code(),
+            CoreError::SimSwapped { .. } => "sim_swapped",
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

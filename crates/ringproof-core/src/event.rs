@@ -13,6 +13,10 @@ use crate::workflow::Channel;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
     Created,
+    /// The operator was asked about a recent SIM swap ([`crate::simswap`]); the detail
+    /// says what it answered (`swapped within 240 h`, `not swapped within 240 h`,
+    /// `unknown (unreachable)`).
+    SimSwapChecked,
     SendQueued,
     Sent,
     Delivered,
@@ -32,8 +36,9 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in the order of a verification's life.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::Created,
+        EventKind::SimSwapChecked,
         EventKind::SendQueued,
         EventKind::Sent,
         EventKind::Delivered,
@@ -52,6 +57,7 @@ impl EventKind {
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Created => "created",
+            EventKind::SimSwapChecked => "sim_swap_checked",
             EventKind::SendQueued => "send_queued",
             EventKind::Sent => "sent",
             EventKind::Delivered => "delivered",
@@ -112,6 +118,7 @@ mod tests {
             strings,
             [
                 "created",
+                "sim_swap_checked",
                 "send_queued",
                 "sent",
                 "delivered",

@@ -31,6 +31,7 @@ pub mod phone;
 pub mod policy;
 pub mod ports;
 pub mod sessions;
+pub mod simswap;
 pub mod status;
 pub mod templates;
 pub mod throttle;

@@ -147,6 +147,9 @@ pub struct LinkSession {
     pub vfp_hash: Option<[u8; 32]>,
     /// Set when the click went through the operator.
     pub auth: Option<PendingAuth>,
+    /// What the operator said about a recent SIM swap before the link was sent
+    /// ([`crate::simswap`]); `None` when the client does not check.
+    pub sim_swap: Option<crate::simswap::SimSwapResult>,
 }
 
 /// Why a click is refused.
@@ -183,6 +186,8 @@ pub struct NewLink {
     pub carrier: String,
     pub line: LineKind,
     pub ttl_s: u32,
+    /// The SIM-swap check made before the start, if the client checks.
+    pub sim_swap: Option<crate::simswap::SimSwapResult>,
 }
 
 impl LinkSession {
@@ -202,6 +207,7 @@ impl LinkSession {
             click: None,
             vfp_hash: None,
             auth: None,
+            sim_swap: n.sim_swap,
         };
         (s, token)
     }
@@ -419,6 +425,7 @@ mod tests {
                 carrier: "unknown".into(),
                 line: LineKind::Mobile,
                 ttl_s: 300,
+                sim_swap: None,
             },
             Timestamp(1_000_000),
         )

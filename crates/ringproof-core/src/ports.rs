@@ -401,6 +401,9 @@ pub trait Metrics: Send + Sync + 'static {
     /// Network authentication gave a verdict: the authenticator's name, the verdict and
     /// its reason.
     fn netauth_verdict(&self, _authenticator: &str, _verdict: &crate::netauth::Verdict) {}
+    /// A SIM-swap check ([`crate::simswap`]) was made before a start: its result
+    /// (`swapped`, `not_swapped`, `unknown`) and whether it refused the start.
+    fn sim_swap_checked(&self, _result: &'static str, _refused: bool) {}
 }
 
 /// Counts nothing.

@@ -86,6 +86,11 @@ pub struct Options {
     /// `expired` is announced when it happens rather than when someone next looks.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub notify: bool,
+    /// What the operator said about a recent SIM swap when the verification started
+    /// ([`crate::simswap`]); `None` when the client does not check. Set by
+    /// [`Verification::start`] from [`StartParams::sim_swap`], never changed after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sim_swap: Option<crate::simswap::SimSwapResult>,
 }
 
 pub use crate::event::{Event, EventKind, NewEvent};
@@ -158,6 +163,9 @@ pub struct StartParams<'a> {
     pub policy: Policy,
     pub sms_template: Option<&'a str>,
     pub options: Options,
+    /// The SIM-swap check made before the start, if the client checks: stored in
+    /// [`Options::sim_swap`] and recorded as a `sim_swap_checked` event.
+    pub sim_swap: Option<crate::simswap::SimSwapOutcome>,
     pub now: Timestamp,
 }
 
@@ -196,7 +204,10 @@ impl Verification {
             created_at: p.now,
             updated_at: p.now,
             expires_at: p.now.plus_secs(lifetime),
-            options: p.options,
+            options: Options {
+                sim_swap: p.sim_swap.map(|o| o.result),
+                ..p.options
+            },
         };
         let mut fx = Effects::default();
         fx.record(
@@ -208,6 +219,17 @@ impl Verification {
                 at: p.now,
             },
         );
+        if let Some(o) = &p.sim_swap {
+            fx.record(
+                &v,
+                NewEvent {
+                    kind: EventKind::SimSwapChecked,
+                    channel: None,
+                    detail: Some(o.detail()),
+                    at: p.now,
+                },
+            );
+        }
         let ctx = Ctx {
             keys,
             codes,

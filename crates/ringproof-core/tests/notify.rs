@@ -8,6 +8,7 @@ use ringproof_core::ids::ClientId;
 use ringproof_core::job::{DeliverPayload, JobKind};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::Policy;
+use ringproof_core::simswap::{SimSwapError, SimSwapOutcome, SimSwapResult};
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Ctx, Effects, Options, StartParams, Status, Verification};
 use ringproof_core::workflow::Workflow;
@@ -31,6 +32,10 @@ fn t(secs: i64) -> Timestamp {
 }
 
 fn start(options: Options, codes: &Fixed) -> (Verification, Effects) {
+    start_checked(options, None, codes)
+}
+
+fn start_checked(options: Options, sim_swap: Option<SimSwapOutcome>, codes: &Fixed) -> (Verification, Effects) {
     let policy = Policy {
         code_length: 4,
         ..Policy::default()
@@ -46,6 +51,7 @@ fn start(options: Options, codes: &Fixed) -> (Verification, Effects) {
             policy,
             sms_template: Some("client template {code}"),
             options,
+            sim_swap,
             now: t(0),
         },
         &keys(),
@@ -83,6 +89,7 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         sender: Some("The Sender".into()),
         sms_template: Some("{brand} code: {code}. Valid for 5 minutes.".into()),
         notify: true,
+        sim_swap: None,
     };
     let (v, fx) = start(options, &Fixed("4821"));
     assert_eq!(webhook_types(&fx), ["verification.created", "verification.send_queued"]);
@@ -152,9 +159,48 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
         sender: Some("Acme".into()),
         sms_template: None,
         notify: true,
+        sim_swap: Some(SimSwapResult::NotSwapped),
     };
     let s = serde_json::to_string(&o).unwrap();
-    assert_eq!(s, r#"{"sender":"Acme","notify":true}"#);
+    assert_eq!(s, r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped"}"#);
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());
+}
+
+/// A SIM-swap check made before the start is kept in the options and recorded (and
+/// announced) as `sim_swap_checked` right after `created`, with no number in its detail.
+#[test]
+fn a_sim_swap_check_is_stored_and_recorded_after_created() {
+    let notify = Options {
+        notify: true,
+        ..Options::default()
+    };
+    let unreachable = SimSwapOutcome::of(&Err(SimSwapError::Unreachable("timeout".into())), 240);
+    let (v, fx) = start_checked(notify, Some(unreachable), &Fixed("4821"));
+    assert_eq!(v.options.sim_swap, Some(SimSwapResult::Unknown));
+    let events: Vec<(&str, Option<&str>)> = fx
+        .events()
+        .iter()
+        .map(|e| (e.kind.as_str(), e.detail.as_deref()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("created", None),
+            ("sim_swap_checked", Some("unknown (unreachable)")),
+            ("send_queued", Some("step 1"))
+        ]
+    );
+    assert_eq!(
+        webhook_types(&fx),
+        [
+            "verification.created",
+            "verification.sim_swap_checked",
+            "verification.send_queued"
+        ]
+    );
+    // Not checked: no event, nothing stored.
+    let (v, fx) = start(Options::default(), &Fixed("4821"));
+    assert_eq!(v.options.sim_swap, None);
+    assert!(fx.events().iter().all(|e| e.kind.as_str() != "sim_swap_checked"));
 }

@@ -90,6 +90,7 @@ fn start_with(
             policy,
             sms_template: template,
             options: Default::default(),
+            sim_swap: None,
             now,
         },
         keys,

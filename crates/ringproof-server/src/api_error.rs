@@ -108,7 +108,7 @@ impl From<CoreError> for ApiError {
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,
             CoreError::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
-            CoreError::Refused(_) => StatusCode::FORBIDDEN,
+            CoreError::Refused(_) | CoreError::SimSwapped { .. } => StatusCode::FORBIDDEN,
             CoreError::Limited(r) if r.rule.is_rate() => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Limited(_) => StatusCode::FORBIDDEN,
             CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,

@@ -59,26 +59,48 @@ impl NetAuth {
     }
 }
 
+/// The operators of `[[netauth.operators]]` with ringproof's signing key; `None` when
+/// there are none. They serve Number Verification (with `authenticator = "camara"`) and
+/// SIM-swap checks.
+pub fn operators(config: &Config) -> Result<Option<Arc<Operators>>, StartupError> {
+    if config.netauth.operators.is_empty() {
+        return Ok(None);
+    }
+    let key = Arc::new(signing_key(config)?);
+    Operators::new(config.netauth.operators.clone(), key)
+        .map(|o| Some(Arc::new(o)))
+        .map_err(|e| StartupError::Config(e.to_string()))
+}
+
 /// The authenticator and the HTTP side's part, for links under `public_base_url`.
-pub fn build(config: &Config, public_base_url: &str) -> Result<(Arc<dyn NetworkAuthenticator>, NetAuth), StartupError> {
+pub fn build(
+    config: &Config,
+    public_base_url: &str,
+    operators: Option<Arc<Operators>>,
+) -> Result<(Arc<dyn NetworkAuthenticator>, NetAuth), StartupError> {
     let n = &config.netauth;
+    // The key is published whenever operators are configured (SIM-swap checks sign with it too).
+    let published = NetAuth {
+        jwks: operators
+            .as_ref()
+            .map_or_else(|| json!({ "keys": [] }), |o| o.key().jwks()),
+        ..NetAuth::default()
+    };
     Ok(match n.authenticator {
-        NetAuthKind::None => (Arc::new(NoNetworkAuth), NetAuth::default()),
+        NetAuthKind::None => (Arc::new(NoNetworkAuth), published),
         NetAuthKind::Header => {
             let name = HeaderName::from_bytes(n.header.name.as_bytes())
                 .map_err(|_| StartupError::Config("netauth.header.name is not a valid header name".into()))?;
             let cidrs = n.header.trusted_cidrs.iter().filter_map(|c| Cidr::parse(c)).collect();
             let auth = NetAuth {
                 header: Some((name, cidrs)),
-                ..NetAuth::default()
+                ..published
             };
             (Arc::new(HeaderNetworkAuth), auth)
         }
         NetAuthKind::Camara => {
-            let key = Arc::new(signing_key(config)?);
-            let jwks = key.jwks();
-            let operators =
-                Operators::new(n.operators.clone(), key).map_err(|e| StartupError::Config(e.to_string()))?;
+            let operators = operators
+                .ok_or_else(|| StartupError::Config("authenticator = \"camara\" needs [[netauth.operators]]".into()))?;
             let origins = operators.origins();
             let redirect_uri = format!("{public_base_url}{CALLBACK_PATH}");
             tracing::info!(
@@ -87,15 +109,8 @@ pub fn build(config: &Config, public_base_url: &str) -> Result<(Arc<dyn NetworkA
                 jwks_uri = %format!("{public_base_url}/.well-known/jwks.json"),
                 "network authentication: CAMARA Number Verification"
             );
-            let auth = NetAuth {
-                jwks,
-                header: None,
-                origins,
-            };
-            (
-                Arc::new(CamaraNumberVerification::new(Arc::new(operators), redirect_uri)),
-                auth,
-            )
+            let auth = NetAuth { origins, ..published };
+            (Arc::new(CamaraNumberVerification::new(operators, redirect_uri)), auth)
         }
     })
 }

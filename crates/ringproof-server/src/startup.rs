@@ -12,6 +12,7 @@ use ringproof_core::crypto::{Keys, hex, random_bytes};
 use ringproof_core::engine::{Engine, JobTuning};
 use ringproof_core::lookup::{MetadataLookup, NumberLookup};
 use ringproof_core::ports::{Sender, Store};
+use ringproof_core::simswap::{NoSimSwapCheck, SimSwapCheck};
 use ringproof_core::time::{Clock, SystemClock};
 use ringproof_providers::registry::{self, BuildContext};
 use ringproof_providers::sandbox::SandboxSender;
@@ -53,6 +54,8 @@ pub struct Hooks {
     pub no_worker: bool,
     /// Deliver through this instead of the configured provider (a failing provider, say).
     pub sender: Option<Arc<dyn Sender>>,
+    /// Ask this about SIM swaps instead of the configured check (a fake operator).
+    pub sim_swap: Option<Arc<dyn SimSwapCheck>>,
 }
 
 /// The pieces every command needs: the engine over the configured store.
@@ -60,6 +63,8 @@ pub struct Core {
     pub engine: Engine,
     pub wake: Arc<Wake>,
     pub clock: Arc<dyn Clock>,
+    /// The CAMARA operators of `[[netauth.operators]]`, when any are configured.
+    pub operators: Option<Arc<ringproof_providers::camara::Operators>>,
 }
 
 /// Opens the store (applying migrations) and builds the engine. Used by `serve` and by
@@ -81,6 +86,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         timeout: std::time::Duration::from_millis(config.webhooks.timeout_ms),
     })
     .map_err(|e| StartupError::Config(e.to_string()))?;
+    let operators = crate::netauth::operators(config)?;
     let engine = Engine::new(store, clock.clone(), codes, Keys::derive(&secret), config.policy)
         .with_tuning(JobTuning {
             lease_ms: i64::from(config.worker.lease_s) * 1000,
@@ -91,11 +97,21 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_link_ttl(config.link_ttl_s)
         .with_public_base_url(&config.public_base_url_or(config.listen))
         .with_lookup(number_lookup(config)?)
+        .with_sim_swap(hooks.sim_swap.clone().unwrap_or_else(|| match &operators {
+            // The operators of [netauth] answer SIM-swap checks too.
+            Some(ops) => Arc::new(ringproof_providers::camara::CamaraSimSwap::new(ops.clone())),
+            None => Arc::new(NoSimSwapCheck),
+        }))
         .with_webhooks(Arc::new(poster))
         .with_metrics(Arc::new(crate::telemetry::EngineMetrics))
         .with_limits(config.limits.clone())
         .with_wake(Arc::new(move || w.notify()));
-    Ok(Core { engine, wake, clock })
+    Ok(Core {
+        engine,
+        wake,
+        clock,
+        operators,
+    })
 }
 
 /// The number lookup for instant links: the sandbox table of test numbers with the sandbox
@@ -216,7 +232,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config, hooks: Hooks) -> Result<Self, StartupError> {
-        let Core { engine, wake, clock } = open_core(&config, &hooks).await?;
+        let Core {
+            engine,
+            wake,
+            clock,
+            operators,
+        } = open_core(&config, &hooks).await?;
         let uses_sandbox = registry::uses_sandbox(&config.provider, &config.providers, &config.routes);
         let sandbox = if uses_sandbox {
             if config.mode == Mode::Production {
@@ -276,7 +297,8 @@ impl Application {
         let addr = listener.local_addr()?;
         // Links point at the address actually bound when no public URL is configured.
         let public_base_url = config.public_base_url_or(addr);
-        let (authenticator, netauth) = crate::netauth::build(&config, public_base_url.trim_end_matches('/'))?;
+        let (authenticator, netauth) =
+            crate::netauth::build(&config, public_base_url.trim_end_matches('/'), operators)?;
         let engine = engine
             .with_public_base_url(&public_base_url)
             .with_sender(sender.clone())

@@ -105,6 +105,11 @@ impl ringproof_core::ports::Metrics for EngineMetrics {
         )
         .increment(1);
     }
+
+    fn sim_swap_checked(&self, result: &'static str, refused: bool) {
+        let outcome = if refused { "refused" } else { "proceeded" };
+        metrics::counter!("ringproof_sim_swap_checks_total", "result" => result, "outcome" => outcome).increment(1);
+    }
 }
 
 /// Counts an authentication attempt refused by the throttle, by face (`native`, `signzy`,
@@ -116,6 +121,11 @@ pub fn auth_throttled(face: &'static str, throttled: &ringproof_core::throttle::
 /// Every metric the workspace records, with its `# HELP` text. A test reads the sources
 /// and fails on a `counter!`, `gauge!` or `histogram!` whose name is not here.
 const DESCRIBED: &[(Kind, &str, &str)] = &[
+    (
+        Kind::Counter,
+        "ringproof_sim_swap_checks_total",
+        "SIM-swap checks made before OTP and link starts, by result (swapped, not_swapped, unknown) and outcome (proceeded, refused).",
+    ),
     (
         Kind::Counter,
         "ringproof_guard_blocks_total",

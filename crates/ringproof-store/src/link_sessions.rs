@@ -10,6 +10,7 @@ use ringproof_core::link_session::LinkRecord;
 use ringproof_core::link_session::{Click, LinkSession, PendingAuth, PhoneMatch};
 use ringproof_core::lookup::LineKind;
 use ringproof_core::phone::PhoneNumber;
+use ringproof_core::simswap::SimSwapResult;
 use ringproof_core::time::Timestamp;
 
 use crate::codec::{DbRow, client_id, col, hash32};
@@ -20,7 +21,7 @@ macro_rules! link_columns {
     () => {
         "request_id, session_id, client_id, to_e164, target_url, source_ip, token_hash, vfp_hash, carrier, \
          line_type, transaction_id, created_at, expires_at, clicked_at, click_ip, user_agent, phone_match, ip_match, \
-         match_reason, auth_state_hash, auth_deadline, auth_sealed"
+         match_reason, auth_state_hash, auth_deadline, auth_sealed, sim_swap"
     };
 }
 pub(crate) use link_columns;
@@ -88,6 +89,9 @@ pub(crate) fn link(row: &impl DbRow) -> Result<LinkRecord, StoreError> {
             click,
             vfp_hash: vfp_hash.map(|h| hash32(h, "vfp_hash")).transpose()?,
             auth,
+            sim_swap: col::<Option<String>>(row, "sim_swap")?
+                .map(|s| SimSwapResult::parse(&s).ok_or_else(|| corrupt("unknown sim_swap")))
+                .transpose()?,
         },
     })
 }

@@ -62,6 +62,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 13,
         sql: include_str!("../migrations/sqlite/0013_link_netauth.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/sqlite/0014_sim_swap.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -112,6 +116,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 13,
         sql: include_str!("../migrations/postgres/0013_link_netauth.sql"),
+    },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/postgres/0014_sim_swap.sql"),
     },
 ];
 

@@ -330,6 +330,7 @@ macro_rules! bind_link {
             .bind(c.auth_state_hash)
             .bind(c.auth_deadline)
             .bind(c.auth_sealed)
+            .bind(s.sim_swap.map(|r| r.as_str()))
     }};
 }
 pub(crate) use bind_link;

@@ -13,6 +13,7 @@ use ringproof_core::engine::{ClientChange, StartOutcome, StartRequest};
 use ringproof_core::ids::{ClientId, VerificationId};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::{Policy, PolicyOverrides};
+use ringproof_core::simswap::SimSwapMode;
 use ringproof_core::time::Timestamp;
 use ringproof_core::workflow::Channel;
 use ringproof_server::config::{Config, Overrides};
@@ -123,7 +124,7 @@ enum ClientCmd {
     /// Show a client's settings (no secrets) as JSON
     Show { id: String },
     /// Change a client's brand, allowed origins, policy overrides or controls (products,
-    /// test mode and its number allowlist, number blocklist)
+    /// test mode and its number allowlist, number blocklist, SIM-swap check)
     Update {
         id: String,
         /// Name shown in messages
@@ -194,6 +195,14 @@ enum ClientCmd {
         /// Stop sending webhooks (the secret is forgotten)
         #[arg(long, conflicts_with = "webhook_url")]
         clear_webhook: bool,
+        /// SIM-swap risk (docs/security.md): `check` asks the operator before every OTP or
+        /// link start and records the answer; `block` also refuses a number whose SIM was
+        /// swapped within the window (an unknown answer never refuses); `off` stops asking
+        #[arg(long, value_parser = ["off", "check", "block"])]
+        sim_swap: Option<String>,
+        /// The SIM-swap window in hours, 1 to 2400 (default 240); needs the check on
+        #[arg(long)]
+        sim_swap_max_age_h: Option<u32>,
     },
     /// Replace a client's webhook signing secret; the new one is printed once
     RotateWebhookSecret { id: String },
@@ -564,6 +573,8 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             mut limits,
             webhook_url,
             clear_webhook,
+            sim_swap,
+            sim_swap_max_age_h,
         } => {
             for (channel, list) in allow_countries {
                 limits.push((format!("allowed_countries_{channel}"), list));
@@ -594,6 +605,8 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                 blocked_numbers: list_change(blocked_numbers, clear_blocked_numbers),
                 safe_numbers: list_change(safe_numbers, clear_safe_numbers),
                 limits,
+                sim_swap: sim_swap.as_deref().and_then(SimSwapMode::parse),
+                sim_swap_max_age_h,
             };
             let mut c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
             let mut new_secret = None;
@@ -969,6 +982,7 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
             "blocked_numbers": c.controls.blocked_numbers,
             "safe_numbers": c.controls.safe_numbers,
             "limits": c.controls.limits,
+            "sim_swap": c.controls.sim_swap,
         },
         "created_at": c.created_at.to_rfc3339(),
     })

@@ -412,6 +412,51 @@ fn template_set_stores_a_clients_otp_template() {
     assert_eq!(show_client(data, id)["templates"].as_object().unwrap().len(), 1);
 }
 
+/// `client update --sim-swap off|check|block [--sim-swap-max-age-h N]` sets the SIM-swap
+/// policy, `client show` shows it, and a bad window is refused without a change.
+#[test]
+fn client_update_sets_the_sim_swap_policy() {
+    let tmp = temp_dir("simswap");
+    let data = tmp.path();
+    let id = create_client(data, "Acme");
+    let id = id.as_str();
+    let shown = || show_client(data, id)["controls"]["sim_swap"].clone();
+    assert_eq!(shown(), Value::Null);
+    let update = |args: &[&str]| {
+        let mut all = vec!["client", "update", id];
+        all.extend_from_slice(args);
+        ringproof(data, &all)
+    };
+    let (ok, out, err) = update(&["--sim-swap", "check"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["controls"]["sim_swap"],
+        json!({"block": false, "max_age_h": 240})
+    );
+    let (ok, _, err) = update(&["--sim-swap", "block", "--sim-swap-max-age-h", "72"]);
+    assert!(ok, "{err}");
+    assert_eq!(shown(), json!({"block": true, "max_age_h": 72}));
+    // The window alone keeps the mode; a bad one changes nothing.
+    let (ok, _, err) = update(&["--sim-swap-max-age-h", "48"]);
+    assert!(ok, "{err}");
+    assert_eq!(shown(), json!({"block": true, "max_age_h": 48}));
+    for bad in [
+        &["--sim-swap-max-age-h", "0"][..],
+        &["--sim-swap-max-age-h", "2401"],
+        &["--sim-swap", "on"],
+    ] {
+        let (ok, _, err) = update(bad);
+        assert!(!ok, "{bad:?} accepted");
+        assert!(err.contains("sim") || err.contains("sim-swap"), "{err}");
+    }
+    assert_eq!(shown(), json!({"block": true, "max_age_h": 48}));
+    let (ok, _, err) = update(&["--sim-swap", "off"]);
+    assert!(ok, "{err}");
+    assert_eq!(shown(), Value::Null);
+    let (ok, _, err) = update(&["--sim-swap-max-age-h", "48"]);
+    assert!(!ok && err.contains("sim_swap"), "{err}");
+}
+
 #[test]
 fn client_update_sets_and_shows_the_controls() {
     let tmp = temp_dir("controls");
@@ -423,7 +468,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": true, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": [], "safe_numbers": [], "limits": {}})
+            "allowed_numbers": [], "blocked_numbers": [], "safe_numbers": [], "limits": {}, "sim_swap": null})
     );
 
     let (ok, out, err) = ringproof(
@@ -447,7 +492,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert!(ok, "{err}");
     let expected = json!({"products": {"signzy-link": true, "signzy-otp": false, "idenfy-sms": true}, "test_mode": true,
         "allowed_numbers": ["+14155550123", "+447911123456"], "blocked_numbers": ["+14155550199"],
-        "safe_numbers": [], "limits": {}});
+        "safe_numbers": [], "limits": {}, "sim_swap": null});
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["controls"], expected);
     assert_eq!(show(), expected);
 
@@ -473,7 +518,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}})
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}, "sim_swap": null})
     );
 
     // Refused, and nothing changed: an unknown product, a bad test mode, a number that is
@@ -500,7 +545,7 @@ fn client_update_sets_and_shows_the_controls() {
     assert_eq!(
         show(),
         json!({"products": {"signzy-link": false, "signzy-otp": true, "idenfy-sms": true}, "test_mode": false,
-            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}})
+            "allowed_numbers": [], "blocked_numbers": ["+14155550100"], "safe_numbers": [], "limits": {}, "sim_swap": null})
     );
 }
 

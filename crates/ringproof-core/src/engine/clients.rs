@@ -40,6 +40,10 @@ pub struct ClientChange {
     /// `default` gives the server's back), geo permissions included
     /// (`allowed_countries_sms`, `allowed_countries_voice`).
     pub limits: Vec<(String, String)>,
+    /// Turns the SIM-swap check off, on, or on with blocking ([`crate::simswap`]).
+    pub sim_swap: Option<crate::simswap::SimSwapMode>,
+    /// The SIM-swap window in hours (1 to 2400; needs the check on).
+    pub sim_swap_max_age_h: Option<u32>,
 }
 
 /// Parses E.164 numbers for a client's number list.
@@ -190,6 +194,9 @@ impl Engine {
                 .set(name, value)
                 .map_err(|m| CoreError::invalid("limits", m))?;
         }
+        c.controls.sim_swap =
+            crate::simswap::SimSwapMode::apply(change.sim_swap, change.sim_swap_max_age_h, c.controls.sim_swap)
+                .map_err(|m| CoreError::invalid("sim_swap", m))?;
         self.limits
             .with(&c.controls.limits)
             .check()

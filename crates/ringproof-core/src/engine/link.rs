@@ -227,8 +227,9 @@ impl Engine {
 
     /// Sends a one-time link: checks the target against the client's allowed origins,
     /// looks the number up (refusing lines that cannot receive links and subscribers that
-    /// cannot be served), and stores the session with its SMS (a sealed deliver job) in one
-    /// transaction.
+    /// cannot be served), asks about a recent SIM swap when the client checks (refusing a
+    /// swapped number when it blocks: [`CoreError::SimSwapped`]), and stores the session
+    /// with its SMS (a sealed deliver job) in one transaction.
     pub async fn start_link(&self, client: &Client, req: NewLinkRequest) -> Result<LinkStarted, LinkError> {
         client.may_serve(Product::Link, &req.to)?;
         check_target_url(&req.target_url, &client.allowed_origins)?;
@@ -247,6 +248,7 @@ impl Engine {
             return Err(LinkError::LineNotSupported(found.line));
         }
         self.admit_send(client, &req.to, req.source_ip, Channel::Sms).await?;
+        let sim_swap = self.check_sim_swap(client, &req.to).await?;
         let now = self.now();
         let (session, token) = LinkSession::create(
             NewLink {
@@ -257,6 +259,7 @@ impl Engine {
                 carrier: found.carrier,
                 line: found.line,
                 ttl_s: self.link_ttl_s,
+                sim_swap: sim_swap.map(|o| o.result),
             },
             now,
         );

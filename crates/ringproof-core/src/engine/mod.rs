@@ -32,6 +32,7 @@ use crate::phone::PhoneNumber;
 use crate::policy::Policy;
 use crate::ports::{Metrics, NoMetrics, Sender, Store, WebhookPoster};
 use crate::sessions::{DEFAULT_TOKEN_TTL_S, LOGIN_FAILURES_RETENTION_S};
+use crate::simswap::{NoSimSwapCheck, SimSwapCheck, SimSwapOutcome};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::Channel;
 
@@ -53,6 +54,8 @@ pub struct Engine {
     /// The login and API-secret throttle's limits.
     pub(crate) throttle: crate::throttle::Limits,
     pub(crate) lookup: Arc<dyn NumberLookup>,
+    /// The operator's SIM-swap check, asked before starts of clients that want it.
+    sim_swap: Arc<dyn SimSwapCheck>,
     pub(crate) public_base_url: String,
     pub(crate) link_ttl_s: u32,
     /// Network authentication of link clicks and silent checks (default: none).
@@ -92,6 +95,7 @@ impl Engine {
             token_ttl_s: DEFAULT_TOKEN_TTL_S,
             throttle: crate::throttle::Limits::default(),
             lookup: Arc::new(MetadataLookup),
+            sim_swap: Arc::new(NoSimSwapCheck),
             public_base_url: link::DEFAULT_PUBLIC_BASE_URL.to_owned(),
             link_ttl_s: link::DEFAULT_LINK_TTL_S,
             netauth: Arc::new(crate::netauth::NoNetworkAuth),
@@ -155,6 +159,39 @@ impl Engine {
     pub fn with_lookup(mut self, lookup: Arc<dyn NumberLookup>) -> Self {
         self.lookup = lookup;
         self
+    }
+
+    /// The SIM-swap check for clients whose controls ask for one (default
+    /// [`NoSimSwapCheck`]: every check is `unknown`).
+    pub fn with_sim_swap(mut self, check: Arc<dyn SimSwapCheck>) -> Self {
+        self.sim_swap = check;
+        self
+    }
+
+    /// The SIM-swap check of a start ([`crate::simswap`]): `None` when the client does not
+    /// check; else the operator is asked once, and a swap within the window refuses the
+    /// start when the client blocks ([`CoreError::SimSwapped`]). No answer is `unknown`,
+    /// which never refuses. Called after the limits admitted the send (so they bound the
+    /// questions to the operator too) and before anything is stored; a refused start stays
+    /// counted by the limits, like any start that was admitted (nothing is sent).
+    pub(crate) async fn check_sim_swap(
+        &self,
+        client: &crate::client::Client,
+        to: &PhoneNumber,
+    ) -> Result<Option<SimSwapOutcome>, CoreError> {
+        let Some(policy) = client.controls.sim_swap else {
+            return Ok(None);
+        };
+        let answer = self.sim_swap.swapped_within(to, policy.max_age_h).await;
+        let outcome = SimSwapOutcome::of(&answer, policy.max_age_h);
+        let refused = outcome.blocks(&policy);
+        self.metrics.sim_swap_checked(outcome.result.as_str(), refused);
+        if refused {
+            return Err(CoreError::SimSwapped {
+                max_age_h: policy.max_age_h,
+            });
+        }
+        Ok(Some(outcome))
     }
 
     /// Where the links in SMS point: `<public_base_url>/l/<token>` (a trailing slash is

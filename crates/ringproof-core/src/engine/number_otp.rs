@@ -85,6 +85,7 @@ impl Engine {
         let code_length = templates::code_length(template).map_err(|_| OtpError::UnknownTemplate)?;
         self.ensure_upstream(&to, Channel::Sms)?;
         self.admit_send(client, &to, None, Channel::Sms).await?;
+        let sim_swap = self.check_sim_swap(client, &to).await?;
         let now = self.now();
         let policy = self.defaults().with(&client.policy);
         let (v, fx) = Verification::start(
@@ -101,6 +102,7 @@ impl Engine {
                     notify: client.webhook.is_some(),
                     ..Options::default()
                 },
+                sim_swap,
                 now,
             },
             &self.keys,

@@ -112,6 +112,7 @@ impl Engine {
         let key = idem.as_ref().map(|i| i.key.as_str());
         self.admit_send_with(&limits, client, &to, req.end_user_ip, key, workflow.first_channel())
             .await?;
+        let sim_swap = self.check_sim_swap(client, &to).await?;
         let (v, fx) = Verification::start(
             StartParams {
                 client_id: client.id.clone(),
@@ -126,7 +127,9 @@ impl Engine {
                     sender: req.sender,
                     sms_template: req.sms_template,
                     notify: client.webhook.is_some(),
+                    ..Options::default()
                 },
+                sim_swap,
                 now,
             },
             &self.keys,

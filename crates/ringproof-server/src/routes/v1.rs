@@ -139,6 +139,16 @@ pub struct VerificationResponse {
     pub updated_at: String,
     /// When the verification expires if not approved (the last code window's end).
     pub expires_at: String,
+    /// Whether the operator says the number's SIM card was changed within the client's
+    /// window (`--sim-swap-max-age-h`, default 240 h), asked before the first send:
+    /// `true` or `false`; `null` when there is no answer (see `sim_swap`).
+    #[schema(example = false)]
+    pub sim_swapped: Option<bool>,
+    /// The SIM-swap check: `not_swapped`, `swapped`, `unknown` (asked, but the operator
+    /// could not be reached, refused, or no check is configured: never a pass), or `null`
+    /// when the client does not check (`ringproof client update ID --sim-swap check|block`).
+    #[schema(example = "not_swapped")]
+    pub sim_swap: Option<String>,
 }
 
 impl VerificationResponse {
@@ -175,6 +185,8 @@ impl VerificationResponse {
             created_at: v.created_at.to_rfc3339(),
             updated_at: v.updated_at.to_rfc3339(),
             expires_at: v.expires_at.to_rfc3339(),
+            sim_swapped: v.options.sim_swap.and_then(|r| r.swapped()),
+            sim_swap: v.options.sim_swap.map(|r| r.as_str().to_owned()),
         }
     }
 }
@@ -213,7 +225,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
         (status = 201, description = "Created", body = VerificationResponse),
         (status = 400, description = "Invalid request (phone number, workflow, fields)", body = ErrorResponse),
         (status = 401, description = "Missing or wrong credentials", body = ErrorResponse),
-        (status = 403, description = "`destination_blocked` (the client's blocklist, or a premium-rate, shared-cost, satellite or other non-personal number), `number_not_allowed` (test mode, not on the allowlist), `country_not_allowed` (the client's geo permissions for the first step's channel; the message names the country) or `prefix_blocked` (the number's range is blocked by the SMS-pumping guard or by hand; Retry-After says when the block ends)", body = ErrorResponse),
+        (status = 403, description = "`destination_blocked` (the client's blocklist, or a premium-rate, shared-cost, satellite or other non-personal number), `number_not_allowed` (test mode, not on the allowlist), `country_not_allowed` (the client's geo permissions for the first step's channel; the message names the country), `prefix_blocked` (the number's range is blocked by the SMS-pumping guard or by hand; Retry-After says when the block ends) or `sim_swapped` (the client blocks recent SIM swaps and the operator says this number's SIM was changed within its window; nothing was sent)", body = ErrorResponse),
         (status = 413, description = "Body over 16 KiB", body = ErrorResponse),
         (status = 415, description = "Body not sent as application/json", body = ErrorResponse),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorResponse),
@@ -465,9 +477,9 @@ async fn resend_verification(
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventView {
-    /// `created`, `send_queued`, `sent`, `delivered`, `delivery_failed`, `step_skipped`, `send_refused`,
-    /// `check_wrong`, `check_no_live_code`, `approved`, `max_attempts_reached`, `canceled`,
-    /// `expired`, `failed`, …
+    /// `created`, `sim_swap_checked`, `send_queued`, `sent`, `delivered`, `delivery_failed`,
+    /// `step_skipped`, `send_refused`, `check_wrong`, `check_no_live_code`, `approved`,
+    /// `max_attempts_reached`, `canceled`, `expired`, `failed`, …
     pub kind: String,
     pub channel: Option<ApiChannel>,
     pub detail: Option<String>,

@@ -74,6 +74,8 @@ pub struct Opts {
     pub worker_concurrency: Option<u32>,
     /// `[idenfy]` of the config: the fallback timeline (default: the config's default).
     pub idenfy: Option<ringproof_core::engine::fallback::Timeline>,
+    /// The operator's SIM-swap check (default: none configured, every check `unknown`).
+    pub sim_swap: Option<Arc<dyn ringproof_core::simswap::SimSwapCheck>>,
     /// Any other change to the config (providers, routes, …), applied last.
     pub configure: Option<ConfigChange>,
 }
@@ -210,6 +212,7 @@ impl TestApp {
             codes: opts.codes.clone(),
             no_worker: !opts.worker,
             sender: opts.sender.clone(),
+            sim_swap: opts.sim_swap.clone(),
         };
         let app = Application::build(config, hooks).await.expect("server builds");
         let creds: Value =

@@ -31,6 +31,7 @@ mod signzy_auth;
 mod signzy_instant_link;
 mod signzy_otp;
 mod signzy_sample_replay;
+mod sim_swap;
 mod timing;
 mod verifications;
 mod webhooks;

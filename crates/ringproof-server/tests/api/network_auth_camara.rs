@@ -5,7 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use ringproof_core::engine::ClientChange;
 use ringproof_core::link_session::PhoneMatch;
+use ringproof_core::simswap::SimSwapMode;
+use ringproof_core::time::Timestamp;
 use ringproof_operator_sim::{ClientConfig, PhoneConfig, SimConfig, Simulator};
 
 use crate::helpers::{Opts, TestApp};
@@ -57,8 +60,16 @@ async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
         drop(listener);
         return app;
     }
-    let phone = |n: &str, ip: &str| PhoneConfig {
+    // The simulator's clock is the real one: MOBILE's SIM is years old, OTHER's was
+    // swapped a day ago.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let phone = |n: &str, ip: &str, swapped_h_ago: Option<i64>| PhoneConfig {
         ips: vec![ip.parse().unwrap()],
+        activated_at: Some(Timestamp::from_millis(now_ms - 3 * 365 * 86_400_000)),
+        sim_swapped_at: swapped_h_ago.map(|h| Timestamp::from_millis(now_ms - h * 3_600_000)),
         ..PhoneConfig::new(n)
     };
     let sim_jwks = format!("{issuer}/jwks");
@@ -73,7 +84,7 @@ async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
             },
             redirect_uris: vec![format!("{}/l/callback", app.base)],
         }],
-        phones: vec![phone(MOBILE, "127.0.0.2"), phone(OTHER, "127.0.0.3")],
+        phones: vec![phone(MOBILE, "127.0.0.2", None), phone(OTHER, "127.0.0.3", Some(24))],
         ..SimConfig::default()
     }
     .with_issuer(issuer);
@@ -399,5 +410,51 @@ async fn the_jwks_publishes_the_key_that_signs_the_assertions() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    app.stop().await;
+}
+
+/// SIM Swap through the real client and the simulator: a swap a day ago is refused for a
+/// client that blocks (nothing sent), a years-old SIM proceeds, and an operator that is
+/// down gives "unknown" (recorded, never a pass).
+async fn sim_swap_through_the_operator(app: TestApp) {
+    app.update_client(ClientChange {
+        sim_swap: Some(SimSwapMode::Block),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post("/v1/verifications", &serde_json::json!({"to": OTHER})).await;
+    assert_eq!(r.status(), 403);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "sim_swapped", "{body}");
+    app.drain().await;
+    assert!(app.messages(OTHER).await.is_empty(), "nothing sent");
+
+    let r = app.post("/v1/verifications", &serde_json::json!({"to": MOBILE})).await;
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["sim_swap"], &v["sim_swapped"]),
+        (&"not_swapped".into(), &false.into()),
+        "{v}"
+    );
+    app.stop().await;
+}
+with_operator_on_both_stores!(sim_swap, sim_swap_through_the_operator);
+
+#[tokio::test]
+async fn sim_swap_with_the_operator_down_is_unknown() {
+    let app = with_operator(Opts::default(), Setup { down: true, ..NORMAL }).await;
+    app.update_client(ClientChange {
+        sim_swap: Some(SimSwapMode::Block),
+        ..Default::default()
+    })
+    .await;
+    let r = app.post("/v1/verifications", &serde_json::json!({"to": OTHER})).await;
+    assert_eq!(r.status(), 201, "unknown never blocks");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["sim_swap"], &v["sim_swapped"]),
+        (&"unknown".into(), &serde_json::Value::Null)
+    );
     app.stop().await;
 }

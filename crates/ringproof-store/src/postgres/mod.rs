@@ -188,11 +188,11 @@ const WRITE_TRANSITION: &str = "WITH upd AS (\
 const INSERT_LINK: &str = concat!(
     "WITH l AS (INSERT INTO link_sessions (",
     link_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)) ",
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)) ",
     "INSERT INTO jobs (id, kind, client_id, verification_id, due_at, payload, attempts, max_attempts, state, ",
     "locked_until, created_at) ",
     "SELECT u.id, u.kind, u.client_id, u.verification_id, u.due_at, u.payload, 0, u.max_attempts, 'pending', 0, $12 ",
-    "FROM UNNEST($23::text[], $24::text[], $25::text[], $26::text[], $27::int8[], $28::bytea[], $29::int8[]) ",
+    "FROM UNNEST($24::text[], $25::text[], $26::text[], $27::text[], $28::int8[], $29::bytea[], $30::int8[]) ",
     "AS u(id, kind, client_id, verification_id, due_at, payload, max_attempts)"
 );
 

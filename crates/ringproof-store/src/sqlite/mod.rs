@@ -87,7 +87,7 @@ const DELETE_JOB: &str = "DELETE FROM jobs WHERE id = ?;";
 const INSERT_LINK: &str = concat!(
     "INSERT INTO link_sessions (",
     link_columns!(),
-    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);"
+    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);"
 );
 /// A job announcing an event of a verification that may have been purged meanwhile; it is
 /// then not inserted (like the event, below).

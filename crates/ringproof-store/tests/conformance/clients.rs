@@ -46,6 +46,10 @@ fn rich_client(name: &str, at: Timestamp) -> Client {
             pump_block_hours: Some(24),
             ..Default::default()
         },
+        sim_swap: Some(ringproof_core::simswap::SimSwapPolicy {
+            block: true,
+            max_age_h: 72,
+        }),
     };
     c
 }
@@ -144,6 +148,7 @@ async fn update_settings(store: Arc<dyn Store>) {
         blocked_numbers: BTreeSet::from(["+14155550100".into(), "+14155550101".into()]),
         safe_numbers: BTreeSet::new(),
         limits: ringproof_core::guard::LimitOverrides::default(),
+        sim_swap: None,
     };
     assert_ne!(changed.controls, original.controls);
     // Attempts to change what settings must not touch.

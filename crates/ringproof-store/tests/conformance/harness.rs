@@ -208,6 +208,7 @@ pub fn start_with(client: &ClientId, workflow: Workflow, now: Timestamp) -> (Ver
             policy: Policy::default(),
             sms_template: None,
             options: Default::default(),
+            sim_swap: None,
             now,
         },
         &keys(),

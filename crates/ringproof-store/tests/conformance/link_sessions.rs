@@ -10,15 +10,16 @@ use ringproof_core::engine::link::transaction_id;
 use ringproof_core::ids::{ClientId, JobId, LinkId};
 use ringproof_core::job::{JobKind, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::link_session::{ClickError, LinkSession, NewLink, PhoneMatch, UrlToken};
+use ringproof_core::link_session::{ClickError, LinkSession, NewLink, PendingAuth, PhoneMatch, UrlToken};
 use ringproof_core::lookup::LineKind;
+use ringproof_core::netauth::Verdict;
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;
 
 use crate::conformance;
 use crate::harness::{NOW, claimable, client, phone};
 
-conformance!(store: links_round_trip_scoped_by_client, one_click_wins_under_concurrency, purge_removes_expired_links);
+conformance!(store: links_round_trip_scoped_by_client, one_click_wins_under_concurrency, purge_removes_expired_links, operator_authentication_settles_once);
 
 fn new_link(client: &ClientId, now: Timestamp) -> (LinkRecord, UrlToken, NewJob) {
     let (session, token) = LinkSession::create(
@@ -30,6 +31,8 @@ fn new_link(client: &ClientId, now: Timestamp) -> (LinkRecord, UrlToken, NewJob)
             carrier: "Sandbox Mobile".into(),
             line: LineKind::Mobile,
             ttl_s: 300,
+            // Stored and read back (the round trips below compare whole records).
+            sim_swap: Some(ringproof_core::simswap::SimSwapResult::Swapped),
         },
         now,
     );
@@ -121,7 +124,7 @@ async fn one_click_wins_under_concurrency(store: Arc<dyn Store>) {
             tokio::spawn(async move {
                 let mut out = None;
                 let mut f = |s: &mut LinkSession| {
-                    out = Some(s.confirm(NOW.plus_secs(10 + i), ip, "UA", PhoneMatch::Indeterminate));
+                    out = Some(s.confirm(NOW.plus_secs(10 + i), ip, "UA", &Verdict::indeterminate("test")));
                 };
                 let rec = store.update_link(&hash, &mut f).await.unwrap().unwrap();
                 (out.unwrap(), rec)
@@ -161,6 +164,62 @@ async fn one_click_wins_under_concurrency(store: Arc<dyn Store>) {
         None,
         "a VFP is bound to its client"
     );
+}
+
+/// A click that waits for the operator: stored with its sealed state, found by the
+/// state's hash, settled exactly once under concurrency (a replayed callback loses).
+async fn operator_authentication_settles_once(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (l, token, job) = new_link(&c.id, NOW);
+    store.insert_link(&l, &[job]).await.unwrap();
+    let hash = token.hash();
+    let ip: IpAddr = "203.0.113.7".parse().unwrap();
+    let auth = PendingAuth {
+        state_hash: [9; 32],
+        deadline: NOW.plus_secs(20),
+        sealed: Some(vec![1, 2, 3, 4]),
+    };
+    let mut out = None;
+    let mut f = |s: &mut LinkSession| out = Some(s.start_auth(NOW.plus_secs(10), ip, "UA", auth.clone()));
+    store.update_link(&hash, &mut f).await.unwrap().unwrap();
+    out.unwrap().unwrap();
+    let stored = store.link_by_auth_state(&[9; 32]).await.unwrap().unwrap();
+    assert_eq!(stored.session.auth, Some(auth), "the pending state round-trips");
+    assert_eq!(stored.session.click.as_ref().unwrap().reason, "pending");
+    assert_eq!(store.link_by_auth_state(&[8; 32]).await.unwrap(), None);
+
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let verdict = Verdict::of(i % 2 == 0);
+                let mut out = None;
+                let mut f = |s: &mut LinkSession| {
+                    out = Some(s.settle(NOW.plus_secs(11), &verdict).and_then(|()| s.mint_vfp()));
+                };
+                store.update_link(&hash, &mut f).await.unwrap().unwrap();
+                out.unwrap()
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => wins += 1,
+            Err(e) => assert_eq!(e, ClickError::Settled),
+        }
+    }
+    assert_eq!(wins, 1, "exactly one callback settles");
+    let settled = store.link_by_auth_state(&[9; 32]).await.unwrap().unwrap();
+    let a = settled.session.auth.clone().unwrap();
+    assert!(
+        a.settled() && a.sealed.is_none(),
+        "the sealed state is gone once settled"
+    );
+    let click = settled.session.click.unwrap();
+    assert_ne!(click.phone_match, PhoneMatch::Indeterminate);
+    assert!(["verified", "not_verified"].contains(&click.reason.as_str()));
+    assert!(settled.session.vfp_hash.is_some());
 }
 
 async fn purge_removes_expired_links(store: Arc<dyn Store>) {

@@ -50,6 +50,7 @@ fn link(c: &ringproof_core::ids::ClientId, to: &str, ip: &str, now: Timestamp) -
             line: LineKind::Mobile,
             // Still valid long after: the erasure goes by age, not by expiry.
             ttl_s: 3600,
+            sim_swap: None,
         },
         now,
     );

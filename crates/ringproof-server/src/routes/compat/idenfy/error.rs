@@ -50,6 +50,9 @@ pub enum IdenfyError {
     NotOnAllowlist,
     /// A kind of number that receives nothing (premium rate, satellite, …).
     NumberKindRefused(String),
+    /// The client blocks recent SIM swaps and the operator says this number's SIM was
+    /// changed within `max_age_h` hours: nothing was sent.
+    SimSwapped { max_age_h: u32 },
     /// A limit across verifications (too many sends or wrong codes): 429 with
     /// Retry-After; the message names the limit.
     RateLimited { message: String, retry_after_s: u64 },
@@ -133,6 +136,13 @@ impl IdenfyError {
                 "Field 'phone_number' is not on this client's test-mode allowlist.".into(),
             ),
             IdenfyError::NumberKindRefused(m) => (403, "PERMISSIONS_ERROR", format!("Field 'phone_number': {m}.")),
+            IdenfyError::SimSwapped { max_age_h } => (
+                403,
+                "PERMISSIONS_ERROR",
+                format!(
+                    "Field 'phone_number': the SIM card of this number was changed within the last {max_age_h} hours (SIM swap risk); this client does not verify it now."
+                ),
+            ),
             IdenfyError::RateLimited { message, .. } => (429, "TOO_MANY_REQUESTS", format!("{message}.")),
             IdenfyError::UpstreamDown => (
                 503,
@@ -182,6 +192,7 @@ impl From<CoreError> for IdenfyError {
                 },
                 _ => IdenfyError::NumberKindRefused(r.message()),
             },
+            CoreError::SimSwapped { max_age_h } => IdenfyError::SimSwapped { max_age_h },
             CoreError::Unauthorized => IdenfyError::Unauthorized,
             CoreError::TooManyFailures(t) => IdenfyError::TooManyFailures {
                 retry_after_s: t.retry_after_s.max(1),

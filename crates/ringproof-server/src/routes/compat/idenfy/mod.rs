@@ -236,7 +236,7 @@ pub struct VerifySmsResponse {
         (status = 400, description = "`MISSING_VALUE` or `BAD_VALUE` naming the field; `JSON_ERROR`; `ENCODING_ERROR`", body = IdenfyErrorBody),
         (status = 401, description = "`UNAUTHORIZED`: no HTTP Basic credentials, or wrong ones", body = IdenfyErrorBody),
         (status = 429, description = "`TOO_MANY_REQUESTS`: too many failed credentials from this address or for this key; not checked (see `Retry-After`)", body = IdenfyErrorBody),
-        (status = 403, description = "`PARTNER_CONTRACT_ERROR` (client not enabled for `idenfy-sms`) or `PERMISSIONS_ERROR` (blocklist, test-mode allowlist, a non-personal number kind, the client's geo permissions naming the country, a range blocked by the SMS-pumping guard)", body = IdenfyErrorBody),
+        (status = 403, description = "`PARTNER_CONTRACT_ERROR` (client not enabled for `idenfy-sms`) or `PERMISSIONS_ERROR` (blocklist, test-mode allowlist, a non-personal number kind, the client's geo permissions naming the country, a range blocked by the SMS-pumping guard, a SIM swap within the window of a client that blocks them)", body = IdenfyErrorBody),
         (status = 413, description = "`VALIDATION_ERROR`: body over 16 KiB", body = IdenfyErrorBody),
         (status = 415, description = "`VALIDATION_ERROR`: Content-Type is not JSON", body = IdenfyErrorBody),
         (status = 503, description = "`INTERNAL_ERROR`: the provider or the database is unavailable; retry", body = IdenfyErrorBody)

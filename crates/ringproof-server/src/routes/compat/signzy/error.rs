@@ -96,6 +96,12 @@ pub enum SignzyError {
     /// The client may not send to the number's country (its geo permissions): a 403 in
     /// the envelope naming the country (ringproof's own message: the seed has none).
     CountryNotAllowed(String),
+    /// send-otp / send-instant-link: the client blocks recent SIM swaps and the operator
+    /// says this number's SIM was changed within `max_age_h` hours (ringproof's own
+    /// condition: the seeds have none). Nothing was sent.
+    SimSwapped {
+        max_age_h: u32,
+    },
     /// The store is unavailable or overloaded.
     Unavailable,
     /// send-otp / send-instant-link: the delivery provider reports that nothing can be
@@ -324,6 +330,12 @@ impl SignzyError {
                 envelope(message.clone(), 429, "rate limit", "too many requests")
             }
             SignzyError::CountryNotAllowed(message) => envelope(message.clone(), 403, "error", "forbidden"),
+            SignzyError::SimSwapped { max_age_h } => envelope(
+                format!("SIM swap detected: the SIM card of this number was changed within the last {max_age_h} hours"),
+                403,
+                "sim swap",
+                "forbidden",
+            ),
             SignzyError::Unavailable => envelope("Request cannot be processed at this time", 503, "error", "conflict"),
             SignzyError::UpstreamDown => envelope("Upstream down", 409, "error", "conflict"),
             SignzyError::RequestTimeout => envelope("Request timeout", 408, "error", "conflict"),
@@ -351,6 +363,7 @@ impl From<CoreError> for SignzyError {
             // engine refuse one anyway, it answers as the face's own refusal does.
             CoreError::Refused(r) => r.into(),
             CoreError::Limited(r) => r.into(),
+            CoreError::SimSwapped { max_age_h } => SignzyError::SimSwapped { max_age_h },
             CoreError::Unauthorized => SignzyError::InvalidCredentials,
             CoreError::TooManyFailures(t) => SignzyError::TooManyLogins {
                 retry_after_s: t.retry_after_s,
@@ -520,6 +533,7 @@ mod tests {
             SignzyError::TransactionNotCompleted,
             SignzyError::ProductNotEnabled,
             SignzyError::NotOnWhitelist,
+            SignzyError::SimSwapped { max_age_h: 240 },
             SignzyError::Unavailable,
             SignzyError::UpstreamDown,
             SignzyError::RequestTimeout,

@@ -103,6 +103,13 @@ pub struct LinkResult {
     #[serde(rename = "_id")]
     #[schema(example = "6462150e29c23b4d42352a63")]
     id: String,
+    /// ringproof's addition, present only when the client checks for SIM swaps
+    /// (`ringproof client update ID --sim-swap check|block`): `"true"` when the operator
+    /// said the number's SIM card was changed within the client's window before the link
+    /// was sent, `"false"` when it said not, `"unknown"` when it could not be asked.
+    #[serde(rename = "simSwapped", skip_serializing_if = "Option::is_none")]
+    #[schema(example = "false")]
+    sim_swapped: Option<&'static str>,
 }
 
 /// Before the click: `{"message":"Please wait for sometime"}`.
@@ -172,6 +179,11 @@ fn final_result(view: LinkView) -> Option<LinkResult> {
         session_id: r.session_id.as_str().to_owned(),
         ip_address_match: ip_match,
         id: r.request_id.as_str().to_owned(),
+        sim_swapped: r.session.sim_swap.map(|s| match s.swapped() {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "unknown",
+        }),
     })
 }
 
@@ -190,7 +202,7 @@ fn final_result(view: LinkView) -> Option<LinkResult> {
         (status = 200, description = "`{\"result\":{\"requestId\":\"…\",\"sessionId\":\"…\"}}`", body = SendInstantLinkResponse),
         (status = 400, description = "Not a JSON object; `<field> is required`; `Parameter is invalid`; `Not a valid or active number`; `Subscriber is not supported for this service` (landline, VoIP, toll-free); `Carrier mismatch`", body = SignzyErrorResponse),
         (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
-        (status = 403, description = "`Subscriber is suspended`, `Subscriber is deactivated`, `Subscriber is not eligible for the service`", body = SignzyErrorResponse),
+        (status = 403, description = "`Subscriber is suspended`, `Subscriber is deactivated`, `Subscriber is not eligible for the service`; `SIM swap detected: …` (the client blocks recent SIM swaps and the operator says this number's SIM was changed within its window; nothing was sent)", body = SignzyErrorResponse),
         (status = 404, description = "`Cannot identify subscriber` (statusCode 409), `No CRM data available`", body = SignzyErrorResponse),
         (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 409, description = "Upstream down: the delivery provider can send nothing now", body = SignzyErrorResponse),

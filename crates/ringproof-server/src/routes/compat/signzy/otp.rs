@@ -104,7 +104,7 @@ fn check_client(client_id: &str, client: &ringproof_core::client::Client) -> Res
         (status = 200, description = "`{\"result\":{\"status\":200,\"statusDescription\":\"Success OTP Sent\"}}`", body = OtpResponse),
         (status = 400, description = "Not a JSON object; a field missing or invalid; `Customer not found`; `Mobile number is not valid/allowed`; `Custom text does not exist`", body = SignzyErrorResponse),
         (status = 401, description = "No token, or an invalid one", body = SignzyUnauthorized),
-        (status = 403, description = "`SMS to XX is not allowed for this client` (the client's geo permissions; ours); `Subscriber is not found on the required whitelist` (test mode)", body = SignzyErrorResponse),
+        (status = 403, description = "`SMS to XX is not allowed for this client` (the client's geo permissions; ours); `Subscriber is not found on the required whitelist` (test mode); `SIM swap detected: …` (the client blocks recent SIM swaps and the operator says this number's SIM was changed within its window; ours; nothing was sent)", body = SignzyErrorResponse),
         (status = 404, description = "`Blocked phone number` (statusCode 200): the client's blocklist, a premium-rate or satellite number, or a range blocked by the SMS-pumping guard", body = SignzyErrorResponse),
         (status = 408, description = "Request timeout (past `signzy.request_timeout_ms`)", body = SignzyErrorResponse),
         (status = 409, description = "Upstream down: the delivery provider can send nothing now", body = SignzyErrorResponse),
