@@ -55,6 +55,12 @@ pub fn base64url(bytes: &[u8]) -> String {
     s
 }
 
+/// Decodes URL-safe base64 without padding; `None` if it is not.
+pub fn unbase64url(s: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+}
+
 /// Parses hex (either case); `None` on odd length or a non-hex character.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
@@ -145,6 +151,17 @@ impl Keys {
     pub fn throttle_key(&self, scope: &str, parts: &[&[u8]]) -> String {
         let h = hmac(&self.throttle, parts);
         format!("{scope}:{}", hex(&h[..16]))
+    }
+
+    /// A 128-bit keyed MAC (base64url) of `parts` for a URL that must not be guessable
+    /// but need not be stored: the `check_url` of a silent step. `scope` separates uses.
+    pub fn url_mac(&self, scope: &str, parts: &[&str]) -> String {
+        let mut all: Vec<&[u8]> = vec![b"url\0", scope.as_bytes()];
+        for p in parts {
+            all.push(b"\0");
+            all.push(p.as_bytes());
+        }
+        base64url(&hmac(&self.guard, &all)[..16])
     }
 
     /// Encrypts with XChaCha20-Poly1305 under a fresh random 192-bit nonce. `context`

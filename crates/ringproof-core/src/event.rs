@@ -17,6 +17,13 @@ pub enum EventKind {
     /// says what it answered (`swapped within 240 h`, `not swapped within 240 h`,
     /// `unknown (unreachable)`).
     SimSwapChecked,
+    /// The device opened the `check_url` of a silent step and was sent to the operator
+    /// (network authentication, docs/network-auth.md).
+    SilentAuthStarted,
+    /// Silent network authentication's verdict; the detail is its reason (`verified`,
+    /// `not_verified`, `unidentified`, `deadline`, …). `verified` is followed by
+    /// `approved`; anything else by the next step.
+    SilentAuth,
     SendQueued,
     Sent,
     Delivered,
@@ -36,9 +43,11 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in the order of a verification's life.
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::Created,
         EventKind::SimSwapChecked,
+        EventKind::SilentAuthStarted,
+        EventKind::SilentAuth,
         EventKind::SendQueued,
         EventKind::Sent,
         EventKind::Delivered,
@@ -58,6 +67,8 @@ impl EventKind {
         match self {
             EventKind::Created => "created",
             EventKind::SimSwapChecked => "sim_swap_checked",
+            EventKind::SilentAuthStarted => "silent_auth_started",
+            EventKind::SilentAuth => "silent_auth",
             EventKind::SendQueued => "send_queued",
             EventKind::Sent => "sent",
             EventKind::Delivered => "delivered",
@@ -119,6 +130,8 @@ mod tests {
             [
                 "created",
                 "sim_swap_checked",
+                "silent_auth_started",
+                "silent_auth",
                 "send_queued",
                 "sent",
                 "delivered",

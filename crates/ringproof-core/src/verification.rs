@@ -27,7 +27,9 @@ use crate::crypto::{Keys, ct_eq};
 use crate::error::CoreError;
 use crate::ids::{ClientId, JobId, VerificationId};
 use crate::job::{DeliverPayload, JobKind, NewJob, StepPayload};
+use crate::link_session::PhoneMatch;
 use crate::message;
+use crate::netauth::Verdict;
 use crate::phone::PhoneNumber;
 use crate::policy::Policy;
 use crate::time::Timestamp;
@@ -91,6 +93,45 @@ pub struct Options {
     /// [`Verification::start`] from [`StartParams::sim_swap`], never changed after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sim_swap: Option<crate::simswap::SimSwapResult>,
+    /// Set when the workflow starts with a silent step (network authentication through
+    /// the operator before any code is sent); changed only by the `silent_*` transitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent: Option<SilentAuth>,
+}
+
+/// How long the `check_url` of a silent step may wait to be opened before the first
+/// delivery step runs anyway, in seconds.
+pub const SILENT_WINDOW_S: i64 = 60;
+
+/// The state of a silent step's network authentication.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SilentAuth {
+    /// SHA-256 (hex) of the `state` sent through the operator, once the device opened the
+    /// `check_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_hash: Option<String>,
+    /// After this (ms), the verdict is "indeterminate" whatever the operator says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<i64>,
+    /// What the authenticator needs to finish, sealed (base64url); gone once settled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<String>,
+    /// The verdict's reason, once settled (`verified`, `not_verified`, `deadline`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+}
+
+/// Why a silent step's transition was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SilentError {
+    #[error("this verification has no silent step")]
+    NoSilentStep,
+    /// The `check_url` was opened already, or the verification went on to its next step.
+    #[error("this check URL was already used")]
+    AlreadyUsed,
+    #[error("the verification is {}", .0.as_str())]
+    NotPending(Status),
 }
 
 pub use crate::event::{Event, EventKind, NewEvent};
@@ -236,22 +277,145 @@ impl Verification {
             sms_template: p.sms_template,
             now: p.now,
         };
-        v.run_step(0, &ctx, &mut fx);
+        if v.options.silent.is_some() {
+            // The first delivery step waits for the silent step: it runs when network
+            // authentication fails, or at the end of the window if nobody opens the check URL.
+            let due = v.created_at.plus_secs(SILENT_WINDOW_S);
+            fx.jobs.push(v.step_job(0, due));
+        } else {
+            v.run_step(0, &ctx, &mut fx);
+        }
         for (i, step) in v.workflow.steps().iter().enumerate().skip(1) {
-            fx.jobs.push(NewJob {
-                id: JobId::generate(),
-                kind: JobKind::Step,
-                client_id: v.client_id.clone(),
-                verification_id: Some(v.id.clone()),
-                due_at: v.created_at.plus_secs(i64::from(step.after_s)),
-                payload: serde_json::to_vec(&StepPayload { index: i as u8 }).unwrap_or_default(),
-                max_attempts: DEFAULT_JOB_ATTEMPTS,
-            });
+            let job = v.step_job(i as u8, v.created_at.plus_secs(i64::from(step.after_s)));
+            fx.jobs.push(job);
         }
         if v.options.notify {
             fx.jobs.push(expire_job(&v));
         }
         (v, fx)
+    }
+
+    /// The durable job that runs workflow step `index` at `due`.
+    fn step_job(&self, index: u8, due: Timestamp) -> NewJob {
+        NewJob {
+            id: JobId::generate(),
+            kind: JobKind::Step,
+            client_id: self.client_id.clone(),
+            verification_id: Some(self.id.clone()),
+            due_at: due,
+            payload: serde_json::to_vec(&StepPayload { index }).unwrap_or_default(),
+            max_attempts: DEFAULT_JOB_ATTEMPTS,
+        }
+    }
+
+    /// The device opened the silent step's `check_url` and goes to the operator: records
+    /// the round trip's state (once, while the first delivery step has not run) and
+    /// schedules that step for the deadline, in case the operator never calls back.
+    pub fn silent_start(
+        &mut self,
+        now: Timestamp,
+        state_hash: String,
+        deadline: Timestamp,
+        sealed: String,
+        fx: &mut Effects,
+    ) -> Result<(), SilentError> {
+        self.silent_open(now, fx)?;
+        let due = deadline;
+        if let Some(s) = self.options.silent.as_mut() {
+            s.state_hash = Some(state_hash);
+            s.deadline = Some(deadline.millis());
+            s.sealed = Some(sealed);
+        }
+        self.updated_at = now;
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::SilentAuthStarted,
+                channel: None,
+                detail: None,
+                at: now,
+            },
+        );
+        fx.jobs.push(self.step_job(0, due));
+        Ok(())
+    }
+
+    /// The silent step's verdict (once): `true` approves the verification, with no code
+    /// sent; anything else (or the deadline passed) runs the first delivery step now.
+    /// Returns whether it approved.
+    pub fn silent_settle(&mut self, now: Timestamp, verdict: &Verdict, fx: &mut Effects) -> Result<bool, SilentError> {
+        self.refresh(now, fx);
+        let Some(s) = self.options.silent.as_mut() else {
+            return Err(SilentError::NoSilentStep);
+        };
+        if s.result.is_some() {
+            return Err(SilentError::AlreadyUsed);
+        }
+        let late = s.deadline.is_some_and(|d| now.millis() >= d);
+        let (matched, reason) = if late {
+            (false, "deadline".to_owned())
+        } else {
+            (verdict.phone_match == PhoneMatch::True, verdict.reason.clone())
+        };
+        s.result = Some(reason.clone());
+        s.sealed = None;
+        self.updated_at = now;
+        if self.status != Status::Pending {
+            return Err(SilentError::NotPending(self.status));
+        }
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::SilentAuth,
+                channel: None,
+                detail: Some(reason),
+                at: now,
+            },
+        );
+        if matched && self.next_step == 0 {
+            self.finish(Status::Approved, now, fx);
+            fx.record(
+                self,
+                NewEvent {
+                    kind: EventKind::Approved,
+                    channel: None,
+                    detail: Some("silent".into()),
+                    at: now,
+                },
+            );
+            return Ok(true);
+        }
+        if self.next_step == 0 {
+            fx.jobs.push(self.step_job(0, now));
+        }
+        Ok(false)
+    }
+
+    /// Checks that the silent step may start: pending, not opened, first step not run.
+    fn silent_open(&mut self, now: Timestamp, fx: &mut Effects) -> Result<(), SilentError> {
+        self.refresh(now, fx);
+        let s = self.options.silent.as_ref().ok_or(SilentError::NoSilentStep)?;
+        if self.status != Status::Pending {
+            return Err(SilentError::NotPending(self.status));
+        }
+        if s.state_hash.is_some() || s.result.is_some() || self.next_step > 0 {
+            return Err(SilentError::AlreadyUsed);
+        }
+        Ok(())
+    }
+
+    /// Whether the silent step may start now (see [`Self::silent_start`]), without
+    /// changing anything: the engine asks before it asks the operator.
+    pub fn silent_may_start(&self, now: Timestamp) -> Result<(), SilentError> {
+        let s = self.options.silent.as_ref().ok_or(SilentError::NoSilentStep)?;
+        let status = self.status_at(now);
+        if status != Status::Pending {
+            return Err(SilentError::NotPending(status));
+        }
+        if s.state_hash.is_some() || s.result.is_some() || self.next_step > 0 {
+            return Err(SilentError::AlreadyUsed);
+        }
+        Ok(())
     }
 
     /// The status as of `now`, without changing the record.

@@ -5,7 +5,8 @@
 //! - `verifications.rs`: start, read, check, cancel, resend;
 //! - `jobs.rs`: the worker's jobs (deliveries, steps, expiries, webhooks) and receipts;
 //! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
-//!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id.
+//!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id;
+//!   [`silent`]: a workflow's silent first step (network authentication before any code).
 
 mod audit;
 mod clients;
@@ -14,6 +15,7 @@ mod guard;
 mod jobs;
 pub mod link;
 pub mod number_otp;
+pub mod silent;
 mod verifications;
 
 pub use audit::RetentionReport;

@@ -28,6 +28,9 @@ pub struct StartRequest {
     /// The end user's IP address, when the integrator passes it: sends are limited per IP
     /// too ([`crate::guard`]). Only its keyed hash is kept, in the counters.
     pub end_user_ip: Option<std::net::IpAddr>,
+    /// Start with a silent step: network authentication through the operator before the
+    /// first delivery step ([`crate::engine::silent`]).
+    pub silent: bool,
 }
 
 /// Idempotency for a start: the key, a hash of the canonical request, and how the face
@@ -105,6 +108,14 @@ impl Engine {
             Some(b) => b,
             None => client.brand.clone(),
         };
+        if req.silent && self.netauth.name() == "none" {
+            return Err(CoreError::InvalidWorkflow {
+                step: 1,
+                message: "a silent step needs carrier authentication, and this server has none \
+                          ([netauth] authenticator, docs/network-auth.md)"
+                    .into(),
+            });
+        }
         self.ensure_upstream(&to, workflow.first_channel())?;
         // The limits across verifications, last: only a start that is otherwise good is
         // counted (a send; later steps are counted when they run).
@@ -127,6 +138,7 @@ impl Engine {
                     sender: req.sender,
                     sms_template: req.sms_template,
                     notify: client.webhook.is_some(),
+                    silent: req.silent.then(Default::default),
                     ..Options::default()
                 },
                 sim_swap,
@@ -210,7 +222,7 @@ impl Engine {
     }
 
     /// Applies a fallible transition atomically and returns its value with the record.
-    async fn transition<T: Send>(
+    pub(crate) async fn transition<T: Send>(
         &self,
         client: &ClientId,
         id: &VerificationId,

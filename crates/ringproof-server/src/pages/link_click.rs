@@ -309,7 +309,8 @@ struct CallbackQuery {
 /// (the redirect URI registered with it): settles the verdict once (the code is exchanged
 /// and Number Verification asked), then redirects (303) to the integrator's target with
 /// `vfp`, or answers 204 to the link page's background round trip. A replayed or unknown
-/// `state` is refused with a page that redirects nowhere.
+/// `state` is refused with a page that redirects nowhere. For a silent step (`/v1/silent`)
+/// it answers the JSON result instead.
 #[utoipa::path(
     get,
     path = "/l/callback",
@@ -328,6 +329,11 @@ async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>)
         code: q.code,
         error: q.error,
     };
+    // A silent step's state carries its verification (`<client>.<id>.<random>`); a link's
+    // is one token.
+    if let Some(s) = q.state.as_deref().filter(|s| s.contains('.')) {
+        return private(crate::routes::silent::callback(&state, s, &cb).await, &state);
+    }
     let result = state
         .engine
         .link_callback(q.state.as_deref().unwrap_or_default(), &cb)

@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod compat;
 pub mod ops;
 pub mod sandbox;
+pub mod silent;
 pub mod v1;
 
 use std::time::Instant;
@@ -67,6 +68,7 @@ impl Modify for Security {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(v1::router())
+        .merge(silent::router())
         .merge(ops::router())
         .merge(sandbox::router())
         .merge(callbacks::router())

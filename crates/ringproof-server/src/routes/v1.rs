@@ -62,11 +62,23 @@ pub enum ApiCodeMode {
     New,
 }
 
+/// The channel of a requested step: a delivery channel, or `silent` (first step only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiStepChannel {
+    Sms,
+    Voice,
+    /// Network authentication through the operator before any code (docs/network-auth.md):
+    /// the response's `check_url` is opened by your app on the device, over mobile data.
+    /// Only as the first step, followed by at least one `sms` or `voice` step.
+    Silent,
+}
+
 /// One workflow step as requested.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowStepRequest {
-    pub channel: ApiChannel,
+    pub channel: ApiStepChannel,
     /// Seconds after the start at which this step runs (0 for the first step).
     #[schema(maximum = 86400)]
     pub after_s: Option<u32>,
@@ -86,8 +98,8 @@ pub struct CreateVerificationRequest {
     /// One-step shortcut: the channel of the only step. Give this or `workflow`.
     pub channel: Option<ApiChannel>,
     /// Up to 3 steps, e.g. SMS now, a call after 120 s repeating the code, a call with a
-    /// new code after 300 s.
-    #[schema(min_items = 1, max_items = 3)]
+    /// new code after 300 s; a `silent` step may come first (not counted in the 3).
+    #[schema(min_items = 1, max_items = 4)]
     pub workflow: Option<Vec<WorkflowStepRequest>>,
     /// Digits per code, 4..=10 (default: the policy's, 6).
     #[schema(minimum = 4, maximum = 10)]
@@ -149,6 +161,15 @@ pub struct VerificationResponse {
     /// when the client does not check (`ringproof client update ID --sim-swap check|block`).
     #[schema(example = "not_swapped")]
     pub sim_swap: Option<String>,
+    /// With a silent first step, in the create response only: the URL your app opens on
+    /// the device, over mobile data, following redirects (docs/network-auth.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_url: Option<String>,
+    /// With a silent first step: `waiting` until the network has answered, then the
+    /// verdict's reason: `verified` (approved, no code sent) or why not (`not_verified`,
+    /// `unidentified`, `deadline`, …; the next step ran). `null` without a silent step.
+    #[schema(example = "verified")]
+    pub silent: Option<String>,
 }
 
 impl VerificationResponse {
@@ -187,12 +208,22 @@ impl VerificationResponse {
             expires_at: v.expires_at.to_rfc3339(),
             sim_swapped: v.options.sim_swap.and_then(|r| r.swapped()),
             sim_swap: v.options.sim_swap.map(|r| r.as_str().to_owned()),
+            check_url: None,
+            silent: v
+                .options
+                .silent
+                .as_ref()
+                .map(|s| s.result.clone().unwrap_or_else(|| "waiting".into())),
         }
     }
 }
 
-fn render_created(v: &Verification) -> (u16, String) {
-    let body = serde_json::to_string(&VerificationResponse::from_verification(v)).unwrap_or_default();
+fn render_created(engine: &ringproof_core::engine::Engine, v: &Verification) -> (u16, String) {
+    let body = serde_json::to_string(&VerificationResponse {
+        check_url: engine.silent_check_url(v),
+        ..VerificationResponse::from_verification(v)
+    })
+    .unwrap_or_default();
     (201, body)
 }
 
@@ -264,14 +295,20 @@ async fn create_verification(
         .map(|s| s.trim().parse::<std::net::IpAddr>())
         .transpose()
         .map_err(|_| ringproof_core::CoreError::invalid("end_user_ip", "must be an IPv4 or IPv6 address"))?;
+    let (silent, steps) = split_silent(body.workflow.as_deref())?;
     let req = StartRequest {
         to: Some(to),
         channel: body.channel.map(Into::into),
-        workflow: body.workflow.as_ref().map(|steps| {
+        silent,
+        workflow: steps.map(|steps| {
             steps
                 .iter()
                 .map(|s| StepInput {
-                    channel: Some(s.channel.into()),
+                    channel: match s.channel {
+                        ApiStepChannel::Sms => Some(Channel::Sms),
+                        ApiStepChannel::Voice => Some(Channel::Voice),
+                        ApiStepChannel::Silent => None,
+                    },
                     after_s: s.after_s,
                     code: s.code.map(|c| match c {
                         ApiCodeMode::Same => CodeMode::Same,
@@ -287,18 +324,50 @@ async fn create_verification(
         end_user_ip,
         ..StartRequest::default()
     };
+    let render = |v: &Verification| render_created(&state.engine, v);
     let idem = key.map(|key| Idempotency {
         key,
         request_hash: sha256(&serde_json::to_vec(&*body).unwrap_or_default()),
-        render: &render_created,
+        render: &render,
     });
     match state.engine.start(&client, req, idem).await? {
         StartOutcome::Created(v) => {
             tracing::info!(verification = %v.id, to = %v.to, "verification started");
-            let (status, body) = render_created(&v);
+            let (status, body) = render(&v);
             Ok(json_response(status, body, false))
         }
         StartOutcome::Replayed { status, body } => Ok(json_response(status, body, true)),
+    }
+}
+
+/// A leading `silent` step, taken out of the workflow: whether there was one, and the
+/// delivery steps after it. `silent` anywhere else, or with nothing after it, is refused.
+fn split_silent(steps: Option<&[WorkflowStepRequest]>) -> Result<(bool, Option<&[WorkflowStepRequest]>), ApiError> {
+    let Some(steps) = steps else { return Ok((false, None)) };
+    let bad = |step: usize, message: &str| -> ApiError {
+        ringproof_core::CoreError::InvalidWorkflow {
+            step,
+            message: message.into(),
+        }
+        .into()
+    };
+    if let Some(i) = steps.iter().skip(1).position(|s| s.channel == ApiStepChannel::Silent) {
+        return Err(bad(i + 2, "a silent step can only be the first step"));
+    }
+    match steps.split_first() {
+        Some((first, rest)) if first.channel == ApiStepChannel::Silent => {
+            if first.after_s.unwrap_or(0) != 0 || first.code.is_some() || first.valid_for_s.is_some() {
+                return Err(bad(1, "a silent step takes no after_s, code or valid_for_s"));
+            }
+            if rest.is_empty() {
+                return Err(bad(
+                    2,
+                    "a silent step needs a step to fall back to (sms or voice) when the network cannot tell",
+                ));
+            }
+            Ok((true, Some(rest)))
+        }
+        _ => Ok((false, Some(steps))),
     }
 }
 

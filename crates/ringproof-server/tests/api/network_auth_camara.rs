@@ -36,25 +36,33 @@ const NORMAL: Setup = Setup {
     down: false,
 };
 
-/// ringproof (store backend chosen by `opts`) pointed at a simulator on a port of its own.
-async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let op_issuer = issuer.clone();
-    opts.configure = Some(Box::new(move |c| {
+/// The config change that points ringproof at the operator `issuer` (and, for a
+/// restart, listens on `listen`).
+fn camara(issuer: String, deadline_s: u32, listen: Option<std::net::SocketAddr>) -> crate::helpers::ConfigChange {
+    Box::new(move |c| {
         c.netauth.authenticator = ringproof_server::config::NetAuthKind::Camara;
-        c.netauth.deadline_s = setup.deadline_s;
+        c.netauth.deadline_s = deadline_s;
         c.netauth.operators = vec![ringproof_providers::camara::OperatorConfig {
             name: "sim".into(),
             prefixes: vec!["+1".into()],
-            issuer: op_issuer,
+            issuer,
             client_id: "ringproof".into(),
             api_root: None,
             login_hint: true,
             hashed_phone_number: false,
             extra_origins: vec![],
         }];
-    }));
+        if let Some(l) = listen {
+            c.listen = l;
+        }
+    })
+}
+
+/// ringproof (store backend chosen by `opts`) pointed at a simulator on a port of its own.
+async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    opts.configure = Some(camara(issuer.clone(), setup.deadline_s, None));
     let app = TestApp::spawn_with(opts).await;
     if setup.down {
         drop(listener);
@@ -455,6 +463,165 @@ async fn sim_swap_with_the_operator_down_is_unknown() {
     assert_eq!(
         (&v["sim_swap"], &v["sim_swapped"]),
         (&"unknown".into(), &serde_json::Value::Null)
+    );
+    app.stop().await;
+}
+
+// ----- the silent workflow step -----
+
+/// Starts a `/v1` verification of `to` with a silent step before SMS; returns its id and
+/// `check_url`.
+async fn start_silent(app: &TestApp, to: &str) -> (String, String) {
+    let body = serde_json::json!({"to": to, "workflow": [{"channel": "silent"}, {"channel": "sms"}]});
+    let r = app.post("/v1/verifications", &body).await;
+    assert_eq!(r.status(), 201);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["silent"], "waiting", "{v}");
+    assert_eq!(v["channel"], "sms", "the first delivery step");
+    let check_url = v["check_url"].as_str().unwrap().to_owned();
+    (v["id"].as_str().unwrap().to_owned(), check_url)
+}
+
+/// The app on the device opens the check URL and follows the redirects, as an HTTP client
+/// does; returns the final JSON.
+async fn follow_check_url(url: &str, from: &str) -> serde_json::Value {
+    let phone = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = phone.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.url());
+    r.json().await.unwrap()
+}
+
+fn kinds(events: &[serde_json::Value]) -> Vec<String> {
+    events.iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+}
+
+/// The network confirms the number: approved, no code ever sent. It cannot (Wi-Fi) or
+/// says another number: the SMS step runs at once (its job is due now, no clock moved).
+async fn silent_step(app: TestApp) {
+    let (id, check_url) = start_silent(&app, MOBILE).await;
+    app.drain().await;
+    assert!(
+        app.messages(MOBILE).await.is_empty(),
+        "nothing is sent before the network answers"
+    );
+    let r = follow_check_url(&check_url, "127.0.0.2").await;
+    assert_eq!(
+        (&r["status"], &r["silent"]),
+        (&"approved".into(), &"verified".into()),
+        "{r}"
+    );
+    app.drain().await;
+    assert!(app.messages(MOBILE).await.is_empty(), "approved with no SMS");
+    let v: serde_json::Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
+    assert_eq!((&v["status"], &v["silent"]), (&"approved".into(), &"verified".into()));
+    let k = kinds(&app.events(&id).await);
+    assert!(
+        k.ends_with(&["silent_auth_started".into(), "silent_auth".into(), "approved".into()]),
+        "{k:?}"
+    );
+    let again = reqwest::Client::new().get(&check_url).send().await.unwrap();
+    assert_eq!(again.status(), 409, "one use");
+
+    for (from, reason) in [("127.0.0.1", "unidentified"), ("127.0.0.3", "not_verified")] {
+        let (id, check_url) = start_silent(&app, MOBILE).await;
+        let before = app.messages(MOBILE).await.len();
+        let r = follow_check_url(&check_url, from).await;
+        assert_eq!((&r["status"], &r["silent"]), (&"pending".into(), &reason.into()), "{r}");
+        app.drain().await;
+        assert_eq!(app.messages(MOBILE).await.len(), before + 1, "the SMS goes at once");
+        let k = kinds(&app.events(&id).await);
+        assert!(
+            k.contains(&"silent_auth".into()) && k.contains(&"send_queued".into()),
+            "{k:?}"
+        );
+    }
+
+    // Nobody opens the check URL: the SMS goes at the end of the window.
+    let (_, _) = start_silent(&app, OTHER).await;
+    app.drain().await;
+    assert!(app.messages(OTHER).await.is_empty());
+    app.clock.advance_secs(ringproof_core::verification::SILENT_WINDOW_S);
+    app.drain().await;
+    assert_eq!(app.messages(OTHER).await.len(), 1);
+    app.stop().await;
+}
+with_operator_on_both_stores!(silent, silent_step);
+
+#[tokio::test]
+async fn a_silent_step_needs_an_authenticator_and_a_step_after_it() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .post(
+            "/v1/verifications",
+            &serde_json::json!({"to": MOBILE, "workflow": [{"channel": "silent"}, {"channel": "sms"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("carrier authentication"),
+        "{b}"
+    );
+    for (workflow, says) in [
+        (serde_json::json!([{"channel": "silent"}]), "fall back"),
+        (
+            serde_json::json!([{"channel": "sms"}, {"channel": "silent", "after_s": 30}]),
+            "only be the first",
+        ),
+    ] {
+        let r = app
+            .post(
+                "/v1/verifications",
+                &serde_json::json!({"to": MOBILE, "workflow": workflow}),
+            )
+            .await;
+        assert_eq!(r.status(), 400);
+        let b: serde_json::Value = r.json().await.unwrap();
+        assert!(b["error"]["message"].as_str().unwrap().contains(says), "{b}");
+    }
+    app.stop().await;
+}
+
+/// ringproof restarts while the device is at the operator: the stored state finishes the
+/// step after the restart.
+#[tokio::test]
+async fn a_restart_during_the_silent_step_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = with_operator(Opts::default().in_dir(dir.path()), NORMAL).await;
+    let (id, check_url) = start_silent(&app, MOBILE).await;
+    let phone = browser_at("127.0.0.2");
+    let r = phone.get(&check_url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+    let issuer = authorize.split("/authorize").next().unwrap().to_owned();
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    app.stop().await;
+
+    let opts = Opts {
+        configure: Some(camara(issuer, NORMAL.deadline_s, Some(addr))),
+        ..Opts::default().in_dir(dir.path())
+    };
+    let app = TestApp::spawn_with(opts).await;
+    assert_eq!(app.base, format!("http://{addr}"), "the same address as before");
+    let r = hop(&authorize, "127.0.0.2").await;
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = hop(&callback, "127.0.0.2").await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["verification_id"], &v["status"]),
+        (&id.clone().into(), &"approved".into())
+    );
+    app.drain().await;
+    assert!(
+        app.messages(MOBILE).await.is_empty(),
+        "no SMS: the step's fallback job was cancelled"
     );
     app.stop().await;
 }
