@@ -90,6 +90,7 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         sms_template: Some("{brand} code: {code}. Valid for 5 minutes.".into()),
         notify: true,
         sim_swap: None,
+        silent: None,
     };
     let (v, fx) = start(options, &Fixed("4821"));
     assert_eq!(webhook_types(&fx), ["verification.created", "verification.send_queued"]);
@@ -160,9 +161,18 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
         sms_template: None,
         notify: true,
         sim_swap: Some(SimSwapResult::NotSwapped),
+        silent: Some(ringproof_core::verification::SilentAuth {
+            state_hash: Some("ab".into()),
+            deadline: Some(5),
+            sealed: None,
+            result: Some("verified".into()),
+        }),
     };
     let s = serde_json::to_string(&o).unwrap();
-    assert_eq!(s, r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped"}"#);
+    assert_eq!(
+        s,
+        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"}}"#
+    );
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());
 }

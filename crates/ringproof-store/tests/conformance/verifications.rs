@@ -413,7 +413,7 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     assert_eq!(kinds.last().copied(), Some("expired"));
 }
 
-/// Per-verification options (sender id, SMS template, notify, the SIM-swap result) are stored with the
+/// Per-verification options (sender id, SMS template, notify, the SIM-swap result, a silent step) are stored with the
 /// verification and survive an update.
 async fn options_round_trip(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -423,6 +423,12 @@ async fn options_round_trip(store: Arc<dyn Store>) {
         sms_template: Some("{brand}: {code} é ✓".into()),
         notify: true,
         sim_swap: Some(ringproof_core::simswap::SimSwapResult::Swapped),
+        silent: Some(ringproof_core::verification::SilentAuth {
+            state_hash: Some("5e".repeat(32)),
+            deadline: Some(NOW.plus_secs(10).millis()),
+            sealed: Some("c2VhbGVk".into()),
+            result: None,
+        }),
     };
     store.insert_verification(&v, &fx, None).await.unwrap();
     assert_eq!(store.get_verification(&c.id, &v.id).await.unwrap().as_ref(), Some(&v));
