@@ -185,7 +185,17 @@ const DESCRIBED: &[(Kind, &str, &str)] = &[
     (
         Kind::Counter,
         "ringproof_link_confirms_total",
-        "Instant-link clicks, by outcome.",
+        "Instant-link page steps (confirm, callback, done), by outcome.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_netauth_verdicts_total",
+        "Network authentication verdicts (link clicks, silent steps), by authenticator, phone_match and reason.",
+    ),
+    (
+        Kind::Counter,
+        "ringproof_netauth_untrusted_headers_total",
+        "MSISDN enrichment headers ignored because they came from an untrusted address.",
     ),
     (
         Kind::Counter,

@@ -546,7 +546,8 @@ async fn resend_verification(
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventView {
-    /// `created`, `sim_swap_checked`, `send_queued`, `sent`, `delivered`, `delivery_failed`,
+    /// `created`, `sim_swap_checked`, `silent_auth_started`, `silent_auth`, `send_queued`,
+    /// `sent`, `delivered`, `delivery_failed`,
     /// `step_skipped`, `send_refused`, `check_wrong`, `check_no_live_code`, `approved`,
     /// `max_attempts_reached`, `canceled`, `expired`, `failed`, …
     pub kind: String,
