@@ -317,10 +317,13 @@ struct CallbackQuery {
     tag = "links",
     params(CallbackQuery),
     responses(
-        (status = 204, description = "Settled (the page's background round trip)"),
+        (status = 200, description = "A silent step settled (its `state` names a verification)", body = crate::routes::silent::SilentResult),
+        (status = 204, description = "Settled (the link page's background round trip)"),
         (status = 303, description = "Settled: redirect to the target URL with `vfp`",
             headers(("Location" = String, description = "The integrator's target URL with `vfp=<fingerprint>` added"))),
-        (status = 404, description = "Unknown state: the \"link not valid\" page", content_type = "text/html"),
+        (status = 404, description = "Unknown state: the \"link not valid\" page, or for a silent step's state the JSON error",
+            content((String = "text/html"), (crate::api_error::ErrorResponse = "application/json"))),
+        (status = 409, description = "A silent step already settled (a replay), or its verification not pending", body = crate::api_error::ErrorResponse),
         (status = 410, description = "Already settled (a replay): the \"already used\" page", content_type = "text/html")
     )
 )]
