@@ -141,16 +141,15 @@ pub struct KeySet {
 }
 
 impl KeySet {
-    /// Reads a JWK Set (`{"keys": [...]}`), keeping the EC P-256 keys meant for signatures.
+    /// Reads a JWK Set (`{"keys": [...]}`), keeping the EC P-256 keys meant for signatures;
+    /// a key that does not decode is skipped (a set may hold keys this code does not use).
     pub fn from_jwks(jwks: &Value) -> Result<Self, JoseError> {
         let list = jwks["keys"].as_array().ok_or(JoseError::BadJwk("no keys array"))?;
-        let mut keys = Vec::new();
-        for k in list {
-            if k["kty"] != "EC" || k["crv"] != "P-256" || k.get("use").is_some_and(|u| u != "sig") {
-                continue;
-            }
-            keys.push((k["kid"].as_str().map(str::to_owned), key_of(k)?));
-        }
+        let keys = list
+            .iter()
+            .filter(|k| k["kty"] == "EC" && k["crv"] == "P-256" && k.get("use").is_none_or(|u| u == "sig"))
+            .filter_map(|k| Some((k["kid"].as_str().map(str::to_owned), key_of(k).ok()?)))
+            .collect();
         Ok(KeySet { keys })
     }
 

@@ -79,11 +79,21 @@ pub enum Begin {
     },
 }
 
-/// What the operator sent back to the callback (`code` or `error`, and `state`).
+/// What the operator sent back to the callback (`code` or `error`, and `state`), and from
+/// where the callback came.
 #[derive(Clone, Debug, Default)]
 pub struct Callback {
     pub code: Option<String>,
     pub error: Option<String>,
+    /// The callback request's source address. It must be the address that started the
+    /// round trip: a device handed someone else's authorization URL gives no verdict
+    /// (`device_mismatch`), so nobody can have another phone authenticate for them.
+    pub from: Option<IpAddr>,
+}
+
+/// Whether the callback came from the device that started the round trip.
+pub fn same_device(started_from: Option<IpAddr>, callback_from: Option<IpAddr>) -> bool {
+    matches!((started_from, callback_from), (Some(a), Some(b)) if a.to_canonical() == b.to_canonical())
 }
 
 #[async_trait]

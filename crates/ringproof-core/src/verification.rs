@@ -117,9 +117,23 @@ pub struct SilentAuth {
     /// What the authenticator needs to finish, sealed (base64url); gone once settled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sealed: Option<String>,
-    /// The verdict's reason, once settled (`verified`, `not_verified`, `deadline`, …).
+    /// The address that opened the `check_url`: the operator's callback must come from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// The verdict's reason, once settled (`verified`, `not_verified`, `deadline`, …;
+    /// `not_opened` / `no_callback` when the first delivery step ran without one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+}
+
+/// What [`Verification::silent_start`] records.
+#[derive(Clone, Debug)]
+pub struct SilentPending {
+    pub state_hash: String,
+    pub deadline: Timestamp,
+    pub sealed: String,
+    /// The address that opened the `check_url`.
+    pub ip: Option<std::net::IpAddr>,
 }
 
 /// Why a silent step's transition was refused.
@@ -314,17 +328,16 @@ impl Verification {
     pub fn silent_start(
         &mut self,
         now: Timestamp,
-        state_hash: String,
-        deadline: Timestamp,
-        sealed: String,
+        pending: SilentPending,
         fx: &mut Effects,
     ) -> Result<(), SilentError> {
         self.silent_open(now, fx)?;
-        let due = deadline;
+        let due = pending.deadline;
         if let Some(s) = self.options.silent.as_mut() {
-            s.state_hash = Some(state_hash);
-            s.deadline = Some(deadline.millis());
-            s.sealed = Some(sealed);
+            s.state_hash = Some(pending.state_hash);
+            s.deadline = Some(pending.deadline.millis());
+            s.sealed = Some(pending.sealed);
+            s.ip = pending.ip.map(|ip| ip.to_canonical().to_string());
         }
         self.updated_at = now;
         fx.record(
@@ -389,6 +402,40 @@ impl Verification {
             fx.jobs.push(self.step_job(0, now));
         }
         Ok(false)
+    }
+
+    /// Whether step `index` must wait for the silent step: the first delivery step, while
+    /// the device is at the operator and the deadline has not passed (the deadline's own
+    /// job runs it then).
+    fn silent_holds(&self, index: u8, now: Timestamp) -> bool {
+        index == 0
+            && self.options.silent.as_ref().is_some_and(|s| {
+                s.state_hash.is_some() && s.result.is_none() && s.deadline.is_some_and(|d| now.millis() < d)
+            })
+    }
+
+    /// The first delivery step runs with the silent step unsettled: nobody opened the
+    /// `check_url` in its window, or the operator never called back by the deadline.
+    fn silent_gave_up(&mut self, now: Timestamp, fx: &mut Effects) {
+        let Some(s) = self.options.silent.as_mut().filter(|s| s.result.is_none()) else {
+            return;
+        };
+        let reason = if s.state_hash.is_some() {
+            "no_callback"
+        } else {
+            "not_opened"
+        };
+        s.result = Some(reason.into());
+        s.sealed = None;
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::SilentAuth,
+                channel: None,
+                detail: Some(reason.into()),
+                at: now,
+            },
+        );
     }
 
     /// Checks that the silent step may start: pending, not opened, first step not run.
@@ -611,7 +658,8 @@ impl Verification {
     /// (the verification pending, the step not overtaken, sends left), so the send is worth
     /// admitting by the limits across verifications first.
     pub fn would_run_step(&self, index: u8, now: Timestamp) -> bool {
-        self.status_at(now) == Status::Pending
+        !self.silent_holds(index, now)
+            && self.status_at(now) == Status::Pending
             && index >= self.next_step
             && (index as usize) < self.workflow.steps().len()
             && self.sends < self.policy.max_sends
@@ -648,8 +696,11 @@ impl Verification {
     pub fn run_or_refuse_step(&mut self, index: u8, ctx: &Ctx<'_>, refused: Option<&str>, fx: &mut Effects) {
         let now = ctx.now;
         self.refresh(now, fx);
-        if self.status != Status::Pending || index < self.next_step {
+        if self.status != Status::Pending || index < self.next_step || self.silent_holds(index, now) {
             return;
+        }
+        if index == 0 {
+            self.silent_gave_up(now, fx);
         }
         let Some(step) = self.workflow.steps().get(index as usize).copied() else {
             return;

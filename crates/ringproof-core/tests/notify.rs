@@ -165,6 +165,7 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
             state_hash: Some("ab".into()),
             deadline: Some(5),
             sealed: None,
+            ip: None,
             result: Some("verified".into()),
         }),
     };

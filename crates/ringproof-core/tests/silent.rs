@@ -13,7 +13,8 @@ use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::Policy;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{
-    Effects, EventKind, Options, SILENT_WINDOW_S, SilentAuth, SilentError, StartParams, Status, Verification,
+    Ctx, Effects, EventKind, Options, SILENT_WINDOW_S, SilentAuth, SilentError, SilentPending, StartParams, Status,
+    Verification,
 };
 use ringproof_core::workflow::{Channel, Workflow};
 
@@ -44,6 +45,15 @@ fn start() -> (Verification, Effects) {
     )
 }
 
+fn pending(deadline_s: i64) -> SilentPending {
+    SilentPending {
+        state_hash: "ab".into(),
+        deadline: t(deadline_s),
+        sealed: "sealed".into(),
+        ip: Some("198.51.100.4".parse().unwrap()),
+    }
+}
+
 /// The step jobs of `fx`: (index, due).
 fn steps(fx: &Effects) -> Vec<(u8, Timestamp)> {
     fx.jobs
@@ -71,11 +81,10 @@ fn nothing_is_sent_at_start_and_the_first_step_waits_for_the_window() {
 fn yes_approves_without_a_code() {
     let (mut v, _) = start();
     let mut fx = Effects::default();
-    v.silent_start(t(1), "ab".into(), t(11), "sealed".into(), &mut fx)
-        .unwrap();
+    v.silent_start(t(1), pending(11), &mut fx).unwrap();
     assert_eq!(steps(&fx), [(0, t(11))], "the fallback at the deadline");
     assert_eq!(
-        v.silent_start(t(2), "cd".into(), t(12), "x".into(), &mut Effects::default()),
+        v.silent_start(t(2), pending(12), &mut Effects::default()),
         Err(SilentError::AlreadyUsed)
     );
     let mut fx = Effects::default();
@@ -104,8 +113,7 @@ fn anything_else_runs_the_first_step_now() {
         Verdict::new(PhoneMatch::Indeterminate, "operator_error"),
     ] {
         let (mut v, _) = start();
-        v.silent_start(t(1), "ab".into(), t(11), "s".into(), &mut Effects::default())
-            .unwrap();
+        v.silent_start(t(1), pending(11), &mut Effects::default()).unwrap();
         let mut fx = Effects::default();
         assert_eq!(v.silent_settle(t(2), &verdict, &mut fx), Ok(false));
         assert_eq!(v.status, Status::Pending);
@@ -117,8 +125,7 @@ fn anything_else_runs_the_first_step_now() {
     }
     // Past the deadline, even a yes is too late.
     let (mut v, _) = start();
-    v.silent_start(t(1), "ab".into(), t(11), "s".into(), &mut Effects::default())
-        .unwrap();
+    v.silent_start(t(1), pending(11), &mut Effects::default()).unwrap();
     let mut fx = Effects::default();
     assert_eq!(v.silent_settle(t(11), &Verdict::of(true), &mut fx), Ok(false));
     assert_eq!(v.options.silent.as_ref().unwrap().result.as_deref(), Some("deadline"));
@@ -130,7 +137,39 @@ fn a_verification_without_a_silent_step_refuses_them() {
     let (mut v, _) = start();
     v.options.silent = None;
     assert_eq!(
-        v.silent_start(t(1), "ab".into(), t(11), "s".into(), &mut Effects::default()),
+        v.silent_start(t(1), pending(11), &mut Effects::default()),
         Err(SilentError::NoSilentStep)
+    );
+}
+
+#[test]
+fn the_first_step_waits_while_the_device_is_at_the_operator() {
+    let (mut v, _) = start();
+    v.silent_start(t(55), pending(65), &mut Effects::default()).unwrap();
+    let keys = Keys::derive(b"0123456789abcdef0123456789abcdef");
+    let ctx = |now| Ctx {
+        keys: &keys,
+        codes: &OsCodeSource,
+        sms_template: None,
+        now,
+    };
+    // The window's job at 60 s: held (the deadline's job runs it).
+    assert!(!v.would_run_step(0, t(60)));
+    let mut fx = Effects::default();
+    v.run_step(0, &ctx(t(60)), &mut fx);
+    assert_eq!((v.next_step, v.sends), (0, 0), "held");
+    // The deadline's job at 65 s: the operator never called back.
+    assert!(v.would_run_step(0, t(65)));
+    let mut fx = Effects::default();
+    v.run_step(0, &ctx(t(65)), &mut fx);
+    assert_eq!((v.next_step, v.sends), (1, 1));
+    let s = v.options.silent.as_ref().unwrap();
+    assert_eq!((s.result.as_deref(), s.sealed.as_deref()), (Some("no_callback"), None));
+    let kinds: Vec<EventKind> = fx.events().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EventKind::SilentAuth, EventKind::SendQueued]);
+    assert_eq!(
+        v.silent_settle(t(66), &Verdict::of(true), &mut Effects::default()),
+        Err(SilentError::AlreadyUsed),
+        "too late: the SMS went"
     );
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::client_ip::Cidr;
 use crate::config::{Config, NetAuthKind};
-use crate::startup::{StartupError, private_file, write_private};
+use crate::startup::StartupError;
 
 /// Where operators send the device back, under `public_base_url`.
 pub const CALLBACK_PATH: &str = "/l/callback";
@@ -48,7 +48,16 @@ impl NetAuth {
     /// (`ringproof_netauth_untrusted_headers_total`).
     pub fn network_msisdn(&self, source: IpAddr, headers: &HeaderMap) -> Option<String> {
         let (name, cidrs) = self.header.as_ref()?;
-        let value = headers.get(name)?.to_str().ok()?.trim().to_owned();
+        let mut values = headers.get_all(name).iter();
+        let first = values.next()?;
+        if values.next().is_some() {
+            // A proxy that appends rather than replaces would leave the device's own
+            // header first: with more than one, none is believed.
+            metrics::counter!("ringproof_netauth_untrusted_headers_total").increment(1);
+            tracing::warn!(header = %name, "more than one MSISDN header: all ignored");
+            return None;
+        }
+        let value = first.to_str().ok()?.trim().to_owned();
         if cidrs.iter().any(|c| c.contains(source)) {
             Some(value)
         } else {
@@ -123,15 +132,52 @@ fn signing_key(config: &Config) -> Result<SigningKey, StartupError> {
         None => (config.data_dir.join("netauth-key.pem"), false),
     };
     match std::fs::read_to_string(&path) {
-        Ok(pem) => SigningKey::from_pem(&pem).map_err(|e| bad_key(&path, &e.to_string())),
+        Ok(pem) => {
+            warn_if_shared(&path);
+            SigningKey::from_pem(&pem).map_err(|e| bad_key(&path, &e.to_string()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !given => {
             let key = SigningKey::generate();
-            write_private(&path, &key.to_pem())?;
-            private_file(&path)?;
-            tracing::info!(path = %path.display(), kid = key.kid(), "network authentication: created a signing key");
-            Ok(key)
+            match create_private(&path, &key.to_pem()) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), kid = key.kid(), "network authentication: created a signing key");
+                    Ok(key)
+                }
+                // Another process (a second node on a shared data directory) created it
+                // first: use that one, so both publish the same key.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => signing_key(config),
+                Err(e) => Err(e.into()),
+            }
         }
         Err(e) => Err(bad_key(&path, &e.to_string())),
+    }
+}
+
+/// Writes a new owner-only file; fails with `AlreadyExists` if there is one.
+fn create_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+/// A key others can read is a key others can sign as ringproof with.
+fn warn_if_shared(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "the netauth key file is readable by others: chmod 600 it");
+        }
     }
 }
 

@@ -167,6 +167,8 @@ impl Engine {
         let mut refusal = None;
         if let (Some(c), Some(v)) = (&client, &before)
             && v.would_run_step(index, self.now())
+            // A silent workflow's first delivery step was counted when it started.
+            && !(index == 0 && v.options.silent.is_some())
         {
             let channel = v
                 .workflow

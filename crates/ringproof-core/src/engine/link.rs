@@ -17,7 +17,7 @@ use crate::link_session::{
     looks_like_url_token, with_vfp,
 };
 use crate::lookup::{LineKind, LookupError, SubscriberState};
-use crate::netauth::{Begin, Callback, ClickContext, Verdict};
+use crate::netauth::{Begin, Callback, ClickContext, Verdict, same_device};
 use crate::phone::PhoneNumber;
 use crate::time::Timestamp;
 use crate::verification::DEFAULT_JOB_ATTEMPTS;
@@ -50,8 +50,9 @@ pub enum AuthFlow {
 pub enum ConfirmStep {
     /// The integrator's target with `vfp` added: done.
     Target(String),
-    /// The operator's authorization URL: authentication under way.
-    Operator { url: String },
+    /// The operator's authorization URL: authentication under way, for at most
+    /// `budget_ms` more.
+    Operator { url: String, budget_ms: u64 },
 }
 
 /// What the operator's callback leads to.
@@ -334,7 +335,10 @@ impl Engine {
             return Err(ClickError::Expired.into());
         }
         let state = UrlToken::generate();
-        let deadline = started.plus_secs(i64::from(self.netauth_deadline_s));
+        // The round trip ends with the link at the latest, so its VFP is still valid.
+        let deadline = started
+            .plus_secs(i64::from(self.netauth_deadline_s))
+            .min(before.session.expires_at);
         let begin = self
             .netauth
             .begin(&before.session.to, click, state.expose(), self.netauth_budget(deadline))
@@ -354,6 +358,7 @@ impl Engine {
                 Ok(ConfirmStep::Target(with_vfp(&after.session.target_url, &vfp)))
             }
             Begin::Redirect { url, pending } => {
+                let budget_ms = u64::try_from(deadline.millis() - now.millis()).unwrap_or(0);
                 let state_hash = state.hash();
                 let plain =
                     serde_json::to_vec(&Pending { flow, pending }).map_err(|e| CoreError::Internal(e.to_string()))?;
@@ -369,7 +374,7 @@ impl Engine {
                     .await?
                     .ok_or(LinkError::NotFound)?;
                 out.ok_or_else(|| CoreError::Internal("start_auth did not run".into()))??;
-                Ok(ConfirmStep::Operator { url })
+                Ok(ConfirmStep::Operator { url, budget_ms })
             }
         }
     }
@@ -397,8 +402,12 @@ impl Engine {
             .ok()
             .and_then(|p| serde_json::from_slice(&p).ok())
             .ok_or_else(|| CoreError::Internal("a sealed authentication state does not open".into()))?;
+        let clicked_from = before.session.click.as_ref().map(|c| c.ip);
         let verdict = if self.now() >= deadline {
             Verdict::indeterminate("deadline")
+        } else if !same_device(clicked_from, callback.from) {
+            // Someone else's device was sent to the operator with this link's URL.
+            Verdict::indeterminate("device_mismatch")
         } else {
             self.netauth
                 .finish(

@@ -17,9 +17,9 @@ use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::ids::{ClientId, VerificationId};
 use crate::link_session::UrlToken;
-use crate::netauth::{Begin, Callback, ClickContext, Verdict};
+use crate::netauth::{Begin, Callback, ClickContext, Verdict, same_device};
 use crate::status::Status;
-use crate::verification::{SilentError, Verification};
+use crate::verification::{SilentError, SilentPending, Verification};
 
 /// Where a silent step stands, as its caller (the app on the device) sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,7 +95,7 @@ impl Engine {
         let started = self.now();
         v.silent_may_start(started)?;
         let state = format!("{client}.{id}.{}", UrlToken::generate().expose());
-        let deadline = started.plus_secs(i64::from(self.netauth_deadline_s));
+        let deadline = started.plus_secs(i64::from(self.netauth_deadline_s)).min(v.expires_at);
         match self
             .netauth
             .begin(&v.to, click, &state, self.netauth_budget(deadline))
@@ -108,10 +108,14 @@ impl Engine {
                 let sealed = base64url(&self.keys.seal(&seal_context(&state_hash), &plain));
                 let now = self.now();
                 let mut refused = None;
+                let pending = SilentPending {
+                    state_hash,
+                    deadline,
+                    sealed,
+                    ip: click.ip,
+                };
                 self.transition(&client, &id, |v, fx| {
-                    refused = v
-                        .silent_start(now, state_hash.clone(), deadline, sealed.clone(), fx)
-                        .err();
+                    refused = v.silent_start(now, pending.clone(), fx).err();
                     Ok(())
                 })
                 .await?;
@@ -146,8 +150,12 @@ impl Engine {
             return Err(SilentError::AlreadyUsed.into());
         };
         let deadline = crate::time::Timestamp::from_millis(silent.deadline.unwrap_or(0));
+        let opened_from = silent.ip.as_deref().and_then(|ip| ip.parse().ok());
         let verdict = if self.now() >= deadline {
             Verdict::indeterminate("deadline")
+        } else if !same_device(opened_from, callback.from) {
+            // Someone else's device was sent to the operator with this step's URL.
+            Verdict::indeterminate("device_mismatch")
         } else {
             let pending = crate::crypto::unbase64url(sealed)
                 .and_then(|b| self.keys.open(&seal_context(&state_hash), &b).ok())

@@ -108,13 +108,8 @@ impl Engine {
             Some(b) => b,
             None => client.brand.clone(),
         };
-        if req.silent && self.netauth.name() == "none" {
-            return Err(CoreError::InvalidWorkflow {
-                step: 1,
-                message: "a silent step needs carrier authentication, and this server has none \
-                          ([netauth] authenticator, docs/network-auth.md)"
-                    .into(),
-            });
+        if req.silent {
+            self.check_silent_workflow(&workflow)?;
         }
         self.ensure_upstream(&to, workflow.first_channel())?;
         // The limits across verifications, last: only a start that is otherwise good is
@@ -172,6 +167,40 @@ impl Engine {
         self.wake();
         self.metrics.verification_started(v.workflow.first_channel());
         Ok(StartOutcome::Created(Box::new(v)))
+    }
+
+    /// A silent step delays the first delivery step by up to the silent window plus the
+    /// round trip's deadline: the workflow must leave room for that (the step numbers in
+    /// errors count the silent step as step 1).
+    fn check_silent_workflow(&self, workflow: &Workflow) -> Result<(), CoreError> {
+        let bad = |step: usize, message: String| CoreError::InvalidWorkflow { step, message };
+        if self.netauth.name() == "none" {
+            return Err(bad(
+                1,
+                "a silent step needs carrier authentication, and this server has none \
+                 ([netauth] authenticator, docs/network-auth.md)"
+                    .into(),
+            ));
+        }
+        let hold =
+            u64::try_from(crate::verification::SILENT_WINDOW_S).unwrap_or(60) + u64::from(self.netauth_deadline_s);
+        for (i, step) in workflow.steps().iter().enumerate() {
+            if i == 0 && step.valid_for_s.is_some_and(|v| u64::from(v) <= hold) {
+                return Err(bad(
+                    2,
+                    format!(
+                        "after a silent step the first code must be valid for more than {hold} s (its step may run that late)"
+                    ),
+                ));
+            }
+            if i > 0 && u64::from(step.after_s) < hold {
+                return Err(bad(
+                    i + 2,
+                    format!("after a silent step, later steps start at least {hold} s after the start"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn replay(

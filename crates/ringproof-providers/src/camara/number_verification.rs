@@ -207,22 +207,28 @@ impl CamaraNumberVerification {
             return Ok(Err("signature"));
         };
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let aud_ok = match &c["aud"] {
-            Value::String(a) => a == &op.config.client_id,
-            Value::Array(a) => a.iter().any(|x| x == op.config.client_id.as_str()),
-            _ => false,
-        };
-        Ok(if c["iss"].as_str() != Some(d.issuer.as_str()) {
-            Err("issuer")
-        } else if !aud_ok {
-            Err("audience")
-        } else if c["exp"].as_u64().is_none_or(|exp| exp + 60 < now) {
-            Err("expired")
-        } else if c["nonce"].as_str() != Some(nonce) {
-            Err("nonce")
-        } else {
-            Ok(())
-        })
+        Ok(check_claims(&c, &d.issuer, &op.config.client_id, nonce, now))
+    }
+}
+
+/// The claims of an ID token (whose signature verified) for this request: issued by the
+/// operator, for ringproof, not expired (60 s of clock skew allowed), with our nonce.
+fn check_claims(c: &Value, issuer: &str, client_id: &str, nonce: &str, now: u64) -> Result<(), &'static str> {
+    let aud_ok = match &c["aud"] {
+        Value::String(a) => a == client_id,
+        Value::Array(a) => a.iter().any(|x| x == client_id),
+        _ => false,
+    };
+    if c["iss"].as_str() != Some(issuer) {
+        Err("issuer")
+    } else if !aud_ok {
+        Err("audience")
+    } else if c["exp"].as_u64().is_none_or(|exp| exp.saturating_add(60) < now) {
+        Err("expired")
+    } else if c["nonce"].as_str() != Some(nonce) {
+        Err("nonce")
+    } else {
+        Ok(())
     }
 }
 
@@ -239,6 +245,34 @@ fn error_reason(error: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_token_claims_must_be_this_requests() {
+        let good = json!({"iss": "https://op", "aud": "rp", "exp": 1000, "nonce": "n1"});
+        let check = |c: &Value| check_claims(c, "https://op", "rp", "n1", 1000);
+        assert_eq!(check(&good), Ok(()));
+        let with = |k: &str, v: Value| {
+            let mut c = good.clone();
+            c[k] = v;
+            c
+        };
+        assert_eq!(
+            check(&with("aud", json!(["x", "rp"]))),
+            Ok(()),
+            "an audience list naming us"
+        );
+        assert_eq!(check(&with("iss", json!("https://other"))), Err("issuer"));
+        assert_eq!(check(&with("aud", json!("other"))), Err("audience"));
+        assert_eq!(check(&with("aud", json!(["other"]))), Err("audience"));
+        assert_eq!(check(&with("exp", json!(939))), Err("expired"));
+        assert_eq!(check(&with("exp", json!(940))), Ok(()), "60 s of skew");
+        assert_eq!(check(&with("exp", json!(u64::MAX))), Ok(()), "no overflow");
+        assert_eq!(check(&with("exp", json!("soon"))), Err("expired"));
+        assert_eq!(check(&with("nonce", json!("n2"))), Err("nonce"));
+        let mut no_nonce = good.clone();
+        no_nonce.as_object_mut().unwrap().remove("nonce");
+        assert_eq!(check(&no_nonce), Err("nonce"));
+    }
 
     #[test]
     fn operator_errors_map_to_reasons() {

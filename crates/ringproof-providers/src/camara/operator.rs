@@ -135,6 +135,15 @@ impl Operators {
                     return Err(err(format!("`{field}` must be an http(s) URL")));
                 }
             }
+            if let Some(p) = c
+                .prefixes
+                .iter()
+                .find(|p| list.iter().any(|o: &Arc<Operator>| o.config.prefixes.contains(p)))
+            {
+                return Err(err(format!(
+                    "prefix {p:?} is another operator's too: which one serves it?"
+                )));
+            }
             if c.client_id.trim().is_empty() {
                 return Err(err("`client_id` is empty".into()));
             }
@@ -377,6 +386,10 @@ mod tests {
         assert!(Operators::new(vec![op("a", &["44"])], key()).is_err(), "no +");
         assert!(Operators::new(vec![op("a", &[])], key()).is_err());
         assert!(Operators::new(vec![op("a", &["+1"]), op("a", &["+2"])], key()).is_err());
+        assert!(
+            Operators::new(vec![op("a", &["+1"]), op("b", &["+2", "+1"])], key()).is_err(),
+            "one prefix, two operators"
+        );
         let mut c = op("a", &["+1"]);
         c.issuer = "ftp://x".into();
         assert!(Operators::new(vec![c], key()).is_err());

@@ -55,8 +55,9 @@ impl CamaraSimSwap {
                 left(),
             )
             .await?;
-        // Used until 30 s before it expires (or for a minute when the operator does not say).
-        let life = t.expires_in.map_or(60, |s| s.saturating_sub(30));
+        // Used until 30 s before it expires (for a minute when the operator does not say, an
+        // hour at most whatever it says).
+        let life = t.expires_in.map_or(60, |s| s.saturating_sub(30)).min(3600);
         if let Ok(mut m) = self.tokens.lock() {
             m.insert(
                 op.name().to_owned(),

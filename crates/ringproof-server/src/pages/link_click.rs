@@ -51,9 +51,9 @@ const FLOW_HEADER: &str = "x-ringproof-flow";
 
 /// Headers every link page and redirect carries: never cached, never indexed, and the
 /// token-bearing URL never leaks as a `Referer`. The CSP allows only the inline style and
-/// script of the page itself, requests to itself and to the operators' origins (the
-/// background round trip), and forms that go to itself (whose redirect may lead to an
-/// operator).
+/// script of the page itself, and requests to itself and to the operators' origins (the
+/// background round trip). No `form-action`: Chromium applies it to the redirects that
+/// follow a form's POST, and those go to the integrator's target (any allowed origin).
 fn private(mut res: Response, state: &AppState) -> Response {
     let mut to = String::from("'self'");
     for o in &state.netauth.origins {
@@ -62,7 +62,7 @@ fn private(mut res: Response, state: &AppState) -> Response {
     }
     let csp = format!(
         "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src {to}; \
-         form-action {to}; base-uri 'none'; frame-ancestors 'none'"
+         base-uri 'none'; frame-ancestors 'none'"
     );
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -264,7 +264,7 @@ async fn confirm(
     count("confirm", result.as_ref().map(|_| ()));
     match (result, flow) {
         (Ok(ConfirmStep::Target(location)), AuthFlow::Navigate) => see_other(&state, &location),
-        (Ok(ConfirmStep::Operator { url }), AuthFlow::Navigate) => see_other(&state, &url),
+        (Ok(ConfirmStep::Operator { url, .. }), AuthFlow::Navigate) => see_other(&state, &url),
         (Ok(ConfirmStep::Target(location)), AuthFlow::Fetch) => fetch_step(
             &state,
             FetchStep {
@@ -274,7 +274,7 @@ async fn confirm(
                 deadline_ms: None,
             },
         ),
-        (Ok(ConfirmStep::Operator { url }), AuthFlow::Fetch) => fetch_step(
+        (Ok(ConfirmStep::Operator { url, budget_ms }), AuthFlow::Fetch) => fetch_step(
             &state,
             FetchStep {
                 next: None,
@@ -284,8 +284,8 @@ async fn confirm(
                     path_prefix(state.config.public_base_url.as_deref()),
                     token
                 )),
-                // A little less than the deadline, so the page's `done` arrives in it.
-                deadline_ms: Some((u64::from(state.config.netauth.deadline_s) * 1000).saturating_sub(300)),
+                // A little less than what is left, so the page's `done` arrives in time.
+                deadline_ms: Some(budget_ms.saturating_sub(300)),
             },
         ),
         (Err(e), _) => refusal(&state, &e),
@@ -327,10 +327,20 @@ struct CallbackQuery {
         (status = 410, description = "Already settled (a replay): the \"already used\" page", content_type = "text/html")
     )
 )]
-async fn callback(State(state): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+async fn callback(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
     let cb = Callback {
         code: q.code,
         error: q.error,
+        from: Some(crate::client_ip::source_ip(
+            peer.ip(),
+            &headers,
+            &state.config.trusted_proxies,
+        )),
     };
     // A silent step's state carries its verification (`<client>.<id>.<random>`); a link's
     // is one token.

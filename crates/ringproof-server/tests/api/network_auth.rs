@@ -115,6 +115,17 @@ async fn header_from_trusted_proxy_only(app: TestApp) {
         "a header from an untrusted address is ignored"
     );
     assert!(metric(&app, untrusted).await > before, "and counted");
+    // Two headers from the proxy (one appended to the device's own): neither is believed.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let r = browser_at("127.0.0.2")
+        .post(&link)
+        .header("x-msisdn", "+14155550100")
+        .header("x-msisdn", "+14155550199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(verdict(&result(&app, &s).await), PhoneMatch::Indeterminate);
     let verified = r#"ringproof_netauth_verdicts_total{authenticator="header",phone_match="true",reason="verified"}"#;
     assert!(metric(&app, verified).await >= 1.0);
     app.stop().await;

@@ -524,6 +524,11 @@ async fn silent_step(app: TestApp) {
     );
     let again = reqwest::Client::new().get(&check_url).send().await.unwrap();
     assert_eq!(again.status(), 409, "one use");
+    // The fallback jobs (the deadline's, the window's) were dropped with the approval.
+    app.clock
+        .advance_secs(ringproof_core::verification::SILENT_WINDOW_S + 11);
+    app.drain().await;
+    assert!(app.messages(MOBILE).await.is_empty(), "no SMS later either");
 
     for (from, reason) in [("127.0.0.1", "unidentified"), ("127.0.0.3", "not_verified")] {
         let (id, check_url) = start_silent(&app, MOBILE).await;
@@ -540,15 +545,77 @@ async fn silent_step(app: TestApp) {
     }
 
     // Nobody opens the check URL: the SMS goes at the end of the window.
-    let (_, _) = start_silent(&app, OTHER).await;
+    let (id, _) = start_silent(&app, OTHER).await;
     app.drain().await;
     assert!(app.messages(OTHER).await.is_empty());
     app.clock.advance_secs(ringproof_core::verification::SILENT_WINDOW_S);
     app.drain().await;
     assert_eq!(app.messages(OTHER).await.len(), 1);
+    let v: serde_json::Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
+    assert_eq!(v["silent"], "not_opened");
     app.stop().await;
 }
 with_operator_on_both_stores!(silent, silent_step);
+
+/// Opened late in the window, the round trip holds the first step until its deadline: the
+/// window's job does not send the SMS under a verdict that is on its way.
+async fn the_window_waits_for_a_round_trip_under_way(app: TestApp) {
+    let (_, check_url) = start_silent(&app, MOBILE).await;
+    app.clock
+        .advance_secs(ringproof_core::verification::SILENT_WINDOW_S - 5);
+    let r = browser_at("127.0.0.2").get(&check_url).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+    app.clock.advance_secs(6);
+    app.drain().await;
+    assert!(
+        app.messages(MOBILE).await.is_empty(),
+        "held: the device is at the operator"
+    );
+    let r = hop(&authorize, "127.0.0.2").await;
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let v: serde_json::Value = hop(&callback, "127.0.0.2").await.json().await.unwrap();
+    assert_eq!(v["status"], "approved", "{v}");
+    app.clock.advance_secs(30);
+    app.drain().await;
+    assert!(app.messages(MOBILE).await.is_empty());
+    app.stop().await;
+}
+with_operator_on_both_stores!(window_waits, the_window_waits_for_a_round_trip_under_way);
+
+/// Someone who opens a link or a check URL and hands the operator's URL to the phone that
+/// holds the number gets no verdict: the callback must come from the device that started.
+async fn another_device_cannot_authenticate_for_you(app: TestApp) {
+    // A link clicked by the attacker (127.0.0.3), the operator's URL followed by the victim.
+    let (s, link) = send_link(&app, MOBILE).await;
+    let authorize = click(&app, &link, "127.0.0.3").await;
+    assert!(through_operator(&authorize, "127.0.0.2").await.starts_with(TARGET));
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "device_mismatch")
+    );
+
+    // A silent step opened by the attacker; the victim's phone follows the operator's URL.
+    let (id, check_url) = start_silent(&app, MOBILE).await;
+    let r = browser_at("127.0.0.3").get(&check_url).send().await.unwrap();
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+    let r = hop(&authorize, "127.0.0.2").await;
+    let callback = r.headers()["location"].to_str().unwrap().to_owned();
+    let v: serde_json::Value = hop(&callback, "127.0.0.2").await.json().await.unwrap();
+    assert_eq!(
+        (&v["status"], &v["silent"]),
+        (&"pending".into(), &"device_mismatch".into()),
+        "{v}"
+    );
+    let before = app.messages(MOBILE).await.len();
+    app.drain().await;
+    assert_eq!(app.messages(MOBILE).await.len(), before + 1, "the SMS goes instead");
+    let v: serde_json::Value = app.get(&format!("/v1/verifications/{id}")).await.json().await.unwrap();
+    assert_eq!(v["status"], "pending");
+    app.stop().await;
+}
+with_operator_on_both_stores!(device_binding, another_device_cannot_authenticate_for_you);
 
 #[tokio::test]
 async fn a_silent_step_needs_an_authenticator_and_a_step_after_it() {
@@ -568,11 +635,21 @@ async fn a_silent_step_needs_an_authenticator_and_a_step_after_it() {
             .contains("carrier authentication"),
         "{b}"
     );
+    app.stop().await;
+    let app = with_operator(Opts::default(), NORMAL).await;
     for (workflow, says) in [
         (serde_json::json!([{"channel": "silent"}]), "fall back"),
         (
             serde_json::json!([{"channel": "sms"}, {"channel": "silent", "after_s": 30}]),
             "only be the first",
+        ),
+        (
+            serde_json::json!([{"channel": "silent"}, {"channel": "sms"}, {"channel": "voice", "after_s": 45}]),
+            "at least 70 s",
+        ),
+        (
+            serde_json::json!([{"channel": "silent"}, {"channel": "sms", "valid_for_s": 60}]),
+            "more than 70 s",
         ),
     ] {
         let r = app

@@ -184,7 +184,26 @@ async fn operator_authentication_settles_once(store: Arc<dyn Store>) {
     store.update_link(&hash, &mut f).await.unwrap().unwrap();
     out.unwrap().unwrap();
     let stored = store.link_by_auth_state(&[9; 32]).await.unwrap().unwrap();
-    assert_eq!(stored.session.auth, Some(auth), "the pending state round-trips");
+    assert_eq!(stored.session.auth, Some(auth.clone()), "the pending state round-trips");
+
+    // Every column of a clicked, authenticating session goes in and comes back as it was
+    // (an insert binds them all: two swapped would show here).
+    let (mut full, _, full_job) = new_link(&c.id, NOW);
+    full.session
+        .start_auth(
+            NOW.plus_secs(1),
+            "198.51.100.4".parse().unwrap(),
+            "Full UA",
+            PendingAuth {
+                state_hash: [3; 32],
+                deadline: NOW.plus_secs(11),
+                sealed: Some(vec![5, 6, 7]),
+            },
+        )
+        .unwrap();
+    full.session.click.as_mut().unwrap().reason = "custom_reason".into();
+    store.insert_link(&full, &[full_job]).await.unwrap();
+    assert_eq!(store.link_by_auth_state(&[3; 32]).await.unwrap().as_ref(), Some(&full));
     assert_eq!(stored.session.click.as_ref().unwrap().reason, "pending");
     assert_eq!(store.link_by_auth_state(&[8; 32]).await.unwrap(), None);
 

@@ -427,6 +427,7 @@ async fn options_round_trip(store: Arc<dyn Store>) {
             state_hash: Some("5e".repeat(32)),
             deadline: Some(NOW.plus_secs(10).millis()),
             sealed: Some("c2VhbGVk".into()),
+            ip: Some("198.51.100.4".into()),
             result: None,
         }),
     };
