@@ -22,6 +22,11 @@ pub fn browser_at(ip: &str) -> reqwest::Client {
 
 /// Starts a link to `to` and returns it with the link URL from the SMS.
 pub async fn send_link(app: &TestApp, to: &str) -> (LinkStarted, String) {
+    send_link_to(app, to, TARGET).await
+}
+
+/// [`send_link`] with another target (under the client's allowed origins).
+pub async fn send_link_to(app: &TestApp, to: &str, target: &str) -> (LinkStarted, String) {
     let c = app.demo().await;
     let started = app
         .engine
@@ -29,7 +34,7 @@ pub async fn send_link(app: &TestApp, to: &str) -> (LinkStarted, String) {
             &c,
             NewLinkRequest {
                 to: PhoneNumber::parse_e164(to).unwrap(),
-                target_url: TARGET.into(),
+                target_url: target.into(),
                 source_ip: None,
                 custom_sms: None,
             },

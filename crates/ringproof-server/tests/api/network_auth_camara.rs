@@ -27,6 +27,8 @@ struct Setup {
     wrong_client_keys: bool,
     /// No simulator listens at the operator's address.
     down: bool,
+    /// 127.0.0.1 (where a browser on this machine comes from) is MOBILE's phone too.
+    browser_is_mobile: bool,
 }
 
 const NORMAL: Setup = Setup {
@@ -34,6 +36,7 @@ const NORMAL: Setup = Setup {
     delay_ms: 0,
     wrong_client_keys: false,
     down: false,
+    browser_is_mobile: false,
 };
 
 /// The config change that points ringproof at the operator `issuer` (and, for a
@@ -75,7 +78,11 @@ async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
         .unwrap()
         .as_millis() as i64;
     let phone = |n: &str, ip: &str, swapped_h_ago: Option<i64>| PhoneConfig {
-        ips: vec![ip.parse().unwrap()],
+        ips: if setup.browser_is_mobile && n == MOBILE {
+            vec![ip.parse().unwrap(), "127.0.0.1".parse().unwrap()]
+        } else {
+            vec![ip.parse().unwrap()]
+        },
         activated_at: Some(Timestamp::from_millis(now_ms - 3 * 365 * 86_400_000)),
         sim_swapped_at: swapped_h_ago.map(|h| Timestamp::from_millis(now_ms - h * 3_600_000)),
         ..PhoneConfig::new(n)
@@ -700,5 +707,89 @@ async fn a_restart_during_the_silent_step_loses_nothing() {
         app.messages(MOBILE).await.is_empty(),
         "no SMS: the step's fallback job was cancelled"
     );
+    app.stop().await;
+}
+
+// ----- in a real browser -----
+
+/// The browser project (tests/browser: playwright-core driving Debian's chromium), when it
+/// can run here. Under CI it must; elsewhere a missing piece is said loudly and the test
+/// does nothing.
+fn browser_project() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing = [
+        (!dir.join("node_modules/playwright-core").exists())
+            .then_some("npm ci in crates/ringproof-server/tests/browser"),
+        (!std::path::Path::new(&chromium).exists()).then_some("Debian's chromium package"),
+    ];
+    let missing: Vec<&str> = missing.into_iter().flatten().collect();
+    if missing.is_empty() {
+        return Some(dir);
+    }
+    let msg = format!("browser test NOT RUN: missing {}", missing.join(", "));
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("{msg}");
+    None
+}
+
+/// Opens `link` in headless Chromium (from 127.0.0.1) and returns the URL it ends on and
+/// whether the page's script made the round trip in the background.
+async fn open_in_browser(dir: &std::path::Path, link: &str, target: &str, no_script: bool) -> (String, bool) {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.current_dir(dir).arg("link_click.mjs").arg(link).arg(target);
+    if no_script {
+        cmd.arg("--no-script");
+    }
+    let out = cmd.output().await.expect("node runs");
+    assert!(
+        out.status.success(),
+        "the browser did not reach the target: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    (
+        v["url"].as_str().unwrap().to_owned(),
+        v["background"].as_bool().unwrap(),
+    )
+}
+
+/// The link page in Chromium, with its script (the background round trip and `done`) and
+/// without it (the form, then the browser itself through the operator): both end on the
+/// target with "true" for the phone that holds the number, and "false" for a link to
+/// another number.
+#[tokio::test]
+async fn a_browser_click_goes_through_the_operator() {
+    let Some(dir) = browser_project() else { return };
+    let app = with_operator(
+        Opts::default(),
+        Setup {
+            browser_is_mobile: true,
+            ..NORMAL
+        },
+    )
+    .await;
+    // The target must answer: this server's own health page.
+    let target = format!("{}/healthz", app.base);
+    app.update_client(ClientChange {
+        allowed_origins: Some(vec![app.base.clone()]),
+        ..Default::default()
+    })
+    .await;
+    for (no_script, to, want) in [
+        (false, MOBILE, PhoneMatch::True),
+        (true, MOBILE, PhoneMatch::True),
+        (false, OTHER, PhoneMatch::False),
+    ] {
+        let (s, link) = crate::network_auth::send_link_to(&app, to, &target).await;
+        let (landed, background) = open_in_browser(&dir, &link, &target, no_script).await;
+        assert!(landed.starts_with(&format!("{target}?vfp=")), "{landed}");
+        assert_eq!(
+            background, !no_script,
+            "with script, the background flow (not its fallback)"
+        );
+        let v = result(&app, &s).await;
+        assert_eq!(verdict(&v), want, "script off: {no_script}, {}", reason(&v));
+    }
     app.stop().await;
 }
