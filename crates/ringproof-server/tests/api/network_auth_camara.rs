@@ -16,6 +16,7 @@ use crate::network_auth::{browser_at, metric, result, send_link, verdict};
 
 const MOBILE: &str = "+14155550100";
 const OTHER: &str = "+14155550199";
+const NO_CONSENT: &str = "+14155550198";
 const TARGET: &str = "http://localhost:8080/done";
 
 /// How ringproof and the simulator are set up for one test.
@@ -29,6 +30,8 @@ struct Setup {
     down: bool,
     /// 127.0.0.1 (where a browser on this machine comes from) is MOBILE's phone too.
     browser_is_mobile: bool,
+    /// ringproof sends `hashedPhoneNumber` instead of `phoneNumber`.
+    hashed: bool,
 }
 
 const NORMAL: Setup = Setup {
@@ -37,11 +40,21 @@ const NORMAL: Setup = Setup {
     wrong_client_keys: false,
     down: false,
     browser_is_mobile: false,
+    hashed: false,
 };
 
 /// The config change that points ringproof at the operator `issuer` (and, for a
 /// restart, listens on `listen`).
 fn camara(issuer: String, deadline_s: u32, listen: Option<std::net::SocketAddr>) -> crate::helpers::ConfigChange {
+    camara_with(issuer, deadline_s, listen, false)
+}
+
+fn camara_with(
+    issuer: String,
+    deadline_s: u32,
+    listen: Option<std::net::SocketAddr>,
+    hashed: bool,
+) -> crate::helpers::ConfigChange {
     Box::new(move |c| {
         c.netauth.authenticator = ringproof_server::config::NetAuthKind::Camara;
         c.netauth.deadline_s = deadline_s;
@@ -52,7 +65,7 @@ fn camara(issuer: String, deadline_s: u32, listen: Option<std::net::SocketAddr>)
             client_id: "ringproof".into(),
             api_root: None,
             login_hint: true,
-            hashed_phone_number: false,
+            hashed_phone_number: hashed,
             extra_origins: vec![],
         }];
         if let Some(l) = listen {
@@ -65,7 +78,7 @@ fn camara(issuer: String, deadline_s: u32, listen: Option<std::net::SocketAddr>)
 async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
-    opts.configure = Some(camara(issuer.clone(), setup.deadline_s, None));
+    opts.configure = Some(camara_with(issuer.clone(), setup.deadline_s, None, setup.hashed));
     let app = TestApp::spawn_with(opts).await;
     if setup.down {
         drop(listener);
@@ -99,7 +112,15 @@ async fn with_operator(mut opts: Opts, setup: Setup) -> TestApp {
             },
             redirect_uris: vec![format!("{}/l/callback", app.base)],
         }],
-        phones: vec![phone(MOBILE, "127.0.0.2", None), phone(OTHER, "127.0.0.3", Some(24))],
+        phones: vec![
+            phone(MOBILE, "127.0.0.2", None),
+            phone(OTHER, "127.0.0.3", Some(24)),
+            // A subscriber who has not consented (the operator answers consent_required).
+            PhoneConfig {
+                consent: false,
+                ..phone(NO_CONSENT, "127.0.0.4", None)
+            },
+        ],
         ..SimConfig::default()
     }
     .with_issuer(issuer);
@@ -791,5 +812,31 @@ async fn a_browser_click_goes_through_the_operator() {
         let v = result(&app, &s).await;
         assert_eq!(verdict(&v), want, "script off: {no_script}, {}", reason(&v));
     }
+    app.stop().await;
+}
+
+/// `hashedPhoneNumber` (SHA-256 of the E.164 number, hex) instead of `phoneNumber`: the
+/// operator matches it the same way. A subscriber without consent: no verdict.
+#[tokio::test]
+async fn hashed_numbers_and_refused_consent() {
+    let app = with_operator(Opts::default(), Setup { hashed: true, ..NORMAL }).await;
+    for (from, want, why) in [
+        ("127.0.0.2", PhoneMatch::True, "verified"),
+        ("127.0.0.3", PhoneMatch::False, "not_verified"),
+    ] {
+        let (s, link) = send_link(&app, MOBILE).await;
+        let authorize = click(&app, &link, from).await;
+        through_operator(&authorize, from).await;
+        let v = result(&app, &s).await;
+        assert_eq!((verdict(&v), reason(&v).as_str()), (want, why));
+    }
+    let (s, link) = send_link(&app, NO_CONSENT).await;
+    let authorize = click(&app, &link, "127.0.0.4").await;
+    through_operator(&authorize, "127.0.0.4").await;
+    let v = result(&app, &s).await;
+    assert_eq!(
+        (verdict(&v), reason(&v).as_str()),
+        (PhoneMatch::Indeterminate, "consent_refused")
+    );
     app.stop().await;
 }
