@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName};
 use ringproof_core::jose::SigningKey;
-use ringproof_core::netauth::{HeaderNetworkAuth, NetworkAuthenticator, NoNetworkAuth};
+use ringproof_core::netauth::{ClickContext, HeaderNetworkAuth, NetworkAuthenticator, NoNetworkAuth};
 use ringproof_providers::camara::{CamaraNumberVerification, Operators};
 use serde_json::{Value, json};
 
@@ -65,6 +65,21 @@ impl NetAuth {
             tracing::warn!(header = %name, "an MSISDN header from an untrusted address was ignored");
             None
         }
+    }
+}
+
+/// What a device's request (a link click, a silent step's `check_url`) tells network
+/// authentication: its source address, user agent and, from a trusted enrichment proxy,
+/// the MSISDN header.
+pub fn click_context(state: &crate::state::AppState, peer: IpAddr, headers: &HeaderMap) -> ClickContext {
+    let ip = crate::client_ip::source_ip(peer, headers, &state.config.trusted_proxies);
+    ClickContext {
+        ip: Some(ip),
+        user_agent: headers
+            .get(axum::http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default(),
+        network_msisdn: state.netauth.network_msisdn(ip, headers),
     }
 }
 

@@ -29,7 +29,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::engine::link::{AuthFlow, CallbackStep, ConfirmStep, LinkError};
 use ringproof_core::link_session::{ClickError, looks_like_url_token};
-use ringproof_core::netauth::{Callback, ClickContext};
+use ringproof_core::netauth::Callback;
 use ringproof_core::{CoreError, StoreError};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -247,15 +247,7 @@ async fn confirm(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let ip = crate::client_ip::source_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    let click = ClickContext {
-        ip: Some(ip),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default(),
-        network_msisdn: state.netauth.network_msisdn(ip, &headers),
-    };
+    let click = crate::netauth::click_context(&state, peer.ip(), &headers);
     let flow = match headers.get(FLOW_HEADER).and_then(|v| v.to_str().ok()) {
         Some("fetch") => AuthFlow::Fetch,
         _ => AuthFlow::Navigate,

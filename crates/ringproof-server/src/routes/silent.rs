@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::engine::silent::{SilentCheckError, SilentStep, SilentView};
-use ringproof_core::netauth::{Callback, ClickContext};
+use ringproof_core::netauth::Callback;
 use ringproof_core::verification::SilentError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -88,15 +88,7 @@ async fn open_check(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ip = crate::client_ip::source_ip(peer.ip(), &headers, &state.config.trusted_proxies);
-    let click = ClickContext {
-        ip: Some(ip),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default(),
-        network_msisdn: state.netauth.network_msisdn(ip, &headers),
-    };
+    let click = crate::netauth::click_context(&state, peer.ip(), &headers);
     match state.engine.open_silent(&token, &click).await.map_err(refusal)? {
         SilentStep::Operator(url) => Ok((
             StatusCode::FOUND,
