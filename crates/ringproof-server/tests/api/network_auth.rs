@@ -137,6 +137,46 @@ async fn header_from_trusted_proxy_only(app: TestApp) {
 }
 on_both_stores!(header, header_from_trusted_proxy_only, header_opts());
 
+/// A silent step through an enrichment proxy: the header decides at once, no redirect.
+async fn a_silent_step_by_header(app: TestApp) {
+    let start = || async {
+        let body = serde_json::json!({"to": MOBILE, "workflow": [{"channel": "silent"}, {"channel": "sms"}]});
+        let v: serde_json::Value = app.post("/v1/verifications", &body).await.json().await.unwrap();
+        v["check_url"].as_str().unwrap().to_owned()
+    };
+    let url = start().await;
+    let r = browser_at("127.0.0.2")
+        .get(&url)
+        .header("x-msisdn", "+14155550100")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["status"], &v["silent"]),
+        (&"approved".into(), &"verified".into()),
+        "{v}"
+    );
+    let url = start().await;
+    let r = browser_at("127.0.0.1")
+        .get(&url)
+        .header("x-msisdn", "+14155550100")
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (&v["status"], &v["silent"]),
+        (&"pending".into(), &"no_header".into()),
+        "untrusted: {v}"
+    );
+    app.drain().await;
+    assert_eq!(app.messages(MOBILE).await.len(), 1, "only the second sent an SMS");
+    app.stop().await;
+}
+on_both_stores!(silent_header, a_silent_step_by_header, header_opts());
+
 #[tokio::test]
 async fn the_header_authenticator_needs_trusted_proxies() {
     let dir = tempfile::tempdir().unwrap();
