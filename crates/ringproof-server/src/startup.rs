@@ -117,21 +117,28 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
 /// The number lookup for instant links: the sandbox table of test numbers with the sandbox
 /// provider, else the numbering plan alone.
 fn number_lookup(config: &Config) -> Result<Arc<dyn NumberLookup>, StartupError> {
-    if config.provider == "sandbox" {
-        let table = match &config.sandbox_numbers_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    StartupError::Config(format!("cannot read sandbox_numbers_file {}: {e}", path.display()))
-                })?;
-                SandboxLookup::parse(&text)
-                    .map_err(|e| StartupError::Config(format!("sandbox_numbers_file {}: {e}", path.display())))?
-            }
-            None => SandboxLookup::builtin().map_err(|e| StartupError::Config(e.to_string()))?,
-        };
-        Ok(Arc::new(table))
-    } else {
-        Ok(Arc::new(MetadataLookup))
+    Ok(match sandbox_table(config)? {
+        Some(table) => Arc::new(table),
+        None => Arc::new(MetadataLookup),
+    })
+}
+
+/// The sandbox's table of test numbers (`sandbox_numbers_file`, else the built-in one)
+/// when the sandbox provider is in use.
+fn sandbox_table(config: &Config) -> Result<Option<SandboxLookup>, StartupError> {
+    if config.provider != "sandbox" {
+        return Ok(None);
     }
+    Ok(Some(match &config.sandbox_numbers_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                StartupError::Config(format!("cannot read sandbox_numbers_file {}: {e}", path.display()))
+            })?;
+            SandboxLookup::parse(&text)
+                .map_err(|e| StartupError::Config(format!("sandbox_numbers_file {}: {e}", path.display())))?
+        }
+        None => SandboxLookup::builtin().map_err(|e| StartupError::Config(e.to_string()))?,
+    }))
 }
 
 /// The server secret: from config, from `server_secret_file`, or generated once and kept
@@ -205,6 +212,27 @@ pub fn write_private(path: &Path, contents: &str) -> Result<(), std::io::Error> 
     let mut f = opts.open(path)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()
+}
+
+/// The demo client's allowed origins: every address the server announces (the bound
+/// address, `localhost` on its port, `public_base_url`), so a link's target on the demo
+/// lands back on this server, and `http://localhost:8080` (the examples' default).
+fn demo_origins(config: &Config, bound: std::net::SocketAddr) -> Vec<String> {
+    let mut o = vec!["http://localhost:8080".to_owned()];
+    if bound.port() != 0 {
+        o.push(format!("http://{bound}"));
+        o.push(format!("http://localhost:{}", bound.port()));
+    }
+    if let Some(origin) = config
+        .public_base_url
+        .as_deref()
+        .and_then(ringproof_core::link_session::origin_of)
+    {
+        o.push(origin);
+    }
+    let mut seen = std::collections::HashSet::new();
+    o.retain(|x| seen.insert(x.clone()));
+    o
 }
 
 /// The JSON that `client create --json` prints and `demo-credentials.json` holds.
@@ -282,10 +310,10 @@ impl Application {
         let sender: Arc<dyn Sender> = hooks.sender.clone().unwrap_or(built);
         let callbacks =
             registry::callback_parsers(&config.providers).map_err(|e| StartupError::Config(e.to_string()))?;
+        let listener = TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
         let demo = if config.mode == Mode::Development && engine.store().list_clients().await?.is_empty() {
-            let created = engine
-                .create_client("demo", vec!["http://localhost:8080".into()])
-                .await?;
+            let created = engine.create_client("demo", demo_origins(&config, addr)).await?;
             let json = credentials_json(&created);
             let path = config.data_dir.join("demo-credentials.json");
             write_private(&path, &serde_json::to_string_pretty(&json).unwrap_or_default())?;
@@ -293,8 +321,6 @@ impl Application {
         } else {
             None
         };
-        let listener = TcpListener::bind(config.listen).await?;
-        let addr = listener.local_addr()?;
         // Links point at the address actually bound when no public URL is configured.
         let public_base_url = config.public_base_url_or(addr);
         let (authenticator, netauth) =
@@ -321,6 +347,8 @@ impl Application {
                 "public_base_url is not set: one-time links will point at http://{addr}, which phones cannot reach"
             );
         }
+        let test_numbers = sandbox_table(&config)?.map(|t| t.listing()).unwrap_or_default();
+        let home = crate::pages::home::render(&config, sandbox.is_some(), &test_numbers);
         let state = AppState {
             engine,
             sandbox,
@@ -328,6 +356,7 @@ impl Application {
             callbacks: Arc::new(callbacks),
             receipts,
             netauth: Arc::new(netauth),
+            home: home.into(),
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && !hooks.no_worker;

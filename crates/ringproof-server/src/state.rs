@@ -23,4 +23,6 @@ pub struct AppState {
     pub callbacks: Arc<BTreeMap<String, Arc<dyn CallbackParser>>>,
     /// Network authentication's HTTP side (JWKS, the trusted header, operator origins).
     pub netauth: Arc<crate::netauth::NetAuth>,
+    /// The front page (`/`), rendered at start.
+    pub home: Arc<str>,
 }

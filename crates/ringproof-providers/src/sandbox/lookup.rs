@@ -77,6 +77,24 @@ impl SandboxLookup {
         self.numbers.len()
     }
 
+    /// Every listed number with what it triggers (`mobile, Sandbox Mobile, active`;
+    /// `the lookup is unreachable`), in number order: for the front page.
+    pub fn listing(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .numbers
+            .iter()
+            .map(|(n, a)| {
+                let what = match a {
+                    Answer::Found(r) => format!("{}, {}, {}", r.line.as_str(), r.carrier, r.state.as_str()),
+                    Answer::Unreachable => "the lookup service is unreachable".to_owned(),
+                };
+                (n.clone(), what)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.numbers.is_empty()
     }
@@ -112,6 +130,13 @@ mod tests {
     async fn builtin_table_triggers_every_state_and_falls_back_to_the_plan() {
         let l = SandboxLookup::builtin().unwrap();
         assert_eq!(l.len(), 12);
+        let listing = l.listing();
+        assert_eq!(listing.len(), 12);
+        assert_eq!(
+            listing[0],
+            ("+14155550100".into(), "mobile, Sandbox Mobile, active".into())
+        );
+        assert!(listing.iter().any(|(_, w)| w == "the lookup service is unreachable"));
         let r = l.lookup(&n("+14155550100")).await.unwrap();
         assert_eq!(
             (r.carrier.as_str(), r.line, r.state),

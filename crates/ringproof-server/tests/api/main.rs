@@ -3,6 +3,7 @@
 
 mod at_rest;
 mod auth_throttle;
+mod browser;
 mod concurrency;
 mod errors;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]

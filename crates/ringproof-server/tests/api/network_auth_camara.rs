@@ -733,27 +733,6 @@ async fn a_restart_during_the_silent_step_loses_nothing() {
 
 // ----- in a real browser -----
 
-/// The browser project (tests/browser: playwright-core driving Debian's chromium), when it
-/// can run here. Under CI it must; elsewhere a missing piece is said loudly and the test
-/// does nothing.
-fn browser_project() -> Option<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let missing = [
-        (!dir.join("node_modules/playwright-core").exists())
-            .then_some("npm ci in crates/ringproof-server/tests/browser"),
-        (!std::path::Path::new(&chromium).exists()).then_some("Debian's chromium package"),
-    ];
-    let missing: Vec<&str> = missing.into_iter().flatten().collect();
-    if missing.is_empty() {
-        return Some(dir);
-    }
-    let msg = format!("browser test NOT RUN: missing {}", missing.join(", "));
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    None
-}
-
 /// Opens `link` in headless Chromium (from 127.0.0.1) and returns the URL it ends on and
 /// whether the page's script made the round trip in the background.
 async fn open_in_browser(dir: &std::path::Path, link: &str, target: &str, no_script: bool) -> (String, bool) {
@@ -781,7 +760,7 @@ async fn open_in_browser(dir: &std::path::Path, link: &str, target: &str, no_scr
 /// another number.
 #[tokio::test]
 async fn a_browser_click_goes_through_the_operator() {
-    let Some(dir) = browser_project() else { return };
+    let Some(dir) = crate::browser::project() else { return };
     let app = with_operator(
         Opts::default(),
         Setup {

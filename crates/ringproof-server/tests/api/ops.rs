@@ -82,6 +82,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/l/callback", "get"),
         ("/.well-known/jwks.json", "get"),
         ("/v1/silent/{token}", "get"),
+        ("/", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -89,7 +90,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 27);
+    assert_eq!(paths.len(), 28);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     let docs = app.get_text("/docs").await;
     assert!(docs.contains("/openapi.json"));
@@ -173,4 +174,46 @@ async fn sandbox_inbox_lists_newest_first_and_escapes_html() {
     let page = app.get_text("/sandbox").await;
     assert!(page.contains("&lt;b&gt;Acme&lt;/b&gt;"));
     assert!(!page.contains("<b>Acme</b>"));
+}
+
+/// `/`: what the server is and where things are; in development with the sandbox, where
+/// the demo credentials are (never their values) and what each test number triggers.
+#[tokio::test]
+async fn the_front_page_says_where_things_are_and_shows_no_secret() {
+    let app = TestApp::spawn().await;
+    let r = app.get("/").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let html = r.text().await.unwrap();
+    for want in [
+        "Development mode, sandbox phone",
+        "href=\"/docs\"",
+        "href=\"/sandbox\"",
+        "href=\"/metrics\"",
+        "demo-credentials.json",
+        "<td>+14155550100</td><td>mobile, Sandbox Mobile, active</td>",
+        "<td>+14155550110</td><td>the lookup service is unreachable</td>",
+    ] {
+        assert!(html.contains(want), "{want} missing from /");
+    }
+    let creds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app.data_dir.join("demo-credentials.json")).unwrap()).unwrap();
+    for secret in ["api_secret", "password"] {
+        let value = creds[secret].as_str().unwrap();
+        assert!(!html.contains(value), "the demo's {secret} is on the front page");
+    }
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing loaded from outside"
+    );
+    // The demo client takes targets on every address the server announces.
+    let origins = app.demo().await.allowed_origins;
+    assert!(origins.contains(&app.base), "{origins:?}");
+    assert!(origins.contains(&"http://localhost:8080".to_owned()));
+    app.stop().await;
 }

@@ -1,0 +1,112 @@
+//! Pages in a real browser: headless Chromium (Debian's `chromium`) driven by
+//! `playwright-core`, with axe-core, from `tests/browser` (installed by `.ci/run`). Every
+//! page for people must fit a 320 px phone screen without scrolling sideways and have no
+//! serious or critical accessibility violation.
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, on_both_stores};
+
+/// The browser project, when it can run here. Under CI it must; elsewhere a missing piece
+/// is said loudly and the test does nothing.
+pub fn project() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing: Vec<&str> = [
+        (!dir.join("node_modules/playwright-core").exists())
+            .then_some("npm ci in crates/ringproof-server/tests/browser"),
+        (!dir.join("node_modules/@axe-core/playwright").exists()).then_some("@axe-core/playwright (npm ci)"),
+        (!std::path::Path::new(&chromium).exists()).then_some("Debian's chromium package"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if missing.is_empty() {
+        return Some(dir);
+    }
+    let msg = format!("browser test NOT RUN: missing {}", missing.join(", "));
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("{msg}");
+    None
+}
+
+/// Opens `url` (or, for `-`, the page `html`) at 320 and 1280 px without script; returns
+/// what `page_check.mjs` found.
+async fn check_page(dir: &std::path::Path, url: &str, html: Option<String>) -> Value {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("node")
+        .current_dir(dir)
+        .arg("page_check.mjs")
+        .arg(url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(html.unwrap_or_default().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{url}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+async fn check(dir: &std::path::Path, url: &str) -> Value {
+    check_page(dir, url, None).await
+}
+
+/// A page only a POST shows, by its HTML.
+async fn check_posted(dir: &std::path::Path, what: &str, r: reqwest::Response) {
+    let html = r.text().await.unwrap();
+    assert_good(what, &check_page(dir, "-", Some(html)).await, 200);
+}
+
+/// Fits both widths, and axe finds nothing serious or critical.
+fn assert_good(url: &str, v: &Value, status: u64) {
+    assert_eq!(v["status"], status, "{url}");
+    for w in [320, 1280] {
+        let scroll = v["widths"][w.to_string()].as_u64().unwrap();
+        assert!(scroll <= w, "{url} is {scroll} px wide at {w} px: it scrolls sideways");
+    }
+    let bad: Vec<&Value> = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| matches!(x["impact"].as_str(), Some("serious" | "critical")))
+        .collect();
+    assert!(bad.is_empty(), "{url}: accessibility violations {bad:?}");
+}
+
+/// The front page, and the link pages a phone can see: the confirm page, a used link, an
+/// expired one, one that is not valid.
+async fn pages_fit_a_phone_and_pass_axe(app: TestApp) {
+    let Some(dir) = project() else { return };
+    let home = format!("{}/", app.base);
+    assert_good(&home, &check(&dir, &home).await, 200);
+
+    let (_, link) = crate::network_auth::send_link(&app, "+14155550100").await;
+    assert_good(&link, &check(&dir, &link).await, 200);
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&link)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // A used link: its POST again is the page a second tap shows.
+    let used = reqwest::Client::new().post(&link).send().await.unwrap();
+    assert_eq!(used.status(), 410);
+    check_posted(&dir, "the used-link page", used).await;
+    let (_, old) = crate::network_auth::send_link(&app, "+14155550100").await;
+    app.clock.advance_secs(301);
+    let expired = reqwest::Client::new().post(&old).send().await.unwrap();
+    assert_eq!(expired.status(), 410);
+    check_posted(&dir, "the expired-link page", expired).await;
+    // A malformed token: the "not valid" page.
+    let malformed = format!("{}/l/x", app.base);
+    assert_good(&malformed, &check(&dir, &malformed).await, 404);
+    app.stop().await;
+}
+on_both_stores!(pages, pages_fit_a_phone_and_pass_axe);

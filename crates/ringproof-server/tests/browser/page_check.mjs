@@ -1,0 +1,54 @@
+// Looks at one page as a phone (320 px wide) and a desktop (1280 px) would: reports
+// whether it fits the width (no horizontal scrolling) and what axe-core finds
+// (accessibility), as JSON: {"widths": {"320": scrollWidth, ...}, "violations": [...]}.
+// The page is looked at as rendered, without its own script (a link page's script would
+// submit the confirm step at once): the document's <script> elements are taken out on the
+// way in, and any POST is aborted, so looking consumes nothing.
+//
+//   node page_check.mjs <url> [--screenshot <prefix>]
+//   node page_check.mjs - < page.html        (a page only a POST shows, given as HTML)
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+const [url, flag, prefix] = process.argv.slice(2);
+const html = url === '-' ? await new Promise((ok) => {
+  let s = '';
+  process.stdin.setEncoding('utf8');
+  process.stdin.on('data', (d) => { s += d; });
+  process.stdin.on('end', () => ok(s));
+}) : null;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu'],
+});
+const out = { widths: {}, violations: [] };
+try {
+  for (const width of [320, 1280]) {
+    const context = await browser.newContext({ viewport: { width, height: 800 }, bypassCSP: true });
+    const page = await context.newPage();
+    await page.route('**/*', async (r) => {
+      if (r.request().method() === 'POST') return r.abort();
+      if (r.request().resourceType() !== 'document') return r.continue();
+      const res = await r.fetch();
+      const body = (await res.text()).replace(/<script>[\s\S]*?<\/script>/g, '');
+      return r.fulfill({ response: res, body });
+    });
+    if (html === null) {
+      const res = await page.goto(url);
+      out.status = res.status();
+    } else {
+      await page.setContent(html.replace(/<script>[\s\S]*?<\/script>/g, ''));
+      out.status = 200;
+    }
+    out.widths[width] = await page.evaluate(() => document.documentElement.scrollWidth);
+    if (flag === '--screenshot') await page.screenshot({ path: `${prefix}-${width}.png`, fullPage: true });
+    if (width === 320) {
+      const axe = await new AxeBuilder({ page }).analyze();
+      out.violations = axe.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
+    }
+    await context.close();
+  }
+  console.log(JSON.stringify(out));
+} finally {
+  await browser.close();
+}
