@@ -45,6 +45,15 @@ pub enum AuthFlow {
     Fetch,
 }
 
+/// What a link's page shows before the click.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkPage {
+    /// The client's brand (the name in its texts).
+    pub brand: String,
+    /// The origin the browser is sent to after the click.
+    pub target_origin: Option<String>,
+}
+
 /// Where a confirmed click goes next.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfirmStep {
@@ -304,6 +313,33 @@ impl Engine {
             request_id: record.request_id,
             session_id: record.session_id,
             expires_at: record.session.expires_at,
+        })
+    }
+
+    /// What the link page shows before the click: the client's brand and the target's
+    /// origin (where the browser will go). Reads only; a used, expired or unknown link is
+    /// the error its page says.
+    pub async fn link_page(&self, token: &str) -> Result<LinkPage, LinkError> {
+        if !looks_like_url_token(token) {
+            return Err(LinkError::NotFound);
+        }
+        let hash = sha256(token.as_bytes());
+        let record = self.store.link_by_token_hash(&hash).await?.ok_or(LinkError::NotFound)?;
+        if record.session.click.is_some() {
+            return Err(ClickError::AlreadyUsed.into());
+        }
+        if self.now() >= record.session.expires_at {
+            return Err(ClickError::Expired.into());
+        }
+        let brand = self
+            .store
+            .client_by_id(&record.session.client_id)
+            .await?
+            .map(|c| c.brand)
+            .unwrap_or_default();
+        Ok(LinkPage {
+            brand,
+            target_origin: crate::link_session::origin_of(&record.session.target_url),
         })
     }
 

@@ -1,9 +1,10 @@
 //! The one-time link pages: `<public_base_url>/l/{token}`, opened on the phone.
 //!
-//! `GET` only renders a page whose form POSTs back to the same URL (submitted at once by
-//! a tiny inline script, with a visible button when script is off). It reads nothing from
-//! the store and consumes nothing, so a link-preview bot that fetches the URL leaves the
-//! link intact. `POST` is the click: [`Engine::confirm_link`] records it once and the
+//! `GET` renders "Verifying that this phone is yours…" with the client's brand and a form
+//! that POSTs back to the same URL (submitted at once by a tiny inline script, with a
+//! visible button when script is off). It only reads (a used, expired or unknown link gets
+//! its page at once) and consumes nothing, so a link-preview bot that fetches the URL
+//! leaves the link intact. `POST` is the click: [`Engine::confirm_link`] records it once and the
 //! browser is sent (303) to the integrator's target with `vfp` added. A used, expired or
 //! unknown link gets a plain page that redirects nowhere.
 //!
@@ -28,7 +29,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ringproof_core::engine::link::{AuthFlow, CallbackStep, ConfirmStep, LinkError};
-use ringproof_core::link_session::{ClickError, looks_like_url_token};
+use ringproof_core::link_session::ClickError;
 use ringproof_core::netauth::Callback;
 use ringproof_core::{CoreError, StoreError};
 use serde::Deserialize;
@@ -52,17 +53,27 @@ const FLOW_HEADER: &str = "x-ringproof-flow";
 /// Headers every link page and redirect carries: never cached, never indexed, and the
 /// token-bearing URL never leaks as a `Referer`. The CSP allows only the inline style and
 /// script of the page itself, and requests to itself and to the operators' origins (the
-/// background round trip). No `form-action`: Chromium applies it to the redirects that
-/// follow a form's POST, and those go to the integrator's target (any allowed origin).
-fn private(mut res: Response, state: &AppState) -> Response {
+/// background round trip).
+fn private(res: Response, state: &AppState) -> Response {
+    private_with_form(res, state, None)
+}
+
+/// [`private`] for the confirm page, whose form may lead (by redirects) to the operators
+/// and to `target`, the link's target origin: `form-action` lists exactly those. Every
+/// other page has no form: `form-action 'none'`.
+fn private_with_form(mut res: Response, state: &AppState, target: Option<&str>) -> Response {
     let mut to = String::from("'self'");
     for o in &state.netauth.origins {
         to.push(' ');
         to.push_str(o);
     }
+    let form = match target {
+        Some(t) => format!("{to} {t}"),
+        None => "'none'".to_owned(),
+    };
     let csp = format!(
         "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src {to}; \
-         base-uri 'none'; frame-ancestors 'none'"
+         form-action {form}; base-uri 'none'; frame-ancestors 'none'"
     );
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -79,17 +90,29 @@ const STYLE: &str = "body{font:17px/1.45 system-ui,-apple-system,sans-serif;marg
 color:#1a1a1a;background:#f6f7f9;text-align:center}main{max-width:26em;margin:0 auto;background:#fff;\
 border-radius:12px;padding:1.6em 1.2em;box-shadow:0 1px 4px rgba(0,0,0,.08)}h1{font-size:1.3em;margin:0 0 .6em}\
 p{margin:.6em 0}button{font:inherit;font-weight:600;color:#fff;background:#1f6feb;border:0;border-radius:8px;\
-padding:.8em 2.2em;margin-top:.8em;min-width:60%}noscript p{color:#555;font-size:.9em}";
+padding:.8em 2.2em;margin-top:.8em;min-width:60%}noscript p{color:#555;font-size:.9em}\
+.brand{font-weight:700;font-size:1.1em;color:#333;margin:0 0 .4em}";
 
 /// A whole page: title, heading and body (the body is already HTML).
 fn page(state: &AppState, status: StatusCode, title: &str, body_html: &str) -> Response {
+    page_with_form(state, status, title, body_html, None)
+}
+
+/// [`page`] with a form whose redirects may reach `target` (see [`private_with_form`]).
+fn page_with_form(
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    body_html: &str,
+    target: Option<&str>,
+) -> Response {
     let html = format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
 <meta name=viewport content=\"width=device-width,initial-scale=1\"><meta name=robots content=noindex>\
 <title>{t}</title><style>{STYLE}</style></head><body><main><h1>{t}</h1>{body_html}</main></body></html>",
         t = escape(title)
     );
-    private(
+    private_with_form(
         (
             status,
             [(
@@ -100,6 +123,7 @@ fn page(state: &AppState, status: StatusCode, title: &str, body_html: &str) -> R
         )
             .into_response(),
         state,
+        target,
     )
 }
 
@@ -173,9 +197,10 @@ catch(e){f.submit()}})()";
 
 /// Open a link
 ///
-/// The page a one-time link opens: a form that POSTs back to the same URL (sent by a
-/// tiny inline script; a visible button when script is off). Consumes nothing: a
-/// link-preview bot that only GETs the URL does not use the link.
+/// The page a one-time link opens, with the client's brand: a form that POSTs back to the
+/// same URL (sent by a tiny inline script; a visible button when script is off). Reads,
+/// never consumes: a link-preview bot that only GETs the URL does not use the link. A used,
+/// expired or unknown link shows its page at once.
 #[utoipa::path(
     get,
     path = "/l/{token}",
@@ -183,23 +208,37 @@ catch(e){f.submit()}})()";
     params(("token" = String, Path, description = "The link token from the SMS (22 base64url characters)")),
     responses(
         (status = 200, description = "The confirm page", content_type = "text/html"),
-        (status = 404, description = "Not a link token: the \"link not valid\" page", content_type = "text/html")
+        (status = 404, description = "Not a link token, or no such link: the \"link not valid\" page", content_type = "text/html"),
+        (status = 410, description = "\"This link was already used\" or \"This link has expired\" page", content_type = "text/html"),
+        (status = 503, description = "Store unavailable: try again", content_type = "text/html")
     )
 )]
 async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if !looks_like_url_token(&token) {
-        return not_valid(&state);
-    }
+    let shown = match state.engine.link_page(&token).await {
+        Ok(p) => p,
+        Err(e) => return refusal(&state, &e),
+    };
     let action = format!("{}/l/{}", path_prefix(state.config.public_base_url.as_deref()), token);
+    let brand = if shown.brand.trim().is_empty() {
+        String::new()
+    } else {
+        format!("<p class=brand>{}</p>", escape(&shown.brand))
+    };
     let body = format!(
-        "<p>Tap Continue to confirm this phone.</p>\
+        "{brand}<p>This confirms that you opened the link on the phone it was sent to.</p>\
 <form id=confirm method=post action=\"{action}\"><button type=submit>Continue</button></form>\
 <form id=done method=post></form>\
 <noscript><p>JavaScript is off: tap Continue to finish.</p></noscript>\
 <script>{SCRIPT}</script>",
         action = escape(&action)
     );
-    page(&state, StatusCode::OK, "Confirming your phone…", &body)
+    page_with_form(
+        &state,
+        StatusCode::OK,
+        "Verifying that this phone is yours…",
+        &body,
+        shown.target_origin.as_deref(),
+    )
 }
 
 /// What the page's script gets back from its background POST.

@@ -64,6 +64,10 @@ async fn click_forwarded(app: &TestApp, forwarded: &str) -> LinkView {
 fn assert_private(r: &reqwest::Response) {
     let h = r.headers();
     assert_eq!(h["cache-control"], "no-store");
+    if r.status() != 200 {
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("form-action 'none'"), "a page without a form: {csp}");
+    }
     assert_eq!(h["referrer-policy"], "no-referrer");
     assert!(h["x-robots-tag"].to_str().unwrap().contains("noindex"));
 }
@@ -90,7 +94,18 @@ async fn link_flow(app: TestApp) {
         let r = http.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert_private(&r);
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(
+            csp.contains("form-action 'self' http://localhost:8080;"),
+            "the form may lead to the target's origin only: {csp}"
+        );
         let body = r.text().await.unwrap();
+        assert!(body.contains("<h1>Verifying that this phone is yours…</h1>"), "{body}");
+        let brand = app.demo().await.brand;
+        assert!(
+            body.contains(&format!("<p class=brand>{brand}</p>")),
+            "the client's brand: {body}"
+        );
         assert!(
             body.contains(&format!("<form id=confirm method=post action=\"/l/{token}\">")),
             "{body}"
@@ -135,8 +150,8 @@ async fn link_flow(app: TestApp) {
 
     // A second click is refused with a page that goes nowhere.
     page(http.post(&url).send().await.unwrap(), 410, "This link was already used").await;
-    // GET still renders the form (it never looks the token up).
-    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    // GET shows the same page (it reads the link; it never consumes it).
+    page(http.get(&url).send().await.unwrap(), 410, "This link was already used").await;
 
     // Junk and unknown tokens.
     for junk in ["nope", "AAAAAAAAAAAAAAAAAAAAA%3C", "%3Cscript%3E"] {
@@ -162,6 +177,15 @@ async fn link_flow(app: TestApp) {
         "This link is not valid",
     )
     .await;
+    page(
+        http.get(format!("{}/l/AAAAAAAAAAAAAAAAAAAAAA", app.base))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "This link is not valid",
+    )
+    .await;
     app.stop().await;
 }
 
@@ -172,7 +196,7 @@ async fn an_expired_link_shows_the_expired_page() {
     let app = TestApp::spawn().await;
     let (started, url) = send_link(&app, "203.0.113.7").await;
     app.clock.advance_secs(300);
-    assert_eq!(browser().get(&url).send().await.unwrap().status(), 200);
+    page(browser().get(&url).send().await.unwrap(), 410, "This link has expired").await;
     page(browser().post(&url).send().await.unwrap(), 410, "This link has expired").await;
     assert_eq!(
         outcome(&app, &started).await.outcome,
