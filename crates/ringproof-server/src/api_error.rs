@@ -31,6 +31,10 @@ pub struct ErrorBody {
     pub code: &'static str,
     /// What was wrong, for a human.
     pub message: String,
+    /// The request field at fault, when one is (`to`, `code_length`, `workflow[1]`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "code_length")]
+    pub field: Option<String>,
     /// Also in the `x-request-id` response header and the server's logs.
     pub request_id: String,
 }
@@ -46,6 +50,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_s: Option<u64>,
+    /// The request field at fault.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -55,6 +61,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
+            field: None,
         }
     }
     pub fn not_found() -> Self {
@@ -124,6 +131,15 @@ impl From<CoreError> for ApiError {
         } else {
             e.to_string()
         };
+        // The field at fault, in the native API's names (a phone number is always `to`;
+        // a workflow step by its index, the silent step counting).
+        let field = match &e {
+            CoreError::InvalidParameter { field, .. } => Some(field.clone()),
+            CoreError::InvalidPhoneNumber(_) => Some("to".to_owned()),
+            CoreError::InvalidWorkflow { step, .. } if *step >= 1 => Some(format!("workflow[{}]", step - 1)),
+            CoreError::InvalidWorkflow { .. } => Some("workflow".to_owned()),
+            _ => None,
+        };
         let retry_after_s = match e {
             CoreError::ResendCooldown { retry_after_s } => Some(retry_after_s),
             CoreError::Limited(r) => r.retry_after_s,
@@ -136,6 +152,7 @@ impl From<CoreError> for ApiError {
             code: e.code(),
             message,
             retry_after_s,
+            field,
         }
     }
 }
@@ -146,6 +163,7 @@ impl IntoResponse for ApiError {
             error: ErrorBody {
                 code: self.code,
                 message: self.message,
+                field: self.field,
                 request_id: current_request_id(),
             },
         };

@@ -84,7 +84,14 @@ impl Engine {
                     "give either channel or workflow, not both",
                 ));
             }
-            (Some(steps), None) => Workflow::build(&steps, &policy)?,
+            // With a silent step first, the request's step numbers count it.
+            (Some(steps), None) => Workflow::build(&steps, &policy).map_err(|e| match e {
+                CoreError::InvalidWorkflow { step, message } if req.silent => CoreError::InvalidWorkflow {
+                    step: step + 1,
+                    message,
+                },
+                e => e,
+            })?,
             (None, ch) => Workflow::single(ch.unwrap_or(Channel::Sms), &policy),
         };
         let locale = match req.locale {

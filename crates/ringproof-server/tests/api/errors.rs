@@ -194,3 +194,28 @@ async fn bad_query_parameters_get_the_envelope() {
         }
     }
 }
+
+/// A 400 names the request field at fault in `error.field`, in the request's own terms.
+#[tokio::test]
+async fn a_bad_field_is_named() {
+    let app = TestApp::spawn().await;
+    for (body, field) in [
+        (json!({"to": "+1415"}), "to"),
+        (json!({"to": "+14155550100", "code_length": 3}), "code_length"),
+        (json!({"to": "+14155550100", "locale": "no such"}), "locale"),
+        (
+            json!({"to": "+14155550100", "workflow": [{"channel": "sms"}, {"channel": "voice", "after_s": 0}]}),
+            "workflow[1]",
+        ),
+    ] {
+        let r = app.post("/v1/verifications", &body).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["error"]["field"], field, "{body}: {v}");
+    }
+    // Errors about no field have none.
+    let r = app.get("/v1/verifications/VE00000000000000000000000000000000").await;
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].get("field").is_none(), "{v}");
+    app.stop().await;
+}
