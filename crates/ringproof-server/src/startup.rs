@@ -254,6 +254,9 @@ pub struct Application {
     sender: Arc<dyn Sender>,
     wake: Arc<Wake>,
     run_worker: bool,
+    /// Set when shutdown begins: endless responses (the sandbox phone's events) end then,
+    /// so the graceful shutdown does not wait for them for ever.
+    closing: watch::Sender<bool>,
     /// Credentials of the demo client if this start created it.
     pub demo: Option<serde_json::Value>,
 }
@@ -349,6 +352,7 @@ impl Application {
         }
         let test_numbers = sandbox_table(&config)?.map(|t| t.listing()).unwrap_or_default();
         let home = crate::pages::home::render(&config, sandbox.is_some(), &test_numbers);
+        let (closing, closing_rx) = watch::channel(false);
         let state = AppState {
             engine,
             sandbox,
@@ -357,6 +361,7 @@ impl Application {
             receipts,
             netauth: Arc::new(netauth),
             home: home.into(),
+            closing: closing_rx,
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && !hooks.no_worker;
@@ -367,6 +372,7 @@ impl Application {
             sender,
             wake,
             run_worker,
+            closing,
             demo,
         })
     }
@@ -413,7 +419,10 @@ impl Application {
         tracing::info!(addr = %self.addr, "ringproof listening");
         // The connect info gives link pages the peer address (the click IP).
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = self.closing.send(true);
+            })
             .await;
         let _ = stop_tx.send(true);
         if let Some(w) = worker {

@@ -25,4 +25,6 @@ pub struct AppState {
     pub netauth: Arc<crate::netauth::NetAuth>,
     /// The front page (`/`), rendered at start.
     pub home: Arc<str>,
+    /// Becomes `true` when the server starts shutting down (endless responses end then).
+    pub closing: tokio::sync::watch::Receiver<bool>,
 }

@@ -58,6 +58,9 @@ pub struct SandboxSender {
     clock: Arc<dyn Clock>,
     /// Renders calls to WAV files, when `espeak-ng` is installed (see [`audio`]).
     audio: Option<Arc<VoiceAudio>>,
+    /// Bumped after every committed batch and every purge: the sandbox phone's page
+    /// listens to it (server-sent events) to show new messages without a reload.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 struct Readers {
@@ -123,7 +126,8 @@ impl SandboxSender {
             .execute(&mut writer)
             .await?;
         let (writes, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(opts.clone(), writer, queue));
+        let (changes, _) = tokio::sync::watch::channel(0u64);
+        tokio::spawn(write_loop(opts.clone(), writer, queue, changes.clone()));
         let readers = Readers {
             options: opts.read_only(true),
             conns: (0..READERS).map(|_| Mutex::new(None)).collect(),
@@ -134,6 +138,7 @@ impl SandboxSender {
             readers: Arc::new(readers),
             clock,
             audio: None,
+            changes,
         })
     }
 
@@ -141,6 +146,16 @@ impl SandboxSender {
     pub fn with_audio(mut self, audio: VoiceAudio) -> Self {
         self.audio = Some(Arc::new(audio));
         self
+    }
+
+    /// A receiver that sees a new value whenever messages were added or purged.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Deletes every message (the sandbox phone's "clear" button); how many.
+    pub async fn clear(&self) -> Result<u64, sqlx::Error> {
+        self.purge(Timestamp::from_millis(i64::MAX)).await
     }
 
     /// The WAV file of call `id`, if calls are rendered and this one's is complete.
@@ -220,6 +235,7 @@ impl SandboxSender {
                 }
             }
         }
+        self.changes.send_modify(|n| *n += 1);
         Ok(done.rows_affected())
     }
 }
@@ -232,6 +248,7 @@ async fn write_loop(
     options: SqliteConnectOptions,
     mut conn: SqliteConnection,
     mut queue: mpsc::UnboundedReceiver<Pending>,
+    changes: tokio::sync::watch::Sender<u64>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -245,6 +262,9 @@ async fn write_loop(
                     conn = c;
                 }
             }
+        }
+        if result.is_ok() {
+            changes.send_modify(|n| *n += 1);
         }
         let result = result.map_err(|e| e.to_string());
         for p in batch.drain(..) {

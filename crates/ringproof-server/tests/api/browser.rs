@@ -104,9 +104,55 @@ async fn pages_fit_a_phone_and_pass_axe(app: TestApp) {
     let expired = reqwest::Client::new().post(&old).send().await.unwrap();
     assert_eq!(expired.status(), 410);
     check_posted(&dir, "the expired-link page", expired).await;
+    // The sandbox phone (it holds the links' SMS by now).
+    let sandbox = format!("{}/sandbox", app.base);
+    assert_good(&sandbox, &check(&dir, &sandbox).await, 200);
     // A malformed token: the "not valid" page.
     let malformed = format!("{}/l/x", app.base);
     assert_good(&malformed, &check(&dir, &malformed).await, 404);
     app.stop().await;
 }
 on_both_stores!(pages, pages_fit_a_phone_and_pass_axe);
+
+/// The sandbox phone in Chromium shows a new SMS by itself (server-sent events), its code
+/// highlighted, with no reload.
+#[tokio::test]
+async fn the_sandbox_phone_shows_new_messages_live() {
+    use tokio::io::AsyncBufReadExt;
+    let Some(dir) = project() else { return };
+    let app = TestApp::spawn().await;
+    let mut child = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg("live_inbox.mjs")
+        .arg(format!("{}/sandbox", app.base))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the page opens in 30 s")
+        .unwrap();
+    assert_eq!(ready.as_deref(), Some("ready"));
+    app.start_sms("+14155550123").await;
+    app.drain().await;
+    let result = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the page shows it in 30 s")
+        .unwrap()
+        .unwrap_or_default();
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{result}");
+    let v: Value = serde_json::from_str(&result).unwrap();
+    assert_eq!((v["before"].as_u64(), v["after"].as_u64()), (Some(0), Some(1)), "{v}");
+    let sent = app.messages("+14155550123").await;
+    let text = sent[0]["text"].as_str().unwrap();
+    let code = v["code"].as_str().unwrap();
+    assert!(
+        code.len() >= 4 && text.contains(code),
+        "the highlighted {code} is the SMS's code"
+    );
+    app.stop().await;
+}

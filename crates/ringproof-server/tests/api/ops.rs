@@ -83,6 +83,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/.well-known/jwks.json", "get"),
         ("/v1/silent/{token}", "get"),
         ("/", "get"),
+        ("/sandbox/clear", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -90,7 +91,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 28);
+    assert_eq!(paths.len(), 29);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     let docs = app.get_text("/docs").await;
     assert!(docs.contains("/openapi.json"));
@@ -215,5 +216,52 @@ async fn the_front_page_says_where_things_are_and_shows_no_secret() {
     let origins = app.demo().await.allowed_origins;
     assert!(origins.contains(&app.base), "{origins:?}");
     assert!(origins.contains(&"http://localhost:8080".to_owned()));
+    app.stop().await;
+}
+
+/// The sandbox phone: a page per number, new messages announced as server-sent events,
+/// and a clear button that empties it.
+#[tokio::test]
+async fn the_sandbox_phone_announces_new_messages_and_clears() {
+    let app = TestApp::spawn().await;
+    let mut events = app
+        .http
+        .get(format!("{}/sandbox/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert!(
+        events.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    app.start(json!({"to": "+14155550123"})).await;
+    app.drain().await;
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), events.chunk())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("data: changed"), "{chunk:?}");
+
+    let page = app.get_text("/sandbox?to=%2B14155550123").await;
+    assert!(
+        page.contains("<a href=\"/sandbox?to=%2B14155550123\" aria-current=page>+14155550123</a>"),
+        "{page}"
+    );
+    assert!(page.contains("<strong class=code>"), "the code is highlighted: {page}");
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/sandbox/clear", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/sandbox");
+    assert!(app.messages("+14155550123").await.is_empty(), "cleared");
     app.stop().await;
 }
