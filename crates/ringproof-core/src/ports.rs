@@ -315,6 +315,9 @@ pub struct OutboundMessage {
     pub text: String,
     pub locale: String,
     pub sender: Option<String>,
+    /// The verification the message belongs to, with its client (the sandbox phone shows
+    /// its status); `None` for a link's SMS and a test send.
+    pub verification: Option<(crate::ids::ClientId, crate::ids::VerificationId)>,
 }
 
 /// Shows neither the text (it holds the code) nor the whole number.

@@ -386,6 +386,7 @@ mod tests {
             text: "hi".into(),
             locale: "en".into(),
             sender: None,
+            verification: None,
         }
     }
 

@@ -27,6 +27,7 @@ fn msg() -> OutboundMessage {
         text: TEXT.into(),
         locale: "en".into(),
         sender: None,
+        verification: None,
     }
 }
 

@@ -210,6 +210,7 @@ fn sms(text: &str) -> OutboundMessage {
         text: text.into(),
         locale: "en".into(),
         sender: None,
+        verification: None,
     }
 }
 

@@ -62,6 +62,7 @@ fn message(channel: Channel, to: &str) -> OutboundMessage {
         },
         locale: "en".into(),
         sender: None,
+        verification: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn msg(channel: Channel, text: &str) -> OutboundMessage {
         text: text.into(),
         locale: "en".into(),
         sender: None,
+        verification: None,
     }
 }
 

@@ -406,6 +406,7 @@ async fn send_test(
         text,
         locale: "en".into(),
         sender,
+        verification: None,
     };
     let receipt = p
         .send(&msg)

@@ -254,6 +254,7 @@ impl Engine {
             text: p.text,
             locale: p.locale,
             sender: p.sender,
+            verification: job.verification_id.clone().map(|v| (job.client_id.clone(), v)),
         };
         match sender.send(&msg).await {
             Ok(receipt) => {

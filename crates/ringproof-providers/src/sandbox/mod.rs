@@ -39,6 +39,10 @@ pub struct SandboxMessage {
     pub sender: Option<String>,
     pub text: String,
     pub created_at: String,
+    /// The verification the message belongs to and its client (`None` for a link's SMS).
+    pub verification_id: Option<String>,
+    #[serde(skip)]
+    pub client_id: Option<String>,
 }
 
 /// Connections reading the inbox (WAL lets them run beside the writer).
@@ -78,6 +82,8 @@ struct Pending {
     sender: Option<String>,
     text: String,
     created_at: i64,
+    /// (client id, verification id).
+    verification: Option<(String, String)>,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -89,11 +95,13 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS sandbox_messages (
     channel TEXT NOT NULL,
     text TEXT NOT NULL,
     created_at INTEGER NOT NULL,
-    sender TEXT
+    sender TEXT,
+    client_id TEXT,
+    verification_id TEXT
 )";
 
-const INSERT: &str = "INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at, sender) \
-    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING;\n";
+const INSERT: &str = "INSERT INTO sandbox_messages (id, idempotency_key, to_e164, channel, text, created_at, sender, \
+    client_id, verification_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING;\n";
 
 impl SandboxSender {
     /// Opens (creating if needed) the sandbox outbox at `path`, and starts its writer task
@@ -121,6 +129,20 @@ impl SandboxSender {
             sqlx::query("ALTER TABLE sandbox_messages ADD COLUMN sender TEXT")
                 .execute(&mut writer)
                 .await?;
+        }
+        // … and those created before messages named their verification, its columns.
+        let has_verification: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pragma_table_info('sandbox_messages') WHERE name = 'verification_id'",
+        )
+        .fetch_one(&mut writer)
+        .await?;
+        if has_verification == 0 {
+            sqlx::raw_sql(
+                "ALTER TABLE sandbox_messages ADD COLUMN client_id TEXT; \
+                 ALTER TABLE sandbox_messages ADD COLUMN verification_id TEXT;",
+            )
+            .execute(&mut writer)
+            .await?;
         }
         sqlx::query("CREATE INDEX IF NOT EXISTS sandbox_messages_to ON sandbox_messages (to_e164, seq)")
             .execute(&mut writer)
@@ -175,20 +197,23 @@ impl SandboxSender {
         let rows = match to {
             Some(to) => {
                 sqlx::query(
-                    "SELECT id, to_e164, channel, sender, text, created_at FROM sandbox_messages
-                     WHERE to_e164 = ? ORDER BY seq DESC LIMIT ?",
+                    "SELECT id, to_e164, channel, sender, text, created_at, client_id, verification_id \
+                     FROM sandbox_messages WHERE to_e164 = ? ORDER BY seq DESC LIMIT ?",
                 )
                 .bind(to)
                 .bind(i64::from(limit))
                 .fetch_all(&mut *conn)
                 .await
             }
-            None => sqlx::query(
-                "SELECT id, to_e164, channel, sender, text, created_at FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
-            )
-            .bind(i64::from(limit))
-            .fetch_all(&mut *conn)
-            .await,
+            None => {
+                sqlx::query(
+                    "SELECT id, to_e164, channel, sender, text, created_at, client_id, verification_id \
+                 FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&mut *conn)
+                .await
+            }
         };
         if let Err(sqlx::Error::WorkerCrashed) = rows {
             // Open a fresh connection next time.
@@ -203,6 +228,8 @@ impl SandboxSender {
                     to: r.try_get("to_e164")?,
                     channel: r.try_get("channel")?,
                     sender: r.try_get("sender")?,
+                    client_id: r.try_get("client_id")?,
+                    verification_id: r.try_get("verification_id")?,
                     text: r.try_get("text")?,
                     created_at: Timestamp(r.try_get("created_at")?).to_rfc3339(),
                 })
@@ -287,6 +314,12 @@ async fn write_batch(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<(
         args.add(p.text.as_str()).map_err(sqlx::Error::Encode)?;
         args.add(p.created_at).map_err(sqlx::Error::Encode)?;
         args.add(p.sender.as_deref()).map_err(sqlx::Error::Encode)?;
+        let (client, verification) = match &p.verification {
+            Some((c, v)) => (Some(c.as_str()), Some(v.as_str())),
+            None => (None, None),
+        };
+        args.add(client).map_err(sqlx::Error::Encode)?;
+        args.add(verification).map_err(sqlx::Error::Encode)?;
     }
     sql.push_str("COMMIT;");
     sqlx::query_with(AssertSqlSafe(sql), args).execute(conn).await?;
@@ -311,6 +344,10 @@ impl Sender for SandboxSender {
                 sender: msg.sender.clone(),
                 text: msg.text.clone(),
                 created_at: self.clock.now().millis(),
+                verification: msg
+                    .verification
+                    .as_ref()
+                    .map(|(c, v)| (c.as_str().to_owned(), v.as_str().to_owned())),
                 done,
             })
             .map_err(|_| SendError::Retryable("sandbox outbox: the writer has stopped".into()))?;
@@ -352,6 +389,7 @@ mod tests {
             text: format!("code for {key}"),
             locale: "en".into(),
             sender: None,
+            verification: None,
         };
         s.send(&msg("old", "+14155550123")).await.unwrap();
         clock.advance_secs(60);
@@ -384,6 +422,7 @@ mod tests {
             text: text.into(),
             locale: "en".into(),
             sender: (key == "k2").then(|| "Acme".to_owned()),
+            verification: None,
         };
         s.send(&msg("k1", "first")).await.unwrap();
         s.send(&msg("k1", "first again")).await.unwrap();
@@ -435,6 +474,7 @@ mod tests {
             text: "new".into(),
             locale: "en".into(),
             sender: Some("Acme".into()),
+            verification: None,
         };
         s.send(&msg).await.unwrap();
         let all = s.messages(None, 10).await.unwrap();
@@ -461,6 +501,7 @@ mod tests {
                         text: format!("code {}", i % 20),
                         locale: "en".into(),
                         sender: None,
+                        verification: None,
                     };
                     s.send(&msg).await.unwrap();
                     s.messages(Some("+14155550123"), 500).await.unwrap()

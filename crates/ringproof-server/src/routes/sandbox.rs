@@ -47,6 +47,8 @@ pub struct MessageView {
     pub sender: Option<String>,
     pub text: String,
     pub created_at: String,
+    /// The verification the message belongs to (`null` for an instant link's SMS).
+    pub verification_id: Option<String>,
 }
 
 impl From<SandboxMessage> for MessageView {
@@ -58,6 +60,7 @@ impl From<SandboxMessage> for MessageView {
             sender: m.sender,
             text: m.text,
             created_at: m.created_at,
+            verification_id: m.verification_id,
         }
     }
 }
@@ -179,8 +182,12 @@ async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuer
             .as_deref()
             .map(|s| format!(" from {}", escape(s)))
             .unwrap_or_default();
+        let status = match verification_status(&state, m).await {
+            Some(s) => format!(" <span class=\"status {s}\">{}</span>", s.replace('_', " ")),
+            None => String::new(),
+        };
         list.push_str(&format!(
-            "<li class={kind}><p class=meta>{label} to {to}{from} · <time>{at}</time></p><p class=text>{text}</p>{player}{as_phone}</li>\n",
+            "<li class={kind}><p class=meta>{label} to {to}{from} · <time>{at}</time>{status}</p><p class=text>{text}</p>{player}{as_phone}</li>\n",
             to = escape(&m.to),
             at = escape(&m.created_at),
             text = rich_text(&m.text),
@@ -222,7 +229,9 @@ font-variant-numeric:tabular-nums}nav a[aria-current]{background:#0b57d0;color:#
 margin:.6em 0;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow-wrap:anywhere}.thread li.call{background:#fffaf0}\
 .meta{margin:0 0 .2em;font-size:.8em;color:#555}.text{margin:0;white-space:pre-wrap}\
 .code{font-weight:700;font-size:1.1em;background:#e8f0fe;padding:0 .25em;border-radius:4px;user-select:all;\
-letter-spacing:.05em}audio{width:100%;margin-top:.4em}.as{font-size:.85em}.empty{color:#555}\
+letter-spacing:.05em}.status{display:inline-block;margin-left:.3em;padding:0 .45em;border-radius:999px;\
+background:#e3e6ea;color:#333}.status.approved{background:#d7f2df;color:#0c4a23}.status.pending{background:#fff1c7;\
+color:#5c4100}audio{width:100%;margin-top:.4em}.as{font-size:.85em}.empty{color:#555}\
 button{font:inherit;margin-top:1em;padding:.5em 1em;border-radius:8px;border:1px solid #b3261e;\
 background:#fff;color:#b3261e}";
 
@@ -231,6 +240,13 @@ background:#fff;color:#b3261e}";
 const SCRIPT: &str = "window.rpEvents=new EventSource('/sandbox/events');rpEvents.onmessage=async()=>{try{\
 const r=await fetch(location.href);const d=new DOMParser().parseFromString(await r.text(),'text/html');\
 document.querySelector('main').replaceWith(d.querySelector('main'))}catch(e){}}";
+
+/// The current status of the verification a message belongs to (`pending`, `approved`, …).
+async fn verification_status(state: &AppState, m: &SandboxMessage) -> Option<&'static str> {
+    let client = ringproof_core::ids::ClientId::parse(m.client_id.as_deref()?)?;
+    let id = ringproof_core::ids::VerificationId::parse(m.verification_id.as_deref()?)?;
+    state.engine.get(&client, &id).await.ok().map(|v| v.status.as_str())
+}
 
 /// A message's text as HTML: escaped, its http(s) links clickable, its codes (runs of 4
 /// to 10 digits outside links) highlighted and selectable with one tap.

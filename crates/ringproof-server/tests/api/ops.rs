@@ -252,6 +252,19 @@ async fn the_sandbox_phone_announces_new_messages_and_clears() {
         "{page}"
     );
     assert!(page.contains("<strong class=code>"), "the code is highlighted: {page}");
+    assert!(
+        page.contains("<span class=\"status pending\">pending</span>"),
+        "the verification's status: {page}"
+    );
+    let msgs = app.messages("+14155550123").await;
+    let id = msgs[0]["verification_id"].as_str().unwrap().to_owned();
+    let code = msgs[0]["text"].as_str().unwrap().split(": ").nth(1).unwrap().to_owned();
+    app.check(&id, &code).await;
+    let page = app.get_text("/sandbox?to=%2B14155550123").await;
+    assert!(
+        page.contains("<span class=\"status approved\">approved</span>"),
+        "{page}"
+    );
     let r = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
