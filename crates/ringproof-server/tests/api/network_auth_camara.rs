@@ -339,8 +339,10 @@ async fn no_operator_in_time(setup: Setup, want_reason: &str) {
     let took = started.elapsed();
     assert_eq!(r.status(), 303);
     assert!(r.headers()["location"].to_str().unwrap().starts_with(TARGET));
+    // The deadline bounds the wait (the simulator would take 20 s); the margin is for a
+    // busy 2-core machine running the other tests at the same time.
     assert!(
-        took < Duration::from_secs(u64::from(setup.deadline_s)) + Duration::from_millis(900),
+        took < Duration::from_secs(u64::from(setup.deadline_s)) + Duration::from_secs(2),
         "{took:?}"
     );
     let v = result(&app, &s).await;
