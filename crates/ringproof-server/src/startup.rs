@@ -65,6 +65,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     /// The CAMARA operators of `[[netauth.operators]]`, when any are configured.
     pub operators: Option<Arc<ringproof_providers::camara::Operators>>,
+    /// The sandbox's test numbers and what each triggers (empty without the sandbox).
+    pub test_numbers: Vec<(String, String)>,
 }
 
 /// Opens the store (applying migrations) and builds the engine. Used by `serve` and by
@@ -87,6 +89,13 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
     })
     .map_err(|e| StartupError::Config(e.to_string()))?;
     let operators = crate::netauth::operators(config)?;
+    // The sandbox's table answers the number lookup and is listed on the front page.
+    let table = sandbox_table(config)?;
+    let test_numbers = table.as_ref().map(SandboxLookup::listing).unwrap_or_default();
+    let lookup: Arc<dyn NumberLookup> = match table {
+        Some(t) => Arc::new(t),
+        None => Arc::new(MetadataLookup),
+    };
     let engine = Engine::new(store, clock.clone(), codes, Keys::derive(&secret), config.policy)
         .with_tuning(JobTuning {
             lease_ms: i64::from(config.worker.lease_s) * 1000,
@@ -96,7 +105,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         .with_throttle(config.auth_throttle.limits())
         .with_link_ttl(config.link_ttl_s)
         .with_public_base_url(&config.public_base_url_or(config.listen))
-        .with_lookup(number_lookup(config)?)
+        .with_lookup(lookup)
         .with_sim_swap(hooks.sim_swap.clone().unwrap_or_else(|| match &operators {
             // The operators of [netauth] answer SIM-swap checks too.
             Some(ops) => Arc::new(ringproof_providers::camara::CamaraSimSwap::new(ops.clone())),
@@ -111,15 +120,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         wake,
         clock,
         operators,
-    })
-}
-
-/// The number lookup for instant links: the sandbox table of test numbers with the sandbox
-/// provider, else the numbering plan alone.
-fn number_lookup(config: &Config) -> Result<Arc<dyn NumberLookup>, StartupError> {
-    Ok(match sandbox_table(config)? {
-        Some(table) => Arc::new(table),
-        None => Arc::new(MetadataLookup),
+        test_numbers,
     })
 }
 
@@ -268,6 +269,7 @@ impl Application {
             wake,
             clock,
             operators,
+            test_numbers,
         } = open_core(&config, &hooks).await?;
         let uses_sandbox = registry::uses_sandbox(&config.provider, &config.providers, &config.routes);
         let sandbox = if uses_sandbox {
@@ -350,7 +352,6 @@ impl Application {
                 "public_base_url is not set: one-time links will point at http://{addr}, which phones cannot reach"
             );
         }
-        let test_numbers = sandbox_table(&config)?.map(|t| t.listing()).unwrap_or_default();
         let home = crate::pages::home::render(&config, sandbox.is_some(), &test_numbers);
         let (closing, closing_rx) = watch::channel(false);
         let state = AppState {

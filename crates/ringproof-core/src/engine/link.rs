@@ -439,21 +439,11 @@ impl Engine {
             .and_then(|p| serde_json::from_slice(&p).ok())
             .ok_or_else(|| CoreError::Internal("a sealed authentication state does not open".into()))?;
         let clicked_from = before.session.click.as_ref().map(|c| c.ip);
-        let verdict = if self.now() >= deadline {
-            Verdict::indeterminate("deadline")
-        } else if !same_device(clicked_from, callback.from) {
-            // Someone else's device was sent to the operator with this link's URL.
-            Verdict::indeterminate("device_mismatch")
-        } else {
-            self.netauth
-                .finish(
-                    &before.session.to,
-                    &pending.pending,
-                    callback,
-                    self.netauth_budget(deadline),
-                )
-                .await
-        };
+        let verdict = self
+            .round_trip_verdict(&before.session.to, deadline, clicked_from, callback, || {
+                Ok(pending.pending.clone())
+            })
+            .await?;
         let now = self.now();
         let mut out = None;
         let navigate = pending.flow == AuthFlow::Navigate;
@@ -509,6 +499,30 @@ impl Engine {
         }
         let vfp = out.ok_or_else(|| CoreError::Internal("finish did not run".into()))??;
         Ok(with_vfp(&after.session.target_url, &vfp))
+    }
+
+    /// The verdict an operator's callback gives, for a link click and a silent step alike:
+    /// none past the deadline, none when the callback comes from another address than the
+    /// device that started the round trip (someone else's device was sent to the operator
+    /// with its URL), else what the authenticator makes of it. `pending` (the sealed state)
+    /// is opened only when the operator is asked.
+    pub(crate) async fn round_trip_verdict(
+        &self,
+        number: &crate::phone::PhoneNumber,
+        deadline: Timestamp,
+        started_from: Option<IpAddr>,
+        callback: &Callback,
+        pending: impl FnOnce() -> Result<serde_json::Value, CoreError>,
+    ) -> Result<Verdict, CoreError> {
+        Ok(if self.now() >= deadline {
+            Verdict::indeterminate("deadline")
+        } else if !same_device(started_from, callback.from) {
+            Verdict::indeterminate("device_mismatch")
+        } else {
+            self.netauth
+                .finish(number, &pending()?, callback, self.netauth_budget(deadline))
+                .await
+        })
     }
 
     /// What is left of a deadline, for the authenticator's own timeouts.

@@ -17,7 +17,7 @@ use crate::engine::Engine;
 use crate::error::CoreError;
 use crate::ids::{ClientId, VerificationId};
 use crate::link_session::UrlToken;
-use crate::netauth::{Begin, Callback, ClickContext, Verdict, same_device};
+use crate::netauth::{Begin, Callback, ClickContext, Verdict};
 use crate::status::Status;
 use crate::verification::{SilentError, SilentPending, Verification};
 
@@ -151,20 +151,14 @@ impl Engine {
         };
         let deadline = crate::time::Timestamp::from_millis(silent.deadline.unwrap_or(0));
         let opened_from = silent.ip.as_deref().and_then(|ip| ip.parse().ok());
-        let verdict = if self.now() >= deadline {
-            Verdict::indeterminate("deadline")
-        } else if !same_device(opened_from, callback.from) {
-            // Someone else's device was sent to the operator with this step's URL.
-            Verdict::indeterminate("device_mismatch")
-        } else {
-            let pending = crate::crypto::unbase64url(sealed)
-                .and_then(|b| self.keys.open(&seal_context(&state_hash), &b).ok())
-                .and_then(|p| serde_json::from_slice(&p).ok())
-                .ok_or_else(|| CoreError::Internal("a sealed silent state does not open".into()))?;
-            self.netauth
-                .finish(&v.to, &pending, callback, self.netauth_budget(deadline))
-                .await
-        };
+        let verdict = self
+            .round_trip_verdict(&v.to, deadline, opened_from, callback, || {
+                crate::crypto::unbase64url(sealed)
+                    .and_then(|b| self.keys.open(&seal_context(&state_hash), &b).ok())
+                    .and_then(|p| serde_json::from_slice(&p).ok())
+                    .ok_or_else(|| CoreError::Internal("a sealed silent state does not open".into()))
+            })
+            .await?;
         self.settle_silent(&client, &id, &verdict).await
     }
 

@@ -518,3 +518,33 @@ pub async fn click(
         ConfirmStep::Operator { .. } => panic!("no operator is configured in this test"),
     }
 }
+
+/// Starts a link to `to` for the demo client (with `target` and, when given, the
+/// integrator's `source_ip`), delivers its SMS and returns it with the link from the SMS.
+pub async fn send_link(
+    app: &TestApp,
+    to: &str,
+    target: &str,
+    source_ip: Option<&str>,
+) -> (ringproof_core::engine::link::LinkStarted, String) {
+    let c = app.demo().await;
+    let started = app
+        .engine
+        .start_link(
+            &c,
+            ringproof_core::engine::link::NewLinkRequest {
+                to: ringproof_core::phone::PhoneNumber::parse_e164(to).unwrap(),
+                target_url: target.into(),
+                source_ip: source_ip.map(|ip| ip.parse().unwrap()),
+                custom_sms: None,
+            },
+        )
+        .await
+        .unwrap();
+    app.drain().await;
+    let text = app.messages(to).await.first().unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (started, text.rsplit(' ').next().unwrap().to_owned())
+}

@@ -1,9 +1,8 @@
 //! The one-time link pages through HTTP: `GET /l/{token}` renders a confirm form and
 //! consumes nothing; `POST /l/{token}` is the click (303 to the target with `vfp`), once.
 
-use ringproof_core::engine::link::{LinkStarted, LinkView, NewLinkRequest};
+use ringproof_core::engine::link::{LinkStarted, LinkView};
 use ringproof_core::link_session::{LinkOutcome, PhoneMatch};
-use ringproof_core::phone::PhoneNumber;
 
 use crate::helpers::{Opts, TestApp, on_both_stores};
 
@@ -20,24 +19,7 @@ fn browser() -> reqwest::Client {
 
 /// Starts a link with this `sourceIp` and returns it with the link URL from the SMS.
 async fn send_link(app: &TestApp, source_ip: &str) -> (LinkStarted, String) {
-    let c = app.demo().await;
-    let started = app
-        .engine
-        .start_link(
-            &c,
-            NewLinkRequest {
-                to: PhoneNumber::parse_e164(MOBILE).unwrap(),
-                target_url: TARGET.into(),
-                source_ip: Some(source_ip.parse().unwrap()),
-                custom_sms: None,
-            },
-        )
-        .await
-        .unwrap();
-    app.drain().await;
-    let text = app.messages(MOBILE).await[0]["text"].as_str().unwrap().to_owned();
-    let url = text.rsplit(' ').next().unwrap().to_owned();
-    (started, url)
+    crate::helpers::send_link(app, MOBILE, TARGET, Some(source_ip)).await
 }
 
 async fn outcome(app: &TestApp, s: &LinkStarted) -> LinkView {

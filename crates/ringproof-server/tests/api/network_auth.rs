@@ -2,9 +2,8 @@
 //! header here; CAMARA Number Verification through the operator simulator in
 //! `network_auth_camara.rs`.
 
-use ringproof_core::engine::link::{LinkStarted, LinkView, NewLinkRequest};
+use ringproof_core::engine::link::{LinkStarted, LinkView};
 use ringproof_core::link_session::{LinkOutcome, PhoneMatch};
-use ringproof_core::phone::PhoneNumber;
 
 use crate::helpers::{Opts, TestApp, on_both_stores};
 
@@ -27,26 +26,7 @@ pub async fn send_link(app: &TestApp, to: &str) -> (LinkStarted, String) {
 
 /// [`send_link`] with another target (under the client's allowed origins).
 pub async fn send_link_to(app: &TestApp, to: &str, target: &str) -> (LinkStarted, String) {
-    let c = app.demo().await;
-    let started = app
-        .engine
-        .start_link(
-            &c,
-            NewLinkRequest {
-                to: PhoneNumber::parse_e164(to).unwrap(),
-                target_url: target.into(),
-                source_ip: None,
-                custom_sms: None,
-            },
-        )
-        .await
-        .unwrap();
-    app.drain().await;
-    let text = app.messages(to).await.first().unwrap()["text"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (started, text.rsplit(' ').next().unwrap().to_owned())
+    crate::helpers::send_link(app, to, target, None).await
 }
 
 pub async fn result(app: &TestApp, s: &LinkStarted) -> LinkView {
