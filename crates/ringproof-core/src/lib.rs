@@ -20,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod guard;
+pub mod i18n;
 pub mod ids;
 pub mod job;
 pub mod jose;
