@@ -44,6 +44,44 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Reads what [`Self::to_rfc3339`] writes (`2026-11-22T01:55:47.123Z`, the fraction
+    /// optional); `None` for anything else.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let t = s.get(r)?;
+            t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        };
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let ms = match &s[19..] {
+            "Z" => 0,
+            f if f.len() == 5 && f.starts_with('.') && f.ends_with('Z') => num(20..23)?,
+            _ => return None,
+        };
+        let days = days_from_civil(y, mo as u32, d as u32);
+        Some(Self(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + ms))
+    }
+}
+
+/// Howard Hinnant's `days_from_civil`: (year, month, day) to days since 1970-01-01.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
@@ -113,6 +151,29 @@ mod tests {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
         assert_eq!(Timestamp(1_795_312_547_123).to_rfc3339(), "2026-11-22T01:55:47.123Z");
         assert_eq!(Timestamp(951_782_400_000).to_rfc3339(), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn rfc3339_reads_back() {
+        for ms in [0, 1_795_312_547_123, 951_782_400_000, 4_102_444_799_999, -86_400_000] {
+            assert_eq!(
+                Timestamp::parse_rfc3339(&Timestamp(ms).to_rfc3339()),
+                Some(Timestamp(ms))
+            );
+        }
+        assert_eq!(
+            Timestamp::parse_rfc3339("2026-11-22T01:55:47Z"),
+            Some(Timestamp(1_795_312_547_000))
+        );
+        for bad in [
+            "",
+            "2026-11-22",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T01:55:47+00:00",
+            "2026-11-22T01:55:47.1Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -354,7 +354,9 @@ impl Application {
         }
         let home = crate::pages::home::render(&config, sandbox.is_some(), &test_numbers);
         let (closing, closing_rx) = watch::channel(false);
+        let demo_api = crate::demo::build(&config, addr, engine.public_base_url()).map(Arc::new);
         let state = AppState {
+            demo: demo_api,
             engine,
             sandbox,
             metrics: telemetry::metrics_handle(),

@@ -23,6 +23,8 @@ pub struct AppState {
     pub callbacks: Arc<BTreeMap<String, Arc<dyn CallbackParser>>>,
     /// Network authentication's HTTP side (JWKS, the trusted header, operator origins).
     pub netauth: Arc<crate::netauth::NetAuth>,
+    /// The demo's backend (development mode with the demo client's credentials only).
+    pub demo: Option<Arc<crate::demo::api::DemoApi>>,
     /// The front page (`/`), rendered at start.
     pub home: Arc<str>,
     /// Becomes `true` when the server starts shutting down (endless responses end then).

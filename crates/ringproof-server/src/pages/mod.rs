@@ -1,8 +1,9 @@
-//! Server-rendered HTML pages for people (not integrators): the front page and the
-//! one-time link pages.
+//! Server-rendered HTML pages for people (not integrators): the front page, the
+//! one-time link pages and the end-user demo.
 //! Every page is self-contained (inline CSS, no external resource) and escapes what it
 //! interpolates with [`escape`].
 
+pub mod demo;
 pub mod home;
 pub mod link_click;
 
@@ -12,7 +13,10 @@ use crate::state::AppState;
 
 /// Every page route (documented in `/openapi.json` as `text/html`).
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(home::router()).merge(link_click::router())
+    OpenApiRouter::new()
+        .merge(home::router())
+        .merge(demo::router())
+        .merge(link_click::router())
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

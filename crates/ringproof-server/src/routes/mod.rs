@@ -41,6 +41,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
         (name = "signzy", description = "The Signzy-compatible face, base `/api/v3` (docs/compat-signzy.md)"),
         (name = "idenfy", description = "The iDenfy-compatible face, base `/fraud` (docs/compat-idenfy.md)"),
         (name = "links", description = "One-time link pages, opened by the phone (HTML, no authentication)"),
+        (name = "demo", description = "The end-user demo on the demo client (development mode only; HTML)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
         (name = "providers", description = "Delivery receipts from providers (status callbacks)"),
         (name = "operations", description = "Health, readiness, metrics")

@@ -145,6 +145,13 @@ pub struct VerificationResponse {
     pub send_attempts: u32,
     /// Wrong checks still allowed.
     pub remaining_check_attempts: u32,
+    /// Messages and calls still allowed (steps and resends), of the policy's `max_sends`.
+    pub sends_left: u32,
+    /// When `resend` is next accepted (the cooldown doubles with each resend); `null` once
+    /// the verification is not pending or every send is used. Earlier, `resend` answers 429
+    /// with `Retry-After`.
+    #[schema(example = "2026-12-04T10:00:30.000Z")]
+    pub next_resend_at: Option<String>,
     /// Steps not yet run.
     pub pending_steps: u32,
     pub created_at: String,
@@ -198,6 +205,9 @@ impl VerificationResponse {
             brand: v.brand.clone(),
             send_attempts: v.sends,
             remaining_check_attempts: v.remaining_attempts(),
+            sends_left: v.policy.max_sends.saturating_sub(v.sends),
+            next_resend_at: (v.status == Status::Pending && v.sends < v.policy.max_sends)
+                .then(|| v.next_resend_at().to_rfc3339()),
             pending_steps: if v.status == Status::Pending {
                 (v.workflow.steps().len() as u32).saturating_sub(u32::from(v.next_step))
             } else {

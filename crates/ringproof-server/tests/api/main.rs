@@ -5,6 +5,7 @@ mod at_rest;
 mod auth_throttle;
 mod browser;
 mod concurrency;
+mod demo;
 mod errors;
 #[path = "../../../ringproof-store/tests/support/eventually.rs"]
 mod eventually;

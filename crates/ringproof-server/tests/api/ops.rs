@@ -84,6 +84,12 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/v1/silent/{token}", "get"),
         ("/", "get"),
         ("/sandbox/clear", "post"),
+        ("/demo", "get"),
+        ("/demo", "post"),
+        ("/demo/code/{id}", "get"),
+        ("/demo/code/{id}", "post"),
+        ("/demo/link/{request_id}/{session_id}", "get"),
+        ("/demo/link/done", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -91,7 +97,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 29);
+    assert_eq!(paths.len(), 33);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     let docs = app.get_text("/docs").await;
     assert!(docs.contains("/openapi.json"));
