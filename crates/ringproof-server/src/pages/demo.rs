@@ -1,13 +1,13 @@
 //! `/demo`: what an end user of a business using ringproof sees. Enter a number, then
 //! "text me a code" (a code field, a resend button that honours the cooldown and says how
-//! long, tries and sends left) or "text me a link" (a waiting view that refreshes itself
+//! long, tries and sends left) or "text me a link" (a waiting view that asks every 2 s
 //! until the click, then the result: linkClicked, phoneMatch, ipAddressMatch, carrier,
 //! lineType). The link's click lands back on `/demo/link/done`, the demo's own result page.
 //!
 //! Every answer comes from the public APIs through [`crate::demo::api::DemoApi`]; these
 //! handlers only turn forms into calls and answers into pages. Server-rendered and usable
-//! without script: the waiting view refreshes with `<meta http-equiv=refresh>`; the only
-//! script counts the resend cooldown down on the button.
+//! without script (the waiting view then has a "check now" link); with it, the waiting view
+//! polls and the resend button counts the cooldown down.
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -42,8 +42,8 @@ padding:.75em 1.2em;margin:.8em .4em 0 0;color:#fff;background:#1f6feb}button.se
 background:#e6eefc}button:disabled{color:#555;background:#e3e5e8}.row{display:flex;flex-wrap:wrap}\
 .row button{flex:1 1 10em}.msg{padding:.6em .8em;border-radius:8px;background:#fdecea;color:#7a1a12}\
 .ok{background:#dcf5e3;color:#0c4a23}.note{color:#4a4f57;font-size:.92em}a{color:#0b57d0}\
-dl{display:grid;grid-template-columns:auto 1fr;gap:.3em .8em;margin:.8em 0}dt{font-weight:600}dd{margin:0;\
-overflow-wrap:anywhere}.top{font-size:.9em;margin:0 0 1em}";
+dl{margin:.8em 0}dt{font-weight:600;margin-top:.6em}dd{margin:0;overflow-wrap:anywhere}\
+@media(min-width:34em){dl{display:grid;grid-template-columns:auto 1fr;gap:.4em .9em}dt{margin:0}}.top{font-size:.9em;margin:0 0 1em}";
 
 /// The countdown: a button with `data-wait` seconds is disabled until they pass, saying
 /// how many are left. Without script the button stays usable and the server says "wait".
@@ -52,17 +52,24 @@ var end=Date.now()+1000*Number(b.dataset.wait),label=b.textContent;function tick
 var s=Math.ceil((end-Date.now())/1000);if(s>0){b.disabled=true;b.textContent=label+' ('+s+' s)';\
 setTimeout(tick,500)}else{b.disabled=false;b.textContent=label}}tick()});";
 
-/// A demo page. `refresh` makes the browser reload it after that many seconds.
-fn page(status: StatusCode, title: &str, body: &str, refresh: Option<u32>) -> Response {
-    let refresh = refresh
-        .map(|s| format!("<meta http-equiv=refresh content={s}>"))
-        .unwrap_or_default();
+/// The waiting view's poll: every 2 s it asks its own URL (with [`POLL_HEADER`]), which
+/// answers 204 while the link waits; anything else means there is a result, shown by
+/// reloading. (Not `<meta http-equiv=refresh>`: a timed reload is a WCAG 2.2.1 failure.)
+const POLL: &str = "if(document.getElementById('waiting')){setInterval(function(){\
+fetch(location.href,{headers:{'x-demo-poll':'1'},cache:'no-store'}).then(function(r){\
+if(r.status!==204)location.reload()})},2000)}";
+
+/// The header of the waiting view's poll.
+const POLL_HEADER: &str = "x-demo-poll";
+
+/// A demo page.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8>\
-<meta name=viewport content=\"width=device-width,initial-scale=1\"><meta name=robots content=noindex>{refresh}\
+<meta name=viewport content=\"width=device-width,initial-scale=1\"><meta name=robots content=noindex>\
 <title>{t} · ringproof demo</title><style>{STYLE}</style></head><body><main>\
 <p class=top><a href=\"/demo\">ringproof demo</a></p><h1>{t}</h1>{body}</main>\
-<script>{COUNTDOWN}</script></body></html>",
+<script>{COUNTDOWN}{POLL}</script></body></html>",
         t = escape(title)
     );
     let mut res = (status, html).into_response();
@@ -79,7 +86,7 @@ fn page(status: StatusCode, title: &str, body: &str, refresh: Option<u32>) -> Re
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action 'self'; \
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; \
              base-uri 'none'; frame-ancestors 'none'",
         ),
     );
@@ -103,7 +110,6 @@ fn no_demo() -> Response {
         "No demo on this server",
         "<p>The demo runs in development mode, on the <code>demo</code> client that the first start \
          creates (its credentials are in <code>demo-credentials.json</code> in the data directory).</p>",
-        None,
     )
 }
 
@@ -129,7 +135,6 @@ fn trouble(f: &Failure) -> Response {
             "<p class=msg role=alert>{}</p><p>{hint}</p><p><a href=\"/demo\">Start again</a></p>",
             escape(f.message())
         ),
-        None,
     )
 }
 
@@ -199,7 +204,6 @@ fn start_form(state: &AppState, status: StatusCode, number: &str, error: Option<
              <button name=via value=link class=second>Text me a link</button></div></form>",
             n = escape(number)
         ),
-        None,
     )
 }
 
@@ -240,7 +244,6 @@ async fn start(
             StatusCode::FORBIDDEN,
             "Not from here",
             "<p>Use the form on this server.</p>",
-            None,
         );
     }
     let f = fields(&body);
@@ -328,7 +331,7 @@ async fn show_code(state: &AppState, api: &DemoApi, id: &str, note: Option<(bool
             ),
         ),
     };
-    page(StatusCode::OK, title, &body, None)
+    page(StatusCode::OK, title, &body)
 }
 
 fn code_form(state: &AppState, v: &Verification, note_html: &str) -> String {
@@ -438,7 +441,6 @@ async fn code_action(
             StatusCode::FORBIDDEN,
             "Not from here",
             "<p>Use the form on this server.</p>",
-            None,
         );
     }
     let f = fields(&body);
@@ -490,9 +492,9 @@ async fn code_action(
 /// The result table of a link.
 fn link_result_html(r: &LinkResult) -> String {
     let phone_match = match r.phone_match.as_str() {
-        "true" => "true: the mobile network says the click came from this number",
-        "false" => "false: the network says the click came from another number (or the link was not used)",
-        _ => "indeterminate: no carrier check was possible (none is configured, or the phone was on Wi-Fi)",
+        "true" => "the mobile network says the click came from this number",
+        "false" => "the network says the click came from another number (or the link was not used)",
+        _ => "no carrier check was possible (none is configured, or the phone was on Wi-Fi)",
     };
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let swap = r
@@ -501,10 +503,11 @@ fn link_result_html(r: &LinkResult) -> String {
         .map(|s| format!("<dt>simSwapped</dt><dd>{}</dd>", escape(s)))
         .unwrap_or_default();
     format!(
-        "<dl><dt>linkClicked</dt><dd>{}</dd><dt>phoneMatch</dt><dd>{}</dd><dt>ipAddressMatch</dt>\
-         <dd>{} (the click came from {} address as the request)</dd><dt>carrier</dt><dd>{}</dd>\
-         <dt>lineType</dt><dd>{}</dd><dt>countryCode</dt><dd>{}</dd>{swap}</dl>",
+        "<dl><dt>linkClicked</dt><dd>{}</dd><dt>phoneMatch</dt><dd>{} <span class=note>{}</span></dd>\
+         <dt>ipAddressMatch</dt><dd>{} <span class=note>(the click came from {} address as the request)</span></dd>\
+         <dt>carrier</dt><dd>{}</dd><dt>lineType</dt><dd>{}</dd><dt>countryCode</dt><dd>{}</dd>{swap}</dl>",
         yes_no(r.link_clicked),
+        escape(&r.phone_match),
         escape(phone_match),
         yes_no(r.ip_address_match),
         if r.ip_address_match { "the same" } else { "another" },
@@ -530,7 +533,6 @@ fn link_result_page(r: &LinkResult) -> Response {
         StatusCode::OK,
         title,
         &format!("{lead}{}<p><a href=\"/demo\">Start again</a></p>", link_result_html(r)),
-        None,
     )
 }
 
@@ -542,13 +544,14 @@ struct LinkPath {
 
 /// A demo link, waiting for its click
 ///
-/// Refreshes itself every 2 s until the link is clicked or expires, then shows the result.
+/// Asks every 2 s (with `x-demo-poll`, answered 204 while waiting) and shows the result
+/// once the link is clicked or expires.
 #[utoipa::path(get, path = "/demo/link/{request_id}/{session_id}", tag = "demo",
     params(("request_id" = String, Path, description = "The link's requestId"),
            ("session_id" = String, Path, description = "The link's sessionId")),
     responses((status = 200, description = "The waiting view or the result", content_type = "text/html"),
               (status = 404, description = "No such link of the demo client", content_type = "text/html")))]
-async fn link_page(State(state): State<AppState>, Path(p): Path<LinkPath>) -> Response {
+async fn link_page(State(state): State<AppState>, Path(p): Path<LinkPath>, headers: HeaderMap) -> Response {
     let Some(api) = state.demo.as_deref() else {
         return no_demo();
     };
@@ -560,16 +563,17 @@ async fn link_page(State(state): State<AppState>, Path(p): Path<LinkPath>) -> Re
         session_id: p.session_id,
     };
     match api.poll_link(&ids).await {
+        Ok(None) if headers.contains_key(POLL_HEADER) => StatusCode::NO_CONTENT.into_response(),
         Ok(Some(r)) => link_result_page(&r),
         Ok(None) => page(
             StatusCode::OK,
             "Check your phone",
             &format!(
                 "<p>We texted you a link. Open it on the phone that has this number; this page shows the result \
-                 when it is confirmed.</p>{}<p class=note role=status>Waiting for the click…</p>",
+                 when it is confirmed.</p>{}<p class=note role=status id=waiting>Waiting for the click… This page shows the result by itself \
+                 (<a href=\"\">check now</a>).</p>",
                 sandbox_link_any(&state)
             ),
-            Some(2),
         ),
         Err(e) => trouble(&e),
     }
@@ -606,7 +610,6 @@ async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>) ->
             StatusCode::BAD_REQUEST,
             "Nothing to show",
             "<p>This page shows a link's result when the link brings you here.</p><p><a href=\"/demo\">Start again</a></p>",
-            None,
         );
     };
     match api.link_result(&vfp).await {
@@ -619,7 +622,6 @@ async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>) ->
                     "<p class=msg role=alert>{}</p><p><a href=\"/demo\">Start again</a></p>",
                     escape(e.message())
                 ),
-                None,
             )
         }
         Err(e) => trouble(&e),

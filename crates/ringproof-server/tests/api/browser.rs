@@ -156,3 +156,84 @@ async fn the_sandbox_phone_shows_new_messages_live() {
     );
     app.stop().await;
 }
+
+/// Both demo flows by clicking in Chromium, on a server whose worker delivers as a real
+/// one does: a code read in the sandbox phone and typed into the demo verifies; a link
+/// tapped in the sandbox phone confirms and lands on the demo's result page, and the
+/// waiting view turns into the result by itself. Screenshots of every page at 360 and
+/// 1280 px are left in `tests/browser/artifacts/` (the README's come from there).
+#[tokio::test]
+async fn both_demo_flows_work_by_clicking() {
+    use crate::helpers::Opts;
+    let Some(dir) = project() else { return };
+    let app = TestApp::spawn_with(Opts {
+        worker: true,
+        worker_poll_interval_ms: Some(50),
+        ..Opts::default()
+    })
+    .await;
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .current_dir(&dir)
+            .arg("demo_flows.mjs")
+            .arg(&app.base)
+            .arg(dir.join("artifacts"))
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the flows end in 120 s")
+    .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    assert_eq!(v["code"], "Verified");
+    assert_eq!(v["link"], "Link confirmed");
+    assert_eq!(v["waiting"], "Link confirmed");
+    assert_eq!(v["shots"].as_array().unwrap().len(), 14);
+    // What the browser did, the API confirms: one approved code verification.
+    let sent = app.messages("+14155550100").await;
+    assert_eq!(sent.len(), 2, "one code SMS and one link SMS: {sent:?}");
+    app.stop().await;
+}
+
+/// The demo's pages fit a phone and pass axe: the form, a code page, a waiting view and
+/// a result (no script: the form as served, the pending states as they first look).
+#[tokio::test]
+async fn demo_pages_fit_a_phone_and_pass_axe() {
+    let Some(dir) = project() else { return };
+    let app = TestApp::spawn().await;
+    let form = format!("{}/demo", app.base);
+    assert_good(&form, &check(&dir, &form).await, 200);
+    let post = |via: &'static str| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/demo", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("number=%2B14155550100&via={via}"))
+            .send()
+    };
+    for via in ["code", "link"] {
+        let r = post(via).await.unwrap();
+        let page = format!("{}{}", app.base, r.headers()["location"].to_str().unwrap());
+        assert_good(&page, &check(&dir, &page).await, 200);
+    }
+    let refused = reqwest::Client::new()
+        .post(format!("{}/demo", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("number=%2B447700900123&via=link")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    assert_good("the refused form", &check_page(&dir, "-", Some(html)).await, 200);
+    app.stop().await;
+}
