@@ -28,8 +28,9 @@ border-bottom:1px solid #dfe2e6;vertical-align:top}td:first-child{white-space:no
 ul{padding-left:1.2em}";
 
 /// The page, rendered from the config: `sandbox` says whether the sandbox provider is in
-/// use; `test_numbers` are the sandbox lookup's numbers and what each triggers.
-pub fn render(config: &Config, sandbox: bool, test_numbers: &[(String, String)]) -> String {
+/// use, `demo` whether `/demo` runs; `test_numbers` are the sandbox lookup's numbers and
+/// what each triggers.
+pub fn render(config: &Config, sandbox: bool, demo: bool, test_numbers: &[(String, String)]) -> String {
     let mut b = String::with_capacity(4096);
     b.push_str(
         "<h1>ringproof</h1><p>A self-hosted server that proves a person holds a phone number: \
@@ -45,6 +46,12 @@ It speaks the native API and the shapes of Signzy and iDenfy.</p>",
         (Mode::Development, false) => b.push_str("<p><span class=\"mode dev\">Development mode</span></p>"),
     }
     b.push_str("<h2>Where things are</h2><ul>");
+    if demo {
+        b.push_str(
+            "<li><a href=\"/demo\">Demo</a>: what your users see, a code or a link to their phone, \
+             built on the public APIs</li>",
+        );
+    }
     b.push_str("<li><a href=\"/docs\">API reference</a> (<a href=\"/openapi.json\">OpenAPI document</a>)</li>");
     if sandbox {
         b.push_str(

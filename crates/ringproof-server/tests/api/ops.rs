@@ -200,6 +200,7 @@ async fn the_front_page_says_where_things_are_and_shows_no_secret() {
     for want in [
         "Development mode, sandbox phone",
         "href=\"/docs\"",
+        "href=\"/demo\"",
         "href=\"/sandbox\"",
         "href=\"/metrics\"",
         "demo-credentials.json",
