@@ -53,6 +53,13 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// A refusal the person can act on (a bad number, a wrong code, a limit to wait out),
+    /// as opposed to the demo's own trouble: its credentials refused (401), the
+    /// verification gone (404), a 5xx or no answer.
+    pub fn for_the_person(&self) -> bool {
+        matches!(self, Failure::Refused { status, .. } if (400..500).contains(status) && !matches!(status, 401 | 404))
+    }
+
     pub fn message(&self) -> &str {
         match self {
             Failure::Refused { message, .. } => message,

@@ -143,6 +143,14 @@ fn fields(body: &Bytes) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
+fn not_from_here() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Not from here",
+        "<p>Use the form on this server.</p>",
+    )
+}
+
 /// A cross-site form post is refused: the demo sends messages, another site must not make
 /// a visitor's browser send them (browsers say where a request comes from).
 fn cross_site(headers: &HeaderMap) -> bool {
@@ -240,11 +248,7 @@ async fn start(
         return no_demo();
     };
     if cross_site(&headers) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Not from here",
-            "<p>Use the form on this server.</p>",
-        );
+        return not_from_here();
     }
     let f = fields(&body);
     let typed = f.get("number").map(String::as_str).unwrap_or_default();
@@ -253,20 +257,16 @@ async fn start(
     let refused = |f: Failure| match f {
         Failure::Refused {
             status,
-            message,
+            ref message,
             retry_after_s,
             ..
-        } if status < 500 && status != 401 => {
+        } if f.for_the_person() => {
             let wait = retry_after_s
                 .map(|s| format!(" Try again in {s} s."))
                 .unwrap_or_default();
+            let said = format!("{}.{wait}", message.trim_end_matches('.'));
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            start_form(
-                &state,
-                status,
-                typed,
-                Some(&format!("{message}.{wait}").replace("..", ".")),
-            )
+            start_form(&state, status, typed, Some(&said))
         }
         other => trouble(&other),
     };
@@ -437,11 +437,7 @@ async fn code_action(
         return trouble(&not_found());
     }
     if cross_site(&headers) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Not from here",
-            "<p>Use the form on this server.</p>",
-        );
+        return not_from_here();
     }
     let f = fields(&body);
     let note = match f.get("action").map(String::as_str) {
@@ -456,11 +452,7 @@ async fn code_action(
                 false,
                 format!("Wait {} s before asking for a new code.", retry_after_s.unwrap_or(1)),
             ),
-            Err(e @ Failure::Refused { status: 400..=499, .. })
-                if !matches!(e, Failure::Refused { status: 401 | 404, .. }) =>
-            {
-                (false, e.message().to_owned())
-            }
+            Err(e) if e.for_the_person() => (false, e.message().to_owned()),
             Err(e) => return trouble(&e),
         },
         Some("check") => {
@@ -476,11 +468,7 @@ async fn code_action(
                     ),
                 ),
                 Ok(_) => (false, "That code is not right, and it was the last try.".into()),
-                Err(e @ Failure::Refused { status: 400..=499, .. })
-                    if !matches!(e, Failure::Refused { status: 401 | 404, .. }) =>
-                {
-                    (false, e.message().to_owned())
-                }
+                Err(e) if e.for_the_person() => (false, e.message().to_owned()),
                 Err(e) => return trouble(&e),
             }
         }
@@ -614,16 +602,14 @@ async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>) ->
     };
     match api.link_result(&vfp).await {
         Ok(r) => link_result_page(&r),
-        Err(e @ Failure::Refused { status: 400..=499, .. }) if !matches!(e, Failure::Refused { status: 401, .. }) => {
-            page(
-                StatusCode::BAD_REQUEST,
-                "Nothing to show",
-                &format!(
-                    "<p class=msg role=alert>{}</p><p><a href=\"/demo\">Start again</a></p>",
-                    escape(e.message())
-                ),
-            )
-        }
+        Err(e) if e.for_the_person() || matches!(e, Failure::Refused { status: 404, .. }) => page(
+            StatusCode::BAD_REQUEST,
+            "Nothing to show",
+            &format!(
+                "<p class=msg role=alert>{}</p><p><a href=\"/demo\">Start again</a></p>",
+                escape(e.message())
+            ),
+        ),
         Err(e) => trouble(&e),
     }
 }
