@@ -113,8 +113,9 @@ fn no_demo() -> Response {
     )
 }
 
-/// A page for an answer the demo cannot use (the API unreachable, or refusing the demo
-/// client itself): what happened and what to do.
+/// A page for an answer the demo cannot use: what happened and what to do. Only the
+/// demo's own trouble is a 5xx (its credentials refused, the API down); an id the API
+/// does not know or refuses is a 404, a limit keeps its 429, any other refusal is a 400.
 fn trouble(f: &Failure) -> Response {
     let (status, hint) = match f {
         Failure::Refused { status: 401, .. } => (
@@ -122,10 +123,12 @@ fn trouble(f: &Failure) -> Response {
             "The demo client's credentials were refused: <code>demo-credentials.json</code> must be from the \
              start that created this database's demo client.",
         ),
-        Failure::Refused { status: 404, .. } => (
+        Failure::Refused { status: 400 | 404, .. } => (
             StatusCode::NOT_FOUND,
             "This verification is not known (it may have been removed after its retention period).",
         ),
+        Failure::Refused { status: 429, .. } => (StatusCode::TOO_MANY_REQUESTS, "Wait a little and try again."),
+        Failure::Refused { status: 402..=499, .. } => (StatusCode::BAD_REQUEST, "Start again."),
         _ => (StatusCode::BAD_GATEWAY, "Try again in a moment."),
     };
     page(
@@ -236,8 +239,9 @@ async fn form(State(state): State<AppState>) -> Response {
     request_body(content_type = "application/x-www-form-urlencoded", content = String),
     responses((status = 303, description = "To the code page or the waiting view"),
               (status = 400, description = "The form again, saying what to fix", content_type = "text/html"),
-              (status = 403, description = "A cross-site post", content_type = "text/html"),
-              (status = 429, description = "A limit; the form says when to try again", content_type = "text/html")))]
+              (status = 403, description = "A cross-site post, or a destination the controls refuse", content_type = "text/html"),
+              (status = 429, description = "A limit; the form says when to try again", content_type = "text/html"),
+              (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
 async fn start(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -265,7 +269,11 @@ async fn start(
                 .map(|s| format!(" Try again in {s} s."))
                 .unwrap_or_default();
             let said = format!("{}.{wait}", message.trim_end_matches('.'));
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = match status {
+                403 => StatusCode::FORBIDDEN,
+                429 => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::BAD_REQUEST,
+            };
             start_form(&state, status, typed, Some(&said))
         }
         other => trouble(&other),
@@ -393,7 +401,10 @@ struct IdPath {
 #[utoipa::path(get, path = "/demo/code/{id}", tag = "demo",
     params(("id" = String, Path, description = "Verification id")),
     responses((status = 200, description = "The code page", content_type = "text/html"),
-              (status = 404, description = "No such verification of the demo client", content_type = "text/html")))]
+              (status = 404, description = "No such verification of the demo client", content_type = "text/html"),
+              (status = 400, description = "Refused by the API for another reason; the page says so", content_type = "text/html"),
+              (status = 429, description = "A limit of the API; wait and try again", content_type = "text/html"),
+              (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
 async fn code_page(State(state): State<AppState>, Path(p): Path<IdPath>) -> Response {
     let Some(api) = state.demo.as_deref() else {
         return no_demo();
@@ -423,7 +434,10 @@ fn not_found() -> Failure {
     request_body(content_type = "application/x-www-form-urlencoded", content = String),
     responses((status = 200, description = "The code page with the outcome", content_type = "text/html"),
               (status = 403, description = "A cross-site post", content_type = "text/html"),
-              (status = 404, description = "No such verification of the demo client", content_type = "text/html")))]
+              (status = 404, description = "No such verification of the demo client", content_type = "text/html"),
+              (status = 400, description = "Refused by the API for another reason; the page says so", content_type = "text/html"),
+              (status = 429, description = "A limit of the API; wait and try again", content_type = "text/html"),
+              (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
 async fn code_action(
     State(state): State<AppState>,
     Path(p): Path<IdPath>,
@@ -538,7 +552,10 @@ struct LinkPath {
     params(("request_id" = String, Path, description = "The link's requestId"),
            ("session_id" = String, Path, description = "The link's sessionId")),
     responses((status = 200, description = "The waiting view or the result", content_type = "text/html"),
-              (status = 404, description = "No such link of the demo client", content_type = "text/html")))]
+              (status = 404, description = "No such link of the demo client", content_type = "text/html"),
+              (status = 400, description = "Refused by the API for another reason; the page says so", content_type = "text/html"),
+              (status = 429, description = "A limit of the API; wait and try again", content_type = "text/html"),
+              (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
 async fn link_page(State(state): State<AppState>, Path(p): Path<LinkPath>, headers: HeaderMap) -> Response {
     let Some(api) = state.demo.as_deref() else {
         return no_demo();
@@ -588,7 +605,9 @@ struct DoneQuery {
 #[utoipa::path(get, path = "/demo/link/done", tag = "demo",
     params(("vfp" = Option<String>, Query, description = "The verification fingerprint added by the link page")),
     responses((status = 200, description = "The result", content_type = "text/html"),
-              (status = 400, description = "No or an unknown `vfp`", content_type = "text/html")))]
+              (status = 400, description = "No or an unknown `vfp`", content_type = "text/html"),
+              (status = 404, description = "No demo here", content_type = "text/html"),
+              (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
 async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>) -> Response {
     let Some(api) = state.demo.as_deref() else {
         return no_demo();
