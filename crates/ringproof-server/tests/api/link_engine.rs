@@ -18,6 +18,7 @@ fn req(to: &str, target: &str) -> NewLinkRequest {
         target_url: target.into(),
         source_ip: Some("203.0.113.7".parse().unwrap()),
         custom_sms: None,
+        locale: None,
     }
 }
 
