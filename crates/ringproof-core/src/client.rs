@@ -284,15 +284,21 @@ mod tests {
         use crate::i18n::Locale;
         let mut c = Client::create("Acme", vec![], Timestamp(0)).client;
         assert_eq!(c.sms_template("es"), None);
-        c.templates.insert(template_key(SMS_TEMPLATE, Some(Locale::Es)), "{code} es".into());
+        c.templates
+            .insert(template_key(SMS_TEMPLATE, Some(Locale::Es)), "{code} es".into());
         assert_eq!(template_key(SMS_TEMPLATE, Some(Locale::Es)), "sms:es");
         assert_eq!(c.sms_template("es-MX"), Some("{code} es"));
         assert_eq!(c.sms_template("en"), None);
-        c.templates.insert(template_key(SMS_TEMPLATE, None), "{code} all".into());
+        c.templates
+            .insert(template_key(SMS_TEMPLATE, None), "{code} all".into());
         assert_eq!(c.sms_template("es"), Some("{code} es"));
         assert_eq!(c.sms_template("en"), Some("{code} all"));
         assert_eq!(c.sms_template("nl"), Some("{code} all"));
-        assert_eq!(c.template_for("link", "es"), None, "one kind's template is not another's");
+        assert_eq!(
+            c.template_for("link", "es"),
+            None,
+            "one kind's template is not another's"
+        );
     }
 
     #[test]

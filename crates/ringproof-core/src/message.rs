@@ -132,7 +132,10 @@ mod tests {
             sms_text("Acme", &c, None, "es"),
             "Tu código de verificación de Acme es: 1234"
         );
-        assert_eq!(sms_text("Acme", &c, None, "pt-BR"), "Seu código de verificação Acme é: 1234");
+        assert_eq!(
+            sms_text("Acme", &c, None, "pt-BR"),
+            "Seu código de verificação Acme é: 1234"
+        );
         assert_eq!(sms_text("Acme", &c, None, "ja"), "Acmeの認証コード：1234");
         // A tag outside the catalogue (stored before locales were checked) reads as English.
         assert_eq!(sms_text("Acme", &c, None, "nl"), "Your Acme verification code is: 1234");

@@ -393,7 +393,10 @@ fn template_set_stores_a_clients_otp_template() {
     let (ok, _, err) = ringproof(data, &["template", "set-link", id, "   "]);
     assert!(!ok, "a blank text is refused");
     assert!(err.contains("text"), "{err}");
-    let (ok, _, err) = ringproof(data, &["template", "set-link", id, "--locale", "es", "Acme: toca {link}"]);
+    let (ok, _, err) = ringproof(
+        data,
+        &["template", "set-link", id, "--locale", "es", "Acme: toca {link}"],
+    );
     assert!(ok, "{err}");
     assert_eq!(show_client(data, id)["templates"]["link:es"], "Acme: toca {link}");
     let (ok, _, _) = ringproof(data, &["template", "set-link", id, "--locale", "es", "--clear"]);
@@ -404,7 +407,10 @@ fn template_set_stores_a_clients_otp_template() {
     let (ok, out, err) = ringproof(data, &["template", "set-sms", id, "{brand}: {code}"]);
     assert!(ok, "{err}");
     assert!(out.contains("Verification SMS text of client"), "{out}");
-    let (ok, out, err) = ringproof(data, &["template", "set-sms", id, "--locale", "ES", "{code} es tu código"]);
+    let (ok, out, err) = ringproof(
+        data,
+        &["template", "set-sms", id, "--locale", "ES", "{code} es tu código"],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("text (es) of client"), "{out}");
     assert_eq!(show_client(data, id)["templates"]["sms"], "{brand}: {code}");
@@ -423,7 +429,10 @@ fn template_set_stores_a_clients_otp_template() {
     // Audited by name, never by text.
     let (ok, audit, err) = ringproof(data, &["audit", "list", "--client", id, "--json"]);
     assert!(ok, "{err}");
-    assert!(audit.contains("templates.sms:es") && !audit.contains("tu código"), "{audit}");
+    assert!(
+        audit.contains("templates.sms:es") && !audit.contains("tu código"),
+        "{audit}"
+    );
 
     // Refused: no code placeholder, two runs, a bad id, a built-in id, an unknown client.
     for (args, why) in [

@@ -238,7 +238,8 @@ impl Engine {
         match text {
             Some(t) => {
                 check_sms_text("text", t)?;
-                c.templates.insert(template_key(LINK_TEMPLATE_KEY, language), t.to_owned());
+                c.templates
+                    .insert(template_key(LINK_TEMPLATE_KEY, language), t.to_owned());
             }
             None => {
                 c.templates.remove(&template_key(LINK_TEMPLATE_KEY, language));
@@ -605,7 +606,10 @@ mod tests {
             link_sms_text(Some("Acme: {link} (5 min)"), l, Locale::Es),
             "Acme: http://h/l/abc (5 min)"
         );
-        assert_eq!(link_sms_text(Some("Acme link:"), l, Locale::En), "Acme link: http://h/l/abc");
+        assert_eq!(
+            link_sms_text(Some("Acme link:"), l, Locale::En),
+            "Acme link: http://h/l/abc"
+        );
         assert_eq!(
             link_sms_text(None, l, Locale::De),
             "Ihre Identitätsprüfung hat begonnen. Öffnen Sie diesen Link, um zu bestätigen, dass Sie dieses \

@@ -44,8 +44,8 @@ fn choose_locale(requested: Option<String>, to: &PhoneNumber) -> Result<String, 
     let Some(tag) = requested else {
         return Ok(Locale::of_country(to.region().as_deref()).tag().to_owned());
     };
-    let well_formed = (1..=16).contains(&tag.len())
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let well_formed =
+        (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     match Locale::parse(&tag) {
         Some(_) if well_formed => Ok(tag),
         _ => {
@@ -525,11 +525,23 @@ mod tests {
             assert_eq!(choose_locale(None, &number(to)).unwrap(), want, "{to}");
         }
         // A language the catalogue lacks, or no tag at all: a 400 on `locale`.
-        for bad in ["nl", "nl-NL", "xx", "", "en US", "en; DROP", "english", "en-abcdefghijklmnop"] {
+        for bad in [
+            "nl",
+            "nl-NL",
+            "xx",
+            "",
+            "en US",
+            "en; DROP",
+            "english",
+            "en-abcdefghijklmnop",
+        ] {
             match choose_locale(Some(bad.into()), &us) {
                 Err(CoreError::InvalidParameter { field, message }) => {
                     assert_eq!(field, "locale", "{bad}");
-                    assert!(message.contains("en, es, fr, de, pt, it, hi, ar, zh, ja, ru, id"), "{message}");
+                    assert!(
+                        message.contains("en, es, fr, de, pt, it, hi, ar, zh, ja, ru, id"),
+                        "{message}"
+                    );
                 }
                 other => panic!("{bad}: {other:?}"),
             }

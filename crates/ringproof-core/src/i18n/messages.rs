@@ -132,10 +132,11 @@ const ZH: Texts = Texts {
     link_sms: "您的身份验证已开始。请打开此链接，确认此设备在您手中：{link}",
 };
 
+// The call is written in kana: every voice reads it, espeak-ng's (which reads no kanji) too.
 const JA: Texts = Texts {
     sms: "{brand}の認証コード：{code}",
-    voice: "{brand}の認証コードは{code}です。繰り返します：{code}。",
-    repeat: "繰り返します：",
+    voice: "{brand}の にんしょうコードを おしらせします。{code}。くりかえします。{code}。",
+    repeat: "くりかえします。",
     digit_pause: "、",
     link_sms: "本人確認を開始しました。この端末をお持ちであることを確認するため、次のリンクを開いてください：{link}",
 };
@@ -192,8 +193,14 @@ mod tests {
             assert!(!t.repeat.trim().is_empty(), "{l}");
             assert_eq!(t.voice.matches(t.repeat).count(), 1, "{l}: repeat");
             let (first, again) = t.voice.split_once(t.repeat).unwrap_or_default();
-            assert!(first.contains("{code}") && again.contains("{code}"), "{l}: repeat placement");
-            assert!(!t.digit_pause.is_empty() && !t.digit_pause.contains(char::is_numeric), "{l}");
+            assert!(
+                first.contains("{code}") && again.contains("{code}"),
+                "{l}: repeat placement"
+            );
+            assert!(
+                !t.digit_pause.is_empty() && !t.digit_pause.contains(char::is_numeric),
+                "{l}"
+            );
             // The link is last, so nothing an SMS app might read as part of the URL follows it.
             assert!(t.link_sms.ends_with("{link}"), "{l}: link_sms");
             for text in [t.sms, t.voice, t.link_sms] {

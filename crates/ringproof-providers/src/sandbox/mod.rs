@@ -359,7 +359,7 @@ impl Sender for SandboxSender {
         if let (Some(audio), Channel::Voice) = (&self.audio, msg.channel) {
             // A duplicate (same idempotency key) was not stored under this id; its render
             // is a file no message names, shown nowhere.
-            audio.queue(&id, &msg.text);
+            audio.queue(&id, &msg.text, &msg.locale);
         }
         Ok(SendReceipt {
             provider: "sandbox".into(),
