@@ -9,10 +9,11 @@
 //! separated by the language's list pause ([`Texts::digit_pause`]: `, `, `、`, `، `) so the
 //! voice says them one by one.
 //!
-//! SMS lengths: with a 20-character brand and a 10-digit code, every SMS fits one segment
-//! in the encoding its language needs (160 GSM-7 septets, or 70 UCS-2 characters), which
-//! `ringproof-providers` tests against its GSM 03.38 table (`tests/locales.rs`);
-//! docs/locales.md has the budget per language.
+//! SMS lengths: with the longest brand and code a verification may have (40 characters, 10
+//! digits), every SMS fits one segment in the encoding its language needs (160 GSM-7
+//! septets, or 70 UCS-2 characters), which `ringproof-providers` tests against its GSM
+//! 03.38 table (`tests/locales.rs`); docs/locales.md has the budget per language. That is
+//! why the UCS-2 languages' SMS are terse.
 
 use super::Locale;
 
@@ -63,8 +64,8 @@ const EN: Texts = Texts {
 };
 
 const ES: Texts = Texts {
-    sms: "Tu código de verificación de {brand} es: {code}",
-    voice: "Tu código de verificación de {brand} es {code}. Repito: {code}.",
+    sms: "Tu código de {brand} es: {code}",
+    voice: "Tu código de {brand} es {code}. Repito: {code}.",
     repeat: "Repito:",
     digit_pause: ", ",
     link_sms: "Tu verificación de identidad ha comenzado. Abre este enlace para confirmar que tienes \
@@ -90,8 +91,8 @@ const DE: Texts = Texts {
 };
 
 const PT: Texts = Texts {
-    sms: "Seu código de verificação {brand} é: {code}",
-    voice: "Seu código de verificação {brand} é {code}. Repetindo: {code}.",
+    sms: "Seu código {brand} é: {code}",
+    voice: "Seu código {brand} é {code}. Repetindo: {code}.",
     repeat: "Repetindo:",
     digit_pause: ", ",
     link_sms: "Sua verificação de identidade começou. Abra este link para confirmar que você está com \
@@ -108,7 +109,7 @@ const IT: Texts = Texts {
 };
 
 const HI: Texts = Texts {
-    sms: "आपका {brand} सत्यापन कोड है: {code}",
+    sms: "{brand} सत्यापन कोड: {code}",
     voice: "आपका {brand} सत्यापन कोड है {code}। फिर से: {code}।",
     repeat: "फिर से:",
     digit_pause: ", ",
@@ -116,8 +117,8 @@ const HI: Texts = Texts {
 };
 
 const AR: Texts = Texts {
-    sms: "رمز التحقق الخاص بك من {brand} هو: {code}",
-    voice: "رمز التحقق الخاص بك من {brand} هو {code}. مرة أخرى: {code}.",
+    sms: "رمز التحقق من {brand}: {code}",
+    voice: "رمز التحقق من {brand} هو {code}. مرة أخرى: {code}.",
     repeat: "مرة أخرى:",
     digit_pause: "، ",
     link_sms: "بدأ التحقق من هويتك. افتح هذا الرابط لتأكيد أن هذا الجهاز بحوزتك: {link}",
@@ -142,7 +143,7 @@ const JA: Texts = Texts {
 };
 
 const RU: Texts = Texts {
-    sms: "Ваш код подтверждения {brand}: {code}",
+    sms: "Код подтверждения {brand}: {code}",
     voice: "Ваш код подтверждения {brand}: {code}. Повторяю: {code}.",
     repeat: "Повторяю:",
     digit_pause: ", ",

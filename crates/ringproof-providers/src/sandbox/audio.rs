@@ -48,7 +48,7 @@ impl VoiceAudio {
         Self::with_program(PROGRAM, dir).await
     }
 
-    async fn with_program(program: &str, dir: PathBuf) -> Option<Self> {
+    pub(super) async fn with_program(program: &str, dir: PathBuf) -> Option<Self> {
         // TMPDIR: see `render` (libpulse's runtime directory).
         let probe = Command::new(program)
             .env("TMPDIR", "/tmp")
@@ -271,35 +271,21 @@ mod tests {
     }
 
     /// The renderer passes the voice as `-v` and the words on standard input: a stand-in
-    /// for espeak-ng (a shell script) records both and writes an empty WAV.
+    /// for espeak-ng records both and writes an empty WAV.
     #[cfg(unix)]
     #[tokio::test]
     async fn a_call_is_rendered_with_its_languages_voice() {
-        use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
-        let program = tmp.path().join("fake-espeak");
-        let log = tmp.path().join("log");
-        std::fs::write(
-            &program,
-            format!(
-                "#!/bin/sh\necho \"$@\" > {log}.args\ncat > {log}.stdin\n\
-                 printf 'RIFF\\044\\0\\0\\0WAVEfmt \\020\\0\\0\\0'\n\
-                 printf '\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0data\\0\\0\\0\\0'\n",
-                log = log.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (program, log) = fake::espeak_ng(tmp.path());
         let dir = tmp.path().join("audio");
         std::fs::create_dir(&dir).unwrap();
         let id = "SB0123456789abcdef0123456789abcdef";
-        let words = "Tu código de verificación de Acme es 1, 2. Repito: 1, 2.";
+        let words = "Tu código de Acme es 1, 2. Repito: 1, 2.";
         render(program.to_str().unwrap(), &dir, id, words, espeak_voice("es-MX"))
             .await
             .unwrap();
-        let args = std::fs::read_to_string(tmp.path().join("log.args")).unwrap();
-        assert_eq!(args.trim(), "-v es-419 --stdout --stdin");
-        assert_eq!(std::fs::read_to_string(tmp.path().join("log.stdin")).unwrap(), words);
+        assert_eq!(fake::args(&log), "-v es-419 --stdout --stdin");
+        assert_eq!(std::fs::read_to_string(log.with_extension("stdin")).unwrap(), words);
         assert_eq!(std::fs::read(dir.join(format!("{id}.wav"))).unwrap().len(), 44);
     }
 
@@ -311,5 +297,38 @@ mod tests {
                 .await
                 .is_none()
         );
+    }
+}
+
+/// A stand-in for espeak-ng, for tests where it is not installed.
+#[cfg(all(test, unix))]
+pub(super) mod fake {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+
+    /// A shell script in `dir` that answers `--version`, and otherwise writes its arguments
+    /// to `<log>.args`, its standard input to `<log>.stdin`, and an empty 44-byte WAV to
+    /// standard output. Returns the script and `<log>`.
+    pub fn espeak_ng(dir: &Path) -> (PathBuf, PathBuf) {
+        let program = dir.join("fake-espeak-ng");
+        let log = dir.join("espeak");
+        let script = format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\necho \"$@\" > {log}.args\ncat > {log}.stdin\n\
+             printf 'RIFF\\044\\0\\0\\0WAVEfmt \\020\\0\\0\\0'\n\
+             printf '\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0data\\0\\0\\0\\0'\n",
+            log = log.display()
+        );
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (program, log)
+    }
+
+    /// The arguments of the stand-in's last render.
+    pub fn args(log: &Path) -> String {
+        std::fs::read_to_string(log.with_extension("args"))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 }
