@@ -17,6 +17,9 @@ use crate::phone::PhoneNumber;
 use crate::policy::PolicyOverrides;
 use crate::time::Timestamp;
 
+/// The name of the verification SMS template in [`Client::templates`].
+pub const SMS_TEMPLATE: &str = "sms";
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: ClientId,
@@ -30,7 +33,9 @@ pub struct Client {
     pub password_hash: String,
     /// Origins (`scheme://host[:port]`) a redirect may lead to.
     pub allowed_origins: Vec<String>,
-    /// Message templates by name (`sms` for the native SMS; numbered ones for compat faces).
+    /// Message templates by name: `sms` for the verification SMS and `sms:<lang>` for one
+    /// language of it ([`Client::sms_template`]), `link` and `link:<lang>` for the one-time
+    /// link's SMS, `otp:<id>` for the Signzy face's numbered OTP templates.
     pub templates: BTreeMap<String, String>,
     pub policy: PolicyOverrides,
     /// Which products the client may use and which numbers it may reach.
@@ -129,7 +134,31 @@ pub struct NewClient {
     pub password: String,
 }
 
+/// The key of a client's template `name` for one language (`sms:es`), or for every
+/// language without its own (`sms`).
+pub fn template_key(name: &str, language: Option<crate::i18n::Locale>) -> String {
+    match language {
+        Some(l) => format!("{name}:{}", l.tag()),
+        None => name.to_owned(),
+    }
+}
+
 impl Client {
+    /// The client's template `name` (`sms`, `link`) for a message in `locale`: the
+    /// language's own (`sms:es` for `es-MX`), else the one for every language (`sms`), else
+    /// `None` (the catalogue's text of the language applies).
+    pub fn template_for(&self, name: &str, locale: &str) -> Option<&str> {
+        crate::i18n::Locale::parse(locale)
+            .and_then(|l| self.templates.get(&template_key(name, Some(l))))
+            .or_else(|| self.templates.get(name))
+            .map(String::as_str)
+    }
+
+    /// The client's verification SMS template for `locale` ([`Client::template_for`]).
+    pub fn sms_template(&self, locale: &str) -> Option<&str> {
+        self.template_for(SMS_TEMPLATE, locale)
+    }
+
     /// Creates a client with fresh credentials. The username is derived from the name.
     pub fn create(name: &str, allowed_origins: Vec<String>, now: Timestamp) -> NewClient {
         let api_secret = new_api_secret();
@@ -248,6 +277,28 @@ mod tests {
         assert_eq!(n.client.username, "acme-bank");
         assert_eq!(n.client.id.as_str().len(), 24);
         assert!(n.api_secret.len() >= 3 + 32);
+    }
+
+    #[test]
+    fn a_languages_own_template_comes_before_the_one_for_every_language() {
+        use crate::i18n::Locale;
+        let mut c = Client::create("Acme", vec![], Timestamp(0)).client;
+        assert_eq!(c.sms_template("es"), None);
+        c.templates
+            .insert(template_key(SMS_TEMPLATE, Some(Locale::Es)), "{code} es".into());
+        assert_eq!(template_key(SMS_TEMPLATE, Some(Locale::Es)), "sms:es");
+        assert_eq!(c.sms_template("es-MX"), Some("{code} es"));
+        assert_eq!(c.sms_template("en"), None);
+        c.templates
+            .insert(template_key(SMS_TEMPLATE, None), "{code} all".into());
+        assert_eq!(c.sms_template("es"), Some("{code} es"));
+        assert_eq!(c.sms_template("en"), Some("{code} all"));
+        assert_eq!(c.sms_template("nl"), Some("{code} all"));
+        assert_eq!(
+            c.template_for("link", "es"),
+            None,
+            "one kind's template is not another's"
+        );
     }
 
     #[test]

@@ -835,6 +835,7 @@ impl Verification {
                 &self.brand,
                 code,
                 self.options.sms_template.as_deref().or(ctx.sms_template),
+                &self.locale,
             ),
             Channel::Voice => message::voice_text(&self.brand, code, &self.locale),
         };

@@ -225,7 +225,11 @@ async fn a_call_speaks_escaped_twiml_in_the_locales_language() {
     fr.locale = "fr_CA".into();
     p.send(&fr).await.unwrap();
     let got = server.received_requests().await.unwrap();
-    assert!(form(&got[1])[2].1.contains("<Say language=\"fr-CA\">"));
+    assert!(
+        form(&got[1])[2]
+            .1
+            .contains("<Say language=\"fr-CA\" voice=\"Polly.Chantal\">")
+    );
 }
 
 #[tokio::test]

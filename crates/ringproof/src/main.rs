@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use ringproof_core::audit::{Actor, AuditQuery};
 use ringproof_core::client::{Client, Product};
 use ringproof_core::engine::{ClientChange, StartOutcome, StartRequest};
+use ringproof_core::i18n::Locale;
 use ringproof_core::ids::{ClientId, VerificationId};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::{Policy, PolicyOverrides};
@@ -226,6 +227,24 @@ enum TemplateCmd {
         text: Option<String>,
         #[arg(long, conflicts_with = "text")]
         clear: bool,
+        /// For this language only (en, es, fr, de, pt, it, hi, ar, zh, ja, ru, id); without,
+        /// for every language that has no text of its own
+        #[arg(long)]
+        locale: Option<String>,
+    },
+    /// Set a client's verification SMS text, e.g. `template set-sms ID "{brand}: {code}"`;
+    /// `{brand}` and `{code}` are filled in (the code is appended without `{code}`).
+    /// `--clear` removes it and the built-in text of each language applies again.
+    SetSms {
+        client_id: String,
+        #[arg(required_unless_present = "clear")]
+        text: Option<String>,
+        #[arg(long, conflicts_with = "text")]
+        clear: bool,
+        /// For this language only (en, es, fr, de, pt, it, hi, ar, zh, ja, ru, id); without,
+        /// for every language that has no text of its own (docs/locales.md)
+        #[arg(long)]
+        locale: Option<String>,
     },
 }
 
@@ -293,6 +312,9 @@ enum VerifyCmd {
         to: String,
         #[arg(long, default_value = "sms")]
         channel: String,
+        /// The language of the messages (`es`, `pt-BR`); default: the number's country's
+        #[arg(long)]
+        locale: Option<String>,
     },
     /// Check a code
     Check {
@@ -777,20 +799,59 @@ async fn template(config: Config, cmd: TemplateCmd) -> Result<(), String> {
             let digits = text.chars().filter(|&c| c == '#').count();
             println!("Template {template_id} of client {id} set ({digits}-digit code).");
         }
-        TemplateCmd::SetLink { client_id, text, clear } => {
+        TemplateCmd::SetLink {
+            client_id,
+            text,
+            clear,
+            locale,
+        } => {
             let id = ClientId::parse(&client_id).ok_or("a client id is 24 lowercase hex characters")?;
+            let language = template_language(locale.as_deref())?;
             let text = if clear { None } else { text };
             engine
-                .set_link_template(&id, text.as_deref())
+                .set_link_template(&id, language, text.as_deref())
                 .await
                 .map_err(|e| e.to_string())?;
+            let which = language.map_or(String::new(), |l| format!(" ({l})"));
             match text {
-                Some(_) => println!("Link SMS text of client {id} set."),
-                None => println!("Link SMS text of client {id} removed; the default text applies."),
+                Some(_) => println!("Link SMS text{which} of client {id} set."),
+                None => println!("Link SMS text{which} of client {id} removed; the default text applies."),
+            }
+        }
+        TemplateCmd::SetSms {
+            client_id,
+            text,
+            clear,
+            locale,
+        } => {
+            let id = ClientId::parse(&client_id).ok_or("a client id is 24 lowercase hex characters")?;
+            let language = template_language(locale.as_deref())?;
+            let text = if clear { None } else { text };
+            engine
+                .set_sms_template(&id, language, text.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            let which = language.map_or(String::new(), |l| format!(" ({l})"));
+            match text {
+                Some(_) => println!("Verification SMS text{which} of client {id} set."),
+                None => println!("Verification SMS text{which} of client {id} removed; the default text applies."),
             }
         }
     }
     Ok(())
+}
+
+/// The language a template is for: one of the catalogue's (a bare language, `es`), or
+/// every language when `None`.
+fn template_language(locale: Option<&str>) -> Result<Option<Locale>, String> {
+    let Some(tag) = locale else { return Ok(None) };
+    match Locale::parse(tag) {
+        Some(l) if l.tag().eq_ignore_ascii_case(tag.trim()) => Ok(Some(l)),
+        _ => {
+            let all: Vec<&str> = Locale::ALL.iter().map(|l| l.tag()).collect();
+            Err(format!("--locale must be one of {}", all.join(", ")))
+        }
+    }
 }
 
 async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
@@ -818,13 +879,19 @@ async fn verify(config: Config, cmd: VerifyCmd) -> Result<(), String> {
         );
     };
     match cmd {
-        VerifyCmd::Start { client, to, channel } => {
+        VerifyCmd::Start {
+            client,
+            to,
+            channel,
+            locale,
+        } => {
             let client = load_client(client).await?;
             let to = PhoneNumber::parse_e164(&to).map_err(|e| e.to_string())?;
             let channel = Channel::parse(&channel).ok_or("channel must be sms or voice")?;
             let req = StartRequest {
                 to: Some(to),
                 channel: Some(channel),
+                locale,
                 ..Default::default()
             };
             match engine.start(&client, req, None).await.map_err(|e| e.to_string())? {

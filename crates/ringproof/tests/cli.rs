@@ -393,6 +393,46 @@ fn template_set_stores_a_clients_otp_template() {
     let (ok, _, err) = ringproof(data, &["template", "set-link", id, "   "]);
     assert!(!ok, "a blank text is refused");
     assert!(err.contains("text"), "{err}");
+    let (ok, _, err) = ringproof(
+        data,
+        &["template", "set-link", id, "--locale", "es", "Acme: toca {link}"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(show_client(data, id)["templates"]["link:es"], "Acme: toca {link}");
+    let (ok, _, _) = ringproof(data, &["template", "set-link", id, "--locale", "es", "--clear"]);
+    assert!(ok);
+
+    // The verification SMS: for every language, or for one; a language outside the
+    // catalogue, or with a region, is refused.
+    let (ok, out, err) = ringproof(data, &["template", "set-sms", id, "{brand}: {code}"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Verification SMS text of client"), "{out}");
+    let (ok, out, err) = ringproof(
+        data,
+        &["template", "set-sms", id, "--locale", "ES", "{code} es tu código"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("text (es) of client"), "{out}");
+    assert_eq!(show_client(data, id)["templates"]["sms"], "{brand}: {code}");
+    assert_eq!(show_client(data, id)["templates"]["sms:es"], "{code} es tu código");
+    for bad in ["nl", "es-MX"] {
+        let (ok, _, err) = ringproof(data, &["template", "set-sms", id, "--locale", bad, "{code}"]);
+        assert!(!ok, "{bad}");
+        assert!(err.contains("--locale must be one of en, es"), "{err}");
+    }
+    for locale in [None, Some("es")] {
+        let mut args = vec!["template", "set-sms", id, "--clear"];
+        args.extend(locale.map(|l| ["--locale", l]).into_iter().flatten());
+        let (ok, _, err) = ringproof(data, &args);
+        assert!(ok, "{err}");
+    }
+    // Audited by name, never by text.
+    let (ok, audit, err) = ringproof(data, &["audit", "list", "--client", id, "--json"]);
+    assert!(ok, "{err}");
+    assert!(
+        audit.contains("templates.sms:es") && !audit.contains("tu código"),
+        "{audit}"
+    );
 
     // Refused: no code placeholder, two runs, a bad id, a built-in id, an unknown client.
     for (args, why) in [

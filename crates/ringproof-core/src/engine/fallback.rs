@@ -205,6 +205,8 @@ impl Engine {
             brand: Some(sender.as_str().to_owned()),
             sms_template: Some(sms_template(&sender, timeline.first_code_valid_s())),
             sender: Some(sender.0),
+            // iDenfy's texts are English (its SMS template above); its calls speak English too.
+            locale: Some("en".to_owned()),
             ..StartRequest::default()
         };
         match self.start(client, req, None).await? {
@@ -274,7 +276,7 @@ mod tests {
         let s = SenderId::parse("The Sender").unwrap();
         let code = crate::code::Code::from_digits("1234").unwrap();
         assert_eq!(
-            message::sms_text("The Sender", &code, Some(&sms_template(&s, 300))),
+            message::sms_text("The Sender", &code, Some(&sms_template(&s, 300)), "en"),
             "The Sender code: 1234. Valid for 5 minutes."
         );
         assert_eq!(sms_template(&s, 60), "The Sender code: {code}. Valid for 1 minute.");

@@ -159,10 +159,14 @@ impl Engine {
             });
         };
         let client = self.store.client_by_id(&job.client_id).await?;
-        let template = client.as_ref().and_then(|c| c.templates.get("sms").cloned());
         // A step that would send is a send: the limits across verifications admit it
         // first; refused, the step is skipped with the rule as its reason.
         let before = self.store.get_verification(&job.client_id, &vid).await?;
+        // The client's template for the verification's language (its locale never changes).
+        let template = match (&client, &before) {
+            (Some(c), Some(v)) => c.sms_template(&v.locale).map(str::to_owned),
+            _ => None,
+        };
         let mut admitted = None;
         let mut refusal = None;
         if let (Some(c), Some(v)) = (&client, &before)

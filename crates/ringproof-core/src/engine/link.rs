@@ -6,10 +6,11 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::client::{Client, ClientRefusal, Product};
+use crate::client::{Client, ClientRefusal, Product, template_key};
 use crate::crypto::{random_bytes, sha256};
 use crate::engine::Engine;
 use crate::error::{CoreError, StoreError};
+use crate::i18n::Locale;
 use crate::ids::{ClientId, JobId, LinkId};
 use crate::job::{DeliverPayload, JobKind, NewJob};
 use crate::link_session::{
@@ -27,7 +28,8 @@ use crate::workflow::Channel;
 pub const DEFAULT_LINK_TTL_S: u32 = 300;
 /// Where links point by default (`<public_base_url>/l/<token>`).
 pub const DEFAULT_PUBLIC_BASE_URL: &str = "http://127.0.0.1:8080";
-/// The SMS when the integrator gives no text of its own; the link follows after a space.
+/// The SMS when the integrator gives no text of its own, in English (Signzy's wording; the
+/// other languages' are in [`crate::i18n::messages`]); the link follows after a space.
 pub const DEFAULT_LINK_SMS: &str = "Your identity verification journey has started, please click on the following \
      link to verify possession of the device";
 /// Longest custom SMS text accepted, in characters (before the link is added).
@@ -93,6 +95,9 @@ pub struct NewLinkRequest {
     pub source_ip: Option<IpAddr>,
     /// Replaces the default text; `{link}` marks where the link goes, else it is appended.
     pub custom_sms: Option<String>,
+    /// The language of the SMS: its default text and the client's `link:<lang>` template.
+    /// `None` is English, the Signzy face's (its requests name no language).
+    pub locale: Option<Locale>,
 }
 
 /// What a start returns: the ids to hand back to the integrator.
@@ -186,15 +191,15 @@ pub fn transaction_id() -> String {
     }
 }
 
-/// The SMS text of a link: the custom text (with `{link}` replaced, or the link appended
-/// after a space) or the default one.
 /// The key of a client's own link SMS text in [`Client::templates`] (used when a request
-/// brings no `customSms`); `{link}` marks where the link goes.
+/// brings no `customSms`); `{link}` marks where the link goes. `link:<lang>` is the text
+/// for one language ([`Client::template_for`]).
 pub const LINK_TEMPLATE_KEY: &str = "link";
 
-/// A link SMS text (a request's `customSms` or a client's link template): 1 to
-/// [`MAX_CUSTOM_SMS`] characters, printable (line breaks allowed).
-fn check_sms_text(field: &str, t: &str) -> Result<(), CoreError> {
+/// A link SMS text (a request's `customSms` or a client's link template), or a client's
+/// verification SMS template: 1 to [`MAX_CUSTOM_SMS`] characters, printable (line breaks
+/// allowed).
+pub(crate) fn check_sms_text(field: &str, t: &str) -> Result<(), CoreError> {
     if t.trim().is_empty() || t.chars().count() > MAX_CUSTOM_SMS || t.chars().any(|c| c.is_control() && c != '\n') {
         return Err(CoreError::invalid(
             field,
@@ -204,18 +209,26 @@ fn check_sms_text(field: &str, t: &str) -> Result<(), CoreError> {
     Ok(())
 }
 
-pub fn link_sms_text(custom: Option<&str>, link: &str) -> String {
+/// The SMS text of a link: the custom text (with `{link}` replaced, or the link appended
+/// after a space) or the language's default one.
+pub fn link_sms_text(custom: Option<&str>, link: &str, language: Locale) -> String {
     match custom {
         Some(t) if t.contains("{link}") => t.replace("{link}", link),
         Some(t) => format!("{t} {link}"),
-        None => format!("{DEFAULT_LINK_SMS} {link}"),
+        None => language.texts().link_sms.replace("{link}", link),
     }
 }
 
 impl Engine {
     /// Sets (or, with `None`, removes) a client's own link SMS text, used when a request
     /// brings no `customSms`; `{link}` marks where the link goes (else it is appended).
-    pub async fn set_link_template(&self, id: &ClientId, text: Option<&str>) -> Result<Client, CoreError> {
+    /// With a `language`, the text is that language's only (`link:es`).
+    pub async fn set_link_template(
+        &self,
+        id: &ClientId,
+        language: Option<Locale>,
+        text: Option<&str>,
+    ) -> Result<Client, CoreError> {
         let before = self
             .store()
             .client_by_id(id)
@@ -225,10 +238,11 @@ impl Engine {
         match text {
             Some(t) => {
                 check_sms_text("text", t)?;
-                c.templates.insert(LINK_TEMPLATE_KEY.to_owned(), t.to_owned());
+                c.templates
+                    .insert(template_key(LINK_TEMPLATE_KEY, language), t.to_owned());
             }
             None => {
-                c.templates.remove(LINK_TEMPLATE_KEY);
+                c.templates.remove(&template_key(LINK_TEMPLATE_KEY, language));
             }
         }
         self.write_settings(&before, &c).await?;
@@ -274,16 +288,18 @@ impl Engine {
             now,
         );
         let link = format!("{}/l/{}", self.public_base_url, token.expose());
+        let language = req.locale.unwrap_or(Locale::En);
         let payload = DeliverPayload {
             to: session.to.e164().to_owned(),
             channel: Channel::Sms,
             text: link_sms_text(
                 req.custom_sms
                     .as_deref()
-                    .or(client.templates.get(LINK_TEMPLATE_KEY).map(String::as_str)),
+                    .or(client.template_for(LINK_TEMPLATE_KEY, language.tag())),
                 &link,
+                language,
             ),
-            locale: "en".into(),
+            locale: language.tag().to_owned(),
             sender: None,
             step: None,
             // Link sessions are not verifications: they have no event history to announce.
@@ -582,15 +598,23 @@ mod tests {
     fn sms_text_places_the_link() {
         let l = "http://h/l/abc";
         assert_eq!(
-            link_sms_text(None, l),
+            link_sms_text(None, l, Locale::En),
             "Your identity verification journey has started, please click on the following link to verify \
              possession of the device http://h/l/abc"
         );
         assert_eq!(
-            link_sms_text(Some("Acme: {link} (5 min)"), l),
+            link_sms_text(Some("Acme: {link} (5 min)"), l, Locale::Es),
             "Acme: http://h/l/abc (5 min)"
         );
-        assert_eq!(link_sms_text(Some("Acme link:"), l), "Acme link: http://h/l/abc");
+        assert_eq!(
+            link_sms_text(Some("Acme link:"), l, Locale::En),
+            "Acme link: http://h/l/abc"
+        );
+        assert_eq!(
+            link_sms_text(None, l, Locale::De),
+            "Ihre Identitätsprüfung hat begonnen. Öffnen Sie diesen Link, um zu bestätigen, dass Sie dieses \
+             Gerät besitzen: http://h/l/abc"
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The verification use cases: start, read, check, cancel, resend.
 
-use crate::client::Client;
+use crate::client::{Client, SMS_TEMPLATE, template_key};
 use crate::code::{MAX_CODE_LENGTH, MIN_CODE_LENGTH};
 use crate::error::{CoreError, StoreError};
+use crate::i18n::Locale;
 use crate::ids::{ClientId, VerificationId};
 use crate::phone::PhoneNumber;
 use crate::ports::IdempotentResponse;
@@ -19,6 +20,8 @@ pub struct StartRequest {
     pub channel: Option<Channel>,
     pub workflow: Option<Vec<StepInput>>,
     pub code_length: Option<u8>,
+    /// A BCP 47 tag whose language the catalogue has ([`Locale::parse`]); `None` picks the
+    /// number's country's language.
     pub locale: Option<String>,
     pub brand: Option<String>,
     /// The SMS sender id (set by faces that take one, e.g. iDenfy's `sender_name`).
@@ -31,6 +34,31 @@ pub struct StartRequest {
     /// Start with a silent step: network authentication through the operator before the
     /// first delivery step ([`crate::engine::silent`]).
     pub silent: bool,
+}
+
+/// The locale of a new verification: the request's tag when the catalogue has its language
+/// (kept as given, `pt-BR`: voices want the region), a 400 naming the languages when it has
+/// not; without one, the language of the number's country ([`Locale::of_country`], as
+/// Twilio Verify chooses), else English.
+fn choose_locale(requested: Option<String>, to: &PhoneNumber) -> Result<String, CoreError> {
+    let Some(tag) = requested else {
+        return Ok(Locale::of_country(to.region().as_deref()).tag().to_owned());
+    };
+    let well_formed =
+        (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match Locale::parse(&tag) {
+        Some(_) if well_formed => Ok(tag),
+        _ => {
+            let supported: Vec<&str> = Locale::ALL.iter().map(|l| l.tag()).collect();
+            Err(CoreError::invalid(
+                "locale",
+                format!(
+                    "must be a supported language ({}), optionally with a region such as \"pt-BR\"",
+                    supported.join(", ")
+                ),
+            ))
+        }
+    }
 }
 
 /// Idempotency for a start: the key, a hash of the canonical request, and how the face
@@ -52,6 +80,36 @@ pub enum StartOutcome {
 }
 
 impl Engine {
+    /// Sets (or, with `None`, removes) a client's verification SMS template: `{brand}` and
+    /// `{code}` are filled in (the code is appended when there is no `{code}`). With a
+    /// `language` it is that language's only (`sms:es`); without, it serves every language
+    /// that has none of its own, in place of the catalogue's text.
+    pub async fn set_sms_template(
+        &self,
+        id: &ClientId,
+        language: Option<Locale>,
+        text: Option<&str>,
+    ) -> Result<Client, CoreError> {
+        let before = self
+            .store()
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let mut c = before.clone();
+        let key = template_key(SMS_TEMPLATE, language);
+        match text {
+            Some(t) => {
+                super::link::check_sms_text("text", t)?;
+                c.templates.insert(key, t.to_owned());
+            }
+            None => {
+                c.templates.remove(&key);
+            }
+        }
+        self.write_settings(&before, &c).await?;
+        Ok(c)
+    }
+
     // ----- verifications -----
 
     pub async fn start(
@@ -94,20 +152,7 @@ impl Engine {
             })?,
             (None, ch) => Workflow::single(ch.unwrap_or(Channel::Sms), &policy),
         };
-        let locale = match req.locale {
-            Some(l)
-                if l.is_empty()
-                    || l.len() > 16
-                    || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-            {
-                return Err(CoreError::invalid(
-                    "locale",
-                    "must be a language tag such as \"en\" or \"pt-BR\"",
-                ));
-            }
-            Some(l) => l,
-            None => "en".to_owned(),
-        };
+        let locale = choose_locale(req.locale, &to)?;
         let brand = match req.brand {
             Some(b) if b.trim().is_empty() || b.chars().count() > 40 || b.chars().any(char::is_control) => {
                 return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
@@ -126,6 +171,7 @@ impl Engine {
         self.admit_send_with(&limits, client, &to, req.end_user_ip, key, workflow.first_channel())
             .await?;
         let sim_swap = self.check_sim_swap(client, &to).await?;
+        let sms_template = client.sms_template(&locale);
         let (v, fx) = Verification::start(
             StartParams {
                 client_id: client.id.clone(),
@@ -135,7 +181,7 @@ impl Engine {
                 brand,
                 code_length,
                 policy,
-                sms_template: client.templates.get("sms").map(String::as_str),
+                sms_template,
                 options: Options {
                     sender: req.sender,
                     sms_template: req.sms_template,
@@ -416,7 +462,7 @@ impl Engine {
             Err(e) => return Err(e),
         };
         let now = self.now();
-        let template = client.templates.get("sms").map(String::as_str);
+        let template = client.sms_template(&current.locale);
         let (keys, codes) = (&self.keys, self.codes.as_ref());
         let result = self
             .transition(&client.id, id, |v, fx| {
@@ -439,5 +485,66 @@ impl Engine {
         };
         self.wake();
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn number(e164: &str) -> PhoneNumber {
+        PhoneNumber::parse_e164(e164).unwrap()
+    }
+
+    #[test]
+    fn the_locale_is_the_requests_else_the_countrys_else_english() {
+        let us = number("+14155550123");
+        // Given: kept as given when its language is in the catalogue.
+        for tag in ["es", "pt-BR", "zh_Hant_TW", "EN", "ja"] {
+            assert_eq!(choose_locale(Some(tag.into()), &us).unwrap(), tag);
+        }
+        // Not given: the language of the number's country, as its tag.
+        for (to, want) in [
+            ("+34612345678", "es"),
+            ("+525512345678", "es"),
+            ("+18092345678", "es"),
+            ("+33612345678", "fr"),
+            ("+4915112345678", "de"),
+            ("+5511912345678", "pt"),
+            ("+393123456789", "it"),
+            ("+966501234567", "ar"),
+            ("+8613812345678", "zh"),
+            ("+819012345678", "ja"),
+            ("+79161234567", "ru"),
+            ("+6281234567890", "id"),
+            ("+919812345678", "en"),
+            ("+447911123456", "en"),
+            ("+14155550123", "en"),
+        ] {
+            assert_eq!(choose_locale(None, &number(to)).unwrap(), want, "{to}");
+        }
+        // A language the catalogue lacks, or no tag at all: a 400 on `locale`.
+        for bad in [
+            "nl",
+            "nl-NL",
+            "xx",
+            "",
+            "en US",
+            "en; DROP",
+            "english",
+            "en-abcdefghijklmnop",
+        ] {
+            match choose_locale(Some(bad.into()), &us) {
+                Err(CoreError::InvalidParameter { field, message }) => {
+                    assert_eq!(field, "locale", "{bad}");
+                    assert!(
+                        message.contains("en, es, fr, de, pt, it, hi, ar, zh, ja, ru, id"),
+                        "{message}"
+                    );
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
     }
 }

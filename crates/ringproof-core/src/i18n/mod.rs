@@ -7,6 +7,12 @@
 //! fallback). Pages pick theirs from `Accept-Language` with
 //! [`Locale::from_accept_language`], where an unknown language is skipped and English is
 //! the last resort.
+//!
+//! [`messages`] holds each language's SMS, call and link texts ([`Locale::texts`]);
+//! [`country`] the language of a destination that names none ([`Locale::of_country`]).
+
+pub mod country;
+pub mod messages;
 
 use std::fmt;
 

@@ -4,13 +4,16 @@
 //! time in its own task under a time limit, and a failure (or a full queue) is only logged.
 //!
 //! The text goes to `espeak-ng` on its standard input, never as an argument, so nothing in
-//! it (a client's brand, say) can read as an option. A render is written to `<id>.wav.part`
+//! it (a client's brand, say) can read as an option. The call's locale picks the voice
+//! (`-v`, [`espeak_voice`]): one of espeak-ng's own, from a fixed table, so no part of a
+//! request reaches its arguments either. A render is written to `<id>.wav.part`
 //! and renamed when complete, so a half-written file is never served.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use ringproof_core::i18n::Locale;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::sync::mpsc;
@@ -28,7 +31,14 @@ const MAX_TEXT: usize = 2000;
 /// The renderer: a queue into one task that runs `espeak-ng`. It stops when dropped.
 pub struct VoiceAudio {
     dir: PathBuf,
-    queue: mpsc::Sender<(String, String)>,
+    queue: mpsc::Sender<Render>,
+}
+
+/// One call to render: its message id, words and espeak-ng voice.
+struct Render {
+    id: String,
+    text: String,
+    voice: &'static str,
 }
 
 impl VoiceAudio {
@@ -38,7 +48,7 @@ impl VoiceAudio {
         Self::with_program(PROGRAM, dir).await
     }
 
-    async fn with_program(program: &str, dir: PathBuf) -> Option<Self> {
+    pub(super) async fn with_program(program: &str, dir: PathBuf) -> Option<Self> {
         // TMPDIR: see `render` (libpulse's runtime directory).
         let probe = Command::new(program)
             .env("TMPDIR", "/tmp")
@@ -61,12 +71,17 @@ impl VoiceAudio {
         Some(Self { dir, queue })
     }
 
-    /// Queues the words of call `id` for rendering; never waits.
-    pub fn queue(&self, id: &str, text: &str) {
+    /// Queues the words of call `id`, in `locale`'s language, for rendering; never waits.
+    pub fn queue(&self, id: &str, text: &str, locale: &str) {
         if !is_message_id(id) || text.len() > MAX_TEXT {
             return;
         }
-        if self.queue.try_send((id.to_owned(), text.to_owned())).is_err() {
+        let render = Render {
+            id: id.to_owned(),
+            text: text.to_owned(),
+            voice: espeak_voice(locale),
+        };
+        if self.queue.try_send(render).is_err() {
             tracing::warn!("sandbox audio: render queue full; a call is left silent");
         }
     }
@@ -83,15 +98,42 @@ pub fn is_message_id(id: &str) -> bool {
     id.len() == 34 && id.starts_with("SB") && id.bytes().skip(2).all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-async fn render_loop(program: String, dir: PathBuf, mut queue: mpsc::Receiver<(String, String)>) {
-    while let Some((id, text)) = queue.recv().await {
-        if let Err(e) = render(&program, &dir, &id, &text).await {
+/// The espeak-ng voice of a locale (names from `espeak-ng --voices`, version 1.51): the
+/// catalogue's languages, with the regional voice espeak-ng has (`es-419` for Latin
+/// America, `pt-br` for Brazil, the default Portuguese); Mandarin for Chinese (the texts are
+/// Mandarin); English otherwise. Its Japanese voice reads kana only, which is why the
+/// Japanese call script is written in kana.
+pub fn espeak_voice(locale: &str) -> &'static str {
+    let region = ringproof_core::i18n::country::region(locale);
+    let r = region.as_deref();
+    match Locale::parse(locale) {
+        Some(Locale::En) | None => "en",
+        Some(Locale::Es) if matches!(r, None | Some("ES")) => "es",
+        Some(Locale::Es) => "es-419",
+        Some(Locale::Fr) => "fr-fr",
+        Some(Locale::De) => "de",
+        Some(Locale::Pt) if r == Some("PT") => "pt",
+        Some(Locale::Pt) => "pt-br",
+        Some(Locale::It) => "it",
+        Some(Locale::Hi) => "hi",
+        Some(Locale::Ar) => "ar",
+        // Its `cmn` voice reads the Pinyin it makes of the characters as English words.
+        Some(Locale::Zh) => "cmn-latn-pinyin",
+        Some(Locale::Ja) => "ja",
+        Some(Locale::Ru) => "ru",
+        Some(Locale::Id) => "id",
+    }
+}
+
+async fn render_loop(program: String, dir: PathBuf, mut queue: mpsc::Receiver<Render>) {
+    while let Some(Render { id, text, voice }) = queue.recv().await {
+        if let Err(e) = render(&program, &dir, &id, &text, voice).await {
             tracing::warn!(error = %e, "sandbox audio: rendering a call failed");
         }
     }
 }
 
-async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), String> {
+async fn render(program: &str, dir: &Path, id: &str, text: &str, voice: &str) -> Result<(), String> {
     // The directory may be gone (a data directory removed while the queue still held
     // calls, as a test's is): render nothing, and never make it again.
     if !dir.is_dir() {
@@ -107,6 +149,8 @@ async fn render(program: &str, dir: &Path, id: &str, text: &str) -> Result<(), S
     // libpulse recreate this directory, parents and all, after a data directory's removal.)
     let mut child = Command::new(program)
         .env("TMPDIR", "/tmp")
+        .arg("-v")
+        .arg(voice)
         .arg("--stdout")
         .arg("--stdin")
         .stdin(Stdio::piped())
@@ -201,6 +245,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn each_language_is_spoken_by_its_espeak_ng_voice() {
+        for (locale, voice) in [
+            ("en", "en"),
+            ("en-US", "en"),
+            ("nl", "en"),
+            ("es", "es"),
+            ("es-ES", "es"),
+            ("es-MX", "es-419"),
+            ("fr-CA", "fr-fr"),
+            ("de", "de"),
+            ("pt", "pt-br"),
+            ("pt-PT", "pt"),
+            ("it", "it"),
+            ("hi", "hi"),
+            ("ar", "ar"),
+            ("zh-TW", "cmn-latn-pinyin"),
+            ("ja", "ja"),
+            ("ru", "ru"),
+            ("id", "id"),
+        ] {
+            assert_eq!(espeak_voice(locale), voice, "{locale}");
+        }
+    }
+
+    /// The renderer passes the voice as `-v` and the words on standard input: a stand-in
+    /// for espeak-ng records both and writes an empty WAV.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_call_is_rendered_with_its_languages_voice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (program, log) = fake::espeak_ng(tmp.path());
+        let dir = tmp.path().join("audio");
+        std::fs::create_dir(&dir).unwrap();
+        let id = "SB0123456789abcdef0123456789abcdef";
+        let words = "Tu código de Acme es 1, 2. Repito: 1, 2.";
+        render(program.to_str().unwrap(), &dir, id, words, espeak_voice("es-MX"))
+            .await
+            .unwrap();
+        assert_eq!(fake::args(&log), "-v es-419 --stdout --stdin");
+        assert_eq!(std::fs::read_to_string(log.with_extension("stdin")).unwrap(), words);
+        assert_eq!(std::fs::read(dir.join(format!("{id}.wav"))).unwrap().len(), 44);
+    }
+
     #[tokio::test]
     async fn absent_program_means_no_audio() {
         let dir = std::env::temp_dir().join("rp-no-espeak");
@@ -209,5 +297,38 @@ mod tests {
                 .await
                 .is_none()
         );
+    }
+}
+
+/// A stand-in for espeak-ng, for tests where it is not installed.
+#[cfg(all(test, unix))]
+pub(super) mod fake {
+    #![allow(clippy::unwrap_used)]
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+
+    /// A shell script in `dir` that answers `--version`, and otherwise writes its arguments
+    /// to `<log>.args`, its standard input to `<log>.stdin`, and an empty 44-byte WAV to
+    /// standard output. Returns the script and `<log>`.
+    pub fn espeak_ng(dir: &Path) -> (PathBuf, PathBuf) {
+        let program = dir.join("fake-espeak-ng");
+        let log = dir.join("espeak");
+        let script = format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\necho \"$@\" > {log}.args\ncat > {log}.stdin\n\
+             printf 'RIFF\\044\\0\\0\\0WAVEfmt \\020\\0\\0\\0'\n\
+             printf '\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0data\\0\\0\\0\\0'\n",
+            log = log.display()
+        );
+        std::fs::write(&program, script).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (program, log)
+    }
+
+    /// The arguments of the stand-in's last render.
+    pub fn args(log: &Path) -> String {
+        std::fs::read_to_string(log.with_extension("args"))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 }

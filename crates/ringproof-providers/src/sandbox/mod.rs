@@ -359,7 +359,7 @@ impl Sender for SandboxSender {
         if let (Some(audio), Channel::Voice) = (&self.audio, msg.channel) {
             // A duplicate (same idempotency key) was not stored under this id; its render
             // is a file no message names, shown nowhere.
-            audio.queue(&id, &msg.text);
+            audio.queue(&id, &msg.text, &msg.locale);
         }
         Ok(SendReceipt {
             provider: "sandbox".into(),
@@ -404,6 +404,45 @@ mod tests {
         s.send(&msg("later", "+14155550125")).await.unwrap();
         assert_eq!(s.purge(cutoff).await.unwrap(), 0);
         assert_eq!(s.messages(None, 10).await.unwrap().len(), 2);
+    }
+
+    /// A call recorded by the sandbox is rendered in its locale's voice (with a stand-in for
+    /// espeak-ng, so this runs where it is not installed).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_call_is_rendered_in_its_locales_voice() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (program, log) = audio::fake::espeak_ng(tmp.path());
+        let audio = VoiceAudio::with_program(program.to_str().unwrap(), tmp.path().join("audio"))
+            .await
+            .unwrap();
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+        let s = SandboxSender::open(&tmp.path().join("sandbox.db"), clock)
+            .await
+            .unwrap()
+            .with_audio(audio);
+        let call = OutboundMessage {
+            idempotency_key: "k1".into(),
+            to: PhoneNumber::parse_e164("+819012345678").unwrap(),
+            channel: Channel::Voice,
+            text: "Acmeの にんしょうコードを おしらせします。1、2。くりかえします。1、2。".into(),
+            locale: "ja".into(),
+            sender: None,
+            verification: None,
+        };
+        let id = s.send(&call).await.unwrap().provider_message_id.unwrap();
+        // The render runs off the delivery path, in its own task: wait for it (bounded).
+        let mut rendered = false;
+        for _ in 0..1000 {
+            if s.audio_file(&id).await.is_some() {
+                rendered = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(rendered, "no render within 10 s");
+        assert_eq!(audio::fake::args(&log), "-v ja --stdout --stdin");
+        assert_eq!(std::fs::read_to_string(log.with_extension("stdin")).unwrap(), call.text);
     }
 
     #[tokio::test]

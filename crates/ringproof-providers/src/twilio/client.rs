@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use async_trait::async_trait;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use ringproof_core::i18n::Locale;
+use ringproof_core::message::split_repetition;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::workflow::Channel;
 use secrecy::ExposeSecret;
@@ -140,7 +142,7 @@ impl TwilioSender {
                 self.name
             )));
         };
-        let twiml = twiml_say(&msg.text, &say_language(&msg.locale));
+        let twiml = twiml_say(&msg.text, &msg.locale);
         if twiml.chars().count() > TWIML_MAX_CHARS {
             return Err(SendError::Permanent(format!(
                 "{}: the call's TwiML is over Twilio's {TWIML_MAX_CHARS}-character limit",
@@ -354,9 +356,9 @@ pub(crate) fn redact_numbers(text: &str) -> String {
     out
 }
 
-/// Twilio's `<Say language>` for a locale: `en` → `en-US`, a bare language with one usual
-/// region gets it (`fr` → `fr-FR`), a tag with a region passes through normalised
-/// (`pt_br` → `pt-BR`); anything else is spoken as `en-US`.
+/// Twilio's `<Say language>` for English and for a locale outside the catalogue: `en` →
+/// `en-US`, a bare language with one usual region gets it (`nl` → `nl-NL`), a tag with a
+/// region passes through normalised (`en_gb` → `en-GB`); anything else is `en-US`.
 pub(crate) fn say_language(locale: &str) -> String {
     let tag = locale.trim().replace('_', "-");
     let mut parts = tag.split('-');
@@ -371,44 +373,83 @@ pub(crate) fn say_language(locale: &str) -> String {
         Some(_) => "en-US".into(),
         None => match lang.as_str() {
             "en" => "en-US".into(),
-            "fr" => "fr-FR".into(),
-            "de" => "de-DE".into(),
-            "es" => "es-ES".into(),
-            "it" => "it-IT".into(),
-            "pt" => "pt-BR".into(),
             "nl" => "nl-NL".into(),
-            "ja" => "ja-JP".into(),
             "ko" => "ko-KR".into(),
-            "hi" => "hi-IN".into(),
             "pl" => "pl-PL".into(),
             "sv" => "sv-SE".into(),
             "da" => "da-DK".into(),
             "nb" | "no" => "nb-NO".into(),
-            "ru" => "ru-RU".into(),
             "tr" => "tr-TR".into(),
             _ => "en-US".into(),
         },
     }
 }
 
-/// `<Response><Say language="…">text</Say></Response>`, XML-escaped. The core's voice text
-/// says the code twice ("… is 1, 2, 3. Again: 1, 2, 3."); a one-second pause goes before
-/// the repetition.
-pub(crate) fn twiml_say(text: &str, language: &str) -> String {
+/// The `<Say>` attributes for a locale: the catalogue's languages other than English are
+/// spoken by a named voice of that language, since Twilio's default voice (`man`) speaks
+/// only English, Spanish, French and German (<https://www.twilio.com/docs/voice/twiml/say>);
+/// the voices are from Twilio's list (<https://www.twilio.com/docs/voice/twiml/say/text-speech>),
+/// Amazon Polly's standard ones where Twilio has one for the language, else Google's. A
+/// region picks a regional voice where there is one (`es-MX`, `fr-CA`, `pt-PT`, `zh-TW`).
+/// English, and a tag outside the catalogue, keep the account's default voice.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SayVoice {
+    pub language: String,
+    pub voice: Option<&'static str>,
+}
+
+pub(crate) fn say_voice(locale: &str) -> SayVoice {
+    let region = ringproof_core::i18n::country::region(locale);
+    let r = region.as_deref();
+    let named = |language: &str, voice: &'static str| SayVoice {
+        language: language.to_owned(),
+        voice: Some(voice),
+    };
+    match Locale::parse(locale) {
+        Some(Locale::Es) => match r {
+            None | Some("ES") => named("es-ES", "Polly.Lucia"),
+            Some("US") => named("es-US", "Polly.Lupe"),
+            // Latin America (es-MX, es-419, es-AR…): Mexican Spanish.
+            Some(_) => named("es-MX", "Polly.Mia"),
+        },
+        Some(Locale::Fr) if r == Some("CA") => named("fr-CA", "Polly.Chantal"),
+        Some(Locale::Fr) => named("fr-FR", "Polly.Celine"),
+        Some(Locale::De) => named("de-DE", "Polly.Marlene"),
+        Some(Locale::Pt) if r == Some("PT") => named("pt-PT", "Polly.Ines"),
+        Some(Locale::Pt) => named("pt-BR", "Polly.Camila"),
+        Some(Locale::It) => named("it-IT", "Polly.Carla"),
+        Some(Locale::Hi) => named("hi-IN", "Polly.Aditi"),
+        Some(Locale::Ar) => named("arb", "Polly.Zeina"),
+        Some(Locale::Zh) if r == Some("TW") => named("cmn-TW", "Google.cmn-TW-Standard-A"),
+        Some(Locale::Zh) => named("cmn-CN", "Polly.Zhiyu"),
+        Some(Locale::Ja) => named("ja-JP", "Polly.Mizuki"),
+        Some(Locale::Ru) => named("ru-RU", "Polly.Tatyana"),
+        Some(Locale::Id) => named("id-ID", "Google.id-ID-Standard-A"),
+        Some(Locale::En) | None => SayVoice {
+            language: say_language(locale),
+            voice: None,
+        },
+    }
+}
+
+/// `<Response><Say language="…" [voice="…"]>text</Say></Response>`, XML-escaped, in the
+/// locale's voice ([`say_voice`]). The core's voice text says the code twice ("… is 1, 2,
+/// 3. Again: 1, 2, 3." in English); a one-second pause goes before the repetition.
+pub(crate) fn twiml_say(text: &str, locale: &str) -> String {
+    let SayVoice { language, voice } = say_voice(locale);
     let mut out = String::from("<Response>");
     let say = |out: &mut String, words: &str| {
-        let _ = write!(
-            out,
-            "<Say language=\"{}\">{}</Say>",
-            xml_escape(language),
-            xml_escape(words)
-        );
+        let _ = write!(out, "<Say language=\"{}\"", xml_escape(&language));
+        if let Some(v) = voice {
+            let _ = write!(out, " voice=\"{}\"", xml_escape(v));
+        }
+        let _ = write!(out, ">{}</Say>", xml_escape(words));
     };
-    match text.split_once(" Again:") {
+    match split_repetition(text, locale) {
         Some((first, again)) => {
-            say(&mut out, first.trim());
+            say(&mut out, first);
             out.push_str("<Pause length=\"1\"/>");
-            say(&mut out, &format!("Again:{again}"));
+            say(&mut out, again);
         }
         None => say(&mut out, text),
     }
@@ -512,7 +553,7 @@ mod tests {
         assert_eq!(say_language("en"), "en-US");
         assert_eq!(say_language("en-GB"), "en-GB");
         assert_eq!(say_language("pt_br"), "pt-BR");
-        assert_eq!(say_language("fr"), "fr-FR");
+        assert_eq!(say_language("nl"), "nl-NL");
         assert_eq!(say_language("zz"), "en-US");
         assert_eq!(say_language(""), "en-US");
         assert_eq!(say_language("\"><x"), "en-US");
@@ -520,15 +561,52 @@ mod tests {
     }
 
     #[test]
+    fn each_language_is_spoken_by_a_voice_of_its_own() {
+        let say = |l: &str| {
+            let v = say_voice(l);
+            (v.language, v.voice)
+        };
+        assert_eq!(say("en"), ("en-US".into(), None));
+        assert_eq!(say("en-GB"), ("en-GB".into(), None));
+        assert_eq!(say("nl"), ("nl-NL".into(), None), "outside the catalogue, as before");
+        assert_eq!(say("es"), ("es-ES".into(), Some("Polly.Lucia")));
+        assert_eq!(say("es-MX"), ("es-MX".into(), Some("Polly.Mia")));
+        assert_eq!(say("es-419"), ("es-MX".into(), Some("Polly.Mia")));
+        assert_eq!(say("es_us"), ("es-US".into(), Some("Polly.Lupe")));
+        assert_eq!(say("fr-CA"), ("fr-CA".into(), Some("Polly.Chantal")));
+        assert_eq!(say("pt"), ("pt-BR".into(), Some("Polly.Camila")));
+        assert_eq!(say("pt-PT"), ("pt-PT".into(), Some("Polly.Ines")));
+        assert_eq!(say("ar-EG"), ("arb".into(), Some("Polly.Zeina")));
+        assert_eq!(say("zh-Hant-TW"), ("cmn-TW".into(), Some("Google.cmn-TW-Standard-A")));
+        assert_eq!(say("zh"), ("cmn-CN".into(), Some("Polly.Zhiyu")));
+        assert_eq!(say("hi"), ("hi-IN".into(), Some("Polly.Aditi")));
+        assert_eq!(say("id"), ("id-ID".into(), Some("Google.id-ID-Standard-A")));
+        for l in Locale::ALL {
+            let v = say_voice(l.tag());
+            assert_eq!(v.voice.is_none(), l == Locale::En, "{l}");
+            assert!(!v.language.is_empty(), "{l}");
+        }
+    }
+
+    #[test]
     fn twiml_is_escaped_and_pauses_before_the_repetition() {
         assert_eq!(
-            twiml_say("Your A&B <co> code is 1, 2. Again: 1, 2.", "en-US"),
+            twiml_say("Your A&B <co> code is 1, 2. Again: 1, 2.", "en"),
             "<Response><Say language=\"en-US\">Your A&amp;B &lt;co&gt; code is 1, 2.</Say>\
              <Pause length=\"1\"/><Say language=\"en-US\">Again: 1, 2.</Say></Response>"
         );
         assert_eq!(
-            twiml_say("Say \"hi\" 'x'", "fr-FR"),
-            "<Response><Say language=\"fr-FR\">Say &quot;hi&quot; &apos;x&apos;</Say></Response>"
+            twiml_say("Say \"hi\" 'x'", "en-GB"),
+            "<Response><Say language=\"en-GB\">Say &quot;hi&quot; &apos;x&apos;</Say></Response>"
+        );
+        // Another language: its voice, and the pause before its own word for "again".
+        let code = ringproof_core::code::Code::from_digits("1234").unwrap();
+        let ja = ringproof_core::message::voice_text("Acme", &code, "ja");
+        assert_eq!(
+            twiml_say(&ja, "ja"),
+            "<Response><Say language=\"ja-JP\" voice=\"Polly.Mizuki\">Acmeの にんしょうコードを おしらせします。1、2、3、4。\
+             </Say><Pause length=\"1\"/><Say language=\"ja-JP\" voice=\"Polly.Mizuki\">くりかえします。1、2、3、4。\
+             </Say></Response>"
         );
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use ringproof_core::i18n::Locale;
 use ringproof_core::ports::{OutboundMessage, SendError, SendReceipt, Sender};
 use ringproof_core::time::Clock;
 use ringproof_core::workflow::Channel;
@@ -236,9 +237,44 @@ fn sms_status_error(provider: &str, status: &str) -> SendError {
     }
 }
 
-/// The Voice API's text-to-speech language for a locale: `pt-BR` as is; a bare
-/// language its most common region; `None` (Vonage's default, en-US) when unknown.
+/// The Voice API's text-to-speech language for a locale. The catalogue's languages other
+/// than English map to a code of Vonage's list
+/// (<https://developer.vonage.com/en/voice/voice-api/guides/text-to-speech>, the same as
+/// the `TTSLanguages` of its Node SDK): Mandarin is `cmn-CN` (`cmn-TW` for Taiwan), Arabic
+/// is `ar` whatever the region, and a region picks a regional voice where Vonage has one
+/// (`es-MX`, `fr-CA`, `de-AT`, `pt-PT`). English and tags outside the catalogue: the tag
+/// when it has a region (`en-GB`), a bare language its most common region; `None`
+/// (Vonage's default, en-US) when unknown.
 fn tts_language(locale: &str) -> Option<String> {
+    let region = ringproof_core::i18n::country::region(locale);
+    let r = region.as_deref();
+    let code = match Locale::parse(locale) {
+        Some(Locale::Es) => match r {
+            None | Some("ES") => "es-ES",
+            Some("US") => "es-US",
+            Some(_) => "es-MX",
+        },
+        Some(Locale::Fr) if r == Some("CA") => "fr-CA",
+        Some(Locale::Fr) => "fr-FR",
+        Some(Locale::De) if r == Some("AT") => "de-AT",
+        Some(Locale::De) => "de-DE",
+        Some(Locale::Pt) if r == Some("PT") => "pt-PT",
+        Some(Locale::Pt) => "pt-BR",
+        Some(Locale::It) => "it-IT",
+        Some(Locale::Hi) => "hi-IN",
+        Some(Locale::Ar) => "ar",
+        Some(Locale::Zh) if r == Some("TW") => "cmn-TW",
+        Some(Locale::Zh) => "cmn-CN",
+        Some(Locale::Ja) => "ja-JP",
+        Some(Locale::Ru) => "ru-RU",
+        Some(Locale::Id) => "id-ID",
+        Some(Locale::En) | None => return other_tts_language(locale),
+    };
+    Some(code.to_owned())
+}
+
+/// [`tts_language`] for English and tags outside the catalogue.
+fn other_tts_language(locale: &str) -> Option<String> {
     let l = locale.trim().replace('_', "-");
     if let Some((lang, region)) = l.split_once('-') {
         if lang.len() == 2 && region.len() == 2 {
@@ -248,25 +284,14 @@ fn tts_language(locale: &str) -> Option<String> {
     }
     let region = match l.to_ascii_lowercase().as_str() {
         "en" => "en-US",
-        "es" => "es-ES",
-        "pt" => "pt-BR",
-        "fr" => "fr-FR",
-        "de" => "de-DE",
-        "it" => "it-IT",
         "nl" => "nl-NL",
         "pl" => "pl-PL",
-        "ru" => "ru-RU",
         "tr" => "tr-TR",
         "sv" => "sv-SE",
         "da" => "da-DK",
         "nb" | "no" => "nb-NO",
         "fi" => "fi-FI",
-        "ja" => "ja-JP",
         "ko" => "ko-KR",
-        "zh" => "zh-CN",
-        "ar" => "ar",
-        "hi" => "hi-IN",
-        "id" => "id-ID",
         "vi" => "vi-VN",
         "th" => "th-TH",
         "uk" => "uk-UA",
@@ -296,5 +321,27 @@ mod tests {
         assert_eq!(tts_language("en").as_deref(), Some("en-US"));
         assert_eq!(tts_language("de_at").as_deref(), Some("de-AT"));
         assert_eq!(tts_language("xx"), None);
+        assert_eq!(tts_language("en-GB").as_deref(), Some("en-GB"));
+        for (locale, code) in [
+            ("es", "es-ES"),
+            ("es-AR", "es-MX"),
+            ("fr", "fr-FR"),
+            ("fr_ca", "fr-CA"),
+            ("de", "de-DE"),
+            ("pt", "pt-BR"),
+            ("pt-PT", "pt-PT"),
+            ("it", "it-IT"),
+            ("hi", "hi-IN"),
+            ("ar", "ar"),
+            ("ar-EG", "ar"),
+            ("zh", "cmn-CN"),
+            ("zh-CN", "cmn-CN"),
+            ("zh-TW", "cmn-TW"),
+            ("ja", "ja-JP"),
+            ("ru", "ru-RU"),
+            ("id", "id-ID"),
+        ] {
+            assert_eq!(tts_language(locale).as_deref(), Some(code), "{locale}");
+        }
     }
 }

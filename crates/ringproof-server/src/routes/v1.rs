@@ -104,8 +104,12 @@ pub struct CreateVerificationRequest {
     /// Digits per code, 4..=10 (default: the policy's, 6).
     #[schema(minimum = 4, maximum = 10)]
     pub code_length: Option<u8>,
-    /// Language of the messages (`en`).
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,16}$", example = "en")]
+    /// Language of the SMS and calls: a language tag whose language is one of `en`, `es`,
+    /// `fr`, `de`, `pt`, `it`, `hi`, `ar`, `zh`, `ja`, `ru`, `id`, with a region if you like
+    /// (`pt-BR`; calls use it to pick a regional voice). Another language is a 400 naming
+    /// `locale`, never a silent fallback. Absent: the language of the number's country, as
+    /// Twilio Verify chooses (`+81` → `ja`), else `en` (docs/locales.md).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,16}$", example = "pt-BR")]
     pub locale: Option<String>,
     /// Name shown in the message (default: the client's brand): 1 to 40 printable characters.
     #[schema(min_length = 1, max_length = 40)]
@@ -139,6 +143,9 @@ pub struct VerificationResponse {
     pub channel: ApiChannel,
     pub workflow: Vec<WorkflowStepView>,
     pub code_length: u8,
+    /// The language of its messages: the request's `locale` as given, or the language
+    /// chosen by the number's country (`ja`).
+    #[schema(example = "en")]
     pub locale: String,
     pub brand: String,
     /// Messages and calls issued so far (steps and resends).

@@ -537,6 +537,7 @@ pub async fn send_link(
                 target_url: target.into(),
                 source_ip: source_ip.map(|ip| ip.parse().unwrap()),
                 custom_sms: None,
+                locale: None,
             },
         )
         .await

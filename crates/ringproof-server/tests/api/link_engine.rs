@@ -18,6 +18,7 @@ fn req(to: &str, target: &str) -> NewLinkRequest {
         target_url: target.into(),
         source_ip: Some("203.0.113.7".parse().unwrap()),
         custom_sms: None,
+        locale: None,
     }
 }
 
@@ -255,4 +256,49 @@ async fn each_lookup_answer_of_the_sandbox_table_is_its_own_outcome() {
     assert_eq!(app.messages("+14155550103").await.len(), 0);
     assert_eq!(app.messages("+14155550123").await.len(), 1);
     app.stop().await;
+}
+
+/// A link started with a language gets that language's SMS, and the client's text for
+/// that language before its text for every language; without one, English.
+#[tokio::test]
+async fn a_links_sms_is_in_its_language() {
+    use ringproof_core::i18n::Locale;
+    let app = TestApp::spawn().await;
+    let c = app.demo().await;
+    let mut r = req(MOBILE, TARGET);
+    r.locale = Some(Locale::Fr);
+    app.engine.start_link(&c, r).await.unwrap();
+    let (text, token) = token_in_sms(&app, MOBILE).await;
+    assert_eq!(
+        text,
+        format!(
+            "Votre vérification d'identité a commencé. Ouvrez ce lien pour confirmer que vous avez cet \
+             appareil : {}/l/{token}",
+            app.base
+        )
+    );
+
+    app.engine
+        .set_link_template(&c.id, Some(Locale::Fr), Some("Acme : {link}"))
+        .await
+        .unwrap();
+    app.engine
+        .set_link_template(&c.id, None, Some("Acme: {link}"))
+        .await
+        .unwrap();
+    let c = app.demo().await;
+    for (locale, prefix) in [
+        (Some(Locale::Fr), "Acme : "),
+        (Some(Locale::De), "Acme: "),
+        (None, "Acme: "),
+    ] {
+        let mut r = req(MOBILE, TARGET);
+        r.locale = locale;
+        app.engine.start_link(&c, r).await.unwrap();
+        let (text, _) = token_in_sms(&app, MOBILE).await;
+        assert!(
+            text.starts_with(&format!("{prefix}{}/l/", app.base)),
+            "{locale:?}: {text}"
+        );
+    }
 }

@@ -17,6 +17,7 @@ mod idenfy;
 mod isolation;
 mod link_engine;
 mod link_pages;
+mod locales;
 mod multinode;
 mod network_auth;
 mod network_auth_camara;

@@ -533,7 +533,7 @@ async fn the_clients_link_text_is_used_without_custom_sms() {
     let t = login(&app).await;
     let id = app.demo_id();
     app.engine
-        .set_link_template(&id, Some("Acme: tap {link} to continue"))
+        .set_link_template(&id, None, Some("Acme: tap {link} to continue"))
         .await
         .unwrap();
     send_ok(&app, &t, &send_body(MOBILE)).await;
@@ -548,14 +548,14 @@ async fn the_clients_link_text_is_used_without_custom_sms() {
     send_ok(&app, &t, &with_custom).await;
     let (text, _) = link_token(&app, TO).await;
     assert!(text.starts_with("Custom http"), "{text}");
-    app.engine.set_link_template(&id, None).await.unwrap();
+    app.engine.set_link_template(&id, None, None).await.unwrap();
     send_ok(&app, &t, &send_body(MOBILE)).await;
     let (text, _) = link_token(&app, TO).await;
     assert!(
         text.starts_with("Your identity verification journey has started"),
         "{text}"
     );
-    assert!(app.engine.set_link_template(&id, Some("  ")).await.is_err());
+    assert!(app.engine.set_link_template(&id, None, Some("  ")).await.is_err());
 }
 
 /// `sandbox_numbers_file` replaces the built-in table of test numbers.

@@ -245,6 +245,8 @@ async fn send_instant_link(
                 target_url: target_url.to_owned(),
                 source_ip,
                 custom_sms: custom_sms.map(str::to_owned),
+                // Signzy's requests name no language: its SMS is the English one it specifies.
+                locale: None,
             },
         )
         .await?;
