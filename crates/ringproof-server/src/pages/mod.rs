@@ -5,6 +5,7 @@
 
 pub mod home;
 pub mod link_click;
+pub mod texts;
 
 use utoipa_axum::router::OpenApiRouter;
 
