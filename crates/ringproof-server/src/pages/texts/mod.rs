@@ -160,7 +160,10 @@ mod tests {
     /// Every family's catalogue: every language has every text (the compiler sees to
     /// that), none empty, each with English's placeholders.
     #[test]
-    #[allow(clippy::single_element_loop, reason = "one entry per page family: each new family adds its line")]
+    #[allow(
+        clippy::single_element_loop,
+        reason = "one entry per page family: each new family adds its line"
+    )]
     fn every_locale_has_every_text_with_the_english_placeholders() {
         for (family, problems) in [("link", link::LINK.check())] {
             assert!(problems.is_empty(), "{family} texts:\n{}", problems.join("\n"));
