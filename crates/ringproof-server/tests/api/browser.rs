@@ -176,13 +176,21 @@ async fn link_pages_in_arabic_and_japanese_fit_a_phone_and_pass_axe() {
     app.stop().await;
 }
 
-/// The sandbox phone in Chromium shows a new SMS by itself (server-sent events), its code
-/// highlighted, with no reload.
+/// The sandbox phone in Chromium reads like a phone: oldest first, and a new SMS shows up
+/// by itself (server-sent events, no reload) at the bottom, where the page follows it;
+/// its code is highlighted and its "Copy" button copies it and says "Copied".
 #[tokio::test]
 async fn the_sandbox_phone_shows_new_messages_live() {
     use tokio::io::AsyncBufReadExt;
     let Some(dir) = project() else { return };
     let app = TestApp::spawn().await;
+    // Enough earlier messages that the page scrolls on a phone.
+    let earlier: Vec<String> = (0..6).map(|i| format!("+1415555013{i}")).collect();
+    for to in &earlier {
+        app.clock.advance_secs(1);
+        app.start_sms(to).await;
+    }
+    app.drain().await;
     let mut child = tokio::process::Command::new("node")
         .current_dir(&dir)
         .arg("live_inbox.mjs")
@@ -198,7 +206,8 @@ async fn the_sandbox_phone_shows_new_messages_live() {
         .expect("the page opens in 30 s")
         .unwrap();
     assert_eq!(ready.as_deref(), Some("ready"));
-    app.start_sms("+14155550123").await;
+    app.clock.advance_secs(1);
+    app.start_sms("+14155550139").await;
     app.drain().await;
     let result = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
         .await
@@ -208,13 +217,31 @@ async fn the_sandbox_phone_shows_new_messages_live() {
     let status = child.wait().await.unwrap();
     assert!(status.success(), "{result}");
     let v: Value = serde_json::from_str(&result).unwrap();
-    assert_eq!((v["before"].as_u64(), v["after"].as_u64()), (Some(0), Some(1)), "{v}");
-    let sent = app.messages("+14155550123").await;
-    let text = sent[0]["text"].as_str().unwrap();
-    let code = v["code"].as_str().unwrap();
-    assert!(
-        code.len() >= 4 && text.contains(code),
-        "the highlighted {code} is the SMS's code"
+    assert_eq!((v["before"].as_u64(), v["after"].as_u64()), (Some(6), Some(7)), "{v}");
+    // Top to bottom: the earlier messages in the order they were sent, the new one last.
+    let mut want: Vec<String> = Vec::new();
+    for to in earlier.iter().map(String::as_str).chain(["+14155550139"]) {
+        let text = app.messages(to).await[0]["text"].as_str().unwrap().to_owned();
+        let code = text
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|d| (4..=10).contains(&d.len()))
+            .unwrap_or_else(|| panic!("a code in {text}"))
+            .to_owned();
+        want.push(code);
+    }
+    let codes: Vec<&str> = v["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(codes, want, "oldest first, the new message at the bottom");
+    assert_eq!(v["atBottom"], true, "the page follows the conversation down: {v}");
+    assert_eq!(
+        v["copied"].as_str(),
+        Some(want[6].as_str()),
+        "Copy copies the newest code"
     );
+    assert_eq!(v["button"], "Copied");
     app.stop().await;
 }
