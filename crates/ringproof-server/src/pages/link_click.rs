@@ -8,6 +8,11 @@
 //! browser is sent (303) to the integrator's target with `vfp` added. A used, expired or
 //! unknown link gets a plain page that redirects nowhere.
 //!
+//! Every page is in the person's language (`Accept-Language`, else English: the catalogue
+//! of [`super::texts`]), right to left in Arabic, and carries the client's brand and its
+//! colour where the link is known. Every way a click stops short of its target is one
+//! [`Stop`] with its own page, saying what happened and what to do next (docs/pages.md).
+//!
 //! The click IP is the request's source address ([`crate::client_ip::source_ip`]): the
 //! socket peer, or behind a configured trusted proxy the right-most `X-Forwarded-For`
 //! address that is not itself a trusted proxy.
@@ -247,7 +252,8 @@ catch(e){f.submit()}})()";
 /// The page a one-time link opens, with the client's brand: a form that POSTs back to the
 /// same URL (sent by a tiny inline script; a visible button when script is off). Reads,
 /// never consumes: a link-preview bot that only GETs the URL does not use the link. A used,
-/// expired or unknown link shows its page at once.
+/// expired or unknown link shows its page at once. Every page is in the language of
+/// `Accept-Language` (12 languages, else English; `Vary: Accept-Language`).
 #[utoipa::path(
     get,
     path = "/l/{token}",
