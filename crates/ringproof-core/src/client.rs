@@ -26,6 +26,8 @@ pub struct Client {
     pub name: String,
     /// Shown in messages: "Your <brand> verification code is …".
     pub brand: String,
+    /// The accent of this client's link pages (button, top bar); `None`: ringproof's own.
+    pub brand_color: Option<BrandColor>,
     pub api_key: String,
     pub secret_hash: [u8; 32],
     pub username: String,
@@ -167,6 +169,7 @@ impl Client {
             id: ClientId::generate(),
             name: name.to_owned(),
             brand: name.to_owned(),
+            brand_color: None,
             api_key: format!("rk_{}", hex(&random_bytes::<12>())),
             secret_hash: sha256(api_secret.as_bytes()),
             username: username_from(name),
@@ -218,6 +221,67 @@ impl Client {
     /// time). About 30 ms of CPU.
     pub fn verify_password(&self, password: &str) -> bool {
         verify_password_hash(&self.password_hash, password)
+    }
+}
+
+/// A client's brand colour: `#rrggbb` (stored lower-case), dark enough that white text on
+/// it is readable. The link pages put white text on it (the button), so a colour
+/// that fails WCAG 2.x AA for normal text (a contrast ratio under 4.5:1 against white) is
+/// refused when it is set rather than rendering an unreadable button on a phone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BrandColor([u8; 3]);
+
+/// The contrast ratio WCAG 2.x AA asks of normal text.
+pub const MIN_CONTRAST_WITH_WHITE: f64 = 4.5;
+
+impl BrandColor {
+    /// Parses `#rrggbb` (either case) and refuses a colour white text is unreadable on.
+    /// The error is a sentence for the person who set it.
+    pub fn parse(s: &str) -> Result<BrandColor, String> {
+        let hex = s
+            .strip_prefix('#')
+            .filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| format!("{s:?} is not a colour of the form #rrggbb (for example #0a7d5a)"))?;
+        let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
+        let c = BrandColor([byte(0), byte(2), byte(4)]);
+        let ratio = c.contrast_with_white();
+        if ratio < MIN_CONTRAST_WITH_WHITE {
+            return Err(format!(
+                "{} is too light: white text on it has a contrast ratio of {:.2}:1, and the link pages \
+                 need at least {MIN_CONTRAST_WITH_WHITE}:1 (WCAG AA) for their white button text; choose a darker shade",
+                c.as_hex(),
+                ratio
+            ));
+        }
+        Ok(c)
+    }
+
+    /// `#rrggbb`, lower-case: what is stored and put in a page's CSS.
+    pub fn as_hex(self) -> String {
+        let [r, g, b] = self.0;
+        format!("#{r:02x}{g:02x}{b:02x}")
+    }
+
+    /// The WCAG 2.x contrast ratio of white on this colour: (1 + 0.05) / (L + 0.05), L the
+    /// relative luminance of the sRGB colour.
+    pub fn contrast_with_white(self) -> f64 {
+        let channel = |v: u8| {
+            let c = f64::from(v) / 255.0;
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let [r, g, b] = self.0;
+        let l = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+        1.05 / (l + 0.05)
+    }
+}
+
+impl Serialize for BrandColor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_hex())
     }
 }
 
@@ -326,6 +390,27 @@ mod tests {
         // Blocked wins over allowed.
         c.controls.allowed_numbers.insert(a.e164().to_owned());
         assert_eq!(c.may_serve(Product::Link, &a), Err(ClientRefusal::NumberBlocked));
+    }
+
+    #[test]
+    fn brand_colours_are_hex_and_dark_enough_for_white_text() {
+        let c = BrandColor::parse("#0A7D5A").unwrap();
+        assert_eq!(c.as_hex(), "#0a7d5a");
+        assert!(c.contrast_with_white() >= 4.5);
+        // Black is the darkest (21:1); WCAG's own figure for white on #767676 is 4.54:1.
+        assert!((BrandColor::parse("#000000").unwrap().contrast_with_white() - 21.0).abs() < 1e-9);
+        assert!((BrandColor::parse("#767676").unwrap().contrast_with_white() - 4.54).abs() < 0.01);
+        // #777777 is 4.48:1: just too light.
+        let e = BrandColor::parse("#777777").unwrap_err();
+        assert!(
+            e.contains("#777777 is too light") && e.contains("4.48:1") && e.contains("4.5:1"),
+            "{e}"
+        );
+        for bad in ["0a7d5a", "#0a7d5", "#0a7d5a0", "#0a7g5a", "", "#", "red", "#fff"] {
+            assert!(BrandColor::parse(bad).unwrap_err().contains("#rrggbb"), "{bad}");
+        }
+        assert!(BrandColor::parse("#ffcc00").is_err());
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"#0a7d5a\"");
     }
 
     /// The stored and shown names are the faces' product names.

@@ -93,8 +93,8 @@ pub trait Store: Send + Sync + 'static {
     async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError>;
     async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
-    /// Replaces a client's settings (brand, allowed origins, templates, policy, controls);
-    /// never its id, name, credentials or webhook. `false` if there is no such client.
+    /// Replaces a client's settings (brand and its colour, allowed origins, templates,
+    /// policy, controls); never its id, name, credentials or webhook. `false` if there is no such client.
     async fn update_client_settings(&self, client: &Client) -> Result<bool, StoreError>;
     /// Replaces a client's webhook (and nothing else, so it cannot undo a concurrent
     /// change of other settings); `false` if there is no such client.

@@ -10,7 +10,7 @@
 
 use ringproof_core::StoreError;
 use ringproof_core::audit::{Actor, AuditAction, AuditEntry};
-use ringproof_core::client::Client;
+use ringproof_core::client::{BrandColor, Client};
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind};
 use ringproof_core::phone::PhoneNumber;
@@ -34,7 +34,8 @@ pub(crate) use verification_columns;
 
 macro_rules! client_columns {
     () => {
-        "id, name, brand, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, controls, webhook, created_at"
+        "id, name, brand, brand_color, api_key, secret_hash, username, password_hash, allowed_origins, templates, policy, \
+         controls, webhook, created_at"
     };
 }
 pub(crate) use client_columns;
@@ -207,10 +208,18 @@ pub(crate) fn client(row: &impl DbRow) -> Result<Client, StoreError> {
     let policy: String = col(row, "policy")?;
     let controls: String = col(row, "controls")?;
     let webhook: Option<String> = col(row, "webhook")?;
+    let brand_color: Option<String> = col(row, "brand_color")?;
     Ok(Client {
         id: client_id(&col::<String>(row, "id")?)?,
         name: col(row, "name")?,
         brand: col(row, "brand")?,
+        // Checked when set; a stored colour that no longer parses is a corrupt row.
+        brand_color: brand_color
+            .as_deref()
+            .map(|c| {
+                BrandColor::parse(c).map_err(|_| corrupt(format_args!("column brand_color is not a usable colour")))
+            })
+            .transpose()?,
         api_key: col(row, "api_key")?,
         secret_hash: hash32(col(row, "secret_hash")?, "secret_hash")?,
         username: col(row, "username")?,

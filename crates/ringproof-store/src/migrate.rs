@@ -66,6 +66,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 14,
         sql: include_str!("../migrations/sqlite/0014_sim_swap.sql"),
     },
+    Migration {
+        version: 15,
+        sql: include_str!("../migrations/sqlite/0015_brand_color.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -120,6 +124,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 14,
         sql: include_str!("../migrations/postgres/0014_sim_swap.sql"),
+    },
+    Migration {
+        version: 15,
+        sql: include_str!("../migrations/postgres/0015_brand_color.sql"),
     },
 ];
 

@@ -538,8 +538,8 @@ macro_rules! store_impl {
                             let cols = ClientCols::of(c)?;
                             let q = sqlx::query(
                                 "INSERT INTO clients (id, name, brand, api_key, secret_hash, username, password_hash, \
-                                 allowed_origins, templates, policy, controls, created_at, webhook) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                                 allowed_origins, templates, policy, controls, created_at, webhook, brand_color) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                             )
                             .bind(c.id.as_str())
                             .bind(c.name.as_str())
@@ -553,20 +553,22 @@ macro_rules! store_impl {
                             .bind(cols.policy)
                             .bind(cols.controls)
                             .bind(c.created_at.millis())
-                            .bind(cols.webhook);
+                            .bind(cols.webhook)
+                            .bind(c.brand_color.map(ringproof_core::client::BrandColor::as_hex));
                             ("insert client", q)
                         }
                         ClientWrite::Settings(c) => {
                             let cols = ClientCols::of(c)?;
                             let q = sqlx::query(
                                 "UPDATE clients SET brand = $1, allowed_origins = $2, templates = $3, policy = $4, \
-                                 controls = $5 WHERE id = $6",
+                                 controls = $5, brand_color = $6 WHERE id = $7",
                             )
                             .bind(c.brand.as_str())
                             .bind(cols.allowed_origins)
                             .bind(cols.templates)
                             .bind(cols.policy)
                             .bind(cols.controls)
+                            .bind(c.brand_color.map(ringproof_core::client::BrandColor::as_hex))
                             .bind(c.id.as_str());
                             ("update client settings", q)
                         }

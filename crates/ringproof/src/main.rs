@@ -124,13 +124,21 @@ enum ClientCmd {
     RevokeTokens { id: String },
     /// Show a client's settings (no secrets) as JSON
     Show { id: String },
-    /// Change a client's brand, allowed origins, policy overrides or controls (products,
-    /// test mode and its number allowlist, number blocklist, SIM-swap check)
+    /// Change a client's brand (name and link-page colour), allowed origins, policy
+    /// overrides or controls (products, test mode and its number allowlist, number
+    /// blocklist, SIM-swap check)
     Update {
         id: String,
         /// Name shown in messages
         #[arg(long)]
         brand: Option<String>,
+        /// Accent colour of this client's link pages (button, top bar), `#rrggbb`; refused
+        /// when white text on it fails WCAG AA (contrast under 4.5:1)
+        #[arg(long)]
+        brand_color: Option<String>,
+        /// Go back to ringproof's own accent on this client's link pages
+        #[arg(long, conflicts_with = "brand_color")]
+        clear_brand_color: bool,
         /// Replace the allowed origins (repeatable)
         #[arg(long = "allowed-origin")]
         allowed_origins: Vec<String>,
@@ -576,6 +584,8 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
         ClientCmd::Update {
             id,
             brand,
+            brand_color,
+            clear_brand_color,
             allowed_origins,
             clear_origins,
             code_length,
@@ -609,6 +619,11 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             }
             let change = ClientChange {
                 brand,
+                brand_color: if clear_brand_color {
+                    Some(None)
+                } else {
+                    brand_color.map(Some)
+                },
                 allowed_origins: if clear_origins {
                     Some(vec![])
                 } else {
@@ -1036,6 +1051,7 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
         "client_id": c.id.as_str(),
         "name": c.name,
         "brand": c.brand,
+        "brand_color": c.brand_color,
         "api_key": c.api_key,
         "username": c.username,
         "allowed_origins": c.allowed_origins,

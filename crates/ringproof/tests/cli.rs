@@ -259,6 +259,24 @@ async fn cli_manages_clients_and_verifications_on_the_servers_store() {
     assert!(err.contains("code_length"), "{err}");
     assert_eq!(show_client(data, id)["policy_overrides"]["code_length"], 8);
 
+    // The link pages' accent: `#rrggbb`, dark enough for white text, or refused saying why.
+    let (ok, out, err) = ringproof(data, &["client", "update", id, "--brand-color", "#0A7D5A"]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["brand_color"], "#0a7d5a");
+    let (ok, _, err) = ringproof(data, &["client", "update", id, "--brand-color", "#ffcc00"]);
+    assert!(!ok);
+    assert!(
+        err.contains("brand_color: #ffcc00 is too light") && err.contains("4.5:1"),
+        "{err}"
+    );
+    let (ok, _, err) = ringproof(data, &["client", "update", id, "--brand-color", "green"]);
+    assert!(!ok && err.contains("#rrggbb"), "{err}");
+    assert_eq!(show_client(data, id)["brand_color"], "#0a7d5a");
+    let (ok, out, err) = ringproof(data, &["client", "update", id, "--clear-brand-color"]);
+    assert!(ok, "{err}");
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["brand_color"].is_null());
+
     // A server runs on the same data while the CLI starts and checks a verification.
     let (mut child, base) = serve(data);
     let (ok, out, err) = ringproof(data, &["verify", "start", "--client", id, "--to", "+14155550123"]);

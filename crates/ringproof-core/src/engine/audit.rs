@@ -99,6 +99,7 @@ impl Engine {
 fn settings_json(c: &Client) -> Value {
     json!({
         "brand": c.brand,
+        "brand_color": c.brand_color,
         "allowed_origins": c.allowed_origins,
         "templates": c.templates,
         "policy": c.policy,
@@ -158,6 +159,7 @@ mod tests {
         let before = Client::create("Acme", vec![], Timestamp(0)).client;
         let mut after = before.clone();
         after.brand = "Acme Two".into();
+        after.brand_color = crate::client::BrandColor::parse("#0a7d5a").ok();
         after.controls.blocked_numbers.insert("+14155550123".into());
         after.controls.blocked_numbers.insert("+14155550124".into());
         after.policy.max_checks = Some(3);
@@ -165,12 +167,15 @@ mod tests {
         assert_eq!(
             d,
             json!({
-                "changed": ["brand", "controls.blocked_numbers", "policy.max_checks"],
+                "changed": ["brand", "brand_color", "controls.blocked_numbers", "policy.max_checks"],
                 "sizes": {"controls.blocked_numbers": 2},
             })
         );
         let text = d.to_string();
-        assert!(!text.contains("+1415") && !text.contains("Acme"), "{text}");
+        assert!(
+            !text.contains("+1415") && !text.contains("Acme") && !text.contains("0a7d5a"),
+            "{text}"
+        );
         assert_eq!(settings_change(&before, &before), json!({"changed": [], "sizes": {}}));
     }
 }

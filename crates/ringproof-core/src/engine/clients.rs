@@ -24,6 +24,9 @@ use super::Engine;
 #[derive(Clone, Debug, Default)]
 pub struct ClientChange {
     pub brand: Option<String>,
+    /// The link pages' accent (`#rrggbb`, readable under white text:
+    /// [`crate::client::BrandColor::parse`]); `Some(None)` removes it.
+    pub brand_color: Option<Option<String>>,
     pub allowed_origins: Option<Vec<String>>,
     pub policy: PolicyOverrides,
     /// Products to switch on or off (a product in both lists is refused).
@@ -153,6 +156,13 @@ impl Engine {
                 return Err(CoreError::invalid("brand", "must be 1 to 40 printable characters"));
             }
             c.brand = b;
+        }
+        if let Some(color) = change.brand_color {
+            c.brand_color = color
+                .as_deref()
+                .map(crate::client::BrandColor::parse)
+                .transpose()
+                .map_err(|m| CoreError::invalid("brand_color", m))?;
         }
         if let Some(origins) = change.allowed_origins {
             for o in &origins {

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::client::{Client, ClientRefusal, Product, template_key};
+use crate::client::{BrandColor, Client, ClientRefusal, Product, template_key};
 use crate::crypto::{random_bytes, sha256};
 use crate::engine::Engine;
 use crate::error::{CoreError, StoreError};
@@ -52,6 +52,8 @@ pub enum AuthFlow {
 pub struct LinkPage {
     /// The client's brand (the name in its texts).
     pub brand: String,
+    /// The client's accent colour for its link pages, if it set one.
+    pub brand_color: Option<BrandColor>,
     /// The origin the browser is sent to after the click.
     pub target_origin: Option<String>,
 }
@@ -347,16 +349,24 @@ impl Engine {
         if self.now() >= record.session.expires_at {
             return Err(ClickError::Expired.into());
         }
-        let brand = self
-            .store
-            .client_by_id(&record.session.client_id)
-            .await?
-            .map(|c| c.brand)
-            .unwrap_or_default();
+        let client = self.store.client_by_id(&record.session.client_id).await?;
         Ok(LinkPage {
-            brand,
+            brand: client.as_ref().map(|c| c.brand.clone()).unwrap_or_default(),
+            brand_color: client.and_then(|c| c.brand_color),
             target_origin: crate::link_session::origin_of(&record.session.target_url),
         })
+    }
+
+    /// The brand (name and colour) of the client that sent a link, whatever the link's
+    /// state: for the pages that say a link was used or has expired. `None` for a token
+    /// that names no link (those pages carry no brand), or when the store cannot say.
+    pub async fn link_brand(&self, token: &str) -> Option<(String, Option<BrandColor>)> {
+        if !looks_like_url_token(token) {
+            return None;
+        }
+        let record = self.store.link_by_token_hash(&sha256(token.as_bytes())).await.ok()??;
+        let client = self.store.client_by_id(&record.session.client_id).await.ok()??;
+        Some((client.brand, client.brand_color))
     }
 
     /// The confirm step of a link page: accepts the click once, before expiry. With a

@@ -8,6 +8,11 @@
 //! browser is sent (303) to the integrator's target with `vfp` added. A used, expired or
 //! unknown link gets a plain page that redirects nowhere.
 //!
+//! Every page is in the person's language (`Accept-Language`, else English: the catalogue
+//! of [`super::texts`]), right to left in Arabic, and carries the client's brand and its
+//! colour where the link is known. Every way a click stops short of its target is one
+//! [`Stop`] with its own page, saying what happened and what to do next (docs/pages.md).
+//!
 //! The click IP is the request's source address ([`crate::client_ip::source_ip`]): the
 //! socket peer, or behind a configured trusted proxy the right-most `X-Forwarded-For`
 //! address that is not itself a trusted proxy.
@@ -28,6 +33,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::client::BrandColor;
 use ringproof_core::engine::link::{AuthFlow, CallbackStep, ConfirmStep, LinkError};
 use ringproof_core::link_session::ClickError;
 use ringproof_core::netauth::Callback;
@@ -37,6 +43,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::escape;
+use super::texts::{self, Locale, link::LINK, link::LinkTexts};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -86,39 +93,59 @@ fn private_with_form(mut res: Response, state: &AppState, target: Option<&str>) 
     res
 }
 
-const STYLE: &str = "body{font:17px/1.45 system-ui,-apple-system,sans-serif;margin:0;padding:2em 1.2em;\
-color:#1a1a1a;background:#f6f7f9;text-align:center}main{max-width:26em;margin:0 auto;background:#fff;\
-border-radius:12px;padding:1.6em 1.2em;box-shadow:0 1px 4px rgba(0,0,0,.08)}h1{font-size:1.3em;margin:0 0 .6em}\
-p{margin:.6em 0}button{font:inherit;font-weight:600;color:#fff;background:#1f6feb;border:0;border-radius:8px;\
-padding:.8em 2.2em;margin-top:.8em;min-width:60%}noscript p{color:#555;font-size:.9em}\
+/// The pages' style. `--accent` is ringproof's blue (white on it: 4.6:1) unless the
+/// client set its brand colour, which [`html`] puts after this (a client's colour is
+/// checked for the same contrast when it is set).
+const STYLE: &str = ":root{--accent:#1f6feb}\
+body{font:17px/1.45 system-ui,-apple-system,sans-serif;margin:0;padding:2em 1.2em;\
+color:#1a1a1a;background:#f6f7f9;text-align:center;border-top:.35em solid var(--accent)}\
+main{max-width:26em;margin:0 auto;background:#fff;border-radius:12px;padding:1.6em 1.2em;\
+box-shadow:0 1px 4px rgba(0,0,0,.08);overflow-wrap:break-word}h1{font-size:1.3em;margin:0 0 .6em}\
+p{margin:.6em 0}button{font:inherit;font-weight:600;color:#fff;background:var(--accent);border:0;border-radius:8px;\
+padding:.8em 2.2em;margin-top:.8em;min-width:60%;max-width:100%}noscript p,#working{color:#555;font-size:.9em}\
 .brand{font-weight:700;font-size:1.1em;color:#333;margin:0 0 .4em}";
 
-/// A whole page: title, heading and body (the body is already HTML).
-fn page(state: &AppState, status: StatusCode, title: &str, body_html: &str) -> Response {
-    page_with_form(state, status, title, body_html, None)
+/// Who sent the link, as its pages show it: the client's brand and its colour.
+#[derive(Clone, Debug, Default)]
+struct Brand {
+    name: String,
+    color: Option<BrandColor>,
 }
 
-/// [`page`] with a form whose redirects may reach `target` (see [`private_with_form`]).
-fn page_with_form(
-    state: &AppState,
-    status: StatusCode,
-    title: &str,
-    body_html: &str,
-    target: Option<&str>,
-) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+/// A whole page, in `locale`: the brand (when known) above the heading, which is also the
+/// title; `body_html` is already HTML. Pure, so every page is tested in every language.
+fn html(locale: Locale, brand: Option<&Brand>, title: &str, body_html: &str) -> String {
+    let accent = brand
+        .and_then(|b| b.color)
+        .map(|c| format!(":root{{--accent:{}}}", c.as_hex()))
+        .unwrap_or_default();
+    let brand_line = match brand {
+        Some(b) if !b.name.trim().is_empty() => format!("<p class=brand dir=auto>{}</p>", escape(&b.name)),
+        _ => String::new(),
+    };
+    format!(
+        "<!doctype html><html {attrs}><head><meta charset=utf-8>\
 <meta name=viewport content=\"width=device-width,initial-scale=1\"><meta name=robots content=noindex>\
-<title>{t}</title><style>{STYLE}</style></head><body><main><h1>{t}</h1>{body_html}</main></body></html>",
+<title>{t}</title><style>{STYLE}{accent}</style></head><body><main>{brand_line}<h1>{t}</h1>{body_html}</main></body></html>",
+        attrs = texts::html_attrs(locale),
         t = escape(title)
-    );
+    )
+}
+
+/// A page response: `status`, the page's headers ([`private_with_form`]: `target` is
+/// where its form may lead, `None` for a page without one), and `Vary: Accept-Language`
+/// (the language is the request's).
+fn respond(state: &AppState, status: StatusCode, html: String, target: Option<&str>) -> Response {
     private_with_form(
         (
             status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            )],
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (header::VARY, HeaderValue::from_static("accept-language")),
+            ],
             html,
         )
             .into_response(),
@@ -127,51 +154,74 @@ fn page_with_form(
     )
 }
 
-fn not_valid(state: &AppState) -> Response {
-    page(
-        state,
-        StatusCode::NOT_FOUND,
-        "This link is not valid",
-        "<p>Check that you opened the whole link from the message, or ask for a new one.</p>",
-    )
+/// Why a link did not reach its target, each with its own page (what happened, what to do
+/// next) and status. Every refusal of the link routes ends on one of these
+/// ([`refusal`]); nothing is sent on to the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// An unknown or malformed token (or operator `state`): 404.
+    NotValid,
+    /// Clicked before, or its network check already settled: 410.
+    Used,
+    /// Past its validity: 410.
+    Expired,
+    /// The store cannot answer now; the link is intact: 503 with `Retry-After`.
+    Busy,
+    /// Anything else (logged); the link is intact: 500.
+    Failed,
 }
 
-fn already_used(state: &AppState) -> Response {
-    page(
-        state,
-        StatusCode::GONE,
-        "This link was already used",
-        "<p>Each link works once. If you did not open it, ask for a new one.</p>",
-    )
+impl Stop {
+    fn status(self) -> StatusCode {
+        match self {
+            Stop::NotValid => StatusCode::NOT_FOUND,
+            Stop::Used | Stop::Expired => StatusCode::GONE,
+            Stop::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Stop::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Heading and sentence.
+    fn texts(self, t: &LinkTexts) -> (&'static str, &'static str) {
+        match self {
+            Stop::NotValid => (t.not_valid_title, t.not_valid_body),
+            Stop::Used => (t.used_title, t.used_body),
+            Stop::Expired => (t.expired_title, t.expired_body),
+            Stop::Busy => (t.busy_title, t.busy_body),
+            Stop::Failed => (t.failed_title, t.failed_body),
+        }
+    }
+
+    /// The page's HTML (no form: it leads nowhere).
+    fn html(self, locale: Locale, brand: Option<&Brand>) -> String {
+        let (title, body) = self.texts(LINK.get(locale));
+        html(locale, brand, title, &format!("<p>{}</p>", escape(body)))
+    }
 }
 
-fn expired(state: &AppState) -> Response {
-    page(
-        state,
-        StatusCode::GONE,
-        "This link has expired",
-        "<p>Ask for a new link and open it within a few minutes.</p>",
-    )
-}
-
-fn unavailable(state: &AppState) -> Response {
-    let mut res = page(
-        state,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Please try again",
-        "<p>The service is busy right now. Go back and try again in a moment.</p>",
-    );
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+/// The page of a link that stopped: in `locale`, with the sender's brand when known.
+fn stopped(state: &AppState, stop: Stop, locale: Locale, brand: Option<&Brand>) -> Response {
+    let mut res = respond(state, stop.status(), stop.html(locale, brand), None);
+    if stop == Stop::Busy {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     res
 }
 
-fn failed(state: &AppState) -> Response {
-    page(
-        state,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "<p>Your link was not used. Try again, or ask for a new one.</p>",
+/// The confirm page's body: the sentence, the form (sent by [`SCRIPT`]), the status line
+/// the script shows while it works, and the fallback when script is off.
+fn confirm_body(t: &LinkTexts, action: &str) -> String {
+    let button = escape(t.confirm_button);
+    format!(
+        "<p>{body}</p>\
+<form id=confirm method=post action=\"{action}\"><button type=submit>{button}</button></form>\
+<form id=done method=post></form><p id=working role=status hidden>{working}</p>\
+<noscript><p>{noscript}</p></noscript><script>{SCRIPT}</script>",
+        body = escape(t.confirm_body),
+        action = escape(action),
+        working = escape(t.working),
+        noscript = texts::fill(&escape(t.noscript), &[("button", &button)]),
     )
 }
 
@@ -183,9 +233,11 @@ fn path_prefix(public_base_url: Option<&str>) -> &str {
     rest.find('/').map_or("", |i| rest[i..].trim_end_matches('/'))
 }
 
-/// The page's script: the background flow (see the module doc). Any surprise falls back
-/// to submitting the form (the navigation flow); a refusal page replaces this one.
+/// The page's script: the background flow (see the module doc), with the status line
+/// shown while it runs. Any surprise falls back to submitting the form (the navigation
+/// flow); a refusal page replaces this one.
 const SCRIPT: &str = "(async()=>{const f=document.getElementById('confirm');\
+document.getElementById('working').hidden=false;\
 try{const r=await fetch(f.action,{method:'POST',headers:{'x-ringproof-flow':'fetch'},credentials:'same-origin'});\
 if(!(r.headers.get('content-type')||'').startsWith('application/json')){const h=await r.text();\
 document.open();document.write(h);document.close();return}\
@@ -200,7 +252,8 @@ catch(e){f.submit()}})()";
 /// The page a one-time link opens, with the client's brand: a form that POSTs back to the
 /// same URL (sent by a tiny inline script; a visible button when script is off). Reads,
 /// never consumes: a link-preview bot that only GETs the URL does not use the link. A used,
-/// expired or unknown link shows its page at once.
+/// expired or unknown link shows its page at once. Every page is in the language of
+/// `Accept-Language` (12 languages, else English; `Vary: Accept-Language`).
 #[utoipa::path(
     get,
     path = "/l/{token}",
@@ -213,30 +266,22 @@ catch(e){f.submit()}})()";
         (status = 503, description = "Store unavailable: try again", content_type = "text/html")
     )
 )]
-async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn show(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> Response {
+    let locale = texts::negotiate(&headers);
     let shown = match state.engine.link_page(&token).await {
         Ok(p) => p,
-        Err(e) => return refusal(&state, &e),
+        Err(e) => return refusal(&state, &e, locale, Some(&token)).await,
     };
     let action = format!("{}/l/{}", path_prefix(state.config.public_base_url.as_deref()), token);
-    let brand = if shown.brand.trim().is_empty() {
-        String::new()
-    } else {
-        format!("<p class=brand>{}</p>", escape(&shown.brand))
+    let t = LINK.get(locale);
+    let brand = Brand {
+        name: shown.brand,
+        color: shown.brand_color,
     };
-    let body = format!(
-        "{brand}<p>This confirms that you opened the link on the phone it was sent to.</p>\
-<form id=confirm method=post action=\"{action}\"><button type=submit>Continue</button></form>\
-<form id=done method=post></form>\
-<noscript><p>JavaScript is off: tap Continue to finish.</p></noscript>\
-<script>{SCRIPT}</script>",
-        action = escape(&action)
-    );
-    page_with_form(
+    respond(
         &state,
         StatusCode::OK,
-        "Verifying that this phone is yours…",
-        &body,
+        html(locale, Some(&brand), t.confirm_title, &confirm_body(t, &action)),
         shown.target_origin.as_deref(),
     )
 }
@@ -319,7 +364,7 @@ async fn confirm(
                 deadline_ms: Some(budget_ms.saturating_sub(300)),
             },
         ),
-        (Err(e), _) => refusal(&state, &e),
+        (Err(e), _) => refusal(&state, &e, texts::negotiate(&headers), Some(&token)).await,
     }
 }
 
@@ -386,7 +431,8 @@ async fn callback(
     match result {
         Ok(CallbackStep::Target(location)) => see_other(&state, &location),
         Ok(CallbackStep::Settled) => private(StatusCode::NO_CONTENT.into_response(), &state),
-        Err(e) => refusal(&state, &e),
+        // The state names no link the page could brand.
+        Err(e) => refusal(&state, &e, texts::negotiate(&headers), None).await,
     }
 }
 
@@ -407,12 +453,12 @@ async fn callback(
         (status = 410, description = "\"This link was already used\" page", content_type = "text/html")
     )
 )]
-async fn done(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn done(State(state): State<AppState>, Path(token): Path<String>, headers: HeaderMap) -> Response {
     let result = state.engine.finish_link(&token).await;
     count("done", result.as_ref().map(|_| ()));
     match result {
         Ok(location) => see_other(&state, &location),
-        Err(e) => refusal(&state, &e),
+        Err(e) => refusal(&state, &e, texts::negotiate(&headers), Some(&token)).await,
     }
 }
 
@@ -446,12 +492,15 @@ fn count(step: &'static str, result: Result<(), &LinkError>) {
     metrics::counter!("ringproof_link_confirms_total", "step" => step, "outcome" => outcome).increment(1);
 }
 
+/// A 303 to `location`. The target URL was checked when the link was sent, so a value
+/// that cannot be a header is a bug: the "failed" page, in English (no request to read a
+/// language from here, and it cannot happen).
 fn see_other(state: &AppState, location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => private((StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(), state),
         Err(_) => {
             tracing::error!("the redirect URL of a link is not a valid header value");
-            failed(state)
+            stopped(state, Stop::Failed, Locale::En, None)
         }
     }
 }
@@ -460,20 +509,36 @@ fn fetch_step(state: &AppState, step: FetchStep) -> Response {
     private(axum::Json(step).into_response(), state)
 }
 
-fn refusal(state: &AppState, e: &LinkError) -> Response {
+/// Which page a link error stops on (logging what is not the person's doing).
+fn stop_of(e: &LinkError) -> Stop {
     match e {
-        LinkError::Click(ClickError::AlreadyUsed | ClickError::Settled) => already_used(state),
-        LinkError::Click(ClickError::Expired) => expired(state),
-        LinkError::NotFound => not_valid(state),
+        LinkError::Click(ClickError::AlreadyUsed | ClickError::Settled) => Stop::Used,
+        LinkError::Click(ClickError::Expired) => Stop::Expired,
+        LinkError::NotFound => Stop::NotValid,
         LinkError::Core(CoreError::Store(StoreError::Unavailable(e))) => {
             tracing::warn!(error = %e, "link page: store unavailable");
-            unavailable(state)
+            Stop::Busy
         }
         e => {
             tracing::error!(error = %e, "link page failed");
-            failed(state)
+            Stop::Failed
         }
     }
+}
+
+/// The page for a link error, in `locale`. A used or expired link still names who sent
+/// it (one more read, on these pages only), so the person knows where to go back to.
+async fn refusal(state: &AppState, e: &LinkError, locale: Locale, token: Option<&str>) -> Response {
+    let stop = stop_of(e);
+    let brand = match (stop, token) {
+        (Stop::Used | Stop::Expired, Some(token)) => state
+            .engine
+            .link_brand(token)
+            .await
+            .map(|(name, color)| Brand { name, color }),
+        _ => None,
+    };
+    stopped(state, stop, locale, brand.as_ref())
 }
 
 #[cfg(test)]
@@ -486,5 +551,71 @@ mod tests {
         assert_eq!(path_prefix(Some("https://v.example")), "");
         assert_eq!(path_prefix(Some("https://v.example/")), "");
         assert_eq!(path_prefix(Some("https://v.example/rp/")), "/rp");
+    }
+
+    /// Every page in every language: its `<html lang>` (and `dir=rtl` for Arabic), its
+    /// heading, the brand escaped with its colour as the accent, under 30 KB.
+    #[test]
+    fn every_page_renders_in_every_language() {
+        let brand = Brand {
+            name: "<Acme & Co>".into(),
+            color: BrandColor::parse("#0a7d5a").ok(),
+        };
+        for locale in Locale::ALL {
+            let t = LINK.get(locale);
+            let mut pages = vec![(
+                t.confirm_title,
+                html(locale, Some(&brand), t.confirm_title, &confirm_body(t, "/l/x")),
+            )];
+            for stop in [Stop::NotValid, Stop::Used, Stop::Expired, Stop::Busy, Stop::Failed] {
+                pages.push((stop.texts(t).0, stop.html(locale, Some(&brand))));
+            }
+            for (title, page) in pages {
+                let open = if locale == Locale::Ar {
+                    "<html lang=ar dir=rtl>".to_owned()
+                } else {
+                    format!("<html lang={}>", locale.tag())
+                };
+                assert!(page.starts_with(&format!("<!doctype html>{open}")), "{locale}: {page}");
+                assert!(
+                    page.contains(&format!("<h1>{}</h1>", escape(title))),
+                    "{locale}: {page}"
+                );
+                assert!(
+                    page.contains("<p class=brand dir=auto>&lt;Acme &amp; Co&gt;</p>"),
+                    "{page}"
+                );
+                assert!(page.contains(":root{--accent:#0a7d5a}"), "{page}");
+                assert!(page.len() < 30 * 1024, "{locale}: {} bytes", page.len());
+                assert!(
+                    !page.contains("http://") && !page.contains("https://"),
+                    "nothing from outside"
+                );
+            }
+        }
+        // The confirm page's fallback names its button, in the page's language.
+        let ja = confirm_body(LINK.get(Locale::Ja), "/l/x");
+        assert!(
+            ja.contains("「続ける」をタップ") && ja.contains(">続ける</button>"),
+            "{ja}"
+        );
+        // Without a brand: no brand line, ringproof's own accent.
+        let plain = Stop::Expired.html(Locale::En, None);
+        assert!(!plain.contains("class=brand") && !plain.contains("}:root"), "{plain}");
+    }
+
+    #[test]
+    fn each_stop_has_its_status() {
+        assert_eq!(Stop::NotValid.status(), 404);
+        assert_eq!(Stop::Used.status(), 410);
+        assert_eq!(Stop::Expired.status(), 410);
+        assert_eq!(Stop::Busy.status(), 503);
+        assert_eq!(Stop::Failed.status(), 500);
+        assert_eq!(stop_of(&LinkError::Click(ClickError::Settled)), Stop::Used);
+        assert_eq!(
+            stop_of(&LinkError::Core(CoreError::Store(StoreError::Unavailable("x".into())))),
+            Stop::Busy
+        );
+        assert_eq!(stop_of(&LinkError::Core(CoreError::Internal("x".into()))), Stop::Failed);
     }
 }

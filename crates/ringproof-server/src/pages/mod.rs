@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod home;
 pub mod link_click;
+pub mod texts;
 
 use utoipa_axum::router::OpenApiRouter;
 

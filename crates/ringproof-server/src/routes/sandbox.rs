@@ -1,7 +1,9 @@
 //! The sandbox phone: what would have been sent, as JSON and as a page for people (the
-//! numbers that received messages; each message as a bubble with its links clickable and
-//! its code highlighted, calls with their words and, when `espeak-ng` rendered them, their
-//! sound), live through server-sent events (`/sandbox/events`), with a "clear" button.
+//! numbers that received messages; each message as a bubble, oldest first like a phone's
+//! conversation, with its links clickable and its code highlighted and copyable, calls
+//! with their words and, when `espeak-ng` rendered them, their sound), live through
+//! server-sent events (`/sandbox/events`: a new message appears at the bottom), with a
+//! "clear" button.
 //! Answers only when the sandbox provider is in use, which production mode forbids.
 
 use axum::extract::{Path, State};
@@ -114,9 +116,11 @@ async fn messages(
 
 /// Sandbox phone page
 ///
-/// The numbers that received messages and, newest first, the messages (of one number
-/// with `to`): SMS as bubbles with links clickable and codes highlighted, calls with their
-/// words and a player when rendered. Updates itself (server-sent events).
+/// The numbers that received messages and the messages (of one number with `to`) as a
+/// phone shows a conversation: the most recent `limit`, oldest first, the newest at the
+/// bottom. SMS as bubbles with links clickable and codes highlighted (with a "Copy"
+/// button), calls with their words and a player when rendered. Updates itself
+/// (server-sent events): a new message appears at the bottom.
 #[utoipa::path(
     get,
     path = "/sandbox",
@@ -129,7 +133,9 @@ async fn messages(
     )
 )]
 async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuery>) -> Result<Response, ApiError> {
-    let msgs = load(&state, &q).await?;
+    // The outbox lists newest first; a conversation reads oldest first.
+    let mut msgs = load(&state, &q).await?;
+    msgs.reverse();
     let recent = load(
         &state,
         &MessagesQuery {
@@ -144,7 +150,7 @@ async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuer
             numbers.push(&m.to);
         }
     }
-    let selected = msgs.first().map(|m| m.to.clone()).filter(|_| q.to.is_some());
+    let selected = msgs.last().map(|m| m.to.clone()).filter(|_| q.to.is_some());
     let mut nav = String::from("<nav aria-label=\"Numbers\"><a href=\"/sandbox\"");
     if selected.is_none() {
         nav.push_str(" aria-current=page");
@@ -200,7 +206,8 @@ async fn inbox(State(state): State<AppState>, ApiQuery(q): ApiQuery<MessagesQuer
     let page = Html(format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content=\"width=device-width,initial-scale=1\">\
 <title>Sandbox phone · ringproof</title><style>{STYLE}</style></head><body><main><h1>Sandbox phone</h1>\
-<p class=intro>What ringproof would have sent, newest first; new messages appear by themselves. \
+<p class=intro>What ringproof would have sent, as a phone shows it: newest at the bottom, where new messages \
+appear by themselves. \
 JSON: <a href=\"/sandbox/api/messages\">/sandbox/api/messages</a>.</p>{nav}<ol class=thread>{list}</ol>\
 <form method=post action=\"/sandbox/clear\"><button type=submit>Clear all messages</button></form></main>\
 <script>{SCRIPT}</script></body></html>"
@@ -225,21 +232,36 @@ main{max-width:34em;margin:0 auto;padding:1em .8em 2em}h1{font-size:1.4em;margin
 .intro{color:#444;font-size:.92em}a{color:#0b57d0}nav{display:flex;flex-wrap:wrap;gap:.4em;margin:.8em 0}\
 nav a{background:#fff;border:1px solid #ccd2da;border-radius:999px;padding:.25em .7em;text-decoration:none;\
 font-variant-numeric:tabular-nums}nav a[aria-current]{background:#0b57d0;color:#fff;border-color:#0b57d0}\
-.thread{list-style:none;padding:0;margin:0}.thread li{background:#fff;border-radius:14px;padding:.6em .8em;\
-margin:.6em 0;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow-wrap:anywhere}.thread li.call{background:#fffaf0}\
+.thread{list-style:none;padding:0;margin:0}.thread li{background:#fff;border-radius:14px 14px 14px 4px;\
+padding:.6em .8em;margin:.6em 0;max-width:92%;box-shadow:0 1px 2px rgba(0,0,0,.08);overflow-wrap:anywhere}.thread li.call{background:#fffaf0}\
 .meta{margin:0 0 .2em;font-size:.8em;color:#555}.text{margin:0;white-space:pre-wrap}\
 .code{font-weight:700;font-size:1.1em;background:#e8f0fe;padding:0 .25em;border-radius:4px;user-select:all;\
-letter-spacing:.05em}.status{display:inline-block;margin-left:.3em;padding:0 .45em;border-radius:999px;\
+letter-spacing:.05em}.copy{display:none;font:inherit;font-size:.8em;margin:0 0 0 .4em;padding:.1em .6em;\
+border-radius:999px;border:1px solid #0b57d0;background:#fff;color:#0b57d0;vertical-align:.1em}\
+.js .copy{display:inline-block}.copy.done{background:#0c4a23;border-color:#0c4a23;color:#fff}.status{display:inline-block;margin-left:.3em;padding:0 .45em;border-radius:999px;\
 background:#e3e6ea;color:#333}.status.approved{background:#d7f2df;color:#0c4a23}.status.pending{background:#fff1c7;\
 color:#5c4100}audio{width:100%;margin-top:.4em}.as{font-size:.85em}.empty{color:#555}\
 button{font:inherit;margin-top:1em;padding:.5em 1em;border-radius:8px;border:1px solid #b3261e;\
 background:#fff;color:#b3261e}";
 
-/// The page's script: on every change the server announces, the page's main part is
-/// replaced by a fresh copy (no reload, no lost scroll position).
-const SCRIPT: &str = "window.rpEvents=new EventSource('/sandbox/events');rpEvents.onmessage=async()=>{try{\
+/// The page's script. On every change the server announces, the page's main part is
+/// replaced by a fresh copy (no reload); the page opens at the bottom of the conversation
+/// and, when the reader is there, follows it down as messages arrive. It also shows the
+/// "Copy" buttons (hidden without script, where the code itself is selectable with one
+/// tap) and makes them copy their code: the Clipboard API where the page is a secure
+/// context (`localhost`, HTTPS), else the selection and `execCommand('copy')`; the button
+/// says "Copied" for two seconds.
+const SCRIPT: &str = "document.documentElement.classList.add('js');\
+const atEnd=()=>innerHeight+scrollY>=document.documentElement.scrollHeight-80,\
+toEnd=()=>scrollTo(0,document.documentElement.scrollHeight);toEnd();\
+window.rpEvents=new EventSource('/sandbox/events');rpEvents.onmessage=async()=>{try{const end=atEnd();\
 const r=await fetch(location.href);const d=new DOMParser().parseFromString(await r.text(),'text/html');\
-document.querySelector('main').replaceWith(d.querySelector('main'))}catch(e){}}";
+document.querySelector('main').replaceWith(d.querySelector('main'));if(end)toEnd()}catch(e){}};\
+document.addEventListener('click',async(e)=>{const b=e.target.closest('button.copy');if(!b)return;\
+const c=b.previousElementSibling;try{await navigator.clipboard.writeText(c.textContent)}catch(x){\
+const g=document.createRange();g.selectNodeContents(c);getSelection().removeAllRanges();getSelection().addRange(g);\
+document.execCommand('copy')}b.textContent='Copied';b.classList.add('done');\
+setTimeout(()=>{b.textContent='Copy';b.classList.remove('done')},2000)})";
 
 /// The current status of the verification a message belongs to (`pending`, `approved`, …).
 async fn verification_status(state: &AppState, m: &SandboxMessage) -> Option<&'static str> {
@@ -249,9 +271,11 @@ async fn verification_status(state: &AppState, m: &SandboxMessage) -> Option<&'s
 }
 
 /// A message's text as HTML: escaped, its http(s) links clickable, its codes (runs of 4
-/// to 10 digits outside links) highlighted and selectable with one tap.
+/// to 10 digits outside links) highlighted and selectable with one tap, the first one
+/// followed by its "Copy" button (shown by the page's script).
 fn rich_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
+    let mut copy = true;
     let mut rest = text;
     while !rest.is_empty() {
         let link_at = ["https://", "http://"].iter().filter_map(|p| rest.find(p)).min();
@@ -259,7 +283,7 @@ fn rich_text(text: &str) -> String {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
-        highlight_codes(plain, &mut out);
+        highlight_codes(plain, &mut out, &mut copy);
         if tail.is_empty() {
             break;
         }
@@ -271,11 +295,16 @@ fn rich_text(text: &str) -> String {
     out
 }
 
-fn highlight_codes(plain: &str, out: &mut String) {
+/// The codes of `plain` highlighted; the first of the message (while `copy` is true) gets
+/// the "Copy" button, right after it (the script copies its previous sibling).
+fn highlight_codes(plain: &str, out: &mut String, copy: &mut bool) {
     let mut digits = String::new();
-    let flush = |digits: &mut String, out: &mut String| {
+    let flush = |digits: &mut String, out: &mut String, copy: &mut bool| {
         if (4..=10).contains(&digits.len()) {
             out.push_str(&format!("<strong class=code>{digits}</strong>"));
+            if std::mem::take(copy) {
+                out.push_str("<button type=button class=copy>Copy</button>");
+            }
         } else {
             out.push_str(digits);
         }
@@ -285,11 +314,11 @@ fn highlight_codes(plain: &str, out: &mut String) {
         if c.is_ascii_digit() {
             digits.push(c);
         } else {
-            flush(&mut digits, out);
+            flush(&mut digits, out, copy);
             out.push_str(&escape(c.encode_utf8(&mut [0; 4])));
         }
     }
-    flush(&mut digits, out);
+    flush(&mut digits, out, copy);
 }
 
 /// With the CAMARA authenticator in development mode: for each link in an SMS, a link
@@ -411,7 +440,8 @@ mod tests {
     fn links_are_clickable_codes_highlighted_and_the_rest_escaped() {
         assert_eq!(
             rich_text("Your <b>Acme</b> code is 123456. Again: 123456"),
-            "Your &lt;b&gt;Acme&lt;/b&gt; code is <strong class=code>123456</strong>. Again: <strong class=code>123456</strong>"
+            "Your &lt;b&gt;Acme&lt;/b&gt; code is <strong class=code>123456</strong><button type=button class=copy>Copy</button>. \
+             Again: <strong class=code>123456</strong>"
         );
         assert_eq!(
             rich_text("Tap http://127.0.0.1:8080/l/AbC_-1234567890123456 now"),

@@ -4,7 +4,9 @@
 use ringproof_core::engine::link::{LinkStarted, LinkView};
 use ringproof_core::link_session::{LinkOutcome, PhoneMatch};
 
-use crate::helpers::{Opts, TestApp, on_both_stores};
+use ringproof_core::engine::ClientChange;
+
+use crate::helpers::{Opts, TestApp, on_both_stores, pg_database};
 
 const MOBILE: &str = "+14155550100";
 const TARGET: &str = "http://localhost:8080/done?x=1";
@@ -46,6 +48,9 @@ async fn click_forwarded(app: &TestApp, forwarded: &str) -> LinkView {
 fn assert_private(r: &reqwest::Response) {
     let h = r.headers();
     assert_eq!(h["cache-control"], "no-store");
+    if h.contains_key("content-type") && h["content-type"].to_str().unwrap().starts_with("text/html") {
+        assert_eq!(h["vary"], "accept-language", "a page is in the request's language");
+    }
     if r.status() != 200 {
         let csp = h["content-security-policy"].to_str().unwrap();
         assert!(csp.contains("form-action 'none'"), "a page without a form: {csp}");
@@ -85,9 +90,10 @@ async fn link_flow(app: TestApp) {
         assert!(body.contains("<h1>Verifying that this phone is yours…</h1>"), "{body}");
         let brand = app.demo().await.brand;
         assert!(
-            body.contains(&format!("<p class=brand>{brand}</p>")),
+            body.contains(&format!("<p class=brand dir=auto>{brand}</p>")),
             "the client's brand: {body}"
         );
+        assert!(body.starts_with("<!doctype html><html lang=en>"), "English by default");
         assert!(
             body.contains(&format!("<form id=confirm method=post action=\"/l/{token}\">")),
             "{body}"
@@ -235,4 +241,133 @@ async fn link_pages_are_in_the_openapi_document() {
     assert!(p["post"]["responses"]["303"].is_object(), "{p}");
     assert!(p["post"]["responses"]["410"].is_object(), "{p}");
     app.stop().await;
+}
+
+/// A GET of `url` with `Accept-Language: lang`: status, headers and body.
+async fn get_in(url: &str, lang: &str) -> (u16, reqwest::header::HeaderMap, String) {
+    let r = browser().get(url).header("accept-language", lang).send().await.unwrap();
+    assert_private(&r);
+    (r.status().as_u16(), r.headers().clone(), r.text().await.unwrap())
+}
+
+/// The link pages speak the person's language (`Accept-Language`, English when none of it
+/// is in the catalogue), right to left in Arabic, and say in it what happened and what to
+/// do next; the client's brand and colour are on the confirm page and on the pages of its
+/// used or expired links.
+#[tokio::test]
+async fn link_pages_speak_the_persons_language_with_the_clients_brand() {
+    let app = TestApp::spawn().await;
+    app.update_client(ClientChange {
+        brand: Some("Acme Bank".into()),
+        brand_color: Some(Some("#0a7d5a".into())),
+        ..Default::default()
+    })
+    .await;
+    let (_, url) = send_link(&app, "203.0.113.7").await;
+
+    let (status, headers, body) = get_in(&url, "ar-EG,ar;q=0.9,en;q=0.5").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["vary"], "accept-language");
+    assert!(body.starts_with("<!doctype html><html lang=ar dir=rtl>"), "{body}");
+    assert!(body.contains("<h1>جارٍ التحقق من أن هذا الهاتف لك…</h1>"), "{body}");
+    assert!(body.contains(">متابعة</button>"), "the button in Arabic: {body}");
+    assert!(body.contains("<p class=brand dir=auto>Acme Bank</p>"), "{body}");
+    assert!(body.contains(":root{--accent:#0a7d5a}"), "the client's colour: {body}");
+
+    let (_, _, body) = get_in(&url, "ja").await;
+    assert!(body.starts_with("<!doctype html><html lang=ja>"), "{body}");
+    assert!(
+        body.contains("<h1>この電話があなたのものか確認しています…</h1>"),
+        "{body}"
+    );
+    let (_, _, body) = get_in(&url, "nl-NL, sv;q=0.8").await;
+    assert!(body.contains("<html lang=en>") && body.contains("<h1>Verifying that this phone is yours…</h1>"));
+
+    // Used: the page says so in the person's language, with who sent the link.
+    let r = browser().post(&url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    for (lang, heading, next) in [
+        (
+            "de-DE,de;q=0.9",
+            "Dieser Link wurde bereits verwendet",
+            "fordern Sie einen neuen Link an",
+        ),
+        ("ru", "Эта ссылка уже использована", "запросите новую ссылку"),
+        ("", "This link was already used", "ask for a new link"),
+    ] {
+        let r = browser()
+            .post(&url)
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 410);
+        assert_private(&r);
+        let body = r.text().await.unwrap();
+        assert!(body.contains(&format!("<h1>{heading}</h1>")), "{lang}: {body}");
+        assert!(body.contains(next), "{lang}: what to do next: {body}");
+        assert!(
+            body.contains("<p class=brand dir=auto>Acme Bank</p>") && body.contains("#0a7d5a"),
+            "{body}"
+        );
+    }
+
+    // Expired, in Japanese and Arabic (GET shows the same page).
+    let (_, old) = send_link(&app, "203.0.113.7").await;
+    app.clock.advance_secs(301);
+    let (status, _, body) = get_in(&old, "ja-JP").await;
+    assert_eq!(status, 410);
+    assert!(body.contains("<h1>このリンクは有効期限が切れています</h1>"), "{body}");
+    assert!(body.contains("Acme Bank"), "{body}");
+    let (status, _, body) = get_in(&old, "ar").await;
+    assert_eq!(status, 410);
+    assert!(body.contains("<html lang=ar dir=rtl>") && body.contains("<h1>انتهت صلاحية هذا الرابط</h1>"));
+
+    // Not valid: no brand to show (the token names no link).
+    let (status, _, body) = get_in(&format!("{}/l/AAAAAAAAAAAAAAAAAAAAAA", app.base), "fr").await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("<h1>Ce lien n’est pas valide</h1>") && !body.contains("class=brand"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+/// The database goes away under a running server (PostgreSQL: the test drops it): the
+/// link page is the "busy" page (503, `Retry-After`), in the person's language, saying the
+/// link was not used and to open it again. Runs where PostgreSQL is available.
+#[tokio::test]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
+async fn a_lost_database_is_the_busy_page() {
+    let db = pg_database().await;
+    let app = TestApp::spawn_with(Opts {
+        database_url: Some(db.url.clone()),
+        ..Opts::default()
+    })
+    .await;
+    let (_, url) = send_link(&app, "203.0.113.7").await;
+    // Dropping the guard drops the database `WITH (FORCE)`.
+    drop(db);
+    for r in [
+        browser()
+            .get(&url)
+            .header("accept-language", "es")
+            .send()
+            .await
+            .unwrap(),
+        browser()
+            .post(&url)
+            .header("accept-language", "es")
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_private(&r);
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<h1>Inténtalo de nuevo</h1>"), "{body}");
+        assert!(body.contains("tu enlace no se ha usado"), "{body}");
+        assert!(!body.contains("<form"), "{body}");
+    }
 }

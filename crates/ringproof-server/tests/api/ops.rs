@@ -158,6 +158,8 @@ async fn docs_lists_the_native_api_first() {
     assert_eq!(sections.first().map(String::as_str), Some("verifications"));
 }
 
+/// The JSON lists newest first (the latest `limit`); the page reads like a phone's
+/// conversation, oldest first, the newest at the bottom, each code with a "Copy" button.
 #[tokio::test]
 async fn sandbox_inbox_lists_newest_first_and_escapes_html() {
     let app = TestApp::spawn().await;
@@ -181,6 +183,17 @@ async fn sandbox_inbox_lists_newest_first_and_escapes_html() {
     let page = app.get_text("/sandbox").await;
     assert!(page.contains("&lt;b&gt;Acme&lt;/b&gt;"));
     assert!(!page.contains("<b>Acme</b>"));
+    for page in [page, app.get_text("/sandbox?to=%2B14155550123").await] {
+        let (older, newer) = (
+            page.find("Your &lt;b&gt;Acme").unwrap(),
+            page.find("Your Second").unwrap(),
+        );
+        assert!(older < newer, "oldest first: {page}");
+        assert_eq!(page.matches("<button type=button class=copy>Copy</button>").count(), 2);
+    }
+    // With a limit, the latest messages, still oldest first.
+    let page = app.get_text("/sandbox?to=%2B14155550123&limit=1").await;
+    assert!(page.contains("Your Second") && !page.contains("Acme"), "{page}");
 }
 
 /// `/`: what the server is and where things are; in development with the sandbox, where

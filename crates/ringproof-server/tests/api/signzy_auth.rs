@@ -251,7 +251,7 @@ async fn malformed_requests_get_the_400_envelope() {
     }
     let required = |f: &str| {
         json!({"error": {"name": "Error", "message": format!("{f} is required"), "status": 400,
-            "reason": "validation error", "type": "bad request", "statusCode": "400"}})
+            "reason": "validation error", "type": "bad request", "statusCode": "400", "field": f}})
     };
     for (b, field) in [
         (json!({"password": "x"}), "username"),
@@ -272,7 +272,7 @@ async fn malformed_requests_get_the_400_envelope() {
     assert_eq!(
         body(r, 400).await,
         json!({"error": {"name": "Error", "message": "Parameter is invalid", "status": 400,
-            "reason": "error", "type": "conflict", "statusCode": 400}})
+            "reason": "error", "type": "conflict", "statusCode": 400, "field": "username"}})
     );
     let r = app
         .http

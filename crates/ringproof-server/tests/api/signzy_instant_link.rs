@@ -31,13 +31,23 @@ fn conflict(message: &str, status: u16) -> Value {
     error(message, status, "conflict", status)
 }
 
-fn required(field: &str) -> Value {
-    json!({"error": {"name": "Error", "message": format!("{field} is required"), "status": 400,
-        "reason": "validation error", "type": "bad request", "statusCode": "400"}})
+/// `body` with ringproof's `error.field` naming the parameter at fault (docs/compat-signzy.md).
+fn at(field: &str, mut body: Value) -> Value {
+    body["error"]["field"] = json!(field);
+    body
 }
 
-fn invalid_parameter() -> Value {
-    conflict("Parameter is invalid", 400)
+fn required(field: &str) -> Value {
+    json!({"error": {"name": "Error", "message": format!("{field} is required"), "status": 400,
+        "reason": "validation error", "type": "bad request", "statusCode": "400", "field": field}})
+}
+
+fn invalid_parameter(field: &str) -> Value {
+    at(field, conflict("Parameter is invalid", 400))
+}
+
+fn not_valid_number() -> Value {
+    at("mobileNumber", conflict("Not a valid or active number", 400))
 }
 
 fn invalid_ids() -> Value {
@@ -45,7 +55,7 @@ fn invalid_ids() -> Value {
 }
 
 fn not_completed() -> Value {
-    conflict("Transaction has not completed", 400)
+    at("vfp", conflict("Transaction has not completed", 400))
 }
 
 fn waiting() -> Value {
@@ -240,31 +250,33 @@ async fn each_invalid_field_gets_its_seed_body_and_nothing_is_sent() {
         body(app.post_as(&t, SEND, &json!({})).await, 400).await,
         required("targetUrl")
     );
-    for b in [
-        with("countryCode", json!("MX")),
-        with("countryCode", json!("USA")),
-        with("countryCode", json!(1)),
-        with("mobileNumber", json!("415555010")),
-        with("mobileNumber", json!("41555501000")),
-        with("mobileNumber", json!("415-555-010")),
-        with("mobileNumber", json!("+4155550100")),
-        with("mobileNumber", json!(4155550100_u64)),
-        with("sourceIp", json!("not-an-ip")),
-        with("sourceIp", json!("203.0.113.300")),
-        with("sourceIp", json!(5)),
-        with("targetUrl", json!("ftp://localhost:8080/done")),
-        with("targetUrl", json!("javascript:alert(1)")),
-        with("targetUrl", json!("https://evil.example/")),
-        with("targetUrl", json!("http://localhost:8080@evil.example/")),
-        with("customSms", json!("   ")),
-        with("customSms", json!("x".repeat(481))),
-        with("customSms", json!(["a"])),
-        // A valid US number named as Canadian.
-        with("countryCode", json!("CA")),
+    // Each names the field at fault.
+    for (field, value) in [
+        ("countryCode", json!("MX")),
+        ("countryCode", json!("USA")),
+        ("countryCode", json!(1)),
+        ("mobileNumber", json!("415555010")),
+        ("mobileNumber", json!("41555501000")),
+        ("mobileNumber", json!("415-555-010")),
+        ("mobileNumber", json!("+4155550100")),
+        ("mobileNumber", json!(4155550100_u64)),
+        ("sourceIp", json!("not-an-ip")),
+        ("sourceIp", json!("203.0.113.300")),
+        ("sourceIp", json!(5)),
+        ("targetUrl", json!("ftp://localhost:8080/done")),
+        ("targetUrl", json!("javascript:alert(1)")),
+        ("targetUrl", json!("https://evil.example/")),
+        ("targetUrl", json!("http://localhost:8080@evil.example/")),
+        ("customSms", json!("   ")),
+        ("customSms", json!("x".repeat(481))),
+        ("customSms", json!(["a"])),
+        // A valid US number named as Canadian: the country named does not fit it.
+        ("countryCode", json!("CA")),
     ] {
+        let b = with(field, value);
         assert_eq!(
             body(app.post_as(&t, SEND, &b).await, 400).await,
-            invalid_parameter(),
+            invalid_parameter(field),
             "{b}"
         );
     }
@@ -275,7 +287,7 @@ async fn each_invalid_field_gets_its_seed_body_and_nothing_is_sent() {
             400
         )
         .await,
-        conflict("Not a valid or active number", 400)
+        not_valid_number()
     );
     // Not JSON; no token; a bad token.
     let r = app
@@ -328,7 +340,7 @@ async fn each_sandbox_lookup_number_gets_its_seed_body() {
         ),
         ("4155550107", conflict("No CRM data available", 404), 404),
         ("4155550108", conflict("Carrier mismatch", 400), 400),
-        ("4155550109", conflict("Not a valid or active number", 400), 400),
+        ("4155550109", not_valid_number(), 400),
         (
             "4155550110",
             conflict("The external provider cannot be reached", 503),
@@ -350,7 +362,7 @@ async fn malformed_ids_get_the_seed_pattern_bodies_word_for_word() {
     let good = "6462150e29c23b4d42352a63";
     let pattern = |param: &str| {
         format!(
-            r#"{{"error":{{"statusCode":400,"message":"params {param} should match pattern \"^[0-9a-fA-F]{{24}}$\"","status":400,"reason":"Bad Request","type":"Bad Request"}}}}"#
+            r#"{{"error":{{"statusCode":400,"message":"params {param} should match pattern \"^[0-9a-fA-F]{{24}}$\"","status":400,"reason":"Bad Request","type":"Bad Request","field":"{param}"}}}}"#
         )
     };
     for (rid, sid, param) in [
@@ -373,7 +385,7 @@ async fn malformed_ids_get_the_seed_pattern_bodies_word_for_word() {
     );
     assert_eq!(
         body(app.post_as(&t, RESULT, &json!({"vfp": 7})).await, 400).await,
-        invalid_parameter()
+        invalid_parameter("vfp")
     );
     for vfp in ["AAAAAAAAAAAAAAAAAAAAAA", "not a vfp"] {
         assert_eq!(

@@ -34,25 +34,34 @@ fn error(message: &str, status: u16, kind: &str) -> Value {
         "type": kind, "statusCode": status}})
 }
 
-fn required(field: &str) -> Value {
-    json!({"error": {"name": "Error", "message": format!("{field} is required"), "status": 400,
-        "reason": "validation error", "type": "bad request", "statusCode": "400"}})
+/// `body` with ringproof's `error.field` naming the parameter at fault (docs/compat-signzy.md).
+fn at(field: &str, mut body: Value) -> Value {
+    body["error"]["field"] = json!(field);
+    body
 }
 
-fn invalid_parameter() -> Value {
-    error("Parameter is invalid", 400, "conflict")
+fn required(field: &str) -> Value {
+    json!({"error": {"name": "Error", "message": format!("{field} is required"), "status": 400,
+        "reason": "validation error", "type": "bad request", "statusCode": "400", "field": field}})
+}
+
+fn invalid_parameter(field: &str) -> Value {
+    at(field, error("Parameter is invalid", 400, "conflict"))
 }
 fn invalid_number() -> Value {
-    error("Mobile number is not valid/allowed", 400, "bad request")
+    at(
+        "phoneNumber",
+        error("Mobile number is not valid/allowed", 400, "bad request"),
+    )
 }
 fn customer_not_found() -> Value {
-    error("Customer not found", 400, "bad request")
+    at("clientId", error("Customer not found", 400, "bad request"))
 }
 fn no_custom_text() -> Value {
-    error("Custom text does not exist", 400, "bad request")
+    at("customTextId", error("Custom text does not exist", 400, "bad request"))
 }
 fn invalid_otp() -> Value {
-    error("Invalid OTP", 400, "bad request")
+    at("otp", error("Invalid OTP", 400, "bad request"))
 }
 fn expired() -> Value {
     error("OTP expired", 400, "bad request")
@@ -136,7 +145,10 @@ async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {
         assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, required(field));
         let mut b = full.clone();
         b[field] = json!(6);
-        assert_eq!(body(app.post_as(&t, SEND, &b).await, 400).await, invalid_parameter());
+        assert_eq!(
+            body(app.post_as(&t, SEND, &b).await, 400).await,
+            invalid_parameter(field)
+        );
     }
     let with = |field: &str, v: &str| {
         let mut b = full.clone();
@@ -146,8 +158,8 @@ async fn send_otp_errors_have_the_seed_bodies_and_send_nothing() {
     let cases = [
         // Another client's id (or any other) is not this token's customer.
         (with("clientId", "0123456789abcdef01234567"), 400, customer_not_found()),
-        (with("channel", "whatsappOtp"), 400, invalid_parameter()),
-        (with("channel", "smsotp"), 400, invalid_parameter()),
+        (with("channel", "whatsappOtp"), 400, invalid_parameter("channel")),
+        (with("channel", "smsotp"), 400, invalid_parameter("channel")),
         // Wrong length for +1; unknown calling code; not a number; no `+`.
         (with("phoneNumber", "+1-415555012"), 400, invalid_number()),
         (with("phoneNumber", "+999-123456789"), 400, invalid_number()),
@@ -201,12 +213,15 @@ async fn verify_otp_outcomes_are_distinct() {
     for bad in ["12ab56", "123", "12345678901", " 123456"] {
         assert_eq!(
             body(verify(&app, &t, TO, bad).await, 400).await,
-            invalid_parameter(),
+            invalid_parameter("otp"),
             "{bad}"
         );
     }
     let b = json!({"clientId": app.client_id, "phoneNumber": TO, "otp": 123456});
-    assert_eq!(body(app.post_as(&t, VERIFY, &b).await, 400).await, invalid_parameter());
+    assert_eq!(
+        body(app.post_as(&t, VERIFY, &b).await, 400).await,
+        invalid_parameter("otp")
+    );
     for field in ["clientId", "phoneNumber", "otp"] {
         let mut b = json!({"clientId": app.client_id, "phoneNumber": TO, "otp": code});
         b.as_object_mut().unwrap().remove(field);
@@ -415,7 +430,7 @@ async fn an_otp_of_the_wrong_length_is_unprocessable_and_not_counted() {
     let app = TestApp::spawn().await;
     let t = login(&app).await;
     let unprocessable = json!({"error": {"name": "Error", "message": "Unprocessable entity", "status": 422,
-        "reason": "error", "type": "unprocessable entity", "statusCode": 422}});
+        "reason": "error", "type": "unprocessable entity", "statusCode": 422, "field": "otp"}});
     assert_eq!(body(send(&app, &t, TO, "6").await, 200).await, sent());
     let code = code_in(&last_text(&app).await);
     assert_eq!(code.len(), 6);

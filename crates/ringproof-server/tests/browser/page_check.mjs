@@ -1,16 +1,25 @@
 // Looks at one page as a phone (320 px wide) and a desktop (1280 px) would: reports
 // whether it fits the width (no horizontal scrolling) and what axe-core finds
-// (accessibility), as JSON: {"widths": {"320": scrollWidth, ...}, "violations": [...]}.
+// (accessibility), as JSON: {"widths": {"320": scrollWidth, ...}, "violations": [...],
+// "lang": <html lang>, "dir": <html dir>}.
 // The page is looked at as rendered, without its own script (a link page's script would
 // submit the confirm step at once): the document's <script> elements are taken out on the
 // way in, and any POST is aborted, so looking consumes nothing.
 //
-//   node page_check.mjs <url> [--screenshot <prefix>]
+//   node page_check.mjs <url> [--screenshot <prefix>] [--lang <tag>]
 //   node page_check.mjs - < page.html        (a page only a POST shows, given as HTML)
+//
+// --lang makes the browser ask for that language (its locale: `Accept-Language`).
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
-const [url, flag, prefix] = process.argv.slice(2);
+const [url, ...rest] = process.argv.slice(2);
+const option = (name) => {
+  const i = rest.indexOf(name);
+  return i < 0 ? undefined : rest[i + 1];
+};
+const prefix = option('--screenshot');
+const lang = option('--lang');
 const html = url === '-' ? await new Promise((ok) => {
   let s = '';
   process.stdin.setEncoding('utf8');
@@ -24,7 +33,11 @@ const browser = await chromium.launch({
 const out = { widths: {}, violations: [] };
 try {
   for (const width of [320, 1280]) {
-    const context = await browser.newContext({ viewport: { width, height: 800 }, bypassCSP: true });
+    const context = await browser.newContext({
+      viewport: { width, height: 800 },
+      bypassCSP: true,
+      ...(lang ? { locale: lang } : {}),
+    });
     const page = await context.newPage();
     await page.route('**/*', async (r) => {
       if (r.request().method() === 'POST') return r.abort();
@@ -41,7 +54,9 @@ try {
       out.status = 200;
     }
     out.widths[width] = await page.evaluate(() => document.documentElement.scrollWidth);
-    if (flag === '--screenshot') await page.screenshot({ path: `${prefix}-${width}.png`, fullPage: true });
+    out.lang = await page.evaluate(() => document.documentElement.lang);
+    out.dir = await page.evaluate(() => document.documentElement.dir);
+    if (prefix) await page.screenshot({ path: `${prefix}-${width}.png`, fullPage: true });
     if (width === 320) {
       const axe = await new AxeBuilder({ page }).analyze();
       out.violations = axe.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ringproof_core::StoreError;
-use ringproof_core::client::{Client, ClientControls, Product};
+use ringproof_core::client::{BrandColor, Client, ClientControls, Product};
 use ringproof_core::ids::ClientId;
 use ringproof_core::policy::PolicyOverrides;
 use ringproof_core::ports::Store;
@@ -14,7 +14,7 @@ use ringproof_core::webhook::WebhookConfig;
 use crate::conformance;
 use crate::harness::NOW;
 
-conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret, update_settings, webhook_round_trips);
+conformance!(store: client_round_trip_and_lookups, duplicate_username_and_api_key_conflict, list_and_rotate_secret, update_settings, webhook_round_trips, brand_color_round_trips);
 
 fn rich_client(name: &str, at: Timestamp) -> Client {
     let mut c = Client::create(
@@ -234,6 +234,46 @@ async fn webhook_round_trips(store: Arc<dyn Store>) {
             .await
             .unwrap()
     );
+    assert_eq!(store.client_by_id(&c.id).await.unwrap(), Some(c));
+    assert_eq!(store.client_by_id(&bystander.id).await.unwrap(), Some(bystander));
+}
+
+/// The brand colour (`clients.brand_color`) is a setting: stored on insert, read by every
+/// lookup, changed and removed by `update_client_settings`, and only for that client.
+async fn brand_color_round_trips(store: Arc<dyn Store>) {
+    let green = BrandColor::parse("#0A7D5A").unwrap();
+    let mut c = rich_client("coloured", NOW);
+    c.brand_color = Some(green);
+    store.insert_client(&c).await.unwrap();
+    let bystander = rich_client("plain", NOW);
+    store.insert_client(&bystander).await.unwrap();
+    for got in [
+        store.client_by_id(&c.id).await.unwrap(),
+        store.client_by_api_key(&c.api_key).await.unwrap(),
+        store.client_by_username(&c.username).await.unwrap(),
+    ] {
+        assert_eq!(got.unwrap().brand_color, Some(green));
+    }
+    let listed = store.list_clients().await.unwrap();
+    let colours: Vec<_> = listed.iter().map(|x| (x.id.clone(), x.brand_color)).collect();
+    assert!(colours.contains(&(c.id.clone(), Some(green))), "{colours:?}");
+    assert!(colours.contains(&(bystander.id.clone(), None)), "{colours:?}");
+
+    c.brand_color = Some(BrandColor::parse("#1a1a6e").unwrap());
+    assert!(store.update_client_settings(&c).await.unwrap());
+    assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));
+    assert_eq!(
+        store
+            .client_by_id(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .brand_color
+            .map(BrandColor::as_hex),
+        Some("#1a1a6e".to_owned())
+    );
+    c.brand_color = None;
+    assert!(store.update_client_settings(&c).await.unwrap());
     assert_eq!(store.client_by_id(&c.id).await.unwrap(), Some(c));
     assert_eq!(store.client_by_id(&bystander.id).await.unwrap(), Some(bystander));
 }

@@ -3,6 +3,11 @@
 //! shows them (`statusCode` quirks included), plus the bare
 //! `{"message":"No API key found in request"}` of a request without credentials.
 //!
+//! ringproof adds one key to Signzy's bodies: `error.field`, the request parameter at
+//! fault (`"phoneNumber"`, `"targetUrl"`, a path parameter), when one is. Every other key
+//! and the `message` stay exactly the seeds'; a client that reads only Signzy's keys sees
+//! no difference ([`SignzyError::field`]).
+//!
 //! [`SignzyError::body`] is the one mapping from a condition to its body; the table in
 //! `docs/compat-signzy.md` lists the same conditions.
 
@@ -39,8 +44,9 @@ pub enum SignzyError {
     ParseFailure,
     /// A required field is missing, null or empty.
     Required(&'static str),
-    /// A field has the wrong type.
-    InvalidParameter,
+    /// A field has the wrong type or an unacceptable value ("Parameter is invalid"),
+    /// naming it when it is known.
+    InvalidParameter(Option<&'static str>),
     /// A body over the server's limit (16 KiB).
     PayloadTooLarge,
     /// OTP: a `phoneNumber` not in the country table or not valid in its numbering plan.
@@ -140,6 +146,11 @@ pub struct SignzyErrorBody {
     pub kind: &'static str,
     #[serde(rename = "statusCode")]
     pub status_code: StatusCodeField,
+    /// ringproof's addition: the request parameter at fault, when there is one (absent
+    /// otherwise). Not in Signzy's bodies; the `message` is still Signzy's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "phoneNumber")]
+    pub field: Option<&'static str>,
 }
 
 /// The Signzy error envelope.
@@ -164,6 +175,10 @@ pub struct SignzyPatternBody {
     #[serde(rename = "type")]
     #[schema(example = "Bad Request")]
     pub kind: &'static str,
+    /// ringproof's addition: the path parameter at fault (as the message names it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "sessionId")]
+    pub field: Option<&'static str>,
 }
 
 /// The envelope of [`SignzyPatternBody`].
@@ -215,14 +230,32 @@ fn envelope_with(
             reason,
             kind,
             status_code,
+            field: None,
         },
     })
 }
 
 impl SignzyError {
+    /// The request parameter a condition is about, named as the request names it: what
+    /// `error.field` carries. `None` when the fault is not one parameter's (a credential, a
+    /// limit, the subscriber's state, an outage).
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            SignzyError::Required(f) | SignzyError::IdPattern(f) => Some(f),
+            SignzyError::InvalidParameter(f) => *f,
+            SignzyError::MobileNumberInvalid => Some("phoneNumber"),
+            SignzyError::CustomerNotFound => Some("clientId"),
+            SignzyError::CustomTextNotFound => Some("customTextId"),
+            SignzyError::OtpInvalid | SignzyError::UnprocessableEntity => Some("otp"),
+            SignzyError::NotValidNumber => Some("mobileNumber"),
+            SignzyError::TransactionNotCompleted => Some("vfp"),
+            _ => None,
+        }
+    }
+
     /// The HTTP status and body of each condition: the one mapping of this face.
     pub fn body(&self) -> (u16, Body) {
-        let body = match self {
+        let mut body = match self {
             SignzyError::MissingApiKey => Body::NoApiKey(NoApiKey {
                 message: "No API key found in request",
             }),
@@ -253,7 +286,7 @@ impl SignzyError {
                 "bad request",
                 StatusCodeField::Text("400".into()),
             ),
-            SignzyError::InvalidParameter => envelope("Parameter is invalid", 400, "error", "conflict"),
+            SignzyError::InvalidParameter(_) => envelope("Parameter is invalid", 400, "error", "conflict"),
             SignzyError::PayloadTooLarge => envelope("Request body too large", 413, "error", "payload too large"),
             SignzyError::MobileNumberInvalid => {
                 envelope("Mobile number is not valid/allowed", 400, "error", "bad request")
@@ -295,6 +328,7 @@ impl SignzyError {
                     status: 400,
                     reason: "Bad Request",
                     kind: "Bad Request",
+                    field: None,
                 },
             }),
             // Signzy's Check Link Status page's quirk: status 401, statusCode 500.
@@ -347,6 +381,11 @@ impl SignzyError {
                 "internal server error",
             ),
         };
+        match &mut body {
+            Body::NoApiKey(_) => {}
+            Body::Envelope(e) => e.error.field = self.field(),
+            Body::Pattern(e) => e.error.field = self.field(),
+        }
         let status = match &body {
             Body::NoApiKey(_) => 401,
             Body::Envelope(e) => e.error.status,
@@ -409,7 +448,7 @@ impl From<OtpError> for SignzyError {
     fn from(e: OtpError) -> Self {
         match e {
             OtpError::UnknownTemplate => SignzyError::CustomTextNotFound,
-            OtpError::MalformedCode => SignzyError::InvalidParameter,
+            OtpError::MalformedCode => SignzyError::InvalidParameter(Some("otp")),
             OtpError::WrongLength { .. } => SignzyError::UnprocessableEntity,
             OtpError::WrongCode { .. } => SignzyError::OtpInvalid,
             OtpError::Expired => SignzyError::OtpExpired,
@@ -427,7 +466,7 @@ impl From<OtpError> for SignzyError {
 impl From<LinkError> for SignzyError {
     fn from(e: LinkError) -> Self {
         match e {
-            LinkError::InvalidTarget(_) => SignzyError::InvalidParameter,
+            LinkError::InvalidTarget(_) => SignzyError::InvalidParameter(Some("targetUrl")),
             LinkError::LineNotSupported(_) => SignzyError::SubscriberNotSupported,
             LinkError::SubscriberSuspended => SignzyError::SubscriberSuspended,
             LinkError::SubscriberDeactivated => SignzyError::SubscriberDeactivated,
@@ -447,11 +486,26 @@ impl From<LinkError> for SignzyError {
                 tracing::error!(request_id = %current_request_id(), error = %e, "unexpected click error");
                 SignzyError::Internal
             }
-            LinkError::Core(CoreError::InvalidParameter { .. }) => SignzyError::InvalidParameter,
+            LinkError::Core(CoreError::InvalidParameter { field, .. }) => {
+                SignzyError::InvalidParameter(REQUEST_FIELDS.iter().copied().find(|f| *f == field))
+            }
             LinkError::Core(e) => e.into(),
         }
     }
 }
+
+/// The request fields of this face, for naming one the engine refused (by the same name:
+/// the engine checks `customSms` as `customSms`).
+const REQUEST_FIELDS: [&str; 8] = [
+    "targetUrl",
+    "mobileNumber",
+    "countryCode",
+    "sourceIp",
+    "customSms",
+    "clientId",
+    "phoneNumber",
+    "otp",
+];
 
 impl From<LoginError> for SignzyError {
     fn from(e: LoginError) -> Self {
@@ -513,7 +567,8 @@ mod tests {
             },
             SignzyError::ParseFailure,
             SignzyError::Required("username"),
-            SignzyError::InvalidParameter,
+            SignzyError::InvalidParameter(None),
+            SignzyError::InvalidParameter(Some("sourceIp")),
             SignzyError::PayloadTooLarge,
             SignzyError::MobileNumberInvalid,
             SignzyError::CustomerNotFound,
@@ -573,8 +628,39 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&b).unwrap(),
-            r#"{"error":{"statusCode":400,"message":"params sessionId should match pattern \"^[0-9a-fA-F]{24}$\"","status":400,"reason":"Bad Request","type":"Bad Request"}}"#
+            r#"{"error":{"statusCode":400,"message":"params sessionId should match pattern \"^[0-9a-fA-F]{24}$\"","status":400,"reason":"Bad Request","type":"Bad Request","field":"sessionId"}}"#
         );
         assert_eq!(s, 400);
+    }
+
+    /// `field` is added after Signzy's keys, only when a parameter is at fault; the
+    /// `message` is Signzy's either way.
+    #[test]
+    fn the_field_at_fault_is_named_after_the_seeds_keys() {
+        let json = |e: SignzyError| match e.body().1 {
+            Body::Envelope(b) => serde_json::to_string(&b).unwrap(),
+            _ => unreachable!("an envelope"),
+        };
+        assert_eq!(
+            json(SignzyError::Required("phoneNumber")),
+            r#"{"error":{"name":"Error","message":"phoneNumber is required","status":400,"reason":"validation error","type":"bad request","statusCode":"400","field":"phoneNumber"}}"#
+        );
+        assert_eq!(
+            json(SignzyError::MobileNumberInvalid),
+            r#"{"error":{"name":"Error","message":"Mobile number is not valid/allowed","status":400,"reason":"error","type":"bad request","statusCode":400,"field":"phoneNumber"}}"#
+        );
+        assert_eq!(
+            json(SignzyError::InvalidParameter(None)),
+            r#"{"error":{"name":"Error","message":"Parameter is invalid","status":400,"reason":"error","type":"conflict","statusCode":400}}"#
+        );
+        assert!(!json(SignzyError::InvalidCredentials).contains("field"));
+        assert_eq!(
+            SignzyError::from(LinkError::Core(CoreError::invalid("customSms", "too long"))).field(),
+            Some("customSms")
+        );
+        assert_eq!(
+            SignzyError::from(LinkError::Core(CoreError::invalid("internal_name", "x"))).field(),
+            None
+        );
     }
 }

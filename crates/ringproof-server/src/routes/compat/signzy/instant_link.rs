@@ -217,24 +217,29 @@ async fn send_instant_link(
     let target_url = required_str(&body.target_url, "targetUrl")?;
     let mobile = required_str(&body.mobile_number, "mobileNumber")?;
     let country = required_str(&body.country_code, "countryCode")?;
-    let source_ip = optional_str(&body.source_ip)?;
-    let custom_sms = optional_str(&body.custom_sms)?;
+    let source_ip = optional_str(&body.source_ip, "sourceIp")?;
+    let custom_sms = optional_str(&body.custom_sms, "customSms")?;
     let Some(country) = COUNTRIES.into_iter().find(|c| c.eq_ignore_ascii_case(country)) else {
-        return Err(SignzyError::InvalidParameter);
+        return Err(SignzyError::InvalidParameter(Some("countryCode")));
     };
     if mobile.len() != 10 || !mobile.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(SignzyError::InvalidParameter);
+        return Err(SignzyError::InvalidParameter(Some("mobileNumber")));
     }
     let source_ip = match source_ip {
-        Some(s) => Some(s.parse::<IpAddr>().map_err(|_| SignzyError::InvalidParameter)?),
+        Some(s) => Some(
+            s.parse::<IpAddr>()
+                .map_err(|_| SignzyError::InvalidParameter(Some("sourceIp")))?,
+        ),
         None => None,
     };
     // Every "Parameter is invalid" before the number's own checks.
-    check_target_url(target_url, &client.allowed_origins).map_err(|_| SignzyError::InvalidParameter)?;
+    check_target_url(target_url, &client.allowed_origins)
+        .map_err(|_| SignzyError::InvalidParameter(Some("targetUrl")))?;
     let to = PhoneNumber::parse_e164(&format!("+1{mobile}")).map_err(|_| SignzyError::NotValidNumber)?;
-    // A valid +1 number of another country than the one named (or of another NANP member).
+    // A valid +1 number of another country than the one named (or of another NANP member):
+    // the country named is what does not fit.
     if to.region().as_deref() != Some(country) {
-        return Err(SignzyError::InvalidParameter);
+        return Err(SignzyError::InvalidParameter(Some("countryCode")));
     }
     let started = state
         .engine

@@ -136,17 +136,17 @@ pub fn required_str<'a>(value: &'a Field, field: &'static str) -> Result<&'a str
     match field_value(value) {
         FieldValue::Absent | FieldValue::Str("") => Err(SignzyError::Required(field)),
         FieldValue::Str(s) => Ok(s),
-        FieldValue::Other => Err(SignzyError::InvalidParameter),
+        FieldValue::Other => Err(SignzyError::InvalidParameter(Some(field))),
     }
 }
 
 /// An optional string field: absent, `null` or `""` is not given; another type is
-/// "Parameter is invalid".
-pub fn optional_str(value: &Field) -> Result<Option<&str>, SignzyError> {
+/// "Parameter is invalid" (naming `field`).
+pub fn optional_str<'a>(value: &'a Field, field: &'static str) -> Result<Option<&'a str>, SignzyError> {
     match field_value(value) {
         FieldValue::Absent | FieldValue::Str("") => Ok(None),
         FieldValue::Str(s) => Ok(Some(s)),
-        FieldValue::Other => Err(SignzyError::InvalidParameter),
+        FieldValue::Other => Err(SignzyError::InvalidParameter(Some(field))),
     }
 }
 

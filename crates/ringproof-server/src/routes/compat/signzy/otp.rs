@@ -122,7 +122,7 @@ async fn send_otp(
     let text_id = required_str(&body.custom_text_id, "customTextId")?;
     check_client(client_id, &client)?;
     if channel != SMS_OTP {
-        return Err(SignzyError::InvalidParameter);
+        return Err(SignzyError::InvalidParameter(Some("channel")));
     }
     let to = parse_phone(phone)?;
     state.engine.send_otp(&client, to, text_id).await?;
