@@ -31,7 +31,7 @@ pub fn project() -> Option<std::path::PathBuf> {
 }
 
 /// Opens `url` (or, for `-`, the page `html`) at 320 and 1280 px without script; returns
-/// what `page_check.mjs` found.
+/// what `page_check.mjs` found. Screenshots at 360 and 1280 px go to `tests/browser/artifacts/`.
 async fn check_page(dir: &std::path::Path, url: &str, html: Option<String>) -> Value {
     check_page_in(dir, url, html, None).await
 }
@@ -40,7 +40,12 @@ async fn check_page(dir: &std::path::Path, url: &str, html: Option<String>) -> V
 async fn check_page_in(dir: &std::path::Path, url: &str, html: Option<String>, lang: Option<&str>) -> Value {
     use tokio::io::AsyncWriteExt;
     let mut cmd = tokio::process::Command::new("node");
-    cmd.current_dir(dir).arg("page_check.mjs").arg(url);
+    // Every page checked is also saved at 360 and 1280 px, as a test artifact.
+    cmd.current_dir(dir)
+        .arg("page_check.mjs")
+        .arg(url)
+        .arg("--screenshots")
+        .arg(dir.join("artifacts"));
     if let Some(lang) = lang {
         cmd.arg("--lang").arg(lang);
     }

@@ -6,10 +6,13 @@
 // submit the confirm step at once): the document's <script> elements are taken out on the
 // way in, and any POST is aborted, so looking consumes nothing.
 //
-//   node page_check.mjs <url> [--screenshot <prefix>] [--lang <tag>]
+//   node page_check.mjs <url> [--screenshot <prefix>] [--screenshots <dir>] [--lang <tag>]
 //   node page_check.mjs - < page.html        (a page only a POST shows, given as HTML)
 //
 // --lang makes the browser ask for that language (its locale: `Accept-Language`).
+// --screenshots saves the page at 360 and 1280 px into <dir>, named after its title and
+// language (page-<title>-<lang>-<hash of the title>-<width>.png), so every distinct page
+// has its own pair whatever its URL.
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
 
@@ -20,6 +23,13 @@ const option = (name) => {
 };
 const prefix = option('--screenshot');
 const lang = option('--lang');
+const shotsDir = option('--screenshots');
+// FNV-1a of a string, 8 hex digits: names a page whose title has no ASCII letters.
+const fnv = (s) => {
+  let h = 0x811c9dc5;
+  for (const c of s) h = Math.imul(h ^ c.codePointAt(0), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+};
 const html = url === '-' ? await new Promise((ok) => {
   let s = '';
   process.stdin.setEncoding('utf8');
@@ -32,7 +42,8 @@ const browser = await chromium.launch({
 });
 const out = { widths: {}, violations: [] };
 try {
-  for (const width of [320, 1280]) {
+  let shotName = null;
+  for (const width of shotsDir ? [320, 360, 1280] : [320, 1280]) {
     const context = await browser.newContext({
       viewport: { width, height: 800 },
       bypassCSP: true,
@@ -57,6 +68,16 @@ try {
     out.lang = await page.evaluate(() => document.documentElement.lang);
     out.dir = await page.evaluate(() => document.documentElement.dir);
     if (prefix) await page.screenshot({ path: `${prefix}-${width}.png`, fullPage: true });
+    if (shotsDir && width !== 320) {
+      if (!shotName) {
+        const title = await page.title();
+        const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+        shotName = `page-${slug || 'untitled'}-${lang || 'en'}-${fnv(title)}`;
+      }
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync(shotsDir, { recursive: true });
+      await page.screenshot({ path: `${shotsDir}/${shotName}-${width}.png`, fullPage: true });
+    }
     if (width === 320) {
       const axe = await new AxeBuilder({ page }).analyze();
       out.violations = axe.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help }));
