@@ -66,6 +66,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 14,
         sql: include_str!("../migrations/sqlite/0014_sim_swap.sql"),
     },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/sqlite/0016_access_keys_services.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -120,6 +124,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 14,
         sql: include_str!("../migrations/postgres/0014_sim_swap.sql"),
+    },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/postgres/0016_access_keys_services.sql"),
     },
 ];
 
