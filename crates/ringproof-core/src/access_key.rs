@@ -122,7 +122,12 @@ mod tests {
         let k = AccessKey::issue(AccessKeyKind::ApiKey, &c, None, Timestamp(0));
         assert_eq!(AccessKeyKind::of_id(&k.key.id), Some(AccessKeyKind::ApiKey));
         assert!(!format!("{:?}", k.key).contains(&hex(&k.key.secret_hash)));
-        for bad in ["AC123", "ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "XX00000000000000000000000000000000", ""] {
+        for bad in [
+            "AC123",
+            "ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "XX00000000000000000000000000000000",
+            "",
+        ] {
             assert_eq!(AccessKeyKind::of_id(bad), None, "{bad}");
         }
         for k in [AccessKeyKind::Account, AccessKeyKind::ApiKey] {

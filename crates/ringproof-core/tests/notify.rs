@@ -91,6 +91,7 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         notify: true,
         sim_swap: None,
         silent: None,
+        service: None,
     };
     let (v, fx) = start(options, &Fixed("4821"));
     assert_eq!(webhook_types(&fx), ["verification.created", "verification.send_queued"]);
@@ -168,6 +169,7 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
             ip: None,
             result: Some("verified".into()),
         }),
+        service: Some("VA00000000000000000000000000000000".into()),
     };
     let s = serde_json::to_string(&o).unwrap();
     assert_eq!(

@@ -319,6 +319,7 @@ impl Engine {
         which: &InService,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
+        super::verifications::check_code_shape(code)?;
         self.service(&client.id, service).await?;
         let v = self.find_in_service(&client.id, service, which).await?;
         let id = v.id.clone();

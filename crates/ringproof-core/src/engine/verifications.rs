@@ -57,6 +57,20 @@ pub enum StartOutcome {
     },
 }
 
+/// A code a check may evaluate: 4 to 10 digits (anything else is refused before any
+/// verification is looked up or any guess counted).
+pub(crate) fn check_code_shape(code: &str) -> Result<(), CoreError> {
+    if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
+        || !code.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(CoreError::invalid(
+            "code",
+            format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     // ----- verifications -----
 
@@ -338,14 +352,7 @@ impl Engine {
         read: Option<Verification>,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
-        if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
-            || !code.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(CoreError::invalid(
-                "code",
-                format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
-            ));
-        }
+        check_code_shape(code)?;
         let now = self.now();
         let keys = &self.keys;
         let before = match read {

@@ -35,5 +35,6 @@ mod signzy_otp;
 mod signzy_sample_replay;
 mod sim_swap;
 mod timing;
+mod twilio;
 mod verifications;
 mod webhooks;
