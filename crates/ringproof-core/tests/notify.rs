@@ -174,7 +174,7 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
     let s = serde_json::to_string(&o).unwrap();
     assert_eq!(
         s,
-        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"}}"#
+        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000"}"#
     );
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());
