@@ -26,6 +26,9 @@ pub enum AuditAction {
     WebhookSet,
     WebhookCleared,
     WebhookSecretRotated,
+    /// An access key issued, or its secret replaced (the Twilio face's Account SID and Auth
+    /// Token, or an API key); the detail names the key id's kind, never the secret.
+    AccessKeyIssued,
     /// For the SMS-pumping guard: a prefix, number or country blocked by hand or by a rule.
     GuardBlocked,
     GuardUnblocked,
@@ -34,7 +37,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         Self::ClientCreated,
         Self::ClientUpdated,
         Self::SecretRotated,
@@ -42,6 +45,7 @@ impl AuditAction {
         Self::WebhookSet,
         Self::WebhookCleared,
         Self::WebhookSecretRotated,
+        Self::AccessKeyIssued,
         Self::GuardBlocked,
         Self::GuardUnblocked,
         Self::GuardChanged,
@@ -56,6 +60,7 @@ impl AuditAction {
             Self::WebhookSet => "client.webhook_set",
             Self::WebhookCleared => "client.webhook_cleared",
             Self::WebhookSecretRotated => "client.webhook_secret_rotated",
+            Self::AccessKeyIssued => "client.access_key_issued",
             Self::GuardBlocked => "guard.blocked",
             Self::GuardUnblocked => "guard.unblocked",
             Self::GuardChanged => "guard.changed",

@@ -44,6 +44,15 @@ pub trait CodeSource: Send + Sync {
     fn generate(&self, len: u8) -> Code;
 }
 
+/// A code the integrator brought (a service that allows custom codes) is the source of
+/// its start's first code: itself, whatever the length asked (the start's code length
+/// is the code's).
+impl CodeSource for Code {
+    fn generate(&self, _len: u8) -> Code {
+        self.clone()
+    }
+}
+
 /// Uniform random digits from the OS CSPRNG.
 ///
 /// Each digit comes from one random byte by rejection sampling: bytes 250..=255 are thrown

@@ -29,6 +29,9 @@ pub enum CoreError {
     InvalidWorkflow { step: usize, message: String },
     #[error("verification not found")]
     NotFound,
+    /// No service of this client has this id ([`crate::service`]).
+    #[error("service not found")]
+    ServiceNotFound,
     #[error("verification is {}; only a pending verification accepts this", .status.as_str())]
     NotPending { status: Status },
     #[error("resend is cooling down; retry in {retry_after_s} s")]
@@ -79,6 +82,7 @@ impl CoreError {
             CoreError::InvalidParameter { .. } => "invalid_parameter",
             CoreError::InvalidWorkflow { .. } => "invalid_workflow",
             CoreError::NotFound => "verification_not_found",
+            CoreError::ServiceNotFound => "service_not_found",
             CoreError::NotPending { status } => match status {
                 Status::Approved => "verification_approved",
                 Status::Canceled => "verification_canceled",

@@ -46,6 +46,11 @@ hex_id!(
     VerificationId, prefix = "VE", bytes = 16
 );
 hex_id!(
+    /// A service (a named configuration set of a client: the Twilio face's Verify
+    /// Service): `VA` and 32 lowercase hex characters, a Twilio Service SID's shape.
+    ServiceId, prefix = "VA", bytes = 16
+);
+hex_id!(
     /// A durable job: `JB` and 32 lowercase hex characters. Also the idempotency key a
     /// provider sees, so a job retried after a crash is recognisable as the same send.
     JobId, prefix = "JB", bytes = 16

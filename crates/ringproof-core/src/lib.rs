@@ -10,6 +10,7 @@
 //! The entry point for callers is [`engine::Engine`]: one method per use case
 //! (start, check, cancel, resend, run a job). Every API face calls the same methods.
 
+pub mod access_key;
 pub mod audit;
 pub mod client;
 pub mod code;
@@ -31,6 +32,7 @@ pub mod netauth;
 pub mod phone;
 pub mod policy;
 pub mod ports;
+pub mod service;
 pub mod sessions;
 pub mod simswap;
 pub mod status;

@@ -3,13 +3,15 @@
 
 use async_trait::async_trait;
 
+use crate::access_key::AccessKey;
 use crate::audit::{AuditEntry, AuditQuery};
 use crate::client::Client;
 use crate::error::StoreError;
-use crate::ids::{ClientId, JobId, LinkId, VerificationId};
+use crate::ids::{ClientId, JobId, LinkId, ServiceId, VerificationId};
 use crate::job::{Job, JobQueue, JobStats, NewJob};
 use crate::link_session::{LinkRecord, LinkSession};
 use crate::phone::PhoneNumber;
+use crate::service::Service;
 use crate::sessions::{LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
@@ -45,6 +47,9 @@ pub enum ClientWrite<'a> {
     Webhook(&'a ClientId, Option<&'a crate::webhook::WebhookConfig>),
     /// [`Store::delete_client_tokens`].
     RevokeTokens(&'a ClientId),
+    /// Inserts an access key, or replaces the secret hash of the key with its id (a
+    /// rotation keeps the id and the client).
+    AccessKey(&'a crate::access_key::AccessKey),
 }
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
@@ -301,6 +306,23 @@ pub trait Store: Send + Sync + 'static {
         client: &ClientId,
         to: &PhoneNumber,
     ) -> Result<Option<Verification>, StoreError>;
+
+    /// The access key with this id, of whichever client (authentication finds the client
+    /// by it); written by [`Store::audited_client_write`] with [`ClientWrite::AccessKey`].
+    async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, StoreError>;
+    /// A client's access keys, oldest first.
+    async fn access_keys(&self, client: &ClientId) -> Result<Vec<AccessKey>, StoreError>;
+
+    async fn insert_service(&self, service: &Service) -> Result<(), StoreError>;
+    /// The client's service with this id; another client's answers `None`.
+    async fn service(&self, client: &ClientId, id: &ServiceId) -> Result<Option<Service>, StoreError>;
+    /// The client's services, oldest first, `limit` of them from `offset`.
+    async fn list_services(&self, client: &ClientId, offset: u64, limit: u64) -> Result<Vec<Service>, StoreError>;
+    /// Replaces the settings and `updated_at` of the client's service; `false` if there is
+    /// no such service of this client.
+    async fn update_service(&self, service: &Service) -> Result<bool, StoreError>;
+    /// `false` if there is no such service of this client.
+    async fn delete_service(&self, client: &ClientId, id: &ServiceId) -> Result<bool, StoreError>;
 }
 
 /// One message or call to hand to a provider.

@@ -4,7 +4,7 @@
 //! counters and state changes are atomic (see [`crate::ports::Store::update_verification`]).
 //!
 //! ```text
-//!                 check ok
+//!                 check ok, or approve (the integrator's word)
 //!        ┌──────────────────────────────► approved
 //!        │        wrong check #max_checks
 //!   pending ─────────────────────────────► max_attempts_reached   (code burned)
@@ -36,6 +36,9 @@ use crate::time::Timestamp;
 use crate::workflow::{Channel, CodeMode, Workflow};
 
 pub use crate::status::Status;
+
+/// The detail of the `approved` event of [`Verification::approve`].
+pub const APPROVED_BY_CLIENT: &str = "approved by the client, without a code";
 
 /// How many times a job may be tried before it is dead-lettered.
 pub const DEFAULT_JOB_ATTEMPTS: u32 = 8;
@@ -97,6 +100,10 @@ pub struct Options {
     /// the operator before any code is sent); changed only by the `silent_*` transitions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub silent: Option<SilentAuth>,
+    /// The service the verification was started in (the Twilio face's `service_sid`),
+    /// which reads and checks of it name ([`crate::service`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 /// How long the `check_url` of a silent step may wait to be opened before the first
@@ -585,6 +592,27 @@ impl Verification {
 
     pub fn cancel(&mut self, now: Timestamp, fx: &mut Effects) -> Result<(), CoreError> {
         self.cancel_because(None, now, fx)
+    }
+
+    /// Approves a pending verification on the integrator's word, with no code (Twilio's
+    /// `Status=approved`: the integrator verified the person some other way). Its
+    /// `approved` event says so in its detail.
+    pub fn approve(&mut self, now: Timestamp, fx: &mut Effects) -> Result<(), CoreError> {
+        self.refresh(now, fx);
+        if self.status != Status::Pending {
+            return Err(CoreError::NotPending { status: self.status });
+        }
+        self.finish(Status::Approved, now, fx);
+        fx.record(
+            self,
+            NewEvent {
+                kind: EventKind::Approved,
+                channel: None,
+                detail: Some(APPROVED_BY_CLIENT.to_owned()),
+                at: now,
+            },
+        );
+        Ok(())
     }
 
     /// [`Verification::cancel`], with `detail` on its `canceled` event (why it was canceled).

@@ -91,6 +91,7 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         notify: true,
         sim_swap: None,
         silent: None,
+        service: None,
     };
     let (v, fx) = start(options, &Fixed("4821"));
     assert_eq!(webhook_types(&fx), ["verification.created", "verification.send_queued"]);
@@ -168,11 +169,12 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
             ip: None,
             result: Some("verified".into()),
         }),
+        service: Some("VA00000000000000000000000000000000".into()),
     };
     let s = serde_json::to_string(&o).unwrap();
     assert_eq!(
         s,
-        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"}}"#
+        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000"}"#
     );
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());

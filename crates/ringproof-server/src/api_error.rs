@@ -109,7 +109,7 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidPhoneNumber(_)
             | CoreError::InvalidParameter { .. }
             | CoreError::InvalidWorkflow { .. } => StatusCode::BAD_REQUEST,
-            CoreError::NotFound => StatusCode::NOT_FOUND,
+            CoreError::NotFound | CoreError::ServiceNotFound => StatusCode::NOT_FOUND,
             CoreError::NotPending { .. } => StatusCode::CONFLICT,
             CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,

@@ -9,12 +9,14 @@
 //! cannot trust must never be half-used.
 
 use ringproof_core::StoreError;
+use ringproof_core::access_key::{AccessKey, AccessKeyKind};
 use ringproof_core::audit::{Actor, AuditAction, AuditEntry};
 use ringproof_core::client::{BrandColor, Client};
-use ringproof_core::ids::{ClientId, JobId, VerificationId};
+use ringproof_core::ids::{ClientId, JobId, ServiceId, VerificationId};
 use ringproof_core::job::{Job, JobKind};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::IdempotentResponse;
+use ringproof_core::service::Service;
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
 use ringproof_core::verification::{Event, EventKind, NewEvent, Status, Verification};
@@ -132,6 +134,31 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T, name: &str) -> Result<String, 
 
 pub(crate) fn client_id(s: &str) -> Result<ClientId, StoreError> {
     ClientId::parse(s).ok_or_else(|| corrupt("malformed client id"))
+}
+
+/// An `access_keys` row.
+pub(crate) fn access_key(row: &impl DbRow) -> Result<AccessKey, StoreError> {
+    let kind: String = col(row, "kind")?;
+    Ok(AccessKey {
+        id: col(row, "id")?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        kind: AccessKeyKind::parse(&kind).ok_or_else(|| corrupt("unknown access key kind"))?,
+        secret_hash: hash32(col(row, "secret_hash")?, "secret_hash")?,
+        created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
+/// A `services` row.
+pub(crate) fn service(row: &impl DbRow) -> Result<Service, StoreError> {
+    let id: String = col(row, "id")?;
+    let settings: String = col(row, "settings")?;
+    Ok(Service {
+        id: ServiceId::parse(&id).ok_or_else(|| corrupt("malformed service id"))?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        settings: json(&settings, "settings")?,
+        created_at: Timestamp(col(row, "created_at")?),
+        updated_at: Timestamp(col(row, "updated_at")?),
+    })
 }
 
 fn verification_id(s: &str) -> Result<VerificationId, StoreError> {

@@ -70,6 +70,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 15,
         sql: include_str!("../migrations/sqlite/0015_brand_color.sql"),
     },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/sqlite/0016_access_keys_services.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -128,6 +132,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 15,
         sql: include_str!("../migrations/postgres/0015_brand_color.sql"),
+    },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/postgres/0016_access_keys_services.sql"),
     },
 ];
 
@@ -193,7 +201,7 @@ mod tests {
         for set in [SQLITE, POSTGRES] {
             let stmts: Vec<_> = set.iter().flat_map(|m| statements(m.sql)).collect();
             let tables = stmts.iter().filter(|s| s.contains("CREATE TABLE")).count();
-            assert_eq!(tables, 11);
+            assert_eq!(tables, 13);
             assert!(stmts.iter().all(|s| s.ends_with(';')));
         }
     }

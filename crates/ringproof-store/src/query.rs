@@ -477,14 +477,16 @@ macro_rules! store_impl {
         // A block of its own, so the expansion brings its imports with it.
         const _: () = {
             use ringproof_core::StoreError;
+            use ringproof_core::access_key::AccessKey;
             use ringproof_core::audit::{AuditEntry, AuditQuery};
             use ringproof_core::client::Client;
             use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
-            use ringproof_core::ids::{ClientId, JobId, LinkId, VerificationId};
+            use ringproof_core::ids::{ClientId, JobId, LinkId, ServiceId, VerificationId};
             use ringproof_core::job::{Job, JobQueue, JobStats, NewJob};
             use ringproof_core::link_session::LinkSession;
             use ringproof_core::link_session::LinkRecord;
             use ringproof_core::phone::PhoneNumber;
+            use ringproof_core::service::Service;
             use ringproof_core::ports::{ClientWrite, DeliveryStatus, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
             use ringproof_core::sessions::{LoginFailures, TokenRecord};
             use ringproof_core::time::Timestamp;
@@ -588,6 +590,21 @@ macro_rules! store_impl {
                         ClientWrite::RevokeTokens(id) => {
                             let q = sqlx::query("DELETE FROM access_tokens WHERE client_id = $1").bind(id.as_str());
                             ("delete client tokens", q)
+                        }
+                        ClientWrite::AccessKey(k) => {
+                            // A rotation keeps the id and the client: only the secret changes.
+                            let q = sqlx::query(
+                                "INSERT INTO access_keys (id, client_id, kind, secret_hash, created_at) \
+                                 VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash \
+                                 WHERE access_keys.client_id = excluded.client_id",
+                            )
+                            .bind(k.id.as_str())
+                            .bind(k.client_id.as_str())
+                            .bind(k.kind.as_str())
+                            .bind(k.secret_hash.as_slice())
+                            .bind(k.created_at.millis());
+                            ("write access key", q)
                         }
                     })
                 }
@@ -1130,6 +1147,81 @@ macro_rules! store_impl {
                     .bind(to.e164());
                     let op = "latest verification to a number";
                     self.read().await?.optional(op, q, codec::verification).await
+                }
+
+                async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, kind, secret_hash, created_at FROM access_keys WHERE id = $1",
+                    )
+                    .bind(id);
+                    self.read().await?.optional("access key", q, codec::access_key).await
+                }
+
+                async fn access_keys(&self, client: &ClientId) -> Result<Vec<AccessKey>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, kind, secret_hash, created_at FROM access_keys \
+                         WHERE client_id = $1 ORDER BY created_at, id",
+                    )
+                    .bind(client.as_str());
+                    self.read().await?.all("access keys of a client", q, codec::access_key).await
+                }
+
+                async fn insert_service(&self, s: &Service) -> Result<(), StoreError> {
+                    let q = sqlx::query(
+                        "INSERT INTO services (id, client_id, settings, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(s.id.as_str())
+                    .bind(s.client_id.as_str())
+                    .bind(codec::to_json(&s.settings, "settings")?)
+                    .bind(s.created_at.millis())
+                    .bind(s.updated_at.millis());
+                    self.write().await?.execute("insert service", q).await?;
+                    Ok(())
+                }
+
+                async fn service(&self, client: &ClientId, id: &ServiceId) -> Result<Option<Service>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, settings, created_at, updated_at FROM services \
+                         WHERE id = $1 AND client_id = $2",
+                    )
+                    .bind(id.as_str())
+                    .bind(client.as_str());
+                    self.read().await?.optional("service", q, codec::service).await
+                }
+
+                async fn list_services(
+                    &self,
+                    client: &ClientId,
+                    offset: u64,
+                    limit: u64,
+                ) -> Result<Vec<Service>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, settings, created_at, updated_at FROM services \
+                         WHERE client_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+                    )
+                    .bind(client.as_str())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                    self.read().await?.all("list services", q, codec::service).await
+                }
+
+                async fn update_service(&self, s: &Service) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "UPDATE services SET settings = $1, updated_at = $2 WHERE id = $3 AND client_id = $4",
+                    )
+                    .bind(codec::to_json(&s.settings, "settings")?)
+                    .bind(s.updated_at.millis())
+                    .bind(s.id.as_str())
+                    .bind(s.client_id.as_str());
+                    Ok(self.write().await?.execute("update service", q).await? > 0)
+                }
+
+                async fn delete_service(&self, client: &ClientId, id: &ServiceId) -> Result<bool, StoreError> {
+                    let q = sqlx::query("DELETE FROM services WHERE id = $1 AND client_id = $2")
+                        .bind(id.as_str())
+                        .bind(client.as_str());
+                    Ok(self.write().await?.execute("delete service", q).await? > 0)
                 }
             }
         };

@@ -122,6 +122,18 @@ enum ClientCmd {
     RotateSecret { id: String },
     /// Revoke every access token of a client (Signzy-face logins); prints how many
     RevokeTokens { id: String },
+    /// Issue Twilio-style credentials for the Twilio Verify face (/v2): the client's
+    /// Account SID (AC…, kept) with a new Auth Token (the old one stops working), or with
+    /// --api-key a new API Key SID (SK…) and secret. Secrets are printed once
+    TwilioCredentials {
+        id: String,
+        /// Issue a new API key (SK…) instead of a new Auth Token
+        #[arg(long)]
+        api_key: bool,
+        /// Print the credentials as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a client's settings (no secrets) as JSON
     Show { id: String },
     /// Change a client's brand (name and link-page colour), allowed origins, policy
@@ -683,6 +695,40 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
             let n = engine.revoke_tokens(&id).await.map_err(|e| e.to_string())?;
             println!("Revoked {n} access token(s) of client {id}.");
+        }
+        ClientCmd::TwilioCredentials { id, api_key, json } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let (account_sid, key_sid, secret) = if api_key {
+                let (key, account) = engine.issue_api_key(&id).await.map_err(|e| e.to_string())?;
+                let account_sid = match account {
+                    Some(a) => a.key.id,
+                    None => engine
+                        .account_id(&id)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .ok_or("the client has no Account SID")?,
+                };
+                (account_sid, Some(key.key.id), key.secret)
+            } else {
+                let a = engine.issue_account_key(&id).await.map_err(|e| e.to_string())?;
+                (a.key.id, None, a.secret)
+            };
+            match (json, key_sid) {
+                (true, None) => println!(
+                    "{}",
+                    serde_json::json!({ "account_sid": account_sid, "auth_token": secret })
+                ),
+                (true, Some(k)) => println!(
+                    "{}",
+                    serde_json::json!({ "account_sid": account_sid, "api_key_sid": k, "api_key_secret": secret })
+                ),
+                (false, None) => println!(
+                    "Twilio Verify credentials of client {id} (the token is shown once; an earlier one no longer works):\n  account_sid: {account_sid}\n  auth_token:  {secret}"
+                ),
+                (false, Some(k)) => println!(
+                    "New Twilio API key of client {id} (the secret is shown once):\n  account_sid:    {account_sid}\n  api_key_sid:    {k}\n  api_key_secret: {secret}"
+                ),
+            }
         }
     }
     Ok(())

@@ -771,6 +771,52 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
     assert!(err.contains("no webhook"), "{err}");
 }
 
+/// `client twilio-credentials`: an Account SID kept across Auth Token rotations, API keys
+/// under the same account, each secret printed once and audited by kind only.
+#[test]
+fn twilio_credentials_are_issued_rotated_and_audited() {
+    let tmp = temp_dir("twilio");
+    let data = tmp.path();
+    let id = create_client(data, "Twilio Shop");
+    let json = |args: &[&str]| {
+        let (ok, out, err) = ringproof(data, args);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(out.trim()).unwrap()
+    };
+    let first = json(&["client", "twilio-credentials", &id, "--json"]);
+    let sid = first["account_sid"].as_str().unwrap().to_owned();
+    let token = first["auth_token"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("AC") && sid.len() == 34, "{sid}");
+    assert_eq!(token.len(), 32);
+    let second = json(&["client", "twilio-credentials", &id, "--json"]);
+    assert_eq!(second["account_sid"], sid.as_str(), "the SID stays");
+    assert_ne!(second["auth_token"], token.as_str(), "a new token");
+    let key = json(&["client", "twilio-credentials", &id, "--api-key", "--json"]);
+    assert_eq!(key["account_sid"], sid.as_str());
+    let key_sid = key["api_key_sid"].as_str().unwrap().to_owned();
+    assert!(key_sid.starts_with("SK") && key_sid.len() == 34, "{key_sid}");
+    let (ok, out, _) = ringproof(data, &["client", "twilio-credentials", &id]);
+    assert!(ok && out.contains(&sid) && out.contains("shown once"), "{out}");
+    let (ok, _, err) = ringproof(data, &["client", "twilio-credentials", "0123456789abcdef01234567"]);
+    assert!(!ok && err.contains("no such client"), "{err}");
+
+    let (ok, out, err) = ringproof(data, &["audit", "list", "--client", &id, "--json"]);
+    assert!(ok, "{err}");
+    let issued: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "client.access_key_issued")
+        .collect();
+    assert_eq!(issued.len(), 4);
+    for secret in [
+        &token,
+        second["auth_token"].as_str().unwrap(),
+        key["api_key_secret"].as_str().unwrap(),
+    ] {
+        assert!(!out.contains(secret), "a secret in the audit log");
+    }
+}
+
 /// Every administrative command leaves one audit entry with the right action, recorded as
 /// the CLI's (`cli:<user>`), and no entry holds any of the secrets those commands printed,
 /// a webhook URL's token, or a phone number. `audit list` filters by client, time and count.

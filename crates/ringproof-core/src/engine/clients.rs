@@ -127,7 +127,7 @@ impl Engine {
 
     /// The keys of an attempt's throttle rows, in [`throttle::row`] order: keyed hashes of
     /// the address (IPv6 by /64) and the name, so no address or name is stored.
-    fn throttle_keys(&self, secret: Secret, ip: IpAddr, who: &str) -> Vec<String> {
+    pub(super) fn throttle_keys(&self, secret: Secret, ip: IpAddr, who: &str) -> Vec<String> {
         let address = throttle::address_key(ip);
         let (a, w) = (address.as_bytes(), who.as_bytes());
         let scope = secret.as_str();

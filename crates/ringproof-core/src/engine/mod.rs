@@ -4,6 +4,8 @@
 //! - `clients.rs`: client administration, login sessions and webhook settings;
 //! - `verifications.rs`: start, read, check, cancel, resend;
 //! - `jobs.rs`: the worker's jobs (deliveries, steps, expiries, webhooks) and receipts;
+//! - [`services`]: access keys and services (the Twilio face's credentials and Verify
+//!   Services), and verifications in a service;
 //! - [`link`]: instant links; [`number_otp`]: OTPs addressed by the phone number;
 //!   [`fallback`]: the SMS-then-voice timeline addressed by the verification id;
 //!   [`silent`]: a workflow's silent first step (network authentication before any code).
@@ -15,6 +17,7 @@ mod guard;
 mod jobs;
 pub mod link;
 pub mod number_otp;
+pub mod services;
 pub mod silent;
 mod verifications;
 

@@ -1,7 +1,7 @@
 //! The verification use cases: start, read, check, cancel, resend.
 
 use crate::client::{Client, SMS_TEMPLATE, template_key};
-use crate::code::{MAX_CODE_LENGTH, MIN_CODE_LENGTH};
+use crate::code::{CodeSource, MAX_CODE_LENGTH, MIN_CODE_LENGTH};
 use crate::error::{CoreError, StoreError};
 use crate::i18n::Locale;
 use crate::ids::{ClientId, VerificationId};
@@ -34,6 +34,12 @@ pub struct StartRequest {
     /// Start with a silent step: network authentication through the operator before the
     /// first delivery step ([`crate::engine::silent`]).
     pub silent: bool,
+    /// The service the start is made in ([`crate::service`]; set by
+    /// [`Engine::start_in_service`], which applies the service's settings).
+    pub service: Option<crate::ids::ServiceId>,
+    /// The first code, brought by the integrator instead of drawn (a service that allows
+    /// custom codes); its length is the code length.
+    pub code: Option<crate::code::Code>,
 }
 
 /// The locale of a new verification: the request's tag when the catalogue has its language
@@ -77,6 +83,20 @@ pub enum StartOutcome {
         status: u16,
         body: String,
     },
+}
+
+/// A code a check may evaluate: 4 to 10 digits (anything else is refused before any
+/// verification is looked up or any guess counted).
+pub(crate) fn check_code_shape(code: &str) -> Result<(), CoreError> {
+    if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
+        || !code.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(CoreError::invalid(
+            "code",
+            format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
+        ));
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -128,7 +148,10 @@ impl Engine {
         let to = req.to.ok_or_else(|| CoreError::invalid("to", "is required"))?;
         // The client's blocklist and test-mode allowlist, as on every other face.
         client.may_send_to(&to)?;
-        let code_length = req.code_length.unwrap_or(policy.code_length);
+        let code_length = match &req.code {
+            Some(c) => u8::try_from(c.len()).unwrap_or(u8::MAX),
+            None => req.code_length.unwrap_or(policy.code_length),
+        };
         if !(MIN_CODE_LENGTH..=MAX_CODE_LENGTH).contains(&code_length) {
             return Err(CoreError::invalid(
                 "code_length",
@@ -187,13 +210,17 @@ impl Engine {
                     sms_template: req.sms_template,
                     notify: client.webhook.is_some(),
                     silent: req.silent.then(Default::default),
+                    service: req.service.map(|s| s.as_str().to_owned()),
                     ..Options::default()
                 },
                 sim_swap,
                 now,
             },
             &self.keys,
-            self.codes.as_ref(),
+            match &req.code {
+                Some(c) => c as &dyn CodeSource,
+                None => self.codes.as_ref(),
+            },
         );
         let record = idem.as_ref().map(|i| {
             let (status, body) = (i.render)(&v);
@@ -371,14 +398,7 @@ impl Engine {
         read: Option<Verification>,
         code: &str,
     ) -> Result<(CheckOutcome, Verification), CoreError> {
-        if !(MIN_CODE_LENGTH as usize..=MAX_CODE_LENGTH as usize).contains(&code.len())
-            || !code.bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(CoreError::invalid(
-                "code",
-                format!("must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} digits"),
-            ));
-        }
+        check_code_shape(code)?;
         let now = self.now();
         let keys = &self.keys;
         let before = match read {

@@ -40,6 +40,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
         (name = "verifications", description = "The native API"),
         (name = "signzy", description = "The Signzy-compatible face, base `/api/v3` (docs/compat-signzy.md)"),
         (name = "idenfy", description = "The iDenfy-compatible face, base `/fraud` (docs/compat-idenfy.md)"),
+        (name = "twilio", description = "The Twilio-Verify-compatible face, base `/v2/Services`: form-encoded bodies, HTTP Basic with an Account SID (`AC…`) or API Key SID (`SK…`) (docs/compat-twilio.md)"),
         (name = "links", description = "One-time link pages, opened by the phone (HTML, no authentication)"),
         (name = "demo", description = "The end-user demo on the demo client (development mode only; HTML)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
@@ -113,6 +114,7 @@ pub fn app(state: AppState) -> Router {
             .into_response()
         }))
         .layer(middleware::from_fn(compat::idenfy::envelope_everything))
+        .layer(middleware::from_fn(compat::twilio::envelope_everything))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::Extension(signzy_deadline))
         .layer(middleware::from_fn(request_context))

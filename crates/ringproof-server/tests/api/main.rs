@@ -36,5 +36,7 @@ mod signzy_otp;
 mod signzy_sample_replay;
 mod sim_swap;
 mod timing;
+mod twilio;
+mod twilio_sdk;
 mod verifications;
 mod webhooks;

@@ -12,6 +12,7 @@ mod harness;
 #[path = "../support/pg.rs"]
 mod pg;
 
+mod access_keys_services;
 mod audit;
 mod cancellation;
 mod clients;

@@ -4,6 +4,7 @@
 
 pub mod idenfy;
 pub mod signzy;
+pub mod twilio;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -11,5 +12,8 @@ use crate::state::AppState;
 
 /// Every compatibility face's routes.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(signzy::router()).merge(idenfy::router())
+    OpenApiRouter::new()
+        .merge(signzy::router())
+        .merge(idenfy::router())
+        .merge(twilio::router())
 }
