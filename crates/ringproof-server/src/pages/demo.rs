@@ -8,6 +8,13 @@
 //! handlers only turn forms into calls and answers into pages. Server-rendered and usable
 //! without script (the waiting view then has a "check now" link); with it, the waiting view
 //! polls and the resend button counts the cooldown down.
+//!
+//! Every page is in the person's language (`Accept-Language`, else English: the catalogue
+//! [`super::texts::demo`]), right to left in Arabic. What the API wrote stays as it wrote
+//! it, in English, marked `lang=en` on a page in another language: its error messages, a
+//! verification's status, and the link result's Signzy field names and values (the demo
+//! shows what an integrator gets). Phone numbers and times are isolated left to right, so
+//! a right-to-left page does not turn `+1415…` into `…1415+`.
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -21,6 +28,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::escape;
+use super::texts::demo::{DEMO, DemoTexts};
+use super::texts::{self, Locale};
 use crate::demo::api::{DemoApi, Failure, LinkIds, LinkResult, Verification};
 use crate::state::AppState;
 
@@ -45,11 +54,12 @@ background:#e6eefc}button:disabled{color:#555;background:#e3e5e8}.row{display:fl
 dl{margin:.8em 0}dt{font-weight:600;margin-top:.6em}dd{margin:0;overflow-wrap:anywhere}\
 @media(min-width:34em){dl{display:grid;grid-template-columns:auto 1fr;gap:.4em .9em}dt{margin:0}}.top{font-size:.9em;margin:0 0 1em}";
 
-/// The countdown: a button with `data-wait` seconds is disabled until they pass, saying
-/// how many are left. Without script the button stays usable and the server says "wait".
+/// The countdown: a button with `data-wait` seconds is disabled until they pass, showing
+/// its `data-label` (the page language's "… ({seconds} s)") with the seconds left. Without
+/// script the button stays usable and the server says "wait".
 const COUNTDOWN: &str = "document.querySelectorAll('button[data-wait]').forEach(function(b){\
-var end=Date.now()+1000*Number(b.dataset.wait),label=b.textContent;function tick(){\
-var s=Math.ceil((end-Date.now())/1000);if(s>0){b.disabled=true;b.textContent=label+' ('+s+' s)';\
+var end=Date.now()+1000*Number(b.dataset.wait),label=b.textContent,wait=b.dataset.label;function tick(){\
+var s=Math.ceil((end-Date.now())/1000);if(s>0){b.disabled=true;b.textContent=wait.replace('{seconds}',s);\
 setTimeout(tick,500)}else{b.disabled=false;b.textContent=label}}tick()});";
 
 /// The waiting view's poll: every 2 s it asks its own URL (with [`POLL_HEADER`]), which
@@ -62,22 +72,31 @@ if(r.status!==204)location.reload()})},2000)}";
 /// The header of the waiting view's poll.
 const POLL_HEADER: &str = "x-demo-poll";
 
-/// A demo page.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+/// A whole demo page in `locale`: `title` is the heading (and the `<title>`), `body` is
+/// already HTML. Pure, so every page is tested in every language.
+fn html(locale: Locale, title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html {attrs}><head><meta charset=utf-8>\
 <meta name=viewport content=\"width=device-width,initial-scale=1\"><meta name=robots content=noindex>\
-<title>{t} · ringproof demo</title><style>{STYLE}</style></head><body><main>\
-<p class=top><a href=\"/demo\">ringproof demo</a></p><h1>{t}</h1>{body}</main>\
+<title>{t} · {name}</title><style>{STYLE}</style></head><body><main>\
+<p class=top><a href=\"/demo\">{name}</a></p><h1>{t}</h1>{body}</main>\
 <script>{COUNTDOWN}{POLL}</script></body></html>",
-        t = escape(title)
-    );
-    let mut res = (status, html).into_response();
+        attrs = texts::html_attrs(locale),
+        t = escape(title),
+        name = escape(DEMO.get(locale).demo_name),
+    )
+}
+
+/// A demo page response ([`html`]), with `Vary: Accept-Language` (the language is the
+/// request's).
+fn page(locale: Locale, status: StatusCode, title: &str, body: &str) -> Response {
+    let mut res = (status, html(locale, title, body)).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    h.insert(header::VARY, HeaderValue::from_static("accept-language"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // The result page's URL carries `vfp`: it never leaves as a Referer.
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -93,6 +112,39 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     res
 }
 
+/// A text of the catalogue as HTML, each `{name}` replaced by its value (already HTML).
+fn fill(text: &str, values: &[(&str, &str)]) -> String {
+    texts::fill(&escape(text), values)
+}
+
+/// The text for `n`: `one` for 1, else `other` (which says `n` itself).
+fn count<'t>(n: u32, one: &'t str, other: &'t str) -> &'t str {
+    if n == 1 { one } else { other }
+}
+
+/// A phone number or a time, kept left to right inside any page.
+fn ltr(s: &str) -> String {
+    format!("<bdi dir=ltr>{}</bdi>", escape(s))
+}
+
+/// What the API wrote (a message, a status, a field's value), as it wrote it: English,
+/// said so on a page in another language.
+fn from_api(locale: Locale, s: &str) -> String {
+    if locale == Locale::En {
+        escape(s)
+    } else {
+        format!("<span lang=en dir=ltr>{}</span>", escape(s))
+    }
+}
+
+/// The link back to the form.
+fn again(t: &DemoTexts) -> String {
+    format!("<p><a href=\"/demo\">{}</a></p>", escape(t.start_again))
+}
+
+/// The name of the credentials file, as the pages show it.
+const CREDENTIALS_FILE: &str = "<code>demo-credentials.json</code>";
+
 fn see_other(location: &str) -> Response {
     let mut res = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
@@ -104,40 +156,56 @@ fn see_other(location: &str) -> Response {
 }
 
 /// The page saying why there is no demo here.
-fn no_demo() -> Response {
+fn no_demo(locale: Locale) -> Response {
+    let t = DEMO.get(locale);
+    let body = fill(
+        t.no_demo_body,
+        &[("client", "<code>demo</code>"), ("file", CREDENTIALS_FILE)],
+    );
     page(
+        locale,
         StatusCode::NOT_FOUND,
-        "No demo on this server",
-        "<p>The demo runs in development mode, on the <code>demo</code> client that the first start \
-         creates (its credentials are in <code>demo-credentials.json</code> in the data directory).</p>",
+        t.no_demo_title,
+        &format!("<p>{body}</p>"),
     )
 }
 
 /// A page for an answer the demo cannot use: what happened and what to do. Only the
 /// demo's own trouble is a 5xx (its credentials refused, the API down); an id the API
 /// does not know or refuses is a 404, a limit keeps its 429, any other refusal is a 400.
-fn trouble(f: &Failure) -> Response {
+fn trouble(locale: Locale, f: &Failure) -> Response {
+    let t = DEMO.get(locale);
     let (status, hint) = match f {
         Failure::Refused { status: 401, .. } => (
             StatusCode::BAD_GATEWAY,
-            "The demo client's credentials were refused: <code>demo-credentials.json</code> must be from the \
-             start that created this database's demo client.",
+            fill(t.trouble_credentials, &[("file", CREDENTIALS_FILE)]),
         ),
-        Failure::Refused { status: 400 | 404, .. } => (
-            StatusCode::NOT_FOUND,
-            "This verification is not known (it may have been removed after its retention period).",
-        ),
-        Failure::Refused { status: 429, .. } => (StatusCode::TOO_MANY_REQUESTS, "Wait a little and try again."),
-        Failure::Refused { status: 402..=499, .. } => (StatusCode::BAD_REQUEST, "Start again."),
-        _ => (StatusCode::BAD_GATEWAY, "Try again in a moment."),
+        Failure::Refused { status: 400 | 404, .. } => (StatusCode::NOT_FOUND, escape(t.trouble_not_known)),
+        Failure::Refused { status: 429, .. } => (StatusCode::TOO_MANY_REQUESTS, escape(t.trouble_wait)),
+        Failure::Refused { status: 402..=499, .. } => (StatusCode::BAD_REQUEST, escape(t.trouble_start_again)),
+        _ => (StatusCode::BAD_GATEWAY, escape(t.trouble_later)),
     };
+    trouble_page(locale, status, &from_api(locale, f.message()), &hint)
+}
+
+/// [`trouble`] for an id that is not one of ours (never asked of the API).
+fn unknown_id(locale: Locale) -> Response {
+    let t = DEMO.get(locale);
+    trouble_page(
+        locale,
+        StatusCode::NOT_FOUND,
+        &escape(t.no_such_verification),
+        &escape(t.trouble_not_known),
+    )
+}
+
+fn trouble_page(locale: Locale, status: StatusCode, message: &str, hint: &str) -> Response {
+    let t = DEMO.get(locale);
     page(
+        locale,
         status,
-        "Something went wrong",
-        &format!(
-            "<p class=msg role=alert>{}</p><p>{hint}</p><p><a href=\"/demo\">Start again</a></p>",
-            escape(f.message())
-        ),
+        t.trouble_title,
+        &format!("<p class=msg role=alert>{message}</p><p>{hint}</p>{}", again(t)),
     )
 }
 
@@ -146,11 +214,13 @@ fn fields(body: &Bytes) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn not_from_here() -> Response {
+fn not_from_here(locale: Locale) -> Response {
+    let t = DEMO.get(locale);
     page(
+        locale,
         StatusCode::FORBIDDEN,
-        "Not from here",
-        "<p>Use the form on this server.</p>",
+        t.not_from_here_title,
+        &format!("<p>{}</p>", escape(t.not_from_here_body)),
     )
 }
 
@@ -181,54 +251,65 @@ fn plain_id(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn sandbox_link(state: &AppState, e164: &str) -> String {
+/// The sandbox phone's link for the code page, opened on `e164`'s conversation.
+fn sandbox_link(state: &AppState, t: &DemoTexts, e164: &str) -> String {
     if state.sandbox.is_none() {
         return String::new();
     }
     let q: String = form_urlencoded::byte_serialize(e164.as_bytes()).collect();
-    format!(
-        "<p class=note>No message leaves this machine: <a href=\"/sandbox?to={q}\" target=_blank>open the sandbox \
-         phone</a> to read it.</p>"
-    )
+    let open = format!(
+        "<a href=\"/sandbox?to={q}\" target=_blank>{}</a>",
+        escape(t.sandbox_open)
+    );
+    format!("<p class=note>{}</p>", fill(t.sandbox_code, &[("open", &open)]))
 }
 
-/// The start form, with `error` (and the field it names) when the last try was refused.
-fn start_form(state: &AppState, status: StatusCode, number: &str, error: Option<&str>) -> Response {
+/// The start form, with `error` (HTML; the field it names) when the last try was refused.
+fn start_form(state: &AppState, locale: Locale, status: StatusCode, number: &str, error: Option<&str>) -> Response {
+    let t = DEMO.get(locale);
     let number = if number.is_empty() && state.sandbox.is_some() {
         "+14155550100"
     } else {
         number
     };
     let error = error
-        .map(|e| format!("<p class=msg role=alert id=err>{}</p>", escape(e)))
+        .map(|e| format!("<p class=msg role=alert id=err>{e}</p>"))
         .unwrap_or_default();
     let described = if error.is_empty() { "" } else { " aria-describedby=err" };
     page(
+        locale,
         status,
-        "Verify your phone number",
+        t.form_title,
         &format!(
-            "<p>This is what your users see. It calls ringproof's public APIs with the <code>demo</code> client, \
-             as your backend would.</p>{error}<form method=post action=\"/demo\"><label for=number>Phone number\
-             </label><input id=number name=number type=tel autocomplete=tel inputmode=tel required value=\"{n}\"{described}>\
-             <p class=note>With the country code, e.g. +14155550100. Links go to US and Canadian numbers.</p>\
-             <div class=row><button name=via value=code>Text me a code</button>\
-             <button name=via value=link class=second>Text me a link</button></div></form>",
-            n = escape(number)
+            "<p>{intro}</p>{error}<form method=post action=\"/demo\"><label for=number>{label}\
+             </label><input id=number name=number type=tel autocomplete=tel inputmode=tel required dir=ltr \
+             value=\"{n}\"{described}><p class=note>{note}</p>\
+             <div class=row><button name=via value=code>{code}</button>\
+             <button name=via value=link class=second>{link}</button></div></form>",
+            intro = fill(t.form_intro, &[("client", "<code>demo</code>")]),
+            label = escape(t.number_label),
+            n = escape(number),
+            note = fill(t.number_note, &[("example", &ltr("+14155550100"))]),
+            code = escape(t.via_code),
+            link = escape(t.via_link),
         ),
     )
 }
 
 /// The demo form
 ///
-/// Enter a phone number and choose a code or a link (development mode only).
+/// Enter a phone number and choose a code or a link (development mode only). Every demo
+/// page is in the language of `Accept-Language` (12 languages, else English;
+/// `Vary: Accept-Language`).
 #[utoipa::path(get, path = "/demo", tag = "demo",
     responses((status = 200, description = "The form", content_type = "text/html"),
               (status = 404, description = "No demo here (production mode, or no demo client)", content_type = "text/html")))]
-async fn form(State(state): State<AppState>) -> Response {
+async fn form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let locale = texts::negotiate(&headers);
     if state.demo.is_none() {
-        return no_demo();
+        return no_demo(locale);
     }
-    start_form(&state, StatusCode::OK, "", None)
+    start_form(&state, locale, StatusCode::OK, "", None)
 }
 
 /// Start a demo verification
@@ -248,11 +329,13 @@ async fn start(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let locale = texts::negotiate(&headers);
+    let t = DEMO.get(locale);
     let Some(api) = state.demo.as_deref() else {
-        return no_demo();
+        return no_demo(locale);
     };
     if cross_site(&headers) {
-        return not_from_here();
+        return not_from_here(locale);
     }
     let f = fields(&body);
     let typed = f.get("number").map(String::as_str).unwrap_or_default();
@@ -265,18 +348,19 @@ async fn start(
             retry_after_s,
             ..
         } if f.for_the_person() => {
-            let wait = retry_after_s
-                .map(|s| format!(" Try again in {s} s."))
-                .unwrap_or_default();
-            let said = format!("{}.{wait}", message.trim_end_matches('.'));
+            let said = from_api(locale, &format!("{}.", message.trim_end_matches('.')));
+            let said = match retry_after_s {
+                Some(s) => format!("{said} {}", fill(t.try_again_in, &[("seconds", &s.to_string())])),
+                None => said,
+            };
             let status = match status {
                 403 => StatusCode::FORBIDDEN,
                 429 => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::BAD_REQUEST,
             };
-            start_form(&state, status, typed, Some(&said))
+            start_form(&state, locale, status, typed, Some(&said))
         }
-        other => trouble(&other),
+        other => trouble(locale, &other),
     };
     match f.get("via").map(String::as_str) {
         Some("code") => match api.start_code(&number, ip).await {
@@ -286,63 +370,75 @@ async fn start(
         Some("link") => {
             let region = PhoneNumber::parse_e164(&number).ok().and_then(|p| p.region());
             let (Some(country @ ("US" | "CA")), Some(national)) = (region.as_deref(), number.strip_prefix("+1")) else {
-                return start_form(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    typed,
-                    Some(
-                        "Links go to US and Canadian numbers only (+1 and 10 digits). Choose “Text me a code” for other numbers.",
-                    ),
-                );
+                let why = fill(t.links_us_only, &[("button", &escape(t.via_code))]);
+                return start_form(&state, locale, StatusCode::BAD_REQUEST, typed, Some(&why));
             };
             match api.send_link(national, country, ip).await {
                 Ok(ids) => see_other(&format!("/demo/link/{}/{}", ids.request_id, ids.session_id)),
                 Err(e) => refused(e),
             }
         }
-        _ => start_form(&state, StatusCode::BAD_REQUEST, typed, Some("Choose a code or a link.")),
+        _ => start_form(
+            &state,
+            locale,
+            StatusCode::BAD_REQUEST,
+            typed,
+            Some(&escape(t.choose_via)),
+        ),
     }
 }
 
-/// The code page: what to type, what is left, and the result once approved. `note` is
-/// the outcome of the last action (`ok` says whether it is good news).
-async fn show_code(state: &AppState, api: &DemoApi, id: &str, note: Option<(bool, String)>) -> Response {
-    let v = match api.verification(id).await {
-        Ok(v) => v,
-        Err(e) => return trouble(&e),
-    };
-    let note_html = note
-        .map(|(ok, m)| {
-            let (class, role) = if ok { ("msg ok", "status") } else { ("msg", "alert") };
-            format!("<p class=\"{class}\" role={role} id=note>{}</p>", escape(&m))
-        })
-        .unwrap_or_default();
-    let to = escape(&v.to);
-    let again = "<p><a href=\"/demo\">Start again</a></p>";
-    let (title, body) = match v.status.as_str() {
-        "approved" => (
-            "Verified",
-            format!("<p class=\"msg ok\" role=status>{to} is yours: the code was right.</p>{again}"),
-        ),
-        "pending" => ("Enter the code", code_form(state, &v, &note_html)),
-        other => (
-            "This verification has ended",
-            format!(
-                "{note_html}<p>It is <strong>{}</strong>: {}</p>{again}",
-                escape(other),
-                match other {
-                    "expired" => "the code's time ran out",
-                    "max_attempts_reached" => "too many wrong codes",
-                    "canceled" => "it was canceled",
-                    _ => "no code could be delivered",
-                }
-            ),
-        ),
-    };
-    page(StatusCode::OK, title, &body)
+/// The outcome of the last action on the code page: good news or not, and its HTML.
+struct Note {
+    ok: bool,
+    html: String,
 }
 
-fn code_form(state: &AppState, v: &Verification, note_html: &str) -> String {
+/// The code page: what to type, what is left, and the result once approved.
+async fn show_code(state: &AppState, locale: Locale, api: &DemoApi, id: &str, note: Option<Note>) -> Response {
+    let t = DEMO.get(locale);
+    let v = match api.verification(id).await {
+        Ok(v) => v,
+        Err(e) => return trouble(locale, &e),
+    };
+    let note_html = note
+        .map(|n| {
+            let (class, role) = if n.ok { ("msg ok", "status") } else { ("msg", "alert") };
+            format!("<p class=\"{class}\" role={role} id=note>{}</p>", n.html)
+        })
+        .unwrap_or_default();
+    let (title, body) = match v.status.as_str() {
+        "approved" => (
+            t.verified_title,
+            format!(
+                "<p class=\"msg ok\" role=status>{}</p>{}",
+                fill(t.verified_body, &[("number", &ltr(&v.to))]),
+                again(t)
+            ),
+        ),
+        "pending" => (t.code_title, code_form(state, t, &v, &note_html)),
+        other => {
+            let why = match other {
+                "expired" => t.ended_expired,
+                "max_attempts_reached" => t.ended_max_attempts,
+                "canceled" => t.ended_canceled,
+                _ => t.ended_failed,
+            };
+            let status = format!("<strong>{}</strong>", from_api(locale, other));
+            (
+                t.ended_title,
+                format!(
+                    "{note_html}<p>{}</p>{}",
+                    fill(t.ended_body, &[("status", &status), ("why", &escape(why))]),
+                    again(t)
+                ),
+            )
+        }
+    };
+    page(locale, StatusCode::OK, title, &body)
+}
+
+fn code_form(state: &AppState, t: &DemoTexts, v: &Verification, note_html: &str) -> String {
     let now = state.engine.now();
     let wait = v
         .next_resend_at
@@ -352,36 +448,45 @@ fn code_form(state: &AppState, v: &Verification, note_html: &str) -> String {
     let (resend, sends) = match wait {
         Some(w) => (
             format!(
-                "<button name=action value=resend class=second data-wait={w} formnovalidate>Text me a new code</button>"
+                "<button name=action value=resend class=second data-wait={w} data-label=\"{countdown}\" \
+                 formnovalidate>{label}</button>",
+                countdown = escape(t.resend_countdown),
+                label = escape(t.resend_button),
             ),
-            format!(
-                "<p class=note>{} more {} can be sent.</p>",
-                v.sends_left,
-                if v.sends_left == 1 { "message" } else { "messages" }
+            fill(
+                count(v.sends_left, t.sends_left_one, t.sends_left_other),
+                &[("sends", &v.sends_left.to_string())],
             ),
         ),
-        None => (
-            String::new(),
-            "<p class=note>No more codes can be sent for this verification.</p>".into(),
-        ),
+        None => (String::new(), escape(t.no_more_sends)),
     };
+    let tries = v.remaining_check_attempts;
     format!(
-        "<p>We texted a {len}-digit code to <strong>{to}</strong>.</p>{sandbox}{note_html}\
-         <form method=post action=\"/demo/code/{id}\"><label for=code>Code</label>\
+        "<p>{sent}</p>{sandbox}{note_html}\
+         <form method=post action=\"/demo/code/{id}\"><label for=code>{label}</label>\
          <input id=code name=code class=code inputmode=numeric autocomplete=one-time-code pattern=\"[0-9]*\" \
-         maxlength={len} required autofocus><p class=note>{tries} wrong {tw} allowed. The code works until {exp}.</p>\
-         <div class=row><button name=action value=check>Verify</button>{resend}</div>{sends}</form>",
-        len = v.code_length,
-        to = escape(&v.to),
-        sandbox = sandbox_link(state, &v.to),
+         maxlength={len} required autofocus><p class=note>{tries_note}</p>\
+         <div class=row><button name=action value=check>{verify}</button>{resend}</div>\
+         <p class=note>{sends}</p></form>",
+        sent = fill(
+            t.code_sent,
+            &[
+                ("length", &v.code_length.to_string()),
+                ("number", &format!("<strong>{}</strong>", ltr(&v.to))),
+            ]
+        ),
+        sandbox = sandbox_link(state, t, &v.to),
         id = escape(&v.id),
-        tries = v.remaining_check_attempts,
-        tw = if v.remaining_check_attempts == 1 {
-            "try"
-        } else {
-            "tries"
-        },
-        exp = escape(&clock_time(&v.expires_at)),
+        label = escape(t.code_label),
+        len = v.code_length,
+        tries_note = fill(
+            count(tries, t.tries_note_one, t.tries_note_other),
+            &[
+                ("tries", &tries.to_string()),
+                ("time", &ltr(&clock_time(&v.expires_at)))
+            ],
+        ),
+        verify = escape(t.verify_button),
     )
 }
 
@@ -405,24 +510,15 @@ struct IdPath {
               (status = 400, description = "Refused by the API for another reason; the page says so", content_type = "text/html"),
               (status = 429, description = "A limit of the API; wait and try again", content_type = "text/html"),
               (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
-async fn code_page(State(state): State<AppState>, Path(p): Path<IdPath>) -> Response {
+async fn code_page(State(state): State<AppState>, Path(p): Path<IdPath>, headers: HeaderMap) -> Response {
+    let locale = texts::negotiate(&headers);
     let Some(api) = state.demo.as_deref() else {
-        return no_demo();
+        return no_demo(locale);
     };
     if !plain_id(&p.id) {
-        return trouble(&not_found());
+        return unknown_id(locale);
     }
-    show_code(&state, api, &p.id, None).await
-}
-
-fn not_found() -> Failure {
-    Failure::Refused {
-        status: 404,
-        code: "not_found".into(),
-        message: "No such verification.".into(),
-        field: None,
-        retry_after_s: None,
-    }
+    show_code(&state, locale, api, &p.id, None).await
 }
 
 /// Check a code or ask for a new one
@@ -444,97 +540,123 @@ async fn code_action(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let locale = texts::negotiate(&headers);
+    let t = DEMO.get(locale);
     let Some(api) = state.demo.as_deref() else {
-        return no_demo();
+        return no_demo(locale);
     };
     if !plain_id(&p.id) {
-        return trouble(&not_found());
+        return unknown_id(locale);
     }
     if cross_site(&headers) {
-        return not_from_here();
+        return not_from_here(locale);
     }
     let f = fields(&body);
+    let good = |html: String| Note { ok: true, html };
+    let bad = |html: String| Note { ok: false, html };
     let note = match f.get("action").map(String::as_str) {
         Some("resend") => match api.resend(&p.id).await {
-            Ok(_) => (
-                true,
-                "We texted you a new code. The previous one no longer works.".to_owned(),
-            ),
+            Ok(_) => good(escape(t.resent)),
             Err(Failure::Refused {
                 code, retry_after_s, ..
-            }) if code == "resend_cooldown" => (
-                false,
-                format!("Wait {} s before asking for a new code.", retry_after_s.unwrap_or(1)),
-            ),
-            Err(e) if e.for_the_person() => (false, e.message().to_owned()),
-            Err(e) => return trouble(&e),
+            }) if code == "resend_cooldown" => bad(fill(
+                t.cooldown,
+                &[("seconds", &retry_after_s.unwrap_or(1).to_string())],
+            )),
+            Err(e) if e.for_the_person() => bad(from_api(locale, e.message())),
+            Err(e) => return trouble(locale, &e),
         },
         Some("check") => {
             let code: String = f.get("code").map(|c| c.trim().to_owned()).unwrap_or_default();
             match api.check(&p.id, &code).await {
-                Ok(r) if r.valid => (true, "Right code.".into()),
-                Ok(r) if r.status == "pending" => (
-                    false,
-                    format!(
-                        "That code is not right. {} {} left.",
-                        r.remaining_attempts,
-                        if r.remaining_attempts == 1 { "try" } else { "tries" }
-                    ),
-                ),
-                Ok(_) => (false, "That code is not right, and it was the last try.".into()),
-                Err(e) if e.for_the_person() => (false, e.message().to_owned()),
-                Err(e) => return trouble(&e),
+                Ok(r) if r.valid => good(escape(t.right_code)),
+                Ok(r) if r.status == "pending" => bad(fill(
+                    count(r.remaining_attempts, t.wrong_code_one, t.wrong_code_other),
+                    &[("tries", &r.remaining_attempts.to_string())],
+                )),
+                Ok(_) => bad(escape(t.wrong_code_last)),
+                Err(e) if e.for_the_person() => bad(from_api(locale, e.message())),
+                Err(e) => return trouble(locale, &e),
             }
         }
-        _ => (false, "Choose Verify or a new code.".into()),
+        _ => bad(fill(t.choose_action, &[("verify", &escape(t.verify_button))])),
     };
-    show_code(&state, api, &p.id, Some(note)).await
+    show_code(&state, locale, api, &p.id, Some(note)).await
 }
 
-/// The result table of a link.
-fn link_result_html(r: &LinkResult) -> String {
+/// The result table of a link: the Signzy names and values as the API gave them, each
+/// with what it means in the page's language.
+fn link_result_html(locale: Locale, r: &LinkResult) -> String {
+    let t = DEMO.get(locale);
     let phone_match = match r.phone_match.as_str() {
-        "true" => "the mobile network says the click came from this number",
-        "false" => "the network says the click came from another number (or the link was not used)",
-        _ => "no carrier check was possible (none is configured, or the phone was on Wi-Fi)",
+        "true" => t.phone_match_true,
+        "false" => t.phone_match_false,
+        _ => t.phone_match_other,
     };
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let yes_no = |b: bool| escape(if b { t.yes } else { t.no });
+    let dt = |name: &str| {
+        if locale == Locale::En {
+            format!("<dt>{name}</dt>")
+        } else {
+            format!("<dt lang=en>{name}</dt>")
+        }
+    };
+    let value = |s: &str| from_api(locale, s);
     let swap = r
         .sim_swapped
         .as_deref()
-        .map(|s| format!("<dt>simSwapped</dt><dd>{}</dd>", escape(s)))
+        .map(|s| format!("{}<dd>{}</dd>", dt("simSwapped"), value(s)))
         .unwrap_or_default();
     format!(
-        "<dl><dt>linkClicked</dt><dd>{}</dd><dt>phoneMatch</dt><dd>{} <span class=note>{}</span></dd>\
-         <dt>ipAddressMatch</dt><dd>{} <span class=note>(the click came from {} address as the request)</span></dd>\
-         <dt>carrier</dt><dd>{}</dd><dt>lineType</dt><dd>{}</dd><dt>countryCode</dt><dd>{}</dd>{swap}</dl>",
+        "<dl>{}<dd>{}</dd>{}<dd>{} <span class=note>{}</span></dd>\
+         {}<dd>{} <span class=note>{}</span></dd>\
+         {}<dd>{}</dd>{}<dd>{}</dd>{}<dd>{}</dd>{swap}</dl>",
+        dt("linkClicked"),
         yes_no(r.link_clicked),
-        escape(&r.phone_match),
+        dt("phoneMatch"),
+        value(&r.phone_match),
         escape(phone_match),
+        dt("ipAddressMatch"),
         yes_no(r.ip_address_match),
-        if r.ip_address_match { "the same" } else { "another" },
-        escape(&r.carrier),
-        escape(&r.line_type),
-        escape(&r.country_code),
+        escape(if r.ip_address_match { t.ip_same } else { t.ip_other }),
+        dt("carrier"),
+        value(&r.carrier),
+        dt("lineType"),
+        value(&r.line_type),
+        dt("countryCode"),
+        value(&r.country_code),
     )
 }
 
-fn link_result_page(r: &LinkResult) -> Response {
+fn link_result_page(locale: Locale, r: &LinkResult) -> Response {
+    let t = DEMO.get(locale);
     let (title, lead) = if r.link_clicked {
         (
-            "Link confirmed",
-            "<p class=\"msg ok\" role=status>The link was opened and confirmed.</p>",
+            t.link_confirmed_title,
+            format!("<p class=\"msg ok\" role=status>{}</p>", escape(t.link_confirmed_body)),
         )
     } else {
         (
-            "The link was not used",
-            "<p class=msg role=alert>The link expired before anyone opened it.</p>",
+            t.link_unused_title,
+            format!("<p class=msg role=alert>{}</p>", escape(t.link_unused_body)),
         )
     };
     page(
+        locale,
         StatusCode::OK,
         title,
-        &format!("{lead}{}<p><a href=\"/demo\">Start again</a></p>", link_result_html(r)),
+        &format!("{lead}{}{}", link_result_html(locale, r), again(t)),
+    )
+}
+
+/// The waiting view of a link: what to do, and the status line the poll watches.
+fn waiting_html(state: &AppState, t: &DemoTexts) -> String {
+    let check_now = format!("<a href=\"\">{}</a>", escape(t.check_now));
+    format!(
+        "<p>{}</p>{}<p class=note role=status id=waiting>{}</p>",
+        escape(t.waiting_body),
+        sandbox_link_any(state, t),
+        fill(t.waiting_note, &[("check_now", &check_now)]),
     )
 }
 
@@ -557,11 +679,12 @@ struct LinkPath {
               (status = 429, description = "A limit of the API; wait and try again", content_type = "text/html"),
               (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
 async fn link_page(State(state): State<AppState>, Path(p): Path<LinkPath>, headers: HeaderMap) -> Response {
+    let locale = texts::negotiate(&headers);
     let Some(api) = state.demo.as_deref() else {
-        return no_demo();
+        return no_demo(locale);
     };
     if !plain_id(&p.request_id) || !plain_id(&p.session_id) {
-        return trouble(&not_found());
+        return unknown_id(locale);
     }
     let ids = LinkIds {
         request_id: p.request_id,
@@ -569,29 +692,22 @@ async fn link_page(State(state): State<AppState>, Path(p): Path<LinkPath>, heade
     };
     match api.poll_link(&ids).await {
         Ok(None) if headers.contains_key(POLL_HEADER) => StatusCode::NO_CONTENT.into_response(),
-        Ok(Some(r)) => link_result_page(&r),
-        Ok(None) => page(
-            StatusCode::OK,
-            "Check your phone",
-            &format!(
-                "<p>We texted you a link. Open it on the phone that has this number; this page shows the result \
-                 when it is confirmed.</p>{}<p class=note role=status id=waiting>Waiting for the click… This page shows the result by itself \
-                 (<a href=\"\">check now</a>).</p>",
-                sandbox_link_any(&state)
-            ),
-        ),
-        Err(e) => trouble(&e),
+        Ok(Some(r)) => link_result_page(locale, &r),
+        Ok(None) => {
+            let t = DEMO.get(locale);
+            page(locale, StatusCode::OK, t.waiting_title, &waiting_html(&state, t))
+        }
+        Err(e) => trouble(locale, &e),
     }
 }
 
 /// The sandbox phone's link, for a page that does not know the number.
-fn sandbox_link_any(state: &AppState) -> String {
+fn sandbox_link_any(state: &AppState, t: &DemoTexts) -> String {
     if state.sandbox.is_none() {
         return String::new();
     }
-    "<p class=note>No message leaves this machine: <a href=\"/sandbox\" target=_blank>open the sandbox phone</a> \
-     and tap the link there.</p>"
-        .into()
+    let open = format!("<a href=\"/sandbox\" target=_blank>{}</a>", escape(t.sandbox_open));
+    format!("<p class=note>{}</p>", fill(t.sandbox_link, &[("open", &open)]))
 }
 
 #[derive(Deserialize)]
@@ -608,28 +724,29 @@ struct DoneQuery {
               (status = 400, description = "No or an unknown `vfp`", content_type = "text/html"),
               (status = 404, description = "No demo here", content_type = "text/html"),
               (status = 502, description = "The demo client's credentials are refused, or the API is down", content_type = "text/html")))]
-async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>) -> Response {
+async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>, headers: HeaderMap) -> Response {
+    let locale = texts::negotiate(&headers);
+    let t = DEMO.get(locale);
     let Some(api) = state.demo.as_deref() else {
-        return no_demo();
+        return no_demo(locale);
+    };
+    let nothing = |message: String| {
+        page(
+            locale,
+            StatusCode::BAD_REQUEST,
+            t.nothing_title,
+            &format!("{message}{}", again(t)),
+        )
     };
     let Some(vfp) = q.vfp.filter(|v| !v.is_empty() && v.len() <= 128) else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Nothing to show",
-            "<p>This page shows a link's result when the link brings you here.</p><p><a href=\"/demo\">Start again</a></p>",
-        );
+        return nothing(format!("<p>{}</p>", escape(t.nothing_body)));
     };
     match api.link_result(&vfp).await {
-        Ok(r) => link_result_page(&r),
-        Err(e) if e.for_the_person() || matches!(e, Failure::Refused { status: 404, .. }) => page(
-            StatusCode::BAD_REQUEST,
-            "Nothing to show",
-            &format!(
-                "<p class=msg role=alert>{}</p><p><a href=\"/demo\">Start again</a></p>",
-                escape(e.message())
-            ),
-        ),
-        Err(e) => trouble(&e),
+        Ok(r) => link_result_page(locale, &r),
+        Err(e) if e.for_the_person() || matches!(e, Failure::Refused { status: 404, .. }) => {
+            nothing(format!("<p class=msg role=alert>{}</p>", from_api(locale, e.message())))
+        }
+        Err(e) => trouble(locale, &e),
     }
 }
 
@@ -645,5 +762,87 @@ mod tests {
         assert!(!plain_id("../v1"));
         assert!(!plain_id(""));
         assert_eq!(clock_time("2026-01-01T10:05:00+00:00"), "10:05:00 UTC");
+    }
+
+    /// Every language: its `<html lang>` (and `dir=rtl` for Arabic), its heading and its
+    /// name of the demo; the result table keeps the Signzy names and values as the API gave
+    /// them (marked English on a page in another language) and explains them in the page's
+    /// language.
+    #[test]
+    fn every_language_renders_with_the_api_words_as_they_are() {
+        let r = LinkResult {
+            link_clicked: true,
+            phone_match: "indeterminate".into(),
+            ip_address_match: false,
+            carrier: "<Carrier & Co>".into(),
+            line_type: "mobile".into(),
+            country_code: "US".into(),
+            sim_swapped: Some("false".into()),
+        };
+        for locale in Locale::ALL {
+            let t = DEMO.get(locale);
+            let page = html(locale, t.link_confirmed_title, &link_result_html(locale, &r));
+            let open = match locale {
+                Locale::Ar => "<html lang=ar dir=rtl>".to_owned(),
+                l => format!("<html lang={}>", l.tag()),
+            };
+            assert!(page.starts_with(&format!("<!doctype html>{open}")), "{locale}: {page}");
+            assert!(
+                page.contains(&format!("<h1>{}</h1>", escape(t.link_confirmed_title))),
+                "{locale}: {page}"
+            );
+            assert!(page.contains(&format!("{}</a></p>", escape(t.demo_name))), "{page}");
+            for name in [
+                "linkClicked",
+                "phoneMatch",
+                "ipAddressMatch",
+                "carrier",
+                "lineType",
+                "countryCode",
+                "simSwapped",
+            ] {
+                assert!(page.contains(&format!(">{name}</dt>")), "{locale}: {name} in {page}");
+            }
+            assert!(
+                page.contains("indeterminate")
+                    && page.contains("&lt;Carrier &amp; Co&gt;")
+                    && page.contains(&escape(t.phone_match_other))
+                    && page.contains(&escape(t.ip_other)),
+                "{locale}: {page}"
+            );
+        }
+        let en = link_result_html(Locale::En, &r);
+        assert!(
+            en.contains("<dt>phoneMatch</dt><dd>indeterminate <span class=note>"),
+            "{en}"
+        );
+        let ja = link_result_html(Locale::Ja, &r);
+        assert!(
+            ja.contains("<dt lang=en>phoneMatch</dt><dd><span lang=en dir=ltr>indeterminate</span> "),
+            "{ja}"
+        );
+        assert!(ja.contains("<dt lang=en>linkClicked</dt><dd>はい</dd>"), "{ja}");
+    }
+
+    /// A count picks the text for one or for the others, and the others say the count.
+    #[test]
+    fn counts_read_right_in_each_language() {
+        let said = |locale: Locale, n: u32| {
+            let t = DEMO.get(locale);
+            fill(
+                count(n, t.wrong_code_one, t.wrong_code_other),
+                &[("tries", &n.to_string())],
+            )
+        };
+        assert_eq!(said(Locale::En, 1), "That code is not right. 1 try left.");
+        assert_eq!(said(Locale::En, 4), "That code is not right. 4 tries left.");
+        assert_eq!(said(Locale::Ru, 1), "Код неверный. Осталась одна попытка.");
+        assert_eq!(said(Locale::Ru, 2), "Код неверный. Осталось попыток: 2.");
+        assert_eq!(said(Locale::Ar, 1), "هذا الرمز غير صحيح. بقيت لك محاولة واحدة.");
+        assert_eq!(said(Locale::Ar, 11), "هذا الرمز غير صحيح. عدد المحاولات المتبقية: 11.");
+        // The countdown's label, for the page's script, has the seconds to fill in.
+        for locale in Locale::ALL {
+            assert!(DEMO.get(locale).resend_countdown.contains("{seconds}"), "{locale}");
+        }
     }
 }

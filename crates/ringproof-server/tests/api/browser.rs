@@ -252,7 +252,8 @@ async fn the_sandbox_phone_shows_new_messages_live() {
 }
 
 /// Both demo flows by clicking in Chromium, on a server whose worker delivers as a real
-/// one does: a code read in the sandbox phone and typed into the demo verifies; a link
+/// one does: a code read in the sandbox phone and typed into the demo verifies (while the
+/// resend button counts its cooldown down); a link
 /// tapped in the sandbox phone confirms and lands on the demo's result page, and the
 /// waiting view turns into the result by itself. Screenshots of every page at 360 and
 /// 1280 px are left in `tests/browser/artifacts/` (the README's come from there).
@@ -287,6 +288,20 @@ async fn both_demo_flows_work_by_clicking() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
     assert_eq!(v["code"], "Verified");
+    // The page's script counts the resend cooldown down in the button, from its data-label.
+    let label = v["countdown"]["label"].as_str().unwrap_or_default();
+    assert!(
+        label.starts_with("Text me a new code (")
+            && label.ends_with(" s)")
+            && label != "Text me a new code ({seconds} s)",
+        "{v}"
+    );
+    assert_eq!(v["countdown"]["disabled"], true, "{v}");
+    let ja = v["countdown"]["ja"].as_str().unwrap_or_default();
+    assert!(
+        ja.starts_with("新しいコードを受け取る（") && ja.ends_with(" 秒）") && !ja.contains("{seconds}"),
+        "{v}"
+    );
     assert_eq!(v["link"], "Link confirmed");
     assert_eq!(v["waiting"], "Link confirmed");
     assert_eq!(v["shots"].as_array().unwrap().len(), 14);
@@ -297,7 +312,9 @@ async fn both_demo_flows_work_by_clicking() {
 }
 
 /// The demo's pages fit a phone and pass axe: the form, a code page, a waiting view and
-/// a result (no script: the form as served, the pending states as they first look).
+/// a result (no script: the form as served, the pending states as they first look); the
+/// form and a code page also in Arabic (right to left) and Japanese, as Chromium asks for
+/// them.
 #[tokio::test]
 async fn demo_pages_fit_a_phone_and_pass_axe() {
     let Some(dir) = project() else { return };
@@ -314,10 +331,12 @@ async fn demo_pages_fit_a_phone_and_pass_axe() {
             .body(format!("number=%2B14155550100&via={via}"))
             .send()
     };
+    let mut pages = Vec::new();
     for via in ["code", "link"] {
         let r = post(via).await.unwrap();
         let page = format!("{}{}", app.base, r.headers()["location"].to_str().unwrap());
         assert_good(&page, &check(&dir, &page).await, 200);
+        pages.push(page);
     }
     let refused = reqwest::Client::new()
         .post(format!("{}/demo", app.base))
@@ -329,5 +348,18 @@ async fn demo_pages_fit_a_phone_and_pass_axe() {
     assert_eq!(refused.status(), 400);
     let html = refused.text().await.unwrap();
     assert_good("the refused form", &check_page(&dir, "-", Some(html)).await, 200);
+
+    let code = &pages[0];
+    for (lang, tag, direction) in [("ar-EG", "ar", "rtl"), ("ja-JP", "ja", "")] {
+        for (what, url) in [("the form", &form), ("a code page", code)] {
+            let v = check_page_in(&dir, url, None, Some(lang)).await;
+            assert_good(&format!("{what} in {lang}"), &v, 200);
+            assert_eq!(
+                (v["lang"].as_str(), v["dir"].as_str()),
+                (Some(tag), Some(direction)),
+                "{what} in {lang}: {v}"
+            );
+        }
+    }
     app.stop().await;
 }

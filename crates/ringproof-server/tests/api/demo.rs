@@ -12,16 +12,21 @@ fn no_redirects() -> reqwest::Client {
 
 /// Posts a form; returns the status, the `Location` and the body.
 async fn post_form(url: &str, fields: &[(&str, &str)]) -> (u16, Option<String>, String) {
+    post_form_in(url, None, fields).await
+}
+
+/// [`post_form`] from a browser that asks for the language `lang`.
+async fn post_form_in(url: &str, lang: Option<&str>, fields: &[(&str, &str)]) -> (u16, Option<String>, String) {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(fields)
         .finish();
-    let r = no_redirects()
+    let mut req = no_redirects()
         .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(lang) = lang {
+        req = req.header("accept-language", lang);
+    }
+    let r = req.body(body).send().await.unwrap();
     let status = r.status().as_u16();
     let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
     (status, location, r.text().await.unwrap())
@@ -203,5 +208,147 @@ async fn wrong_credentials_are_named() {
     .await;
     assert_eq!(status, 502);
     assert!(body.contains("credentials were refused"), "{body}");
+    app.stop().await;
+}
+
+/// A page as a browser asking for `lang` gets it: its body, after checking that it says
+/// its language varies with the request's.
+async fn get_in(app: &TestApp, path: &str, lang: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", app.base))
+        .header("accept-language", lang)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    assert_eq!(r.headers()["vary"], "accept-language", "{path}");
+    r.text().await.unwrap()
+}
+
+fn assert_has(page: &str, wanted: &[&str]) {
+    for w in wanted {
+        assert!(page.contains(w), "{w} in {page}");
+    }
+}
+
+/// The demo speaks the browser's language: the form and the code page in Arabic (right
+/// to left) and in Japanese, with the outcomes of a wrong code and an early resend, the
+/// countdown's label and the counts (one and the others); what the API wrote stays as it
+/// wrote it, marked English.
+#[tokio::test]
+async fn the_demo_speaks_arabic_and_japanese() {
+    let app = TestApp::spawn().await;
+    let demo = format!("{}/demo", app.base);
+
+    let form = get_in(&app, "/demo", "ar-EG,ar;q=0.9,en;q=0.5").await;
+    assert!(form.starts_with("<!doctype html><html lang=ar dir=rtl>"), "{form}");
+    assert_has(
+        &form,
+        &[
+            "<h1>تحقّق من رقم هاتفك</h1>",
+            "<label for=number>رقم الهاتف</label>",
+            ">أرسل لي رمزًا برسالة نصية</button>",
+            ">أرسل لي رابطًا برسالة نصية</button>",
+            "مثل <bdi dir=ltr>+14155550100</bdi>.",
+        ],
+    );
+    assert!(!form.contains("Text me"), "{form}");
+    let form = get_in(&app, "/demo", "ja-JP").await;
+    assert!(form.starts_with("<!doctype html><html lang=ja>"), "{form}");
+    assert_has(
+        &form,
+        &[
+            "<h1>電話番号の確認</h1>",
+            "<label for=number>電話番号</label>",
+            ">SMS でコードを受け取る</button>",
+            ">SMS でリンクを受け取る</button>",
+        ],
+    );
+
+    // Refused on the form, in Japanese: the demo's own words, and the API's as it wrote them.
+    let (status, _, body) = post_form_in(&demo, Some("ja"), &[("number", "+447700900123"), ("via", "link")]).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("それ以外の番号では「SMS でコードを受け取る」を選んでください。"),
+        "{body}"
+    );
+    let (status, _, body) = post_form_in(&demo, Some("ja"), &[("number", "12"), ("via", "code")]).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("role=alert id=err><span lang=en dir=ltr>"), "{body}");
+
+    // The code page in Arabic.
+    let (status, location, _) = post_form_in(&demo, Some("ar"), &[("number", "+14155550142"), ("via", "code")]).await;
+    assert_eq!(status, 303);
+    let page = location.unwrap();
+    let url = format!("{}{page}", app.base);
+    let shown = get_in(&app, &page, "ar").await;
+    assert!(shown.starts_with("<!doctype html><html lang=ar dir=rtl>"), "{shown}");
+    assert_has(
+        &shown,
+        &[
+            "<h1>أدخل الرمز</h1>",
+            "أرسلنا إلى <strong><bdi dir=ltr>+14155550142</bdi></strong> رسالة نصية فيها رمز عدد أرقامه 6.",
+            "<label for=code>الرمز</label>",
+            "عدد المحاولات الخاطئة المسموح بها: 5.",
+            ">تحقّق</button>",
+            "data-wait=30 data-label=\"أرسل لي رمزًا جديدًا ({seconds} ث)\"",
+            ">أرسل لي رمزًا جديدًا</button>",
+            "عدد الرسائل المتبقية التي يمكن إرسالها: 4.",
+        ],
+    );
+    let ar = Some("ar");
+    let (_, _, wrong) = post_form_in(&url, ar, &[("action", "check"), ("code", "000000")]).await;
+    assert!(
+        wrong.contains("هذا الرمز غير صحيح. عدد المحاولات المتبقية: 4."),
+        "{wrong}"
+    );
+    for _ in 0..2 {
+        post_form_in(&url, ar, &[("action", "check"), ("code", "000000")]).await;
+    }
+    let (_, _, last) = post_form_in(&url, ar, &[("action", "check"), ("code", "000000")]).await;
+    assert_has(
+        &last,
+        &["هذا الرمز غير صحيح. بقيت لك محاولة واحدة.", "يُسمح بمحاولة خاطئة واحدة."],
+    );
+    // The last wrong code ends it; the API's status stays as it wrote it.
+    let (_, _, ended) = post_form_in(&url, ar, &[("action", "check"), ("code", "000000")]).await;
+    assert_has(
+        &ended,
+        &[
+            "<h1>انتهت عملية التحقق هذه</h1>",
+            "هذا الرمز غير صحيح، وكانت هذه المحاولة الأخيرة.",
+            "حالتها <strong><span lang=en dir=ltr>max_attempts_reached</span></strong>: أُدخلت رموز خاطئة كثيرة.",
+        ],
+    );
+
+    // Another code page in Japanese.
+    let (_, location, _) = post_form_in(&demo, Some("ja"), &[("number", "+14155550143"), ("via", "code")]).await;
+    let page = location.unwrap();
+    let url = format!("{}{page}", app.base);
+    let shown = get_in(&app, &page, "ja,en;q=0.8").await;
+    assert!(shown.starts_with("<!doctype html><html lang=ja>"), "{shown}");
+    assert_has(
+        &shown,
+        &[
+            "<h1>コードを入力</h1>",
+            "<label for=code>コード</label>",
+            "誤入力は 5 回まで可能です。",
+            ">確認する</button>",
+            "data-label=\"新しいコードを受け取る（{seconds} 秒）\"",
+            "あと 4 通送信できます。",
+        ],
+    );
+    let ja = Some("ja");
+    let (_, _, wrong) = post_form_in(&url, ja, &[("action", "check"), ("code", "000000")]).await;
+    assert!(wrong.contains("コードが正しくありません。残り 4 回です。"), "{wrong}");
+    let (_, _, early) = post_form_in(&url, ja, &[("action", "resend")]).await;
+    assert!(
+        early.contains("新しいコードをリクエストするまで 30 秒お待ちください。"),
+        "{early}"
+    );
+    app.drain().await;
+    let code = app.last_code("+14155550143").await;
+    let (_, _, done) = post_form_in(&url, ja, &[("action", "check"), ("code", &code)]).await;
+    assert_has(&done, &["<h1>確認済み</h1>", "最初からやり直す</a>"]);
     app.stop().await;
 }

@@ -4,8 +4,9 @@
 //   2. "Start again" → "Text me a link" → open the sandbox phone → tap the link → the link
 //      page confirms → the demo's result page; the waiting view shows the result too.
 // Saves screenshots of every page at 360 and 1280 px into ARTIFACTS_DIR, and prints
-// {"code": "<h1 at the end>", "link": "<h1 on the phone>", "waiting": "<h1 on the demo>",
-//  "shots": [...]}.
+// {"code": "<h1 at the end>", "countdown": {"label", "disabled", "ja"} (the code page's
+//  resend button, and its label for a browser in Japanese), "link": "<h1 on the phone>",
+//  "waiting": "<h1 on the demo>", "shots": [...]}.
 //
 //   node demo_flows.mjs <base url> <artifacts dir>
 import { chromium } from 'playwright-core';
@@ -41,6 +42,15 @@ try {
   // 1. A code. The number field comes filled with a sandbox test number.
   await demo.getByRole('button', { name: 'Text me a code' }).click();
   await demo.waitForURL(/\/demo\/code\//);
+  // The resend button waits out the cooldown, saying how long (its data-label).
+  const resend = demo.locator('button[value=resend]');
+  const countdown = { label: await resend.textContent(), disabled: await resend.isDisabled() };
+  // The same page for a browser in Japanese counts down in Japanese.
+  const ja = await browser.newContext({ locale: 'ja-JP', viewport: { width: 360, height: 740 } });
+  const jaPage = await ja.newPage();
+  await jaPage.goto(demo.url());
+  countdown.ja = await jaPage.locator('button[value=resend]').textContent();
+  await ja.close();
   const [phone] = await Promise.all([
     context.waitForEvent('page'),
     demo.getByRole('link', { name: 'open the sandbox phone' }).click(),
@@ -74,7 +84,7 @@ try {
   // The waiting view refreshes itself into the result.
   await demo.locator('h1', { hasText: 'Link confirmed' }).waitFor();
   const waitingEnd = await h1(demo);
-  console.log(JSON.stringify({ code: codeEnd, link: linkEnd, waiting: waitingEnd, shots }));
+  console.log(JSON.stringify({ code: codeEnd, countdown, link: linkEnd, waiting: waitingEnd, shots }));
 } finally {
   await browser.close();
 }
