@@ -371,3 +371,36 @@ async fn a_lost_database_is_the_busy_page() {
         assert!(!body.contains("<form"), "{body}");
     }
 }
+
+/// A link page is small enough for a slow phone connection: under 30 KB in every
+/// language, the confirm page (with its script) and the used and expired pages.
+#[tokio::test]
+async fn link_pages_stay_under_30_kb_in_every_language() {
+    const BUDGET: usize = 30 * 1024;
+    let app = TestApp::spawn().await;
+    let (_, fresh) = send_link(&app, "203.0.113.7").await;
+    let (_, used) = send_link(&app, "203.0.113.7").await;
+    assert_eq!(browser().post(&used).send().await.unwrap().status(), 303);
+    for locale in ringproof_core::i18n::Locale::ALL {
+        let lang = locale.tag();
+        let (status, _, confirm) = get_in(&fresh, lang).await;
+        assert_eq!(status, 200);
+        let (status, _, again) = get_in(&used, lang).await;
+        assert_eq!(status, 410);
+        for (what, html) in [("confirm", &confirm), ("used", &again)] {
+            assert!(html.len() < BUDGET, "the {what} page in {lang} is {} bytes", html.len());
+            assert!(html.contains(&format!("lang={lang}")), "{what} in {lang}");
+        }
+    }
+    app.clock.advance_secs(301);
+    for locale in ringproof_core::i18n::Locale::ALL {
+        let (status, _, expired) = get_in(&fresh, locale.tag()).await;
+        assert_eq!(status, 410);
+        assert!(
+            expired.len() < BUDGET,
+            "the expired page in {locale} is {} bytes",
+            expired.len()
+        );
+    }
+    app.stop().await;
+}
