@@ -534,3 +534,43 @@ async fn custom_codes_channels_and_attempts(app: TestApp) {
     .await;
     assert!(!message.contains("4155550199"), "{message}");
 }
+
+/// `Locale` picks the language of the catalogue (a Spanish SMS); an unknown one is 60200
+/// naming `Locale` and sends nothing; without it the number's country chooses (+81:
+/// Japanese), as Twilio does.
+#[tokio::test]
+async fn locale_is_the_catalogues_or_the_countrys() {
+    let app = TestApp::spawn().await;
+    let (sid, token) = account(&app).await;
+    let tw = Twilio {
+        app: &app,
+        auth: basic(&sid, &token),
+    };
+    let va = tw.service(&[("FriendlyName", "Acme")]).await;
+    let (code, message) = error(
+        tw.post(
+            &format!("/v2/Services/{va}/Verifications"),
+            &[("To", TO), ("Channel", "sms"), ("Locale", "xx")],
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(code, 60200);
+    assert!(message.contains("Locale"), "{message}");
+    app.drain().await;
+    assert!(app.messages(TO).await.is_empty(), "nothing sent for an unknown locale");
+    // (Twilio's Verification resource shows no locale: the texts tell.)
+    tw.start(&va, &[("To", TO), ("Channel", "sms"), ("Locale", "es")]).await;
+    let japan = "+819012345678";
+    tw.start(&va, &[("To", japan), ("Channel", "sms")]).await;
+    app.drain().await;
+    let spanish = app.messages(TO).await[0]["text"].as_str().unwrap().to_owned();
+    let japanese = app.messages(japan).await[0]["text"].as_str().unwrap().to_owned();
+    assert!(spanish.starts_with("Tu código de Acme"), "{spanish}");
+    assert!(
+        japanese.contains("Acme") && !japanese.contains("verification code"),
+        "{japanese}"
+    );
+    app.stop().await;
+}
