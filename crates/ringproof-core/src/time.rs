@@ -67,6 +67,10 @@ impl Timestamp {
             _ => return None,
         };
         let days = days_from_civil(y, mo as u32, d as u32);
+        // A day past its month's end (`02-31`) would roll over: not a date.
+        if civil_from_days(days) != (y, mo as u32, d as u32) {
+            return None;
+        }
         Some(Self(((days * 86_400 + h * 3600 + mi * 60 + sec) * 1000) + ms))
     }
 }
@@ -169,6 +173,7 @@ mod tests {
             "",
             "2026-11-22",
             "2026-13-01T00:00:00Z",
+            "2026-02-31T00:00:00Z",
             "2026-11-22T01:55:47+00:00",
             "2026-11-22T01:55:47.1Z",
         ] {

@@ -352,7 +352,7 @@ impl Application {
                 "public_base_url is not set: one-time links will point at http://{addr}, which phones cannot reach"
             );
         }
-        let demo_api = crate::demo::build(&config, addr, engine.public_base_url()).map(Arc::new);
+        let demo_api = crate::demo::build(&config, sandbox.is_some(), addr, engine.public_base_url()).map(Arc::new);
         let home = crate::pages::home::render(&config, sandbox.is_some(), demo_api.is_some(), &test_numbers);
         let (closing, closing_rx) = watch::channel(false);
         let state = AppState {

@@ -129,7 +129,10 @@ impl Locale {
                 continue;
             };
             let q = parts
-                .find_map(|p| p.trim().strip_prefix("q=").map(parse_q))
+                .find_map(|p| {
+                    let (name, value) = p.trim().split_once('=')?;
+                    name.trim().eq_ignore_ascii_case("q").then(|| parse_q(value))
+                })
                 .unwrap_or(Some(1000));
             let Some(q) = q.filter(|q| *q > 0) else { continue };
             let Some(locale) = Locale::parse(range) else { continue };
@@ -189,6 +192,11 @@ mod tests {
         assert_eq!(best("nl-NL, de;q=0.5, fr;q=0.7"), Some(Locale::Fr));
         assert_eq!(best("ar-EG;q=0.9, en;q=0.9"), Some(Locale::Ar));
         assert_eq!(best("en;q=0, ru;q=0.1"), Some(Locale::Ru));
+        assert_eq!(
+            best("en;Q=0, ru;q=0.1"),
+            Some(Locale::Ru),
+            "parameter names ignore case"
+        );
         assert_eq!(best("nl, sv"), None);
         assert_eq!(best("*"), None);
         assert_eq!(best("es;q=2, it"), Some(Locale::It));

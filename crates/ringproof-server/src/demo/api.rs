@@ -330,5 +330,6 @@ fn retry_after(res: &reqwest::Response) -> Option<u64> {
 }
 
 fn unreachable(e: reqwest::Error) -> Failure {
-    Failure::Unreachable(format!("the API did not answer: {e}"))
+    // Without the URL: it names this server's internal address and the verification.
+    Failure::Unreachable(format!("the API did not answer: {}", e.without_url()))
 }

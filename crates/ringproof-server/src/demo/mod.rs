@@ -2,8 +2,10 @@
 //! describe, built on the `demo` client through the public APIs only ([`api`]), so it is
 //! also an integration example. The pages are in [`crate::pages::demo`].
 //!
-//! It exists in development mode only, when this data directory holds the demo client's
-//! credentials (`demo-credentials.json`, written when the first start created the client).
+//! It exists in development mode with the sandbox provider only, when this data directory
+//! holds the demo client's credentials (`demo-credentials.json`, written when the first
+//! start created the client): an anonymous form that sends messages must never reach a
+//! real phone network at the operator's cost.
 
 pub mod api;
 
@@ -13,8 +15,12 @@ use std::path::Path;
 use crate::config::{Config, Mode};
 
 /// The demo's backend, or `None` (with the reason logged) when there is no demo here.
-pub fn build(config: &Config, bound: SocketAddr, public_base_url: &str) -> Option<api::DemoApi> {
+pub fn build(config: &Config, sandbox: bool, bound: SocketAddr, public_base_url: &str) -> Option<api::DemoApi> {
     if config.mode != Mode::Development {
+        return None;
+    }
+    if !sandbox {
+        tracing::info!("no /demo: it runs on the sandbox provider only (no message may leave this machine)");
         return None;
     }
     let path = config.data_dir.join("demo-credentials.json");
@@ -59,19 +65,23 @@ mod tests {
             data_dir: dir.clone(),
             ..Config::default()
         };
-        assert!(build(&config, bound, "http://x").is_none(), "no credentials file");
+        assert!(build(&config, true, bound, "http://x").is_none(), "no credentials file");
         std::fs::write(
             dir.join("demo-credentials.json"),
             r#"{"api_key":"k","api_secret":"s","username":"u","password":"p","client_id":"c"}"#,
         )
         .unwrap();
-        let demo = build(&config, bound, "http://example.test/").unwrap();
+        let demo = build(&config, true, bound, "http://example.test/").unwrap();
+        assert!(
+            build(&config, false, bound, "http://x").is_none(),
+            "a real provider: no demo"
+        );
         assert_eq!(demo.link_target(), "http://example.test/demo/link/done");
         let production = Config {
             mode: Mode::Production,
             ..config
         };
-        assert!(build(&production, bound, "http://x").is_none());
+        assert!(build(&production, true, bound, "http://x").is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -224,13 +224,24 @@ fn not_from_here(locale: Locale) -> Response {
     )
 }
 
-/// A cross-site form post is refused: the demo sends messages, another site must not make
-/// a visitor's browser send them (browsers say where a request comes from).
+/// A form post from anywhere but this origin is refused: the demo sends messages, and no
+/// other page (another site, or another port or subdomain of this one) may make a visitor's
+/// browser send them. Browsers say where a request comes from: `Sec-Fetch-Site` must be
+/// `same-origin` (or `none`, typed by the person); a browser without it sends `Origin`,
+/// which must be this `Host`. A request with neither is not a browser's form post.
 fn cross_site(headers: &HeaderMap) -> bool {
-    headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site")
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (get("origin"), get("host")) {
+        (Some(origin), Some(host)) => {
+            let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
+            !authority.eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
 }
 
 /// The typed number, separators dropped; 10 digits alone are taken as a +1 number.
@@ -753,6 +764,31 @@ async fn link_done(State(state): State<AppState>, Query(q): Query<DoneQuery>, he
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_origin_may_post() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert!(!cross_site(&h(&[("sec-fetch-site", "same-origin")])));
+        assert!(!cross_site(&h(&[("sec-fetch-site", "none")])));
+        assert!(cross_site(&h(&[("sec-fetch-site", "same-site")])));
+        assert!(cross_site(&h(&[("sec-fetch-site", "cross-site")])));
+        assert!(!cross_site(&h(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(cross_site(&h(&[
+            ("origin", "http://127.0.0.1:9000"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(cross_site(&h(&[("origin", "null"), ("host", "127.0.0.1:8080")])));
+        assert!(!cross_site(&h(&[("host", "127.0.0.1:8080")])), "not a browser's form");
+    }
 
     #[test]
     fn numbers_are_normalised_and_ids_checked() {

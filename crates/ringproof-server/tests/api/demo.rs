@@ -73,7 +73,7 @@ async fn the_code_flow_verifies_through_the_public_api(app: TestApp) {
     let url = format!("{}{page}", app.base);
     let (_, _, wrong) = post_form(&url, &[("action", "check"), ("code", "000000")]).await;
     let first = app.last_code("+14155550142").await;
-    assert_ne!(first, "000000", "the code source never gives 000000 here");
+    assert_eq!(first, "111111", "the scripted first code");
     assert!(wrong.contains("That code is not right. 4 tries left."), "{wrong}");
 
     let (_, _, early) = post_form(&url, &[("action", "resend")]).await;
@@ -85,12 +85,11 @@ async fn the_code_flow_verifies_through_the_public_api(app: TestApp) {
     assert!(resent.contains("3 more messages can be sent."), "{resent}");
     app.drain().await;
     let second = app.last_code("+14155550142").await;
+    assert_eq!(second, "222222", "the scripted second code");
 
     // The old code no longer works; the new one does.
-    if first != second {
-        let (_, _, old) = post_form(&url, &[("action", "check"), ("code", &first)]).await;
-        assert!(old.contains("That code is not right. 3 tries left."), "{old}");
-    }
+    let (_, _, old) = post_form(&url, &[("action", "check"), ("code", &first)]).await;
+    assert!(old.contains("That code is not right. 3 tries left."), "{old}");
     let (_, _, done) = post_form(&url, &[("action", "check"), ("code", &second)]).await;
     assert!(done.contains("<h1>Verified</h1>"), "{done}");
     assert_eq!(
@@ -103,7 +102,16 @@ async fn the_code_flow_verifies_through_the_public_api(app: TestApp) {
     );
     app.stop().await;
 }
-on_both_stores!(code_flow, the_code_flow_verifies_through_the_public_api);
+on_both_stores!(
+    code_flow,
+    the_code_flow_verifies_through_the_public_api,
+    Opts {
+        codes: Some(std::sync::Arc::new(ringproof_core::code::ScriptedCodeSource::new([
+            "111111", "222222"
+        ]))),
+        ..Opts::default()
+    }
+);
 
 /// The link flow: the form sends a link whose target is the demo's result page; the
 /// waiting view refreshes itself until the click, then both show the result.
@@ -175,6 +183,16 @@ async fn refusals_are_explained_on_the_form() {
     let r = no_redirects()
         .post(&demo)
         .header("sec-fetch-site", "cross-site")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("number=%2B14155550100&via=code")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Nor another port of the same host (same-site, not same-origin).
+    let r = no_redirects()
+        .post(&demo)
+        .header("origin", "http://127.0.0.1:1")
         .header("content-type", "application/x-www-form-urlencoded")
         .body("number=%2B14155550100&via=code")
         .send()

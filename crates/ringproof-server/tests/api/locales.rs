@@ -18,9 +18,13 @@ async fn last_message(app: &TestApp, to: &str) -> (String, String) {
 }
 
 /// The code in an SMS: its run of digits.
+/// The code in an SMS: its first run of digits, which must be a whole code (6 digits, the
+/// default length), so a text without its code fails here.
 fn code_of(text: &str) -> String {
     let from = text.find(|c: char| c.is_ascii_digit()).unwrap_or(text.len());
-    text[from..].chars().take_while(char::is_ascii_digit).collect()
+    let code: String = text[from..].chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6, "no 6-digit code in {text:?}");
+    code
 }
 
 #[tokio::test]
