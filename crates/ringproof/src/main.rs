@@ -521,8 +521,8 @@ async fn serve(config: Config) -> Result<(), String> {
         );
     }
     println!(
-        "ringproof is listening on http://{}  (API reference: /docs, sandbox inbox: /sandbox)",
-        app.addr()
+        "ringproof is listening on http://{addr}  (start at http://{addr}/ : what runs here and where everything is)",
+        addr = app.addr()
     );
     app.run_until(startup::shutdown_signal())
         .await
