@@ -13,10 +13,9 @@
 pub mod error;
 pub mod verify;
 
-use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ringproof_core::access_key::AccessKeyKind;
@@ -25,6 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use self::error::Rendered;
 pub use self::error::VonageError;
+use crate::json_body::{BodyProblem, Json, JsonFace};
 use crate::state::AppState;
 
 /// Where the face lives.
@@ -93,47 +93,30 @@ impl FromRequestParts<AppState> for VonageClient {
     }
 }
 
-/// A JSON object body into one of the face's request structs, whose fields are raw JSON
-/// values (`Option<serde_json::Value>`): the handler reads each in Vonage's terms and names
-/// the one at fault, and no parser message (which could quote a value) reaches the
-/// response. Unknown members are ignored. An empty body is an empty object.
-pub struct VonageJson<T>(pub T);
+/// How this face reads JSON bodies ([`crate::json_body`]): a JSON `Content-Type`
+/// (`application/json` or `…+json`) and an object, whose members the handler reads in
+/// Vonage's terms, naming the one at fault (no parser message, which could quote a value,
+/// reaches the response); anything else is a 422, over the body limit a 413.
+pub struct VonageBody;
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for VonageJson<T> {
+impl JsonFace for VonageBody {
     type Rejection = VonageError;
+    const OBJECT: bool = true;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let json_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                let essence = v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-                essence == "application/json" || essence.ends_with("+json")
-            });
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                VonageError::PayloadTooLarge
-            } else {
-                VonageError::BadBody
-            }
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return serde_json::from_value(serde_json::json!({}))
-                .map(VonageJson)
-                .map_err(|_| VonageError::BadBody);
-        }
-        if json_type != Some(true) {
-            return Err(VonageError::BadBody);
-        }
-        match serde_json::from_slice::<serde_json::Value>(&bytes) {
-            Ok(v @ serde_json::Value::Object(_)) => serde_json::from_value(v)
-                .map(VonageJson)
-                .map_err(|_| VonageError::BadBody),
-            _ => Err(VonageError::BadBody),
+    fn content_type_ok(headers: &HeaderMap) -> bool {
+        crate::json_body::axum_json_content_type(headers)
+    }
+
+    fn reject(problem: BodyProblem) -> VonageError {
+        match problem {
+            BodyProblem::Read(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => VonageError::PayloadTooLarge,
+            _ => VonageError::BadBody,
         }
     }
 }
+
+/// A JSON body of this face, into one of its request structs (raw members).
+pub type VonageJson<T> = Json<T, VonageBody>;
 
 #[cfg(test)]
 mod tests {

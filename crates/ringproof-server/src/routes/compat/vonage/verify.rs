@@ -256,7 +256,7 @@ fn request_id(id: &str) -> Result<VerificationId, VonageError> {
 async fn new_request(
     State(state): State<AppState>,
     VonageClient(client): VonageClient,
-    VonageJson(body): VonageJson<VerificationRequest>,
+    body: VonageJson<VerificationRequest>,
 ) -> Result<impl IntoResponse, VonageError> {
     let brand = string(&body.brand, "brand")?.ok_or_else(|| VonageError::invalid("brand", "is required"))?;
     let (to, silent, channels) = workflow(&body.workflow)?;
@@ -321,7 +321,7 @@ async fn check_code(
     State(state): State<AppState>,
     VonageClient(client): VonageClient,
     Path(id): Path<String>,
-    VonageJson(body): VonageJson<CheckCodeRequest>,
+    body: VonageJson<CheckCodeRequest>,
 ) -> Result<axum::Json<CheckCodeResponse>, VonageError> {
     let code = string(&body.code, "code")?
         .filter(|c| !c.is_empty())
