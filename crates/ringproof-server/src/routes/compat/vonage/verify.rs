@@ -57,7 +57,7 @@ pub struct WorkflowEntry {
     #[schema(example = "sms")]
     channel: String,
     /// The number, E.164 with or without the `+` (every entry the same number).
-    #[schema(example = "447700900000")]
+    #[schema(example = "447911123456")]
     to: String,
     /// Accepted, not used (the sender is the server's).
     from: Option<String>,
@@ -405,13 +405,13 @@ mod tests {
     #[test]
     fn workflows_translate_to_one_code_repeated() {
         let (to, silent, ch) = workflow(&Some(json!([
-            {"channel": "sms", "to": "447700900000"},
-            {"channel": "voice", "to": "+447700900000"}
+            {"channel": "sms", "to": "447911123456"},
+            {"channel": "voice", "to": "+447911123456"}
         ])))
         .unwrap();
         assert_eq!(
             (to.e164(), silent, ch.clone()),
-            ("+447700900000", false, vec![Channel::Sms, Channel::Voice])
+            ("+447911123456", false, vec![Channel::Sms, Channel::Voice])
         );
         let s = steps(&ch, 120);
         assert_eq!(
@@ -423,8 +423,8 @@ mod tests {
             (Some(120), None, Some(CodeMode::Same))
         );
         let (_, silent, ch) = workflow(&Some(json!([
-            {"channel": "silent_auth", "to": "447700900000"},
-            {"channel": "sms", "to": "447700900000"}
+            {"channel": "silent_auth", "to": "447911123456"},
+            {"channel": "sms", "to": "447911123456"}
         ])))
         .unwrap();
         assert!(silent);
@@ -432,16 +432,16 @@ mod tests {
         for (bad, name) in [
             (json!([]), "workflow"),
             (json!([{"channel": "sms"}]), "workflow[0].to"),
-            (json!([{"channel": "fax", "to": "447700900000"}]), "workflow[0].channel"),
+            (json!([{"channel": "fax", "to": "447911123456"}]), "workflow[0].channel"),
             (
-                json!([{"channel": "sms", "to": "447700900000"}, {"channel": "silent_auth", "to": "447700900000"}]),
+                json!([{"channel": "sms", "to": "447911123456"}, {"channel": "silent_auth", "to": "447911123456"}]),
                 "workflow[1].channel",
             ),
             (
-                json!([{"channel": "sms", "to": "447700900000"}, {"channel": "voice", "to": "447700900001"}]),
+                json!([{"channel": "sms", "to": "447911123456"}, {"channel": "voice", "to": "447911123457"}]),
                 "workflow[1].to",
             ),
-            (json!([{"channel": "silent_auth", "to": "447700900000"}]), "workflow"),
+            (json!([{"channel": "silent_auth", "to": "447911123456"}]), "workflow"),
         ] {
             match workflow(&Some(bad.clone())) {
                 Err(VonageError::InvalidParameter { name: n, .. }) => assert_eq!(n, name, "{bad}"),
@@ -449,7 +449,7 @@ mod tests {
             }
         }
         assert_eq!(
-            workflow(&Some(json!([{"channel": "whatsapp", "to": "447700900000"}]))).err(),
+            workflow(&Some(json!([{"channel": "whatsapp", "to": "447911123456"}]))).err(),
             Some(VonageError::ChannelDisabled {
                 channel: "whatsapp".into()
             })
