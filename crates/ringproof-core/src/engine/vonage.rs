@@ -147,7 +147,7 @@ impl Engine {
     /// Runs the verification's next workflow step now instead of at its time (Vonage's
     /// `next_workflow`), admitted by the limits across verifications like any send. The
     /// step's own job then finds it done. [`CoreError::NoNextStep`] when every step has
-    /// run, or the next cannot run yet (a silent step still waiting for the device).
+    /// run, or the next cannot run yet (a silent step whose device is at the operator).
     pub async fn run_next_step(&self, client: &Client, id: &VerificationId) -> Result<Verification, CoreError> {
         let before = self
             .store

@@ -449,3 +449,49 @@ async fn bad_requests_name_the_parameter(app: TestApp) {
     .await;
     problem(v.send(reqwest::Method::PUT, "/v2/verify", None, &v.jwt()).await, 405).await;
 }
+
+fn with_carrier_auth() -> crate::helpers::Opts {
+    crate::helpers::Opts {
+        configure: Some(Box::new(|c| {
+            c.netauth.authenticator = ringproof_server::config::NetAuthKind::Header;
+            c.netauth.header.trusted_cidrs = vec!["127.0.0.2/32".into()];
+        })),
+        ..crate::helpers::Opts::default()
+    }
+}
+
+on_both_stores!(
+    silent_auth_first_answers_a_check_url,
+    silent_auth_first_answers_a_check_url,
+    with_carrier_auth()
+);
+async fn silent_auth_first_answers_a_check_url(app: TestApp) {
+    register(&app).await;
+    let v = Vonage { app: &app, basic: None };
+    let r = v
+        .post(
+            "/v2/verify",
+            &json!({"brand": "Acme", "workflow": [
+                {"channel": "silent_auth", "to": "14155550164"},
+                {"channel": "sms", "to": "14155550164"}
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let b: Value = r.json().await.unwrap();
+    let id = b["request_id"].as_str().unwrap();
+    let check_url = b["check_url"].as_str().unwrap();
+    assert!(check_url.contains("/v1/silent/") && check_url.contains(id), "{b}");
+    // Nothing is sent while the device may still open it; next_workflow moves on to the
+    // SMS at once (the silent step given up), and then nothing is left.
+    app.drain().await;
+    assert!(app.messages("+14155550164").await.is_empty());
+    assert_eq!(v.next(id).await.status(), 200);
+    app.drain().await;
+    assert_eq!(app.messages("+14155550164").await.len(), 1);
+    problem(v.next(id).await, 409).await;
+    // Without silent_auth, no check_url.
+    let r = v.post("/v2/verify", &sms("14155550165")).await;
+    assert_eq!(r.status(), 202);
+    assert!(r.json::<Value>().await.unwrap().get("check_url").is_none());
+}

@@ -200,7 +200,7 @@ impl VonageError {
                 409,
                 format!("{VERIFY}#conflict"),
                 "Conflict",
-                "There is no next workflow to move to (every workflow has run, or a silent authentication is still waiting for the device)".into(),
+                "There is no next workflow to move to (every workflow has run, or a silent authentication is in progress at the operator)".into(),
             ),
             VonageError::RateLimited { detail, .. } => (
                 429,

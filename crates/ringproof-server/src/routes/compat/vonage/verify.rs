@@ -381,7 +381,7 @@ async fn cancel_request(
         (status = 200, description = "The next workflow ran: its message is on its way (empty body)"),
         (status = 401, description = "No or wrong credentials", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 404, description = "No such request of this client", body = VonageErrorBody, content_type = "application/problem+json"),
-        (status = 409, description = "No workflow left to move to (or a silent authentication still waiting for the device)", body = VonageErrorBody, content_type = "application/problem+json"),
+        (status = 409, description = "No workflow left to move to (or a silent authentication in progress at the operator)", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 410, description = "The request is over", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 429, description = "Too many sends to the number or of the client; see `Retry-After`", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 503, description = "The provider or the database is unavailable; retry", body = VonageErrorBody, content_type = "application/problem+json")
