@@ -1,5 +1,6 @@
 //! Access keys: more credential pairs of a client, in the shapes a vendor's SDK expects
-//! (the Twilio face's Account SID and Auth Token, and its API Key SID and secret).
+//! (the Twilio face's Account SID and Auth Token, and its API Key SID and secret; the
+//! Vonage face's API key and secret).
 //!
 //! A client's own API key and secret ([`crate::client`]) stay what the native API and the
 //! other faces use. An access key is another name for the same client, with its own
@@ -20,6 +21,9 @@ pub enum AccessKeyKind {
     Account,
     /// An API key: id `SK` + 32 lowercase hex, any number per client.
     ApiKey,
+    /// A Vonage API key: id 8 lowercase hex (Vonage's shape), any number per client; it
+    /// names itself as the account.
+    Vonage,
 }
 
 impl AccessKeyKind {
@@ -27,29 +31,40 @@ impl AccessKeyKind {
         match self {
             AccessKeyKind::Account => "account",
             AccessKeyKind::ApiKey => "api_key",
+            AccessKeyKind::Vonage => "vonage",
         }
     }
 
+    const ALL: [AccessKeyKind; 3] = [AccessKeyKind::Account, AccessKeyKind::ApiKey, AccessKeyKind::Vonage];
+
     pub fn parse(s: &str) -> Option<Self> {
-        [AccessKeyKind::Account, AccessKeyKind::ApiKey]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// The two letters every id of this kind starts with.
+    /// The letters every id of this kind starts with.
     pub fn prefix(self) -> &'static str {
         match self {
             AccessKeyKind::Account => "AC",
             AccessKeyKind::ApiKey => "SK",
+            AccessKeyKind::Vonage => "",
         }
     }
 
-    /// The kind of a well-formed key id (`AC`/`SK` + 32 lowercase hex), else `None`: an id
-    /// of another shape is never looked up.
+    /// How many random bytes follow the prefix, in hex.
+    fn random_len(self) -> usize {
+        match self {
+            AccessKeyKind::Account | AccessKeyKind::ApiKey => 16,
+            AccessKeyKind::Vonage => 4,
+        }
+    }
+
+    /// The kind of a well-formed key id (`AC`/`SK` + 32 lowercase hex, or 8 lowercase hex),
+    /// else `None`: an id of another shape is never looked up.
     pub fn of_id(id: &str) -> Option<Self> {
-        [AccessKeyKind::Account, AccessKeyKind::ApiKey].into_iter().find(|k| {
+        Self::ALL.into_iter().find(|k| {
             id.strip_prefix(k.prefix()).is_some_and(|rest| {
-                rest.len() == 32 && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                rest.len() == 2 * k.random_len()
+                    && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             })
         })
     }
@@ -88,7 +103,10 @@ impl AccessKey {
     pub fn issue(kind: AccessKeyKind, client: &ClientId, id: Option<String>, now: Timestamp) -> IssuedKey {
         let secret = hex(&random_bytes::<16>());
         let key = AccessKey {
-            id: id.unwrap_or_else(|| format!("{}{}", kind.prefix(), hex(&random_bytes::<16>()))),
+            id: id.unwrap_or_else(|| {
+                let random = random_bytes::<16>();
+                format!("{}{}", kind.prefix(), hex(&random[..kind.random_len()]))
+            }),
             client_id: client.clone(),
             kind,
             secret_hash: sha256(secret.as_bytes()),
@@ -130,8 +148,15 @@ mod tests {
         ] {
             assert_eq!(AccessKeyKind::of_id(bad), None, "{bad}");
         }
-        for k in [AccessKeyKind::Account, AccessKeyKind::ApiKey] {
+        for k in AccessKeyKind::ALL {
             assert_eq!(AccessKeyKind::parse(k.as_str()), Some(k));
+        }
+        let v = AccessKey::issue(AccessKeyKind::Vonage, &c, None, Timestamp(0));
+        assert_eq!(v.key.id.len(), 8);
+        assert_eq!(AccessKeyKind::of_id(&v.key.id), Some(AccessKeyKind::Vonage));
+        assert!(v.key.verify_secret(&v.secret));
+        for bad in ["ABCDEF12", "abcdef1", "abcdef123", "abcdefgh"] {
+            assert_eq!(AccessKeyKind::of_id(bad), None, "{bad}");
         }
     }
 }

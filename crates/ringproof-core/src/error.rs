@@ -68,6 +68,14 @@ pub enum CoreError {
         "the SIM card of this number was changed within the last {max_age_h} hours; verifying it by SMS is refused"
     )]
     SimSwapped { max_age_h: u32 },
+    /// A start that allows one pending verification per number (the Vonage face's rule)
+    /// found one still pending to this number of the client.
+    #[error("a verification to this number is still in progress")]
+    ConcurrentVerification,
+    /// A request to run the next workflow step now, on a verification whose steps have all
+    /// run.
+    #[error("the verification has no workflow step left to run")]
+    NoNextStep,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -102,6 +110,8 @@ impl CoreError {
             CoreError::Refused(ClientRefusal::ProductDisabled(_)) => "product_disabled",
             CoreError::Limited(r) => r.rule.code(),
             CoreError::SimSwapped { .. } => "sim_swapped",
+            CoreError::ConcurrentVerification => "concurrent_verification",
+            CoreError::NoNextStep => "no_next_step",
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

@@ -5,6 +5,9 @@
 //!
 //! Only ES256 is accepted when verifying: a token whose header names any other algorithm
 //! (`none`, `HS256`, …) is refused before its signature is looked at.
+//!
+//! The Vonage face's JWTs are RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RFC 7518 §3.3) under
+//! a public key an application registered ([`RsaKey`]): the same rule holds, RS256 only.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -30,6 +33,8 @@ pub enum JoseError {
     UnknownKey,
     #[error("the signature does not verify")]
     Signature,
+    #[error("not an RSA public key of 2048 to 8192 bits in PEM form (SPKI or PKCS#1)")]
+    BadRsaKey,
 }
 
 /// A P-256 signing key with its key id (the RFC 7638 thumbprint of its public JWK).
@@ -217,6 +222,64 @@ fn decode_json(part: &str) -> Result<Value, JoseError> {
     }
 }
 
+/// An RSA public key that checks RS256 signatures (a Vonage application's key).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaKey(rsa::PublicKey);
+
+impl RsaKey {
+    /// The smallest modulus accepted, in bits: RFC 7518 §3.3 requires 2048.
+    pub const MIN_BITS: usize = 2048;
+    /// The largest: bigger keys only make each check slower for an attacker's token.
+    pub const MAX_BITS: usize = 8192;
+
+    /// Reads a public key in PEM: `-----BEGIN PUBLIC KEY-----` (SPKI, what Vonage's
+    /// dashboard and `openssl pkey -pubout` give) or `-----BEGIN RSA PUBLIC KEY-----`
+    /// (PKCS#1).
+    pub fn from_pem(pem: &str) -> Result<Self, JoseError> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::traits::PublicKeyParts;
+        let pem = pem.trim();
+        let key = rsa::PublicKey::from_public_key_pem(pem)
+            .or_else(|_| rsa::PublicKey::from_pkcs1_pem(pem))
+            .map_err(|_| JoseError::BadRsaKey)?;
+        let bits = key.size() * 8;
+        if !(Self::MIN_BITS..=Self::MAX_BITS).contains(&bits) {
+            return Err(JoseError::BadRsaKey);
+        }
+        Ok(RsaKey(key))
+    }
+
+    /// The key in SPKI PEM, the form it is stored in.
+    pub fn to_pem(&self) -> String {
+        use rsa::pkcs8::EncodePublicKey;
+        self.0.to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap_or_default()
+    }
+
+    /// Checks a compact JWS signed RS256 with this key and returns its header and claims.
+    /// Any other `alg` (`none`, `HS256`, `RS512`, …) is refused before the signature is
+    /// looked at, so a token cannot choose how it is checked.
+    pub fn verify(&self, token: &str) -> Result<(Value, Value), JoseError> {
+        use rsa::signature::Verifier as _;
+        let mut parts = token.split('.');
+        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(JoseError::Malformed);
+        };
+        let header = decode_json(h)?;
+        let alg = header["alg"].as_str().unwrap_or_default();
+        if alg != "RS256" {
+            return Err(JoseError::Algorithm(alg.to_owned()));
+        }
+        let sig_bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| JoseError::Malformed)?;
+        let sig = rsa::pkcs1v15::Signature::try_from(sig_bytes.as_slice()).map_err(|_| JoseError::Signature)?;
+        let signed = &token[..h.len() + 1 + c.len()];
+        rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(self.0.clone())
+            .verify(signed.as_bytes(), &sig)
+            .map_err(|_| JoseError::Signature)?;
+        Ok((header, decode_json(c)?))
+    }
+}
+
 /// Reads the claims of a compact JWS without checking it: only for choosing which key set
 /// to check it against (e.g. the `iss` of a client assertion). Never trust the result.
 pub fn unverified_claims(token: &str) -> Result<Value, JoseError> {
@@ -270,6 +333,61 @@ mod tests {
         let hs = format!("{}.{}.{}", base64url(br#"{"alg":"HS256"}"#), parts[1], parts[2]);
         assert_eq!(set.verify(&hs), Err(JoseError::Algorithm("HS256".into())));
         assert_eq!(set.verify("a.b"), Err(JoseError::Malformed));
+    }
+
+    /// Signs RS256 with a test key, as the Vonage SDKs do.
+    fn rs256(pem: &str, header: &Value, claims: &Value) -> String {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::signature::{SignatureEncoding, Signer as _};
+        let key = rsa::PrivateKey::from_pkcs8_pem(pem).unwrap();
+        let signer = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(key);
+        let input = format!(
+            "{}.{}",
+            base64url(header.to_string().as_bytes()),
+            base64url(claims.to_string().as_bytes())
+        );
+        let sig = signer.sign(input.as_bytes());
+        format!("{input}.{}", base64url(&sig.to_vec()))
+    }
+
+    #[test]
+    fn rs256_verifies_only_its_keys_signature_and_only_rs256() {
+        let public = RsaKey::from_pem(include_str!("../testdata/rsa_test_1.pub")).unwrap();
+        let other = RsaKey::from_pem(include_str!("../testdata/rsa_test_2.pub")).unwrap();
+        assert_eq!(RsaKey::from_pem(&public.to_pem()).unwrap(), public);
+        let private = include_str!("../testdata/rsa_test_1.pem");
+        let header = json!({"alg": "RS256", "typ": "JWT"});
+        let t = rs256(private, &header, &json!({"application_id": "a", "jti": "1"}));
+        let (h, c) = public.verify(&t).unwrap();
+        assert_eq!(
+            (h["alg"].as_str(), c["application_id"].as_str()),
+            (Some("RS256"), Some("a"))
+        );
+        assert_eq!(other.verify(&t), Err(JoseError::Signature));
+        // A claim changed after signing.
+        let parts: Vec<&str> = t.split('.').collect();
+        let forged = format!("{}.{}.{}", parts[0], base64url(br#"{"application_id":"b"}"#), parts[2]);
+        assert_eq!(public.verify(&forged), Err(JoseError::Signature));
+        // The algorithm is the server's choice, not the token's.
+        for alg in ["none", "HS256", "RS512", "ES256", "PS256"] {
+            let h = base64url(format!(r#"{{"alg":"{alg}"}}"#).as_bytes());
+            let t = format!("{h}.{}.{}", parts[1], parts[2]);
+            assert_eq!(public.verify(&t), Err(JoseError::Algorithm(alg.into())), "{alg}");
+        }
+        assert_eq!(
+            public.verify(&format!("{}.{}.", parts[0], parts[1])),
+            Err(JoseError::Signature)
+        );
+        assert_eq!(public.verify("a.b"), Err(JoseError::Malformed));
+        // Keys: a small one, a private one, junk.
+        for bad in [
+            include_str!("../testdata/rsa_test_1024.pub"),
+            private,
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            "",
+        ] {
+            assert_eq!(RsaKey::from_pem(bad), Err(JoseError::BadRsaKey));
+        }
     }
 
     #[test]

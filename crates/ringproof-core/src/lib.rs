@@ -40,6 +40,7 @@ pub mod templates;
 pub mod throttle;
 pub mod time;
 pub mod verification;
+pub mod vonage_app;
 pub mod webhook;
 pub mod workflow;
 

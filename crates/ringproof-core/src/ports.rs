@@ -50,6 +50,9 @@ pub enum ClientWrite<'a> {
     /// Inserts an access key, or replaces the secret hash of the key with its id (a
     /// rotation keeps the id and the client).
     AccessKey(&'a crate::access_key::AccessKey),
+    /// Inserts a Vonage application, or replaces the public key of the client's
+    /// application with its id (another client's id is not taken over: nothing written).
+    VonageApplication(&'a crate::vonage_app::VonageApplication),
 }
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
@@ -323,6 +326,14 @@ pub trait Store: Send + Sync + 'static {
     async fn update_service(&self, service: &Service) -> Result<bool, StoreError>;
     /// `false` if there is no such service of this client.
     async fn delete_service(&self, client: &ClientId, id: &ServiceId) -> Result<bool, StoreError>;
+
+    /// The Vonage application with this id, of whichever client (authentication finds the
+    /// client by it); written with [`ClientWrite::VonageApplication`].
+    async fn vonage_application(&self, id: &str) -> Result<Option<crate::vonage_app::VonageApplication>, StoreError>;
+    /// Records that a token (its [`crate::vonage_app::TokenUse::key`]) was used, kept until
+    /// `keep_until`: `true` the first time, `false` if it is already recorded (a replay).
+    /// Records past their `keep_until` at `now` are removed on the way.
+    async fn use_token_once(&self, key: &[u8; 32], keep_until: Timestamp, now: Timestamp) -> Result<bool, StoreError>;
 }
 
 /// One message or call to hand to a provider.

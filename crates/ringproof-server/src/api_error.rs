@@ -110,7 +110,9 @@ impl From<CoreError> for ApiError {
             | CoreError::InvalidParameter { .. }
             | CoreError::InvalidWorkflow { .. } => StatusCode::BAD_REQUEST,
             CoreError::NotFound | CoreError::ServiceNotFound => StatusCode::NOT_FOUND,
-            CoreError::NotPending { .. } => StatusCode::CONFLICT,
+            CoreError::NotPending { .. } | CoreError::ConcurrentVerification | CoreError::NoNextStep => {
+                StatusCode::CONFLICT
+            }
             CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,

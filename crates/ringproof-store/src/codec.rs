@@ -148,6 +148,19 @@ pub(crate) fn access_key(row: &impl DbRow) -> Result<AccessKey, StoreError> {
     })
 }
 
+/// A `vonage_applications` row.
+pub(crate) fn vonage_application(
+    row: &impl DbRow,
+) -> Result<ringproof_core::vonage_app::VonageApplication, StoreError> {
+    let pem: String = col(row, "public_key")?;
+    Ok(ringproof_core::vonage_app::VonageApplication {
+        id: col(row, "id")?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        public_key: ringproof_core::jose::RsaKey::from_pem(&pem).map_err(|_| corrupt("unreadable public key"))?,
+        created_at: Timestamp(col(row, "created_at")?),
+    })
+}
+
 /// A `services` row.
 pub(crate) fn service(row: &impl DbRow) -> Result<Service, StoreError> {
     let id: String = col(row, "id")?;

@@ -74,6 +74,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 16,
         sql: include_str!("../migrations/sqlite/0016_access_keys_services.sql"),
     },
+    Migration {
+        version: 17,
+        sql: include_str!("../migrations/sqlite/0017_vonage_applications.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -136,6 +140,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 16,
         sql: include_str!("../migrations/postgres/0016_access_keys_services.sql"),
+    },
+    Migration {
+        version: 17,
+        sql: include_str!("../migrations/postgres/0017_vonage_applications.sql"),
     },
 ];
 
@@ -201,7 +209,7 @@ mod tests {
         for set in [SQLITE, POSTGRES] {
             let stmts: Vec<_> = set.iter().flat_map(|m| statements(m.sql)).collect();
             let tables = stmts.iter().filter(|s| s.contains("CREATE TABLE")).count();
-            assert_eq!(tables, 13);
+            assert_eq!(tables, 15);
             assert!(stmts.iter().all(|s| s.ends_with(';')));
         }
     }

@@ -606,6 +606,20 @@ macro_rules! store_impl {
                             .bind(k.created_at.millis());
                             ("write access key", q)
                         }
+                        ClientWrite::VonageApplication(a) => {
+                            // Registering an id again replaces its key, for its own client only.
+                            let q = sqlx::query(
+                                "INSERT INTO vonage_applications (id, client_id, public_key, created_at) \
+                                 VALUES ($1, $2, $3, $4) \
+                                 ON CONFLICT (id) DO UPDATE SET public_key = excluded.public_key \
+                                 WHERE vonage_applications.client_id = excluded.client_id",
+                            )
+                            .bind(a.id.as_str())
+                            .bind(a.client_id.as_str())
+                            .bind(a.public_key.to_pem())
+                            .bind(a.created_at.millis());
+                            ("write vonage application", q)
+                        }
                     })
                 }
 
@@ -1222,6 +1236,34 @@ macro_rules! store_impl {
                         .bind(id.as_str())
                         .bind(client.as_str());
                     Ok(self.write().await?.execute("delete service", q).await? > 0)
+                }
+
+                async fn vonage_application(
+                    &self,
+                    id: &str,
+                ) -> Result<Option<ringproof_core::vonage_app::VonageApplication>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, public_key, created_at FROM vonage_applications WHERE id = $1",
+                    )
+                    .bind(id);
+                    self.read().await?.optional("vonage application", q, codec::vonage_application).await
+                }
+
+                async fn use_token_once(
+                    &self,
+                    key: &[u8; 32],
+                    keep_until: Timestamp,
+                    now: Timestamp,
+                ) -> Result<bool, StoreError> {
+                    let mut w = self.write().await?;
+                    let purge = sqlx::query("DELETE FROM used_token_ids WHERE keep_until <= $1").bind(now.millis());
+                    w.execute("purge used token ids", purge).await?;
+                    let q = sqlx::query(
+                        "INSERT INTO used_token_ids (key, keep_until) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(key.as_slice())
+                    .bind(keep_until.millis());
+                    Ok(w.execute("use token id", q).await? == 1)
                 }
             }
         };

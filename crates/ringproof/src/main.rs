@@ -134,6 +134,30 @@ enum ClientCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Issue a Vonage API key (8 hex) and secret for HTTP Basic on the Vonage Verify face
+    /// (/v2/verify). The secret is printed once
+    VonageCredentials {
+        id: String,
+        /// Print the credentials as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a Vonage application for the Vonage Verify face (/v2/verify): its JWTs
+    /// (RS256, what Vonage's SDKs send) are checked with this public key. Give the
+    /// application id your code already uses to keep it, else one is drawn; registering
+    /// an id again replaces its key
+    VonageApplication {
+        id: String,
+        /// The application's public key, a PEM file (SPKI or PKCS#1, RSA 2048 to 8192 bits)
+        #[arg(long)]
+        public_key: std::path::PathBuf,
+        /// The application id (a UUID) to register
+        #[arg(long)]
+        application_id: Option<String>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a client's settings (no secrets) as JSON
     Show { id: String },
     /// Change a client's brand (name and link-page colour), allowed origins, policy
@@ -728,6 +752,40 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                 (false, Some(k)) => println!(
                     "New Twilio API key of client {id} (the secret is shown once):\n  account_sid:    {account_sid}\n  api_key_sid:    {k}\n  api_key_secret: {secret}"
                 ),
+            }
+        }
+        ClientCmd::VonageCredentials { id, json } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let k = engine.issue_vonage_key(&id).await.map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::json!({ "api_key": k.key.id, "api_secret": k.secret }));
+            } else {
+                println!(
+                    "New Vonage API key of client {id} (the secret is shown once):\n  api_key:    {}\n  api_secret: {}",
+                    k.key.id, k.secret
+                );
+            }
+        }
+        ClientCmd::VonageApplication {
+            id,
+            public_key,
+            application_id,
+            json,
+        } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let pem = std::fs::read_to_string(&public_key)
+                .map_err(|e| format!("cannot read {}: {e}", public_key.display()))?;
+            let app = engine
+                .register_vonage_application(&id, application_id.as_deref(), &pem)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::json!({ "application_id": app.id }));
+            } else {
+                println!(
+                    "Vonage application of client {id} registered:\n  application_id: {}\nSign its JWTs with the matching private key (Vonage's SDKs do, given this id).",
+                    app.id
+                );
             }
         }
     }

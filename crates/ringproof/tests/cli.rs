@@ -817,6 +817,99 @@ fn twilio_credentials_are_issued_rotated_and_audited() {
     }
 }
 
+/// `client vonage-credentials` and `client vonage-application`: a Vonage API key (8 hex)
+/// and secret printed once; an application registered with its public key (a drawn id, or
+/// the one given, kept when its key is replaced), bad keys and ids refused, another
+/// client's id not taken over; each audited without a secret.
+#[test]
+fn vonage_credentials_and_applications() {
+    let tmp = temp_dir("vonage");
+    let data = tmp.path();
+    let id = create_client(data, "Vonage Shop");
+    let other = create_client(data, "Other Shop");
+    let json = |args: &[&str]| {
+        let (ok, out, err) = ringproof(data, args);
+        assert!(ok, "{args:?}: {err}");
+        serde_json::from_str::<Value>(out.trim()).unwrap()
+    };
+    let key = json(&["client", "vonage-credentials", &id, "--json"]);
+    let api_key = key["api_key"].as_str().unwrap();
+    let secret = key["api_secret"].as_str().unwrap().to_owned();
+    assert!(
+        api_key.len() == 8 && api_key.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{api_key}"
+    );
+
+    let core = concat!(env!("CARGO_MANIFEST_DIR"), "/../ringproof-core/testdata/");
+    let (pub1, pub2, small, private) = (
+        format!("{core}rsa_test_1.pub"),
+        format!("{core}rsa_test_2.pub"),
+        format!("{core}rsa_test_1024.pub"),
+        format!("{core}rsa_test_1.pem"),
+    );
+    let drawn = json(&["client", "vonage-application", &id, "--public-key", &pub1, "--json"]);
+    let drawn = drawn["application_id"].as_str().unwrap();
+    assert_eq!(drawn.len(), 36, "{drawn}");
+    let app = "AAAAAAAA-1111-4222-8333-444455556666";
+    let given = json(&[
+        "client",
+        "vonage-application",
+        &id,
+        "--public-key",
+        &pub1,
+        "--application-id",
+        app,
+        "--json",
+    ]);
+    assert_eq!(given["application_id"], app.to_lowercase());
+    let (ok, out, err) = ringproof(
+        data,
+        &[
+            "client",
+            "vonage-application",
+            &id,
+            "--public-key",
+            &pub2,
+            "--application-id",
+            app,
+        ],
+    );
+    assert!(ok && out.contains(&app.to_lowercase()), "{out}{err}");
+    for (args, why) in [
+        (vec!["--public-key", small.as_str()], "RSA public key"),
+        (vec!["--public-key", private.as_str()], "RSA public key"),
+        (vec!["--public-key", "/nonexistent.pem"], "cannot read"),
+        (
+            vec!["--public-key", pub1.as_str(), "--application-id", "not-a-uuid"],
+            "UUID",
+        ),
+    ] {
+        let mut all = vec!["client", "vonage-application", id.as_str()];
+        all.extend(args);
+        let (ok, _, err) = ringproof(data, &all);
+        assert!(!ok && err.contains(why), "{all:?}: {err}");
+    }
+    let (ok, _, err) = ringproof(
+        data,
+        &[
+            "client",
+            "vonage-application",
+            &other,
+            "--public-key",
+            &pub1,
+            "--application-id",
+            app,
+        ],
+    );
+    assert!(!ok && err.contains("another client"), "{err}");
+
+    let (ok, out, err) = ringproof(data, &["audit", "list", "--client", &id, "--json"]);
+    assert!(ok, "{err}");
+    let issued = out.lines().filter(|l| l.contains("client.access_key_issued")).count();
+    assert_eq!(issued, 4, "{out}");
+    assert!(!out.contains(&secret), "a secret in the audit log");
+}
+
 /// Every administrative command leaves one audit entry with the right action, recorded as
 /// the CLI's (`cli:<user>`), and no entry holds any of the secrets those commands printed,
 /// a webhook URL's token, or a phone number. `audit list` filters by client, time and count.

@@ -20,6 +20,7 @@ pub mod number_otp;
 pub mod services;
 pub mod silent;
 mod verifications;
+pub mod vonage;
 
 pub use audit::RetentionReport;
 pub use clients::{ClientChange, validate_origin};

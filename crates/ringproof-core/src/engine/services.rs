@@ -161,7 +161,8 @@ impl Engine {
                 .await?;
         }
         let account_id = match key.kind {
-            AccessKeyKind::Account => key.id,
+            // A Vonage key is its own account (the Vonage face names no other).
+            AccessKeyKind::Account | AccessKeyKind::Vonage => key.id,
             AccessKeyKind::ApiKey => self
                 .account_key(&client.id)
                 .await?

@@ -40,6 +40,9 @@ pub struct StartRequest {
     /// The first code, brought by the integrator instead of drawn (a service that allows
     /// custom codes); its length is the code length.
     pub code: Option<crate::code::Code>,
+    /// Refuse the start while another verification to the number of this client is
+    /// pending ([`CoreError::ConcurrentVerification`]; the Vonage face's rule).
+    pub one_pending_per_number: bool,
 }
 
 /// The locale of a new verification: the request's tag when the catalogue has its language
@@ -187,6 +190,15 @@ impl Engine {
             self.check_silent_workflow(&workflow)?;
         }
         self.ensure_upstream(&to, workflow.first_channel())?;
+        if req.one_pending_per_number
+            && self
+                .store
+                .latest_verification_to(&client.id, &to)
+                .await?
+                .is_some_and(|v| v.status_at(now) == Status::Pending)
+        {
+            return Err(CoreError::ConcurrentVerification);
+        }
         // The limits across verifications, last: only a start that is otherwise good is
         // counted (a send; later steps are counted when they run).
         let limits = self.limits_for(client);

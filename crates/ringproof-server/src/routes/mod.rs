@@ -41,6 +41,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
         (name = "signzy", description = "The Signzy-compatible face, base `/api/v3` (docs/compat-signzy.md)"),
         (name = "idenfy", description = "The iDenfy-compatible face, base `/fraud` (docs/compat-idenfy.md)"),
         (name = "twilio", description = "The Twilio-Verify-compatible face, base `/v2/Services`: form-encoded bodies, HTTP Basic with an Account SID (`AC…`) or API Key SID (`SK…`) (docs/compat-twilio.md)"),
+        (name = "vonage", description = "The Vonage-Verify-v2-compatible face, base `/v2/verify`: JSON bodies, a registered application's RS256 JWT as `Bearer` (what Vonage's SDKs send) or HTTP Basic with a Vonage API key and secret; errors as `application/problem+json` (docs/compat-vonage.md)"),
         (name = "links", description = "One-time link pages, opened by the phone (HTML, no authentication)"),
         (name = "demo", description = "The end-user demo on the demo client (development mode only; HTML)"),
         (name = "sandbox", description = "The development phone (sandbox provider only)"),
@@ -62,6 +63,12 @@ impl Modify for Security {
         let mut signzy = ApiKeyValue::new("Authorization");
         signzy.description =
             Some("Signzy face: the `id` of `POST /api/v3/patrons/login`, as `<token>` or `Bearer <token>`".into());
+        let mut vonage = Http::new(HttpAuthScheme::Bearer);
+        vonage.bearer_format = Some("JWT".into());
+        vonage.description = Some(
+            "Vonage face: a JWT signed RS256 by a registered application's private key (claims `application_id`, `iat`, `exp`, `jti`; each `jti` once)".into(),
+        );
+        components.add_security_scheme("vonage_jwt", SecurityScheme::Http(vonage));
         components.add_security_scheme("signzy_token", SecurityScheme::ApiKey(ApiKey::Header(signzy)));
     }
 }
@@ -115,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(middleware::from_fn(compat::idenfy::envelope_everything))
         .layer(middleware::from_fn(compat::twilio::envelope_everything))
+        .layer(middleware::from_fn(compat::vonage::envelope_everything))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::Extension(signzy_deadline))
         .layer(middleware::from_fn(request_context))

@@ -39,4 +39,6 @@ mod timing;
 mod twilio;
 mod twilio_sdk;
 mod verifications;
+mod vonage;
+mod vonage_sdk;
 mod webhooks;

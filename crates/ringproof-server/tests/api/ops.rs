@@ -85,6 +85,10 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/v2/Services/{ServiceSid}/Verifications/{Sid}", "get"),
         ("/v2/Services/{ServiceSid}/Verifications/{Sid}", "post"),
         ("/v2/Services/{ServiceSid}/VerificationCheck", "post"),
+        ("/v2/verify", "post"),
+        ("/v2/verify/{request_id}", "post"),
+        ("/v2/verify/{request_id}", "delete"),
+        ("/v2/verify/{request_id}/next_workflow", "post"),
         ("/l/{token}", "get"),
         ("/l/{token}", "post"),
         ("/l/{token}/done", "post"),
@@ -106,8 +110,9 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 38);
+    assert_eq!(paths.len(), 41);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
+    assert!(spec["components"]["securitySchemes"]["vonage_jwt"].is_object());
     let docs = app.get_text("/docs").await;
     assert!(docs.contains("/openapi.json"));
     for external in ["http://", "https://", "//cdn", "unpkg", "jsdelivr"] {

@@ -27,3 +27,4 @@ mod sessions;
 mod sqlite_file;
 mod supersede;
 mod verifications;
+mod vonage_applications;

@@ -5,6 +5,7 @@
 pub mod idenfy;
 pub mod signzy;
 pub mod twilio;
+pub mod vonage;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -16,4 +17,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(signzy::router())
         .merge(idenfy::router())
         .merge(twilio::router())
+        .merge(vonage::router())
 }
