@@ -50,6 +50,9 @@ pub enum ClientWrite<'a> {
     /// Inserts an access key, or replaces the secret hash of the key with its id (a
     /// rotation keeps the id and the client).
     AccessKey(&'a crate::access_key::AccessKey),
+    /// Deletes the client's API key (`kind = 'api_key'`) with this id; no row when the
+    /// client has no such key.
+    RevokeApiKey(&'a ClientId, &'a str),
 }
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
@@ -304,6 +307,15 @@ pub trait Store: Send + Sync + 'static {
     async fn latest_verification_to(
         &self,
         client: &ClientId,
+        to: &PhoneNumber,
+    ) -> Result<Option<Verification>, StoreError>;
+
+    /// [`Store::latest_verification_to`] among the client's verifications made in
+    /// `service` ([`crate::verification::Options::service`]) only, in the same order.
+    async fn latest_verification_in_service(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
         to: &PhoneNumber,
     ) -> Result<Option<Verification>, StoreError>;
 

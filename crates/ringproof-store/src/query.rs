@@ -606,6 +606,14 @@ macro_rules! store_impl {
                             .bind(k.created_at.millis());
                             ("write access key", q)
                         }
+                        ClientWrite::RevokeApiKey(client, id) => {
+                            let q = sqlx::query(
+                                "DELETE FROM access_keys WHERE id = $1 AND client_id = $2 AND kind = 'api_key'",
+                            )
+                            .bind(id)
+                            .bind(client.as_str());
+                            ("revoke API key", q)
+                        }
                     })
                 }
 
@@ -1146,6 +1154,25 @@ macro_rules! store_impl {
                     .bind(client.as_str())
                     .bind(to.e164());
                     let op = "latest verification to a number";
+                    self.read().await?.optional(op, q, codec::verification).await
+                }
+
+                async fn latest_verification_in_service(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    to: &PhoneNumber,
+                ) -> Result<Option<Verification>, StoreError> {
+                    // `service_id` is derived from `options` (migration 0018), indexed.
+                    let q = sqlx::query(select!(
+                        verification_columns,
+                        "verifications WHERE client_id = $1 AND service_id = $2 AND to_e164 = $3 \
+                         ORDER BY (status = 'pending') DESC, created_at DESC, id DESC LIMIT 1"
+                    ))
+                    .bind(client.as_str())
+                    .bind(service.as_str())
+                    .bind(to.e164());
+                    let op = "latest verification to a number in a service";
                     self.read().await?.optional(op, q, codec::verification).await
                 }
 

@@ -92,6 +92,34 @@ async fn access_keys_round_trip_and_rotate(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(entries.len(), 3);
+
+    // Revoking: only the client's own API key, never its account key; 0 rows (and no
+    // entry) otherwise.
+    for (client, id) in [(&other.id, &k.key.id), (&c.id, &a.key.id)] {
+        let n = store
+            .audited_client_write(ClientWrite::RevokeApiKey(client, id), &audit(client))
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{id}");
+    }
+    assert_eq!(
+        store
+            .audited_client_write(ClientWrite::RevokeApiKey(&c.id, &k.key.id), &audit(&c.id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.access_key(&k.key.id).await.unwrap(), None);
+    assert_eq!(store.access_keys(&c.id).await.unwrap(), vec![stored]);
+    let entries = store
+        .list_audit(&AuditQuery {
+            client_id: Some(c.id.clone()),
+            since: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 4, "an entry for the revocation only");
 }
 
 async fn one_account_key_per_client(store: Arc<dyn Store>) {

@@ -463,11 +463,13 @@ async fn create_verification_check(
 ) -> Result<axum::Json<VerificationCheckView>, TwilioError> {
     let service = service_id(&service_sid)?;
     let code = required(&form.code, "Code")?;
+    let sid = |sid: &str| {
+        VerificationId::parse(sid)
+            .ok_or_else(|| TwilioError::invalid("VerificationSid", "must be VE followed by 32 hex digits"))
+    };
     let target = match (form.verification_sid.as_deref(), form.to.as_deref()) {
-        (Some(sid), _) => InService::Id(
-            VerificationId::parse(sid)
-                .ok_or_else(|| TwilioError::invalid("VerificationSid", "must be VE followed by 32 hex digits"))?,
-        ),
+        (Some(s), Some(to)) => InService::IdTo(sid(s)?, phone(to, "To")?),
+        (Some(s), None) => InService::Id(sid(s)?),
         (None, Some(to)) => InService::To(phone(to, "To")?),
         (None, None) => return Err(TwilioError::invalid("To", "either To or VerificationSid is required")),
     };
