@@ -330,9 +330,10 @@ pub trait Store: Send + Sync + 'static {
     async fn service(&self, client: &ClientId, id: &ServiceId) -> Result<Option<Service>, StoreError>;
     /// The client's services, oldest first, `limit` of them from `offset`.
     async fn list_services(&self, client: &ClientId, offset: u64, limit: u64) -> Result<Vec<Service>, StoreError>;
-    /// Replaces the settings and `updated_at` of the client's service; `false` if there is
-    /// no such service of this client.
-    async fn update_service(&self, service: &Service) -> Result<bool, StoreError>;
+    /// Replaces the settings and `updated_at` of the client's service if its `updated_at`
+    /// is still `read_at` (a compare-and-set: a concurrent update in between is not
+    /// overwritten); `false` if there is no such service of this client or it changed.
+    async fn update_service(&self, service: &Service, read_at: Timestamp) -> Result<bool, StoreError>;
     /// `false` if there is no such service of this client.
     async fn delete_service(&self, client: &ClientId, id: &ServiceId) -> Result<bool, StoreError>;
 }

@@ -1233,14 +1233,16 @@ macro_rules! store_impl {
                     self.read().await?.all("list services", q, codec::service).await
                 }
 
-                async fn update_service(&self, s: &Service) -> Result<bool, StoreError> {
+                async fn update_service(&self, s: &Service, read_at: Timestamp) -> Result<bool, StoreError> {
                     let q = sqlx::query(
-                        "UPDATE services SET settings = $1, updated_at = $2 WHERE id = $3 AND client_id = $4",
+                        "UPDATE services SET settings = $1, updated_at = $2 \
+                         WHERE id = $3 AND client_id = $4 AND updated_at = $5",
                     )
                     .bind(codec::to_json(&s.settings, "settings")?)
                     .bind(s.updated_at.millis())
                     .bind(s.id.as_str())
-                    .bind(s.client_id.as_str());
+                    .bind(s.client_id.as_str())
+                    .bind(read_at.millis());
                     Ok(self.write().await?.execute("update service", q).await? > 0)
                 }
 

@@ -21,6 +21,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::ClientWrite;
 use crate::service::{Service, ServiceChange, ServiceSettings, parse_custom_code};
 use crate::throttle::{self, Secret};
+use crate::time::Timestamp;
 use crate::verification::{CheckOutcome, Status, Verification};
 use crate::workflow::Channel;
 
@@ -32,6 +33,9 @@ pub const MAX_CUSTOM_TEXT: usize = 320;
 /// The most services a client may have: a service is a configuration set, not a tenant,
 /// and each is a row every list pages through.
 pub const MAX_SERVICES: u64 = 100;
+
+/// How often an update reads a service again when another update came in between.
+const UPDATE_TRIES: usize = 5;
 
 /// A client authenticated by an access key.
 #[derive(Clone, Debug)]
@@ -262,23 +266,28 @@ impl Engine {
         Ok(self.store.list_services(client, offset, limit).await?)
     }
 
-    /// Changes the settings a change names. A read, then a write of all the settings: of
-    /// two updates of one service at the same moment, the later write wins whole (one
-    /// changing `CodeLength` and one `FriendlyName` at once may lose one of them).
+    /// Changes the settings a change names: read, change, and write only if no other
+    /// update came in between (`updated_at` as read; each write moves it forward by at
+    /// least a millisecond), else read again. Two updates at once of different settings
+    /// both take effect.
     pub async fn update_service(
         &self,
         client: &ClientId,
         id: &ServiceId,
         change: ServiceChange,
     ) -> Result<Service, CoreError> {
-        let mut service = self.service(client, id).await?;
-        service.settings = service.settings.changed(change)?;
-        service.updated_at = self.now();
-        if self.store.update_service(&service).await? {
-            Ok(service)
-        } else {
-            Err(CoreError::ServiceNotFound)
+        for _ in 0..UPDATE_TRIES {
+            let mut service = self.service(client, id).await?;
+            let read_at = service.updated_at;
+            service.settings = service.settings.changed(change.clone())?;
+            service.updated_at = Timestamp(self.now().millis().max(read_at.millis() + 1));
+            if self.store.update_service(&service, read_at).await? {
+                return Ok(service);
+            }
         }
+        Err(CoreError::Internal(format!(
+            "a service changed under {UPDATE_TRIES} updates in a row"
+        )))
     }
 
     /// Deletes a service; its verifications are then found by no read that names it.

@@ -200,6 +200,21 @@ async fn services_crud_paging_and_isolation(app: TestApp) {
         (Some(4), Some(true))
     );
     assert_eq!(s["friendly_name"], "Acme");
+    // Updates of different settings at the same moment both take effect.
+    let path = format!("/v2/Services/{va}");
+    for round in 0..5 {
+        let (name, len) = (format!("Acme {round}"), (5 + round % 2).to_string());
+        let (renamed, resized) = ([("FriendlyName", name.as_str())], [("CodeLength", len.as_str())]);
+        let (a, b) = tokio::join!(tw.post(&path, &renamed), tw.post(&path, &resized));
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+        let s: Value = tw.get(&path).await.json().await.unwrap();
+        assert_eq!(
+            (s["friendly_name"].as_str(), s["code_length"].to_string()),
+            (Some(name.as_str()), len),
+            "round {round}"
+        );
+    }
+    tw.post(&path, &[("FriendlyName", "Acme"), ("CodeLength", "4")]).await;
     for (form, param) in [
         (vec![("CodeLength", "3")], "CodeLength"),
         (vec![("CodeLength", "11")], "CodeLength"),

@@ -177,13 +177,19 @@ async fn services_are_scoped_by_client(store: Arc<dyn Store>) {
     changed.settings.friendly_name = "Renamed".into();
     changed.settings.code_length = 4;
     changed.updated_at = Timestamp(base + 100);
-    assert!(store.update_service(&changed).await.unwrap());
+    assert!(store.update_service(&changed, s[1].updated_at).await.unwrap());
+    assert_eq!(store.service(&c.id, &s[1].id).await.unwrap(), Some(changed.clone()));
+    // A write based on the settings as they were before that one: refused, nothing lost.
+    let mut stale = s[1].clone();
+    stale.settings.code_length = 8;
+    stale.updated_at = Timestamp(base + 101);
+    assert!(!store.update_service(&stale, s[1].updated_at).await.unwrap());
     assert_eq!(store.service(&c.id, &s[1].id).await.unwrap(), Some(changed.clone()));
     // Another client's id: neither changed nor deleted.
     let mut foreign = o.clone();
     foreign.client_id = c.id.clone();
     foreign.settings.friendly_name = "Stolen".into();
-    assert!(!store.update_service(&foreign).await.unwrap());
+    assert!(!store.update_service(&foreign, o.updated_at).await.unwrap());
     assert!(!store.delete_service(&c.id, &o.id).await.unwrap());
     assert_eq!(store.service(&other.id, &o.id).await.unwrap(), Some(o.clone()));
 
