@@ -772,7 +772,8 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
 }
 
 /// `client twilio-credentials`: an Account SID kept across Auth Token rotations, API keys
-/// under the same account, each secret printed once and audited by kind only.
+/// under the same account, each secret printed once and audited by key id and kind (never the
+/// secret); `--list` shows the keys and `--revoke` deletes an API key, audited with its id.
 #[test]
 fn twilio_credentials_are_issued_rotated_and_audited() {
     let tmp = temp_dir("twilio");
