@@ -90,11 +90,20 @@ impl std::fmt::Debug for AccessKey {
     }
 }
 
-/// A key just issued, with its secret, which exists only here.
-#[derive(Clone, Debug)]
+/// A key just issued, with its secret, which exists only here (and is left out of its
+/// `Debug`, so no log line carries it).
+#[derive(Clone)]
 pub struct IssuedKey {
     pub key: AccessKey,
     pub secret: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AccessKey {
@@ -140,6 +149,8 @@ mod tests {
         let k = AccessKey::issue(AccessKeyKind::ApiKey, &c, None, Timestamp(0));
         assert_eq!(AccessKeyKind::of_id(&k.key.id), Some(AccessKeyKind::ApiKey));
         assert!(!format!("{:?}", k.key).contains(&hex(&k.key.secret_hash)));
+        let shown = format!("{k:?}");
+        assert!(shown.contains(&k.key.id) && !shown.contains(&k.secret), "{shown}");
         for bad in [
             "AC123",
             "ACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",

@@ -27,8 +27,10 @@ pub enum AuditAction {
     WebhookCleared,
     WebhookSecretRotated,
     /// An access key issued, or its secret replaced (the Twilio face's Account SID and Auth
-    /// Token, or an API key); the detail names the key id's kind, never the secret.
+    /// Token, or an API key); the detail names the key's id and kind, never the secret.
     AccessKeyIssued,
+    /// An API key deleted (a leaked `SK…` key stops working); the detail names its id.
+    AccessKeyRevoked,
     /// For the SMS-pumping guard: a prefix, number or country blocked by hand or by a rule.
     GuardBlocked,
     GuardUnblocked,
@@ -37,7 +39,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 12] = [
         Self::ClientCreated,
         Self::ClientUpdated,
         Self::SecretRotated,
@@ -46,6 +48,7 @@ impl AuditAction {
         Self::WebhookCleared,
         Self::WebhookSecretRotated,
         Self::AccessKeyIssued,
+        Self::AccessKeyRevoked,
         Self::GuardBlocked,
         Self::GuardUnblocked,
         Self::GuardChanged,
@@ -61,6 +64,7 @@ impl AuditAction {
             Self::WebhookCleared => "client.webhook_cleared",
             Self::WebhookSecretRotated => "client.webhook_secret_rotated",
             Self::AccessKeyIssued => "client.access_key_issued",
+            Self::AccessKeyRevoked => "client.access_key_revoked",
             Self::GuardBlocked => "guard.blocked",
             Self::GuardUnblocked => "guard.unblocked",
             Self::GuardChanged => "guard.changed",

@@ -12,6 +12,13 @@ fn language(locale: &str) -> Locale {
     Locale::parse(locale).unwrap_or(Locale::En)
 }
 
+/// The default SMS of a verification whose service warns not to share the code
+/// ([`crate::i18n::Texts::sms_do_not_share`]), in the locale's language: a template of
+/// [`sms_text`].
+pub fn do_not_share_template(locale: &str) -> &'static str {
+    language(locale).texts().sms_do_not_share
+}
+
 /// The verification SMS. By default the language's text (in English `Your <brand>
 /// verification code is: 123456`). A client template may replace it; `{code}` and
 /// `{brand}` are filled in (the code is appended if the template has no `{code}`). A

@@ -53,6 +53,9 @@ pub enum ClientWrite<'a> {
     /// Inserts a Vonage application, or replaces the public key of the client's
     /// application with its id (another client's id is not taken over: nothing written).
     VonageApplication(&'a crate::vonage_app::VonageApplication),
+    /// Deletes the client's API key (`kind` `api_key` or `vonage`) with this id; no row
+    /// when the client has no such key.
+    RevokeApiKey(&'a ClientId, &'a str),
 }
 
 /// A transition applied by [`Store::update_verification`] to the locked record.
@@ -310,6 +313,15 @@ pub trait Store: Send + Sync + 'static {
         to: &PhoneNumber,
     ) -> Result<Option<Verification>, StoreError>;
 
+    /// [`Store::latest_verification_to`] among the client's verifications made in
+    /// `service` ([`crate::verification::Options::service`]) only, in the same order.
+    async fn latest_verification_in_service(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        to: &PhoneNumber,
+    ) -> Result<Option<Verification>, StoreError>;
+
     /// The access key with this id, of whichever client (authentication finds the client
     /// by it); written by [`Store::audited_client_write`] with [`ClientWrite::AccessKey`].
     async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, StoreError>;
@@ -321,9 +333,10 @@ pub trait Store: Send + Sync + 'static {
     async fn service(&self, client: &ClientId, id: &ServiceId) -> Result<Option<Service>, StoreError>;
     /// The client's services, oldest first, `limit` of them from `offset`.
     async fn list_services(&self, client: &ClientId, offset: u64, limit: u64) -> Result<Vec<Service>, StoreError>;
-    /// Replaces the settings and `updated_at` of the client's service; `false` if there is
-    /// no such service of this client.
-    async fn update_service(&self, service: &Service) -> Result<bool, StoreError>;
+    /// Replaces the settings and `updated_at` of the client's service if its `updated_at`
+    /// is still `read_at` (a compare-and-set: a concurrent update in between is not
+    /// overwritten); `false` if there is no such service of this client or it changed.
+    async fn update_service(&self, service: &Service, read_at: Timestamp) -> Result<bool, StoreError>;
     /// `false` if there is no such service of this client.
     async fn delete_service(&self, client: &ClientId, id: &ServiceId) -> Result<bool, StoreError>;
 

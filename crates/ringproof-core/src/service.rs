@@ -13,10 +13,6 @@ use crate::error::CoreError;
 use crate::ids::{ClientId, ServiceId};
 use crate::time::Timestamp;
 
-/// The SMS text of a service with the do-not-share warning on (Twilio's wording), a
-/// template of [`crate::message::sms_text`].
-pub const DO_NOT_SHARE_TEMPLATE: &str = "Your {brand} verification code is: {code}. Don't share this code with anyone; our employees will never ask for the code.";
-
 /// The longest friendly name (the brand in the texts), in characters.
 pub const MAX_FRIENDLY_NAME: usize = 32;
 
@@ -44,7 +40,8 @@ pub struct ServiceSettings {
     pub lookup_enabled: bool,
     /// Stored and shown; needs `lookup_enabled` (as on Twilio).
     pub skip_sms_to_landlines: bool,
-    /// The SMS ends with a warning not to share the code ([`DO_NOT_SHARE_TEMPLATE`]).
+    /// The default SMS ends with a warning not to share the code, in the verification's
+    /// language ([`crate::i18n::Texts::sms_do_not_share`]).
     pub do_not_share_warning: bool,
     /// Whether a start may bring its own code.
     pub custom_code_enabled: bool,
@@ -107,11 +104,6 @@ impl ServiceSettings {
         s.custom_code_enabled = change.custom_code_enabled.unwrap_or(s.custom_code_enabled);
         Ok(s)
     }
-
-    /// The SMS text template of a start in this service with no text of its own.
-    pub fn sms_template(&self) -> Option<&'static str> {
-        self.do_not_share_warning.then_some(DO_NOT_SHARE_TEMPLATE)
-    }
 }
 
 /// `HJ` and 32 hex digits (either case, as Twilio's pattern allows).
@@ -151,7 +143,7 @@ mod tests {
             })
             .unwrap();
         assert_eq!((s.friendly_name.as_str(), s.code_length), ("Acme", 4));
-        assert_eq!(s.sms_template(), Some(DO_NOT_SHARE_TEMPLATE));
+        assert!(s.do_not_share_warning);
         let cleared = s
             .changed(ServiceChange {
                 default_template: Some(None),

@@ -104,6 +104,16 @@ pub struct Options {
     /// which reads and checks of it name ([`crate::service`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// With no text of the client's or the request's, the SMS is the language's text with
+    /// a warning not to share the code ([`crate::message::do_not_share_template`]): a
+    /// service's `DoNotShareWarningEnabled`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub do_not_share: bool,
+    /// The code was brought by the integrator, not drawn: its approval proves nothing about
+    /// delivery, so it is no conversion for the SMS-pumping guard (whoever pumps a range
+    /// could check their own codes).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub custom_code: bool,
 }
 
 /// How long the `check_url` of a silent step may wait to be opened before the first
@@ -862,7 +872,11 @@ impl Verification {
             Channel::Sms => message::sms_text(
                 &self.brand,
                 code,
-                self.options.sms_template.as_deref().or(ctx.sms_template),
+                self.options.sms_template.as_deref().or(ctx.sms_template).or_else(|| {
+                    self.options
+                        .do_not_share
+                        .then(|| message::do_not_share_template(&self.locale))
+                }),
                 &self.locale,
             ),
             Channel::Voice => message::voice_text(&self.brand, code, &self.locale),

@@ -92,6 +92,9 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         sim_swap: None,
         silent: None,
         service: None,
+        // The verification's own text wins over the do-not-share default.
+        do_not_share: true,
+        custom_code: false,
     };
     let (v, fx) = start(options, &Fixed("4821"));
     assert_eq!(webhook_types(&fx), ["verification.created", "verification.send_queued"]);
@@ -122,6 +125,21 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         );
         assert_eq!(parsed["data"]["verification_id"], v.id.as_str());
     }
+}
+
+/// A service's do-not-share text replaces only the catalogue's default: the client's own
+/// text for the language (this start has one) still comes first (docs/locales.md).
+#[test]
+fn the_do_not_share_text_does_not_override_the_clients() {
+    let options = Options {
+        do_not_share: true,
+        ..Options::default()
+    };
+    let (_, fx) = start(options, &Fixed("4821"));
+    let k = keys();
+    let d = fx.jobs.iter().find(|j| j.kind == JobKind::Deliver).unwrap();
+    let p: DeliverPayload = serde_json::from_slice(&k.open(d.id.as_str(), &d.payload).unwrap()).unwrap();
+    assert_eq!(p.text, "client template 4821");
 }
 
 #[test]
@@ -170,11 +188,13 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
             result: Some("verified".into()),
         }),
         service: Some("VA00000000000000000000000000000000".into()),
+        do_not_share: true,
+        custom_code: true,
     };
     let s = serde_json::to_string(&o).unwrap();
     assert_eq!(
         s,
-        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000"}"#
+        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000","do_not_share":true,"custom_code":true}"#
     );
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());

@@ -54,3 +54,44 @@ fn every_languages_sms_fits_one_segment() {
     }
     assert_eq!(seen, Locale::ALL, "one row per language, in the catalogue's order");
 }
+
+/// (language, needs UCS-2, characters left) of the SMS with the do-not-share warning (a
+/// Twilio-face service's `DoNotShareWarningEnabled`): one GSM-7 segment, or two UCS-2
+/// segments (67 characters each once a user data header joins them), measured as above.
+const DO_NOT_SHARE_BUDGETS: [(&str, bool, usize); 12] = [
+    ("en", false, 3),
+    ("es", true, 15),
+    ("fr", false, 8),
+    ("de", false, 17),
+    ("pt", true, 8),
+    ("it", false, 23),
+    ("hi", true, 15),
+    ("ar", true, 29),
+    ("zh", true, 54),
+    ("ja", true, 39),
+    ("ru", true, 10),
+    ("id", false, 2),
+];
+
+#[test]
+fn every_languages_do_not_share_sms_fits_its_budget() {
+    let code = Code::from_digits("0123456789").unwrap();
+    let mut seen = Vec::new();
+    for (tag, ucs2, room) in DO_NOT_SHARE_BUDGETS {
+        let l = Locale::parse(tag).unwrap();
+        let text = sms_text(
+            BRAND,
+            &code,
+            Some(ringproof_core::message::do_not_share_template(tag)),
+            tag,
+        );
+        assert!(text.starts_with(&sms_text(BRAND, &code, None, tag)), "{tag}: {text}");
+        let (is_ucs2, len, _) = measure(&text);
+        assert_eq!(is_ucs2, ucs2, "{tag}: {text}");
+        let cap = if is_ucs2 { 2 * 67 } else { 160 };
+        assert!(len <= cap, "{tag}: {len} > {cap}: {text}");
+        assert_eq!(cap - len, room, "{tag}: the room docs/locales.md states");
+        seen.push(l);
+    }
+    assert_eq!(seen, Locale::ALL);
+}

@@ -78,6 +78,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 17,
         sql: include_str!("../migrations/sqlite/0017_vonage_applications.sql"),
     },
+    Migration {
+        version: 18,
+        sql: include_str!("../migrations/sqlite/0018_verification_service.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -144,6 +148,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 17,
         sql: include_str!("../migrations/postgres/0017_vonage_applications.sql"),
+    },
+    Migration {
+        version: 18,
+        sql: include_str!("../migrations/postgres/0018_verification_service.sql"),
     },
 ];
 

@@ -620,6 +620,14 @@ macro_rules! store_impl {
                             .bind(a.created_at.millis());
                             ("write vonage application", q)
                         }
+                        ClientWrite::RevokeApiKey(client, id) => {
+                            let q = sqlx::query(
+                                "DELETE FROM access_keys WHERE id = $1 AND client_id = $2 AND kind IN ('api_key', 'vonage')",
+                            )
+                            .bind(id)
+                            .bind(client.as_str());
+                            ("revoke API key", q)
+                        }
                     })
                 }
 
@@ -1163,6 +1171,25 @@ macro_rules! store_impl {
                     self.read().await?.optional(op, q, codec::verification).await
                 }
 
+                async fn latest_verification_in_service(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    to: &PhoneNumber,
+                ) -> Result<Option<Verification>, StoreError> {
+                    // `service_id` is derived from `options` (migration 0018), indexed.
+                    let q = sqlx::query(select!(
+                        verification_columns,
+                        "verifications WHERE client_id = $1 AND service_id = $2 AND to_e164 = $3 \
+                         ORDER BY (status = 'pending') DESC, created_at DESC, id DESC LIMIT 1"
+                    ))
+                    .bind(client.as_str())
+                    .bind(service.as_str())
+                    .bind(to.e164());
+                    let op = "latest verification to a number in a service";
+                    self.read().await?.optional(op, q, codec::verification).await
+                }
+
                 async fn access_key(&self, id: &str) -> Result<Option<AccessKey>, StoreError> {
                     let q = sqlx::query(
                         "SELECT id, client_id, kind, secret_hash, created_at FROM access_keys WHERE id = $1",
@@ -1220,14 +1247,16 @@ macro_rules! store_impl {
                     self.read().await?.all("list services", q, codec::service).await
                 }
 
-                async fn update_service(&self, s: &Service) -> Result<bool, StoreError> {
+                async fn update_service(&self, s: &Service, read_at: Timestamp) -> Result<bool, StoreError> {
                     let q = sqlx::query(
-                        "UPDATE services SET settings = $1, updated_at = $2 WHERE id = $3 AND client_id = $4",
+                        "UPDATE services SET settings = $1, updated_at = $2 \
+                         WHERE id = $3 AND client_id = $4 AND updated_at = $5",
                     )
                     .bind(codec::to_json(&s.settings, "settings")?)
                     .bind(s.updated_at.millis())
                     .bind(s.id.as_str())
-                    .bind(s.client_id.as_str());
+                    .bind(s.client_id.as_str())
+                    .bind(read_at.millis());
                     Ok(self.write().await?.execute("update service", q).await? > 0)
                 }
 

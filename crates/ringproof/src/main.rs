@@ -124,12 +124,20 @@ enum ClientCmd {
     RevokeTokens { id: String },
     /// Issue Twilio-style credentials for the Twilio Verify face (/v2): the client's
     /// Account SID (AC…, kept) with a new Auth Token (the old one stops working), or with
-    /// --api-key a new API Key SID (SK…) and secret. Secrets are printed once
+    /// --api-key a new API Key SID (SK…) and secret. Secrets are printed once. --list
+    /// shows the keys (no secrets); --revoke SK… deletes an API key (audited)
     TwilioCredentials {
         id: String,
         /// Issue a new API key (SK…) instead of a new Auth Token
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["list", "revoke"])]
         api_key: bool,
+        /// List the client's keys: id, kind, creation time (never a secret)
+        #[arg(long, conflicts_with = "revoke")]
+        list: bool,
+        /// Delete this API key (SK…): it stops working at once. An Account SID is not
+        /// revoked; issue a new Auth Token instead
+        #[arg(long, value_name = "SK…")]
+        revoke: Option<String>,
         /// Print the credentials as JSON
         #[arg(long)]
         json: bool,
@@ -138,6 +146,9 @@ enum ClientCmd {
     /// (/v2/verify). The secret is printed once
     VonageCredentials {
         id: String,
+        /// Delete this Vonage API key instead: it stops working at once (audited)
+        #[arg(long, value_name = "KEY")]
+        revoke: Option<String>,
         /// Print the credentials as JSON
         #[arg(long)]
         json: bool,
@@ -720,7 +731,31 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             let n = engine.revoke_tokens(&id).await.map_err(|e| e.to_string())?;
             println!("Revoked {n} access token(s) of client {id}.");
         }
-        ClientCmd::TwilioCredentials { id, api_key, json } => {
+        ClientCmd::TwilioCredentials {
+            id, list: true, json, ..
+        } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            let keys = engine.list_access_keys(&id).await.map_err(|e| e.to_string())?;
+            for k in keys {
+                let created = k.created_at.to_rfc3339();
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "id": k.id, "kind": k.kind.as_str(), "created_at": created })
+                    );
+                } else {
+                    println!("{}  {:<8}  {created}", k.id, k.kind.as_str());
+                }
+            }
+        }
+        ClientCmd::TwilioCredentials {
+            id, revoke: Some(key), ..
+        } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            engine.revoke_api_key(&id, &key).await.map_err(|e| e.to_string())?;
+            println!("Revoked API key {key} of client {id}.");
+        }
+        ClientCmd::TwilioCredentials { id, api_key, json, .. } => {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
             let (account_sid, key_sid, secret) = if api_key {
                 let (key, account) = engine.issue_api_key(&id).await.map_err(|e| e.to_string())?;
@@ -754,7 +789,14 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
                 ),
             }
         }
-        ClientCmd::VonageCredentials { id, json } => {
+        ClientCmd::VonageCredentials {
+            id, revoke: Some(key), ..
+        } => {
+            let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
+            engine.revoke_api_key(&id, &key).await.map_err(|e| e.to_string())?;
+            println!("Revoked Vonage API key {key} of client {id}.");
+        }
+        ClientCmd::VonageCredentials { id, json, .. } => {
             let id = ClientId::parse(&id).ok_or("a client id is 24 lowercase hex characters")?;
             let k = engine.issue_vonage_key(&id).await.map_err(|e| e.to_string())?;
             if json {

@@ -772,7 +772,8 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
 }
 
 /// `client twilio-credentials`: an Account SID kept across Auth Token rotations, API keys
-/// under the same account, each secret printed once and audited by kind only.
+/// under the same account, each secret printed once and audited by key id and kind (never the
+/// secret); `--list` shows the keys and `--revoke` deletes an API key, audited with its id.
 #[test]
 fn twilio_credentials_are_issued_rotated_and_audited() {
     let tmp = temp_dir("twilio");
@@ -808,6 +809,13 @@ fn twilio_credentials_are_issued_rotated_and_audited() {
         .filter(|e| e["action"] == "client.access_key_issued")
         .collect();
     assert_eq!(issued.len(), 4);
+    // Each issuance names its key id (never its secret).
+    let ids: Vec<&str> = issued.iter().filter_map(|e| e["detail"]["key_id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [sid.as_str(), key_sid.as_str(), sid.as_str(), sid.as_str()],
+        "newest first"
+    );
     for secret in [
         &token,
         second["auth_token"].as_str().unwrap(),
@@ -815,6 +823,35 @@ fn twilio_credentials_are_issued_rotated_and_audited() {
     ] {
         assert!(!out.contains(secret), "a secret in the audit log");
     }
+
+    // --list shows both keys, no secret; --revoke deletes the API key, audited with its id.
+    let (ok, out, err) = ringproof(data, &["client", "twilio-credentials", &id, "--list", "--json"]);
+    assert!(ok, "{err}");
+    let listed: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|k| (k["id"].as_str().unwrap(), k["kind"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [(sid.as_str(), "account"), (key_sid.as_str(), "api_key")]
+    );
+    assert!(!out.contains(key["api_key_secret"].as_str().unwrap()));
+    for bad in [sid.as_str(), "SK0123", "SK0123456789abcdef0123456789abcdef"] {
+        let (ok, _, err) = ringproof(data, &["client", "twilio-credentials", &id, "--revoke", bad]);
+        assert!(!ok, "{bad}: {err}");
+    }
+    let (ok, out, err) = ringproof(data, &["client", "twilio-credentials", &id, "--revoke", &key_sid]);
+    assert!(ok && out.contains(&key_sid), "{out} {err}");
+    let (_, out, _) = ringproof(data, &["client", "twilio-credentials", &id, "--list"]);
+    assert!(out.contains(&sid) && !out.contains(&key_sid), "{out}");
+    let (_, out, _) = ringproof(data, &["audit", "list", "--client", &id, "--json"]);
+    let revoked: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "client.access_key_revoked")
+        .collect();
+    assert_eq!(revoked.len(), 1, "one entry, for the key that was revoked");
+    assert_eq!(revoked[0]["detail"]["key_id"], key_sid.as_str());
 }
 
 /// `client vonage-credentials` and `client vonage-application`: a Vonage API key (8 hex)
@@ -908,6 +945,23 @@ fn vonage_credentials_and_applications() {
     let issued = out.lines().filter(|l| l.contains("client.access_key_issued")).count();
     assert_eq!(issued, 4, "{out}");
     assert!(!out.contains(&secret), "a secret in the audit log");
+
+    // A Vonage API key is revoked (audited with its id), once; another client cannot.
+    let (ok, _, err) = ringproof(data, &["client", "vonage-credentials", &other, "--revoke", api_key]);
+    assert!(!ok && err.contains("no such API key"), "{err}");
+    let (ok, out, err) = ringproof(data, &["client", "vonage-credentials", &id, "--revoke", api_key]);
+    assert!(
+        ok && out.contains(&format!("Revoked Vonage API key {api_key}")),
+        "{out}{err}"
+    );
+    let (ok, _, err) = ringproof(data, &["client", "vonage-credentials", &id, "--revoke", api_key]);
+    assert!(!ok && err.contains("no such API key"), "{err}");
+    let (_, out, _) = ringproof(data, &["audit", "list", "--client", &id, "--json"]);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("client.access_key_revoked") && l.contains(api_key)),
+        "{out}"
+    );
 }
 
 /// Every administrative command leaves one audit entry with the right action, recorded as

@@ -21,6 +21,7 @@ use crate::phone::PhoneNumber;
 use crate::ports::ClientWrite;
 use crate::service::{Service, ServiceChange, ServiceSettings, parse_custom_code};
 use crate::throttle::{self, Secret};
+use crate::time::Timestamp;
 use crate::verification::{CheckOutcome, Status, Verification};
 use crate::workflow::Channel;
 
@@ -28,6 +29,13 @@ use super::{Engine, StartOutcome, StartRequest};
 
 /// The longest SMS text a start may bring (a service start's custom message), in characters.
 pub const MAX_CUSTOM_TEXT: usize = 320;
+
+/// The most services a client may have: a service is a configuration set, not a tenant,
+/// and each is a row every list pages through.
+pub const MAX_SERVICES: u64 = 100;
+
+/// How often an update reads a service again when another update came in between.
+const UPDATE_TRIES: usize = 5;
 
 /// A client authenticated by an access key.
 #[derive(Clone, Debug)]
@@ -60,6 +68,9 @@ pub enum InService {
     Id(VerificationId),
     /// The newest pending verification to the number in the service, else the newest one.
     To(PhoneNumber),
+    /// The verification with this id, which must be to this number: one to another number
+    /// answers as none (a check naming both must not go to a verification it did not mean).
+    IdTo(VerificationId, PhoneNumber),
 }
 
 impl Engine {
@@ -102,7 +113,7 @@ impl Engine {
         let entry = self.audit_entry(
             AuditAction::AccessKeyIssued,
             Some(&k.client_id),
-            json!({ "kind": k.kind.as_str(), "rotated": rotated }),
+            json!({ "key_id": k.id, "kind": k.kind.as_str(), "rotated": rotated }),
         )?;
         if self
             .store
@@ -111,6 +122,46 @@ impl Engine {
             == 0
         {
             return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(())
+    }
+
+    /// The client's access keys (ids, kinds and dates; no secrets), oldest first.
+    pub async fn list_access_keys(&self, client: &ClientId) -> Result<Vec<AccessKey>, CoreError> {
+        self.client_exists(client).await?;
+        Ok(self.store.access_keys(client).await?)
+    }
+
+    /// Deletes one of the client's API keys (`SK…`, or a Vonage API key): it stops
+    /// authenticating at once. The
+    /// audit entry (`client.access_key_revoked`) names the key id. The account key
+    /// (`AC…`) is not revoked but rotated ([`Engine::issue_account_key`]): every API key
+    /// answers with its id, so a client keeps one.
+    pub async fn revoke_api_key(&self, client: &ClientId, id: &str) -> Result<(), CoreError> {
+        self.client_exists(client).await?;
+        match AccessKeyKind::of_id(id) {
+            Some(AccessKeyKind::ApiKey | AccessKeyKind::Vonage) => {}
+            Some(AccessKeyKind::Account) => {
+                return Err(CoreError::invalid(
+                    "key_id",
+                    "an Account SID is not revoked: issue a new Auth Token instead, which ends the old one",
+                ));
+            }
+            None => {
+                return Err(CoreError::invalid(
+                    "key_id",
+                    "must be SK followed by 32 lowercase hex digits, or a Vonage API key (8 hex digits)",
+                ));
+            }
+        }
+        let entry = self.audit_entry(AuditAction::AccessKeyRevoked, Some(client), json!({ "key_id": id }))?;
+        if self
+            .store
+            .audited_client_write(ClientWrite::RevokeApiKey(client, id), &entry)
+            .await?
+            == 0
+        {
+            return Err(CoreError::invalid("key_id", "no such API key of this client"));
         }
         Ok(())
     }
@@ -180,6 +231,18 @@ impl Engine {
         if change.friendly_name.is_none() {
             return Err(CoreError::invalid("friendly_name", "is required"));
         }
+        // Checked before the insert: two creates at once may end one over the cap.
+        if !self
+            .store
+            .list_services(&client.id, MAX_SERVICES - 1, 1)
+            .await?
+            .is_empty()
+        {
+            return Err(CoreError::invalid(
+                "service",
+                format!("a client has at most {MAX_SERVICES} services; delete one first"),
+            ));
+        }
         let base = ServiceSettings {
             code_length: self.defaults.with(&client.policy).code_length,
             ..ServiceSettings::default()
@@ -205,20 +268,28 @@ impl Engine {
         Ok(self.store.list_services(client, offset, limit).await?)
     }
 
+    /// Changes the settings a change names: read, change, and write only if no other
+    /// update came in between (`updated_at` as read; each write moves it forward by at
+    /// least a millisecond), else read again. Two updates at once of different settings
+    /// both take effect.
     pub async fn update_service(
         &self,
         client: &ClientId,
         id: &ServiceId,
         change: ServiceChange,
     ) -> Result<Service, CoreError> {
-        let mut service = self.service(client, id).await?;
-        service.settings = service.settings.changed(change)?;
-        service.updated_at = self.now();
-        if self.store.update_service(&service).await? {
-            Ok(service)
-        } else {
-            Err(CoreError::ServiceNotFound)
+        for _ in 0..UPDATE_TRIES {
+            let mut service = self.service(client, id).await?;
+            let read_at = service.updated_at;
+            service.settings = service.settings.changed(change.clone())?;
+            service.updated_at = Timestamp(self.now().millis().max(read_at.millis() + 1));
+            if self.store.update_service(&service, read_at).await? {
+                return Ok(service);
+            }
         }
+        Err(CoreError::Internal(format!(
+            "a service changed under {UPDATE_TRIES} updates in a row"
+        )))
     }
 
     /// Deletes a service; its verifications are then found by no read that names it.
@@ -249,6 +320,14 @@ impl Engine {
                     "is not allowed: the service does not enable custom codes",
                 ));
             }
+            // A silent step's fallback SMS draws its code when it runs: a code brought
+            // now would be dropped, so it is refused rather than ignored.
+            Some(_) if s.silent => {
+                return Err(CoreError::invalid(
+                    "custom_code",
+                    "cannot be used with a silent step (Channel sna): its SMS, if one is needed, carries a code of its own",
+                ));
+            }
             Some(c) => Some(parse_custom_code(&c)?),
             None => None,
         };
@@ -268,7 +347,8 @@ impl Engine {
             code_length: Some(svc.settings.code_length),
             locale: s.locale,
             brand: Some(s.brand.unwrap_or(svc.settings.friendly_name.clone())),
-            sms_template: s.sms_text.or(svc.settings.sms_template().map(str::to_owned)),
+            sms_template: s.sms_text,
+            do_not_share: svc.settings.do_not_share_warning,
             end_user_ip: s.end_user_ip,
             silent: s.silent,
             service: Some(svc.id.clone()),
@@ -303,9 +383,8 @@ impl Engine {
     ) -> Result<Verification, CoreError> {
         let found = match which {
             InService::Id(id) => self.store.get_verification(client, id).await?,
-            // The newest verification to the number, of any service of the client: one
-            // of another service answers as none (TODO(issue 13): look up by service).
-            InService::To(to) => self.store.latest_verification_to(client, to).await?,
+            InService::To(to) => self.store.latest_verification_in_service(client, service, to).await?,
+            InService::IdTo(id, to) => self.store.get_verification(client, id).await?.filter(|v| &v.to == to),
         };
         found
             .filter(|v| v.options.service.as_deref() == Some(service.as_str()))

@@ -43,6 +43,8 @@ pub struct StartRequest {
     /// Refuse the start while another verification to the number of this client is
     /// pending ([`CoreError::ConcurrentVerification`]; the Vonage face's rule).
     pub one_pending_per_number: bool,
+    /// The default SMS warns not to share the code ([`Options::do_not_share`]).
+    pub do_not_share: bool,
 }
 
 /// The locale of a new verification: the request's tag when the catalogue has its language
@@ -223,6 +225,8 @@ impl Engine {
                     notify: client.webhook.is_some(),
                     silent: req.silent.then(Default::default),
                     service: req.service.map(|s| s.as_str().to_owned()),
+                    do_not_share: req.do_not_share,
+                    custom_code: req.code.is_some(),
                     ..Options::default()
                 },
                 sim_swap,
@@ -437,7 +441,9 @@ impl Engine {
             .await;
         let wrong = matches!(&result, Ok((o, v)) if !o.valid && v.wrong_checks > before.wrong_checks);
         match &result {
-            // An approval: a conversion for the SMS-pumping guard.
+            // An approval of a code ringproof drew: a conversion for the SMS-pumping guard.
+            // One the integrator brought proves no delivery: only the guess is taken back.
+            Ok((o, _)) if o.valid && before.options.custom_code => self.take_back(admitted).await,
             Ok((o, _)) if o.valid => self.approved(admitted, client, &before.to).await,
             _ if !wrong => self.take_back(admitted).await,
             _ => {}

@@ -31,6 +31,11 @@ pub struct Texts {
     pub digit_pause: &'static str,
     /// The default SMS of a one-time link.
     pub link_sms: &'static str,
+    /// [`Texts::sms`] followed by a warning not to share the code (a Twilio-face service
+    /// with `DoNotShareWarningEnabled`): the same placeholders. One GSM-7 segment, or two
+    /// UCS-2 ones, with the longest brand and code (`ringproof-providers`'
+    /// `tests/locales.rs`).
+    pub sms_do_not_share: &'static str,
 }
 
 impl Locale {
@@ -61,6 +66,8 @@ const EN: Texts = Texts {
     digit_pause: ", ",
     link_sms: "Your identity verification journey has started, please click on the following link to \
                verify possession of the device {link}",
+    sms_do_not_share: "Your {brand} verification code is: {code}. Don't share this code with anyone; \
+                       our employees will never ask for the code.",
 };
 
 const ES: Texts = Texts {
@@ -70,6 +77,7 @@ const ES: Texts = Texts {
     digit_pause: ", ",
     link_sms: "Tu verificación de identidad ha comenzado. Abre este enlace para confirmar que tienes \
                este dispositivo: {link}",
+    sms_do_not_share: "Tu código de {brand} es: {code}. No lo compartas con nadie; nunca te lo pediremos.",
 };
 
 const FR: Texts = Texts {
@@ -79,6 +87,8 @@ const FR: Texts = Texts {
     digit_pause: ", ",
     link_sms: "Votre vérification d'identité a commencé. Ouvrez ce lien pour confirmer que vous avez \
                cet appareil : {link}",
+    sms_do_not_share: "Votre code de vérification {brand} est : {code}. Ne le communiquez à personne ; \
+                       nous ne vous le demanderons jamais.",
 };
 
 const DE: Texts = Texts {
@@ -88,6 +98,8 @@ const DE: Texts = Texts {
     digit_pause: ", ",
     link_sms: "Ihre Identitätsprüfung hat begonnen. Öffnen Sie diesen Link, um zu bestätigen, dass Sie \
                dieses Gerät besitzen: {link}",
+    sms_do_not_share: "Ihr Bestätigungscode für {brand} lautet: {code}. Geben Sie ihn an niemanden \
+                       weiter; wir fragen nie danach.",
 };
 
 const PT: Texts = Texts {
@@ -97,6 +109,7 @@ const PT: Texts = Texts {
     digit_pause: ", ",
     link_sms: "Sua verificação de identidade começou. Abra este link para confirmar que você está com \
                este aparelho: {link}",
+    sms_do_not_share: "Seu código {brand} é: {code}. Não o compartilhe com ninguém; nunca pediremos este código.",
 };
 
 const IT: Texts = Texts {
@@ -106,6 +119,8 @@ const IT: Texts = Texts {
     digit_pause: ", ",
     link_sms: "La verifica della tua identità è iniziata. Apri questo link per confermare che hai \
                questo dispositivo: {link}",
+    sms_do_not_share: "Il tuo codice di verifica {brand} è: {code}. Non condividerlo con nessuno; non \
+                       te lo chiederemo mai.",
 };
 
 const HI: Texts = Texts {
@@ -114,6 +129,7 @@ const HI: Texts = Texts {
     repeat: "फिर से:",
     digit_pause: ", ",
     link_sms: "आपकी पहचान का सत्यापन शुरू हो गया है। यह डिवाइस आपके पास है, इसकी पुष्टि के लिए यह लिंक खोलें: {link}",
+    sms_do_not_share: "{brand} सत्यापन कोड: {code}। इसे किसी से साझा न करें; हम यह कोड कभी नहीं मांगेंगे।",
 };
 
 const AR: Texts = Texts {
@@ -122,6 +138,7 @@ const AR: Texts = Texts {
     repeat: "مرة أخرى:",
     digit_pause: "، ",
     link_sms: "بدأ التحقق من هويتك. افتح هذا الرابط لتأكيد أن هذا الجهاز بحوزتك: {link}",
+    sms_do_not_share: "رمز التحقق من {brand}: {code}. لا تشاركه مع أحد؛ لن نطلبه منك أبدًا.",
 };
 
 // Chinese SMS carry the sender's name in 【】 first, as carriers there require.
@@ -131,6 +148,7 @@ const ZH: Texts = Texts {
     repeat: "再说一遍：",
     digit_pause: "、",
     link_sms: "您的身份验证已开始。请打开此链接，确认此设备在您手中：{link}",
+    sms_do_not_share: "【{brand}】您的验证码是：{code}。请勿告诉他人，我们绝不会向您索要验证码。",
 };
 
 // The call is written in kana: every voice reads it, espeak-ng's (which reads no kanji) too.
@@ -140,6 +158,7 @@ const JA: Texts = Texts {
     repeat: "くりかえします。",
     digit_pause: "、",
     link_sms: "本人確認を開始しました。この端末をお持ちであることを確認するため、次のリンクを開いてください：{link}",
+    sms_do_not_share: "{brand}の認証コード：{code}。このコードは誰にも教えないでください。当社からお尋ねすることはありません。",
 };
 
 const RU: Texts = Texts {
@@ -148,6 +167,7 @@ const RU: Texts = Texts {
     repeat: "Повторяю:",
     digit_pause: ", ",
     link_sms: "Проверка личности началась. Откройте эту ссылку, чтобы подтвердить, что это устройство у вас: {link}",
+    sms_do_not_share: "Код подтверждения {brand}: {code}. Никому его не сообщайте; мы никогда его не попросим.",
 };
 
 const ID: Texts = Texts {
@@ -157,6 +177,8 @@ const ID: Texts = Texts {
     digit_pause: ", ",
     link_sms: "Verifikasi identitas Anda telah dimulai. Buka tautan ini untuk memastikan perangkat ini \
                ada pada Anda: {link}",
+    sms_do_not_share: "Kode verifikasi {brand} Anda adalah: {code}. Jangan bagikan kode ini kepada \
+                       siapa pun; kami tidak akan pernah memintanya.",
 };
 
 #[cfg(test)]
@@ -190,6 +212,9 @@ mod tests {
             assert_eq!(sms, ["brand", "code"], "{l}: sms");
             assert_eq!(placeholders(t.voice), ["brand", "code", "code"], "{l}: voice");
             assert_eq!(placeholders(t.link_sms), ["link"], "{l}: link_sms");
+            let mut warned = placeholders(t.sms_do_not_share);
+            warned.sort_unstable();
+            assert_eq!(warned, ["brand", "code"], "{l}: sms_do_not_share");
             // The repetition marker is there once, between the two codes.
             assert!(!t.repeat.trim().is_empty(), "{l}");
             assert_eq!(t.voice.matches(t.repeat).count(), 1, "{l}: repeat");
@@ -204,7 +229,7 @@ mod tests {
             );
             // The link is last, so nothing an SMS app might read as part of the URL follows it.
             assert!(t.link_sms.ends_with("{link}"), "{l}: link_sms");
-            for text in [t.sms, t.voice, t.link_sms] {
+            for text in [t.sms, t.voice, t.link_sms, t.sms_do_not_share] {
                 assert!(!text.contains(char::is_control), "{l}: {text}");
                 assert_eq!(text.trim(), text, "{l}: {text}");
             }

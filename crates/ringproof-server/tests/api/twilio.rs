@@ -136,6 +136,14 @@ async fn credentials_authenticate_as_the_client(app: TestApp) {
     assert_eq!(r.status(), 200);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["account_sid"], sid);
+
+    // A revoked API key stops working at once; the account's token still works.
+    app.engine.revoke_api_key(&id, &key.key.id).await.unwrap();
+    let r = app
+        .get_as(&basic(&key.key.id, &key.secret), &format!("/v2/Services/{svc}"))
+        .await;
+    assert_eq!(error(r, 401).await.0, 20003);
+    assert_eq!(tw.get(&format!("/v2/Services/{svc}")).await.status(), 200);
 }
 
 on_both_stores!(services_crud_paging_and_isolation, services_crud_paging_and_isolation);
@@ -192,6 +200,21 @@ async fn services_crud_paging_and_isolation(app: TestApp) {
         (Some(4), Some(true))
     );
     assert_eq!(s["friendly_name"], "Acme");
+    // Updates of different settings at the same moment both take effect.
+    let path = format!("/v2/Services/{va}");
+    for round in 0..5 {
+        let (name, len) = (format!("Acme {round}"), (5 + round % 2).to_string());
+        let (renamed, resized) = ([("FriendlyName", name.as_str())], [("CodeLength", len.as_str())]);
+        let (a, b) = tokio::join!(tw.post(&path, &renamed), tw.post(&path, &resized));
+        assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+        let s: Value = tw.get(&path).await.json().await.unwrap();
+        assert_eq!(
+            (s["friendly_name"].as_str(), s["code_length"].to_string()),
+            (Some(name.as_str()), len),
+            "round {round}"
+        );
+    }
+    tw.post(&path, &[("FriendlyName", "Acme"), ("CodeLength", "4")]).await;
     for (form, param) in [
         (vec![("CodeLength", "3")], "CodeLength"),
         (vec![("CodeLength", "11")], "CodeLength"),
@@ -458,6 +481,29 @@ async fn custom_codes_channels_and_attempts(app: TestApp) {
     );
     let r = tw.check(&custom, &[("VerificationSid", ve), ("Code", "4242")]).await;
     assert_eq!(error(r, 429).await.0, 60202);
+    // Cancel or approve it: 60202 too (as docs/compat-twilio.md says), not 20404.
+    for status in ["canceled", "approved"] {
+        let r = tw
+            .post(
+                &format!("/v2/Services/{custom}/Verifications/{ve}"),
+                &[("Status", status)],
+            )
+            .await;
+        assert_eq!(error(r, 429).await.0, 60202, "{status}");
+    }
+    // A custom code with sna is refused, naming CustomCode: the SMS after the silent step
+    // would carry a code of its own.
+    let (code, message) = error(
+        tw.post(
+            &format!("/v2/Services/{custom}/Verifications"),
+            &[("To", TO), ("Channel", "sna"), ("CustomCode", "4242")],
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(code, 60200);
+    assert!(message.contains("`CustomCode`") && message.contains("sna"), "{message}");
 
     // Channels: email and whatsapp are not enabled (60223); sna needs carrier
     // authentication, which this server has not (60200 naming Channel).
@@ -475,29 +521,32 @@ async fn custom_codes_channels_and_attempts(app: TestApp) {
     );
 
     // Bad input is 60200 naming the parameter, never a 5xx.
+    const ME: &str = "+14155550187";
     for (form, param) in [
         (vec![("Channel", "sms")], "To"),
-        (vec![("To", "4155550123"), ("Channel", "sms")], "To"),
-        (vec![("To", TO)], "Channel"),
-        (vec![("To", TO), ("Channel", "pigeon")], "Channel"),
+        (vec![("To", "4155550187"), ("Channel", "sms")], "To"),
+        (vec![("To", ME)], "Channel"),
+        (vec![("To", ME), ("Channel", "pigeon")], "Channel"),
         (
-            vec![("To", TO), ("Channel", "sms"), ("DeviceIp", "0.000.00.000")],
+            vec![("To", ME), ("Channel", "sms"), ("DeviceIp", "0.000.00.000")],
             "DeviceIp",
         ),
-        (vec![("To", TO), ("Channel", "sms"), ("Tags", "[1]")], "Tags"),
+        (vec![("To", ME), ("Channel", "sms"), ("Tags", "[1]")], "Tags"),
         (
-            vec![("To", TO), ("Channel", "sms"), ("RiskCheck", "maybe")],
+            vec![("To", ME), ("Channel", "sms"), ("RiskCheck", "maybe")],
             "RiskCheck",
         ),
-        (vec![("To", TO), ("Channel", "sms"), ("Locale", "en US!")], "Locale"),
+        (vec![("To", ME), ("Channel", "sms"), ("Locale", "en US!")], "Locale"),
         (
-            vec![("To", TO), ("Channel", "sms"), ("CustomFriendlyName", " ")],
+            vec![("To", ME), ("Channel", "sms"), ("CustomFriendlyName", " ")],
             "CustomFriendlyName",
         ),
     ] {
         let (code, message) = error(tw.post(&start, &form).await, 400).await;
         assert_eq!(code, 60200, "{message}");
         assert!(message.contains(&format!("`{param}`")), "{param}: {message}");
+        // These requests carry a number: no message repeats it.
+        assert!(!message.contains("4155550187"), "{message}");
     }
     let check = format!("/v2/Services/{va}/VerificationCheck");
     for (form, param) in [
@@ -526,13 +575,13 @@ async fn custom_codes_channels_and_attempts(app: TestApp) {
         20404
     );
     assert_eq!(error(tw.delete(&check).await, 405).await.0, 20004);
-    // No number in any message.
-    let (_, message) = error(
-        tw.get(&format!("/v2/Services/{va}/Verifications/%2B14155550199")).await,
-        404,
-    )
-    .await;
-    assert!(!message.contains("4155550199"), "{message}");
+    // A path segment axum cannot decode: 60200 saying so, not "the body must be a form".
+    let (code, message) = error(tw.get("/v2/Services/%FF").await, 400).await;
+    assert_eq!(code, 60200);
+    assert!(
+        message.contains("path segment") && !message.contains("body"),
+        "{message}"
+    );
 }
 
 /// `Locale` picks the language of the catalogue (a Spanish SMS); an unknown one is 60200
@@ -567,10 +616,229 @@ async fn locale_is_the_catalogues_or_the_countrys() {
     app.drain().await;
     let spanish = app.messages(TO).await[0]["text"].as_str().unwrap().to_owned();
     let japanese = app.messages(japan).await[0]["text"].as_str().unwrap().to_owned();
-    assert!(spanish.starts_with("Tu código de Acme"), "{spanish}");
-    assert!(
-        japanese.contains("Acme") && !japanese.contains("verification code"),
-        "{japanese}"
+    assert!(spanish.starts_with("Tu código de Acme es: "), "{spanish}");
+    assert!(japanese.starts_with("Acmeの認証コード："), "{japanese}");
+
+    // The do-not-share warning is in the verification's language too.
+    let warned = tw
+        .service(&[("FriendlyName", "Acme"), ("DoNotShareWarningEnabled", "true")])
+        .await;
+    let (mx, jp) = ("+525512345678", "+819012345679");
+    tw.start(&warned, &[("To", jp), ("Channel", "sms")]).await;
+    tw.start(&warned, &[("To", mx), ("Channel", "sms")]).await;
+    tw.start(&warned, &[("To", mx), ("Channel", "sms"), ("Locale", "fr")])
+        .await;
+    app.drain().await;
+    let code = app.last_code(jp).await;
+    assert_eq!(
+        app.messages(jp).await[0]["text"],
+        format!("Acmeの認証コード：{code}。このコードは誰にも教えないでください。当社からお尋ねすることはありません。")
     );
+    let texts: Vec<String> = app
+        .messages(mx)
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Tu código de Acme es: ") && t.ends_with("nunca te lo pediremos.")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Votre code de vérification Acme est : ")
+                && t.ends_with("nous ne vous le demanderons jamais.")),
+        "{texts:?}"
+    );
+    app.stop().await;
+}
+
+/// A service's verifications by number are the service's own: a newer pending one of
+/// another service of the client, or of the native API, to the same number does not hide
+/// it (fetch and check by `To`). Another client, with a service of its own, reaches none of
+/// them by SID or number. A check naming a SID and another number is 20404. A custom code's
+/// approval is no conversion for the SMS-pumping guard.
+async fn verifications_are_scoped_by_service_and_client(app: TestApp) {
+    let (sid, token) = account(&app).await;
+    let tw = Twilio {
+        app: &app,
+        auth: basic(&sid, &token),
+    };
+    let va = tw
+        .service(&[("FriendlyName", "Acme"), ("CustomCodeEnabled", "true")])
+        .await;
+    let vb = tw.service(&[("FriendlyName", "Other")]).await;
+    let mine = tw
+        .start(&va, &[("To", TO), ("Channel", "sms"), ("CustomCode", "135790")])
+        .await;
+    let ve = mine["sid"].as_str().unwrap().to_owned();
+    app.clock.advance_secs(1);
+    let theirs = tw.start(&vb, &[("To", TO), ("Channel", "sms")]).await;
+    app.clock.advance_secs(1);
+    let r = app
+        .post("/v1/verifications", &serde_json::json!({"to": TO, "channel": "sms"}))
+        .await;
+    assert_eq!(r.status(), 201);
+    let by_to = |s: &str| format!("/v2/Services/{s}/Verifications/%2B14155550123");
+    let f: Value = tw.get(&by_to(&va)).await.json().await.unwrap();
+    assert_eq!(f["sid"], ve.as_str());
+    let f: Value = tw.get(&by_to(&vb)).await.json().await.unwrap();
+    assert_eq!(f["sid"], theirs["sid"]);
+
+    // Another client with a service of its own: A's SID and number are none of its own.
+    let other = app.engine.create_client("Other", vec![]).await.unwrap();
+    let o = app.engine.issue_account_key(&other.client.id).await.unwrap();
+    let them = Twilio {
+        app: &app,
+        auth: basic(&o.key.id, &o.secret),
+    };
+    let vo = them.service(&[("FriendlyName", "Theirs")]).await;
+    let their_path = format!("/v2/Services/{vo}/Verifications/{ve}");
+    for r in [
+        them.get(&their_path).await,
+        them.get(&by_to(&vo)).await,
+        them.post(&their_path, &[("Status", "approved")]).await,
+        them.post(&their_path, &[("Status", "canceled")]).await,
+        them.check(&vo, &[("VerificationSid", &ve), ("Code", "135790")]).await,
+        them.check(&vo, &[("To", TO), ("Code", "135790")]).await,
+    ] {
+        assert_eq!(error(r, 404).await.0, 20404);
+    }
+
+    // A SID with another number: none (and no guess is spent on it).
+    let r = tw
+        .check(
+            &va,
+            &[("VerificationSid", &ve), ("To", "+14155550199"), ("Code", "135790")],
+        )
+        .await;
+    assert_eq!(error(r, 404).await.0, 20404);
+
+    // Checked by number in its service: the custom code approves it, and the number's
+    // prefix is not counted as a proven range.
+    let r = tw.check(&va, &[("To", TO), ("Code", "135790")]).await;
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(
+        (c["sid"].as_str(), c["status"].as_str()),
+        (Some(ve.as_str()), Some("approved"))
+    );
+    let client = ClientId::parse(&app.client_id).unwrap();
+    let approved_ranges = || async {
+        app.engine
+            .store()
+            .list_counters(Some(&client), "prefix", app.engine.now())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|(_, row)| String::from_utf8_lossy(&row.state).contains("approved_at"))
+            .count()
+    };
+    assert_eq!(approved_ranges().await, 0, "a custom code is no conversion");
+    // A code ringproof drew is (the control: the counter is where this test looks), in
+    // the same range.
+    let next = "+14155550124";
+    let drawn = tw.start(&vb, &[("To", next), ("Channel", "sms")]).await;
+    app.drain().await;
+    let code = app.last_code(next).await;
+    let r = tw
+        .check(
+            &vb,
+            &[("VerificationSid", drawn["sid"].as_str().unwrap()), ("Code", &code)],
+        )
+        .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
+    assert_eq!(approved_ranges().await, 1);
+}
+
+on_both_stores!(
+    verifications_are_scoped_by_service_and_client,
+    verifications_are_scoped_by_service_and_client
+);
+
+/// Failed credentials are throttled as on the native API: five wrong tokens for a SID from
+/// one address, then 429 / 20429 with `Retry-After` (the right token not checked), while
+/// another address gets in. An unknown API key SID counts as a failure too, and an address
+/// spraying many SIDs is refused for the window.
+async fn failed_credentials_are_throttled(app: TestApp) {
+    let (sid, token) = account(&app).await;
+    let from = |ip: &'static str, auth: String| {
+        let app = &app;
+        async move {
+            app.http
+                .get(format!("{}/v2/Services", app.base))
+                .header("authorization", auth)
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let (attacker, user, sprayer) = ("203.0.113.66", "198.51.100.7", "203.0.113.88");
+    for _ in 0..5 {
+        assert_eq!(
+            error(from(attacker, basic(&sid, "0".repeat(32).as_str())).await, 401)
+                .await
+                .0,
+            20003
+        );
+    }
+    let r = from(attacker, basic(&sid, &token)).await;
+    assert_eq!(r.headers()["retry-after"], "1");
+    let (code, message) = error(r, 429).await;
+    assert_eq!(code, 20429, "{message}");
+    assert_eq!(from(user, basic(&sid, &token)).await.status(), 200);
+
+    // An unknown SK id: failures of its own (pair) row.
+    let unknown = format!("SK{}", "0".repeat(32));
+    for _ in 0..5 {
+        assert_eq!(error(from(user, basic(&unknown, &token)).await, 401).await.0, 20003);
+    }
+    let r = from(user, basic(&unknown, &token)).await;
+    assert_eq!(r.headers()["retry-after"], "1");
+    assert_eq!(error(r, 429).await.0, 20429);
+
+    // Thirty different unknown SIDs from one address: the address waits out the window.
+    for i in 0..30 {
+        let guess = format!("SK{i:032x}");
+        assert_eq!(from(sprayer, basic(&guess, "x")).await.status(), 401, "{guess}");
+    }
+    let r = from(sprayer, basic(&sid, &token)).await;
+    assert_eq!(r.headers()["retry-after"], "900");
+    assert_eq!(error(r, 429).await.0, 20429);
+}
+
+on_both_stores!(
+    failed_credentials_are_throttled,
+    failed_credentials_are_throttled,
+    crate::helpers::Opts {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..crate::helpers::Opts::default()
+    }
+);
+
+/// A client has at most 100 services: the next is 60200 saying so; deleting one makes room.
+#[tokio::test]
+async fn services_are_capped_per_client() {
+    let app = TestApp::spawn().await;
+    let (sid, token) = account(&app).await;
+    let tw = Twilio {
+        app: &app,
+        auth: basic(&sid, &token),
+    };
+    let mut first = String::new();
+    for i in 0..100 {
+        let s = tw.service(&[("FriendlyName", &format!("S{i}"))]).await;
+        if i == 0 {
+            first = s;
+        }
+    }
+    let (code, message) = error(tw.post("/v2/Services", &[("FriendlyName", "One more")]).await, 400).await;
+    assert_eq!(code, 60200);
+    assert!(message.contains("at most 100 services"), "{message}");
+    assert_eq!(tw.delete(&format!("/v2/Services/{first}")).await.status(), 204);
+    tw.service(&[("FriendlyName", "One more")]).await;
     app.stop().await;
 }

@@ -92,6 +92,34 @@ async fn access_keys_round_trip_and_rotate(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(entries.len(), 3);
+
+    // Revoking: only the client's own API key, never its account key; 0 rows (and no
+    // entry) otherwise.
+    for (client, id) in [(&other.id, &k.key.id), (&c.id, &a.key.id)] {
+        let n = store
+            .audited_client_write(ClientWrite::RevokeApiKey(client, id), &audit(client))
+            .await
+            .unwrap();
+        assert_eq!(n, 0, "{id}");
+    }
+    assert_eq!(
+        store
+            .audited_client_write(ClientWrite::RevokeApiKey(&c.id, &k.key.id), &audit(&c.id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.access_key(&k.key.id).await.unwrap(), None);
+    assert_eq!(store.access_keys(&c.id).await.unwrap(), vec![stored]);
+    let entries = store
+        .list_audit(&AuditQuery {
+            client_id: Some(c.id.clone()),
+            since: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 4, "an entry for the revocation only");
 }
 
 async fn one_account_key_per_client(store: Arc<dyn Store>) {
@@ -149,13 +177,19 @@ async fn services_are_scoped_by_client(store: Arc<dyn Store>) {
     changed.settings.friendly_name = "Renamed".into();
     changed.settings.code_length = 4;
     changed.updated_at = Timestamp(base + 100);
-    assert!(store.update_service(&changed).await.unwrap());
+    assert!(store.update_service(&changed, s[1].updated_at).await.unwrap());
+    assert_eq!(store.service(&c.id, &s[1].id).await.unwrap(), Some(changed.clone()));
+    // A write based on the settings as they were before that one: refused, nothing lost.
+    let mut stale = s[1].clone();
+    stale.settings.code_length = 8;
+    stale.updated_at = Timestamp(base + 101);
+    assert!(!store.update_service(&stale, s[1].updated_at).await.unwrap());
     assert_eq!(store.service(&c.id, &s[1].id).await.unwrap(), Some(changed.clone()));
     // Another client's id: neither changed nor deleted.
     let mut foreign = o.clone();
     foreign.client_id = c.id.clone();
     foreign.settings.friendly_name = "Stolen".into();
-    assert!(!store.update_service(&foreign).await.unwrap());
+    assert!(!store.update_service(&foreign, o.updated_at).await.unwrap());
     assert!(!store.delete_service(&c.id, &o.id).await.unwrap());
     assert_eq!(store.service(&other.id, &o.id).await.unwrap(), Some(o.clone()));
 

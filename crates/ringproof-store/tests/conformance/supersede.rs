@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use ringproof_core::ids::ServiceId;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::Store;
 use ringproof_core::verification::{Effects, Status, Verification};
@@ -14,7 +15,8 @@ use crate::harness::{NOW, client, phone, sms};
 conformance!(
     store: supersedes_only_the_clients_pending_ones_to_the_number,
     concurrent_sends_leave_exactly_one_pending,
-    latest_prefers_the_pending_one
+    latest_prefers_the_pending_one,
+    latest_in_service_sees_only_that_service
 );
 
 fn cancel(now: ringproof_core::time::Timestamp) -> impl FnMut(&mut Verification) -> Effects + Send {
@@ -136,6 +138,53 @@ async fn latest_prefers_the_pending_one(store: Arc<dyn Store>) {
     assert!(
         store
             .latest_verification_to(&other.id, &phone())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The newest verification to a number *in a service*: a newer pending one of another
+/// service, or of none (the native API), does not hide it; the same order within it.
+async fn latest_in_service_sees_only_that_service(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let (va, vb) = (ServiceId::generate(), ServiceId::generate());
+    let in_service = |s: Option<&ServiceId>, at| {
+        let (mut v, fx) = sms(&c.id, at);
+        v.options.service = s.map(|s| s.as_str().to_owned());
+        (v, fx)
+    };
+    let (a1, fx) = in_service(Some(&va), NOW);
+    store.insert_verification(&a1, &fx, None).await.unwrap();
+    let (a2, fx) = in_service(Some(&va), NOW.plus_secs(1));
+    store.insert_verification(&a2, &fx, None).await.unwrap();
+    let (b, fx) = in_service(Some(&vb), NOW.plus_secs(2));
+    store.insert_verification(&b, &fx, None).await.unwrap();
+    let (native, fx) = in_service(None, NOW.plus_secs(3));
+    store.insert_verification(&native, &fx, None).await.unwrap();
+    let latest = |s: ServiceId| {
+        let store = store.clone();
+        let c = c.id.clone();
+        async move {
+            store
+                .latest_verification_in_service(&c, &s, &phone())
+                .await
+                .unwrap()
+                .map(|v| v.id)
+        }
+    };
+    assert_eq!(latest(va.clone()).await, Some(a2.id.clone()));
+    assert_eq!(latest(vb.clone()).await, Some(b.id.clone()));
+    assert_eq!(latest(ServiceId::generate()).await, None);
+    // The newer one of the service canceled: its older pending one.
+    let mut m = cancel(NOW.plus_secs(4));
+    store.update_verification(&c.id, &a2.id, None, &mut m).await.unwrap();
+    assert_eq!(latest(va.clone()).await, Some(a1.id.clone()));
+    // Another client's id of the same service finds nothing.
+    let other = client(&store).await;
+    assert!(
+        store
+            .latest_verification_in_service(&other.id, &va, &phone())
             .await
             .unwrap()
             .is_none()

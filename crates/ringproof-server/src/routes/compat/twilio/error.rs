@@ -55,8 +55,8 @@ pub enum TwilioError {
     /// The client is in test mode and the number is not on its allowlist (21608, as a
     /// Twilio trial account and an unverified number).
     Unverified,
-    /// The client may not use this product (20403).
-    Forbidden,
+    /// A path segment or query parameter axum could not read (60200).
+    BadRequest,
     /// The provider or the database is unavailable (20503).
     Unavailable,
     /// A bug; the cause is logged with the request id (20500).
@@ -144,7 +144,12 @@ impl TwilioError {
                 21608,
                 "The number is unverified: this client is in test mode and the number is not on its allowlist".into(),
             ),
-            TwilioError::Forbidden => (403, 20403, "This client is not enabled for this product".into()),
+            TwilioError::BadRequest => (
+                400,
+                60200,
+                "Invalid parameter: a path segment or query parameter could not be read (check its percent-encoding)"
+                    .into(),
+            ),
             TwilioError::Unavailable => (
                 503,
                 20503,
@@ -186,7 +191,9 @@ impl TwilioError {
             StatusCode::PAYLOAD_TOO_LARGE => TwilioError::PayloadTooLarge,
             StatusCode::UNAUTHORIZED => TwilioError::Unauthorized,
             StatusCode::SERVICE_UNAVAILABLE => TwilioError::Unavailable,
-            s if s.is_client_error() => TwilioError::BadBody,
+            // Bodies are read by `TwilioForm`, which answers `BadBody` itself: what is left
+            // is the path and the query.
+            s if s.is_client_error() => TwilioError::BadRequest,
             _ => TwilioError::Internal,
         }
     }
@@ -242,7 +249,12 @@ impl From<CoreError> for TwilioError {
                     message: "the number is on this client's blocklist".into(),
                 },
                 ClientRefusal::NotOnAllowlist => TwilioError::Unverified,
-                ClientRefusal::ProductDisabled(_) => TwilioError::Forbidden,
+                // No product of the client's controls gates this face (its starts are
+                // the core's plain start), so this is a bug if it happens.
+                ClientRefusal::ProductDisabled(p) => {
+                    tracing::error!(product = p.as_str(), "a product refusal on the Twilio face");
+                    TwilioError::Internal
+                }
             },
             CoreError::Limited(r) => {
                 let retry = r.retry_after_s.map(|s| s.max(1));

@@ -182,7 +182,7 @@ pub(super) fn service_id(sid: &str) -> Result<ServiceId, TwilioError> {
     request_body(content = ServiceForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 201, description = "The service", body = ServiceView),
-        (status = 400, description = "60200: a parameter is missing or invalid (`FriendlyName` is required)", body = TwilioErrorBody),
+        (status = 400, description = "60200: a parameter is missing or invalid (`FriendlyName` is required), or the client has 100 services already", body = TwilioErrorBody),
         (status = 401, description = "20003: no or wrong credentials", body = TwilioErrorBody),
         (status = 413, description = "Body over 16 KiB", body = TwilioErrorBody),
         (status = 429, description = "20429: too many failed credentials", body = TwilioErrorBody),

@@ -123,7 +123,7 @@ pub struct VerificationCheckForm {
     #[schema(value_type = String, required = true, example = "123456")]
     code: Param,
     /// The number: its newest pending verification in the service. Either this or
-    /// `VerificationSid`.
+    /// `VerificationSid`; with both, the verification must be to this number.
     #[schema(value_type = Option<String>, example = "+15017122661")]
     to: Param,
     /// The verification's SID (`VE…`).
@@ -449,7 +449,7 @@ async fn update_verification(
         (status = 200, description = "`approved` with `valid: true`, or `pending` with `valid: false` for a wrong code (`max_attempts_reached` for the last one)", body = VerificationCheckView),
         (status = 400, description = "60200: `Code` missing or not 4 to 10 digits, or neither `To` nor `VerificationSid`", body = TwilioErrorBody),
         (status = 401, description = "20003: no or wrong credentials", body = TwilioErrorBody),
-        (status = 404, description = "20404: no such verification, or one already approved, canceled or expired", body = TwilioErrorBody),
+        (status = 404, description = "20404: no such verification in this service of this client (a `VerificationSid` with a `To` that is not its number included), or one already approved, canceled or expired", body = TwilioErrorBody),
         (status = 413, description = "Body over 16 KiB", body = TwilioErrorBody),
         (status = 429, description = "60202: max check attempts (the verification's, or the number's guess budget; see `Retry-After`); 20429: too many failed credentials", body = TwilioErrorBody),
         (status = 503, description = "20503: the database is unavailable; retry", body = TwilioErrorBody)
@@ -463,11 +463,13 @@ async fn create_verification_check(
 ) -> Result<axum::Json<VerificationCheckView>, TwilioError> {
     let service = service_id(&service_sid)?;
     let code = required(&form.code, "Code")?;
+    let sid = |sid: &str| {
+        VerificationId::parse(sid)
+            .ok_or_else(|| TwilioError::invalid("VerificationSid", "must be VE followed by 32 hex digits"))
+    };
     let target = match (form.verification_sid.as_deref(), form.to.as_deref()) {
-        (Some(sid), _) => InService::Id(
-            VerificationId::parse(sid)
-                .ok_or_else(|| TwilioError::invalid("VerificationSid", "must be VE followed by 32 hex digits"))?,
-        ),
+        (Some(s), Some(to)) => InService::IdTo(sid(s)?, phone(to, "To")?),
+        (Some(s), None) => InService::Id(sid(s)?),
         (None, Some(to)) => InService::To(phone(to, "To")?),
         (None, None) => return Err(TwilioError::invalid("To", "either To or VerificationSid is required")),
     };
