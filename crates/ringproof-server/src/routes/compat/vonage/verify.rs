@@ -358,6 +358,7 @@ async fn check_code(
         (status = 401, description = "No or wrong credentials", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 404, description = "No such request of this client", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 410, description = "The request is already over", body = VonageErrorBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed credentials from this address or for this key; see `Retry-After`", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable; retry", body = VonageErrorBody, content_type = "application/problem+json")
     )
 )]
