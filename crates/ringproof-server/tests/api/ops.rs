@@ -312,3 +312,47 @@ async fn the_sandbox_phone_announces_new_messages_and_clears() {
     assert!(app.messages("+14155550123").await.is_empty(), "cleared");
     app.stop().await;
 }
+
+/// Two types with one schema name overwrite each other in /openapi.json (utoipa keys its
+/// components by name), so a face's response would be documented with another face's
+/// shape: every `ToSchema` type under `src/` has its own name. (The Vonage face's 202 was
+/// once documented as the native verification this way; schemathesis found it.)
+#[test]
+fn schema_names_are_unique() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut seen: std::collections::HashMap<String, std::path::PathBuf> = std::collections::HashMap::new();
+    let mut count = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let mut derives_schema = false;
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("#[derive(") {
+                derives_schema = line.contains("ToSchema");
+            } else if derives_schema
+                && let Some(rest) = line.strip_prefix("pub struct ").or(line.strip_prefix("pub enum "))
+            {
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                count += 1;
+                if let Some(other) = seen.insert(name.clone(), f.clone()) {
+                    panic!("schema {name} is defined in {} and {}", other.display(), f.display());
+                }
+                derives_schema = false;
+            }
+        }
+    }
+    assert!(count > 30, "only {count} schema types found: is the scan still right?");
+}

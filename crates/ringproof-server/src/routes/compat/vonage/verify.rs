@@ -102,7 +102,7 @@ pub struct CheckCodeRequest {
 
 /// A new request's answer.
 #[derive(Serialize, ToSchema)]
-pub struct VerificationResponse {
+pub struct NewRequestResponse {
     #[schema(example = "VEaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
     request_id: String,
     /// With `silent_auth` first: the URL the app opens on the device over mobile data.
@@ -243,7 +243,7 @@ fn request_id(id: &str) -> Result<VerificationId, VonageError> {
     security(("vonage_jwt" = []), ("basic" = [])),
     request_body(content = VerificationRequest, content_type = "application/json"),
     responses(
-        (status = 202, description = "Started: the first message is on its way", body = VerificationResponse),
+        (status = 202, description = "Started: the first message is on its way", body = NewRequestResponse),
         (status = 401, description = "No or wrong credentials, or a JWT refused (signature, application, expiry, replay)", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 403, description = "The destination is blocked (the SMS-pumping guard, the kind of number, the client's blocklist or geo permissions, a recent SIM swap)", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 409, description = "Another request to this number is still in progress", body = VonageErrorBody, content_type = "application/problem+json"),
@@ -291,7 +291,7 @@ async fn new_request(
         StartOutcome::Created(v) => v,
         StartOutcome::Replayed { .. } => return Err(VonageError::Internal),
     };
-    let body = VerificationResponse {
+    let body = NewRequestResponse {
         request_id: v.id.as_str().to_owned(),
         check_url: state.engine.silent_check_url(&v),
     };
