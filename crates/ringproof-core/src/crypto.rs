@@ -132,6 +132,14 @@ impl Keys {
         }
     }
 
+    /// A fingerprint of the derived keys (32 hex digits), kept in the database so that a
+    /// node started with another server secret is refused instead of failing every code,
+    /// seal and counter of the others. A one-way function of a key under its own label:
+    /// it tells two secrets apart and reveals nothing of either.
+    pub fn fingerprint(&self) -> String {
+        hex(&hmac(&self.code_hmac, &[b"ringproof/v1/fingerprint"])[..16])
+    }
+
     /// The keyed hash of a code, bound to the verification it belongs to, so the same
     /// digits in two verifications hash differently and a hash cannot be replayed.
     pub fn code_hash(&self, context: &str, code: &str) -> [u8; 32] {
@@ -225,6 +233,19 @@ mod tests {
         }
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
         assert_eq!(base64url(&[0u8; 16]).len(), 22);
+    }
+
+    #[test]
+    fn fingerprints_tell_secrets_apart_and_hide_them() {
+        let a = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        let again = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        let b = Keys::derive(b"0123456789abcdef0123456789abcdeF");
+        assert_eq!(a.fingerprint(), again.fingerprint());
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 32);
+        // Not any derived key, nor a prefix of one.
+        assert!(!hex(&a.code_hmac).starts_with(&a.fingerprint()));
+        assert!(!hex(&a.seal).starts_with(&a.fingerprint()));
     }
 
     #[test]

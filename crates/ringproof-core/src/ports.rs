@@ -99,6 +99,10 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap round trip to the database, for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Stores `value` as the installation setting `name` unless one is stored already, in
+    /// one statement (two nodes starting at once agree on the first); the stored value.
+    async fn keep_setting(&self, name: &str, value: &str) -> Result<String, StoreError>;
+
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
     async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError>;

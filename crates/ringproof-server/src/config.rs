@@ -23,6 +23,39 @@ pub enum Mode {
     Production,
 }
 
+/// What a `serve` process does. Nodes sharing a PostgreSQL database can be split so that
+/// the HTTP side and the senders scale apart (docs/deploy.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Every route and the job worker (the default).
+    #[default]
+    All,
+    /// Every route, no job worker: jobs it creates wait for a worker node.
+    Api,
+    /// The job worker, and only the operations routes (`/healthz`, `/readyz`, `/metrics`).
+    Worker,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(Role::All),
+            "api" => Ok(Role::Api),
+            "worker" => Ok(Role::Worker),
+            _ => Err(format!("{s:?} is not a role: all, api or worker")),
+        }
+    }
+}
+
+impl Role {
+    /// Whether this role runs the job worker.
+    pub fn runs_worker(self) -> bool {
+        self != Role::Api
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -40,6 +73,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `development` (default) or `production`.
     pub mode: Mode,
+    /// `all` (default: routes and worker), `api` (routes, no worker) or `worker` (the
+    /// worker and the operations routes). `serve --role` overrides it.
+    pub role: Role,
     /// `sqlite:PATH` or `postgres://…`. Default: `sqlite:<data_dir>/ringproof.db`.
     pub database_url: Option<String>,
     /// The secret every key is derived from (code hashes, sealing). At least 32 characters.
@@ -314,6 +350,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
             mode: Mode::Development,
+            role: Role::All,
             database_url: None,
             server_secret: None,
             server_secret_file: None,
@@ -370,6 +407,8 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
 }
 
@@ -385,6 +424,7 @@ const KNOWN_KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "mode",
+    "role",
     "database_url",
     "server_secret",
     "server_secret_file",

@@ -26,7 +26,7 @@ use crate::receipts::Receipts;
 use crate::worker::Wake;
 use ringproof_core::ports::{DeliveryReceipt, ReceiptSink};
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Mode, Role};
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -80,6 +80,8 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
     }
     let store: Arc<dyn Store> = ringproof_store::open(&config.database_url()).await?;
     let secret = server_secret(config)?;
+    let keys = Keys::derive(&secret);
+    same_secret_as_the_database(store.as_ref(), &keys).await?;
     let clock = hooks.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
     let codes = hooks.codes.clone().unwrap_or_else(|| Arc::new(OsCodeSource));
     let wake = Arc::new(Wake::default());
@@ -96,7 +98,7 @@ pub async fn open_core(config: &Config, hooks: &Hooks) -> Result<Core, StartupEr
         Some(t) => Arc::new(t),
         None => Arc::new(MetadataLookup),
     };
-    let engine = Engine::new(store, clock.clone(), codes, Keys::derive(&secret), config.policy)
+    let engine = Engine::new(store, clock.clone(), codes, keys, config.policy)
         .with_tuning(JobTuning {
             lease_ms: i64::from(config.worker.lease_s) * 1000,
             ..JobTuning::default()
@@ -168,6 +170,26 @@ fn server_secret(config: &Config) -> Result<Vec<u8>, StartupError> {
         ));
     }
     Ok(secret)
+}
+
+/// The setting that keeps the server keys' fingerprint ([`Keys::fingerprint`]).
+const KEY_FINGERPRINT: &str = "server_key_fingerprint";
+
+/// Refuses a server secret other than the one the database was first used with: nodes
+/// sharing a database must share the secret, or every code one issued, every secret it
+/// sealed and every counter key would fail on the others — silently, one request at a
+/// time. The first start records the fingerprint (never the secret or a key).
+async fn same_secret_as_the_database(store: &dyn Store, keys: &Keys) -> Result<(), StartupError> {
+    let mine = keys.fingerprint();
+    let stored = store.keep_setting(KEY_FINGERPRINT, &mine).await?;
+    if stored == mine {
+        return Ok(());
+    }
+    Err(StartupError::Config(format!(
+        "this database was set up with another server secret (key fingerprint {stored}; this node's is {mine}). \
+         Every node on one database needs the same server_secret / server_secret_file (or the data directory's \
+         server-secret file): copy it from the node that created the database. See docs/deploy.md"
+    )))
 }
 
 /// Creates `dir` (and missing parents) readable by its owner only, and makes an existing
@@ -367,7 +389,7 @@ impl Application {
             closing: closing_rx,
             config: Arc::new(config),
         };
-        let run_worker = state.config.worker.enabled && !hooks.no_worker;
+        let run_worker = state.config.worker.enabled && state.config.role.runs_worker() && !hooks.no_worker;
         Ok(Self {
             addr,
             listener,
@@ -418,8 +440,12 @@ impl Application {
                 stop_rx,
             ))
         });
-        let app = crate::routes::app(self.state);
-        tracing::info!(addr = %self.addr, "ringproof listening");
+        let role = self.state.config.role;
+        let app = match role {
+            Role::Worker => crate::routes::ops_app(self.state),
+            Role::All | Role::Api => crate::routes::app(self.state),
+        };
+        tracing::info!(addr = %self.addr, role = ?role, worker = self.run_worker, "ringproof listening");
         // The connect info gives link pages the peer address (the click IP).
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {

@@ -82,6 +82,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 18,
         sql: include_str!("../migrations/sqlite/0018_verification_service.sql"),
     },
+    Migration {
+        version: 22,
+        sql: include_str!("../migrations/sqlite/0022_settings.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -152,6 +156,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 18,
         sql: include_str!("../migrations/postgres/0018_verification_service.sql"),
+    },
+    Migration {
+        version: 22,
+        sql: include_str!("../migrations/postgres/0022_settings.sql"),
     },
 ];
 

@@ -718,6 +718,22 @@ macro_rules! store_impl {
                     Ok(())
                 }
 
+                async fn keep_setting(&self, name: &str, value: &str) -> Result<String, StoreError> {
+                    // The no-op update makes RETURNING yield the row that was already there.
+                    let q = sqlx::query(
+                        "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO UPDATE SET value = settings.value RETURNING value",
+                    )
+                    .bind(name)
+                    .bind(value);
+                    let stored = self
+                        .write()
+                        .await?
+                        .optional("keep setting", q, |r| codec::Column::<String>::column(r, "value"))
+                        .await?;
+                    stored.ok_or_else(|| crate::error::corrupt("keep setting returned no row"))
+                }
+
                 async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
                     let (op, q) = Self::client_write(ClientWrite::Insert(c))?;
                     self.write().await?.execute(op, q).await?;

@@ -2,6 +2,8 @@
 //! Every command takes the same `--data-dir` and `--config` as `serve` and acts on the
 //! same store, also while a server is running.
 
+mod bench;
+
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +52,10 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// all (routes and job worker, the default), api (routes only) or worker (the job
+        /// worker and /healthz, /readyz, /metrics); overrides the configuration's `role`
+        #[arg(long)]
+        role: Option<ringproof_server::config::Role>,
     },
     /// Apply database migrations and exit
     Migrate,
@@ -70,6 +76,10 @@ enum Command {
     Guard(GuardCmd),
     /// Print the OpenAPI document
     Openapi,
+    /// Measure a running server (`bench run`) or fill a store for it (`bench seed`);
+    /// BENCHMARKS.md
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// Run a local CAMARA mobile operator (OpenID network authentication, Number Verification,
     /// SIM Swap) for development and tests; --config names its file, e.g.
     /// examples/operator-sim.toml
@@ -409,12 +419,17 @@ async fn run(cli: Cli) -> Result<(), String> {
     if let Command::OperatorSim { listen } = cli.command {
         return operator_sim(cli.common.config.as_deref(), listen).await;
     }
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        _ => None,
+    // The benchmark's client talks HTTP only: it needs no configuration of its own.
+    if let Command::Bench(cmd @ bench::BenchCmd::Run(_)) = cli.command {
+        return bench::run(cmd, None).await;
+    }
+    let (listen, role) = match &cli.command {
+        Command::Serve { listen, role } => (*listen, *role),
+        _ => (None, None),
     };
     let overrides = Overrides {
         listen,
+        role,
         data_dir: cli.common.data_dir.clone(),
     };
     let (config, warnings) = Config::load(cli.common.config.as_deref(), &overrides).map_err(|e| e.to_string())?;
@@ -425,6 +440,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::OperatorSim { .. } => Err("unreachable: operator-sim is handled above".into()),
+        Command::Bench(cmd) => bench::run(cmd, Some(config)).await,
         Command::Openapi => {
             println!("{}", ringproof_server::routes::openapi_json());
             Ok(())

@@ -1352,3 +1352,155 @@ async fn a_fresh_data_directory_is_owner_only_and_the_demo_secret_is_not_printed
         assert!(seen.iter().any(|s| s == name), "{name} not among {seen:?}");
     }
 }
+
+/// A node whose server secret is not the one the database was first used with refuses to
+/// start and says why, without printing either secret; the right secret starts again.
+#[test]
+fn another_server_secret_on_the_same_database_is_refused() {
+    let data = temp_dir("secret-fingerprint");
+    let store = data.path().join("shared.db");
+    let url = format!("sqlite:{}", store.display());
+    let run = |secret: &str| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("migrate")
+            .env("RINGPROOF_DATABASE_URL", &url)
+            .env("RINGPROOF_SERVER_SECRET", secret)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    assert!(run(&a).0, "the first start records the fingerprint");
+    let (ok, err) = run(&b);
+    assert!(!ok, "another secret was accepted");
+    assert!(err.contains("another server secret") && err.contains("docs/deploy.md"), "{err}");
+    assert!(!err.contains(&a) && !err.contains(&b), "a secret was printed: {err}");
+    assert!(run(&a).0, "the first secret still starts");
+}
+
+/// `bench run` drives every scenario through a real server (codes read from the sandbox,
+/// links confirmed by POST) and reports each with no error and a ratio to the baseline;
+/// it fails, naming the cause, when the server refuses. `bench seed` adds finished
+/// verifications with their histories, and the server reads them.
+#[tokio::test]
+async fn bench_runs_every_scenario_and_seed_fills_the_store() {
+    let data = temp_dir("bench");
+    // As BENCHMARKS.md runs it: the check and status pools are unconverted sends, which the
+    // SMS-pumping guard stops after 20 to one country.
+    let mut cmd = Command::new(BIN);
+    cmd.env("RINGPROOF_LIMITS__PUMP_BLOCK_HOURS", "0")
+        .env("RINGPROOF_LIMITS__PUMP_COUNTRY_BLOCK_HOURS", "0")
+        .env_remove("RINGPROOF_DATABASE_URL");
+    let (mut server, base) = spawn_serve(cmd, data.path());
+    let id = show_client_id(data.path());
+    let (ok, twilio, err) = ringproof(data.path(), &["client", "twilio-credentials", &id, "--json"]);
+    assert!(ok, "{err}");
+    let twilio_file = data.path().join("twilio.json");
+    std::fs::write(&twilio_file, twilio).unwrap();
+    let creds_file = data.path().join("demo-credentials.json");
+    let out = Command::new(BIN)
+        .args(["bench", "run", "--url", &base, "--requests", "12", "--concurrency", "3", "--credentials"])
+        .arg(&creds_file)
+        .arg("--twilio")
+        .arg(&twilio_file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let names: Vec<&str> = scenarios.iter().map(|s| s["scenario"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["baseline", "otp", "check", "status", "signzy-otp", "signzy-link", "idenfy", "twilio"]
+    );
+    for s in scenarios {
+        assert_eq!((s["units"].as_u64(), s["errors"].as_u64()), (Some(12), Some(0)), "{s}");
+        assert!(s["throughput_per_s"].as_f64().unwrap() > 0.0, "{s}");
+        let l = &s["latency_ms"];
+        assert!(l["p50"].as_f64() <= l["p99"].as_f64() && l["p99"].as_f64() <= l["max"].as_f64(), "{s}");
+        // The server runs here: its RSS is read before and after.
+        assert!(s["server_rss_kib"]["after"].as_u64().unwrap() > 1000, "{s}");
+    }
+    assert_eq!(scenarios[0]["ratio_to_baseline"], 1.0);
+    assert!(scenarios[1]["ratio_to_baseline"].as_f64().unwrap() > 0.0);
+    // A refusal is an error with the server's answer, and the exit status says so.
+    let out = Command::new(BIN)
+        .args(["bench", "run", "--url", &base, "--requests", "2", "--scenario", "otp", "--credentials"])
+        .arg(data.path().join("twilio.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a credentials file"));
+    server.kill();
+
+    let (ok, out, err) = ringproof(data.path(), &["bench", "seed", "--verifications", "300"]);
+    assert!(ok, "{err}");
+    let seeded: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((seeded["verifications"].as_u64(), seeded["client_id"].as_str()), (Some(300), Some(id.as_str())));
+    let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", data.path().join("ringproof.db").display()))
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+    };
+    // The flows went through the faces to the engine: otp, signzy-otp, idenfy and twilio
+    // approved 12 verifications each.
+    assert_eq!(count("SELECT count(*) FROM verifications WHERE status = 'approved' AND brand <> 'Bench'").await, 48);
+    assert_eq!(count("SELECT count(*) FROM verifications WHERE to_e164 LIKE '+1212%' OR to_e164 LIKE '+1305%' OR to_e164 LIKE '+1312%' OR to_e164 LIKE '+1646%' OR to_e164 LIKE '+1718%' OR to_e164 LIKE '+1213%'").await, 300);
+    assert_eq!(count("SELECT count(*) FROM verifications WHERE status = 'approved' AND brand = 'Bench'").await, 270);
+    assert_eq!(count("SELECT count(*) FROM events e JOIN verifications v ON v.id = e.verification_id WHERE v.brand = 'Bench'").await, 900);
+    // Nothing seeded is left to run.
+    assert_eq!(count("SELECT count(*) FROM jobs j JOIN verifications v ON v.id = j.verification_id WHERE v.brand = 'Bench'").await, 0);
+}
+
+fn show_client_id(data: &Path) -> String {
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(data.join("demo-credentials.json")).unwrap()).unwrap();
+    c["client_id"].as_str().unwrap().to_owned()
+}
+
+/// `serve --role api` answers every route and sends nothing; `serve --role worker` on the
+/// same store answers only the operations routes and sends what the API node accepted.
+#[tokio::test]
+async fn api_and_worker_roles_split_the_routes_and_the_sending() {
+    let data = temp_dir("roles");
+    let node = |role: &str| {
+        let mut cmd = Command::new(BIN);
+        cmd.env_remove("RINGPROOF_DATABASE_URL");
+        cmd.env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50").env("RINGPROOF_ROLE", role);
+        spawn_serve(cmd, data.path())
+    };
+    let (_api, api) = node("api");
+    let (key, secret) = creds(data.path());
+    let http = reqwest::Client::new();
+    let to = "+14155550188";
+    let r = http
+        .post(format!("{api}/v1/verifications"))
+        .basic_auth(&key, Some(&secret))
+        .json(&json!({"to": to}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // No worker: the SMS stays queued (the jobs metric says so; the inbox stays empty).
+    let queued = eventually("the delivery job is due", LIMIT, EVERY, async || {
+        metrics(&http, &api).await.filter(|m| m.contains("ringproof_jobs{state=\"due\"} 1"))
+    })
+    .await;
+    assert!(queued.contains("ringproof_jobs"));
+    let inbox = format!("{api}/sandbox/api/messages?to=%2B14155550188");
+    let m: Vec<Value> = http.get(&inbox).send().await.unwrap().json().await.unwrap();
+    assert!(m.is_empty(), "an API node sent: {m:?}");
+
+    let (_worker, worker) = node("worker");
+    for (path, want) in [("/healthz", 200), ("/readyz", 200), ("/metrics", 200), ("/v1/verifications", 404), ("/sandbox", 404)] {
+        let r = http.get(format!("{worker}{path}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "{path} on the worker node");
+    }
+    // The worker sends it; the API node's sandbox phone shows it (one data directory).
+    let m = sandbox_messages(&http, &api, to).await;
+    assert_eq!(m.len(), 1, "{m:?}");
+}

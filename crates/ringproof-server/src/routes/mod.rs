@@ -129,6 +129,17 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A worker node's routes (`serve --role worker`): only the operations routes, so probes
+/// and Prometheus reach it; every other path is the native 404.
+pub fn ops_app(state: AppState) -> Router {
+    let (router, _) = OpenApiRouter::new().merge(ops::router()).split_for_parts();
+    router
+        .route_layer(middleware::from_fn(remember_route))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
 /// The matched route template, carried out on the response for the outer middleware
 /// (which runs before routing and so cannot see it on the request).
 #[derive(Clone)]

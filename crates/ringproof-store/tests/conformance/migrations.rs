@@ -10,7 +10,7 @@ use ringproof_store::PgStore;
 use crate::conformance;
 use crate::harness::{Backend, PgDatabase, TempDir, client, stored_sms};
 
-conformance!(backend: reopening_keeps_schema_and_data, open_by_url);
+conformance!(backend: reopening_keeps_schema_and_data, open_by_url, a_setting_keeps_its_first_value);
 
 async fn reopening_keeps_schema_and_data(b: &Backend) {
     let c = client(&b.store).await;
@@ -25,6 +25,18 @@ async fn reopening_keeps_schema_and_data(b: &Backend) {
     // And a write through a reopened store is seen by the first.
     let c2 = client(&s2).await;
     assert!(b.store.client_by_id(&c2.id).await.unwrap().is_some());
+}
+
+/// The first value of a setting stays, whoever writes next, also two starts at once.
+async fn a_setting_keeps_its_first_value(b: &Backend) {
+    let other = b.reopen().await;
+    let (x, y) = tokio::join!(b.store.keep_setting("fp", "aaaa"), other.keep_setting("fp", "bbbb"));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x, y, "two starts disagree");
+    assert!(x == "aaaa" || x == "bbbb");
+    assert_eq!(b.store.keep_setting("fp", "cccc").await.unwrap(), x);
+    // Another name is another setting.
+    assert_eq!(other.keep_setting("fp2", "dddd").await.unwrap(), "dddd");
 }
 
 async fn open_by_url(b: &Backend) {
