@@ -64,3 +64,60 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
         "unsupported database URL: use sqlite:PATH, sqlite://PATH, postgres://... or postgresql://...".into(),
     ))
 }
+
+/// Writes a consistent copy of the SQLite database that `database_url` names to `dest`, a
+/// new file readable by its owner only, while servers keep using the database: `VACUUM
+/// INTO` copies one read snapshot (committed transactions only, the WAL included),
+/// compacted. Returns the copy's size in bytes. PostgreSQL has its own tools (`pg_dump`,
+/// continuous archiving): docs/deploy.md.
+pub async fn backup(database_url: &str, dest: &Path) -> Result<u64, StoreError> {
+    use sqlx::Connection as _;
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        return Err(StoreError::Unavailable(
+            "the database is PostgreSQL: back it up with pg_dump or continuous archiving (docs/deploy.md)".into(),
+        ));
+    }
+    let Some(path) = database_url
+        .strip_prefix("sqlite:")
+        .map(|rest| rest.strip_prefix("//").unwrap_or(rest))
+        .filter(|p| !p.is_empty())
+    else {
+        return Err(StoreError::Unavailable("the database URL is not sqlite:PATH".into()));
+    };
+    let unavailable = |what: &str, e: &dyn std::fmt::Display| StoreError::Unavailable(format!("{what}: {e}"));
+    // Created here, empty and owner-only (VACUUM INTO fills an empty file and keeps its
+    // mode); `create_new` refuses to overwrite anything.
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(dest)
+        .map_err(|e| unavailable(&format!("cannot create {}", dest.display()), &e))?;
+    let copied = async {
+        // No create_if_missing: a wrong path fails instead of copying a new empty database.
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let mut conn = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| unavailable("cannot open the database", &e))?;
+        let dest_str = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Unavailable("the backup path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(dest_str)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| unavailable("the copy failed", &e))?;
+        let _ = conn.close().await;
+        std::fs::metadata(dest)
+            .map(|m| m.len())
+            .map_err(|e| unavailable("the copy", &e))
+    }
+    .await;
+    if copied.is_err() {
+        // Nothing half-written is left to be mistaken for a backup.
+        let _ = std::fs::remove_file(dest);
+    }
+    copied
+}

@@ -76,6 +76,12 @@ enum Command {
     Guard(GuardCmd),
     /// Print the OpenAPI document
     Openapi,
+    /// Write a consistent copy of the SQLite database to DEST (a new, owner-only file),
+    /// also while servers run; restore: docs/deploy.md
+    Backup {
+        /// The copy to create (refused if it exists)
+        dest: PathBuf,
+    },
     /// Measure a running server (`bench run`) or fill a store for it (`bench seed`);
     /// BENCHMARKS.md
     #[command(subcommand)]
@@ -441,6 +447,16 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { .. } => serve(config).await,
         Command::OperatorSim { .. } => Err("unreachable: operator-sim is handled above".into()),
         Command::Bench(cmd) => bench::run(cmd, Some(config)).await,
+        Command::Backup { dest } => {
+            let bytes = ringproof_store::backup(&config.database_url(), &dest)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "wrote a consistent copy of the database to {} ({bytes} bytes)",
+                dest.display()
+            );
+            Ok(())
+        }
         Command::Openapi => {
             println!("{}", ringproof_server::routes::openapi_json());
             Ok(())

@@ -1375,7 +1375,10 @@ fn another_server_secret_on_the_same_database_is_refused() {
     assert!(run(&a).0, "the first start records the fingerprint");
     let (ok, err) = run(&b);
     assert!(!ok, "another secret was accepted");
-    assert!(err.contains("another server secret") && err.contains("docs/deploy.md"), "{err}");
+    assert!(
+        err.contains("another server secret") && err.contains("docs/deploy.md"),
+        "{err}"
+    );
     assert!(!err.contains(&a) && !err.contains(&b), "a secret was printed: {err}");
     assert!(run(&a).0, "the first secret still starts");
 }
@@ -1401,7 +1404,17 @@ async fn bench_runs_every_scenario_and_seed_fills_the_store() {
     std::fs::write(&twilio_file, twilio).unwrap();
     let creds_file = data.path().join("demo-credentials.json");
     let out = Command::new(BIN)
-        .args(["bench", "run", "--url", &base, "--requests", "12", "--concurrency", "3", "--credentials"])
+        .args([
+            "bench",
+            "run",
+            "--url",
+            &base,
+            "--requests",
+            "12",
+            "--concurrency",
+            "3",
+            "--credentials",
+        ])
         .arg(&creds_file)
         .arg("--twilio")
         .arg(&twilio_file)
@@ -1414,13 +1427,25 @@ async fn bench_runs_every_scenario_and_seed_fills_the_store() {
     let names: Vec<&str> = scenarios.iter().map(|s| s["scenario"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["baseline", "otp", "check", "status", "signzy-otp", "signzy-link", "idenfy", "twilio"]
+        [
+            "baseline",
+            "otp",
+            "check",
+            "status",
+            "signzy-otp",
+            "signzy-link",
+            "idenfy",
+            "twilio"
+        ]
     );
     for s in scenarios {
         assert_eq!((s["units"].as_u64(), s["errors"].as_u64()), (Some(12), Some(0)), "{s}");
         assert!(s["throughput_per_s"].as_f64().unwrap() > 0.0, "{s}");
         let l = &s["latency_ms"];
-        assert!(l["p50"].as_f64() <= l["p99"].as_f64() && l["p99"].as_f64() <= l["max"].as_f64(), "{s}");
+        assert!(
+            l["p50"].as_f64() <= l["p99"].as_f64() && l["p99"].as_f64() <= l["max"].as_f64(),
+            "{s}"
+        );
         // The server runs here: its RSS is read before and after.
         assert!(s["server_rss_kib"]["after"].as_u64().unwrap() > 1000, "{s}");
     }
@@ -1428,7 +1453,17 @@ async fn bench_runs_every_scenario_and_seed_fills_the_store() {
     assert!(scenarios[1]["ratio_to_baseline"].as_f64().unwrap() > 0.0);
     // A refusal is an error with the server's answer, and the exit status says so.
     let out = Command::new(BIN)
-        .args(["bench", "run", "--url", &base, "--requests", "2", "--scenario", "otp", "--credentials"])
+        .args([
+            "bench",
+            "run",
+            "--url",
+            &base,
+            "--requests",
+            "2",
+            "--scenario",
+            "otp",
+            "--credentials",
+        ])
         .arg(data.path().join("twilio.json"))
         .output()
         .unwrap();
@@ -1439,7 +1474,10 @@ async fn bench_runs_every_scenario_and_seed_fills_the_store() {
     let (ok, out, err) = ringproof(data.path(), &["bench", "seed", "--verifications", "300"]);
     assert!(ok, "{err}");
     let seeded: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((seeded["verifications"].as_u64(), seeded["client_id"].as_str()), (Some(300), Some(id.as_str())));
+    assert_eq!(
+        (seeded["verifications"].as_u64(), seeded["client_id"].as_str()),
+        (Some(300), Some(id.as_str()))
+    );
     let db = sqlx::SqlitePool::connect(&format!("sqlite:{}", data.path().join("ringproof.db").display()))
         .await
         .unwrap();
@@ -1449,12 +1487,26 @@ async fn bench_runs_every_scenario_and_seed_fills_the_store() {
     };
     // The flows went through the faces to the engine: otp, signzy-otp, idenfy and twilio
     // approved 12 verifications each.
-    assert_eq!(count("SELECT count(*) FROM verifications WHERE status = 'approved' AND brand <> 'Bench'").await, 48);
+    assert_eq!(
+        count("SELECT count(*) FROM verifications WHERE status = 'approved' AND brand <> 'Bench'").await,
+        48
+    );
     assert_eq!(count("SELECT count(*) FROM verifications WHERE to_e164 LIKE '+1212%' OR to_e164 LIKE '+1305%' OR to_e164 LIKE '+1312%' OR to_e164 LIKE '+1646%' OR to_e164 LIKE '+1718%' OR to_e164 LIKE '+1213%'").await, 300);
-    assert_eq!(count("SELECT count(*) FROM verifications WHERE status = 'approved' AND brand = 'Bench'").await, 270);
-    assert_eq!(count("SELECT count(*) FROM events e JOIN verifications v ON v.id = e.verification_id WHERE v.brand = 'Bench'").await, 900);
+    assert_eq!(
+        count("SELECT count(*) FROM verifications WHERE status = 'approved' AND brand = 'Bench'").await,
+        270
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM events e JOIN verifications v ON v.id = e.verification_id WHERE v.brand = 'Bench'")
+            .await,
+        900
+    );
     // Nothing seeded is left to run.
-    assert_eq!(count("SELECT count(*) FROM jobs j JOIN verifications v ON v.id = j.verification_id WHERE v.brand = 'Bench'").await, 0);
+    assert_eq!(
+        count("SELECT count(*) FROM jobs j JOIN verifications v ON v.id = j.verification_id WHERE v.brand = 'Bench'")
+            .await,
+        0
+    );
 }
 
 fn show_client_id(data: &Path) -> String {
@@ -1470,7 +1522,8 @@ async fn api_and_worker_roles_split_the_routes_and_the_sending() {
     let node = |role: &str| {
         let mut cmd = Command::new(BIN);
         cmd.env_remove("RINGPROOF_DATABASE_URL");
-        cmd.env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50").env("RINGPROOF_ROLE", role);
+        cmd.env("RINGPROOF_WORKER__POLL_INTERVAL_MS", "50")
+            .env("RINGPROOF_ROLE", role);
         spawn_serve(cmd, data.path())
     };
     let (_api, api) = node("api");
@@ -1487,7 +1540,9 @@ async fn api_and_worker_roles_split_the_routes_and_the_sending() {
     assert_eq!(r.status(), 201);
     // No worker: the SMS stays queued (the jobs metric says so; the inbox stays empty).
     let queued = eventually("the delivery job is due", LIMIT, EVERY, async || {
-        metrics(&http, &api).await.filter(|m| m.contains("ringproof_jobs{state=\"due\"} 1"))
+        metrics(&http, &api)
+            .await
+            .filter(|m| m.contains("ringproof_jobs{state=\"due\"} 1"))
     })
     .await;
     assert!(queued.contains("ringproof_jobs"));
@@ -1496,11 +1551,72 @@ async fn api_and_worker_roles_split_the_routes_and_the_sending() {
     assert!(m.is_empty(), "an API node sent: {m:?}");
 
     let (_worker, worker) = node("worker");
-    for (path, want) in [("/healthz", 200), ("/readyz", 200), ("/metrics", 200), ("/v1/verifications", 404), ("/sandbox", 404)] {
+    for (path, want) in [
+        ("/healthz", 200),
+        ("/readyz", 200),
+        ("/metrics", 200),
+        ("/v1/verifications", 404),
+        ("/sandbox", 404),
+    ] {
         let r = http.get(format!("{worker}{path}")).send().await.unwrap();
         assert_eq!(r.status().as_u16(), want, "{path} on the worker node");
     }
     // The worker sends it; the API node's sandbox phone shows it (one data directory).
     let m = sandbox_messages(&http, &api, to).await;
     assert_eq!(m.len(), 1, "{m:?}");
+}
+
+/// `ringproof backup` copies the database while a server writes to it; the copy is
+/// owner-only, holds everything committed before it, and a server started on it (with the
+/// same secret) answers as the original did. An existing file is never overwritten.
+#[tokio::test]
+async fn backup_while_serving_and_restore() {
+    let data = temp_dir("backup");
+    let (_server, base) = serve(data.path());
+    let (key, secret) = creds(data.path());
+    let http = reqwest::Client::new();
+    let started: Value = http
+        .post(format!("{base}/v1/verifications"))
+        .basic_auth(&key, Some(&secret))
+        .json(&json!({"to": "+14155550123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = started["id"].as_str().unwrap();
+    let copy = data.path().join("backup.db");
+    let (ok, out, err) = ringproof(data.path(), &["backup", copy.to_str().unwrap()]);
+    assert!(ok && out.contains("consistent copy"), "{out}{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let (ok, _, err) = ringproof(data.path(), &["backup", copy.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("cannot create"),
+        "overwrote an existing file: {err}"
+    );
+
+    // Restore: a new data directory with the copy as its database and the same secret.
+    let restored = temp_dir("restored");
+    std::fs::copy(&copy, restored.path().join("ringproof.db")).unwrap();
+    std::fs::copy(data.path().join("server-secret"), restored.path().join("server-secret")).unwrap();
+    let (_again, base2) = serve(restored.path());
+    let r: Value = http
+        .get(format!("{base2}/v1/verifications/{id}"))
+        .basic_auth(&key, Some(&secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["id"].as_str(), r["status"].as_str()),
+        (Some(id), Some("pending")),
+        "{r}"
+    );
 }

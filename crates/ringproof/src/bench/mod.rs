@@ -80,9 +80,7 @@ async fn run_scenarios(a: RunArgs) -> Result<(), String> {
     if a.requests == 0 || a.concurrency == 0 {
         return Err("--requests and --concurrency must be at least 1".into());
     }
-    let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-    };
+    let read = |p: &PathBuf| std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let creds: Credentials = serde_json::from_str(&read(&a.credentials)?)
         .map_err(|e| format!("{} is not a credentials file: {e}", a.credentials.display()))?;
     let twilio: Option<TwilioCredentials> = match &a.twilio {
@@ -130,7 +128,12 @@ async fn run_scenarios(a: RunArgs) -> Result<(), String> {
     let mut reports: Vec<Report> = Vec::new();
     let mut baseline = None;
     for s in scenarios {
-        eprintln!("bench: {} ({} units, {} concurrent)…", s.name(), a.requests, a.concurrency);
+        eprintln!(
+            "bench: {} ({} units, {} concurrent)…",
+            s.name(),
+            a.requests,
+            a.concurrency
+        );
         let prepared = target.prepare(s, a.requests).await.map_err(hint)?;
         let rss_before = pid.and_then(rss_kib);
         let (t, p) = (target.clone(), prepared.clone());
@@ -155,7 +158,9 @@ async fn run_scenarios(a: RunArgs) -> Result<(), String> {
             throughput_per_s: round3(throughput),
             latency_ms: stats::Latency::of(out.latencies),
             ratio_to_baseline: baseline.filter(|b| *b > 0.0).map(|b| round3(throughput / b)),
-            server_rss_kib: rss_before.zip(rss_after).map(|(before, after)| RssPair { before, after }),
+            server_rss_kib: rss_before
+                .zip(rss_after)
+                .map(|(before, after)| RssPair { before, after }),
             error_samples: out.error_samples,
         });
     }
@@ -180,7 +185,10 @@ async fn run_scenarios(a: RunArgs) -> Result<(), String> {
 
 /// An error with what to do about it, when the cause is a known one.
 fn hint(e: String) -> String {
-    if ["prefix_blocked", "rate_limited", "pumping", "rate limit"].iter().any(|k| e.contains(k)) {
+    if ["prefix_blocked", "rate_limited", "pumping", "rate limit"]
+        .iter()
+        .any(|k| e.contains(k))
+    {
         // The scenarios send thousands of unconverted messages to a few ranges from one
         // address: the limits across verifications stop that, as they should.
         format!(

@@ -158,7 +158,9 @@ impl Target {
         loop {
             let (status, body) = send(self.req(Method::GET, &path)).await?;
             if status != StatusCode::OK {
-                return Err(format!("the sandbox answered {status} (is the sandbox provider active?)"));
+                return Err(format!(
+                    "the sandbox answered {status} (is the sandbox provider active?)"
+                ));
             }
             if let Some(text) = body.get(0).and_then(|m| m["text"].as_str()) {
                 return Ok(text.to_owned());
@@ -231,7 +233,11 @@ impl Target {
     pub async fn unit(&self, s: Scenario, p: &Prepared, i: usize) -> Result<(), String> {
         let to = self.number(s.area(), i);
         match s {
-            Scenario::Baseline => expect(send(self.req(Method::GET, "/healthz")).await?, StatusCode::OK, "healthz"),
+            Scenario::Baseline => expect(
+                send(self.req(Method::GET, "/healthz")).await?,
+                StatusCode::OK,
+                "healthz",
+            ),
             Scenario::Otp => {
                 let id = self.start_native(&to).await?;
                 let code = code_in(&self.sms_to(&to).await?)?;
@@ -348,7 +354,11 @@ impl Target {
             .and_then(|rest| rest.split_whitespace().next())
             .ok_or("no link in the SMS")?;
         // The phone's browser confirms: a form POST, answered 303 to the target.
-        let confirmed = self.req(Method::POST, &format!("/l/{token}")).send().await.map_err(short)?;
+        let confirmed = self
+            .req(Method::POST, &format!("/l/{token}"))
+            .send()
+            .await
+            .map_err(short)?;
         if confirmed.status() != StatusCode::SEE_OTHER {
             return Err(format!("confirming the link answered {}", confirmed.status()));
         }
@@ -454,7 +464,10 @@ mod tests {
         assert_eq!(t(0).end_user_ip(65_536 + 258), "198.19.1.2");
         assert_eq!(t(0).end_user_ip(1 << 17), "198.18.0.0");
         for s in ALL {
-            assert_eq!(s.unit() == "flow", !matches!(s, Scenario::Baseline | Scenario::Check | Scenario::Status));
+            assert_eq!(
+                s.unit() == "flow",
+                !matches!(s, Scenario::Baseline | Scenario::Check | Scenario::Status)
+            );
         }
     }
 }

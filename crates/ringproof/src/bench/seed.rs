@@ -31,10 +31,9 @@ pub async fn seed(config: Config, n: u64, client: Option<&str>) -> Result<(), St
             .into_iter()
             .find(|c| c.id.as_str() == id)
             .ok_or_else(|| format!("no client {id}"))?,
-        None => clients
-            .into_iter()
-            .next()
-            .ok_or("the store has no client: start the server once (it creates the demo client) or `ringproof client create`")?,
+        None => clients.into_iter().next().ok_or(
+            "the store has no client: start the server once (it creates the demo client) or `ringproof client create`",
+        )?,
     };
     let now = core.clock.now();
     let done = Arc::new(AtomicU64::new(0));
@@ -46,10 +45,16 @@ pub async fn seed(config: Config, n: u64, client: Option<&str>) -> Result<(), St
             let mut i = w;
             while i < n {
                 let (v, fx) = finished(&client_id, i, n, now)?;
-                store.insert_verification(&v, &fx, None).await.map_err(|e| e.to_string())?;
+                store
+                    .insert_verification(&v, &fx, None)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
                 if d.is_multiple_of(100_000) {
-                    eprintln!("seeded {d} of {n} ({:.0}/s)", d as f64 / started.elapsed().as_secs_f64());
+                    eprintln!(
+                        "seeded {d} of {n} ({:.0}/s)",
+                        d as f64 / started.elapsed().as_secs_f64()
+                    );
                 }
                 i += WRITERS;
             }
@@ -113,7 +118,11 @@ fn finished(client: &ClientId, i: u64, n: u64, now: Timestamp) -> Result<(Verifi
     };
     fx.record(&v, event(EventKind::Created, None, created));
     fx.record(&v, event(EventKind::Sent, Some(Channel::Sms), created.plus_secs(1)));
-    let end = if approved { EventKind::Approved } else { EventKind::Expired };
+    let end = if approved {
+        EventKind::Approved
+    } else {
+        EventKind::Expired
+    };
     fx.record(&v, event(end, None, v.updated_at));
     Ok((v, fx))
 }

@@ -129,7 +129,8 @@ where
         }
     }
     let elapsed = start.elapsed();
-    let (errors, error_samples) = std::mem::take(&mut *errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let (errors, error_samples) =
+        std::mem::take(&mut *errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     Outcome {
         elapsed,
         latencies,
@@ -152,10 +153,7 @@ pub fn local_listener(port: u16) -> Option<u32> {
             let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
                 continue;
             };
-            let listening_port = local
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let listening_port = local.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
             if *state == "0A" && listening_port == Some(port) {
                 inodes.push(format!("socket:[{inode}]"));
             }
@@ -214,7 +212,11 @@ mod tests {
             let s = s.clone();
             async move {
                 s.lock().unwrap().push(i);
-                if i % 10 == 0 { Err(format!("unit {}", i % 20)) } else { Ok(()) }
+                if i % 10 == 0 {
+                    Err(format!("unit {}", i % 20))
+                } else {
+                    Ok(())
+                }
             }
         })
         .await;
