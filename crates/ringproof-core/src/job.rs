@@ -22,6 +22,11 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// Every kind this build runs. A worker claims only these (the store's claim names
+    /// them), so during a rolling upgrade an older node leaves a newer release's kinds to
+    /// the nodes that know them (docs/deploy.md).
+    pub const ALL: [JobKind; 4] = [JobKind::Deliver, JobKind::Step, JobKind::Webhook, JobKind::Expire];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Deliver => "deliver",

@@ -335,18 +335,40 @@ macro_rules! bind_link {
 }
 pub(crate) use bind_link;
 
-/// The queue filter of a claim on the jobs aliased `j`: webhooks if `$4`, other jobs if
-/// `$5`, `$cast` the boolean cast.
+/// The queue filter of a claim on the jobs aliased `j`: webhooks if `$4`, the other kinds
+/// this build runs if `$5`, `$cast` the boolean cast. Kinds are named, not "anything but
+/// webhooks": a job of a kind a newer release added is left to the nodes that run it,
+/// rather than claimed and failed by this one (a rolling upgrade, docs/deploy.md). The
+/// test `claims_name_every_job_kind` keeps the list equal to `JobKind::ALL`.
 macro_rules! claim_jobs_queue {
     ($cast:literal) => {
         concat!(
             "((j.kind = 'webhook' AND $4",
             $cast,
-            ") OR (j.kind <> 'webhook' AND $5",
+            ") OR (j.kind IN ('deliver', 'step', 'expire') AND $5",
             $cast,
             "))"
         )
     };
+}
+
+#[cfg(test)]
+#[test]
+fn claims_name_every_job_kind() {
+    use ringproof_core::job::JobKind;
+    let filter = claim_jobs_queue!("");
+    for k in JobKind::ALL {
+        assert!(
+            filter.contains(&format!("'{}'", k.as_str())),
+            "{} is never claimed",
+            k.as_str()
+        );
+    }
+    assert_eq!(
+        filter.matches('\'').count(),
+        JobKind::ALL.len() * 2,
+        "a kind this build does not have"
+    );
 }
 pub(crate) use claim_jobs_queue;
 

@@ -131,6 +131,24 @@ impl Backend {
 }
 
 impl Backend {
+    /// Runs one statement (no parameters, portable SQL) behind the port's back, to store
+    /// what this build's port cannot (a row another release wrote).
+    pub async fn raw_execute(&self, sql: &'static str) {
+        match &self.kind {
+            Kind::Sqlite { file, .. } => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(file);
+                let mut c = sqlx::SqliteConnection::connect_with(&opts)
+                    .await
+                    .expect("raw sqlite connection");
+                sqlx::query(sql).execute(&mut c).await.expect("raw statement");
+            }
+            Kind::Postgres(db) => {
+                let mut c = PgConnection::connect(&db.url).await.expect("raw postgres connection");
+                sqlx::query(sql).execute(&mut c).await.expect("raw statement");
+            }
+        }
+    }
+
     /// Runs a scalar `SELECT` (no parameters, portable SQL) behind the port's back, to
     /// check what is stored, whatever the port shows.
     pub async fn raw_count(&self, sql: &'static str) -> i64 {

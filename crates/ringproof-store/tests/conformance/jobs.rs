@@ -23,6 +23,37 @@ conformance!(backend: complete_jobs_records_a_batch_in_one_go);
 conformance!(backend: complete_jobs_adds_new_jobs_in_the_same_transaction);
 conformance!(store: webhooks_are_claimed_apart_from_messages);
 conformance!(store: receipts_move_a_delivery_forward_once);
+conformance!(backend: a_job_of_a_kind_this_build_lacks_is_left_for_others);
+
+/// A rolling upgrade: a newer release queued a job of a kind this build does not have. The
+/// claim leaves it (pending, unleased, no attempt counted) and still takes the others.
+async fn a_job_of_a_kind_this_build_lacks_is_left_for_others(b: &Backend) {
+    let store = &b.store;
+    let c = client(store).await;
+    let (v, mut fx) = sms(&c.id, NOW);
+    fx.jobs = (0..3).map(|i| job_for(&v, NOW.plus_millis(-1000 + i))).collect();
+    let future_id = fx.jobs[0].id.clone();
+    store.insert_verification(&v, &fx, None).await.unwrap();
+    // Its kind as a newer release would write it.
+    b.raw_execute("UPDATE jobs SET kind = 'from_the_future' WHERE due_at = (SELECT MIN(due_at) FROM jobs)")
+        .await;
+    assert_eq!(
+        b.raw_count("SELECT COUNT(*) FROM jobs WHERE kind = 'from_the_future'")
+            .await,
+        1
+    );
+    let got = store.claim_jobs(NOW, 60_000, 10, JobQueue::All).await.unwrap();
+    assert!(
+        got.iter().all(|j| j.id != future_id),
+        "claimed a job of an unknown kind"
+    );
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        b.raw_count("SELECT COUNT(*) FROM jobs WHERE kind = 'from_the_future' AND attempts = 0 AND locked_until = 0")
+            .await,
+        1
+    );
+}
 
 async fn two_claimers_never_share_a_job(store: Arc<dyn Store>) {
     let c = client(&store).await;
