@@ -194,6 +194,11 @@ pub trait Store: Send + Sync + 'static {
         idem: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError>;
 
+    /// Inserts many verifications with their effects in one transaction, all or none (no
+    /// idempotency records): for `ringproof bench seed` and imports, where one transaction
+    /// per record would be the cost.
+    async fn import_verifications(&self, items: &[(Verification, Effects)]) -> Result<(), StoreError>;
+
     async fn get_verification(
         &self,
         client: &ClientId,

@@ -215,6 +215,10 @@ pub(crate) trait Backend {
         idem: Option<&IdempotentResponse>,
     ) -> Result<(), StoreError>;
 
+    /// Many records with their effects in one transaction: one batch (SQLite), the insert
+    /// statement per record in one transaction (PostgreSQL).
+    async fn import_verifications(&self, items: &[(Verification, Effects)]) -> Result<(), StoreError>;
+
     /// A transition under the record's lock (the single writer, or `FOR NO KEY UPDATE`),
     /// its writes in one batch or one statement.
     async fn update_verification(
@@ -924,6 +928,13 @@ macro_rules! store_impl {
                     .bind(key)
                     .bind(not_before.millis());
                     self.read().await?.optional("idempotent response", q, codec::idempotent_response).await
+                }
+
+                async fn import_verifications(&self, items: &[(Verification, Effects)]) -> Result<(), StoreError> {
+                    if items.is_empty() {
+                        return Ok(());
+                    }
+                    Backend::import_verifications(self, items).await
                 }
 
                 async fn insert_verification(

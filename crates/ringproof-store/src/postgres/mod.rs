@@ -428,6 +428,15 @@ impl Backend for PgStore {
         }
     }
 
+    async fn import_verifications(&self, items: &[(Verification, Effects)]) -> Result<(), StoreError> {
+        const OP: &str = "import verifications";
+        let mut tx = self.pool.begin().await.map_err(db(OP))?;
+        for (v, fx) in items {
+            insert_verification_with(&mut *tx, v, fx, None).await?;
+        }
+        tx.commit().await.map_err(db(OP))
+    }
+
     async fn update_verification(
         &self,
         client: &ClientId,

@@ -480,6 +480,15 @@ impl Backend for SqliteStore {
         self.writer.lock().await?.execute_batch(OP, b.commit()).await
     }
 
+    async fn import_verifications(&self, items: &[(Verification, Effects)]) -> Result<(), StoreError> {
+        const OP: &str = "import verifications";
+        let mut b = Batch::begin();
+        for (v, fx) in items {
+            push_verification(&mut b, v, fx)?;
+        }
+        self.writer.lock().await?.execute_batch(OP, b.commit()).await
+    }
+
     async fn update_verification(
         &self,
         client: &ClientId,

@@ -24,8 +24,39 @@ conformance!(
     cancel_deletes_the_pending_jobs_of_that_verification_only,
     done_job_is_deleted_with_the_transition,
     a_step_finding_the_verification_expired_cancels_the_rest,
-    options_round_trip
+    options_round_trip,
+    an_import_stores_all_or_nothing
 );
+
+/// `import_verifications`: every record with its events and jobs, in one transaction, so a
+/// record that cannot be stored (here a duplicate id) keeps the whole import out.
+async fn an_import_stores_all_or_nothing(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let items: Vec<(Verification, Effects)> = (0..3).map(|i| sms(&c.id, NOW.plus_secs(i))).collect();
+    store.import_verifications(&items).await.unwrap();
+    for (v, fx) in &items {
+        assert_eq!(store.get_verification(&c.id, &v.id).await.unwrap().as_ref(), Some(v));
+        assert_eq!(store.list_events(&c.id, &v.id).await.unwrap().len(), fx.events().len());
+    }
+    assert_eq!(
+        claimable(&store, NOW.plus_secs(10)).await.len(),
+        3,
+        "each import's delivery job"
+    );
+
+    let fresh = sms(&c.id, NOW);
+    let again = vec![fresh.clone(), items[0].clone()];
+    assert!(
+        store.import_verifications(&again).await.is_err(),
+        "a duplicate id was imported"
+    );
+    assert_eq!(
+        store.get_verification(&c.id, &fresh.0.id).await.unwrap(),
+        None,
+        "half an import was kept"
+    );
+    store.import_verifications(&[]).await.unwrap();
+}
 
 /// Runs `check` through the store, returning what the transition returned.
 async fn check(
