@@ -103,6 +103,9 @@ pub trait Store: Send + Sync + 'static {
     /// one statement (two nodes starting at once agree on the first); the stored value.
     async fn keep_setting(&self, name: &str, value: &str) -> Result<String, StoreError>;
 
+    /// The installation setting `name`, if one is stored.
+    async fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
     async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError>;

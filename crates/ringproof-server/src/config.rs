@@ -527,6 +527,11 @@ impl Config {
         if !(100..=60_000).contains(&config.webhooks.timeout_ms) {
             return Err(ConfigError::Invalid("webhooks.timeout_ms must be 100 to 60000".into()));
         }
+        if config.role == Role::Worker && !config.worker.enabled {
+            return Err(ConfigError::Invalid(
+                "role = \"worker\" with worker.enabled = false would run nothing: enable the worker or choose another role".into(),
+            ));
+        }
         if config.worker.concurrency == 0 || config.worker.webhook_concurrency == 0 {
             return Err(ConfigError::Invalid(
                 "worker.concurrency and worker.webhook_concurrency must be at least 1".into(),

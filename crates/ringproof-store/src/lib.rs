@@ -101,7 +101,10 @@ pub async fn backup(database_url: &str, dest: &Path) -> Result<u64, StoreError> 
         let mut conn = sqlx::SqliteConnection::connect_with(&options)
             .await
             .map_err(|e| unavailable("cannot open the database", &e))?;
-        let dest_str = dest
+        // Absolute, so SQLite (which opens URIs) cannot read `file:…?…` as anything but the
+        // file created above.
+        let absolute = std::path::absolute(dest).map_err(|e| unavailable("the backup path", &e))?;
+        let dest_str = absolute
             .to_str()
             .ok_or_else(|| StoreError::Unavailable("the backup path is not UTF-8".into()))?;
         sqlx::query("VACUUM INTO $1")

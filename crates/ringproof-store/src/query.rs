@@ -373,8 +373,27 @@ fn claims_name_every_job_kind() {
         JobKind::ALL.len() * 2,
         "a kind this build does not have"
     );
+    let known = known_kinds!();
+    for k in JobKind::ALL {
+        assert!(
+            known.contains(&format!("'{}'", k.as_str())),
+            "{} is never waited for",
+            k.as_str()
+        );
+    }
+    assert_eq!(known.matches('\'').count(), JobKind::ALL.len() * 2);
 }
 pub(crate) use claim_jobs_queue;
+
+/// The job kinds this build runs, as a filter on `kind`: when the next job is due is asked
+/// of these only, so a newer release's job does not keep an older worker waking to claim
+/// nothing (a rolling upgrade).
+macro_rules! known_kinds {
+    () => {
+        "kind IN ('deliver', 'step', 'expire', 'webhook')"
+    };
+}
+pub(crate) use known_kinds;
 
 /// The statements whose SQL differs between the dialects only in a fragment, written once
 /// with that fragment as a parameter; each backend's [`Backend`] consts pass theirs and say
@@ -443,8 +462,12 @@ macro_rules! dialect {
         concat!(
             "SELECT MIN(",
             $greatest,
-            "(due_at, locked_until)) FROM jobs WHERE state = 'pending' AND due_at <= COALESCE(",
-            "(SELECT due_at FROM jobs WHERE state = 'pending' AND locked_until <= due_at ORDER BY due_at LIMIT 1), ",
+            "(due_at, locked_until)) FROM jobs WHERE state = 'pending' AND ",
+            $crate::query::known_kinds!(),
+            " AND due_at <= COALESCE(",
+            "(SELECT due_at FROM jobs WHERE state = 'pending' AND ",
+            $crate::query::known_kinds!(),
+            " AND locked_until <= due_at ORDER BY due_at LIMIT 1), ",
             "9223372036854775807)"
         )
     };
@@ -758,6 +781,14 @@ macro_rules! store_impl {
                         .optional("keep setting", q, |r| codec::Column::<String>::column(r, "value"))
                         .await?;
                     stored.ok_or_else(|| crate::error::corrupt("keep setting returned no row"))
+                }
+
+                async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+                    let q = sqlx::query("SELECT value FROM settings WHERE name = $1").bind(name);
+                    self.read()
+                        .await?
+                        .optional("read setting", q, |r| codec::Column::<String>::column(r, "value"))
+                        .await
                 }
 
                 async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {

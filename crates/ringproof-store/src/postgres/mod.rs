@@ -51,18 +51,24 @@ impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         // The parse error could quote the URL, and with it a password.
         let options = PgConnectOptions::from_str(url)
-            .map_err(|_| StoreError::Unavailable("the PostgreSQL URL is not valid".into()))?
+            .map_err(|_| StoreError::Unavailable("the PostgreSQL URL is not valid".into()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // Every statement is prepared once per connection and run thousands of times.
             // After five runs PostgreSQL may switch a statement to a generic plan, made for
             // the table sizes of that moment, and keeps it until the table is analysed: on a
             // fresh database that is a sequential scan of a then-tiny table, kept while the
             // table grows (and never replaced where autovacuum is off). Custom plans are
             // made per run from the table's current size, and so use the indexes as soon
-            // as they pay (BENCHMARKS.md, "A fresh PostgreSQL database").
-            .options([("plan_cache_mode", "force_custom_plan")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // as they pay (BENCHMARKS.md, "A fresh PostgreSQL database"). A SET rather than
+            // a startup option, which connection poolers such as PgBouncer refuse.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "SET plan_cache_mode = force_custom_plan").await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db("connect to postgresql"))?;

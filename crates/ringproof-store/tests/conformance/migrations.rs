@@ -29,12 +29,14 @@ async fn reopening_keeps_schema_and_data(b: &Backend) {
 
 /// The first value of a setting stays, whoever writes next, also two starts at once.
 async fn a_setting_keeps_its_first_value(b: &Backend) {
+    assert_eq!(b.store.setting("fp").await.unwrap(), None);
     let other = b.reopen().await;
     let (x, y) = tokio::join!(b.store.keep_setting("fp", "aaaa"), other.keep_setting("fp", "bbbb"));
     let (x, y) = (x.unwrap(), y.unwrap());
     assert_eq!(x, y, "two starts disagree");
     assert!(x == "aaaa" || x == "bbbb");
     assert_eq!(b.store.keep_setting("fp", "cccc").await.unwrap(), x);
+    assert_eq!(b.store.setting("fp").await.unwrap(), Some(x));
     // Another name is another setting.
     assert_eq!(other.keep_setting("fp2", "dddd").await.unwrap(), "dddd");
 }

@@ -91,11 +91,19 @@ async fn run_scenarios(a: RunArgs) -> Result<(), String> {
         None => None,
     };
     let base = a.url.trim_end_matches('/').to_owned();
-    let port = reqwest::Url::parse(&base)
-        .map_err(|e| format!("--url: {e}"))?
-        .port_or_known_default()
-        .ok_or("--url has no port")?;
-    let pid = a.server_pid.or_else(|| local_listener(port));
+    let url = reqwest::Url::parse(&base).map_err(|e| format!("--url: {e}"))?;
+    let port = url.port_or_known_default().ok_or("--url has no port")?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    // Only a server on this machine is looked for: a remote one's port may be taken here
+    // by something else.
+    let pid = a
+        .server_pid
+        .or_else(|| loopback.then(|| local_listener(port)).flatten());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(a.concurrency)
         .timeout(Duration::from_secs(a.timeout_s))
@@ -103,10 +111,9 @@ async fn run_scenarios(a: RunArgs) -> Result<(), String> {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.to_string())?;
-    let run_id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() % 160)
-        .unwrap_or(0);
+    // Where this run's numbers and addresses start: random, so that two runs rarely share
+    // a number (per-number limits and the sandbox's inbox remember them).
+    let run_id = u64::from_le_bytes(ringproof_core::crypto::random_bytes::<8>()) % 8_000_000;
     let target = Target {
         http,
         base: base.clone(),

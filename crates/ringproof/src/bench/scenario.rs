@@ -112,7 +112,8 @@ pub struct Target {
     pub base: String,
     pub creds: Credentials,
     pub twilio: Option<TwilioCredentials>,
-    /// Makes this run's numbers differ from the last runs' (per-number limits remember).
+    /// Where this run's numbers and addresses start (random per run: per-number limits
+    /// remember earlier runs' numbers).
     pub run_id: u64,
 }
 
@@ -128,7 +129,7 @@ impl Target {
     /// The `i`th number of this run in `area`: `+1 <area> <7 digits>`, never in the
     /// 555 exchange (the sandbox's test numbers).
     pub fn number(&self, area: u32, i: usize) -> String {
-        let mut local = 2_000_000 + (self.run_id * 50_000 + i as u64) % 8_000_000;
+        let mut local = 2_000_000 + (self.run_id + i as u64) % 8_000_000;
         if local / 10_000 == 555 {
             local += 10_000;
         }
@@ -139,7 +140,7 @@ impl Target {
     /// benchmarks (RFC 2544), so that the per-address send limit sees many users, as it
     /// would in production, rather than one address sending thousands.
     pub fn end_user_ip(&self, i: usize) -> String {
-        let n = (self.run_id * 50_000 + i as u64) % (1 << 17);
+        let n = (self.run_id + i as u64) % (1 << 17);
         format!("198.{}.{}.{}", 18 + (n >> 16), (n >> 8) & 0xff, n & 0xff)
     }
 
@@ -458,6 +459,7 @@ mod tests {
         };
         assert_eq!(t(0).number(415, 0), "+14152000000");
         assert_ne!(t(0).number(415, 1), t(1).number(415, 1));
+        assert_eq!(t(7_999_999).number(415, 1), "+14152000000");
         // 3 550 000 + 2 000 000 would fall in 555-xxxx.
         assert_eq!(t(0).number(415, 3_550_000), "+14155560000");
         assert_eq!(t(0).end_user_ip(0), "198.18.0.0");

@@ -25,6 +25,12 @@ const CHUNK: u64 = 500;
 const AREAS: [u32; 6] = [212, 312, 646, 718, 213, 305];
 
 pub async fn seed(config: Config, n: u64, client: Option<&str>) -> Result<(), String> {
+    if config.mode == ringproof_server::config::Mode::Production {
+        // A million made-up verifications in a real client's history is never wanted.
+        return Err(
+            "bench seed refuses a store in production mode: seed a throw-away data directory or database".into(),
+        );
+    }
     let core = open_core(&config, &Hooks::default()).await.map_err(|e| e.to_string())?;
     let store = core.engine.store().clone();
     let clients = store.list_clients().await.map_err(|e| e.to_string())?;
