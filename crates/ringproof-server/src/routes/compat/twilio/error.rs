@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
 use ringproof_core::guard::Rule;
-use ringproof_core::ratelimit::RateLimitRefusal;
+use ringproof_core::ratelimit::{MAX_BUCKETS, MAX_RATE_LIMITS, MAX_UNIQUE_NAME, RateLimitRefusal};
 use ringproof_core::status::Status;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -291,17 +291,30 @@ impl From<CoreError> for TwilioError {
                 }
             }
             CoreError::RateLimit(r) => {
-                let config = |code: u32| TwilioError::RateLimitConfig {
-                    code,
-                    message: r.to_string(),
-                };
+                // Twilio's titles of these codes, with the bound in Twilio's names.
+                let config = |code: u32, message: String| TwilioError::RateLimitConfig { code, message };
                 match &r {
                     RateLimitRefusal::NotFound => TwilioError::NotFound,
-                    RateLimitRefusal::TooManyRateLimits => config(60207),
-                    RateLimitRefusal::NameTaken => config(60208),
-                    RateLimitRefusal::BadName => config(60209),
-                    RateLimitRefusal::TooManyBuckets => config(60210),
-                    RateLimitRefusal::IntervalTaken => config(60211),
+                    RateLimitRefusal::TooManyRateLimits => config(
+                        60207,
+                        format!("Max rate limits per service reached ({MAX_RATE_LIMITS}); delete one first"),
+                    ),
+                    RateLimitRefusal::NameTaken => {
+                        config(60208, "Rate limit with that UniqueName already exists".into())
+                    }
+                    RateLimitRefusal::BadName => config(
+                        60209,
+                        format!(
+                            "UniqueName format is invalid: 1 to {MAX_UNIQUE_NAME} letters, digits, '_', '-' or '.'"
+                        ),
+                    ),
+                    RateLimitRefusal::TooManyBuckets => config(
+                        60210,
+                        format!("Max Buckets per Rate limit reached ({MAX_BUCKETS}); delete or change one"),
+                    ),
+                    RateLimitRefusal::IntervalTaken => {
+                        config(60211, "Bucket with the given Interval already exists".into())
+                    }
                     RateLimitRefusal::Exceeded {
                         rate_limit,
                         retry_after_s,
