@@ -76,6 +76,11 @@ pub enum CoreError {
     /// run.
     #[error("the verification has no workflow step left to run")]
     NoNextStep,
+    /// A service's rate limits ([`crate::ratelimit`]) refuse this: a bad or taken name, too
+    /// many rate limits or buckets, an unknown one, or a start over a bucket (nothing sent
+    /// or counted).
+    #[error(transparent)]
+    RateLimit(#[from] crate::ratelimit::RateLimitRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -112,6 +117,7 @@ impl CoreError {
             CoreError::SimSwapped { .. } => "sim_swapped",
             CoreError::ConcurrentVerification => "concurrent_verification",
             CoreError::NoNextStep => "no_next_step",
+            CoreError::RateLimit(r) => r.code(),
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

@@ -51,6 +51,16 @@ hex_id!(
     ServiceId, prefix = "VA", bytes = 16
 );
 hex_id!(
+    /// A rate limit of a service (the Twilio face's Service Rate Limit): `RK` and 32
+    /// lowercase hex characters.
+    RateLimitId, prefix = "RK", bytes = 16
+);
+hex_id!(
+    /// A bucket of a rate limit (its `Max` per `Interval`): `BL` and 32 lowercase hex
+    /// characters.
+    BucketId, prefix = "BL", bytes = 16
+);
+hex_id!(
     /// A durable job: `JB` and 32 lowercase hex characters. Also the idempotency key a
     /// provider sees, so a job retried after a crash is recognisable as the same send.
     JobId, prefix = "JB", bytes = 16

@@ -32,6 +32,7 @@ pub mod netauth;
 pub mod phone;
 pub mod policy;
 pub mod ports;
+pub mod ratelimit;
 pub mod service;
 pub mod sessions;
 pub mod simswap;

@@ -7,10 +7,11 @@ use crate::access_key::AccessKey;
 use crate::audit::{AuditEntry, AuditQuery};
 use crate::client::Client;
 use crate::error::StoreError;
-use crate::ids::{ClientId, JobId, LinkId, ServiceId, VerificationId};
+use crate::ids::{BucketId, ClientId, JobId, LinkId, RateLimitId, ServiceId, VerificationId};
 use crate::job::{Job, JobQueue, JobStats, NewJob};
 use crate::link_session::{LinkRecord, LinkSession};
 use crate::phone::PhoneNumber;
+use crate::ratelimit::{Bucket, RateLimit};
 use crate::service::Service;
 use crate::sessions::{LoginFailures, TokenRecord};
 use crate::time::Timestamp;
@@ -351,6 +352,67 @@ pub trait Store: Send + Sync + 'static {
     async fn update_service(&self, service: &Service, read_at: Timestamp) -> Result<bool, StoreError>;
     /// `false` if there is no such service of this client.
     async fn delete_service(&self, client: &ClientId, id: &ServiceId) -> Result<bool, StoreError>;
+
+    /// A [`StoreError::Conflict`] if the service has a rate limit of this name already.
+    async fn insert_rate_limit(&self, r: &RateLimit) -> Result<(), StoreError>;
+    /// The rate limit of this client's service with this id; another's answers `None`.
+    async fn rate_limit(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        id: &RateLimitId,
+    ) -> Result<Option<RateLimit>, StoreError>;
+    /// The rate limits of the client's service, oldest first, `limit` of them from `offset`.
+    async fn list_rate_limits(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<RateLimit>, StoreError>;
+    /// Replaces the description and `updated_at`; `false` if there is no such rate limit
+    /// of this client's service.
+    async fn update_rate_limit(&self, r: &RateLimit) -> Result<bool, StoreError>;
+    /// Deletes a rate limit and its buckets; `false` if there is no such rate limit of
+    /// this client's service. (Deleting a service deletes its rate limits.)
+    async fn delete_rate_limit(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        id: &RateLimitId,
+    ) -> Result<bool, StoreError>;
+    /// A [`StoreError::Conflict`] if the rate limit has a bucket of this interval already.
+    async fn insert_bucket(&self, b: &Bucket) -> Result<(), StoreError>;
+    /// The bucket of this client's service and rate limit with this id.
+    async fn bucket(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        rate_limit: &RateLimitId,
+        id: &BucketId,
+    ) -> Result<Option<Bucket>, StoreError>;
+    /// The buckets of one rate limit (`Some`) or of every rate limit of the service
+    /// (`None`), oldest first, `limit` of them from `offset`.
+    async fn list_buckets(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        rate_limit: Option<&RateLimitId>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Bucket>, StoreError>;
+    /// Replaces `max`, `interval_s` and `updated_at`; `false` if there is no such bucket
+    /// of this client's service and rate limit; a [`StoreError::Conflict`] if another
+    /// bucket of the rate limit has the new interval.
+    async fn update_bucket(&self, b: &Bucket) -> Result<bool, StoreError>;
+    /// `false` if there is no such bucket of this client's service and rate limit.
+    async fn delete_bucket(
+        &self,
+        client: &ClientId,
+        service: &ServiceId,
+        rate_limit: &RateLimitId,
+        id: &BucketId,
+    ) -> Result<bool, StoreError>;
 
     /// The Vonage application with this id, of whichever client (authentication finds the
     /// client by it); written with [`ClientWrite::VonageApplication`].

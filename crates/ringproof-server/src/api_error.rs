@@ -9,6 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringproof_core::ratelimit::RateLimitRefusal;
 use ringproof_core::{CoreError, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -120,6 +121,9 @@ impl From<CoreError> for ApiError {
             CoreError::Refused(_) | CoreError::SimSwapped { .. } => StatusCode::FORBIDDEN,
             CoreError::Limited(r) if r.rule.is_rate() => StatusCode::TOO_MANY_REQUESTS,
             CoreError::Limited(_) => StatusCode::FORBIDDEN,
+            CoreError::RateLimit(RateLimitRefusal::NotFound) => StatusCode::NOT_FOUND,
+            CoreError::RateLimit(RateLimitRefusal::Exceeded { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            CoreError::RateLimit(_) => StatusCode::BAD_REQUEST,
             CoreError::Store(StoreError::Unavailable(_)) | CoreError::UpstreamDown => StatusCode::SERVICE_UNAVAILABLE,
             CoreError::Store(_) | CoreError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -145,6 +149,7 @@ impl From<CoreError> for ApiError {
         let retry_after_s = match e {
             CoreError::ResendCooldown { retry_after_s } => Some(retry_after_s),
             CoreError::Limited(r) => r.retry_after_s,
+            CoreError::RateLimit(RateLimitRefusal::Exceeded { retry_after_s, .. }) => Some(retry_after_s),
             CoreError::TooManyFailures(t) => Some(t.retry_after_s.max(1)),
             CoreError::Store(StoreError::Unavailable(_)) => Some(1),
             _ => None,

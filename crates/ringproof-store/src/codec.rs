@@ -12,10 +12,11 @@ use ringproof_core::StoreError;
 use ringproof_core::access_key::{AccessKey, AccessKeyKind};
 use ringproof_core::audit::{Actor, AuditAction, AuditEntry};
 use ringproof_core::client::{BrandColor, Client};
-use ringproof_core::ids::{ClientId, JobId, ServiceId, VerificationId};
+use ringproof_core::ids::{BucketId, ClientId, JobId, RateLimitId, ServiceId, VerificationId};
 use ringproof_core::job::{Job, JobKind};
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::ports::IdempotentResponse;
+use ringproof_core::ratelimit::{Bucket, RateLimit};
 use ringproof_core::service::Service;
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
@@ -169,6 +170,37 @@ pub(crate) fn service(row: &impl DbRow) -> Result<Service, StoreError> {
         id: ServiceId::parse(&id).ok_or_else(|| corrupt("malformed service id"))?,
         client_id: client_id(&col::<String>(row, "client_id")?)?,
         settings: json(&settings, "settings")?,
+        created_at: Timestamp(col(row, "created_at")?),
+        updated_at: Timestamp(col(row, "updated_at")?),
+    })
+}
+
+/// A `rate_limits` row.
+pub(crate) fn rate_limit(row: &impl DbRow) -> Result<RateLimit, StoreError> {
+    Ok(RateLimit {
+        id: RateLimitId::parse(&col::<String>(row, "id")?).ok_or_else(|| corrupt("malformed rate limit id"))?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        service_id: ServiceId::parse(&col::<String>(row, "service_id")?)
+            .ok_or_else(|| corrupt("malformed service id"))?,
+        unique_name: col(row, "unique_name")?,
+        description: col(row, "description")?,
+        created_at: Timestamp(col(row, "created_at")?),
+        updated_at: Timestamp(col(row, "updated_at")?),
+    })
+}
+
+/// A `rate_limit_buckets` row.
+pub(crate) fn bucket(row: &impl DbRow) -> Result<Bucket, StoreError> {
+    let small = |v: i64| u32::try_from(v).map_err(|_| corrupt("a bucket's max or interval out of range"));
+    Ok(Bucket {
+        id: BucketId::parse(&col::<String>(row, "id")?).ok_or_else(|| corrupt("malformed bucket id"))?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        service_id: ServiceId::parse(&col::<String>(row, "service_id")?)
+            .ok_or_else(|| corrupt("malformed service id"))?,
+        rate_limit_id: RateLimitId::parse(&col::<String>(row, "rate_limit_id")?)
+            .ok_or_else(|| corrupt("malformed rate limit id"))?,
+        max: small(col(row, "max")?)?,
+        interval_s: small(col(row, "interval_s")?)?,
         created_at: Timestamp(col(row, "created_at")?),
         updated_at: Timestamp(col(row, "updated_at")?),
     })

@@ -83,6 +83,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0018_verification_service.sql"),
     },
     Migration {
+        version: 19,
+        sql: include_str!("../migrations/sqlite/0019_service_rate_limits.sql"),
+    },
+    Migration {
         version: 22,
         sql: include_str!("../migrations/sqlite/0022_settings.sql"),
     },
@@ -158,6 +162,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0018_verification_service.sql"),
     },
     Migration {
+        version: 19,
+        sql: include_str!("../migrations/postgres/0019_service_rate_limits.sql"),
+    },
+    Migration {
         version: 22,
         sql: include_str!("../migrations/postgres/0022_settings.sql"),
     },
@@ -225,7 +233,7 @@ mod tests {
         for set in [SQLITE, POSTGRES] {
             let stmts: Vec<_> = set.iter().flat_map(|m| statements(m.sql)).collect();
             let tables = stmts.iter().filter(|s| s.contains("CREATE TABLE")).count();
-            assert_eq!(tables, 15);
+            assert_eq!(tables, 17);
             assert!(stmts.iter().all(|s| s.ends_with(';')));
         }
     }

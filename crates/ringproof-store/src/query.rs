@@ -530,7 +530,8 @@ macro_rules! store_impl {
             use ringproof_core::audit::{AuditEntry, AuditQuery};
             use ringproof_core::client::Client;
             use ringproof_core::delivery::{DeliveryRecord, ReceiptMatch};
-            use ringproof_core::ids::{ClientId, JobId, LinkId, ServiceId, VerificationId};
+            use ringproof_core::ids::{BucketId, ClientId, JobId, LinkId, RateLimitId, ServiceId, VerificationId};
+            use ringproof_core::ratelimit::{Bucket, RateLimit};
             use ringproof_core::job::{Job, JobQueue, JobStats, NewJob};
             use ringproof_core::link_session::LinkSession;
             use ringproof_core::link_session::LinkRecord;
@@ -1345,6 +1346,174 @@ macro_rules! store_impl {
                         .bind(id.as_str())
                         .bind(client.as_str());
                     Ok(self.write().await?.execute("delete service", q).await? > 0)
+                }
+
+                async fn insert_rate_limit(&self, r: &RateLimit) -> Result<(), StoreError> {
+                    let q = sqlx::query(
+                        "INSERT INTO rate_limits (id, client_id, service_id, unique_name, description, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(r.id.as_str())
+                    .bind(r.client_id.as_str())
+                    .bind(r.service_id.as_str())
+                    .bind(r.unique_name.as_str())
+                    .bind(r.description.as_deref())
+                    .bind(r.created_at.millis())
+                    .bind(r.updated_at.millis());
+                    self.write().await?.execute("insert rate limit", q).await?;
+                    Ok(())
+                }
+
+                async fn rate_limit(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    id: &RateLimitId,
+                ) -> Result<Option<RateLimit>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, service_id, unique_name, description, created_at, updated_at \
+                         FROM rate_limits WHERE id = $1 AND client_id = $2 AND service_id = $3",
+                    )
+                    .bind(id.as_str())
+                    .bind(client.as_str())
+                    .bind(service.as_str());
+                    self.read().await?.optional("rate limit", q, codec::rate_limit).await
+                }
+
+                async fn list_rate_limits(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    offset: u64,
+                    limit: u64,
+                ) -> Result<Vec<RateLimit>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, service_id, unique_name, description, created_at, updated_at \
+                         FROM rate_limits WHERE client_id = $1 AND service_id = $2 \
+                         ORDER BY created_at, id LIMIT $3 OFFSET $4",
+                    )
+                    .bind(client.as_str())
+                    .bind(service.as_str())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                    self.read().await?.all("list rate limits", q, codec::rate_limit).await
+                }
+
+                async fn update_rate_limit(&self, r: &RateLimit) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "UPDATE rate_limits SET description = $1, updated_at = $2 \
+                         WHERE id = $3 AND client_id = $4 AND service_id = $5",
+                    )
+                    .bind(r.description.as_deref())
+                    .bind(r.updated_at.millis())
+                    .bind(r.id.as_str())
+                    .bind(r.client_id.as_str())
+                    .bind(r.service_id.as_str());
+                    Ok(self.write().await?.execute("update rate limit", q).await? > 0)
+                }
+
+                async fn delete_rate_limit(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    id: &RateLimitId,
+                ) -> Result<bool, StoreError> {
+                    // Its buckets go with it (ON DELETE CASCADE, migration 0019).
+                    let q = sqlx::query("DELETE FROM rate_limits WHERE id = $1 AND client_id = $2 AND service_id = $3")
+                        .bind(id.as_str())
+                        .bind(client.as_str())
+                        .bind(service.as_str());
+                    Ok(self.write().await?.execute("delete rate limit", q).await? > 0)
+                }
+
+                async fn insert_bucket(&self, b: &Bucket) -> Result<(), StoreError> {
+                    let q = sqlx::query(
+                        "INSERT INTO rate_limit_buckets (id, client_id, service_id, rate_limit_id, max, interval_s, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(b.id.as_str())
+                    .bind(b.client_id.as_str())
+                    .bind(b.service_id.as_str())
+                    .bind(b.rate_limit_id.as_str())
+                    .bind(i64::from(b.max))
+                    .bind(i64::from(b.interval_s))
+                    .bind(b.created_at.millis())
+                    .bind(b.updated_at.millis());
+                    self.write().await?.execute("insert bucket", q).await?;
+                    Ok(())
+                }
+
+                async fn bucket(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    rate_limit: &RateLimitId,
+                    id: &BucketId,
+                ) -> Result<Option<Bucket>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, service_id, rate_limit_id, max, interval_s, created_at, updated_at \
+                         FROM rate_limit_buckets WHERE id = $1 AND client_id = $2 AND service_id = $3 AND rate_limit_id = $4",
+                    )
+                    .bind(id.as_str())
+                    .bind(client.as_str())
+                    .bind(service.as_str())
+                    .bind(rate_limit.as_str());
+                    self.read().await?.optional("bucket", q, codec::bucket).await
+                }
+
+                async fn list_buckets(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    rate_limit: Option<&RateLimitId>,
+                    offset: u64,
+                    limit: u64,
+                ) -> Result<Vec<Bucket>, StoreError> {
+                    // `$3 IS NULL`: every rate limit of the service (a start's admission).
+                    let q = sqlx::query(
+                        "SELECT id, client_id, service_id, rate_limit_id, max, interval_s, created_at, updated_at \
+                         FROM rate_limit_buckets WHERE client_id = $1 AND service_id = $2 \
+                         AND (rate_limit_id = $3 OR $4) ORDER BY created_at, id LIMIT $5 OFFSET $6",
+                    )
+                    .bind(client.as_str())
+                    .bind(service.as_str())
+                    .bind(rate_limit.map_or("", |r| r.as_str()))
+                    .bind(rate_limit.is_none())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                    self.read().await?.all("list buckets", q, codec::bucket).await
+                }
+
+                async fn update_bucket(&self, b: &Bucket) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "UPDATE rate_limit_buckets SET max = $1, interval_s = $2, updated_at = $3 \
+                         WHERE id = $4 AND client_id = $5 AND service_id = $6 AND rate_limit_id = $7",
+                    )
+                    .bind(i64::from(b.max))
+                    .bind(i64::from(b.interval_s))
+                    .bind(b.updated_at.millis())
+                    .bind(b.id.as_str())
+                    .bind(b.client_id.as_str())
+                    .bind(b.service_id.as_str())
+                    .bind(b.rate_limit_id.as_str());
+                    Ok(self.write().await?.execute("update bucket", q).await? > 0)
+                }
+
+                async fn delete_bucket(
+                    &self,
+                    client: &ClientId,
+                    service: &ServiceId,
+                    rate_limit: &RateLimitId,
+                    id: &BucketId,
+                ) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "DELETE FROM rate_limit_buckets WHERE id = $1 AND client_id = $2 AND service_id = $3 AND rate_limit_id = $4",
+                    )
+                    .bind(id.as_str())
+                    .bind(client.as_str())
+                    .bind(service.as_str())
+                    .bind(rate_limit.as_str());
+                    Ok(self.write().await?.execute("delete bucket", q).await? > 0)
                 }
 
                 async fn vonage_application(

@@ -11,10 +11,12 @@ use crate::audit::AuditAction;
 use crate::client::Client;
 use crate::error::CoreError;
 use crate::guard::pumping::{self, Block, BlockKind, Target};
+use crate::guard::window::Window;
 use crate::guard::{self, Counters, Limits, NumberKind, Refusal, Region, Scope};
 use crate::ids::ClientId;
 use crate::phone::PhoneNumber;
 use crate::ports::{CounterKey, CounterRow};
+use crate::ratelimit::{self, BucketCheck};
 use crate::time::Timestamp;
 use crate::workflow::Channel;
 
@@ -93,7 +95,7 @@ impl Engine {
         channel: Channel,
     ) -> Result<Admitted, CoreError> {
         let limits = self.limits_for(client);
-        self.admit_send_with(&limits, client, to, ip, None, channel).await
+        self.admit_send_with(&limits, client, to, ip, None, channel, &[]).await
     }
 
     /// [`Self::admit_send`] with the limits given, and the request's idempotency key, if
@@ -103,6 +105,10 @@ impl Engine {
     /// guard ([`guard::pumping`]) must admit the number's prefix and country: their rows
     /// are read and written in the same [`crate::ports::Store::update_counters`] call as
     /// the others, so a start costs one read-modify-write, however many rules look at it.
+    /// So are the rows of the service's buckets a start in a service must fit
+    /// (`service_limits`, [`crate::ratelimit`]): checked first, counted only if every
+    /// rule admits the start, so a start refused by any of them counts in none of them.
+    #[allow(clippy::too_many_arguments)] // one call per admission; a struct would only rename them
     pub(crate) async fn admit_send_with(
         &self,
         limits: &Limits,
@@ -111,6 +117,7 @@ impl Engine {
         ip: Option<IpAddr>,
         idempotency_key: Option<&str>,
         channel: Channel,
+        service_limits: &[BucketCheck],
     ) -> Result<Admitted, CoreError> {
         let client = &client_record.id;
         let repeat_of = idempotency_key.map(|k| {
@@ -135,6 +142,9 @@ impl Engine {
             keys.push(self.counter_key(client, Scope::Client, ""));
         }
         keys.extend(self.pump_keys(client, to));
+        let guard_rows = keys.len();
+        let mut all_keys = keys.clone();
+        all_keys.extend(service_limits.iter().map(|c| c.key.clone()));
         let region = Region::of(to);
         let target = Target {
             prefix: pumping::prefix_of(to.e164()),
@@ -143,9 +153,16 @@ impl Engine {
         };
         let now = self.now();
         let mut outcome = Ok(Vec::new());
+        let mut over = Ok(());
         let mut new_block = None;
         let n = scopes.len();
-        let mut f = |rows: &mut [CounterRow]| {
+        let mut f = |all_rows: &mut [CounterRow]| {
+            let (rows, bucket_rows) = all_rows.split_at_mut(guard_rows);
+            let mut windows: Vec<Window> = bucket_rows.iter().map(|r| ratelimit::decode_window(&r.state)).collect();
+            over = ratelimit::room(service_limits, &windows, now);
+            if over.is_err() {
+                return false;
+            }
             let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
             let (own, pump) = counters.split_at_mut(n);
             let [prefix, country] = pump else {
@@ -165,9 +182,15 @@ impl Engine {
                 return false;
             }
             store_rows(rows, &counters);
+            let expiries = ratelimit::count(service_limits, &mut windows, now);
+            for ((row, w), until) in bucket_rows.iter_mut().zip(&windows).zip(expiries) {
+                row.state = ratelimit::encode_window(w);
+                row.expires_at = until;
+            }
             true
         };
-        self.store.update_counters(&keys, &mut f).await?;
+        self.store.update_counters(&all_keys, &mut f).await?;
+        over?;
         if let Some(b) = new_block {
             self.block_created(client, &b).await;
         }

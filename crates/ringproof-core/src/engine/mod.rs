@@ -17,6 +17,7 @@ mod guard;
 mod jobs;
 pub mod link;
 pub mod number_otp;
+pub mod rate_limits;
 pub mod services;
 pub mod silent;
 mod verifications;

@@ -8,6 +8,7 @@
 //!
 //! [`Options::service`]: crate::verification::Options::service
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde_json::json;
@@ -60,6 +61,9 @@ pub struct ServiceStart {
     /// A code brought by the integrator: only in a service that allows it.
     pub custom_code: Option<String>,
     pub end_user_ip: Option<IpAddr>,
+    /// Values for the service's rate limits, by name ([`crate::ratelimit`]): the start
+    /// must fit every bucket of each rate limit named, for its value.
+    pub rate_limits: BTreeMap<String, String>,
 }
 
 /// Which verification of a service a read or check means.
@@ -341,6 +345,7 @@ impl Engine {
                 format!("must be 1 to {MAX_CUSTOM_TEXT} printable characters"),
             ));
         }
+        let service_limits = self.bucket_checks(&client.id, &svc.id, &s.rate_limits).await?;
         let req = StartRequest {
             to: Some(s.to),
             channel: Some(s.channel),
@@ -352,6 +357,7 @@ impl Engine {
             end_user_ip: s.end_user_ip,
             silent: s.silent,
             service: Some(svc.id.clone()),
+            service_limits,
             code,
             ..StartRequest::default()
         };

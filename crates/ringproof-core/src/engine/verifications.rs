@@ -37,6 +37,9 @@ pub struct StartRequest {
     /// The service the start is made in ([`crate::service`]; set by
     /// [`Engine::start_in_service`], which applies the service's settings).
     pub service: Option<crate::ids::ServiceId>,
+    /// The buckets of the service's rate limits the start names (set by
+    /// [`Engine::start_in_service`]): checked and counted with the guard's limits.
+    pub service_limits: Vec<crate::ratelimit::BucketCheck>,
     /// The first code, brought by the integrator instead of drawn (a service that allows
     /// custom codes); its length is the code length.
     pub code: Option<crate::code::Code>,
@@ -205,8 +208,16 @@ impl Engine {
         // counted (a send; later steps are counted when they run).
         let limits = self.limits_for(client);
         let key = idem.as_ref().map(|i| i.key.as_str());
-        self.admit_send_with(&limits, client, &to, req.end_user_ip, key, workflow.first_channel())
-            .await?;
+        self.admit_send_with(
+            &limits,
+            client,
+            &to,
+            req.end_user_ip,
+            key,
+            workflow.first_channel(),
+            &req.service_limits,
+        )
+        .await?;
         let sim_swap = self.check_sim_swap(client, &to).await?;
         let sms_template = client.sms_template(&locale);
         let (v, fx) = Verification::start(

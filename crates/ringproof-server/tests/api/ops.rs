@@ -85,6 +85,25 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/v2/Services/{ServiceSid}/Verifications/{Sid}", "get"),
         ("/v2/Services/{ServiceSid}/Verifications/{Sid}", "post"),
         ("/v2/Services/{ServiceSid}/VerificationCheck", "post"),
+        ("/v2/Services/{ServiceSid}/RateLimits", "post"),
+        ("/v2/Services/{ServiceSid}/RateLimits", "get"),
+        ("/v2/Services/{ServiceSid}/RateLimits/{Sid}", "get"),
+        ("/v2/Services/{ServiceSid}/RateLimits/{Sid}", "post"),
+        ("/v2/Services/{ServiceSid}/RateLimits/{Sid}", "delete"),
+        ("/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets", "post"),
+        ("/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets", "get"),
+        (
+            "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets/{Sid}",
+            "get",
+        ),
+        (
+            "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets/{Sid}",
+            "post",
+        ),
+        (
+            "/v2/Services/{ServiceSid}/RateLimits/{RateLimitSid}/Buckets/{Sid}",
+            "delete",
+        ),
         ("/v2/verify", "post"),
         ("/v2/verify/{request_id}", "post"),
         ("/v2/verify/{request_id}", "delete"),
@@ -110,7 +129,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 41);
+    assert_eq!(paths.len(), 45);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     assert!(spec["components"]["securitySchemes"]["vonage_jwt"].is_object());
     let docs = app.get_text("/docs").await;

@@ -842,3 +842,365 @@ async fn services_are_capped_per_client() {
     tw.service(&[("FriendlyName", "One more")]).await;
     app.stop().await;
 }
+
+/// The client's Twilio face, with a service.
+async fn with_service(app: &TestApp) -> (Twilio<'_>, String) {
+    let (sid, token) = account(app).await;
+    let tw = Twilio {
+        app,
+        auth: basic(&sid, &token),
+    };
+    let svc = tw.service(&[("FriendlyName", "Acme")]).await;
+    (tw, svc)
+}
+
+/// Creates a rate limit with one bucket; their SIDs.
+async fn rate_limit_with_bucket(tw: &Twilio<'_>, svc: &str, name: &str, max: &str, interval: &str) -> (String, String) {
+    let r = tw
+        .post(&format!("/v2/Services/{svc}/RateLimits"), &[("UniqueName", name)])
+        .await;
+    assert_eq!(r.status(), 201);
+    let rk = r.json::<Value>().await.unwrap()["sid"].as_str().unwrap().to_owned();
+    let r = tw
+        .post(
+            &format!("/v2/Services/{svc}/RateLimits/{rk}/Buckets"),
+            &[("Max", max), ("Interval", interval)],
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let bl = r.json::<Value>().await.unwrap()["sid"].as_str().unwrap().to_owned();
+    (rk, bl)
+}
+
+on_both_stores!(rate_limits_and_buckets_crud, rate_limits_and_buckets_crud);
+/// Rate limits and buckets: create, fetch, list (Twilio's paging), update, delete, in
+/// Twilio's shapes; the service's `rate_limits` link leads to them; their errors (60200,
+/// 60207 to 60211, 20404) in Twilio's envelope; another client's service is none.
+async fn rate_limits_and_buckets_crud(app: TestApp) {
+    let (tw, svc) = with_service(&app).await;
+    let base = format!("{}/v2/Services/{svc}", app.base);
+    let s: Value = tw.get(&format!("/v2/Services/{svc}")).await.json().await.unwrap();
+    assert_eq!(s["links"]["rate_limits"], format!("{base}/RateLimits"));
+
+    let r = tw
+        .post(
+            &format!("/v2/Services/{svc}/RateLimits"),
+            &[("UniqueName", "end_user_ip"), ("Description", "Per end-user IP")],
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let rl: Value = r.json().await.unwrap();
+    let rk = rl["sid"].as_str().unwrap().to_owned();
+    assert!(rk.starts_with("RK") && rk.len() == 34, "{rk}");
+    assert_eq!(rl["service_sid"], svc.as_str());
+    assert_eq!(rl["account_sid"], s["account_sid"]);
+    assert_eq!(rl["unique_name"], "end_user_ip");
+    assert_eq!(rl["description"], "Per end-user IP");
+    assert_eq!(rl["url"], format!("{base}/RateLimits/{rk}"));
+    assert_eq!(rl["links"]["buckets"], format!("{base}/RateLimits/{rk}/Buckets"));
+    assert!(rl["date_created"].as_str().unwrap().ends_with('Z'));
+
+    // Names: Twilio's 60209 for a malformed one, 60208 for one taken, 60200 for none.
+    let path = format!("/v2/Services/{svc}/RateLimits");
+    for bad in ["has space", "ip/addr", &"x".repeat(65)] {
+        assert_eq!(
+            error(tw.post(&path, &[("UniqueName", bad)]).await, 400).await.0,
+            60209,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        error(tw.post(&path, &[("UniqueName", "end_user_ip")]).await, 400)
+            .await
+            .0,
+        60208
+    );
+    let (code, msg) = error(tw.post(&path, &[("Description", "x")]).await, 400).await;
+    assert_eq!((code, msg.contains("UniqueName")), (60200, true), "{msg}");
+    let (code, msg) = error(
+        tw.post(&path, &[("UniqueName", "d"), ("Description", &"d".repeat(256))])
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!((code, msg.contains("Description")), (60200, true), "{msg}");
+
+    // Fetch, list, update (the description only; the name stays), with paging.
+    let one = format!("/v2/Services/{svc}/RateLimits/{rk}");
+    let f: Value = tw.get(&one).await.json().await.unwrap();
+    assert_eq!(f, rl);
+    app.clock.advance_secs(1);
+    let second = tw.post(&path, &[("UniqueName", "session.id-2")]).await;
+    assert_eq!(second.status(), 201);
+    let page: Value = tw.get(&format!("{path}?PageSize=1")).await.json().await.unwrap();
+    assert_eq!(page["rate_limits"].as_array().unwrap().len(), 1);
+    assert_eq!(page["rate_limits"][0]["sid"], rk.as_str());
+    assert_eq!(page["meta"]["key"], "rate_limits");
+    assert_eq!(
+        page["meta"]["next_page_url"],
+        format!("{base}/RateLimits?PageSize=1&Page=1")
+    );
+    let page: Value = tw.get(&format!("{path}?PageSize=1&Page=1")).await.json().await.unwrap();
+    assert_eq!(page["rate_limits"][0]["unique_name"], "session.id-2");
+    assert!(page["meta"]["next_page_url"].is_null());
+    let u: Value = tw
+        .post(&one, &[("Description", "Changed"), ("UniqueName", "ignored")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (u["description"].as_str(), u["unique_name"].as_str()),
+        (Some("Changed"), Some("end_user_ip"))
+    );
+    assert_ne!(u["date_updated"], rl["date_updated"]);
+
+    // Buckets.
+    let buckets = format!("{one}/Buckets");
+    let r = tw.post(&buckets, &[("Max", "5"), ("Interval", "60")]).await;
+    assert_eq!(r.status(), 201);
+    let b: Value = r.json().await.unwrap();
+    let bl = b["sid"].as_str().unwrap().to_owned();
+    assert!(bl.starts_with("BL") && bl.len() == 34);
+    assert_eq!(
+        (
+            &b["rate_limit_sid"],
+            &b["service_sid"],
+            &b["account_sid"],
+            &b["max"],
+            &b["interval"]
+        ),
+        (
+            &Value::from(rk.as_str()),
+            &Value::from(svc.as_str()),
+            &s["account_sid"],
+            &Value::from(5),
+            &Value::from(60)
+        )
+    );
+    assert_eq!(b["url"], format!("{base}/RateLimits/{rk}/Buckets/{bl}"));
+    for (form, code) in [
+        (vec![("Max", "5")], 60200),
+        (vec![("Interval", "60")], 60200),
+        (vec![("Max", "0"), ("Interval", "60")], 60200),
+        (vec![("Max", "five"), ("Interval", "60")], 60200),
+        (vec![("Max", "5"), ("Interval", "0")], 60200),
+        (vec![("Max", "5"), ("Interval", "2592001")], 60200),
+        (vec![("Max", "9"), ("Interval", "60")], 60211),
+    ] {
+        assert_eq!(error(tw.post(&buckets, &form).await, 400).await.0, code, "{form:?}");
+    }
+    for interval in ["3600", "86400", "600", "10"] {
+        assert_eq!(
+            tw.post(&buckets, &[("Max", "100"), ("Interval", interval)])
+                .await
+                .status(),
+            201
+        );
+    }
+    assert_eq!(
+        error(tw.post(&buckets, &[("Max", "1"), ("Interval", "7")]).await, 400)
+            .await
+            .0,
+        60210
+    );
+    let list: Value = tw.get(&buckets).await.json().await.unwrap();
+    assert_eq!(list["buckets"].as_array().unwrap().len(), 5);
+    assert_eq!(list["meta"]["key"], "buckets");
+    let bone = format!("{buckets}/{bl}");
+    let u: Value = tw.post(&bone, &[("Max", "7")]).await.json().await.unwrap();
+    assert_eq!((u["max"].as_u64(), u["interval"].as_u64()), (Some(7), Some(60)));
+    assert_eq!(error(tw.post(&bone, &[("Interval", "3600")]).await, 400).await.0, 60211);
+    let f: Value = tw.get(&bone).await.json().await.unwrap();
+    assert_eq!(f["max"], 7);
+
+    // Unknown and malformed SIDs are 20404; so is everything through another client.
+    let other = app.engine.create_client("Other", vec![]).await.unwrap();
+    let o = app.engine.issue_account_key(&other.client.id).await.unwrap();
+    let them = Twilio {
+        app: &app,
+        auth: basic(&o.key.id, &o.secret),
+    };
+    for p in [&one, &bone, &buckets, &path] {
+        assert_eq!(error(them.get(p).await, 404).await.0, 20404, "{p}");
+    }
+    for p in [&one, &bone] {
+        assert_eq!(error(them.delete(p).await, 404).await.0, 20404, "{p}");
+    }
+    assert_eq!(
+        error(them.post(&path, &[("UniqueName", "mine")]).await, 404).await.0,
+        20404
+    );
+    assert_eq!(
+        error(them.post(&buckets, &[("Max", "1"), ("Interval", "5")]).await, 404)
+            .await
+            .0,
+        20404
+    );
+    assert_eq!(
+        error(them.post(&one, &[("Description", "x")]).await, 404).await.0,
+        20404
+    );
+    assert_eq!(error(them.post(&bone, &[("Max", "1")]).await, 404).await.0, 20404);
+    for p in [
+        format!("/v2/Services/{svc}/RateLimits/RK{}", "0".repeat(32)),
+        format!("/v2/Services/{svc}/RateLimits/nope"),
+        format!("{buckets}/BL{}", "0".repeat(32)),
+        format!("/v2/Services/{svc}/RateLimits/RK{}/Buckets", "0".repeat(32)),
+    ] {
+        assert_eq!(error(tw.get(&p).await, 404).await.0, 20404, "{p}");
+    }
+
+    // Delete: the bucket, then the rate limit (and its other buckets with it).
+    assert_eq!(tw.delete(&bone).await.status(), 204);
+    assert_eq!(error(tw.get(&bone).await, 404).await.0, 20404);
+    assert_eq!(tw.delete(&one).await.status(), 204);
+    assert_eq!(error(tw.get(&one).await, 404).await.0, 20404);
+    assert_eq!(error(tw.get(&buckets).await, 404).await.0, 20404);
+    let page: Value = tw.get(&path).await.json().await.unwrap();
+    assert_eq!(page["rate_limits"].as_array().unwrap().len(), 1);
+
+    // At most 10 rate limits per service: 60207.
+    for k in 0..9 {
+        let name = format!("limit{k}");
+        assert_eq!(tw.post(&path, &[("UniqueName", &name)]).await.status(), 201, "{name}");
+    }
+    assert_eq!(
+        error(tw.post(&path, &[("UniqueName", "eleventh")]).await, 400).await.0,
+        60207
+    );
+}
+
+on_both_stores!(rate_limits_apply_to_starts, rate_limits_apply_to_starts);
+/// A bucket of 2 per minute refuses the third start with the same value (429 / 60203,
+/// `Retry-After`), sends nothing for it and counts it nowhere (the number's own limit of 5
+/// sends still has room for three more); another value is counted apart; the window
+/// reopens a minute later (the injected clock). A name the service does not define is
+/// 60200; a rate limit not named is not applied; the value is stored nowhere in clear.
+async fn rate_limits_apply_to_starts(app: TestApp) {
+    // Many codes nobody checks to one range: not what this test is about.
+    app.without_pumping_guard().await;
+    let (tw, svc) = with_service(&app).await;
+    rate_limit_with_bucket(&tw, &svc, "user_id", "2", "60").await;
+    let start = |to: &'static str, limits: &'static str| {
+        let tw = &tw;
+        let svc = &svc;
+        async move {
+            tw.post(
+                &format!("/v2/Services/{svc}/Verifications"),
+                &[("To", to), ("Channel", "sms"), ("RateLimits", limits)],
+            )
+            .await
+        }
+    };
+    let alice = r#"{"user_id": "alice@example.com"}"#;
+    for _ in 0..2 {
+        assert_eq!(start(TO, alice).await.status(), 201);
+    }
+    app.drain().await;
+    let sent = app.messages(TO).await.len();
+    assert_eq!(sent, 2);
+    let r = start(TO, alice).await;
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=61).contains(&retry), "{retry}");
+    let (code, msg) = error(r, 429).await;
+    assert_eq!(code, 60203);
+    assert!(msg.contains("user_id") && !msg.contains("alice"), "{msg}");
+    app.drain().await;
+    assert_eq!(app.messages(TO).await.len(), sent, "a refused start sends nothing");
+
+    // Another value has a count of its own; and the refusal took none of the number's
+    // 5 sends per 10 minutes: three more starts to it go through (the third is its fifth
+    // send; had the refused start counted, it would be its sixth, refused).
+    let bob = r#"{"user_id": 12345}"#;
+    assert_eq!(start(TO, bob).await.status(), 201);
+    assert_eq!(start(TO, bob).await.status(), 201);
+    assert_eq!(
+        start(TO, r#"{}"#).await.status(),
+        201,
+        "no rate limit named: none applied"
+    );
+    // Bob's own two are used up, whatever the number.
+    let r = start("+14155550153", bob).await;
+    assert_eq!(error(r, 429).await.0, 60203);
+    let r = start("+14155550150", r#"{"user_id": "carol"}"#).await;
+    assert_eq!(r.status(), 201);
+    let r = start("+14155550150", r#"{"user_id": "carol"}"#).await;
+    assert_eq!(r.status(), 201);
+
+    // A name the service does not define, or a value that is no string or number: 60200.
+    for bad in [r#"{"nope": "x"}"#, r#"{"user_id": ["x"]}"#, r#"{"user_id": ""}"#, "[1]"] {
+        let (code, msg) = error(start("+14155550151", bad).await, 400).await;
+        assert_eq!((code, msg.contains("RateLimits")), (60200, true), "{bad}: {msg}");
+    }
+
+    // The counters hold keyed hashes only: one row per value in the one bucket.
+    let client = ClientId::parse(&app.client_id).unwrap();
+    let rows = || async {
+        app.engine
+            .store()
+            .list_counters(Some(&client), "service_rate", app.engine.now())
+            .await
+            .unwrap()
+    };
+    let live = rows().await;
+    assert_eq!(live.len(), 3, "alice, bob and carol");
+    for (_, row) in live {
+        let text = String::from_utf8_lossy(&row.state);
+        assert!(!text.contains("alice") && !text.contains("12345"), "{text}");
+    }
+
+    // A minute on, alice's window has room again (the clock moves; nothing sleeps).
+    app.clock.advance_secs(59);
+    assert_eq!(error(start("+14155550152", alice).await, 429).await.0, 60203);
+    app.clock.advance_secs(2);
+    assert_eq!(start("+14155550152", alice).await.status(), 201);
+    // And the rows of the values not seen for a window expire (the purge deletes them).
+    assert_eq!(rows().await.len(), 1);
+}
+
+on_both_stores!(rate_limits_hold_under_concurrency, rate_limits_hold_under_concurrency);
+/// 20 starts at once with one value against a bucket of 5: exactly 5 are admitted.
+async fn rate_limits_hold_under_concurrency(app: TestApp) {
+    app.without_pumping_guard().await;
+    let (tw, svc) = with_service(&app).await;
+    rate_limit_with_bucket(&tw, &svc, "session", "5", "3600").await;
+    let mut tasks = Vec::new();
+    for k in 0..20 {
+        let (http, url, auth) = (
+            app.http.clone(),
+            format!("{}/v2/Services/{svc}/Verifications", app.base),
+            tw.auth.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let to = format!("+141555502{k:02}");
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([
+                    ("To", to.as_str()),
+                    ("Channel", "sms"),
+                    ("RateLimits", r#"{"session": "s-1"}"#),
+                ])
+                .finish();
+            let r = http
+                .post(url)
+                .header("authorization", auth)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut admitted = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            201 => admitted += 1,
+            429 => assert_eq!(body["code"], 60203, "{body}"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(admitted, 5);
+}

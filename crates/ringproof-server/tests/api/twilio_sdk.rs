@@ -4,7 +4,8 @@
 //! `.ci/run`. Each runs the Verify flow of `tests/sdk/twilio_flow.{py,mjs}` with its base
 //! URL switched to the test server and its codes read from the sandbox phone: services,
 //! start, wrong code → pending, right → approved, again → 20404 as the SDK's exception,
-//! cancel, fetch, the error codes, API key authentication.
+//! cancel, fetch, the error codes, API key authentication, and Service Rate Limits (a
+//! rate limit and a bucket created through the SDK, starts refused past it with 60203).
 //!
 //! Where an SDK is missing this says so loudly ("NOT RUN") and does nothing; under `CI`
 //! it fails instead.

@@ -86,6 +86,36 @@ expect(canceled.status === "canceled", `cancel: ${canceled.status}`);
 await raises(20404, 404, () => verify.verificationChecks.create({ verificationSid: v2.sid, code }));
 expect((await verify.verifications(v2.sid).fetch()).status === "canceled", "fetch canceled");
 
+// Service Rate Limits: a rate limit and a bucket of 2 per minute; starts naming the same
+// value are refused from the third on, with 60203; another value is apart.
+const rl = await verify.rateLimits.create({ uniqueName: "end_user_ip", description: "per IP" });
+expect(rl.sid.startsWith("RK") && rl.uniqueName === "end_user_ip", `rate limit ${rl.sid}`);
+expect(rl.serviceSid === service.sid && rl.links.buckets.endsWith("/Buckets"), "rate limit fields");
+const bucket = await verify.rateLimits(rl.sid).buckets.create({ max: 2, interval: 60 });
+expect(bucket.sid.startsWith("BL") && bucket.max === 2 && bucket.interval === 60, `bucket ${bucket.sid}`);
+expect(bucket.rateLimitSid === rl.sid, "bucket rateLimitSid");
+expect((await verify.rateLimits.list()).map((r) => r.sid).join() === rl.sid, "rate limits list");
+expect((await verify.rateLimits(rl.sid).buckets(bucket.sid).fetch()).max === 2, "bucket fetch");
+await raises(60208, 400, () => verify.rateLimits.create({ uniqueName: "end_user_ip" }));
+const otherTo = TO.slice(0, -1) + "9";
+let admitted = 0;
+for (; admitted < 5; admitted++) {
+  try {
+    await verify.verifications.create({ to: otherTo, channel: "sms", rateLimits: { end_user_ip: "198.51.100.7" } });
+  } catch (e) {
+    expect(e instanceof twilio.RestException, `not a RestException: ${e}`);
+    expect(e.code === 60203 && e.status === 429, `refusal ${e.code} ${e.status}: ${e.message}`);
+    break;
+  }
+}
+expect(admitted === 2, `${admitted} starts admitted under a bucket of 2`);
+const v3 = await verify.verifications.create({ to: otherTo, channel: "sms", rateLimits: { end_user_ip: "198.51.100.8" } });
+expect(v3.status === "pending", "another value is counted apart");
+await raises(60200, 400, () => verify.verifications.create({ to: otherTo, channel: "sms", rateLimits: { nope: "x" } }));
+expect((await verify.rateLimits(rl.sid).buckets(bucket.sid).remove()) === true, "bucket delete");
+expect((await verify.rateLimits(rl.sid).remove()) === true, "rate limit delete");
+await raises(20404, 404, () => verify.rateLimits(rl.sid).fetch());
+
 await raises(60200, 400, () => verify.verifications.create({ to: "not-a-number", channel: "sms" }));
 await raises(60223, 400, () => verify.verifications.create({ to: TO, channel: "whatsapp" }));
 await raises(20404, 404, () => verify.verifications("VE" + "0".repeat(32)).fetch());

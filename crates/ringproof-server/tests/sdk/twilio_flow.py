@@ -99,6 +99,34 @@ def main():
     raises(20404, 404, lambda: verify.verification_checks.create(verification_sid=v2.sid, code=code))
     expect(verify.verifications(v2.sid).fetch().status == "canceled", "fetch canceled")
 
+    # Service Rate Limits: a rate limit and a bucket of 2 per minute; starts naming the
+    # same value are refused from the third on, with 60203; another value is apart.
+    rl = verify.rate_limits.create(unique_name="end_user_ip", description="per IP")
+    expect(rl.sid.startswith("RK") and rl.unique_name == "end_user_ip", f"rate limit {rl.sid}")
+    expect(rl.service_sid == service.sid and rl.links["buckets"].endswith("/Buckets"), "rate limit fields")
+    bucket = verify.rate_limits(rl.sid).buckets.create(max=2, interval=60)
+    expect(bucket.sid.startswith("BL") and bucket.max == 2 and bucket.interval == 60, f"bucket {bucket.sid}")
+    expect(bucket.rate_limit_sid == rl.sid, "bucket rate_limit_sid")
+    expect([r.sid for r in verify.rate_limits.list()] == [rl.sid], "rate limits list")
+    expect(verify.rate_limits(rl.sid).buckets(bucket.sid).fetch().max == 2, "bucket fetch")
+    raises(60208, 400, lambda: verify.rate_limits.create(unique_name="end_user_ip"))
+    other_to = TO[:-1] + "9"
+    admitted = 0
+    while admitted < 5:
+        try:
+            verify.verifications.create(to=other_to, channel="sms", rate_limits={"end_user_ip": "198.51.100.7"})
+            admitted += 1
+        except TwilioRestException as e:
+            expect(e.code == 60203 and e.status == 429, f"refusal {e.code} {e.status}: {e.msg}")
+            break
+    expect(admitted == 2, f"{admitted} starts admitted under a bucket of 2")
+    v3 = verify.verifications.create(to=other_to, channel="sms", rate_limits={"end_user_ip": "198.51.100.8"})
+    expect(v3.status == "pending", "another value is counted apart")
+    raises(60200, 400, lambda: verify.verifications.create(to=other_to, channel="sms", rate_limits={"nope": "x"}))
+    verify.rate_limits(rl.sid).buckets(bucket.sid).delete()
+    verify.rate_limits(rl.sid).delete()
+    raises(20404, 404, lambda: verify.rate_limits(rl.sid).fetch())
+
     # Errors surface as TwilioRestException with Twilio's codes.
     raises(60200, 400, lambda: verify.verifications.create(to="not-a-number", channel="sms"))
     raises(60223, 400, lambda: verify.verifications.create(to=TO, channel="whatsapp"))

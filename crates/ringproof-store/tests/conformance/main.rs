@@ -22,6 +22,7 @@ mod jobs;
 mod link_sessions;
 mod migrations;
 mod purge;
+mod rate_limits;
 mod retention;
 mod sessions;
 mod sqlite_file;

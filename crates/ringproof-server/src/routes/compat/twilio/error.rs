@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use ringproof_core::CoreError;
 use ringproof_core::client::ClientRefusal;
 use ringproof_core::guard::Rule;
+use ringproof_core::ratelimit::{MAX_BUCKETS, MAX_RATE_LIMITS, MAX_UNIQUE_NAME, RateLimitRefusal};
 use ringproof_core::status::Status;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -45,6 +46,12 @@ pub enum TwilioError {
     MaxSendAttempts { retry_after_s: Option<u64> },
     /// Another send to the number too soon after the last (60212).
     TooManyConcurrent { retry_after_s: u64 },
+    /// A start over a bucket of the service's rate limit named (60203, as Twilio's other
+    /// send limits: an integrator's handling of "too many sends" applies as it is).
+    ServiceRateLimited { rate_limit: String, retry_after_s: u64 },
+    /// A rate limit or bucket refused: too many (60207, 60210), a name taken (60208) or
+    /// malformed (60209), an interval taken (60211).
+    RateLimitConfig { code: u32, message: String },
     /// Too many sends of the client or the end user's address (20429).
     RateLimited { message: String, retry_after_s: u64 },
     /// A destination refused: a blocked range (the SMS-pumping guard), a kind of number
@@ -128,6 +135,14 @@ impl TwilioError {
                 60212,
                 format!("Too many concurrent requests for phone number; retry in {retry_after_s} s"),
             ),
+            TwilioError::ServiceRateLimited { rate_limit, retry_after_s } => (
+                429,
+                60203,
+                format!(
+                    "Max send attempts reached: the service's rate limit `{rate_limit}` allows no more verifications for this value now; retry in {retry_after_s} s"
+                ),
+            ),
+            TwilioError::RateLimitConfig { code, message } => (400, *code, message.clone()),
             TwilioError::RateLimited { message, .. } => (429, 20429, format!("Too many requests: {message}")),
             TwilioError::Blocked { message } => (
                 403,
@@ -173,7 +188,8 @@ impl TwilioError {
         match self {
             TwilioError::TooManyFailures { retry_after_s }
             | TwilioError::TooManyConcurrent { retry_after_s }
-            | TwilioError::RateLimited { retry_after_s, .. } => Some(*retry_after_s),
+            | TwilioError::RateLimited { retry_after_s, .. }
+            | TwilioError::ServiceRateLimited { retry_after_s, .. } => Some(*retry_after_s),
             TwilioError::MaxCheckAttempts { retry_after_s } | TwilioError::MaxSendAttempts { retry_after_s } => {
                 *retry_after_s
             }
@@ -213,6 +229,11 @@ fn param_name(field: &str) -> String {
         "friendly_name" => "FriendlyName",
         "default_template" => "DefaultTemplateSid",
         "status" => "Status",
+        "unique_name" => "UniqueName",
+        "description" => "Description",
+        "max" => "Max",
+        "interval" => "Interval",
+        "rate_limits" => "RateLimits",
         other => other,
     }
     .to_owned()
@@ -267,6 +288,40 @@ impl From<CoreError> for TwilioError {
                     },
                     Rule::NumberKind(_) | Rule::Pumping(_) => TwilioError::Blocked { message: r.message() },
                     Rule::CountryNotAllowed(..) => TwilioError::GeoPermission { message: r.message() },
+                }
+            }
+            CoreError::RateLimit(r) => {
+                // Twilio's titles of these codes, with the bound in Twilio's names.
+                let config = |code: u32, message: String| TwilioError::RateLimitConfig { code, message };
+                match &r {
+                    RateLimitRefusal::NotFound => TwilioError::NotFound,
+                    RateLimitRefusal::TooManyRateLimits => config(
+                        60207,
+                        format!("Max rate limits per service reached ({MAX_RATE_LIMITS}); delete one first"),
+                    ),
+                    RateLimitRefusal::NameTaken => {
+                        config(60208, "Rate limit with that UniqueName already exists".into())
+                    }
+                    RateLimitRefusal::BadName => config(
+                        60209,
+                        format!(
+                            "UniqueName format is invalid: 1 to {MAX_UNIQUE_NAME} letters, digits, '_', '-' or '.'"
+                        ),
+                    ),
+                    RateLimitRefusal::TooManyBuckets => config(
+                        60210,
+                        format!("Max Buckets per Rate limit reached ({MAX_BUCKETS}); delete or change one"),
+                    ),
+                    RateLimitRefusal::IntervalTaken => {
+                        config(60211, "Bucket with the given Interval already exists".into())
+                    }
+                    RateLimitRefusal::Exceeded {
+                        rate_limit,
+                        retry_after_s,
+                    } => TwilioError::ServiceRateLimited {
+                        rate_limit: rate_limit.clone(),
+                        retry_after_s: (*retry_after_s).max(1),
+                    },
                 }
             }
             CoreError::SimSwapped { max_age_h } => TwilioError::Blocked {
@@ -326,6 +381,44 @@ mod tests {
             (TwilioError::TooManyConcurrent { retry_after_s: 3 }, 429, 60212),
             (TwilioError::Blocked { message: "x".into() }, 403, 60410),
             (TwilioError::GeoPermission { message: "x".into() }, 403, 60605),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::Exceeded {
+                    rate_limit: "ip".into(),
+                    retry_after_s: 0,
+                })),
+                429,
+                60203,
+            ),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::TooManyRateLimits)),
+                400,
+                60207,
+            ),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::NameTaken)),
+                400,
+                60208,
+            ),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::BadName)),
+                400,
+                60209,
+            ),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::TooManyBuckets)),
+                400,
+                60210,
+            ),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::IntervalTaken)),
+                400,
+                60211,
+            ),
+            (
+                TwilioError::from(CoreError::RateLimit(RateLimitRefusal::NotFound)),
+                404,
+                20404,
+            ),
             (
                 TwilioError::ChannelDisabled {
                     channel: "whatsapp".into(),

@@ -1,5 +1,5 @@
 //! The Twilio-Verify-compatible face, base `/v2/Services`: Twilio Verify v2's Services,
-//! Verifications and VerificationCheck over the engine's service use cases
+//! their Rate Limits and Buckets, Verifications and VerificationCheck over the engine's service use cases
 //! ([`ringproof_core::engine::services`], where the rules of services, custom codes and
 //! approvals live). Twilio's official SDKs work against it with their base URL changed.
 //! Contract and error catalogue: `docs/compat-twilio.md`.
@@ -10,6 +10,7 @@
 //! with Twilio's snake_case fields, absolute `url`s and ISO 8601 dates.
 
 pub mod error;
+pub mod rate_limits;
 pub mod services;
 pub mod verifications;
 
@@ -36,6 +37,7 @@ pub const BASE: &str = "/v2/Services";
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(services::router())
+        .merge(rate_limits::router())
         .merge(verifications::router())
 }
 
@@ -170,7 +172,7 @@ fn integer(value: &Param, name: &str) -> Result<Option<i64>, TwilioError> {
         .transpose()
 }
 
-/// A parameter holding a JSON object (`Tags`, `RateLimits`): checked, not kept.
+/// A parameter holding a JSON object (`Tags`, `RateLimits`).
 fn json_object(value: &Param, name: &str) -> Result<Option<serde_json::Map<String, serde_json::Value>>, TwilioError> {
     match value.as_deref() {
         None => Ok(None),

@@ -200,7 +200,7 @@ async fn create_service(
 }
 
 /// Paging parameters of a list (`PageSize` 1 to 1000, default 50; `Page` from 0).
-fn paging(query: Option<&str>) -> Result<(u64, u64), TwilioError> {
+pub(super) fn paging(query: Option<&str>) -> Result<(u64, u64), TwilioError> {
     let (mut size, mut page) = (50u64, 0u64);
     for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match k.as_ref() {

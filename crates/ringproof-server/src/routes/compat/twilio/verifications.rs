@@ -8,6 +8,7 @@
 //! verification that is approved, canceled, expired or unknown answers 404 / 20404, one
 //! whose wrong codes are used up 429 / 60202.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use axum::extract::{Path, State};
@@ -74,8 +75,11 @@ pub struct VerificationForm {
     /// Echoed in this response and the check's.
     #[schema(value_type = Option<String>)]
     payee: Param,
-    /// A JSON object; checked, not applied (the service's limits are ringproof's).
-    #[schema(value_type = Option<String>, example = "{\"my_rate_limit_key\": \"abc\"}")]
+    /// A JSON object naming the service's rate limits (`UniqueName`) with a value each (a
+    /// string or a number, 1 to 256 characters): the start must fit every bucket of each
+    /// for its value, else 429 / 60203. A name the service does not define answers 60200; a
+    /// rate limit not named is not applied. Values are kept only as keyed hashes.
+    #[schema(value_type = Option<String>, example = "{\"end_user_ip\": \"198.51.100.7\"}")]
     rate_limits: Param,
     /// Accepted, not used (no email channel).
     #[schema(value_type = Option<String>)]
@@ -268,9 +272,25 @@ async fn view(
     })
 }
 
+/// `RateLimits`: rate limit names with their values (strings, or numbers as written).
+fn rate_limits(form: &VerificationForm) -> Result<BTreeMap<String, String>, TwilioError> {
+    let Some(map) = json_object(&form.rate_limits, "RateLimits")? else {
+        return Ok(BTreeMap::new());
+    };
+    map.into_iter()
+        .map(|(name, value)| match value {
+            Value::String(v) => Ok((name, v)),
+            Value::Number(n) => Ok((name, n.to_string())),
+            _ => Err(TwilioError::invalid(
+                "RateLimits",
+                "each value must be a string or a number",
+            )),
+        })
+        .collect()
+}
+
 /// The optional parameters of a create that are checked but not applied.
 fn check_unused(form: &VerificationForm) -> Result<(), TwilioError> {
-    json_object(&form.rate_limits, "RateLimits")?;
     json_object(&form.template_custom_substitutions, "TemplateCustomSubstitutions")?;
     if let Some(t) = form.template_sid.as_deref()
         && !t
@@ -317,7 +337,7 @@ fn check_unused(form: &VerificationForm) -> Result<(), TwilioError> {
         (status = 403, description = "60410: the destination is blocked (its range by the SMS-pumping guard, a kind of number, the client's blocklist, a recent SIM swap); 60605: geo permissions do not include the number's country", body = TwilioErrorBody),
         (status = 404, description = "20404: no such service of this client", body = TwilioErrorBody),
         (status = 413, description = "Body over 16 KiB", body = TwilioErrorBody),
-        (status = 429, description = "60203: max send attempts for the number; 20429: too many sends of the client or the device's address, or too many failed credentials (see `Retry-After`)", body = TwilioErrorBody),
+        (status = 429, description = "60203: max send attempts for the number, or a bucket of a rate limit named in `RateLimits` is full for its value; 20429: too many sends of the client or the device's address, or too many failed credentials (see `Retry-After`)", body = TwilioErrorBody),
         (status = 503, description = "20503: the provider or the database is unavailable; retry", body = TwilioErrorBody)
     )
 )]
@@ -348,6 +368,7 @@ async fn create_verification(
         })
         .transpose()?;
     check_unused(&form)?;
+    let rate_limits = rate_limits(&form)?;
     let start = ServiceStart {
         to,
         channel,
@@ -357,6 +378,7 @@ async fn create_verification(
         locale: form.locale.clone(),
         custom_code: form.custom_code.clone(),
         end_user_ip,
+        rate_limits,
     };
     let v = state.engine.start_in_service(&auth.client, &service, start).await?;
     let body = view(&state, &auth, &service, &v, (form.amount.clone(), form.payee.clone())).await?;
