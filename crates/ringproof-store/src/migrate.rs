@@ -82,6 +82,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         version: 18,
         sql: include_str!("../migrations/sqlite/0018_verification_service.sql"),
     },
+    Migration {
+        version: 20,
+        sql: include_str!("../migrations/sqlite/0020_vonage_templates.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -153,6 +157,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 18,
         sql: include_str!("../migrations/postgres/0018_verification_service.sql"),
     },
+    Migration {
+        version: 20,
+        sql: include_str!("../migrations/postgres/0020_vonage_templates.sql"),
+    },
 ];
 
 /// The bookkeeping table; the same DDL works on both backends.
@@ -217,7 +225,7 @@ mod tests {
         for set in [SQLITE, POSTGRES] {
             let stmts: Vec<_> = set.iter().flat_map(|m| statements(m.sql)).collect();
             let tables = stmts.iter().filter(|s| s.contains("CREATE TABLE")).count();
-            assert_eq!(tables, 15);
+            assert_eq!(tables, 17);
             assert!(stmts.iter().all(|s| s.ends_with(';')));
         }
     }
