@@ -47,7 +47,11 @@ pub fn voice_text(brand: &str, code: &Code, locale: &str) -> String {
 /// filled in, `{code}` as the code digit by digit with the locale's pauses (once: the
 /// template says whether to repeat it).
 pub fn voice_text_from(template: &str, brand: &str, code: &Code, locale: &str) -> String {
-    fill(template, brand, &spaced_digits(code, language(locale).texts().digit_pause))
+    fill(
+        template,
+        brand,
+        &spaced_digits(code, language(locale).texts().digit_pause),
+    )
 }
 
 /// A call's text cut where the code is repeated (before `Again:` in English), for a

@@ -389,8 +389,12 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the text and `updated_at` of the client's fragment; `false` if there is none.
     async fn update_template_fragment(&self, f: &TemplateFragment) -> Result<bool, StoreError>;
     /// `false` if the client's template has no such fragment.
-    async fn delete_template_fragment(&self, client: &ClientId, template_id: &str, id: &str)
-    -> Result<bool, StoreError>;
+    async fn delete_template_fragment(
+        &self,
+        client: &ClientId,
+        template_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError>;
 
     /// The Vonage application with this id, of whichever client (authentication finds the
     /// client by it); written with [`ClientWrite::VonageApplication`].

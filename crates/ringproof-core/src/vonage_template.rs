@@ -62,7 +62,9 @@ pub struct TemplateFragment {
 /// Checks a template name: 1 to [`MAX_NAME`] of `A-Z a-z 0-9 _ -` (Vonage's alphabet).
 pub fn check_name(name: &str) -> Result<(), CoreError> {
     let ok = (1..=MAX_NAME).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {
@@ -105,7 +107,9 @@ pub fn check_text(text: &str) -> Result<(), CoreError> {
         if !PLACEHOLDERS.contains(&name) {
             return Err(CoreError::invalid(
                 "text",
-                format!("has an unknown placeholder ${{{name}}} (only ${{code}}, ${{brand}}, ${{time-limit}}, ${{time-limit-unit}})"),
+                format!(
+                    "has an unknown placeholder ${{{name}}} (only ${{code}}, ${{brand}}, ${{time-limit}}, ${{time-limit-unit}})"
+                ),
             ));
         }
     }
@@ -154,10 +158,7 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 pub fn page_window(page: Option<u64>, page_size: Option<u64>) -> Result<(u64, u64), CoreError> {
     let size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(CoreError::invalid(
-            "page_size",
-            format!("must be 1 to {MAX_PAGE_SIZE}"),
-        ));
+        return Err(CoreError::invalid("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
     }
     let page = page.unwrap_or(1);
     if page == 0 || page > 1_000_000 {

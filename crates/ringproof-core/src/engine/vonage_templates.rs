@@ -200,7 +200,12 @@ impl Engine {
         Ok(f)
     }
 
-    pub async fn delete_template_fragment(&self, client: &ClientId, template_id: &str, id: &str) -> Result<(), CoreError> {
+    pub async fn delete_template_fragment(
+        &self,
+        client: &ClientId,
+        template_id: &str,
+        id: &str,
+    ) -> Result<(), CoreError> {
         if self.store.delete_template_fragment(client, template_id, id).await? {
             Ok(())
         } else {
@@ -230,7 +235,10 @@ impl Engine {
         };
         let default = self.store.default_vonage_template(client).await?;
         let mut texts = TemplateTexts::default();
-        for t in named.iter().chain(default.iter().filter(|d| named.as_ref().is_none_or(|n| n.id != d.id))) {
+        for t in named
+            .iter()
+            .chain(default.iter().filter(|d| named.as_ref().is_none_or(|n| n.id != d.id)))
+        {
             if texts.sms.is_some() && texts.voice.is_some() {
                 break;
             }

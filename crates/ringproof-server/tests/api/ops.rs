@@ -89,6 +89,25 @@ async fn openapi_is_complete_and_docs_work_offline() {
         ("/v2/verify/{request_id}", "post"),
         ("/v2/verify/{request_id}", "delete"),
         ("/v2/verify/{request_id}/next_workflow", "post"),
+        ("/v2/verify/templates", "get"),
+        ("/v2/verify/templates", "post"),
+        ("/v2/verify/templates/{template_id}", "get"),
+        ("/v2/verify/templates/{template_id}", "patch"),
+        ("/v2/verify/templates/{template_id}", "delete"),
+        ("/v2/verify/templates/{template_id}/template_fragments", "get"),
+        ("/v2/verify/templates/{template_id}/template_fragments", "post"),
+        (
+            "/v2/verify/templates/{template_id}/template_fragments/{template_fragment_id}",
+            "get",
+        ),
+        (
+            "/v2/verify/templates/{template_id}/template_fragments/{template_fragment_id}",
+            "patch",
+        ),
+        (
+            "/v2/verify/templates/{template_id}/template_fragments/{template_fragment_id}",
+            "delete",
+        ),
         ("/l/{token}", "get"),
         ("/l/{token}", "post"),
         ("/l/{token}/done", "post"),
@@ -110,7 +129,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 41);
+    assert_eq!(paths.len(), 45);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     assert!(spec["components"]["securitySchemes"]["vonage_jwt"].is_object());
     let docs = app.get_text("/docs").await;

@@ -45,9 +45,18 @@ async fn templates_round_trip_with_one_default(store: Arc<dyn Store>) {
     let c = client(&store).await;
     let other = client(&store).await;
     assert_eq!(store.default_vonage_template(&c.id).await.unwrap(), None);
-    store.insert_vonage_template(&template(&c.id, "t1", "one", 0)).await.unwrap();
-    store.insert_vonage_template(&template(&c.id, "t2", "two", 1)).await.unwrap();
-    store.insert_vonage_template(&template(&c.id, "t3", "three", 2)).await.unwrap();
+    store
+        .insert_vonage_template(&template(&c.id, "t1", "one", 0))
+        .await
+        .unwrap();
+    store
+        .insert_vonage_template(&template(&c.id, "t2", "two", 1))
+        .await
+        .unwrap();
+    store
+        .insert_vonage_template(&template(&c.id, "t3", "three", 2))
+        .await
+        .unwrap();
     let t1 = store.vonage_template(&c.id, "t1").await.unwrap().unwrap();
     assert_eq!(t1, template(&c.id, "t1", "one", 0));
     let t2 = store.vonage_template(&c.id, "t2").await.unwrap().unwrap();
@@ -59,8 +68,18 @@ async fn templates_round_trip_with_one_default(store: Arc<dyn Store>) {
         store.insert_vonage_template(&template(&c.id, "t4", "one", 3)).await,
         Err(StoreError::Conflict(_))
     ));
-    store.insert_vonage_template(&template(&other.id, "o1", "one", 0)).await.unwrap();
-    assert!(store.vonage_template(&other.id, "o1").await.unwrap().unwrap().is_default);
+    store
+        .insert_vonage_template(&template(&other.id, "o1", "one", 0))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .vonage_template(&other.id, "o1")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
 
     // Scoped: another client sees, changes and deletes nothing of this one's.
     assert_eq!(store.vonage_template(&other.id, "t1").await.unwrap(), None);
@@ -74,7 +93,10 @@ async fn templates_round_trip_with_one_default(store: Arc<dyn Store>) {
 
     // Paging, oldest first.
     let ids = |ts: Vec<VonageTemplate>| ts.into_iter().map(|t| t.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.list_vonage_templates(&c.id, 0, 2).await.unwrap()), ["t1", "t2"]);
+    assert_eq!(
+        ids(store.list_vonage_templates(&c.id, 0, 2).await.unwrap()),
+        ["t1", "t2"]
+    );
     assert_eq!(ids(store.list_vonage_templates(&c.id, 2, 2).await.unwrap()), ["t3"]);
 
     // A new default: the previous one stops being it, the other client's stays.
@@ -86,11 +108,21 @@ async fn templates_round_trip_with_one_default(store: Arc<dyn Store>) {
     assert_eq!(store.vonage_template(&c.id, "t3").await.unwrap(), Some(t3.clone()));
     assert!(!store.vonage_template(&c.id, "t1").await.unwrap().unwrap().is_default);
     assert_eq!(store.default_vonage_template(&c.id).await.unwrap(), Some(t3.clone()));
-    assert!(store.vonage_template(&other.id, "o1").await.unwrap().unwrap().is_default);
+    assert!(
+        store
+            .vonage_template(&other.id, "o1")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
     // A rename onto a taken name is a conflict, and changes nothing.
     let mut clash = t3.clone();
     clash.name = "one".into();
-    assert!(matches!(store.update_vonage_template(&clash).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.update_vonage_template(&clash).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(store.vonage_template(&c.id, "t3").await.unwrap(), Some(t3.clone()));
     // Not the default any more: the client has none.
     t3.is_default = false;
@@ -105,8 +137,14 @@ async fn templates_round_trip_with_one_default(store: Arc<dyn Store>) {
 async fn fragments_round_trip_one_per_channel_and_locale(store: Arc<dyn Store>) {
     let c = client(&store).await;
     let other = client(&store).await;
-    store.insert_vonage_template(&template(&c.id, "t1", "one", 0)).await.unwrap();
-    store.insert_vonage_template(&template(&c.id, "t2", "two", 1)).await.unwrap();
+    store
+        .insert_vonage_template(&template(&c.id, "t1", "one", 0))
+        .await
+        .unwrap();
+    store
+        .insert_vonage_template(&template(&c.id, "t2", "two", 1))
+        .await
+        .unwrap();
     let sms = fragment(&c.id, "t1", "f1", Channel::Sms, "en-us", 0);
     store.insert_template_fragment(&sms).await.unwrap();
     store
@@ -128,13 +166,28 @@ async fn fragments_round_trip_one_per_channel_and_locale(store: Arc<dyn Store>) 
             .await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(store.template_fragment(&c.id, "t1", "f1").await.unwrap(), Some(sms.clone()));
+    assert_eq!(
+        store.template_fragment(&c.id, "t1", "f1").await.unwrap(),
+        Some(sms.clone())
+    );
     assert_eq!(store.template_fragment(&c.id, "t2", "f1").await.unwrap(), None);
     assert_eq!(store.template_fragment(&other.id, "t1", "f1").await.unwrap(), None);
     let ids = |fs: Vec<TemplateFragment>| fs.into_iter().map(|f| f.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.list_template_fragments(&c.id, "t1", 0, 10).await.unwrap()), ["f1", "f2", "f3"]);
-    assert_eq!(ids(store.list_template_fragments(&c.id, "t1", 1, 1).await.unwrap()), ["f2"]);
-    assert!(store.list_template_fragments(&other.id, "t1", 0, 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(store.list_template_fragments(&c.id, "t1", 0, 10).await.unwrap()),
+        ["f1", "f2", "f3"]
+    );
+    assert_eq!(
+        ids(store.list_template_fragments(&c.id, "t1", 1, 1).await.unwrap()),
+        ["f2"]
+    );
+    assert!(
+        store
+            .list_template_fragments(&other.id, "t1", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.count_template_fragments(&c.id, "t1").await.unwrap(), 3);
     assert_eq!(store.count_template_fragments(&other.id, "t1").await.unwrap(), 0);
 
@@ -143,7 +196,10 @@ async fn fragments_round_trip_one_per_channel_and_locale(store: Arc<dyn Store>) 
     changed.text = "new {code}".into();
     changed.updated_at = Timestamp(NOW.millis() + 9);
     assert!(store.update_template_fragment(&changed).await.unwrap());
-    assert_eq!(store.template_fragment(&c.id, "t1", "f1").await.unwrap(), Some(changed.clone()));
+    assert_eq!(
+        store.template_fragment(&c.id, "t1", "f1").await.unwrap(),
+        Some(changed.clone())
+    );
     let mut hijack = changed.clone();
     hijack.client_id = other.id.clone();
     hijack.text = "theirs {code}".into();

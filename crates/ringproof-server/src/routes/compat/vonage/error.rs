@@ -417,12 +417,7 @@ mod tests {
             (VonageError::Concurrent, 409),
             (VonageError::NoNextWorkflow, 409),
             (VonageError::TemplateNotFound, 404),
-            (
-                VonageError::TemplateConflict {
-                    detail: "x".into(),
-                },
-                409,
-            ),
+            (VonageError::TemplateConflict { detail: "x".into() }, 409),
             (
                 VonageError::RateLimited {
                     detail: "x".into(),

@@ -52,9 +52,9 @@ fn text_in(text: &str) -> String {
 
 /// The core's placeholders as Vonage's.
 fn text_out(text: &str) -> String {
-    vt::PLACEHOLDERS
-        .iter()
-        .fold(text.to_owned(), |t, name| t.replace(&format!("{{{name}}}"), &format!("${{{name}}}")))
+    vt::PLACEHOLDERS.iter().fold(text.to_owned(), |t, name| {
+        t.replace(&format!("{{{name}}}"), &format!("${{{name}}}"))
+    })
 }
 
 /// A template id as the core keeps it (a lowercase UUID); another shape is not found.
@@ -63,7 +63,10 @@ fn uuid(id: &str) -> Result<String, VonageError> {
 }
 
 fn templates_url(state: &AppState) -> String {
-    format!("{}/v2/verify/templates", state.engine.public_base_url().trim_end_matches('/'))
+    format!(
+        "{}/v2/verify/templates",
+        state.engine.public_base_url().trim_end_matches('/')
+    )
 }
 
 /// A link (`{"href": …}`).
@@ -623,7 +626,10 @@ mod tests {
             core,
             "Your {brand} code {code}, valid {time-limit} {time-limit-unit}. $5 ${X} {y} $"
         );
-        assert_eq!(text_out(&core), "Your ${brand} code ${code}, valid ${time-limit} ${time-limit-unit}. $5 ${X} {y} $");
+        assert_eq!(
+            text_out(&core),
+            "Your ${brand} code ${code}, valid ${time-limit} ${time-limit-unit}. $5 ${X} {y} $"
+        );
         assert_eq!(text_in("${unknown}"), "{unknown}");
         assert_eq!(text_in("${}"), "${}");
     }
