@@ -81,6 +81,15 @@ pub enum CoreError {
     /// or counted).
     #[error(transparent)]
     RateLimit(#[from] crate::ratelimit::RateLimitRefusal),
+    /// No template (or template fragment) of this client has this id
+    /// ([`crate::vonage_template`]).
+    #[error("template not found")]
+    TemplateNotFound,
+    /// A template change that would break a template rule: a name another template of
+    /// the client has, a second fragment for a channel and locale, deleting a template
+    /// that still has fragments. The message says which.
+    #[error("{0}")]
+    TemplateConflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -118,6 +127,8 @@ impl CoreError {
             CoreError::ConcurrentVerification => "concurrent_verification",
             CoreError::NoNextStep => "no_next_step",
             CoreError::RateLimit(r) => r.code(),
+            CoreError::TemplateNotFound => "template_not_found",
+            CoreError::TemplateConflict(_) => "template_conflict",
             CoreError::Store(StoreError::Unavailable(_)) => "service_unavailable",
             CoreError::Store(_) | CoreError::Internal(_) => "internal_error",
         }

@@ -42,6 +42,7 @@ pub mod throttle;
 pub mod time;
 pub mod verification;
 pub mod vonage_app;
+pub mod vonage_template;
 pub mod webhook;
 pub mod workflow;
 

@@ -43,6 +43,17 @@ pub fn voice_text(brand: &str, code: &Code, locale: &str) -> String {
     fill(texts.voice, brand, &spaced_digits(code, texts.digit_pause))
 }
 
+/// What a call speaks from a template of the integrator's (a Vonage fragment): `{brand}`
+/// filled in, `{code}` as the code digit by digit with the locale's pauses (once: the
+/// template says whether to repeat it).
+pub fn voice_text_from(template: &str, brand: &str, code: &Code, locale: &str) -> String {
+    fill(
+        template,
+        brand,
+        &spaced_digits(code, language(locale).texts().digit_pause),
+    )
+}
+
 /// A call's text cut where the code is repeated (before `Again:` in English), for a
 /// provider that puts a pause there: `(first sentence, repetition)`, or `None` when the
 /// text is not a call script of the locale's language.

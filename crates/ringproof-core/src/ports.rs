@@ -16,6 +16,7 @@ use crate::service::Service;
 use crate::sessions::{LoginFailures, TokenRecord};
 use crate::time::Timestamp;
 use crate::verification::{Effects, Event, NewEvent, Verification};
+use crate::vonage_template::{TemplateFragment, VonageTemplate};
 use crate::workflow::Channel;
 
 /// The status a delivery receipt reports; defined beside the delivery records it moves
@@ -412,6 +413,60 @@ pub trait Store: Send + Sync + 'static {
         service: &ServiceId,
         rate_limit: &RateLimitId,
         id: &BucketId,
+    ) -> Result<bool, StoreError>;
+    /// Inserts a Vonage template, the client's default if it has no other template yet
+    /// (decided in the statement, so two first templates cannot both be the default;
+    /// `is_default` of `t` is not read). [`StoreError::Conflict`] when the client has a
+    /// template of that name.
+    async fn insert_vonage_template(&self, t: &VonageTemplate) -> Result<(), StoreError>;
+    /// The client's template with this id; another client's answers `None`.
+    async fn vonage_template(&self, client: &ClientId, id: &str) -> Result<Option<VonageTemplate>, StoreError>;
+    /// The client's default template, if it has one.
+    async fn default_vonage_template(&self, client: &ClientId) -> Result<Option<VonageTemplate>, StoreError>;
+    /// The client's templates, oldest first, `limit` of them from `offset`.
+    async fn list_vonage_templates(
+        &self,
+        client: &ClientId,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<VonageTemplate>, StoreError>;
+    async fn count_vonage_templates(&self, client: &ClientId) -> Result<u64, StoreError>;
+    /// Replaces the name, `is_default` and `updated_at` of the client's template; when it
+    /// becomes the default, every other template of the client stops being it, in the same
+    /// transaction. `false` if there is no such template of this client;
+    /// [`StoreError::Conflict`] when another template of the client has the name.
+    async fn update_vonage_template(&self, t: &VonageTemplate) -> Result<bool, StoreError>;
+    /// Deletes the client's template if it has no fragment left; `false` if there is no
+    /// such template of this client or it still has fragments.
+    async fn delete_vonage_template(&self, client: &ClientId, id: &str) -> Result<bool, StoreError>;
+    /// [`StoreError::Conflict`] when the template has a fragment for that channel and
+    /// locale already.
+    async fn insert_template_fragment(&self, f: &TemplateFragment) -> Result<(), StoreError>;
+    /// The fragment of the client's template with these ids; `None` for another client's
+    /// or another template's.
+    async fn template_fragment(
+        &self,
+        client: &ClientId,
+        template_id: &str,
+        id: &str,
+    ) -> Result<Option<TemplateFragment>, StoreError>;
+    /// The fragments of the client's template, oldest first, `limit` of them from `offset`.
+    async fn list_template_fragments(
+        &self,
+        client: &ClientId,
+        template_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<TemplateFragment>, StoreError>;
+    async fn count_template_fragments(&self, client: &ClientId, template_id: &str) -> Result<u64, StoreError>;
+    /// Replaces the text and `updated_at` of the client's fragment; `false` if there is none.
+    async fn update_template_fragment(&self, f: &TemplateFragment) -> Result<bool, StoreError>;
+    /// `false` if the client's template has no such fragment.
+    async fn delete_template_fragment(
+        &self,
+        client: &ClientId,
+        template_id: &str,
+        id: &str,
     ) -> Result<bool, StoreError>;
 
     /// The Vonage application with this id, of whichever client (authentication finds the

@@ -86,6 +86,10 @@ pub struct Options {
     /// [`crate::message::sms_text`]); overrides the client's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sms_template: Option<String>,
+    /// The words of every call of this verification (see
+    /// [`crate::message::voice_text_from`]): a Vonage template fragment's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voice_template: Option<String>,
     /// Whether the client had a webhook when the verification started: every event of the
     /// verification is then also queued as a webhook job, and its expiry is scheduled so
     /// `expired` is announced when it happens rather than when someone next looks.
@@ -879,7 +883,10 @@ impl Verification {
                 }),
                 &self.locale,
             ),
-            Channel::Voice => message::voice_text(&self.brand, code, &self.locale),
+            Channel::Voice => match &self.options.voice_template {
+                Some(t) => message::voice_text_from(t, &self.brand, code, &self.locale),
+                None => message::voice_text(&self.brand, code, &self.locale),
+            },
         };
         let payload = DeliverPayload {
             to: self.to.e164().to_owned(),

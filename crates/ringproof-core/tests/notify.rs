@@ -88,6 +88,7 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
     let options = Options {
         sender: Some("The Sender".into()),
         sms_template: Some("{brand} code: {code}. Valid for 5 minutes.".into()),
+        voice_template: None,
         notify: true,
         sim_swap: None,
         silent: None,
@@ -178,6 +179,7 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
     let o = Options {
         sender: Some("Acme".into()),
         sms_template: None,
+        voice_template: Some("{brand}: {code}".into()),
         notify: true,
         sim_swap: Some(SimSwapResult::NotSwapped),
         silent: Some(ringproof_core::verification::SilentAuth {
@@ -194,7 +196,7 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
     let s = serde_json::to_string(&o).unwrap();
     assert_eq!(
         s,
-        r#"{"sender":"Acme","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000","do_not_share":true,"custom_code":true}"#
+        r#"{"sender":"Acme","voice_template":"{brand}: {code}","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000","do_not_share":true,"custom_code":true}"#
     );
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());

@@ -110,10 +110,11 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidPhoneNumber(_)
             | CoreError::InvalidParameter { .. }
             | CoreError::InvalidWorkflow { .. } => StatusCode::BAD_REQUEST,
-            CoreError::NotFound | CoreError::ServiceNotFound => StatusCode::NOT_FOUND,
-            CoreError::NotPending { .. } | CoreError::ConcurrentVerification | CoreError::NoNextStep => {
-                StatusCode::CONFLICT
-            }
+            CoreError::NotFound | CoreError::ServiceNotFound | CoreError::TemplateNotFound => StatusCode::NOT_FOUND,
+            CoreError::NotPending { .. }
+            | CoreError::ConcurrentVerification
+            | CoreError::NoNextStep
+            | CoreError::TemplateConflict(_) => StatusCode::CONFLICT,
             CoreError::ResendCooldown { .. } | CoreError::MaxSendsReached => StatusCode::TOO_MANY_REQUESTS,
             CoreError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             CoreError::Unauthorized => StatusCode::UNAUTHORIZED,

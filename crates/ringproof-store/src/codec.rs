@@ -162,6 +162,35 @@ pub(crate) fn vonage_application(
     })
 }
 
+/// A `vonage_templates` row.
+pub(crate) fn vonage_template(row: &impl DbRow) -> Result<ringproof_core::vonage_template::VonageTemplate, StoreError> {
+    Ok(ringproof_core::vonage_template::VonageTemplate {
+        id: col(row, "id")?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        name: col(row, "name")?,
+        is_default: col(row, "is_default")?,
+        created_at: Timestamp(col(row, "created_at")?),
+        updated_at: Timestamp(col(row, "updated_at")?),
+    })
+}
+
+/// A `vonage_template_fragments` row.
+pub(crate) fn template_fragment(
+    row: &impl DbRow,
+) -> Result<ringproof_core::vonage_template::TemplateFragment, StoreError> {
+    let channel: String = col(row, "channel")?;
+    Ok(ringproof_core::vonage_template::TemplateFragment {
+        id: col(row, "id")?,
+        client_id: client_id(&col::<String>(row, "client_id")?)?,
+        template_id: col(row, "template_id")?,
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("unknown fragment channel"))?,
+        locale: col(row, "locale")?,
+        text: col(row, "text")?,
+        created_at: Timestamp(col(row, "created_at")?),
+        updated_at: Timestamp(col(row, "updated_at")?),
+    })
+}
+
 /// A `services` row.
 pub(crate) fn service(row: &impl DbRow) -> Result<Service, StoreError> {
     let id: String = col(row, "id")?;

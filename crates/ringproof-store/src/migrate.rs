@@ -87,6 +87,10 @@ pub(crate) const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0019_service_rate_limits.sql"),
     },
     Migration {
+        version: 20,
+        sql: include_str!("../migrations/sqlite/0020_vonage_templates.sql"),
+    },
+    Migration {
         version: 22,
         sql: include_str!("../migrations/sqlite/0022_settings.sql"),
     },
@@ -164,6 +168,10 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration {
         version: 19,
         sql: include_str!("../migrations/postgres/0019_service_rate_limits.sql"),
+    },
+    Migration {
+        version: 20,
+        sql: include_str!("../migrations/postgres/0020_vonage_templates.sql"),
     },
     Migration {
         version: 22,

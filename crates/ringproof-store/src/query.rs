@@ -1516,6 +1516,213 @@ macro_rules! store_impl {
                     Ok(self.write().await?.execute("delete bucket", q).await? > 0)
                 }
 
+                async fn insert_vonage_template(
+                    &self,
+                    t: &ringproof_core::vonage_template::VonageTemplate,
+                ) -> Result<(), StoreError> {
+                    // The first template of a client is its default, decided here so two
+                    // concurrent first templates cannot both be.
+                    let q = sqlx::query(
+                        "INSERT INTO vonage_templates (id, client_id, name, is_default, created_at, updated_at) \
+                         SELECT $1, $2, $3, NOT EXISTS (SELECT 1 FROM vonage_templates WHERE client_id = $2), $4, $5",
+                    )
+                    .bind(t.id.as_str())
+                    .bind(t.client_id.as_str())
+                    .bind(t.name.as_str())
+                    .bind(t.created_at.millis())
+                    .bind(t.updated_at.millis());
+                    self.write().await?.execute("insert vonage template", q).await?;
+                    Ok(())
+                }
+
+                async fn vonage_template(
+                    &self,
+                    client: &ClientId,
+                    id: &str,
+                ) -> Result<Option<ringproof_core::vonage_template::VonageTemplate>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, name, is_default, created_at, updated_at FROM vonage_templates \
+                         WHERE id = $1 AND client_id = $2",
+                    )
+                    .bind(id)
+                    .bind(client.as_str());
+                    self.read().await?.optional("vonage template", q, codec::vonage_template).await
+                }
+
+                async fn default_vonage_template(
+                    &self,
+                    client: &ClientId,
+                ) -> Result<Option<ringproof_core::vonage_template::VonageTemplate>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, name, is_default, created_at, updated_at FROM vonage_templates \
+                         WHERE client_id = $1 AND is_default = $2 ORDER BY created_at, id LIMIT 1",
+                    )
+                    .bind(client.as_str())
+                    .bind(true);
+                    self.read().await?.optional("default vonage template", q, codec::vonage_template).await
+                }
+
+                async fn list_vonage_templates(
+                    &self,
+                    client: &ClientId,
+                    offset: u64,
+                    limit: u64,
+                ) -> Result<Vec<ringproof_core::vonage_template::VonageTemplate>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, name, is_default, created_at, updated_at FROM vonage_templates \
+                         WHERE client_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+                    )
+                    .bind(client.as_str())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                    self.read().await?.all("list vonage templates", q, codec::vonage_template).await
+                }
+
+                async fn count_vonage_templates(&self, client: &ClientId) -> Result<u64, StoreError> {
+                    const OP: &str = "count vonage templates";
+                    let q = sqlx::query("SELECT COUNT(*) AS n FROM vonage_templates WHERE client_id = $1")
+                        .bind(client.as_str());
+                    let row = self.read().await?.fetch_one(OP, q).await?;
+                    let n: i64 = row.try_get("n").map_err(db(OP))?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                }
+
+                async fn update_vonage_template(
+                    &self,
+                    t: &ringproof_core::vonage_template::VonageTemplate,
+                ) -> Result<bool, StoreError> {
+                    let change = sqlx::query(
+                        "UPDATE vonage_templates SET name = $1, is_default = $2, updated_at = $3 \
+                         WHERE id = $4 AND client_id = $5",
+                    )
+                    .bind(t.name.as_str())
+                    .bind(t.is_default)
+                    .bind(t.updated_at.millis())
+                    .bind(t.id.as_str())
+                    .bind(t.client_id.as_str());
+                    if !t.is_default {
+                        return Ok(self.write().await?.execute("update vonage template", change).await? > 0);
+                    }
+                    // The new default, then no other: one transaction.
+                    let others = sqlx::query(
+                        "UPDATE vonage_templates SET is_default = $1 WHERE client_id = $2 AND id <> $3 AND is_default = $4",
+                    )
+                    .bind(false)
+                    .bind(t.client_id.as_str())
+                    .bind(t.id.as_str())
+                    .bind(true);
+                    Ok(Backend::write_then(self, "update vonage template", change, others, false).await? > 0)
+                }
+
+                async fn delete_vonage_template(&self, client: &ClientId, id: &str) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "DELETE FROM vonage_templates WHERE id = $1 AND client_id = $2 \
+                         AND NOT EXISTS (SELECT 1 FROM vonage_template_fragments WHERE template_id = $1)",
+                    )
+                    .bind(id)
+                    .bind(client.as_str());
+                    Ok(self.write().await?.execute("delete vonage template", q).await? > 0)
+                }
+
+                async fn insert_template_fragment(
+                    &self,
+                    f: &ringproof_core::vonage_template::TemplateFragment,
+                ) -> Result<(), StoreError> {
+                    let q = sqlx::query(
+                        "INSERT INTO vonage_template_fragments \
+                         (id, client_id, template_id, channel, locale, text, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(f.id.as_str())
+                    .bind(f.client_id.as_str())
+                    .bind(f.template_id.as_str())
+                    .bind(f.channel.as_str())
+                    .bind(f.locale.as_str())
+                    .bind(f.text.as_str())
+                    .bind(f.created_at.millis())
+                    .bind(f.updated_at.millis());
+                    self.write().await?.execute("insert template fragment", q).await?;
+                    Ok(())
+                }
+
+                async fn template_fragment(
+                    &self,
+                    client: &ClientId,
+                    template_id: &str,
+                    id: &str,
+                ) -> Result<Option<ringproof_core::vonage_template::TemplateFragment>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, template_id, channel, locale, text, created_at, updated_at \
+                         FROM vonage_template_fragments WHERE id = $1 AND template_id = $2 AND client_id = $3",
+                    )
+                    .bind(id)
+                    .bind(template_id)
+                    .bind(client.as_str());
+                    self.read().await?.optional("template fragment", q, codec::template_fragment).await
+                }
+
+                async fn list_template_fragments(
+                    &self,
+                    client: &ClientId,
+                    template_id: &str,
+                    offset: u64,
+                    limit: u64,
+                ) -> Result<Vec<ringproof_core::vonage_template::TemplateFragment>, StoreError> {
+                    let q = sqlx::query(
+                        "SELECT id, client_id, template_id, channel, locale, text, created_at, updated_at \
+                         FROM vonage_template_fragments WHERE template_id = $1 AND client_id = $2 \
+                         ORDER BY created_at, id LIMIT $3 OFFSET $4",
+                    )
+                    .bind(template_id)
+                    .bind(client.as_str())
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+                    self.read().await?.all("list template fragments", q, codec::template_fragment).await
+                }
+
+                async fn count_template_fragments(&self, client: &ClientId, template_id: &str) -> Result<u64, StoreError> {
+                    const OP: &str = "count template fragments";
+                    let q = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM vonage_template_fragments WHERE template_id = $1 AND client_id = $2",
+                    )
+                    .bind(template_id)
+                    .bind(client.as_str());
+                    let row = self.read().await?.fetch_one(OP, q).await?;
+                    let n: i64 = row.try_get("n").map_err(db(OP))?;
+                    Ok(u64::try_from(n).unwrap_or(0))
+                }
+
+                async fn update_template_fragment(
+                    &self,
+                    f: &ringproof_core::vonage_template::TemplateFragment,
+                ) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "UPDATE vonage_template_fragments SET text = $1, updated_at = $2 \
+                         WHERE id = $3 AND template_id = $4 AND client_id = $5",
+                    )
+                    .bind(f.text.as_str())
+                    .bind(f.updated_at.millis())
+                    .bind(f.id.as_str())
+                    .bind(f.template_id.as_str())
+                    .bind(f.client_id.as_str());
+                    Ok(self.write().await?.execute("update template fragment", q).await? > 0)
+                }
+
+                async fn delete_template_fragment(
+                    &self,
+                    client: &ClientId,
+                    template_id: &str,
+                    id: &str,
+                ) -> Result<bool, StoreError> {
+                    let q = sqlx::query(
+                        "DELETE FROM vonage_template_fragments WHERE id = $1 AND template_id = $2 AND client_id = $3",
+                    )
+                    .bind(id)
+                    .bind(template_id)
+                    .bind(client.as_str());
+                    Ok(self.write().await?.execute("delete template fragment", q).await? > 0)
+                }
+
                 async fn vonage_application(
                     &self,
                     id: &str,

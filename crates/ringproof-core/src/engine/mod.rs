@@ -22,6 +22,7 @@ pub mod services;
 pub mod silent;
 mod verifications;
 pub mod vonage;
+pub mod vonage_templates;
 
 pub use audit::RetentionReport;
 pub use clients::{ClientChange, validate_origin};

@@ -48,6 +48,11 @@ pub struct StartRequest {
     pub one_pending_per_number: bool,
     /// The default SMS warns not to share the code ([`Options::do_not_share`]).
     pub do_not_share: bool,
+    /// Take the SMS and voice texts from the client's Vonage templates
+    /// ([`crate::vonage_template`]): `Some(Some(id))` the named template's fragments (then
+    /// the default template's), `Some(None)` the default template's; `None` (every other
+    /// face) leaves them alone. A text of `sms_template` comes first.
+    pub vonage_template: Option<Option<String>>,
 }
 
 /// The locale of a new verification: the request's tag when the catalogue has its language
@@ -204,6 +209,16 @@ impl Engine {
         {
             return Err(CoreError::ConcurrentVerification);
         }
+        let mut sms_own = req.sms_template;
+        let mut voice_own = None;
+        if let Some(template_id) = &req.vonage_template {
+            let valid_for_s = workflow.steps().iter().find_map(|s| s.valid_for_s).unwrap_or(0);
+            let texts = self
+                .vonage_template_texts(&client.id, template_id.as_deref(), &locale, valid_for_s)
+                .await?;
+            sms_own = sms_own.or(texts.sms);
+            voice_own = texts.voice;
+        }
         // The limits across verifications, last: only a start that is otherwise good is
         // counted (a send; later steps are counted when they run).
         let limits = self.limits_for(client);
@@ -232,7 +247,8 @@ impl Engine {
                 sms_template,
                 options: Options {
                     sender: req.sender,
-                    sms_template: req.sms_template,
+                    sms_template: sms_own,
+                    voice_template: voice_own,
                     notify: client.webhook.is_some(),
                     silent: req.silent.then(Default::default),
                     service: req.service.map(|s| s.as_str().to_owned()),

@@ -22,7 +22,7 @@ use crate::vonage_app::{VonageApplication, claimed_application, parse_applicatio
 use super::Engine;
 
 /// A random (version 4) UUID, lowercase.
-fn uuid_v4() -> String {
+pub(crate) fn uuid_v4() -> String {
     let mut b = random_bytes::<16>();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

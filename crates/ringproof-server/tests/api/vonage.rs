@@ -495,3 +495,408 @@ async fn silent_auth_first_answers_a_check_url(app: TestApp) {
     assert_eq!(r.status(), 202);
     assert!(r.json::<Value>().await.unwrap().get("check_url").is_none());
 }
+
+// ----- templates and template fragments -----
+
+impl Vonage<'_> {
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(reqwest::Method::GET, path, None, &self.auth()).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PATCH, path, Some(body), &self.auth()).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.send(reqwest::Method::DELETE, path, None, &self.auth()).await
+    }
+
+    /// A new template; its body. The clock then moves on, so lists (oldest first) have
+    /// an order to check.
+    async fn template(&self, name: &str) -> Value {
+        let r = self.post("/v2/verify/templates", &json!({ "name": name })).await;
+        assert_eq!(r.status(), 200);
+        self.app.clock.advance_secs(1);
+        r.json().await.unwrap()
+    }
+
+    /// A new fragment of `template`; its body.
+    async fn fragment(&self, template: &str, channel: &str, locale: &str, text: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/v2/verify/templates/{template}/template_fragments"),
+                &json!({"channel": channel, "locale": locale, "text": text}),
+            )
+            .await;
+        let status = r.status();
+        let b: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{b}");
+        self.app.clock.advance_secs(1);
+        b
+    }
+}
+
+/// `name` of each 422's `invalid_parameters`.
+async fn invalid(r: Response) -> String {
+    let b = problem(r, 422).await;
+    b["invalid_parameters"][0]["name"].as_str().unwrap().to_owned()
+}
+
+on_both_stores!(templates_and_fragments_crud, templates_and_fragments_crud);
+async fn templates_and_fragments_crud(app: TestApp) {
+    register(&app).await;
+    let v = Vonage { app: &app, basic: None };
+    // The first template is the default; the next is not.
+    let one = v.template("t-one").await;
+    let id = one["template_id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36);
+    assert_eq!(
+        (one["name"].as_str(), one["is_default"].as_bool()),
+        (Some("t-one"), Some(true))
+    );
+    let this = format!(
+        "{}/v2/verify/templates/{id}",
+        app.engine.public_base_url().trim_end_matches('/')
+    );
+    assert_eq!(one["_links"]["self"]["href"], this.as_str());
+    assert_eq!(
+        one["_links"]["fragments"]["href"],
+        format!("{this}/template_fragments").as_str()
+    );
+    let two = v.template("t-two").await;
+    let id2 = two["template_id"].as_str().unwrap().to_owned();
+    assert_eq!(two["is_default"], false);
+    assert_eq!(
+        v.get(&format!("/v2/verify/templates/{id}"))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+        one
+    );
+
+    // A name taken: 409; bad names and bodies: 422 naming `name`.
+    let b = problem(v.post("/v2/verify/templates", &json!({"name": "t-one"})).await, 409).await;
+    assert_eq!(b["title"], "Conflict");
+    for bad in [
+        json!({}),
+        json!({"name": "a b"}),
+        json!({"name": ""}),
+        json!({"name": 5}),
+    ] {
+        assert_eq!(
+            invalid(v.post("/v2/verify/templates", &bad).await).await,
+            "name",
+            "{bad}"
+        );
+    }
+    let r = v.post("/v2/verify/templates", &json!(["t"])).await;
+    problem(r, 422).await;
+
+    // Paging: Vonage's page/page_size, `_embedded.templates`, `_links.next` while there is more.
+    let page: Value = v.get("/v2/verify/templates?page_size=1").await.json().await.unwrap();
+    assert_eq!(
+        (
+            &page["page"],
+            &page["page_size"],
+            &page["total_items"],
+            &page["total_pages"]
+        ),
+        (&json!(1), &json!(1), &json!(2), &json!(2))
+    );
+    assert_eq!(page["_embedded"]["templates"][0]["name"], "t-one");
+    assert!(
+        page["_links"]["next"]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("page_size=1&page=2")
+    );
+    assert!(page["_links"].get("prev").is_none());
+    let page: Value = v
+        .get("/v2/verify/templates?page_size=1&page=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["_embedded"]["templates"][0]["name"], "t-two");
+    assert!(page["_links"].get("next").is_none() && page["_links"]["prev"].is_object());
+    let page: Value = v.get("/v2/verify/templates").await.json().await.unwrap();
+    assert_eq!(
+        (
+            &page["page_size"],
+            page["_embedded"]["templates"].as_array().unwrap().len()
+        ),
+        (&json!(20), 2)
+    );
+    for q in ["page_size=0", "page_size=101", "page_size=x", "page=0", "page=-1"] {
+        let name = invalid(v.get(&format!("/v2/verify/templates?{q}")).await).await;
+        assert_eq!(name, q.split('=').next().unwrap(), "{q}");
+    }
+
+    // Update: rename; make the second the default (the first stops being it); a name taken.
+    let r: Value = v
+        .patch(
+            &format!("/v2/verify/templates/{id2}"),
+            &json!({"name": "t-2", "is_default": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["name"].as_str(), r["is_default"].as_bool()),
+        (Some("t-2"), Some(true))
+    );
+    let r: Value = v.get(&format!("/v2/verify/templates/{id}")).await.json().await.unwrap();
+    assert_eq!(r["is_default"], false);
+    problem(
+        v.patch(&format!("/v2/verify/templates/{id2}"), &json!({"name": "t-one"}))
+            .await,
+        409,
+    )
+    .await;
+    let name = invalid(
+        v.patch(&format!("/v2/verify/templates/{id2}"), &json!({"is_default": "yes"}))
+            .await,
+    )
+    .await;
+    assert_eq!(name, "is_default");
+
+    // Fragments: Vonage's placeholders round trip; one per channel and locale.
+    let path = format!("/v2/verify/templates/{id}/template_fragments");
+    let text = "${brand}: ${code}, valid ${time-limit} ${time-limit-unit}";
+    let f = v.fragment(&id, "sms", "en-US", text).await;
+    let fid = f["template_fragment_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (f["channel"].as_str(), f["locale"].as_str(), f["text"].as_str()),
+        (Some("sms"), Some("en-us"), Some(text))
+    );
+    assert!(f["date_created"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(f["_links"]["template"]["href"], this.as_str());
+    assert_eq!(
+        f["_links"]["self"]["href"],
+        format!("{this}/template_fragments/{fid}").as_str()
+    );
+    let b = problem(
+        v.post(&path, &json!({"channel": "sms", "locale": "en-us", "text": "${code}"}))
+            .await,
+        409,
+    )
+    .await;
+    assert!(b["detail"].as_str().unwrap().contains("channel and locale"), "{b}");
+    v.fragment(&id, "voice", "en-us", "${brand} code ${code}").await;
+    for (bad, name) in [
+        (
+            json!({"channel": "email", "locale": "en-us", "text": "${code}"}),
+            "channel",
+        ),
+        (json!({"locale": "en-us", "text": "${code}"}), "channel"),
+        (
+            json!({"channel": "sms", "locale": "nl-nl", "text": "${code}"}),
+            "locale",
+        ),
+        (json!({"channel": "sms", "text": "${code}"}), "locale"),
+        (json!({"channel": "sms", "locale": "fr-fr", "text": "no code"}), "text"),
+        (
+            json!({"channel": "sms", "locale": "fr-fr", "text": "${code} ${name}"}),
+            "text",
+        ),
+        (
+            json!({"channel": "sms", "locale": "fr-fr", "text": format!("${{code}}{}", "x".repeat(480))}),
+            "text",
+        ),
+        (json!({"channel": "sms", "locale": "fr-fr"}), "text"),
+    ] {
+        assert_eq!(invalid(v.post(&path, &bad).await).await, name, "{bad}");
+    }
+    let page: Value = v.get(&format!("{path}?page_size=1")).await.json().await.unwrap();
+    assert_eq!((&page["total_items"], &page["total_pages"]), (&json!(2), &json!(2)));
+    assert_eq!(
+        page["_embedded"]["template_fragments"][0]["template_fragment_id"],
+        fid.as_str()
+    );
+    assert!(page["_links"]["next"].is_object());
+    let r: Value = v
+        .patch(&format!("{path}/{fid}"), &json!({"text": "Code: ${code}"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r["text"].as_str(), r["locale"].as_str()),
+        (Some("Code: ${code}"), Some("en-us"))
+    );
+    assert_eq!(
+        invalid(v.patch(&format!("{path}/{fid}"), &json!({"text": "none"})).await).await,
+        "text"
+    );
+    let r: Value = v.get(&format!("{path}/{fid}")).await.json().await.unwrap();
+    assert_eq!(r["text"], "Code: ${code}");
+
+    // A template with fragments cannot be deleted; emptied, it can.
+    let b = problem(v.delete(&format!("/v2/verify/templates/{id}")).await, 409).await;
+    assert!(b["detail"].as_str().unwrap().contains("fragments"), "{b}");
+    let page: Value = v.get(&path).await.json().await.unwrap();
+    for f in page["_embedded"]["template_fragments"].as_array().unwrap() {
+        let fid = f["template_fragment_id"].as_str().unwrap();
+        assert_eq!(v.delete(&format!("{path}/{fid}")).await.status(), 204);
+    }
+    problem(v.delete(&format!("{path}/{fid}")).await, 404).await;
+    assert_eq!(v.delete(&format!("/v2/verify/templates/{id}")).await.status(), 204);
+    problem(v.get(&format!("/v2/verify/templates/{id}")).await, 404).await;
+    problem(v.get(&path).await, 404).await;
+
+    // Unknown ids of any shape: 404.
+    for unknown in ["c11236f4-00bf-4b89-84ba-88b25df97315", "nope"] {
+        problem(v.get(&format!("/v2/verify/templates/{unknown}")).await, 404).await;
+        problem(
+            v.patch(&format!("/v2/verify/templates/{unknown}"), &json!({"name": "x"}))
+                .await,
+            404,
+        )
+        .await;
+        problem(
+            v.get(&format!("/v2/verify/templates/{id2}/template_fragments/{unknown}"))
+                .await,
+            404,
+        )
+        .await;
+        problem(
+            v.post(
+                &format!("/v2/verify/templates/{unknown}/template_fragments"),
+                &json!({"channel": "sms", "locale": "en-us", "text": "${code}"}),
+            )
+            .await,
+            404,
+        )
+        .await;
+    }
+}
+
+on_both_stores!(templates_are_the_clients_own, templates_are_the_clients_own);
+async fn templates_are_the_clients_own(app: TestApp) {
+    register(&app).await;
+    let v = Vonage { app: &app, basic: None };
+    let t = v.template("mine").await;
+    let id = t["template_id"].as_str().unwrap().to_owned();
+    let f = v.fragment(&id, "sms", "en-us", "Mine ${code}").await;
+    let fid = f["template_fragment_id"].as_str().unwrap().to_owned();
+
+    let other = app.engine.create_client("other", vec![]).await.unwrap();
+    let key = app.engine.issue_vonage_key(&other.client.id).await.unwrap();
+    let o = Vonage {
+        app: &app,
+        basic: Some(basic(&key.key.id, &key.secret)),
+    };
+    let page: Value = o.get("/v2/verify/templates").await.json().await.unwrap();
+    assert_eq!(
+        (
+            &page["total_items"],
+            page["_embedded"]["templates"].as_array().unwrap().len()
+        ),
+        (&json!(0), 0)
+    );
+    let tpath = format!("/v2/verify/templates/{id}");
+    let fpath = format!("{tpath}/template_fragments/{fid}");
+    problem(o.get(&tpath).await, 404).await;
+    problem(o.patch(&tpath, &json!({"is_default": true})).await, 404).await;
+    problem(o.delete(&tpath).await, 404).await;
+    problem(o.get(&format!("{tpath}/template_fragments")).await, 404).await;
+    problem(
+        o.post(
+            &format!("{tpath}/template_fragments"),
+            &json!({"channel": "sms", "locale": "de-de", "text": "${code}"}),
+        )
+        .await,
+        404,
+    )
+    .await;
+    problem(o.get(&fpath).await, 404).await;
+    problem(o.patch(&fpath, &json!({"text": "Theirs ${code}"})).await, 404).await;
+    problem(o.delete(&fpath).await, 404).await;
+    // The other client may use the same name; its start cannot name this template.
+    o.template("mine").await;
+    let body = json!({"brand": "Acme", "workflow": [{"channel": "sms", "to": "14155550179"}], "template_id": id});
+    assert_eq!(invalid(o.post("/v2/verify", &body).await).await, "template_id");
+    // Nothing changed for the owner.
+    let r: Value = v.get(&fpath).await.json().await.unwrap();
+    assert_eq!(r["text"], "Mine ${code}");
+}
+
+on_both_stores!(
+    starts_take_their_texts_from_templates,
+    starts_take_their_texts_from_templates
+);
+async fn starts_take_their_texts_from_templates(app: TestApp) {
+    register(&app).await;
+    let v = Vonage { app: &app, basic: None };
+    // The default template (the first): English SMS and call, Spanish (Spain) SMS.
+    let default = v.template("default").await["template_id"].as_str().unwrap().to_owned();
+    v.fragment(
+        &default,
+        "sms",
+        "en-us",
+        "Code ${code} for ${brand}, valid ${time-limit} ${time-limit-unit}",
+    )
+    .await;
+    v.fragment(&default, "sms", "es-es", "Tu ${code}").await;
+    v.fragment(&default, "voice", "en-us", "${brand} says ${code}").await;
+    // Another template: German SMS only.
+    let german = v.template("german").await["template_id"].as_str().unwrap().to_owned();
+    v.fragment(&german, "sms", "de-de", "DE ${code} ${brand}").await;
+
+    let start = |to: &'static str, channel: &'static str, locale: &'static str, template: Option<&str>| {
+        let mut b = json!({"brand": "Acme", "workflow": [{"channel": channel, "to": to}], "locale": locale, "channel_timeout": 300});
+        if let Some(t) = template {
+            b["template_id"] = json!(t);
+        }
+        b
+    };
+    let text = |to: &'static str| {
+        let app = &app;
+        async move {
+            app.drain().await;
+            let msgs = app.messages(&format!("+{to}")).await;
+            msgs[0]["text"].as_str().unwrap().to_owned()
+        }
+    };
+    let six_digits = |s: &str| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit());
+
+    // The named template's fragment, the code filled in.
+    v.start(&start("14155550171", "sms", "de-de", Some(&german))).await;
+    let t = text("14155550171").await;
+    let code = t.strip_prefix("DE ").unwrap().strip_suffix(" Acme").unwrap();
+    assert!(six_digits(code), "{t}");
+    // The named template has no English: the default template's, the time limit filled in.
+    v.start(&start("14155550172", "sms", "en-us", Some(&german))).await;
+    let t = text("14155550172").await;
+    let code = t
+        .strip_prefix("Code ")
+        .unwrap()
+        .strip_suffix(" for Acme, valid 5 minutes")
+        .unwrap();
+    assert!(six_digits(code), "{t}");
+    // No template_id: the default's; a Mexican Spanish request gets the Spanish (Spain) text.
+    v.start(&start("14155550173", "sms", "es-mx", None)).await;
+    let t = text("14155550173").await;
+    assert!(six_digits(t.strip_prefix("Tu ").unwrap()), "{t}");
+    // No fragment of the language anywhere: ringproof's own French text.
+    v.start(&start("14155550174", "sms", "fr-fr", Some(&german))).await;
+    let t = text("14155550174").await;
+    assert!(t.starts_with("Votre code de vérification Acme est : "), "{t}");
+    // A call: the voice fragment, the code digit by digit.
+    v.start(&start("14155550175", "voice", "en-us", None)).await;
+    let t = text("14155550175").await;
+    let digits = t.strip_prefix("Acme says ").unwrap();
+    assert_eq!(digits.split(", ").count(), 6, "{t}");
+    // A template_id that is no template of the client: 422 naming it.
+    for bad in ["c11236f4-00bf-4b89-84ba-88b25df97315", "nope"] {
+        let name = invalid(
+            v.post("/v2/verify", &start("14155550176", "sms", "en-us", Some(bad)))
+                .await,
+        )
+        .await;
+        assert_eq!(name, "template_id");
+    }
+    assert!(app.messages("+14155550176").await.is_empty());
+}

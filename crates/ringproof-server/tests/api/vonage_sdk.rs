@@ -3,7 +3,9 @@
 //! v2 flow of `tests/sdk/vonage_flow.mjs` with its API host switched to the test server,
 //! JWT authentication with a registered application's key, and its codes read from the
 //! sandbox phone: new request, 409 for a second one, wrong → 400, next workflow, right →
-//! completed, again → 410, cancel, 422, 404, 401 for another key.
+//! completed, again → 410, cancel, 422, 404, 401 for another key; then templates and
+//! fragments (create, list page by page, a request naming the template whose SMS is the
+//! fragment's text, update, 422, 409 deleting a template with a fragment, delete, 404).
 //!
 //! Where node or the SDK is missing this says so loudly ("NOT RUN") and does nothing;
 //! under `CI` it fails instead.

@@ -118,4 +118,58 @@ const stranger = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.
 const impostor = new Vonage({ applicationId: APP, privateKey: stranger }, { apiHost: BASE });
 await fails(401, "Unauthorized", () => impostor.verify2.checkCode(requestId, code));
 
+// Templates: two (the first is the default), a fragment, both listed page by page.
+const template = await vonage.verify2.createTemplate({ name: "sdk-template" });
+expect(typeof template.templateId === "string" && template.isDefault === true, JSON.stringify(template));
+const spare = await vonage.verify2.createTemplate({ name: "sdk-spare" });
+expect(spare.isDefault === false, JSON.stringify(spare));
+const smsText = "SDK ${brand} code: ${code}";
+const fragment = await vonage.verify2.createTemplateFragment(template.templateId, {
+  channel: "sms",
+  locale: "en-us",
+  text: smsText,
+});
+expect(typeof fragment.templateFragmentId === "string" && fragment.text === smsText, JSON.stringify(fragment));
+const listed = [];
+for await (const t of vonage.verify2.listAllTemplates({ pageSize: 1 })) listed.push(t.name);
+// (Both made in the same millisecond may list in either order.)
+expect(listed.sort().join() === "sdk-spare,sdk-template", `templates ${listed}`);
+const fragments = [];
+for await (const f of vonage.verify2.listAllTemplateFragments({ templateId: template.templateId, pageSize: 1 })) {
+  fragments.push(f.templateFragmentId);
+}
+expect(fragments.join() === fragment.templateFragmentId, `fragments ${fragments}`);
+const got = await vonage.verify2.getTemplateFragment(template.templateId, fragment.templateFragmentId);
+expect(got.text === smsText && got.locale === "en-us" && got.channel === "sms", JSON.stringify(got));
+
+// A request naming the template: its SMS is the fragment's text with the code filled in.
+const before = (await messages()).length;
+const { requestId: templated } = await vonage.verify2.newRequest({
+  brand: "SDK Shop",
+  workflow: [{ channel: "sms", to: TO }],
+  locale: "en-us",
+  templateId: template.templateId,
+});
+const tcode = await sandboxCode(before);
+const newest = (await messages())[0].text;
+expect(newest === `SDK SDK Shop code: ${tcode}`, `templated SMS: ${newest}`);
+expect((await vonage.verify2.checkCode(templated, tcode)) === "completed", "templated request completed");
+
+// Updates, then deletes: the template only once its fragment is gone.
+const changed = await vonage.verify2.updateTemplateFragment(template.templateId, {
+  templateFragmentId: fragment.templateFragmentId,
+  text: "Your ${brand} code is ${code}",
+});
+expect(changed.text === "Your ${brand} code is ${code}", JSON.stringify(changed));
+const renamed = await vonage.verify2.updateTemplate({ templateId: spare.templateId, name: "sdk-renamed", isDefault: true });
+expect(renamed.name === "sdk-renamed" && renamed.isDefault === true, JSON.stringify(renamed));
+expect((await vonage.verify2.getTemplate(template.templateId)).isDefault === false, "one default");
+await fails(422, "Invalid params", () =>
+  vonage.verify2.createTemplateFragment(template.templateId, { channel: "sms", locale: "en-us", text: "no code" }),
+);
+await fails(409, "Conflict", () => vonage.verify2.deleteTemplate(template.templateId));
+expect((await vonage.verify2.deleteTemplateFragment(template.templateId, fragment.templateFragmentId)) === true, "fragment deleted");
+expect((await vonage.verify2.deleteTemplate(template.templateId)) === true, "template deleted");
+await fails(404, "Not Found", () => vonage.verify2.getTemplate(template.templateId));
+
 console.log("SDK: OK");

@@ -29,3 +29,4 @@ mod sqlite_file;
 mod supersede;
 mod verifications;
 mod vonage_applications;
+mod vonage_templates;

@@ -444,7 +444,7 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     assert_eq!(kinds.last().copied(), Some("expired"));
 }
 
-/// Per-verification options (sender id, SMS template, notify, the SIM-swap result, a silent step, the service, the do-not-share and custom-code flags) are stored with the
+/// Per-verification options (sender id, SMS and voice templates, notify, the SIM-swap result, a silent step, the service, the do-not-share and custom-code flags) are stored with the
 /// verification and survive an update.
 async fn options_round_trip(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -452,6 +452,7 @@ async fn options_round_trip(store: Arc<dyn Store>) {
     v.options = Options {
         sender: Some("ACME".into()),
         sms_template: Some("{brand}: {code} é ✓".into()),
+        voice_template: Some("{brand} says {code}".into()),
         notify: true,
         sim_swap: Some(ringproof_core::simswap::SimSwapResult::Swapped),
         silent: Some(ringproof_core::verification::SilentAuth {

@@ -50,6 +50,11 @@ pub enum VonageError {
     Concurrent,
     /// `next_workflow` with no workflow left to move to (409).
     NoNextWorkflow,
+    /// No such template or template fragment of this client (404).
+    TemplateNotFound,
+    /// A template rule refused the change (409): a name taken, a second fragment for a
+    /// channel and locale, deleting a template that still has fragments.
+    TemplateConflict { detail: String },
     /// Too many requests: sends of the number, the client or the address, guesses at the
     /// number's codes, another send too soon (429).
     RateLimited { detail: String, retry_after_s: Option<u64> },
@@ -202,6 +207,18 @@ impl VonageError {
                 "Conflict",
                 "There is no next workflow to move to (every workflow has run, or a silent authentication is in progress at the operator)".into(),
             ),
+            VonageError::TemplateNotFound => (
+                404,
+                format!("{VERIFY}#template-not-found"),
+                "Not Found",
+                "Template not found: the template (or fragment) ID provided could not be found".into(),
+            ),
+            VonageError::TemplateConflict { detail } => (
+                409,
+                format!("{VERIFY}#conflict"),
+                "Conflict",
+                detail.clone(),
+            ),
             VonageError::RateLimited { detail, .. } => (
                 429,
                 format!("{GENERAL}#throttled"),
@@ -300,6 +317,8 @@ impl From<CoreError> for VonageError {
             CoreError::NotPending { status } => VonageError::Ended { status },
             CoreError::ConcurrentVerification => VonageError::Concurrent,
             CoreError::NoNextStep => VonageError::NoNextWorkflow,
+            CoreError::TemplateNotFound => VonageError::TemplateNotFound,
+            CoreError::TemplateConflict(detail) => VonageError::TemplateConflict { detail },
             CoreError::ResendCooldown { retry_after_s } => VonageError::RateLimited {
                 detail: "another message to this number was sent too recently".into(),
                 retry_after_s: Some(retry_after_s.max(1)),
@@ -397,6 +416,8 @@ mod tests {
             ),
             (VonageError::Concurrent, 409),
             (VonageError::NoNextWorkflow, 409),
+            (VonageError::TemplateNotFound, 404),
+            (VonageError::TemplateConflict { detail: "x".into() }, 409),
             (
                 VonageError::RateLimited {
                     detail: "x".into(),

@@ -11,6 +11,7 @@
 //! snake_case names.
 
 pub mod error;
+pub mod templates;
 pub mod verify;
 
 use axum::extract::{FromRequestParts, Request};
@@ -31,7 +32,7 @@ use crate::state::AppState;
 pub const BASE: &str = "/v2/verify";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    verify::router()
+    verify::router().merge(templates::router())
 }
 
 /// Whether a request path belongs to this face (the Twilio face shares `/v2`).

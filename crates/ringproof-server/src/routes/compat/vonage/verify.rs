@@ -45,7 +45,7 @@ const CHANNEL_TIMEOUT_S: std::ops::RangeInclusive<u32> = 15..=900;
 const MAX_CLIENT_REF: usize = 40;
 
 /// A raw member of a request body: `None` when absent or `null`.
-type Member = Option<Value>;
+pub(super) type Member = Option<Value>;
 
 /// One entry of `workflow`.
 #[derive(ToSchema)]
@@ -90,6 +90,11 @@ pub struct VerificationRequest {
     /// Accepted; ringproof's SMS-pumping guard applies either way.
     #[schema(value_type = Option<bool>, example = true)]
     fraud_check: Member,
+    /// A template of the client (`/v2/verify/templates`): the SMS and call texts are its
+    /// fragments for the channel and the request's locale, else the default template's,
+    /// else ringproof's own. Without it, the default template's, else ringproof's.
+    #[schema(value_type = Option<String>, example = "8f35a1a7-eb2f-4552-8fdf-fffdaee41bc9")]
+    template_id: Member,
 }
 
 /// The body of a check.
@@ -120,7 +125,7 @@ pub struct CheckCodeResponse {
     status: &'static str,
 }
 
-fn string<'a>(v: &'a Member, name: &str) -> Result<Option<&'a str>, VonageError> {
+pub(super) fn string<'a>(v: &'a Member, name: &str) -> Result<Option<&'a str>, VonageError> {
     match v {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
@@ -248,7 +253,7 @@ fn request_id(id: &str) -> Result<VerificationId, VonageError> {
         (status = 403, description = "The destination is blocked (the SMS-pumping guard, the kind of number, the client's blocklist or geo permissions, a recent SIM swap)", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 409, description = "Another request to this number is still in progress", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = VonageErrorBody, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter is missing or invalid, a channel that is not enabled (`whatsapp`, `email`, …), or `silent_auth` without carrier authentication; `invalid_parameters` names it", body = VonageErrorBody, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is missing or invalid, a channel that is not enabled (`whatsapp`, `email`, …), or `silent_auth` without carrier authentication, a `template_id` the client has not; `invalid_parameters` names it", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 429, description = "Too many sends (the number's, the client's) or failed credentials; see `Retry-After`", body = VonageErrorBody, content_type = "application/problem+json"),
         (status = 503, description = "The provider or the database is unavailable; retry", body = VonageErrorBody, content_type = "application/problem+json")
     )
@@ -276,6 +281,12 @@ async fn new_request(
     let code = string(&body.code, "code")?
         .map(ringproof_core::service::parse_custom_code)
         .transpose()?;
+    let template_id = string(&body.template_id, "template_id")?
+        .map(|id| {
+            ringproof_core::vonage_app::parse_application_id(id)
+                .ok_or_else(|| VonageError::invalid("template_id", "must be a template's UUID"))
+        })
+        .transpose()?;
     let req = StartRequest {
         to: Some(to),
         workflow: Some(steps(&channels, timeout)),
@@ -285,6 +296,7 @@ async fn new_request(
         silent,
         code,
         one_pending_per_number: true,
+        vonage_template: Some(template_id),
         ..StartRequest::default()
     };
     let v = match state.engine.start(&client, req, None).await? {
