@@ -42,6 +42,7 @@ pub mod time;
 pub mod verification;
 pub mod vonage_app;
 pub mod webhook;
+pub mod webhook_format;
 pub mod workflow;
 
 pub use error::{CoreError, StoreError};

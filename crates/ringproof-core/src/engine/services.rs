@@ -23,6 +23,7 @@ use crate::service::{Service, ServiceChange, ServiceSettings, parse_custom_code}
 use crate::throttle::{self, Secret};
 use crate::time::Timestamp;
 use crate::verification::{CheckOutcome, Status, Verification};
+use crate::webhook_format::FaceIds;
 use crate::workflow::Channel;
 
 use super::{Engine, StartOutcome, StartRequest};
@@ -60,6 +61,9 @@ pub struct ServiceStart {
     /// A code brought by the integrator: only in a service that allows it.
     pub custom_code: Option<String>,
     pub end_user_ip: Option<IpAddr>,
+    /// The Account SID the start was authenticated under, which the Twilio webhook format
+    /// names ([`crate::webhook_format::FaceIds::Twilio`]).
+    pub account_sid: Option<String>,
 }
 
 /// Which verification of a service a read or check means.
@@ -353,6 +357,7 @@ impl Engine {
             silent: s.silent,
             service: Some(svc.id.clone()),
             code,
+            face: s.account_sid.map(|account_sid| FaceIds::Twilio { account_sid }),
             ..StartRequest::default()
         };
         match self.start(client, req, None).await? {

@@ -45,6 +45,9 @@ pub struct StartRequest {
     pub one_pending_per_number: bool,
     /// The default SMS warns not to share the code ([`Options::do_not_share`]).
     pub do_not_share: bool,
+    /// The names a vendor's face gives the verification, for that vendor's webhook format
+    /// ([`Options::face`]).
+    pub face: Option<crate::webhook_format::FaceIds>,
 }
 
 /// The locale of a new verification: the request's tag when the catalogue has its language
@@ -223,10 +226,16 @@ impl Engine {
                     sender: req.sender,
                     sms_template: req.sms_template,
                     notify: client.webhook.is_some(),
+                    webhook_format: client
+                        .webhook
+                        .as_ref()
+                        .map(|w| w.format.for_face(req.face.as_ref(), req.service.as_ref().map(|s| s.as_str())))
+                        .unwrap_or_default(),
                     silent: req.silent.then(Default::default),
                     service: req.service.map(|s| s.as_str().to_owned()),
                     do_not_share: req.do_not_share,
                     custom_code: req.code.is_some(),
+                    face: req.face,
                     ..Options::default()
                 },
                 sim_swap,
