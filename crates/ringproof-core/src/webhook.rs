@@ -28,8 +28,8 @@ use crate::event::NewEvent;
 use crate::ids::{ClientId, JobId, VerificationId};
 use crate::job::{JobKind, NewJob};
 use crate::verification::Verification;
-use crate::workflow::Channel;
 pub use crate::webhook_format::WebhookFormat;
+use crate::workflow::Channel;
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "Ringproof-Signature";

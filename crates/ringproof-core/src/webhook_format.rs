@@ -334,7 +334,10 @@ pub fn vendor_signing(
                 "iss": "Vonage",
                 "payload_hash": hex(&sha256(body)),
             });
-            (url.to_owned(), vec![("Authorization", format!("Bearer {}", hs256(secret, &claims)))])
+            (
+                url.to_owned(),
+                vec![("Authorization", format!("Bearer {}", hs256(secret, &claims)))],
+            )
         }
     }
 }
@@ -445,12 +448,25 @@ mod tests {
         };
         assert_eq!(events.len(), 1);
         let e = &events[0];
-        let keys_of = |o: &Value| o.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+        let keys_of = |o: &Value| {
+            o.as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
         let mut top = keys_of(e);
         top.sort();
         assert_eq!(
             top,
-            ["data", "datacontenttype", "dataschema", "id", "source", "specversion", "time", "type"]
+            [
+                "data",
+                "datacontenttype",
+                "dataschema",
+                "id",
+                "source",
+                "specversion",
+                "time",
+                "type"
+            ]
         );
         assert_eq!(e["specversion"], "1.0");
         assert_eq!(e["type"], "com.twilio.accountsecurity.verify.verification.approved");
@@ -511,7 +527,12 @@ mod tests {
             names,
             ["pending", "approved", "canceled", "expired", "max-attempts-reached"]
         );
-        for k in [EventKind::SendQueued, EventKind::Sent, EventKind::CheckWrong, EventKind::Failed] {
+        for k in [
+            EventKind::SendQueued,
+            EventKind::Sent,
+            EventKind::CheckWrong,
+            EventKind::Failed,
+        ] {
             assert_eq!(twilio_status(k), None);
         }
     }
@@ -522,15 +543,27 @@ mod tests {
         let tw = FaceIds::Twilio {
             account_sid: "AC".into(),
         };
-        assert_eq!(WebhookFormat::Twilio.for_face(Some(&tw), None), WebhookFormat::Ringproof);
-        assert_eq!(WebhookFormat::Twilio.for_face(Some(&tw), Some("VA")), WebhookFormat::Twilio);
-        assert_eq!(WebhookFormat::Vonage.for_face(Some(&tw), Some("VA")), WebhookFormat::Ringproof);
+        assert_eq!(
+            WebhookFormat::Twilio.for_face(Some(&tw), None),
+            WebhookFormat::Ringproof
+        );
+        assert_eq!(
+            WebhookFormat::Twilio.for_face(Some(&tw), Some("VA")),
+            WebhookFormat::Twilio
+        );
+        assert_eq!(
+            WebhookFormat::Vonage.for_face(Some(&tw), Some("VA")),
+            WebhookFormat::Ringproof
+        );
         let vo = FaceIds::Vonage {
             client_ref: None,
             channel_timeout_s: 300,
         };
         assert_eq!(WebhookFormat::Vonage.for_face(Some(&vo), None), WebhookFormat::Vonage);
-        assert_eq!(WebhookFormat::Ringproof.for_face(Some(&vo), None), WebhookFormat::Ringproof);
+        assert_eq!(
+            WebhookFormat::Ringproof.for_face(Some(&vo), None),
+            WebhookFormat::Ringproof
+        );
         for f in WebhookFormat::ALL {
             assert_eq!(WebhookFormat::parse(f.as_str()), Some(f));
         }
@@ -572,13 +605,24 @@ mod tests {
         assert_eq!(bodies.len(), 2, "{bodies:?}");
         let (event, summary) = (&bodies[0], &bodies[1]);
         let keys_of = |o: &Value| {
-            let mut k = o.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            let mut k = o
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
             k.sort();
             k
         };
         assert_eq!(
             keys_of(event),
-            ["channel", "client_ref", "finalized_at", "request_id", "status", "triggered_at", "type"]
+            [
+                "channel",
+                "client_ref",
+                "finalized_at",
+                "request_id",
+                "status",
+                "triggered_at",
+                "type"
+            ]
         );
         assert_eq!(event["type"], "event");
         assert_eq!(event["request_id"], v.id.as_str());
@@ -589,7 +633,15 @@ mod tests {
         assert_eq!(event["client_ref"], "my-personal-reference");
         assert_eq!(
             keys_of(summary),
-            ["channel_timeout", "client_ref", "request_id", "status", "submitted_at", "type", "workflow"]
+            [
+                "channel_timeout",
+                "client_ref",
+                "request_id",
+                "status",
+                "submitted_at",
+                "type",
+                "workflow"
+            ]
         );
         assert_eq!(summary["type"], "summary");
         assert_eq!(summary["status"], "completed");

@@ -432,7 +432,8 @@ impl Engine {
         let t = self.now().millis().div_euclid(1000);
         // The vendor's signature follows the client's format now (the body's was fixed when
         // the event happened); it signs these bytes whatever their shape.
-        let (url, headers) = crate::webhook_format::vendor_signing(config.format, &secret, &config.url, &job.payload, t);
+        let (url, headers) =
+            crate::webhook_format::vendor_signing(config.format, &secret, &config.url, &job.payload, t);
         let req = WebhookRequest {
             url,
             signature: webhook::signature(&secret, t, &job.payload),

@@ -229,7 +229,10 @@ impl Engine {
                     webhook_format: client
                         .webhook
                         .as_ref()
-                        .map(|w| w.format.for_face(req.face.as_ref(), req.service.as_ref().map(|s| s.as_str())))
+                        .map(|w| {
+                            w.format
+                                .for_face(req.face.as_ref(), req.service.as_ref().map(|s| s.as_str()))
+                        })
                         .unwrap_or_default(),
                     silent: req.silent.then(Default::default),
                     service: req.service.map(|s| s.as_str().to_owned()),

@@ -616,7 +616,10 @@ async fn twilio_format(app: TestApp) {
         assert!(query.ends_with(&format!("bodySHA256={}", hex(&ringproof_core::crypto::sha256(&h.body)))));
         assert_eq!(
             h.header("x-twilio-signature"),
-            base64_std(&ringproof_core::crypto::hmac_sha256(secret.as_bytes(), &[url.as_bytes()]))
+            base64_std(&ringproof_core::crypto::hmac_sha256(
+                secret.as_bytes(),
+                &[url.as_bytes()]
+            ))
         );
         assert!(
             h.header("x-twilio-webhooks-signature-settings")
@@ -678,7 +681,11 @@ async fn vonage_format(app: TestApp) {
         }))
         .await;
     app.drain().await;
-    assert!(rcv.hits().is_empty(), "nothing until the request ends: {:?}", rcv.hits());
+    assert!(
+        rcv.hits().is_empty(),
+        "nothing until the request ends: {:?}",
+        rcv.hits()
+    );
     let code = app.last_code(to).await;
     app.clock.advance_secs(7);
     assert_eq!(vo.check(&id, &code).await.status(), 200);
@@ -719,15 +726,19 @@ async fn vonage_format(app: TestApp) {
         );
         let jwt = h.header("authorization").strip_prefix("Bearer ").unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
-        let claims: Value =
-            serde_json::from_slice(&ringproof_core::crypto::unbase64url(parts[1]).unwrap()).unwrap();
+        let claims: Value = serde_json::from_slice(&ringproof_core::crypto::unbase64url(parts[1]).unwrap()).unwrap();
         assert_eq!(claims["payload_hash"], hex(&ringproof_core::crypto::sha256(&h.body)));
         assert_eq!(claims["iat"], now_s(&app));
-        let mac = ringproof_core::crypto::hmac_sha256(secret.as_bytes(), &[format!("{}.{}", parts[0], parts[1]).as_bytes()]);
+        let mac =
+            ringproof_core::crypto::hmac_sha256(secret.as_bytes(), &[format!("{}.{}", parts[0], parts[1]).as_bytes()]);
         assert_eq!(ringproof_core::crypto::unbase64url(parts[2]).unwrap(), mac.to_vec());
     }
     // Vonage's own library accepts the token with the secret, and only with it.
-    let jwt = hits[1].header("authorization").strip_prefix("Bearer ").unwrap().to_owned();
+    let jwt = hits[1]
+        .header("authorization")
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_owned();
     let script = r#"
         const { verifySignature } = require("@vonage/jwt");
         const [jwt, secret] = process.argv.slice(1);
