@@ -44,6 +44,7 @@ pub mod verification;
 pub mod vonage_app;
 pub mod vonage_template;
 pub mod webhook;
+pub mod webhook_format;
 pub mod workflow;
 
 pub use error::{CoreError, StoreError};

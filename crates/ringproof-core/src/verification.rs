@@ -118,6 +118,15 @@ pub struct Options {
     /// could check their own codes).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub custom_code: bool,
+    /// The shape of this verification's webhooks, fixed at start with `notify`: the
+    /// client's format when the verification has the names it needs ([`Options::face`]),
+    /// else ringproof's ([`crate::webhook_format::WebhookFormat::for_face`]).
+    #[serde(skip_serializing_if = "crate::webhook_format::WebhookFormat::is_ringproof")]
+    pub webhook_format: crate::webhook_format::WebhookFormat,
+    /// The names a vendor's face gave the verification (a Twilio Account SID, a Vonage
+    /// `client_ref`), which that vendor's webhook format carries. Set at start, never changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face: Option<crate::webhook_format::FaceIds>,
 }
 
 /// How long the `check_url` of a silent step may wait to be opened before the first
@@ -187,10 +196,12 @@ pub struct Effects {
 }
 
 impl Effects {
-    /// Records `event` of `v` and, if `v` notifies, the webhook job announcing it.
+    /// Records `event` of `v` and, if `v` notifies, the webhook jobs announcing it in its
+    /// format ([`crate::webhook::announce`]).
     pub fn record(&mut self, v: &Verification, event: NewEvent) {
-        self.jobs
-            .extend(announcement(&v.client_id, &v.id, v.options.notify, &event));
+        if v.options.notify {
+            self.jobs.extend(crate::webhook::announce(v, &event));
+        }
         self.events.push(event);
     }
 
@@ -200,9 +211,9 @@ impl Effects {
     }
 }
 
-/// The webhook job announcing `event` of verification `vid`, when it notifies: the one
-/// place that decides it, for [`Effects::record`] and for the worker's `sent` event (which
-/// is written with its finished job rather than by a transition).
+/// The webhook job announcing the worker's `sent` event of verification `vid` (written with
+/// its finished job rather than by a transition), when `notify` (the delivery's
+/// [`DeliverPayload::notify`], set only where `sent` is announced: in ringproof's format).
 pub fn announcement(client: &ClientId, vid: &VerificationId, notify: bool, event: &NewEvent) -> Option<NewJob> {
     notify.then(|| crate::webhook::job(client, vid, event))
 }
@@ -895,7 +906,8 @@ impl Verification {
             locale: self.locale.clone(),
             sender: self.options.sender.clone(),
             step,
-            notify: self.options.notify,
+            // `sent` is announced in ringproof's format only (no vendor's has it).
+            notify: self.options.notify && self.options.webhook_format.is_ringproof(),
             seq: self.sends + 1,
         };
         let id = JobId::generate();

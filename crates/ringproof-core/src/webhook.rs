@@ -27,6 +27,8 @@ use crate::error::CoreError;
 use crate::event::NewEvent;
 use crate::ids::{ClientId, JobId, VerificationId};
 use crate::job::{JobKind, NewJob};
+use crate::verification::Verification;
+pub use crate::webhook_format::WebhookFormat;
 use crate::workflow::Channel;
 
 /// The header that carries the signature.
@@ -45,12 +47,17 @@ pub struct WebhookConfig {
     /// The secret sealed by [`crate::crypto::Keys::seal`] with context [`secret_context`],
     /// hex encoded.
     pub sealed_secret: String,
+    /// The shape of the bodies (and the vendor's signature headers): verifications started
+    /// from now on take it ([`crate::webhook_format`]).
+    #[serde(default, skip_serializing_if = "WebhookFormat::is_ringproof")]
+    pub format: WebhookFormat,
 }
 
 impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookConfig")
             .field("url", &self.url)
+            .field("format", &self.format)
             .finish_non_exhaustive()
     }
 }
@@ -112,8 +119,31 @@ struct Data<'a> {
     detail: Option<&'a str>,
 }
 
-/// The webhook job announcing `event` of verification `vid`; queued only through
-/// [`crate::verification::announcement`] in the engine (the stores' tests build them directly).
+/// The webhook jobs announcing `event` of `v` in its format
+/// ([`crate::verification::Options::webhook_format`]): ringproof's one body, or the vendor's
+/// bodies ([`crate::webhook_format`]; none for an event the vendor does not announce). Queued
+/// only by [`crate::verification::Effects::record`], for a verification that notifies.
+pub fn announce(v: &Verification, event: &NewEvent) -> Vec<NewJob> {
+    if v.options.webhook_format.is_ringproof() {
+        return vec![job(&v.client_id, &v.id, event)];
+    }
+    crate::webhook_format::bodies(v, event, &mut JobId::generate)
+        .into_iter()
+        .map(|(id, body)| NewJob {
+            payload: serde_json::to_vec(&body).unwrap_or_default(),
+            id,
+            kind: JobKind::Webhook,
+            client_id: v.client_id.clone(),
+            verification_id: Some(v.id.clone()),
+            due_at: event.at,
+            max_attempts: DEFAULT_WEBHOOK_ATTEMPTS,
+        })
+        .collect()
+}
+
+/// The webhook job announcing `event` of verification `vid` in ringproof's format; queued
+/// only through [`announce`] and [`crate::verification::announcement`] in the engine (the
+/// stores' tests build them directly).
 pub fn job(client: &ClientId, vid: &VerificationId, event: &NewEvent) -> NewJob {
     let id = JobId::generate();
     let body = Body {
@@ -186,8 +216,12 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now_s: i64, tolerance_s: 
 /// One webhook POST as the worker hands it to the HTTP client.
 #[derive(Clone, Debug)]
 pub struct WebhookRequest {
+    /// The client's URL (with Twilio's `bodySHA256` added in that format).
     pub url: String,
     pub signature: String,
+    /// The vendor's signature headers, in a vendor's format
+    /// ([`crate::webhook_format::vendor_signing`]).
+    pub headers: Vec<(&'static str, String)>,
     /// The job id, also the body's `id`, sent as `Ringproof-Webhook-Id` too.
     pub id: String,
     pub body: Vec<u8>,

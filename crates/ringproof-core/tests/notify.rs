@@ -96,6 +96,8 @@ fn with_notify_every_event_is_a_webhook_and_expiry_is_scheduled() {
         // The verification's own text wins over the do-not-share default.
         do_not_share: true,
         custom_code: false,
+        webhook_format: Default::default(),
+        face: None,
     };
     let (v, fx) = start(options, &Fixed("4821"));
     assert_eq!(webhook_types(&fx), ["verification.created", "verification.send_queued"]);
@@ -192,11 +194,15 @@ fn the_options_survive_a_json_round_trip_and_default_to_nothing() {
         service: Some("VA00000000000000000000000000000000".into()),
         do_not_share: true,
         custom_code: true,
+        webhook_format: ringproof_core::webhook::WebhookFormat::Twilio,
+        face: Some(ringproof_core::webhook_format::FaceIds::Twilio {
+            account_sid: "AC00000000000000000000000000000000".into(),
+        }),
     };
     let s = serde_json::to_string(&o).unwrap();
     assert_eq!(
         s,
-        r#"{"sender":"Acme","voice_template":"{brand}: {code}","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000","do_not_share":true,"custom_code":true}"#
+        r#"{"sender":"Acme","voice_template":"{brand}: {code}","notify":true,"sim_swap":"not_swapped","silent":{"state_hash":"ab","deadline":5,"result":"verified"},"service":"VA00000000000000000000000000000000","do_not_share":true,"custom_code":true,"webhook_format":"twilio","face":{"face":"twilio","account_sid":"AC00000000000000000000000000000000"}}"#
     );
     assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     assert_eq!(serde_json::from_str::<Options>("{}").unwrap(), Options::default());

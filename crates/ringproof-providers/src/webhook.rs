@@ -73,15 +73,16 @@ impl HttpWebhookPoster {
 #[async_trait]
 impl WebhookPoster for HttpWebhookPoster {
     async fn post(&self, req: &WebhookRequest) -> Result<u16, WebhookError> {
-        let sent = self
+        let mut request = self
             .http
             .post(&req.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, &req.signature)
-            .header(WEBHOOK_ID_HEADER, &req.id)
-            .body(req.body.clone())
-            .send()
-            .await;
+            .header(WEBHOOK_ID_HEADER, &req.id);
+        for (name, value) in &req.headers {
+            request = request.header(*name, value);
+        }
+        let sent = request.body(req.body.clone()).send().await;
         match sent {
             // The body is dropped unread (the connection is then closed, not reused).
             Ok(response) => Ok(response.status().as_u16()),
@@ -159,6 +160,7 @@ mod tests {
         WebhookRequest {
             url: url.to_owned(),
             signature: "t=1,v1=ab".into(),
+            headers: vec![("X-Twilio-Signature", "c2ln".into())],
             id: "JBtest".into(),
             body: br#"{"id":"JBtest","type":"verification.approved"}"#.to_vec(),
         }
@@ -184,6 +186,7 @@ mod tests {
         assert!(lower.contains("\r\ncontent-type: application/json\r\n"), "{raw}");
         assert!(lower.contains("\r\nringproof-signature: t=1,v1=ab\r\n"), "{raw}");
         assert!(lower.contains("\r\nringproof-webhook-id: jbtest\r\n"), "{raw}");
+        assert!(lower.contains("\r\nx-twilio-signature: c2ln\r\n"), "{raw}");
         assert!(
             lower.contains(&format!("\r\nuser-agent: ringproof/{}\r\n", env!("CARGO_PKG_VERSION"))),
             "{raw}"

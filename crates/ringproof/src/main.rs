@@ -18,6 +18,7 @@ use ringproof_core::phone::PhoneNumber;
 use ringproof_core::policy::{Policy, PolicyOverrides};
 use ringproof_core::simswap::SimSwapMode;
 use ringproof_core::time::Timestamp;
+use ringproof_core::webhook::WebhookFormat;
 use ringproof_core::workflow::Channel;
 use ringproof_server::config::{Config, Overrides};
 use ringproof_server::routes::v1::VerificationResponse;
@@ -267,6 +268,12 @@ enum ClientCmd {
         /// Stop sending webhooks (the secret is forgotten)
         #[arg(long, conflicts_with = "webhook_url")]
         clear_webhook: bool,
+        /// The shape of the webhooks (docs/webhooks.md#formats): `ringproof` (default),
+        /// `twilio` (Event Streams CloudEvents, for verifications started on the Twilio face)
+        /// or `vonage` (Verify v2 callbacks, for the Vonage face); verifications started from
+        /// now on take it
+        #[arg(long, value_parser = ["ringproof", "twilio", "vonage"], conflicts_with = "clear_webhook")]
+        webhook_format: Option<String>,
         /// SIM-swap risk (docs/security.md): `check` asks the operator before every OTP or
         /// link start and records the answer; `block` also refuses a number whose SIM was
         /// swapped within the window (an unknown answer never refuses); `off` stops asking
@@ -685,6 +692,7 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             mut limits,
             webhook_url,
             clear_webhook,
+            webhook_format,
             sim_swap,
             sim_swap_max_age_h,
         } => {
@@ -695,6 +703,17 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             // Checked before anything is stored, so a bad URL changes nothing.
             if let Some(u) = &webhook_url {
                 ringproof_core::webhook::validate_url(u).map_err(|e| e.to_string())?;
+            }
+            if webhook_format.is_some()
+                && webhook_url.is_none()
+                && engine
+                    .store()
+                    .client_by_id(&id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some_and(|c| c.webhook.is_none())
+            {
+                return Err("--webhook-format needs a webhook: give --webhook-url too".into());
             }
             let change = ClientChange {
                 brand,
@@ -727,11 +746,16 @@ async fn client(config: Config, cmd: ClientCmd) -> Result<(), String> {
             };
             let mut c = engine.update_client(&id, change).await.map_err(|e| e.to_string())?;
             let mut new_secret = None;
-            if webhook_url.is_some() || clear_webhook {
-                new_secret = engine
-                    .set_webhook(&id, webhook_url.as_deref())
-                    .await
-                    .map_err(|e| e.to_string())?;
+            if webhook_url.is_some() || clear_webhook || webhook_format.is_some() {
+                if webhook_url.is_some() || clear_webhook {
+                    new_secret = engine
+                        .set_webhook(&id, webhook_url.as_deref())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                if let Some(f) = webhook_format.as_deref().and_then(WebhookFormat::parse) {
+                    engine.set_webhook_format(&id, f).await.map_err(|e| e.to_string())?;
+                }
                 c = engine
                     .store()
                     .client_by_id(&id)
@@ -1237,6 +1261,7 @@ fn client_json(c: &Client, defaults: Policy) -> serde_json::Value {
         "effective_policy": defaults.with(&c.policy),
         "templates": c.templates,
         "webhook_url": c.webhook.as_ref().map(|w| w.url.as_str()),
+        "webhook_format": c.webhook.as_ref().map(|w| w.format.as_str()),
         "controls": {
             "products": products,
             "test_mode": c.controls.test_mode,

@@ -761,6 +761,35 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
     assert!(!ok);
     assert!(err.contains("webhook_url"), "{err}");
     assert_eq!(show().0["webhook_url"], "https://hooks.example/v2");
+    assert_eq!(show().0["webhook_format"], "ringproof");
+
+    // The format: shown, kept across a URL change, refused when unknown.
+    let (ok, out, err) = ringproof(data, &["client", "update", id, "--webhook-format", "vonage"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["webhook_format"], "vonage");
+    let (ok, _, err) = ringproof(
+        data,
+        &[
+            "client",
+            "update",
+            id,
+            "--webhook-url",
+            "https://hooks.example/v3",
+            "--webhook-format",
+            "twilio",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = ringproof(
+        data,
+        &["client", "update", id, "--webhook-url", "https://hooks.example/v2"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(show().0["webhook_format"], "twilio");
+    let (ok, _, err) = ringproof(data, &["client", "update", id, "--webhook-format", "stripe"]);
+    assert!(!ok);
+    assert!(err.contains("stripe"), "{err}");
+    assert_eq!(show().0["webhook_format"], "twilio");
 
     // Rotation prints a new secret, once.
     let (ok, out, err) = ringproof(data, &["client", "rotate-webhook-secret", id]);
@@ -776,6 +805,11 @@ fn client_webhook_is_set_shown_rotated_and_cleared() {
     let (ok, _, err) = ringproof(data, &["client", "rotate-webhook-secret", id]);
     assert!(!ok);
     assert!(err.contains("no webhook"), "{err}");
+    // A format needs a webhook.
+    let (ok, _, err) = ringproof(data, &["client", "update", id, "--webhook-format", "twilio"]);
+    assert!(!ok);
+    assert!(err.contains("--webhook-url"), "{err}");
+    assert_eq!(show().0["webhook_format"], Value::Null);
 }
 
 /// `client twilio-credentials`: an Account SID kept across Auth Token rotations, API keys

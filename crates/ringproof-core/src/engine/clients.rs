@@ -347,6 +347,7 @@ impl Engine {
             (None, _) => None,
             (Some(u), existing) => {
                 webhook::validate_url(u)?;
+                let format = existing.as_ref().map(|w| w.format).unwrap_or_default();
                 let sealed_secret = match existing {
                     Some(w) => w.sealed_secret,
                     None => {
@@ -359,6 +360,7 @@ impl Engine {
                 Some(WebhookConfig {
                     url: u.to_owned(),
                     sealed_secret,
+                    format,
                 })
             }
         };
@@ -383,6 +385,34 @@ impl Engine {
             return Err(CoreError::invalid("client_id", "no such client"));
         }
         Ok(new_secret)
+    }
+
+    /// Sets the shape of a client's webhooks ([`webhook::WebhookFormat`]); the client must
+    /// have a webhook. Verifications started from now on take it; the signature headers of
+    /// every attempt from now on follow it. Audited as `client.webhook_set` with the format.
+    pub async fn set_webhook_format(&self, id: &ClientId, format: webhook::WebhookFormat) -> Result<(), CoreError> {
+        let mut c = self
+            .store
+            .client_by_id(id)
+            .await?
+            .ok_or_else(|| CoreError::invalid("client_id", "no such client"))?;
+        let Some(w) = c.webhook.as_mut() else {
+            return Err(CoreError::invalid(
+                "webhook_format",
+                "the client has no webhook; set its URL first",
+            ));
+        };
+        w.format = format;
+        let entry = self.audit_entry(AuditAction::WebhookSet, Some(id), json!({ "format": format.as_str() }))?;
+        if self
+            .store
+            .audited_client_write(ClientWrite::Webhook(id, c.webhook.as_ref()), &entry)
+            .await?
+            == 0
+        {
+            return Err(CoreError::invalid("client_id", "no such client"));
+        }
+        Ok(())
     }
 
     /// Replaces a client's webhook secret; the new one is returned once. Webhooks not yet

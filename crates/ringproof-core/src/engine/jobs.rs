@@ -429,9 +429,15 @@ impl Engine {
             self.retry_later(&job, &error).await?;
             return Ok(JobOutcome::WebhookRetrying { error });
         };
+        let t = self.now().millis().div_euclid(1000);
+        // The vendor's signature follows the client's format now (the body's was fixed when
+        // the event happened); it signs these bytes whatever their shape.
+        let (url, headers) =
+            crate::webhook_format::vendor_signing(config.format, &secret, &config.url, &job.payload, t);
         let req = WebhookRequest {
-            url: config.url,
-            signature: webhook::signature(&secret, self.now().millis().div_euclid(1000), &job.payload),
+            url,
+            signature: webhook::signature(&secret, t, &job.payload),
+            headers,
             id: job.id.to_string(),
             body: job.payload.clone(),
         };

@@ -24,6 +24,7 @@ use crate::service::{Service, ServiceChange, ServiceSettings, parse_custom_code}
 use crate::throttle::{self, Secret};
 use crate::time::Timestamp;
 use crate::verification::{CheckOutcome, Status, Verification};
+use crate::webhook_format::FaceIds;
 use crate::workflow::Channel;
 
 use super::{Engine, StartOutcome, StartRequest};
@@ -64,6 +65,9 @@ pub struct ServiceStart {
     /// Values for the service's rate limits, by name ([`crate::ratelimit`]): the start
     /// must fit every bucket of each rate limit named, for its value.
     pub rate_limits: BTreeMap<String, String>,
+    /// The Account SID the start was authenticated under, which the Twilio webhook format
+    /// names ([`crate::webhook_format::FaceIds::Twilio`]).
+    pub account_sid: Option<String>,
 }
 
 /// Which verification of a service a read or check means.
@@ -359,6 +363,7 @@ impl Engine {
             service: Some(svc.id.clone()),
             service_limits,
             code,
+            face: s.account_sid.map(|account_sid| FaceIds::Twilio { account_sid }),
             ..StartRequest::default()
         };
         match self.start(client, req, None).await? {

@@ -53,6 +53,9 @@ pub struct StartRequest {
     /// the default template's), `Some(None)` the default template's; `None` (every other
     /// face) leaves them alone. A text of `sms_template` comes first.
     pub vonage_template: Option<Option<String>>,
+    /// The names a vendor's face gives the verification, for that vendor's webhook format
+    /// ([`Options::face`]).
+    pub face: Option<crate::webhook_format::FaceIds>,
 }
 
 /// The locale of a new verification: the request's tag when the catalogue has its language
@@ -250,10 +253,19 @@ impl Engine {
                     sms_template: sms_own,
                     voice_template: voice_own,
                     notify: client.webhook.is_some(),
+                    webhook_format: client
+                        .webhook
+                        .as_ref()
+                        .map(|w| {
+                            w.format
+                                .for_face(req.face.as_ref(), req.service.as_ref().map(|s| s.as_str()))
+                        })
+                        .unwrap_or_default(),
                     silent: req.silent.then(Default::default),
                     service: req.service.map(|s| s.as_str().to_owned()),
                     do_not_share: req.do_not_share,
                     custom_code: req.code.is_some(),
+                    face: req.face,
                     ..Options::default()
                 },
                 sim_swap,

@@ -1,18 +1,20 @@
 //! Webhooks through the real server and the real HTTP poster, to a loopback receiver: one
 //! signed POST per event, nothing personal in a body, retries with backoff and a give-up,
-//! expiry announced without a request, and the Python verifier of docs/webhooks.md.
+//! expiry announced without a request, and the Python verifier of docs/webhooks.md; the
+//! `twilio` and `vonage` formats (Event Streams CloudEvents, Verify v2 callbacks) with
+//! their vendor signatures, checked by the vendors' own libraries where node has them.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use ringproof_core::crypto::hex;
 use ringproof_core::time::{Clock, SystemClock, Timestamp};
 use ringproof_core::webhook::{self, SignatureError};
 use serde_json::{Value, json};
 
-use crate::helpers::{Opts, TestApp, eventually};
+use crate::helpers::{Opts, TestApp, eventually, on_both_stores};
 
 const TO: &str = "+14155550123";
 
@@ -27,6 +29,8 @@ enum Answer {
 #[derive(Clone, Debug)]
 struct Hit {
     method: Method,
+    /// The path and query as requested.
+    uri: Uri,
     headers: HeaderMap,
     body: Vec<u8>,
 }
@@ -61,6 +65,8 @@ impl Hit {
 /// never (it holds the connection open).
 struct Receiver {
     url: String,
+    /// `http://host:port`, to rebuild the full URL of a hit.
+    origin: String,
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
@@ -68,14 +74,16 @@ impl Receiver {
     async fn start(answer: Answer) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         // A query string of the receiver's own, as some receivers use for a token.
-        let url = format!("http://{}/hooks?token=rcv-token", listener.local_addr().unwrap());
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let url = format!("{origin}/hooks?token=rcv-token");
         let hits = Arc::new(Mutex::new(Vec::new()));
         let seen = hits.clone();
-        let handler = move |method: Method, headers: HeaderMap, body: Bytes| {
+        let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
             let seen = seen.clone();
             async move {
                 seen.lock().unwrap().push(Hit {
                     method,
+                    uri,
                     headers,
                     body: body.to_vec(),
                 });
@@ -88,7 +96,7 @@ impl Receiver {
         };
         let app = axum::Router::new().route("/hooks", axum::routing::any(handler));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { url, hits }
+        Self { url, origin, hits }
     }
 
     fn hits(&self) -> Vec<Hit> {
@@ -488,5 +496,256 @@ async fn a_verification_left_alone_announces_its_expiry() {
     assert_eq!(app.event_kinds(&id).await.last().map(String::as_str), Some("expired"));
     let r = app.get(&format!("/v1/verifications/{id}")).await;
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "expired");
+    app.stop().await;
+}
+
+/// Runs `script` with node in `tests/sdk` (where the vendors' libraries are installed) with
+/// `args` as `process.argv[1..]`; its stdout, or `None` (said loudly) where node or the
+/// libraries are missing, except under `CI`.
+fn node(script: &str, args: &[&str]) -> Option<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
+    let ready = dir.join("node_modules/twilio").exists() && dir.join("node_modules/@vonage/jwt").exists();
+    let out = ready
+        .then(|| {
+            std::process::Command::new("node")
+                .current_dir(&dir)
+                .arg("-e")
+                .arg(script)
+                .args(args)
+                .output()
+                .ok()
+        })
+        .flatten();
+    let Some(out) = out.filter(|o| o.status.success()) else {
+        let msg = "vendor signature check NOT RUN: missing node or the npm twilio / @vonage/jwt packages (npm ci in crates/ringproof-server/tests/sdk)";
+        assert!(std::env::var_os("CI").is_none(), "{msg}");
+        eprintln!("{msg}");
+        return None;
+    };
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn base64_std(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn with_worker_off() -> Opts {
+    Opts::default()
+}
+
+on_both_stores!(twilio_format, twilio_format, with_worker_off());
+/// A client with the `twilio` format: its Twilio-face verification is announced as Event
+/// Streams CloudEvents (`pending`, then `approved`), signed Twilio's way with the webhook
+/// secret as shared key (checked by twilio-node's `validateRequestWithBody`); a
+/// verification started on the native API is announced in ringproof's format.
+async fn twilio_format(app: TestApp) {
+    let rcv = Receiver::start(Answer::Ok).await;
+    let secret = set_webhook(&app, &rcv.url).await;
+    app.engine
+        .set_webhook_format(&app.demo_id(), webhook::WebhookFormat::Twilio)
+        .await
+        .unwrap();
+    let (sid, token) = crate::twilio::account(&app).await;
+    let tw = crate::twilio::Twilio {
+        app: &app,
+        auth: crate::helpers::basic(&sid, &token),
+    };
+    let svc = tw.service(&[("FriendlyName", "Acme")]).await;
+    let v = tw.start(&svc, &[("To", TO), ("Channel", "sms")]).await;
+    let ve = v["sid"].as_str().unwrap().to_owned();
+    app.drain().await;
+    let code = app.last_code(TO).await;
+    let r = tw.check(&svc, &[("To", TO), ("Code", &wrong(&code))]).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "pending");
+    let r = tw.check(&svc, &[("VerificationSid", &ve), ("Code", &code)]).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
+    // Another face's verification of the same client: ringproof's format.
+    let native = app.start_sms("+14155550125").await;
+    app.drain().await;
+
+    let hits = rcv.hits();
+    let (twilio, own): (Vec<&Hit>, Vec<&Hit>) = hits.iter().partition(|h| h.json().is_array());
+    let types: Vec<String> = twilio
+        .iter()
+        .map(|h| h.json()[0]["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "com.twilio.accountsecurity.verify.verification.pending",
+            "com.twilio.accountsecurity.verify.verification.approved"
+        ],
+        "status changes only, in order"
+    );
+    assert!(!own.is_empty());
+    for h in &own {
+        assert_eq!(h.json()["data"]["verification_id"], native.as_str(), "{:?}", h.json());
+        assert!(h.kind().starts_with("verification."));
+    }
+    let approved = twilio[1].json();
+    let e = &approved[0];
+    assert_eq!(approved.as_array().unwrap().len(), 1);
+    assert_eq!(e["specversion"], "1.0");
+    assert_eq!(e["id"], twilio[1].header("ringproof-webhook-id"));
+    assert_eq!(e["source"], format!("/v2/Services/{svc}/Verifications/{ve}"));
+    assert_eq!(e["datacontenttype"], "application/json");
+    let d = &e["data"];
+    assert_eq!(d["account_sid"], sid.as_str());
+    assert_eq!(d["service_sid"], svc.as_str());
+    assert_eq!(d["verification_sid"], ve.as_str());
+    assert_eq!(d["verification_status"], "APPROVED");
+    assert_eq!(d["check_attempts"]["count"], 2);
+    assert_eq!(d["send_code_attempts"]["count"], 1);
+    assert!(d["verified_at"].is_string());
+
+    let digits = TO.trim_start_matches("+1");
+    for h in &hits {
+        let text = String::from_utf8(h.body.clone()).unwrap();
+        assert!(!text.contains(digits) && !text.contains(&code), "{text}");
+        // Every format is signed ringproof's way too.
+        assert_eq!(
+            webhook::verify(&secret, h.header("ringproof-signature"), &h.body, now_s(&app), 300),
+            Ok(())
+        );
+        // Twilio's signature: the base64 HMAC-SHA256 of the full URL, whose `bodySHA256`
+        // is the body's hash, under the webhook secret named in the settings header.
+        let url = format!("{}{}", rcv.origin, h.uri);
+        let query = h.uri.query().unwrap();
+        assert!(query.starts_with("token=rcv-token&bodySHA256="), "{query}");
+        assert!(query.ends_with(&format!("bodySHA256={}", hex(&ringproof_core::crypto::sha256(&h.body)))));
+        assert_eq!(
+            h.header("x-twilio-signature"),
+            base64_std(&ringproof_core::crypto::hmac_sha256(
+                secret.as_bytes(),
+                &[url.as_bytes()]
+            ))
+        );
+        assert!(
+            h.header("x-twilio-webhooks-signature-settings")
+                .ends_with(",algorithm=HMAC_SHA256"),
+            "{:?}",
+            h.headers
+        );
+    }
+    // Twilio's own helper library agrees, and refuses another secret or another body.
+    let h = twilio[1];
+    let url = format!("{}{}", rcv.origin, h.uri);
+    let body = String::from_utf8(h.body.clone()).unwrap();
+    let script = r#"
+        const t = require("twilio");
+        const [secret, sig, settings, url, body] = process.argv.slice(1);
+        const alg = t.getSignatureAlgorithm(settings);
+        console.log([
+            t.validateRequestWithBody(secret, sig, url, body, alg),
+            t.validateRequestWithBody("whsec_other", sig, url, body, alg),
+            t.validateRequestWithBody(secret, sig, url, body + " ", alg),
+        ].join(","));
+    "#;
+    if let Some(out) = node(
+        script,
+        &[
+            &secret,
+            h.header("x-twilio-signature"),
+            h.header("x-twilio-webhooks-signature-settings"),
+            &url,
+            &body,
+        ],
+    ) {
+        assert_eq!(out, "true,false,false");
+    }
+    app.stop().await;
+}
+
+on_both_stores!(vonage_format, vonage_format, with_worker_off());
+/// A client with the `vonage` format: its Vonage-face request with a `client_ref`, once
+/// completed, calls back with the `event` of its channel and the `summary`, both carrying
+/// the `client_ref`, each with Vonage's signed-callback JWT (HS256 under the webhook
+/// secret, with the body's `payload_hash`), which `@vonage/jwt`'s `verifySignature` accepts.
+async fn vonage_format(app: TestApp) {
+    let rcv = Receiver::start(Answer::Ok).await;
+    let secret = set_webhook(&app, &rcv.url).await;
+    app.engine
+        .set_webhook_format(&app.demo_id(), webhook::WebhookFormat::Vonage)
+        .await
+        .unwrap();
+    crate::vonage::register(&app).await;
+    let vo = crate::vonage::Vonage { app: &app, basic: None };
+    let to = "+14155550166";
+    let id = vo
+        .start(&json!({
+            "brand": "Acme",
+            "client_ref": "order-42",
+            "channel_timeout": 120,
+            "workflow": [{"channel": "sms", "to": to}, {"channel": "voice", "to": to}]
+        }))
+        .await;
+    app.drain().await;
+    assert!(
+        rcv.hits().is_empty(),
+        "nothing until the request ends: {:?}",
+        rcv.hits()
+    );
+    let code = app.last_code(to).await;
+    app.clock.advance_secs(7);
+    assert_eq!(vo.check(&id, &code).await.status(), 200);
+    app.drain().await;
+
+    let hits = rcv.hits();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    // Two webhooks, sent in any order (like any two).
+    let of_type = |t: &str| hits.iter().map(Hit::json).find(|b| b["type"] == t).unwrap();
+    let (event, summary) = (of_type("event"), of_type("summary"));
+    assert_eq!(event["type"], "event");
+    assert_eq!(event["request_id"], id.as_str());
+    assert_eq!(event["channel"], "sms");
+    assert_eq!(event["status"], "completed");
+    assert_eq!(event["triggered_at"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(event["finalized_at"], "2026-01-01T00:00:07.000Z");
+    assert_eq!(event["client_ref"], "order-42");
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["request_id"], id.as_str());
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["channel_timeout"], 120);
+    assert_eq!(summary["client_ref"], "order-42");
+    assert_eq!(
+        summary["workflow"],
+        json!([
+            {"channel": "sms", "initiated_at": "2026-01-01T00:00:00.000Z", "status": "completed"},
+            {"channel": "voice", "status": "unused"}
+        ])
+    );
+    let digits = to.trim_start_matches("+1");
+    for h in &hits {
+        let text = String::from_utf8(h.body.clone()).unwrap();
+        assert!(!text.contains(digits) && !text.contains(&code), "{text}");
+        assert_eq!(h.uri.query(), Some("token=rcv-token"));
+        assert_eq!(
+            webhook::verify(&secret, h.header("ringproof-signature"), &h.body, now_s(&app), 300),
+            Ok(())
+        );
+        let jwt = h.header("authorization").strip_prefix("Bearer ").unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let claims: Value = serde_json::from_slice(&ringproof_core::crypto::unbase64url(parts[1]).unwrap()).unwrap();
+        assert_eq!(claims["payload_hash"], hex(&ringproof_core::crypto::sha256(&h.body)));
+        assert_eq!(claims["iat"], now_s(&app));
+        let mac =
+            ringproof_core::crypto::hmac_sha256(secret.as_bytes(), &[format!("{}.{}", parts[0], parts[1]).as_bytes()]);
+        assert_eq!(ringproof_core::crypto::unbase64url(parts[2]).unwrap(), mac.to_vec());
+    }
+    // Vonage's own library accepts the token with the secret, and only with it.
+    let jwt = hits[1]
+        .header("authorization")
+        .strip_prefix("Bearer ")
+        .unwrap()
+        .to_owned();
+    let script = r#"
+        const { verifySignature } = require("@vonage/jwt");
+        const [jwt, secret] = process.argv.slice(1);
+        console.log([verifySignature(jwt, secret), verifySignature(jwt, "whsec_other")].join(","));
+    "#;
+    if let Some(out) = node(script, &[&jwt, &secret]) {
+        assert_eq!(out, "true,false");
+    }
     app.stop().await;
 }

@@ -73,6 +73,7 @@ async fn audited_writes_record_one_entry_each_only_when_made(store: Arc<dyn Stor
     let hook = WebhookConfig {
         url: "https://hooks.example/rp".into(),
         sealed_secret: "00".into(),
+        format: Default::default(),
     };
     let e = entry(at(4), AuditAction::WebhookSet, Some(&id));
     assert_eq!(

@@ -9,7 +9,7 @@ use ringproof_core::ids::ClientId;
 use ringproof_core::policy::PolicyOverrides;
 use ringproof_core::ports::Store;
 use ringproof_core::time::Timestamp;
-use ringproof_core::webhook::WebhookConfig;
+use ringproof_core::webhook::{WebhookConfig, WebhookFormat};
 
 use crate::conformance;
 use crate::harness::NOW;
@@ -194,6 +194,7 @@ async fn webhook_round_trips(store: Arc<dyn Store>) {
     c.webhook = Some(WebhookConfig {
         url: "https://hooks.example/rp?token=abc".into(),
         sealed_secret: "00ff10".into(),
+        format: WebhookFormat::Ringproof,
     });
     store.insert_client(&c).await.unwrap();
     let bystander = rich_client("unhooked", NOW);
@@ -205,6 +206,8 @@ async fn webhook_round_trips(store: Arc<dyn Store>) {
     c.webhook = Some(WebhookConfig {
         url: "http://10.0.0.5:9000/hooks".into(),
         sealed_secret: "abcdef0123".into(),
+        // The format is part of the stored setting (in the same JSON column).
+        format: WebhookFormat::Vonage,
     });
     assert!(store.set_client_webhook(&c.id, c.webhook.as_ref()).await.unwrap());
     assert_eq!(store.client_by_id(&c.id).await.unwrap().as_ref(), Some(&c));

@@ -444,7 +444,7 @@ async fn a_step_finding_the_verification_expired_cancels_the_rest(store: Arc<dyn
     assert_eq!(kinds.last().copied(), Some("expired"));
 }
 
-/// Per-verification options (sender id, SMS and voice templates, notify, the SIM-swap result, a silent step, the service, the do-not-share and custom-code flags) are stored with the
+/// Per-verification options (sender id, SMS and voice templates, notify, the SIM-swap result, a silent step, the service, the do-not-share and custom-code flags, the webhook format and the face's names) are stored with the
 /// verification and survive an update.
 async fn options_round_trip(store: Arc<dyn Store>) {
     let c = client(&store).await;
@@ -465,6 +465,11 @@ async fn options_round_trip(store: Arc<dyn Store>) {
         service: Some(ringproof_core::ids::ServiceId::generate().as_str().to_owned()),
         do_not_share: true,
         custom_code: true,
+        webhook_format: ringproof_core::webhook::WebhookFormat::Vonage,
+        face: Some(ringproof_core::webhook_format::FaceIds::Vonage {
+            client_ref: Some("order-42 é".into()),
+            channel_timeout_s: 120,
+        }),
     };
     store.insert_verification(&v, &fx, None).await.unwrap();
     assert_eq!(store.get_verification(&c.id, &v.id).await.unwrap().as_ref(), Some(&v));

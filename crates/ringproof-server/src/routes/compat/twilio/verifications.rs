@@ -379,6 +379,7 @@ async fn create_verification(
         custom_code: form.custom_code.clone(),
         end_user_ip,
         rate_limits,
+        account_sid: Some(auth.account_sid.clone()),
     };
     let v = state.engine.start_in_service(&auth.client, &service, start).await?;
     let body = view(&state, &auth, &service, &v, (form.amount.clone(), form.payee.clone())).await?;

@@ -19,6 +19,7 @@ use ringproof_core::engine::StartRequest;
 use ringproof_core::ids::VerificationId;
 use ringproof_core::phone::PhoneNumber;
 use ringproof_core::status::Status;
+use ringproof_core::webhook_format::FaceIds;
 use ringproof_core::workflow::{Channel, CodeMode, StepInput};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -78,7 +79,8 @@ pub struct VerificationRequest {
     /// Seconds between one workflow and the next, 15 to 900 (default 300).
     #[schema(value_type = Option<u32>, example = 300)]
     channel_timeout: Member,
-    /// Your reference, up to 40 characters: checked, not stored yet.
+    /// Your reference, up to 40 characters: stored with the request and echoed in its
+    /// callbacks (with the client's webhook format `vonage`, docs/webhooks.md).
     #[schema(value_type = Option<String>, example = "my-personal-reference")]
     client_ref: Member,
     /// 4 to 10 digits (default: the client's code length).
@@ -269,8 +271,12 @@ async fn new_request(
     if !CHANNEL_TIMEOUT_S.contains(&timeout) {
         return Err(VonageError::invalid("channel_timeout", "must be 15 to 900 seconds"));
     }
-    if string(&body.client_ref, "client_ref")?.is_some_and(|r| r.chars().count() > MAX_CLIENT_REF) {
-        return Err(VonageError::invalid("client_ref", "must be at most 40 characters"));
+    let client_ref = string(&body.client_ref, "client_ref")?;
+    if client_ref.is_some_and(|r| r.chars().count() > MAX_CLIENT_REF || r.chars().any(char::is_control)) {
+        return Err(VonageError::invalid(
+            "client_ref",
+            "must be at most 40 characters, none a control character",
+        ));
     }
     if !matches!(body.fraud_check, None | Some(Value::Bool(_))) {
         return Err(VonageError::invalid("fraud_check", "must be true or false"));
@@ -297,6 +303,10 @@ async fn new_request(
         code,
         one_pending_per_number: true,
         vonage_template: Some(template_id),
+        face: Some(FaceIds::Vonage {
+            client_ref: client_ref.map(str::to_owned),
+            channel_timeout_s: timeout,
+        }),
         ..StartRequest::default()
     };
     let v = match state.engine.start(&client, req, None).await? {
