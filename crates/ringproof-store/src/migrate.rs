@@ -241,7 +241,7 @@ mod tests {
         for set in [SQLITE, POSTGRES] {
             let stmts: Vec<_> = set.iter().flat_map(|m| statements(m.sql)).collect();
             let tables = stmts.iter().filter(|s| s.contains("CREATE TABLE")).count();
-            assert_eq!(tables, 17);
+            assert_eq!(tables, 20);
             assert!(stmts.iter().all(|s| s.ends_with(';')));
         }
     }

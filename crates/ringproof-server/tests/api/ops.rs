@@ -148,7 +148,7 @@ async fn openapi_is_complete_and_docs_work_offline() {
         );
     }
     // And nothing in the document is a route the server does not answer.
-    assert_eq!(paths.len(), 45);
+    assert_eq!(paths.len(), 49);
     assert!(spec["components"]["securitySchemes"]["basic"].is_object());
     assert!(spec["components"]["securitySchemes"]["vonage_jwt"].is_object());
     let docs = app.get_text("/docs").await;
