@@ -165,6 +165,12 @@ pub struct Config {
     pub auth_throttle: AuthThrottleConfig,
     /// Network authentication of link clicks and silent checks (docs/network-auth.md).
     pub netauth: NetAuthConfig,
+    /// How long, after SIGTERM or Ctrl-C, the server keeps serving with `/readyz` answering
+    /// 503 `draining` before it stops accepting (then it finishes in-flight requests and
+    /// jobs). Give it the load balancer's health-check interval times its failure
+    /// threshold. 0 to 600000. Default 0 (stop accepting at once). A second signal cuts it
+    /// short.
+    pub shutdown_grace_ms: u64,
 }
 
 /// Which network authenticator decides `phoneMatch`.
@@ -374,6 +380,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             auth_throttle: AuthThrottleConfig::default(),
             netauth: NetAuthConfig::default(),
+            shutdown_grace_ms: 0,
         }
     }
 }
@@ -448,6 +455,7 @@ const KNOWN_KEYS: &[&str] = &[
     "webhooks",
     "auth_throttle",
     "netauth",
+    "shutdown_grace_ms",
 ];
 
 impl Config {
@@ -509,6 +517,11 @@ impl Config {
             .idenfy
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("idenfy.{e}")))?;
+        if config.shutdown_grace_ms > 600_000 {
+            return Err(ConfigError::Invalid(
+                "shutdown_grace_ms must be 0 to 600000 (10 minutes)".into(),
+            ));
+        }
         if !(60..=3600).contains(&config.link_ttl_s) {
             return Err(ConfigError::Invalid("link_ttl_s must be 60 to 3600".into()));
         }

@@ -347,14 +347,17 @@ impl Application {
                     "mode = \"production\" refuses the sandbox provider: it delivers nothing. Configure a real provider (docs/providers.md)".into(),
                 ));
             }
-            tracing::warn!(
-                "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in {}/sandbox.db and shown at /sandbox. Never use this in production.",
-                config.data_dir.display()
-            );
-            private_file(&config.data_dir.join("sandbox.db"))?;
-            let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock.clone())
-                .await
-                .map_err(|e| StartupError::Sandbox(e.to_string()))?;
+            let outbox = open_sandbox(&config, clock.clone()).await?;
+            if ringproof_store::is_postgres(&config.database_url()) {
+                tracing::warn!(
+                    "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in the database's schema ringproof_sandbox (shared by every node) and shown at /sandbox. Never use this in production."
+                );
+            } else {
+                tracing::warn!(
+                    "SANDBOX PROVIDER: no message leaves this machine. Messages are kept in {}/sandbox.db and shown at /sandbox. Never use this in production.",
+                    config.data_dir.display()
+                );
+            }
             let audio_dir = config.data_dir.join("sandbox-audio");
             private_dir(&audio_dir)?;
             Some(match VoiceAudio::detect(audio_dir.clone()).await {
@@ -438,6 +441,7 @@ impl Application {
             netauth: Arc::new(netauth),
             home: home.into(),
             closing: closing_rx,
+            draining: Arc::default(),
             config: Arc::new(config),
         };
         let run_worker = state.config.worker.enabled && state.config.role.runs_worker() && !hooks.no_worker;
@@ -475,11 +479,39 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, finishes in-flight requests
-    /// and jobs, and returns.
+    /// and jobs, and returns (with no `shutdown_grace_ms`; [`run`](Self::run) honours it).
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), std::io::Error> {
+        self.run(shutdown, std::future::ready(())).await
+    }
+
+    /// Serves until `shutdown` resolves; then, for `shutdown_grace_ms` or until `hurry`
+    /// resolves (it is first polled then: a second signal), keeps serving with `/readyz`
+    /// answering 503 `draining`, so load balancers take the node out before it stops
+    /// accepting; then stops accepting, finishes in-flight requests and jobs, and returns.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        hurry: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), std::io::Error> {
+        let grace = std::time::Duration::from_millis(self.state.config.shutdown_grace_ms);
+        let draining = self.state.draining.clone();
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            if !grace.is_zero() {
+                tracing::info!(
+                    grace_ms = grace.as_millis() as u64,
+                    "draining: /readyz answers 503 while requests are still served (a second signal stops now)"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(grace) => {},
+                    _ = hurry => tracing::info!("second signal: stopping now"),
+                }
+            }
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = self.run_worker.then(|| {
             tokio::spawn(crate::worker::run(
@@ -536,18 +568,32 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
+/// The sandbox outbox: `<data_dir>/sandbox.db` (owner-only) on SQLite; on PostgreSQL, the
+/// database's schema `ringproof_sandbox`, shared by every node on it.
+async fn open_sandbox(
+    config: &Config,
+    clock: Arc<dyn ringproof_core::time::Clock>,
+) -> Result<SandboxSender, StartupError> {
+    let url = config.database_url();
+    let outbox = if ringproof_store::is_postgres(&url) {
+        SandboxSender::open_postgres(&url, clock).await
+    } else {
+        let path = config.data_dir.join("sandbox.db");
+        private_file(&path)?;
+        SandboxSender::open(&path, clock).await
+    };
+    outbox.map_err(|e| StartupError::Sandbox(e.to_string()))
+}
+
 /// One configured provider by name, built the way `serve` builds it (the sandbox opens
-/// `<data_dir>/sandbox.db`, and only in development mode). For `ringproof send-test`.
+/// its outbox as [`open_sandbox`] does, and only in development mode). For
+/// `ringproof send-test`.
 pub async fn build_provider(config: &Config, name: &str) -> Result<Arc<dyn Sender>, StartupError> {
     let clock: Arc<dyn ringproof_core::time::Clock> = Arc::new(ringproof_core::time::SystemClock);
     let wants_sandbox = registry::uses_sandbox(name, &config.providers, &[]);
     let sandbox: Option<Arc<dyn Sender>> = if wants_sandbox && config.mode == Mode::Development {
         private_dir(&config.data_dir)?;
-        private_file(&config.data_dir.join("sandbox.db"))?;
-        let outbox = SandboxSender::open(&config.data_dir.join("sandbox.db"), clock.clone())
-            .await
-            .map_err(|e| StartupError::Sandbox(e.to_string()))?;
-        Some(Arc::new(outbox))
+        Some(Arc::new(open_sandbox(config, clock.clone()).await?))
     } else {
         None
     };

@@ -29,4 +29,8 @@ pub struct AppState {
     pub home: Arc<str>,
     /// Becomes `true` when the server starts shutting down (endless responses end then).
     pub closing: tokio::sync::watch::Receiver<bool>,
+    /// `true` from the shutdown signal on: `/readyz` answers 503 `draining` while the
+    /// server still serves for `shutdown_grace_ms`, so load balancers stop sending to it
+    /// before it stops accepting.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }

@@ -34,13 +34,18 @@ pub use sqlite::SqliteStore;
 /// Connections per node for a PostgreSQL store opened through [`open`].
 pub const PG_MAX_CONNECTIONS: u32 = 16;
 
+/// Whether `database_url` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+pub fn is_postgres(database_url: &str) -> bool {
+    database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")
+}
+
 /// Opens the store a database URL names and brings its schema up to date:
 ///
 /// - `sqlite:PATH` or `sqlite://PATH` (e.g. `sqlite:///var/lib/ringproof/db.sqlite` for an
 ///   absolute path, `sqlite:data/ringproof.db` for a relative one);
 /// - `postgres://…` or `postgresql://…`, with a pool of [`PG_MAX_CONNECTIONS`].
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+    if is_postgres(database_url) {
         return Ok(Arc::new(PgStore::connect(database_url, PG_MAX_CONNECTIONS).await?));
     }
     if let Some(rest) = database_url.strip_prefix("sqlite:") {
@@ -72,7 +77,7 @@ pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// continuous archiving): docs/deploy.md.
 pub async fn backup(database_url: &str, dest: &Path) -> Result<u64, StoreError> {
     use sqlx::Connection as _;
-    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+    if is_postgres(database_url) {
         return Err(StoreError::Unavailable(
             "the database is PostgreSQL: back it up with pg_dump or continuous archiving (docs/deploy.md)".into(),
         ));

@@ -598,7 +598,9 @@ async fn serve(config: Config) -> Result<(), String> {
         "ringproof is listening on http://{addr}  (start at http://{addr}/ : what runs here and where everything is)",
         addr = app.addr()
     );
-    app.run_until(startup::shutdown_signal())
+    // The second `shutdown_signal` listens only once the first has fired (a future does
+    // nothing until polled): a second Ctrl-C or SIGTERM cuts `shutdown_grace_ms` short.
+    app.run(startup::shutdown_signal(), startup::shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

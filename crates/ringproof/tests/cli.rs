@@ -2039,3 +2039,382 @@ where
     }
     out
 }
+
+/// A carrier (Twilio's API shape) that holds every send until the test releases it: the
+/// returned receiver sees how many sends have arrived, and `release` lets them answer.
+async fn holding_carrier() -> (
+    String,
+    tokio::sync::watch::Receiver<usize>,
+    std::sync::Arc<tokio::sync::Notify>,
+) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (arrived, arrivals) = tokio::sync::watch::channel(0usize);
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let gate = release.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else { return };
+            let (arrived, gate) = (arrived.clone(), gate.clone());
+            tokio::spawn(async move {
+                let mut r = tokio::io::BufReader::new(sock);
+                let mut line = String::new();
+                if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).await.unwrap();
+                    let h = h.trim_end().to_ascii_lowercase();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; len];
+                r.read_exact(&mut body).await.unwrap();
+                let released = gate.notified();
+                arrived.send_modify(|n| *n += 1);
+                released.await;
+                let answer = "{\"sid\":\"SM00000000000000000000000000000001\",\"status\":\"queued\"}";
+                let head = format!(
+                    "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                );
+                let _ = r.get_mut().write_all(format!("{head}{answer}").as_bytes()).await;
+            });
+        }
+    });
+    (base, arrivals, release)
+}
+
+/// SIGTERM, as systemd or a container runtime sends it: the node first answers `/readyz`
+/// with 503 `draining` while still serving everything else (`shutdown_grace_ms`), a second
+/// SIGTERM ends that wait, and the node then stops accepting but does not exit while its
+/// worker's send is in flight: once the carrier answers, the send is recorded and the
+/// process exits 0. Restarted (worker off), the verification shows the SMS `sent`, and the
+/// carrier got it once. Were the drain to skip the in-flight job, the process would exit
+/// before the carrier answered and the restart would show no `sent`.
+#[tokio::test]
+async fn sigterm_drains_readiness_first_then_finishes_the_send_in_flight() {
+    let (carrier, mut arrivals, release) = holding_carrier().await;
+    let data = temp_dir("sigterm");
+    let config = data.path().join("ringproof.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "provider = \"double\"\nshutdown_grace_ms = 600000\n\
+             [providers.double]\nkind = \"twilio\"\naccount_sid = \"AC{sid}\"\nauth_token = \"token\"\n\
+             from = \"+14155550100\"\nbase_url = \"{carrier}\"\ntimeout_ms = 60000\n\
+             [worker]\npoll_interval_ms = 20\n",
+            sid = "0".repeat(32)
+        ),
+    )
+    .unwrap();
+    let cmd = |worker: bool| {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
+            .arg(&config)
+            .env("RINGPROOF_WORKER__ENABLED", worker.to_string())
+            .env_remove("RINGPROOF_DATABASE_URL");
+        c
+    };
+    let (mut server, base) = spawn_serve(cmd(true), data.path());
+    let (key, secret) = creds(data.path());
+    let http = reqwest::Client::builder().timeout(LIMIT).build().unwrap();
+    let r = http
+        .post(format!("{base}/v1/verifications"))
+        .basic_auth(&key, Some(&secret))
+        .json(&json!({"to": "+14155550123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    tokio::time::timeout(LIMIT, arrivals.wait_for(|n| *n == 1))
+        .await
+        .expect("the worker sends the SMS")
+        .unwrap();
+
+    let sigterm = |child: &Child| {
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    sigterm(&server.0);
+    let ready = eventually("/readyz says draining", LIMIT, EVERY, || {
+        let http = http.clone();
+        let url = format!("{base}/readyz");
+        async move {
+            let r = http.get(url).send().await.ok()?;
+            (r.status() == 503).then_some(r.json::<Value>().await.ok()?)
+        }
+    })
+    .await;
+    assert_eq!(ready, json!({"status": "draining"}));
+    // Everything else is still served while draining.
+    let r = http
+        .get(format!("{base}/v1/verifications/{id}"))
+        .basic_auth(&key, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // A second SIGTERM ends the grace: the node stops accepting, but waits for the send.
+    sigterm(&server.0);
+    eventually("the listener closes", LIMIT, EVERY, || {
+        let http = http.clone();
+        let url = format!("{base}/healthz");
+        async move { http.get(url).send().await.is_err().then_some(()) }
+    })
+    .await;
+    assert!(
+        server.0.try_wait().unwrap().is_none(),
+        "the process waits for the send in flight"
+    );
+    release.notify_waiters();
+    let status = eventually("the process exits", LIMIT, EVERY, || {
+        let status = server.0.try_wait().unwrap();
+        async move { status }
+    })
+    .await;
+    assert!(status.success(), "{status:?}");
+    assert_eq!(*arrivals.borrow(), 1);
+
+    // Restarted without a worker: the send was recorded before the exit.
+    let (_again, base) = spawn_serve(cmd(false), data.path());
+    let r = http
+        .get(format!("{base}/v1/verifications/{id}/events"))
+        .basic_auth(&key, Some(&secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events: Value = r.json().await.unwrap();
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "send_queued", "sent"]);
+}
+
+/// A TCP proxy in front of PostgreSQL that the test can take down and bring back, as a
+/// database restart does: down, it closes every connection and stops listening (new
+/// connections are refused); up, it listens on the same port again.
+struct PgProxy {
+    addr: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl PgProxy {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (up, mut state) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            let mut listener = Some(listener);
+            loop {
+                match &listener {
+                    Some(l) => tokio::select! {
+                        accepted = l.accept() => {
+                            let Ok((client, _)) = accepted else { continue };
+                            let (target, mut down) = (target.clone(), state.clone());
+                            tokio::spawn(async move {
+                                let Ok(server) = tokio::net::TcpStream::connect(&target).await else { return };
+                                let (mut client, mut server) = (client, server);
+                                tokio::select! {
+                                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {},
+                                    _ = down.wait_for(|up| !*up) => {},
+                                }
+                            });
+                        }
+                        changed = state.changed() => {
+                            if changed.is_err() { return }
+                            if !*state.borrow_and_update() { listener = None }
+                        }
+                    },
+                    None => {
+                        if state.changed().await.is_err() {
+                            return;
+                        }
+                        if *state.borrow_and_update() {
+                            listener = Some(tokio::net::TcpListener::bind(addr).await.unwrap());
+                        }
+                    }
+                }
+            }
+        });
+        Self { addr, up }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+/// `url` (`postgres://user@host:port/db…`) pointed at `proxy` instead, and the host:port it
+/// named.
+fn through_proxy(url: &str, proxy: std::net::SocketAddr) -> (String, String) {
+    let start = url.find("://").unwrap() + 3;
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host_start = rest[..authority_end].rfind('@').map_or(0, |i| i + 1);
+    let host = &rest[host_start..authority_end];
+    let target = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    };
+    let proxied = format!(
+        "{}{}{proxy}{}",
+        &url[..start],
+        &rest[..host_start],
+        &rest[authority_end..]
+    );
+    (proxied, target)
+}
+
+/// PostgreSQL goes away under load and comes back (a restart, through a proxy that closes
+/// every connection and refuses new ones), while verifications keep being started: the
+/// node says so on `/readyz` (503 `database unavailable`), answers the requests it cannot
+/// store with 503 (never another 5xx), recovers by itself when the database is back
+/// (`/readyz` 200 again, new starts accepted), and every verification it accepted (201) —
+/// before, during and after — gets its SMS once (the sandbox outbox is in the same
+/// database, so it too went away and came back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
+async fn a_postgresql_restart_under_load_is_ridden_out_and_nothing_accepted_is_lost() {
+    let db = PgDatabase::create("outage").await;
+    let (_, target) = through_proxy(&db.url, "127.0.0.1:1".parse().unwrap());
+    let proxy = PgProxy::start(target).await;
+    let (url, _) = through_proxy(&db.url, proxy.addr);
+    let data = temp_dir("outage");
+    let config = data.path().join("ringproof.toml");
+    std::fs::write(
+        &config,
+        "[worker]\npoll_interval_ms = 20\nlease_s = 2\n[webhooks]\ntimeout_ms = 1000\n\
+         [limits]\npump_block_hours = 0\npump_country_block_hours = 0\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(&config).env("RINGPROOF_DATABASE_URL", &url);
+    let (_server, base) = spawn_serve(cmd, data.path());
+    let (key, secret) = creds(data.path());
+    let http = reqwest::Client::builder().timeout(LIMIT * 2).build().unwrap();
+
+    // The load: a start every 50 ms, each to its own number, until told to stop.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u16, Option<String>)>::new()));
+    let load = {
+        let (http, base, answers) = (http.clone(), base.clone(), answers.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            let mut inflight = tokio::task::JoinSet::new();
+            for i in 0.. {
+                tick.tick().await;
+                if *stopped.borrow() {
+                    break;
+                }
+                let (http, base, answers) = (http.clone(), base.clone(), answers.clone());
+                let (key, secret) = (key.clone(), secret.clone());
+                inflight.spawn(async move {
+                    let to = format!("+1415630{i:04}");
+                    let r = http
+                        .post(format!("{base}/v1/verifications"))
+                        .basic_auth(&key, Some(&secret))
+                        .json(&json!({"to": to}))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let body: Value = r.json().await.unwrap_or(Value::Null);
+                    let id = body["id"].as_str().map(str::to_owned);
+                    answers.lock().unwrap().push((to, status, id));
+                });
+            }
+            while inflight.join_next().await.is_some() {}
+        })
+    };
+    let accepted = |answers: &std::sync::Mutex<Vec<(String, u16, Option<String>)>>| {
+        answers.lock().unwrap().iter().filter(|a| a.1 == 201).count()
+    };
+    eventually("10 starts accepted", LIMIT, EVERY, || {
+        let n = accepted(&answers);
+        async move { (n >= 10).then_some(()) }
+    })
+    .await;
+
+    proxy.set(false);
+    let readyz = |http: reqwest::Client| {
+        let url = format!("{base}/readyz");
+        async move {
+            let r = http.get(url).send().await.ok()?;
+            Some((r.status().as_u16(), r.json::<Value>().await.ok()?))
+        }
+    };
+    let down = eventually("/readyz says the database is unavailable", LIMIT, EVERY, || {
+        let r = readyz(http.clone());
+        async move { r.await.filter(|(s, _)| *s == 503) }
+    })
+    .await;
+    assert_eq!(down.1, json!({"status": "database unavailable"}));
+    let before = answers.lock().unwrap().len();
+    eventually("a start refused while the database is down", LIMIT * 2, EVERY, || {
+        let refused = answers.lock().unwrap()[before..].iter().any(|a| a.1 != 201);
+        async move { refused.then_some(()) }
+    })
+    .await;
+
+    proxy.set(true);
+    eventually("/readyz recovers", LIMIT, EVERY, || {
+        let r = readyz(http.clone());
+        async move { r.await.filter(|(s, _)| *s == 200) }
+    })
+    .await;
+    let after = accepted(&answers);
+    eventually("10 more starts accepted", LIMIT, EVERY, || {
+        let n = accepted(&answers);
+        async move { (n >= after + 10).then_some(()) }
+    })
+    .await;
+    stop.send_replace(true);
+    load.await.unwrap();
+
+    let answers = answers.lock().unwrap().clone();
+    let refused: Vec<_> = answers.iter().filter(|a| a.1 != 201).collect();
+    assert!(!refused.is_empty());
+    assert!(
+        refused.iter().all(|a| a.1 == 503),
+        "a start the node could not store is a 503: {refused:?}"
+    );
+    let accepted: Vec<_> = answers.iter().filter(|a| a.1 == 201).collect();
+    for (to, _, id) in &accepted {
+        let msgs = eventually(&format!("the SMS of {to}"), LIMIT * 3, EVERY, || {
+            let http = http.clone();
+            let url = format!("{base}/sandbox/api/messages?to={}", to.replace('+', "%2B"));
+            async move {
+                let r = http.get(url).send().await.ok()?;
+                let msgs: Vec<Value> = r.json().await.ok()?;
+                (!msgs.is_empty()).then_some(msgs)
+            }
+        })
+        .await;
+        assert_eq!(msgs.len(), 1, "{to}: {msgs:?}");
+        assert_eq!(msgs[0]["verification_id"].as_str(), id.as_deref(), "{to}");
+    }
+    println!(
+        "outage: {} starts, {} accepted (each SMS once), {} refused with 503",
+        answers.len(),
+        accepted.len(),
+        refused.len()
+    );
+}

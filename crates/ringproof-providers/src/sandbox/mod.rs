@@ -1,15 +1,19 @@
 //! The sandbox phone: a provider that delivers nowhere and records every SMS and call
-//! (the words the call would speak) in its own SQLite file, like Mailpit for SMS.
+//! (the words the call would speak) in its own outbox, like Mailpit for SMS.
 //!
-//! Its outbox is deliberately a separate file from the main database: showing messages,
-//! codes included, is its whole job, while the main database must never hold a code in
-//! plaintext. It is refused in `mode = "production"` (the server checks that).
+//! The outbox is deliberately apart from the main tables: showing messages, codes
+//! included, is its whole job, while the main tables must never hold a code in plaintext.
+//! On one node it is its own SQLite file. Nodes sharing a PostgreSQL database share one
+//! outbox in that database's own schema `ringproof_sandbox` ([`postgres`]), so a message
+//! a worker on one node delivers shows on every node's sandbox phone. It is refused in
+//! `mode = "production"` (the server checks that).
 //!
 //! Sends are idempotent by [`OutboundMessage::idempotency_key`]: a job retried after a
 //! crash between "sent" and "recorded as sent" shows up once, not twice.
 
 pub mod audio;
 pub mod lookup;
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -52,13 +56,7 @@ const MAX_BATCH: usize = 128;
 
 #[derive(Clone)]
 pub struct SandboxSender {
-    /// The writer task's queue. One connection does every write, so SQLite never answers
-    /// "database is locked"; see [`write_loop`].
-    writes: mpsc::UnboundedSender<Pending>,
-    /// Reader connections, each used by one request at a time. Not sqlx's pool, which
-    /// pings a connection on every checkout and return: for SQLite each ping is a hop to
-    /// the connection's thread, as costly as the query itself.
-    readers: Arc<Readers>,
+    outbox: Outbox,
     clock: Arc<dyn Clock>,
     /// Renders calls to WAV files, when `espeak-ng` is installed (see [`audio`]).
     audio: Option<Arc<VoiceAudio>>,
@@ -67,14 +65,31 @@ pub struct SandboxSender {
     changes: tokio::sync::watch::Sender<u64>,
 }
 
+/// Where the messages are kept.
+#[derive(Clone)]
+enum Outbox {
+    /// A SQLite file of this node's.
+    Sqlite {
+        /// The writer task's queue. One connection does every write, so SQLite never
+        /// answers "database is locked"; see [`write_loop`].
+        writes: mpsc::UnboundedSender<Pending>,
+        /// Reader connections, each used by one request at a time. Not sqlx's pool, which
+        /// pings a connection on every checkout and return: for SQLite each ping is a hop
+        /// to the connection's thread, as costly as the query itself.
+        readers: Arc<Readers>,
+    },
+    /// The schema `ringproof_sandbox` of the PostgreSQL database the nodes share.
+    Postgres(postgres::PgOutbox),
+}
+
 struct Readers {
     options: SqliteConnectOptions,
     conns: Vec<Mutex<Option<SqliteConnection>>>,
     next: AtomicUsize,
 }
 
-/// A message waiting for the writer task, and where to report the outcome.
-struct Pending {
+/// A message to record.
+struct Record {
     id: String,
     idempotency_key: String,
     to: String,
@@ -84,6 +99,11 @@ struct Pending {
     created_at: i64,
     /// (client id, verification id).
     verification: Option<(String, String)>,
+}
+
+/// A message waiting for the SQLite writer task, and where to report the outcome.
+struct Pending {
+    record: Record,
     done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -156,8 +176,25 @@ impl SandboxSender {
             next: AtomicUsize::new(0),
         };
         Ok(Self {
-            writes,
-            readers: Arc::new(readers),
+            outbox: Outbox::Sqlite {
+                writes,
+                readers: Arc::new(readers),
+            },
+            clock,
+            audio: None,
+            changes,
+        })
+    }
+
+    /// Opens (creating if needed) the outbox shared by every node on the PostgreSQL
+    /// database at `url`: the table `ringproof_sandbox.messages`, apart from the main
+    /// schema. Every node's [`changes`](Self::changes) sees every node's messages
+    /// (`LISTEN`/`NOTIFY`).
+    pub async fn open_postgres(url: &str, clock: Arc<dyn Clock>) -> Result<Self, sqlx::Error> {
+        let (changes, _) = tokio::sync::watch::channel(0u64);
+        let outbox = postgres::PgOutbox::open(url, changes.clone()).await?;
+        Ok(Self {
+            outbox: Outbox::Postgres(outbox),
             clock,
             audio: None,
             changes,
@@ -188,72 +225,92 @@ impl SandboxSender {
 
     /// Messages newest first, optionally only those to one number.
     pub async fn messages(&self, to: Option<&str>, limit: u32) -> Result<Vec<SandboxMessage>, sqlx::Error> {
-        let i = self.readers.next.fetch_add(1, Ordering::Relaxed) % self.readers.conns.len();
-        let mut slot = self.readers.conns[i].lock().await;
-        let conn = match &mut *slot {
-            Some(c) => c,
-            empty => empty.insert(SqliteConnection::connect_with(&self.readers.options).await?),
-        };
-        let rows = match to {
-            Some(to) => {
-                sqlx::query(
-                    "SELECT id, to_e164, channel, sender, text, created_at, client_id, verification_id \
-                     FROM sandbox_messages WHERE to_e164 = ? ORDER BY seq DESC LIMIT ?",
-                )
-                .bind(to)
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await
-            }
-            None => {
-                sqlx::query(
-                    "SELECT id, to_e164, channel, sender, text, created_at, client_id, verification_id \
-                 FROM sandbox_messages ORDER BY seq DESC LIMIT ?",
-                )
-                .bind(i64::from(limit))
-                .fetch_all(&mut *conn)
-                .await
-            }
-        };
-        if let Err(sqlx::Error::WorkerCrashed) = rows {
-            // Open a fresh connection next time.
-            *slot = None;
+        match &self.outbox {
+            Outbox::Sqlite { readers, .. } => sqlite_messages(readers, to, limit).await,
+            Outbox::Postgres(pg) => pg.messages(to, limit).await,
         }
-        drop(slot);
-        rows?
-            .iter()
-            .map(|r| {
-                Ok(SandboxMessage {
-                    id: r.try_get("id")?,
-                    to: r.try_get("to_e164")?,
-                    channel: r.try_get("channel")?,
-                    sender: r.try_get("sender")?,
-                    client_id: r.try_get("client_id")?,
-                    verification_id: r.try_get("verification_id")?,
-                    text: r.try_get("text")?,
-                    created_at: Timestamp(r.try_get("created_at")?).to_rfc3339(),
-                })
-            })
-            .collect()
     }
+}
+
+/// [`SandboxSender::messages`] from the SQLite file.
+async fn sqlite_messages(readers: &Readers, to: Option<&str>, limit: u32) -> Result<Vec<SandboxMessage>, sqlx::Error> {
+    let i = readers.next.fetch_add(1, Ordering::Relaxed) % readers.conns.len();
+    let mut slot = readers.conns[i].lock().await;
+    let conn = match &mut *slot {
+        Some(c) => c,
+        empty => empty.insert(SqliteConnection::connect_with(&readers.options).await?),
+    };
+    let rows = match to {
+        Some(to) => {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM sandbox_messages WHERE to_e164 = ? ORDER BY seq DESC LIMIT ?"
+            )))
+            .bind(to)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await
+        }
+        None => {
+            sqlx::query(AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM sandbox_messages ORDER BY seq DESC LIMIT ?"
+            )))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await
+        }
+    };
+    if let Err(sqlx::Error::WorkerCrashed) = rows {
+        // Open a fresh connection next time.
+        *slot = None;
+    }
+    drop(slot);
+    rows?.iter().map(message_from_row).collect()
+}
+
+/// The columns [`message_from_row`] reads (both backends' tables have them).
+const COLUMNS: &str = "id, to_e164, channel, sender, text, created_at, client_id, verification_id";
+
+fn message_from_row<'r, R: Row>(r: &'r R) -> Result<SandboxMessage, sqlx::Error>
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SandboxMessage {
+        id: r.try_get("id")?,
+        to: r.try_get("to_e164")?,
+        channel: r.try_get("channel")?,
+        sender: r.try_get("sender")?,
+        client_id: r.try_get("client_id")?,
+        verification_id: r.try_get("verification_id")?,
+        text: r.try_get("text")?,
+        created_at: Timestamp(r.try_get("created_at")?).to_rfc3339(),
+    })
 }
 
 impl SandboxSender {
     /// Deletes the messages recorded before `before` (numbers, texts and codes) and the
     /// WAV files of those calls; how many messages. The server's retention job calls it
-    /// with the personal-data cut-off (docs/privacy.md). Runs on its own connection: a
-    /// short write beside the writer task, which waits for it (`busy_timeout`).
+    /// with the personal-data cut-off (docs/privacy.md). On SQLite it runs on its own
+    /// connection: a short write beside the writer task, which waits for it
+    /// (`busy_timeout`). With a shared PostgreSQL outbox, any node's purge is every
+    /// node's, and a node removes only the WAV files it rendered itself (the others'
+    /// retention jobs remove theirs when their turn comes: a file no message names is
+    /// shown nowhere).
     pub async fn purge(&self, before: Timestamp) -> Result<u64, sqlx::Error> {
-        let mut conn = SqliteConnection::connect_with(&self.readers.options.clone().read_only(false)).await?;
-        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM sandbox_messages WHERE created_at < ?")
-            .bind(before.millis())
-            .fetch_all(&mut conn)
-            .await?;
-        let done = sqlx::query("DELETE FROM sandbox_messages WHERE created_at < ?")
-            .bind(before.millis())
-            .execute(&mut conn)
-            .await?;
-        let _ = conn.close().await;
+        let ids: Vec<String> = match &self.outbox {
+            Outbox::Sqlite { readers, .. } => {
+                let mut conn = SqliteConnection::connect_with(&readers.options.clone().read_only(false)).await?;
+                let ids = sqlx::query_scalar("DELETE FROM sandbox_messages WHERE created_at < ? RETURNING id")
+                    .bind(before.millis())
+                    .fetch_all(&mut conn)
+                    .await;
+                let _ = conn.close().await;
+                ids?
+            }
+            Outbox::Postgres(pg) => pg.purge(before).await?,
+        };
         if let Some(audio) = &self.audio {
             for id in &ids {
                 if let Some(path) = audio.path(id) {
@@ -263,7 +320,7 @@ impl SandboxSender {
             }
         }
         self.changes.send_modify(|n| *n += 1);
-        Ok(done.rows_affected())
+        Ok(ids.len() as u64)
     }
 }
 
@@ -305,7 +362,7 @@ async fn write_batch(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<(
     let mut sql = String::with_capacity(32 + batch.len() * INSERT.len());
     let mut args = SqliteArguments::default();
     sql.push_str("BEGIN IMMEDIATE;\n");
-    for p in batch {
+    for Pending { record: p, .. } in batch {
         sql.push_str(INSERT);
         args.add(p.id.as_str()).map_err(sqlx::Error::Encode)?;
         args.add(p.idempotency_key.as_str()).map_err(sqlx::Error::Encode)?;
@@ -334,27 +391,34 @@ impl Sender for SandboxSender {
 
     async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, SendError> {
         let id = format!("SB{}", hex(&random_bytes::<16>()));
-        let (done, outcome) = oneshot::channel();
-        self.writes
-            .send(Pending {
-                id: id.clone(),
-                idempotency_key: msg.idempotency_key.clone(),
-                to: msg.to.e164().to_owned(),
-                channel: msg.channel.as_str(),
-                sender: msg.sender.clone(),
-                text: msg.text.clone(),
-                created_at: self.clock.now().millis(),
-                verification: msg
-                    .verification
-                    .as_ref()
-                    .map(|(c, v)| (c.as_str().to_owned(), v.as_str().to_owned())),
-                done,
-            })
-            .map_err(|_| SendError::Retryable("sandbox outbox: the writer has stopped".into()))?;
-        outcome
-            .await
-            .map_err(|_| SendError::Retryable("sandbox outbox: the writer has stopped".into()))?
-            .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?;
+        let record = Record {
+            id: id.clone(),
+            idempotency_key: msg.idempotency_key.clone(),
+            to: msg.to.e164().to_owned(),
+            channel: msg.channel.as_str(),
+            sender: msg.sender.clone(),
+            text: msg.text.clone(),
+            created_at: self.clock.now().millis(),
+            verification: msg
+                .verification
+                .as_ref()
+                .map(|(c, v)| (c.as_str().to_owned(), v.as_str().to_owned())),
+        };
+        match &self.outbox {
+            Outbox::Sqlite { writes, .. } => {
+                let stopped = || SendError::Retryable("sandbox outbox: the writer has stopped".into());
+                let (done, outcome) = oneshot::channel();
+                writes.send(Pending { record, done }).map_err(|_| stopped())?;
+                outcome
+                    .await
+                    .map_err(|_| stopped())?
+                    .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?;
+            }
+            Outbox::Postgres(pg) => pg
+                .record(&record)
+                .await
+                .map_err(|e| SendError::Retryable(format!("sandbox outbox: {e}")))?,
+        }
         tracing::debug!(to = %msg.to, channel = msg.channel.as_str(), "sandbox recorded a message");
         if let (Some(audio), Channel::Voice) = (&self.audio, msg.channel) {
             // A duplicate (same idempotency key) was not stored under this id; its render

@@ -29,7 +29,16 @@ async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: the database answers, and the server is not shutting down
+///
+/// 503 with `status` `database unavailable` while the database does not answer within
+/// 2 s (a database that refuses connections would otherwise hold the probe for the pool's
+/// 10 s acquire timeout), and
+/// `draining` from the shutdown signal on (for `shutdown_grace_ms` the server still serves
+/// every other route, so a load balancer takes it out before it stops accepting).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -37,7 +46,14 @@ async fn healthz() -> axum::Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = Health))
 )]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Health>) {
-    match state.engine.store().ping().await {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(Health { status: "draining" }),
+        );
+    }
+    let ping = tokio::time::timeout(READY_TIMEOUT, state.engine.store().ping()).await;
+    match ping.unwrap_or_else(|_| Err(ringproof_core::StoreError::Unavailable("no answer within 2 s".into()))) {
         Ok(()) => (StatusCode::OK, axum::Json(Health { status: "ok" })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -33,6 +33,8 @@ pub struct TestApp {
     /// Wakes this server's worker (when `Opts::worker` is on).
     pub wake: Arc<ringproof_server::worker::Wake>,
     pub data_dir: PathBuf,
+    /// The PostgreSQL database this server runs on (`None`: SQLite in `data_dir`).
+    pub database_url: Option<String>,
     pub key: String,
     pub secret: String,
     /// The demo client's id, username and password (for faces that log in).
@@ -183,7 +185,7 @@ impl TestApp {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             data_dir: data_dir.clone(),
-            database_url,
+            database_url: database_url.clone(),
             trusted_proxies: opts.trusted_proxies.clone(),
             sandbox_numbers_file: opts.sandbox_numbers_file.clone(),
             ..Config::default()
@@ -237,6 +239,7 @@ impl TestApp {
             sender,
             wake,
             data_dir,
+            database_url,
             key: creds["api_key"].as_str().unwrap().to_owned(),
             secret: creds["api_secret"].as_str().unwrap().to_owned(),
             client_id: creds["client_id"].as_str().unwrap().to_owned(),
@@ -418,6 +421,17 @@ impl TestApp {
         ringproof_server::worker::run_due_now(&self.engine, self.sender.as_ref())
             .await
             .unwrap()
+    }
+
+    /// The sandbox outbox this server records into, opened as the server opens it: the
+    /// data directory's `sandbox.db`, or the PostgreSQL database's schema.
+    pub async fn sandbox_outbox(&self) -> ringproof_providers::sandbox::SandboxSender {
+        let clock = self.clock.clone();
+        match &self.database_url {
+            Some(url) => ringproof_providers::sandbox::SandboxSender::open_postgres(url, clock).await,
+            None => ringproof_providers::sandbox::SandboxSender::open(&self.data_dir.join("sandbox.db"), clock).await,
+        }
+        .unwrap()
     }
 
     pub async fn messages(&self, to: &str) -> Vec<Value> {

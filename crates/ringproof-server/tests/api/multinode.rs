@@ -284,3 +284,57 @@ async fn two_nodes_never_send_the_same_message_twice_postgres() {
         assert_eq!(events, expected, "{id}");
     }
 }
+
+/// Two nodes on one PostgreSQL database, each with its own data directory (the obvious way
+/// to run two), share one sandbox phone: a verification started on node A whose SMS node
+/// B's worker delivers shows on A's sandbox phone, announced live on A's event stream,
+/// and its code checks on A. Were each node's outbox its own file, A would never see the
+/// message (B's `sandbox.db` would hold it), and the wait for A's event would time out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(ringproof_pg), ignore = "PostgreSQL half: set RINGPROOF_TEST_DATABASE_URL")]
+async fn nodes_on_postgresql_share_the_sandbox_phone() {
+    let db = pg_database().await;
+    let (dir_a, dir_b) = (temp_dir("node-a"), temp_dir("node-b"));
+    let on = |dir: &tempfile::TempDir| Opts {
+        database_url: Some(db.url.clone()),
+        ..Opts::default().in_dir(dir.path())
+    };
+    let a = TestApp::spawn_with(on(&dir_a)).await;
+    // Nodes must share the server secret (a node with another is refused): B gets A's,
+    // and the demo client's credentials (only the first node creates the client).
+    for file in ["server-secret", "demo-credentials.json"] {
+        std::fs::copy(dir_a.path().join(file), dir_b.path().join(file)).unwrap();
+    }
+    let b = TestApp::spawn_with(on(&dir_b)).await;
+    for dir in [&dir_a, &dir_b] {
+        assert!(!dir.path().join("sandbox.db").exists(), "no outbox of a node's own");
+    }
+
+    let mut events = a.http.get(format!("{}/sandbox/events", a.base)).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    let to = "+14155550123";
+    let id = a.start(json!({"to": to})).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(b.drain().await, 1, "node B's worker delivers A's SMS");
+    let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+        .await
+        .expect("node A announces the message node B delivered within 10 s")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&chunk).contains("data: changed"), "{chunk:?}");
+
+    let (on_a, on_b) = (a.messages(to).await, b.messages(to).await);
+    assert_eq!(on_a.len(), 1, "{on_a:?}");
+    assert_eq!(on_a, on_b, "both nodes show the same outbox");
+    assert_eq!(on_a[0]["verification_id"], json!(id));
+    let code = a.last_code(to).await;
+    let r = a.check(&id, &code).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "approved");
+
+    // Clearing on one node clears every node's phone.
+    let r = b.http.post(format!("{}/sandbox/clear", b.base)).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(a.messages(to).await.is_empty());
+    a.stop().await;
+    b.stop().await;
+}

@@ -3,7 +3,6 @@
 //! stay; audit entries stay until `audit_retention_s`.
 
 use ringproof_core::audit::{AuditAction, AuditQuery};
-use ringproof_providers::sandbox::SandboxSender;
 use ringproof_server::config::Config;
 use ringproof_server::worker::{Retention, run_retention};
 use serde_json::json;
@@ -31,9 +30,7 @@ async fn retention_job_erases_numbers_past_the_period_and_keeps_newer(app: TestA
     assert_eq!(app.messages(old_to).await.len(), 1);
 
     // The sandbox outbox of this server, opened as the server's worker holds it.
-    let sandbox = SandboxSender::open(&app.data_dir.join("sandbox.db"), app.clock.clone())
-        .await
-        .unwrap();
+    let sandbox = app.sandbox_outbox().await;
     let config = Config::default();
     assert_eq!(config.personal_data_retention_s, 30 * DAY_S, "the documented default");
     // Finished verifications are kept longer than the personal data here, so only the
