@@ -27,7 +27,8 @@ trap 'for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done' EXIT
 export RINGPROOF_LIMITS__PUMP_BLOCK_HOURS=0 RINGPROOF_LIMITS__PUMP_COUNTRY_BLOCK_HOURS=0
 export RUST_LOG=warn
 
-# start NAME PORT [env...]: starts a server on a fresh data directory; prints ms to ready.
+# start NAME PORT [env...]: starts a server on a fresh data directory; READY_MS is the
+# time from exec to its first 200 from /readyz.
 start() {
   local name=$1 port=$2
   shift 2
@@ -37,7 +38,7 @@ start() {
   env "$@" "$B" serve --data-dir "$OUT/$name/data" --listen "127.0.0.1:$port" >"$OUT/$name/serve.log" 2>&1 &
   PIDS+=($!)
   until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.005; done
-  echo $(( ($(date +%s%N) - t0) / 1000000 ))
+  READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 stop_all() {
   for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done
@@ -52,10 +53,10 @@ bench() { # bench NAME PORT DATA ARGS...
 }
 
 echo "== SQLite: start to ready, idle RSS"
-ready_ms=$(start sqlite 18080)
+start sqlite 18080
 sleep 2
 idle=$(rss_kib "${PIDS[0]}")
-echo "{\"start_to_ready_ms\": $ready_ms, \"idle_rss_kib\": $idle}" >"$OUT/sqlite-start.json"
+echo "{\"start_to_ready_ms\": $READY_MS, \"idle_rss_kib\": $idle}" >"$OUT/sqlite-start.json"
 D="$OUT/sqlite/data"
 ID=$(python3 -c "import json;print(json.load(open('$D/demo-credentials.json'))['client_id'])")
 "$B" --data-dir "$D" client twilio-credentials "$ID" --json >"$OUT/twilio.json"
@@ -72,16 +73,16 @@ if [ -z "${SKIP_MILLION:-}" ]; then
   echo "== SQLite at 1 000 000 stored verifications"
   rm -rf "$OUT/million" && mkdir -p "$OUT/million"
   # A first start creates the data directory, the demo client and the secret.
-  start million 18082 >/dev/null
+  start million 18082
   stop_all
   t0=$(date +%s)
   "$B" --data-dir "$OUT/million/data" bench seed --verifications 1000000
   echo "{\"seed_s\": $(( $(date +%s) - t0 ))}" >"$OUT/million-seed.json"
-  start million 18082 >/dev/null
+  start million 18082
   bench million 18082 "$OUT/million/data" --scenario otp,check,status --requests "$N" --concurrency 16
   stop_all
   # The same server, same data directory layout, empty, right after: the comparison.
-  rm -rf "$OUT/empty" && start empty 18083 >/dev/null
+  rm -rf "$OUT/empty" && start empty 18083
   bench empty 18083 "$OUT/empty/data" --scenario otp,check,status --requests "$N" --concurrency 16
   stop_all
 fi
@@ -90,9 +91,9 @@ echo "== PostgreSQL: one node, then two nodes combined"
 psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS rpfigures" -c "CREATE DATABASE rpfigures"
 PG_URL="${PG_ADMIN%/*}/rpfigures"
 SECRET="figures-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-start pg1 18084 RINGPROOF_DATABASE_URL="$PG_URL" RINGPROOF_SERVER_SECRET="$SECRET" >/dev/null
+start pg1 18084 RINGPROOF_DATABASE_URL="$PG_URL" RINGPROOF_SERVER_SECRET="$SECRET"
 bench pg-one 18084 "$OUT/pg1/data" --scenario otp,check --requests "$N" --concurrency 16
-start pg2 18085 RINGPROOF_DATABASE_URL="$PG_URL" RINGPROOF_SERVER_SECRET="$SECRET" >/dev/null
+start pg2 18085 RINGPROOF_DATABASE_URL="$PG_URL" RINGPROOF_SERVER_SECRET="$SECRET"
 # The second node created no demo client (the first did): it takes the same credentials.
 bench pg-two-a 18084 "$OUT/pg1/data" --scenario otp --requests "$N" --concurrency 16 &
 a=$!

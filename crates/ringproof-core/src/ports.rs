@@ -92,6 +92,11 @@ pub struct CounterRow {
 /// keys given): it changes them in place and returns whether to write them back.
 pub type CounterStep<'a> = &'a mut (dyn FnMut(&mut [CounterRow]) -> bool + Send);
 
+/// A transition applied by [`Store::update_verification_counted`] to the locked record
+/// and the locked counter rows (in the order of the keys given): it returns the
+/// transition's effects and, per row, whether to write it back.
+pub type CountedMutation<'a> = &'a mut (dyn FnMut(&mut Verification, &mut [CounterRow]) -> (Effects, Vec<bool>) + Send);
+
 /// Persistence. Two implementations (SQLite, PostgreSQL) pass one conformance suite.
 ///
 /// Every method that reads or writes a verification takes the client id and treats a
@@ -219,6 +224,20 @@ pub trait Store: Send + Sync + 'static {
         id: &VerificationId,
         done_job: Option<&JobId>,
         f: Mutation<'_>,
+    ) -> Result<Option<Verification>, StoreError>;
+
+    /// [`Self::update_verification`] and [`Self::update_counters`] in one transaction: the
+    /// counter rows with these keys (a missing one handed over empty) and the record are
+    /// locked, `f` sees both, and the record, its effects and the rows `f` marks are
+    /// written back together. A check's guess budget and its evaluation are one step this
+    /// way, not three (admit, evaluate, take back), each a round trip to SQLite's single
+    /// writer. Returns the updated record, or `None` if not found (nothing written).
+    async fn update_verification_counted(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        keys: &[CounterKey],
+        f: CountedMutation<'_>,
     ) -> Result<Option<Verification>, StoreError>;
 
     async fn list_events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, StoreError>;

@@ -36,7 +36,9 @@ use ringproof_core::delivery::DeliveryRecord;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
+use ringproof_core::ports::{
+    CountedMutation, CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep,
+};
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::verification::{Effects, NewEvent, Status, Verification};
 use sqlx::Database;
@@ -229,6 +231,17 @@ pub(crate) trait Backend {
         f: Mutation<'_>,
     ) -> Result<Option<Verification>, StoreError>;
 
+    /// A transition and counter rows in one transaction: on the single writer, the record
+    /// and the rows read in one batch and written in one (SQLite); under the rows' locks
+    /// (key order, as [`Backend::update_counters`]) and then the record's (PostgreSQL).
+    async fn update_verification_counted(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        keys: &[CounterKey],
+        f: CountedMutation<'_>,
+    ) -> Result<Option<Verification>, StoreError>;
+
     /// Supersedes the pending records to a number and inserts the new one, serialised per
     /// number (the single writer, or an advisory lock plus row locks).
     async fn insert_verification_superseding(
@@ -266,6 +279,41 @@ pub(crate) fn transition(before: &Verification, f: Mutation<'_>) -> (Verificatio
     after.id = before.id.clone();
     after.client_id = before.client_id.clone();
     (after, fx)
+}
+
+/// [`transition`] with counter rows: the record after it, its effects, and the keys and
+/// rows (changed in place) to write back.
+pub(crate) fn counted_transition(
+    before: &Verification,
+    keys: &[CounterKey],
+    mut rows: Vec<CounterRow>,
+    f: CountedMutation<'_>,
+) -> (Verification, Effects, Vec<CounterKey>, Vec<CounterRow>) {
+    let mut after = before.clone();
+    let (fx, write) = f(&mut after, &mut rows);
+    after.id = before.id.clone();
+    after.client_id = before.client_id.clone();
+    let (keys, rows) = keys
+        .iter()
+        .zip(rows)
+        .zip(write.into_iter().chain(std::iter::repeat(false)))
+        .filter(|(_, w)| *w)
+        .map(|((k, r), _)| (k.clone(), r))
+        .unzip();
+    (after, fx, keys, rows)
+}
+
+/// The rows of `keys`, in their order, from those `found` (a missing one: empty).
+pub(crate) fn rows_in_key_order(keys: &[CounterKey], found: &[(CounterKey, CounterRow)]) -> Vec<CounterRow> {
+    keys.iter()
+        .map(|k| {
+            found
+                .iter()
+                .find(|(fk, _)| fk == k)
+                .map(|(_, r)| r.clone())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// A superseding transition must leave the record no longer pending (else the next
@@ -997,6 +1045,16 @@ macro_rules! store_impl {
                     f: Mutation<'_>,
                 ) -> Result<Option<Verification>, StoreError> {
                     Backend::update_verification(self, client, id, done_job, f).await
+                }
+
+                async fn update_verification_counted(
+                    &self,
+                    client: &ClientId,
+                    id: &VerificationId,
+                    keys: &[CounterKey],
+                    f: CountedMutation<'_>,
+                ) -> Result<Option<Verification>, StoreError> {
+                    Backend::update_verification_counted(self, client, id, keys, f).await
                 }
 
                 async fn list_events(&self, client: &ClientId, id: &VerificationId) -> Result<Vec<Event>, StoreError> {

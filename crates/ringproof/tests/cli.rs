@@ -1205,7 +1205,11 @@ async fn two_serve_processes_on_one_postgres_send_each_message_once() {
     .await;
     for to in &numbers {
         let mut msgs = outboxes(to).await.unwrap();
-        assert_eq!(Some(&msgs), outbox_of(&base_b, to).await.as_ref(), "both nodes show one outbox");
+        assert_eq!(
+            Some(&msgs),
+            outbox_of(&base_b, to).await.as_ref(),
+            "both nodes show one outbox"
+        );
         msgs.sort_by(|x, y| x["created_at"].as_str().cmp(&y["created_at"].as_str()));
         let channels: Vec<&str> = msgs.iter().map(|m| m["channel"].as_str().unwrap()).collect();
         assert_eq!(channels, ["sms", "voice", "voice"], "{to}: {msgs:?}");

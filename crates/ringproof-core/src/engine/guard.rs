@@ -13,23 +13,24 @@ use crate::error::CoreError;
 use crate::guard::pumping::{self, Block, BlockKind, Target};
 use crate::guard::window::Window;
 use crate::guard::{self, Counters, Limits, NumberKind, Refusal, Region, Scope};
-use crate::ids::ClientId;
+use crate::ids::{ClientId, VerificationId};
 use crate::phone::PhoneNumber;
 use crate::ports::{CounterKey, CounterRow};
 use crate::ratelimit::{self, BucketCheck};
 use crate::time::Timestamp;
+use crate::verification::{CheckOutcome, Effects, Verification};
 use crate::workflow::Channel;
 
 use super::Engine;
 
-/// What an admission counted, so it can be taken back when the attempt turned out not to
-/// count (a right code; a resend the verification refused).
+/// What a send's admission counted, so it can be taken back when the send turned out not
+/// to happen (a resend the verification refused). (A check's guess is admitted and kept or
+/// not within its own store step: [`Engine::guarded_check`].)
 #[derive(Debug)]
 pub(crate) struct Admitted {
     keys: Vec<CounterKey>,
     scopes: Vec<Scope>,
     at: Timestamp,
-    guess: bool,
 }
 
 /// The pumping guard's rows of a number: its prefix's and its country's.
@@ -197,12 +198,7 @@ impl Engine {
         for w in outcome.map_err(|r| self.refused(r, to))? {
             self.metrics.client_cap_near(client, w);
         }
-        Ok(Admitted {
-            keys,
-            scopes,
-            at: now,
-            guess: false,
-        })
+        Ok(Admitted { keys, scopes, at: now })
     }
 
     /// Records a block the guard just started: the audit log (the figures, the country;
@@ -223,32 +219,6 @@ impl Engine {
         if let Ok(e) = entry {
             let _ = self.store.insert_audit(&e).await;
         }
-    }
-
-    /// Counts an approval for the pumping guard (its prefix is proven, its country
-    /// familiar), and takes back the guess admitted for it, in one read-modify-write: the
-    /// one extra write of the approval path.
-    pub(crate) async fn approved(&self, a: Admitted, client: &Client, to: &PhoneNumber) {
-        let limits = self.limits_for(client);
-        let region = Region::of(to);
-        let target = Target {
-            prefix: pumping::prefix_of(to.e164()),
-            country: region.as_str(),
-            safe: client.controls.safe_numbers.contains(to.e164()),
-        };
-        let mut keys = a.keys.clone();
-        keys.extend(self.pump_keys(&client.id, to));
-        let mut f = |rows: &mut [CounterRow]| {
-            let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
-            if let [number, prefix, country] = counters.as_mut_slice() {
-                guard::refund_guess(number, a.at);
-                pumping::approved(&limits, &target, prefix, country, a.at);
-            }
-            store_rows(rows, &counters);
-            true
-        };
-        // Best effort, as for any take-back: the approval itself stands.
-        let _ = self.store.update_counters(&keys, &mut f).await;
     }
 
     /// The blocks in force (of one client, or all), prefixes and countries.
@@ -349,30 +319,73 @@ impl Engine {
         Ok(lifted)
     }
 
-    /// Admits one guess at a code sent to `to`, before it is evaluated; or refuses it
-    /// (the number's guess budget is used up).
-    pub(crate) async fn admit_guess(&self, client: &Client, to: &PhoneNumber) -> Result<Admitted, CoreError> {
+    /// A check of a pending verification's code under the number's guess budget, in one
+    /// store step ([`crate::ports::Store::update_verification_counted`]): the guess is
+    /// admitted against the number's row (or refused, and then nothing is evaluated or
+    /// written), `check` evaluates the code, and only a wrong code keeps the guess; the
+    /// approval of a code ringproof drew (`custom_code` false) counts as a conversion for
+    /// the pumping guard (its prefix proven, its country familiar). The same rules as
+    /// admit, evaluate, then take back or count the approval, in one transaction instead
+    /// of three.
+    pub(crate) async fn guarded_check(
+        &self,
+        client: &Client,
+        id: &VerificationId,
+        to: &PhoneNumber,
+        custom_code: bool,
+        mut check: impl FnMut(&mut Verification, &mut Effects) -> Result<CheckOutcome, CoreError> + Send,
+    ) -> Result<(CheckOutcome, Verification), CoreError> {
         let limits = self.limits_for(client);
-        let keys = vec![self.counter_key(&client.id, Scope::Number, to.e164())];
         let now = self.now();
-        let mut outcome = Ok(());
-        let mut f = |rows: &mut [CounterRow]| {
-            let mut number = Counters::decode(&rows[0].state);
-            outcome = guard::admit_guess(&limits, &mut number, now);
-            if outcome.is_err() {
-                return false;
-            }
-            store_rows(rows, std::slice::from_ref(&number));
-            true
+        let region = Region::of(to);
+        let target = Target {
+            prefix: pumping::prefix_of(to.e164()),
+            country: region.as_str(),
+            safe: client.controls.safe_numbers.contains(to.e164()),
         };
-        self.store.update_counters(&keys, &mut f).await?;
-        outcome.map_err(|r| self.refused(r, to))?;
-        Ok(Admitted {
-            keys,
-            scopes: vec![Scope::Number],
-            at: now,
-            guess: true,
-        })
+        let mut keys = vec![self.counter_key(&client.id, Scope::Number, to.e164())];
+        keys.extend(self.pump_keys(&client.id, to));
+        let mut refused = None;
+        let mut outcome = None;
+        let mut f = |v: &mut Verification, rows: &mut [CounterRow]| {
+            let mut fx = Effects::default();
+            let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
+            let [number, prefix, country] = counters.as_mut_slice() else {
+                outcome = Some(Err(CoreError::Internal(
+                    "guarded check: three counter rows expected".into(),
+                )));
+                return (fx, Vec::new());
+            };
+            if let Err(r) = guard::admit_guess(&limits, number, now) {
+                refused = Some(r);
+                return (fx, Vec::new());
+            }
+            let wrong_before = v.wrong_checks;
+            let result = check(v, &mut fx);
+            // Which rows change: the number's keeps a wrong guess; an approval of a drawn
+            // code proves the prefix and the country (the guess it admitted is not kept).
+            let write = match &result {
+                Ok(o) if o.valid && !custom_code => {
+                    pumping::approved(&limits, &target, prefix, country, now);
+                    vec![false, true, true]
+                }
+                Ok(o) if !o.valid && v.wrong_checks > wrong_before => vec![true, false, false],
+                _ => Vec::new(),
+            };
+            store_rows(rows, &counters);
+            outcome = Some(result);
+            (fx, write)
+        };
+        let v = self
+            .store
+            .update_verification_counted(&client.id, id, &keys, &mut f)
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        if let Some(r) = refused {
+            return Err(self.refused(r, to));
+        }
+        let o = outcome.ok_or_else(|| CoreError::Internal("guarded check did not run".into()))??;
+        Ok((o, v))
     }
 
     /// Takes back what an admission counted. Best effort: if the store fails here the
@@ -384,11 +397,7 @@ impl Engine {
             // take-back could remove another send's count; a rare over-count errs safe.
             let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
             for (scope, c) in a.scopes.iter().zip(counters.iter_mut()) {
-                if a.guess {
-                    guard::refund_guess(c, a.at);
-                } else {
-                    guard::refund_send(*scope, c, a.at);
-                }
+                guard::refund_send(*scope, c, a.at);
             }
             store_rows(rows, &counters);
             true

@@ -469,25 +469,13 @@ impl Engine {
                 .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
                 .await;
         }
-        // TODO(issue 14): this is three store steps (admit, transition, take back or count
-        // the approval), each two round trips to SQLite's single writer: a third of peak
-        // flows (BENCHMARKS.md, "Issue 10"). Folding the counter rows into the transition's
-        // own transaction (read with the record, written in its commit batch, the closure
-        // deciding wrong/right before anything is written) makes it one.
-        let admitted = self.admit_guess(client, &before.to).await?;
-        let result = self
-            .transition(&client.id, id, |v, fx| v.check(code, keys, now, fx))
-            .await;
-        let wrong = matches!(&result, Ok((o, v)) if !o.valid && v.wrong_checks > before.wrong_checks);
-        match &result {
-            // An approval of a code ringproof drew: a conversion for the SMS-pumping guard.
-            // One the integrator brought proves no delivery: only the guess is taken back.
-            Ok((o, _)) if o.valid && before.options.custom_code => self.take_back(admitted).await,
-            Ok((o, _)) if o.valid => self.approved(admitted, client, &before.to).await,
-            _ if !wrong => self.take_back(admitted).await,
-            _ => {}
-        }
-        result
+        // The guess budget, the evaluation and what the budget keeps of it, in one store
+        // step (two round trips to SQLite's single writer, where admit, evaluate and take
+        // back were six: BENCHMARKS.md, "Issue 14: one store step per check").
+        self.guarded_check(client, id, &before.to, before.options.custom_code, |v, fx| {
+            v.check(code, keys, now, fx)
+        })
+        .await
     }
 
     pub async fn cancel(&self, client: &ClientId, id: &VerificationId) -> Result<Verification, CoreError> {

@@ -590,15 +590,6 @@ pub fn admit_guess(limits: &Limits, number: &mut Counters, now: Timestamp) -> Re
     Ok(())
 }
 
-/// Takes back a guess admitted at `at` that was right (or never evaluated).
-pub fn refund_guess(number: &mut Counters, at: Timestamp) {
-    for name in ["g1h", "g24h"] {
-        if let Some(w) = number.w.get_mut(name) {
-            w.remove(at);
-        }
-    }
-}
-
 /// Takes back a send admitted at `at` in a row of `scope` (the verification refused it).
 pub fn refund_send(scope: Scope, row: &mut Counters, at: Timestamp) {
     let names: &[&str] = match scope {
@@ -640,19 +631,6 @@ mod tests {
         let mut n = Counters::default();
         let ok = (0..60).filter(|m| admit_guess(&l, &mut n, at(m * 60)).is_ok()).count();
         assert_eq!(ok, 10);
-    }
-
-    #[test]
-    fn a_right_code_is_taken_back_and_frees_only_itself() {
-        let l = Limits::default();
-        let mut n = Counters::default();
-        for s in 0..9 {
-            admit_guess(&l, &mut n, at(s)).unwrap();
-        }
-        admit_guess(&l, &mut n, at(9)).unwrap();
-        refund_guess(&mut n, at(9));
-        admit_guess(&l, &mut n, at(10)).unwrap();
-        assert_eq!(admit_guess(&l, &mut n, at(11)).unwrap_err().rule, Rule::GuessBudget);
     }
 
     #[test]

@@ -22,7 +22,9 @@ use ringproof_core::engine::IDEMPOTENCY_WINDOW_S;
 use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, NewJob};
 use ringproof_core::link_session::LinkRecord;
-use ringproof_core::ports::{CounterKey, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep};
+use ringproof_core::ports::{
+    CountedMutation, CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep,
+};
 use ringproof_core::verification::{Effects, NewEvent, Verification};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -32,7 +34,10 @@ use crate::codec::{self, VerificationCols, verification_columns};
 use crate::error::db;
 use crate::link_sessions::link_columns;
 use crate::migrate;
-use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, dialect, select, transition};
+use crate::query::{
+    Backend, Conn, bind_link, bind_verification_fields, check_superseded, counted_transition, dialect, select,
+    transition,
+};
 
 /// How long an operation may wait for a connection before the store reports itself
 /// unavailable.
@@ -250,6 +255,70 @@ impl Conn<Postgres> for PgConnection {
 }
 
 impl PgStore {
+    /// Begins a transaction holding the locks of the counter rows with these keys, and
+    /// returns them in the order of `keys` (a row that was missing is inserted empty).
+    /// Rows are inserted (if missing) and locked in key order, so two calls over
+    /// overlapping keys queue on the first shared row instead of deadlocking.
+    async fn begin_with_counters(
+        &self,
+        op: &'static str,
+        keys: &[CounterKey],
+    ) -> Result<(sqlx::Transaction<'static, Postgres>, Vec<CounterRow>), StoreError> {
+        let mut order: Vec<usize> = (0..keys.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+        order.dedup_by(|a, b| keys[*a] == keys[*b]);
+        let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
+        let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
+        let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
+        // A row can vanish between the insert and the lock (the purge deletes an expired
+        // one; a step that inserted it may roll back). Then the whole transaction starts
+        // again, so no insert ever waits while this one holds row locks (locks are only
+        // ever taken in key order).
+        let mut attempt = 0;
+        let (tx, found) = loop {
+            attempt += 1;
+            let mut tx = self.pool.begin().await.map_err(db(op))?;
+            let q = sqlx::query(
+                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
+                 SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
+                 ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
+            )
+            .bind(&clients)
+            .bind(&scopes)
+            .bind(&hashes);
+            tx.execute(op, q).await?;
+            let q = sqlx::query(
+                "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+                 WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
+                 ORDER BY client_id, scope, key_hash FOR UPDATE",
+            )
+            .bind(&clients)
+            .bind(&scopes)
+            .bind(&hashes);
+            let found = tx
+                .all(op, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
+                .await?;
+            if found.len() == order.len() {
+                break (tx, found);
+            }
+            tx.rollback().await.map_err(db(op))?;
+            if attempt == 3 {
+                return Err(StoreError::Unavailable(
+                    "a counter row was deleted under every retry".into(),
+                ));
+            }
+        };
+        let mut rows = Vec::with_capacity(keys.len());
+        for k in keys {
+            let (_, row) = found
+                .iter()
+                .find(|(fk, _)| fk == k)
+                .ok_or_else(|| StoreError::Corrupt("a counter row missing under its lock".into()))?;
+            rows.push(row.clone());
+        }
+        Ok((tx, rows))
+    }
+
     /// Plain reads and single-statement writes all go to the pool: PostgreSQL serialises
     /// them itself.
     async fn read(&self) -> Result<&PgPool, StoreError> {
@@ -338,81 +407,13 @@ impl Backend for PgStore {
 
     async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
         const OP: &str = "update counters";
-        // Rows are inserted (if missing) and locked in key order, so two calls over
-        // overlapping keys queue on the first shared row instead of deadlocking.
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        order.dedup_by(|a, b| keys[*a] == keys[*b]);
-        let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
-        let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
-        let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
-        // A row can vanish between the insert and the lock (the purge deletes an expired
-        // one; a step that inserted it may roll back). Then the whole transaction starts
-        // again, so no insert ever waits while this one holds row locks (locks are only
-        // ever taken in key order).
-        let mut attempt = 0;
-        let (mut tx, found) = loop {
-            attempt += 1;
-            let mut tx = self.pool.begin().await.map_err(db(OP))?;
-            let q = sqlx::query(
-                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
-                 SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
-                 ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
-            )
-            .bind(&clients)
-            .bind(&scopes)
-            .bind(&hashes);
-            tx.execute(OP, q).await?;
-            let q = sqlx::query(
-                "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
-                 WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
-                 ORDER BY client_id, scope, key_hash FOR UPDATE",
-            )
-            .bind(&clients)
-            .bind(&scopes)
-            .bind(&hashes);
-            let found = tx
-                .all(OP, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
-                .await?;
-            if found.len() == order.len() {
-                break (tx, found);
-            }
-            tx.rollback().await.map_err(db(OP))?;
-            if attempt == 3 {
-                return Err(StoreError::Unavailable(
-                    "a counter row was deleted under every retry".into(),
-                ));
-            }
-        };
-        let mut rows = Vec::with_capacity(keys.len());
-        for k in keys {
-            let (_, row) = found
-                .iter()
-                .find(|(fk, _)| fk == k)
-                .ok_or_else(|| StoreError::Corrupt("a counter row missing under its lock".into()))?;
-            rows.push(row.clone());
-        }
+        let (mut tx, mut rows) = self.begin_with_counters(OP, keys).await?;
         if !f(&mut rows) {
             // Also drops the empty rows this call inserted.
             tx.rollback().await.map_err(db(OP))?;
             return Ok(());
         }
-        let states: Vec<&[u8]> = rows.iter().map(|r| r.state.as_slice()).collect();
-        let expiries: Vec<i64> = rows.iter().map(|r| r.expires_at.millis()).collect();
-        let all_clients: Vec<&str> = keys.iter().map(|k| k.client_id.as_str()).collect();
-        let all_scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
-        let all_hashes: Vec<&[u8]> = keys.iter().map(|k| k.key.as_slice()).collect();
-        let q = sqlx::query(
-            "UPDATE guard_counters g SET state = t.st, expires_at = t.e \
-             FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::int8[]) AS t(c, s, k, st, e) \
-             WHERE g.client_id = t.c AND g.scope = t.s AND g.key_hash = t.k",
-        )
-        .bind(&all_clients)
-        .bind(&all_scopes)
-        .bind(&all_hashes)
-        .bind(&states)
-        .bind(&expiries);
-        tx.execute(OP, q).await?;
+        write_counters(&mut tx, OP, keys, &rows).await?;
         tx.commit().await.map_err(db(OP))?;
         Ok(())
     }
@@ -469,6 +470,39 @@ impl Backend for PgStore {
         let before = codec::verification(&row)?;
         let (v, fx) = transition(&before, f);
         write_transition(&mut tx, &v, v != before, &fx, done_job).await?;
+        tx.commit().await.map_err(db(OP))?;
+        Ok(Some(v))
+    }
+
+    async fn update_verification_counted(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        keys: &[CounterKey],
+        f: CountedMutation<'_>,
+    ) -> Result<Option<Verification>, StoreError> {
+        const OP: &str = "update verification with counters";
+        // The counter rows first (key order, as every `update_counters`), then the record
+        // (as every `update_verification`): one order for all, so no deadlock.
+        let (mut tx, rows) = self.begin_with_counters(OP, keys).await?;
+        let q = sqlx::query(select!(
+            verification_columns,
+            "verifications WHERE id = $1 AND client_id = $2 FOR NO KEY UPDATE"
+        ))
+        .bind(id.as_str())
+        .bind(client.as_str());
+        let Some(row) = tx.fetch_optional(OP, q).await? else {
+            tx.rollback().await.map_err(db(OP))?;
+            return Ok(None);
+        };
+        let before = codec::verification(&row)?;
+        let (v, fx, changed_keys, changed) = counted_transition(&before, keys, rows, f);
+        write_transition(&mut tx, &v, v != before, &fx, None).await?;
+        if !changed.is_empty() {
+            write_counters(&mut tx, OP, &changed_keys, &changed).await?;
+        }
+        // Rows this call inserted empty and did not write stay empty: the purge removes
+        // them (expires_at 0), as it does those a rolled-back `update_counters` leaves.
         tx.commit().await.map_err(db(OP))?;
         Ok(Some(v))
     }
@@ -661,6 +695,32 @@ async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
 
 /// Runs [`WRITE_TRANSITION`] for `v` (locked by the caller's transaction), unless there is
 /// nothing to write.
+/// Writes counter rows back (they are locked by [`PgStore::begin_with_counters`]).
+async fn write_counters(
+    tx: &mut sqlx::PgConnection,
+    op: &'static str,
+    keys: &[CounterKey],
+    rows: &[CounterRow],
+) -> Result<(), StoreError> {
+    let states: Vec<&[u8]> = rows.iter().map(|r| r.state.as_slice()).collect();
+    let expiries: Vec<i64> = rows.iter().map(|r| r.expires_at.millis()).collect();
+    let clients: Vec<&str> = keys.iter().map(|k| k.client_id.as_str()).collect();
+    let scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
+    let hashes: Vec<&[u8]> = keys.iter().map(|k| k.key.as_slice()).collect();
+    let q = sqlx::query(
+        "UPDATE guard_counters g SET state = t.st, expires_at = t.e \
+         FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::int8[]) AS t(c, s, k, st, e) \
+         WHERE g.client_id = t.c AND g.scope = t.s AND g.key_hash = t.k",
+    )
+    .bind(&clients)
+    .bind(&scopes)
+    .bind(&hashes)
+    .bind(&states)
+    .bind(&expiries);
+    tx.execute(op, q).await?;
+    Ok(())
+}
+
 async fn write_transition(
     tx: &mut sqlx::PgConnection,
     v: &Verification,

@@ -26,7 +26,7 @@ use ringproof_core::ids::{ClientId, JobId, VerificationId};
 use ringproof_core::job::{Job, JobKind, NewJob};
 use ringproof_core::link_session::LinkRecord;
 use ringproof_core::ports::{
-    CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep,
+    CountedMutation, CounterKey, CounterRow, CounterStep, IdempotentResponse, LinkMutation, Mutation, ThrottleStep,
 };
 use ringproof_core::sessions::LoginFailures;
 use ringproof_core::time::Timestamp;
@@ -41,7 +41,10 @@ use crate::codec::{self, VerificationCols, verification_columns};
 use crate::error::{db, map};
 use crate::link_sessions::link_columns;
 use crate::migrate;
-use crate::query::{Backend, Conn, bind_link, bind_verification_fields, check_superseded, dialect, select, transition};
+use crate::query::{
+    Backend, Conn, bind_link, bind_verification_fields, check_superseded, counted_transition, dialect,
+    rows_in_key_order, select, transition,
+};
 
 /// Readers are cheap (a thread and a page cache each); a few cover concurrent API reads
 /// on a small machine without starving the writer of CPU.
@@ -240,10 +243,23 @@ fn apply(
 ) -> Result<(Verification, Batch), StoreError> {
     let before = codec::verification(row)?;
     let (v, fx) = transition(&before, f);
+    let b = transition_writes(&before, &v, &fx, client, id, done_job)?;
+    Ok((v, b))
+}
 
+/// The writes of a transition from `before` to `v` with effects `fx` (and `done_job`
+/// deleted, if given), as one batch without BEGIN or COMMIT.
+fn transition_writes(
+    before: &Verification,
+    v: &Verification,
+    fx: &Effects,
+    client: &ClientId,
+    id: &VerificationId,
+    done_job: Option<&JobId>,
+) -> Result<Batch, StoreError> {
     let mut b = Batch::new();
     if v != before {
-        let cols = VerificationCols::of(&v)?;
+        let cols = VerificationCols::of(v)?;
         bind_verification_fields!(b.sql(UPDATE_VERIFICATION), v, cols)
             .bind(cols.options.as_str())
             .bind(id.as_str())
@@ -262,7 +278,27 @@ fn apply(
     }
     push_jobs(&mut b, &fx.jobs, v.updated_at);
     push_events(&mut b, client, id, fx.events());
-    Ok((v, b))
+    Ok(b)
+}
+
+/// Reads one limit counter row (a statement per key, so the SQL stays static).
+const SELECT_COUNTER: &str = "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+    WHERE client_id = ? AND scope = ? AND key_hash = ?;";
+
+/// Writes one limit counter row back.
+const UPSERT_COUNTER: &str = "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) VALUES (?, ?, ?, ?, ?) \
+    ON CONFLICT (client_id, scope, key_hash) DO UPDATE SET state = excluded.state, expires_at = excluded.expires_at;";
+
+/// Appends the write-back of counter rows to `b`.
+fn push_counters(b: &mut Batch, keys: &[CounterKey], rows: &[CounterRow]) {
+    for (k, r) in keys.iter().zip(rows) {
+        b.sql(UPSERT_COUNTER)
+            .bind(k.client_id.as_str().to_owned())
+            .bind(k.scope.clone())
+            .bind(k.key.to_vec())
+            .bind(r.state.clone())
+            .bind(r.expires_at.millis());
+    }
 }
 
 /// A checked-out connection (a reader or the writer) and the flag that marks its worker
@@ -423,32 +459,12 @@ impl Backend for SqliteStore {
         let found = w
             .all(OP, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
             .await?;
-        let mut rows: Vec<CounterRow> = keys
-            .iter()
-            .map(|k| {
-                found
-                    .iter()
-                    .find(|(fk, _)| fk == k)
-                    .map(|(_, r)| r.clone())
-                    .unwrap_or_default()
-            })
-            .collect();
+        let mut rows = rows_in_key_order(keys, &found);
         if !f(&mut rows) {
             return Ok(());
         }
         let mut b = Batch::begin();
-        for (k, r) in keys.iter().zip(&rows) {
-            b.sql(
-                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (client_id, scope, key_hash) DO UPDATE SET state = excluded.state, \
-                 expires_at = excluded.expires_at;",
-            )
-            .bind(k.client_id.as_str().to_owned())
-            .bind(k.scope.clone())
-            .bind(k.key.to_vec())
-            .bind(r.state.clone())
-            .bind(r.expires_at.millis());
-        }
+        push_counters(&mut b, keys, &rows);
         w.execute_batch(OP, b.commit()).await
     }
 
@@ -512,6 +528,61 @@ impl Backend for SqliteStore {
             Ok((v, writes)) => {
                 w.execute_batch(OP, writes.commit()).await?;
                 Ok(Some(v))
+            }
+            Err(e) => {
+                w.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn update_verification_counted(
+        &self,
+        client: &ClientId,
+        id: &VerificationId,
+        keys: &[CounterKey],
+        f: CountedMutation<'_>,
+    ) -> Result<Option<Verification>, StoreError> {
+        const OP: &str = "update verification with counters";
+        // As `update_verification`, the single writer connection is the lock, and two round
+        // trips do it all: BEGIN + the record + the rows, then every write + COMMIT.
+        let mut w = self.writer.lock().await?;
+        let mut read = Batch::begin();
+        read.sql(SELECT_VERIFICATION_TO_UPDATE)
+            .bind(id.as_str())
+            .bind(client.as_str());
+        for k in keys {
+            read.sql(SELECT_COUNTER)
+                .bind(k.client_id.as_str().to_owned())
+                .bind(k.scope.clone())
+                .bind(k.key.to_vec());
+        }
+        let rows = w.fetch_all_batch(OP, read).await?;
+        let writes = (|| {
+            let mut record = None;
+            let mut found = Vec::new();
+            for r in &rows {
+                if sqlx::Row::try_column(r, "key_hash").is_ok() {
+                    found.push((codec::counter_key(r)?, codec::counter_row(r)?));
+                } else {
+                    record = Some(codec::verification(r)?);
+                }
+            }
+            let Some(before) = record else { return Ok(None) };
+            let counters = rows_in_key_order(keys, &found);
+            let (v, fx, changed_keys, changed) = counted_transition(&before, keys, counters, f);
+            let mut b = transition_writes(&before, &v, &fx, client, id, None)?;
+            push_counters(&mut b, &changed_keys, &changed);
+            Ok(Some((v, b)))
+        })();
+        match writes {
+            Ok(Some((v, b))) => {
+                w.execute_batch(OP, b.commit()).await?;
+                Ok(Some(v))
+            }
+            Ok(None) => {
+                w.rollback().await?;
+                Ok(None)
             }
             Err(e) => {
                 w.rollback().await?;

@@ -94,6 +94,14 @@ impl Writer {
     }
 }
 
+/// What a batch's caller wants of the rows its statements yield.
+#[derive(Clone, Copy)]
+enum Fetch {
+    None,
+    First,
+    All,
+}
+
 /// Exclusive use of the writer connection.
 pub(super) struct WriterGuard<'a> {
     state: MutexGuard<'a, State>,
@@ -112,15 +120,21 @@ impl WriterGuard<'_> {
     /// Runs a batch, keeping track of the transaction it opens or closes. On failure an
     /// open transaction is rolled back at once, so nothing of a failed batch is kept.
     pub(super) async fn execute_batch(&mut self, op: &'static str, b: Batch) -> Result<(), StoreError> {
-        self.run(op, b, false).await.map(|_| ())
+        self.run(op, b, Fetch::None).await.map(|_| ())
     }
 
     /// Like [`Self::execute_batch`], returning the first row any statement of the batch yields.
     pub(super) async fn fetch_batch(&mut self, op: &'static str, b: Batch) -> Result<Option<SqliteRow>, StoreError> {
-        self.run(op, b, true).await
+        Ok(self.run(op, b, Fetch::First).await?.into_iter().next())
     }
 
-    async fn run(&mut self, op: &'static str, b: Batch, fetch: bool) -> Result<Option<SqliteRow>, StoreError> {
+    /// Like [`Self::execute_batch`], returning every row of every statement of the batch,
+    /// in order.
+    pub(super) async fn fetch_all_batch(&mut self, op: &'static str, b: Batch) -> Result<Vec<SqliteRow>, StoreError> {
+        self.run(op, b, Fetch::All).await
+    }
+
+    async fn run(&mut self, op: &'static str, b: Batch, fetch: Fetch) -> Result<Vec<SqliteRow>, StoreError> {
         if let Some(e) = b.unencodable {
             // Nothing of this batch is sent, and nothing of a transaction an earlier batch
             // began is kept.
@@ -130,7 +144,7 @@ impl WriterGuard<'_> {
             return Err(StoreError::Corrupt(format!("a value cannot be encoded: {e}")));
         }
         if b.sql.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         // Set before sending: if the caller is cancelled mid-way, the next user of the
         // connection still knows to roll back.
@@ -139,10 +153,10 @@ impl WriterGuard<'_> {
         }
         let query = sqlx::query_with(AssertSqlSafe(b.sql), b.args);
         let conn = self.conn()?;
-        let result = if fetch {
-            query.fetch_optional(conn).await
-        } else {
-            query.execute(conn).await.map(|_| None)
+        let result = match fetch {
+            Fetch::None => query.execute(conn).await.map(|_| Vec::new()),
+            Fetch::First => query.fetch_optional(conn).await.map(|r| r.into_iter().collect()),
+            Fetch::All => query.fetch_all(conn).await,
         };
         match result {
             Ok(row) => {
