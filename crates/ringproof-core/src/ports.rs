@@ -116,6 +116,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_client(&self, client: &Client) -> Result<(), StoreError>;
     async fn client_by_id(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     async fn client_by_api_key(&self, api_key: &str) -> Result<Option<Client>, StoreError>;
+    /// [`Self::client_by_api_key`] and [`Self::throttle_states`] of `throttle_keys` in one
+    /// read (one round trip): what every request authenticated by an API key reads first.
+    async fn client_by_api_key_with_throttle(
+        &self,
+        api_key: &str,
+        throttle_keys: &[String],
+    ) -> Result<(Option<Client>, Vec<LoginFailures>), StoreError>;
     async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
     /// Replaces a client's settings (brand and its colour, allowed origins, templates,

@@ -856,6 +856,48 @@ macro_rules! store_impl {
                     self.read().await?.optional("client by api key", q.bind(api_key), codec::client).await
                 }
 
+                async fn client_by_api_key_with_throttle(
+                    &self,
+                    api_key: &str,
+                    throttle_keys: &[String],
+                ) -> Result<(Option<Client>, Vec<LoginFailures>), StoreError> {
+                    const OP: &str = "client by api key with throttle states";
+                    if throttle_keys.is_empty() {
+                        return Ok((self.client_by_api_key(api_key).await?, Vec::new()));
+                    }
+                    // One row per throttle row found (at least one row: the outer side is a
+                    // single row), each carrying the client's columns (NULL if no client).
+                    let placeholders: Vec<String> = (2..=throttle_keys.len() + 1).map(|i| format!("${i}")).collect();
+                    // Every column of both tables (their names differ), decoded by name.
+                    let sql = format!(
+                        "SELECT * FROM (SELECT 1 AS one) AS o LEFT JOIN clients ON api_key = $1 \
+                         LEFT JOIN auth_throttle ON throttle_key IN ({})",
+                        placeholders.join(", ")
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(api_key.to_owned());
+                    for k in throttle_keys {
+                        q = q.bind(k.clone());
+                    }
+                    let rows = self
+                        .read()
+                        .await?
+                        .all(OP, q, |r| {
+                            let client = match codec::col::<Option<String>>(r, "id")? {
+                                Some(_) => Some(codec::client(r)?),
+                                None => None,
+                            };
+                            let throttle = match codec::col::<Option<String>>(r, "throttle_key")? {
+                                Some(_) => Some(codec::throttle_row(r)?),
+                                None => None,
+                            };
+                            Ok((client, throttle))
+                        })
+                        .await?;
+                    let throttle: Vec<(String, LoginFailures)> = rows.iter().filter_map(|(_, t)| t.clone()).collect();
+                    let client = rows.into_iter().next().and_then(|(c, _)| c);
+                    Ok((client, $crate::query::in_key_order(throttle_keys, &throttle)))
+                }
+
                 async fn client_by_username(&self, username: &str) -> Result<Option<Client>, StoreError> {
                     let q = sqlx::query(select!(client_columns, "clients WHERE username = $1"));
                     self.read().await?.optional("client by username", q.bind(username), codec::client).await

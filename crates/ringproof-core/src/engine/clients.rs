@@ -100,12 +100,13 @@ impl Engine {
     pub async fn authenticate(&self, api_key: &str, api_secret: &str, ip: IpAddr) -> Result<Client, CoreError> {
         let now = self.now();
         let keys = self.throttle_keys(Secret::ApiSecret, ip, api_key);
-        // A plain read: this runs on every authenticated request.
-        let states = self.store.throttle_states(&keys).await?;
+        // A plain read, one round trip for both: this runs on every authenticated request.
+        // (The client is read even when the gate refuses; its secret is then not checked.)
+        let (client, states) = self.store.client_by_api_key_with_throttle(api_key, &keys).await?;
         self.throttle
             .gate(Secret::ApiSecret, &states, now)
             .map_err(CoreError::TooManyFailures)?;
-        match self.store.client_by_api_key(api_key).await? {
+        match client {
             Some(c) if c.verify_secret(api_secret) => {
                 if states[throttle::row::PAIR].failures > 0 {
                     let limits = self.throttle;

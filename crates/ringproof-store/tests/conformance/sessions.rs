@@ -23,7 +23,8 @@ conformance!(
     concurrent_steps_are_serialised,
     steps_over_overlapping_keys_neither_deadlock_nor_lose_counts,
     the_throttle_rule_through_the_store_frees_another_address,
-    purge_drops_expired_tokens_and_old_failure_counts
+    purge_drops_expired_tokens_and_old_failure_counts,
+    a_client_and_its_throttle_rows_are_read_together
 );
 
 fn token_for(client: &ClientId, ttl_s: i64) -> (AccessToken, TokenRecord) {
@@ -359,4 +360,29 @@ async fn purge_drops_expired_tokens_and_old_failure_counts(store: Arc<dyn Store>
     // Failure counts: the one last failed before the cutoff is forgotten, the other kept.
     assert_eq!(stored(&store, "old").await, LoginFailures::default());
     assert_eq!(stored(&store, "recent").await.failures, 1);
+}
+
+/// `client_by_api_key_with_throttle` answers what `client_by_api_key` and `throttle_states`
+/// answer, whichever of the client and the rows exist.
+async fn a_client_and_its_throttle_rows_are_read_together(store: Arc<dyn Store>) {
+    let c = client(&store).await;
+    let _other = client(&store).await;
+    assert_eq!(attempt(&store, "carol", NOW).await, Gate::Open);
+    assert_eq!(attempt(&store, "amy", NOW).await, Gate::Open);
+    assert_eq!(attempt(&store, "amy", NOW).await, Gate::Open);
+    let ks = keys(&["zed", "carol", "amy"]);
+    let want = store.throttle_states(&ks).await.unwrap();
+    assert_eq!(want.iter().map(|s| s.failures).collect::<Vec<_>>(), [0, 1, 2]);
+    for (api_key, expect) in [(c.api_key.as_str(), Some(&c)), ("no such key", None)] {
+        let (found, states) = store.client_by_api_key_with_throttle(api_key, &ks).await.unwrap();
+        assert_eq!(found.as_ref(), expect);
+        assert_eq!(states, want);
+        // No throttle row at all: the client alone, every state the default.
+        let (found, states) = store
+            .client_by_api_key_with_throttle(api_key, &keys(&["x", "y"]))
+            .await
+            .unwrap();
+        assert_eq!(found.as_ref(), expect);
+        assert_eq!(states, vec![LoginFailures::default(); 2]);
+    }
 }
