@@ -322,11 +322,13 @@ impl Engine {
     /// A check of a pending verification's code under the number's guess budget, in one
     /// store step ([`crate::ports::Store::update_verification_counted`]): the guess is
     /// admitted against the number's row (or refused, and then nothing is evaluated or
-    /// written), `check` evaluates the code, and only a wrong code keeps the guess; the
-    /// approval of a code ringproof drew (`custom_code` false) counts as a conversion for
-    /// the pumping guard (its prefix proven, its country familiar). The same rules as
-    /// admit, evaluate, then take back or count the approval, in one transaction instead
-    /// of three.
+    /// written), `check` evaluates the code, and only a wrong code keeps the guess. Then
+    /// the approval of a code ringproof drew (`custom_code` false) counts as a conversion
+    /// for the pumping guard (its prefix proven, its country familiar), in a step of its own
+    /// and best effort, as before: those rows are shared by every number of a range or
+    /// country, and a check holding them while it evaluates would queue every start and
+    /// check of the range behind it (on PostgreSQL, where a start's counter step is batched
+    /// with the others of its node and this one could not be).
     pub(crate) async fn guarded_check(
         &self,
         client: &Client,
@@ -337,44 +339,25 @@ impl Engine {
     ) -> Result<(CheckOutcome, Verification), CoreError> {
         let limits = self.limits_for(client);
         let now = self.now();
-        let region = Region::of(to);
-        let target = Target {
-            prefix: pumping::prefix_of(to.e164()),
-            country: region.as_str(),
-            safe: client.controls.safe_numbers.contains(to.e164()),
-        };
-        let mut keys = vec![self.counter_key(&client.id, Scope::Number, to.e164())];
-        keys.extend(self.pump_keys(&client.id, to));
+        let keys = [self.counter_key(&client.id, Scope::Number, to.e164())];
         let mut refused = None;
         let mut outcome = None;
         let mut f = |v: &mut Verification, rows: &mut [CounterRow]| {
             let mut fx = Effects::default();
-            let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
-            let [number, prefix, country] = counters.as_mut_slice() else {
-                outcome = Some(Err(CoreError::Internal(
-                    "guarded check: three counter rows expected".into(),
-                )));
-                return (fx, Vec::new());
-            };
-            if let Err(r) = guard::admit_guess(&limits, number, now) {
+            let mut number = rows.first().map(|r| Counters::decode(&r.state)).unwrap_or_default();
+            if let Err(r) = guard::admit_guess(&limits, &mut number, now) {
                 refused = Some(r);
                 return (fx, Vec::new());
             }
             let wrong_before = v.wrong_checks;
             let result = check(v, &mut fx);
-            // Which rows change: the number's keeps a wrong guess; an approval of a drawn
-            // code proves the prefix and the country (the guess it admitted is not kept).
-            let write = match &result {
-                Ok(o) if o.valid && !custom_code => {
-                    pumping::approved(&limits, &target, prefix, country, now);
-                    vec![false, true, true]
-                }
-                Ok(o) if !o.valid && v.wrong_checks > wrong_before => vec![true, false, false],
-                _ => Vec::new(),
-            };
-            store_rows(rows, &counters);
+            // The number's row keeps a wrong guess; any other outcome changes no row.
+            let wrong = matches!(&result, Ok(o) if !o.valid && v.wrong_checks > wrong_before);
+            if wrong {
+                store_rows(rows, std::slice::from_ref(&number));
+            }
             outcome = Some(result);
-            (fx, write)
+            (fx, vec![wrong])
         };
         let v = self
             .store
@@ -385,7 +368,32 @@ impl Engine {
             return Err(self.refused(r, to));
         }
         let o = outcome.ok_or_else(|| CoreError::Internal("guarded check did not run".into()))??;
+        if o.valid && !custom_code {
+            self.approved(client, to, now).await;
+        }
         Ok((o, v))
+    }
+
+    /// Counts an approval for the pumping guard: its prefix is proven, its country
+    /// familiar. Best effort: the approval itself stands whatever happens here.
+    async fn approved(&self, client: &Client, to: &PhoneNumber, at: Timestamp) {
+        let limits = self.limits_for(client);
+        let region = Region::of(to);
+        let target = Target {
+            prefix: pumping::prefix_of(to.e164()),
+            country: region.as_str(),
+            safe: client.controls.safe_numbers.contains(to.e164()),
+        };
+        let keys = self.pump_keys(&client.id, to);
+        let mut f = |rows: &mut [CounterRow]| {
+            let mut counters: Vec<Counters> = rows.iter().map(|r| Counters::decode(&r.state)).collect();
+            if let [prefix, country] = counters.as_mut_slice() {
+                pumping::approved(&limits, &target, prefix, country, at);
+            }
+            store_rows(rows, &counters);
+            true
+        };
+        let _ = self.store.update_counters(&keys, &mut f).await;
     }
 
     /// Takes back what an admission counted. Best effort: if the store fails here the

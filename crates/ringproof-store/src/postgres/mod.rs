@@ -12,6 +12,9 @@
 //! verification, its jobs and its events, atomically without an explicit transaction), a
 //! transition is lock + one statement + commit, and jobs and events of any number go in
 //! through `UNNEST` of bound arrays, so every statement is static and stays prepared.
+//! Limit counter steps of a node are batched, many per transaction ([`counters`]).
+
+mod counters;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -49,6 +52,8 @@ const MIGRATION_LOCK: i64 = 0x7269_6e67_7072_6f6f;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// `update_counters`, batched (see [`counters`]).
+    counters: counters::CounterQueue,
 }
 
 impl PgStore {
@@ -78,7 +83,8 @@ impl PgStore {
             .await
             .map_err(db("connect to postgresql"))?;
         migrate_pg(&pool).await?;
-        Ok(Self { pool })
+        let counters = counters::CounterQueue::start(pool.clone());
+        Ok(Self { pool, counters })
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -255,70 +261,6 @@ impl Conn<Postgres> for PgConnection {
 }
 
 impl PgStore {
-    /// Begins a transaction holding the locks of the counter rows with these keys, and
-    /// returns them in the order of `keys` (a row that was missing is inserted empty).
-    /// Rows are inserted (if missing) and locked in key order, so two calls over
-    /// overlapping keys queue on the first shared row instead of deadlocking.
-    async fn begin_with_counters(
-        &self,
-        op: &'static str,
-        keys: &[CounterKey],
-    ) -> Result<(sqlx::Transaction<'static, Postgres>, Vec<CounterRow>), StoreError> {
-        let mut order: Vec<usize> = (0..keys.len()).collect();
-        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-        order.dedup_by(|a, b| keys[*a] == keys[*b]);
-        let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
-        let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
-        let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
-        // A row can vanish between the insert and the lock (the purge deletes an expired
-        // one; a step that inserted it may roll back). Then the whole transaction starts
-        // again, so no insert ever waits while this one holds row locks (locks are only
-        // ever taken in key order).
-        let mut attempt = 0;
-        let (tx, found) = loop {
-            attempt += 1;
-            let mut tx = self.pool.begin().await.map_err(db(op))?;
-            let q = sqlx::query(
-                "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
-                 SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
-                 ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
-            )
-            .bind(&clients)
-            .bind(&scopes)
-            .bind(&hashes);
-            tx.execute(op, q).await?;
-            let q = sqlx::query(
-                "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
-                 WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
-                 ORDER BY client_id, scope, key_hash FOR UPDATE",
-            )
-            .bind(&clients)
-            .bind(&scopes)
-            .bind(&hashes);
-            let found = tx
-                .all(op, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
-                .await?;
-            if found.len() == order.len() {
-                break (tx, found);
-            }
-            tx.rollback().await.map_err(db(op))?;
-            if attempt == 3 {
-                return Err(StoreError::Unavailable(
-                    "a counter row was deleted under every retry".into(),
-                ));
-            }
-        };
-        let mut rows = Vec::with_capacity(keys.len());
-        for k in keys {
-            let (_, row) = found
-                .iter()
-                .find(|(fk, _)| fk == k)
-                .ok_or_else(|| StoreError::Corrupt("a counter row missing under its lock".into()))?;
-            rows.push(row.clone());
-        }
-        Ok((tx, rows))
-    }
-
     /// Plain reads and single-statement writes all go to the pool: PostgreSQL serialises
     /// them itself.
     async fn read(&self) -> Result<&PgPool, StoreError> {
@@ -406,16 +348,7 @@ impl Backend for PgStore {
     }
 
     async fn update_counters(&self, keys: &[CounterKey], f: CounterStep<'_>) -> Result<(), StoreError> {
-        const OP: &str = "update counters";
-        let (mut tx, mut rows) = self.begin_with_counters(OP, keys).await?;
-        if !f(&mut rows) {
-            // Also drops the empty rows this call inserted.
-            tx.rollback().await.map_err(db(OP))?;
-            return Ok(());
-        }
-        write_counters(&mut tx, OP, keys, &rows).await?;
-        tx.commit().await.map_err(db(OP))?;
-        Ok(())
+        self.counters.update(keys, f).await
     }
 
     async fn insert_verification(
@@ -484,7 +417,7 @@ impl Backend for PgStore {
         const OP: &str = "update verification with counters";
         // The counter rows first (key order, as every `update_counters`), then the record
         // (as every `update_verification`): one order for all, so no deadlock.
-        let (mut tx, rows) = self.begin_with_counters(OP, keys).await?;
+        let (mut tx, rows) = begin_with_counters(&self.pool, OP, keys).await?;
         let q = sqlx::query(select!(
             verification_columns,
             "verifications WHERE id = $1 AND client_id = $2 FOR NO KEY UPDATE"
@@ -695,8 +628,72 @@ async fn insert_verification_with<'c, E: sqlx::PgExecutor<'c>>(
 
 /// Runs [`WRITE_TRANSITION`] for `v` (locked by the caller's transaction), unless there is
 /// nothing to write.
-/// Writes counter rows back (they are locked by [`PgStore::begin_with_counters`]).
-async fn write_counters(
+/// Begins a transaction holding the locks of the counter rows with these keys, and
+/// returns them in the order of `keys` (a row that was missing is inserted empty).
+/// Rows are inserted (if missing) and locked in key order, so two calls over
+/// overlapping keys queue on the first shared row instead of deadlocking.
+pub(super) async fn begin_with_counters(
+    pool: &PgPool,
+    op: &'static str,
+    keys: &[CounterKey],
+) -> Result<(sqlx::Transaction<'static, Postgres>, Vec<CounterRow>), StoreError> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    order.dedup_by(|a, b| keys[*a] == keys[*b]);
+    let clients: Vec<&str> = order.iter().map(|&i| keys[i].client_id.as_str()).collect();
+    let scopes: Vec<&str> = order.iter().map(|&i| keys[i].scope.as_str()).collect();
+    let hashes: Vec<&[u8]> = order.iter().map(|&i| keys[i].key.as_slice()).collect();
+    // A row can vanish between the insert and the lock (the purge deletes an expired
+    // one; a step that inserted it may roll back). Then the whole transaction starts
+    // again, so no insert ever waits while this one holds row locks (locks are only
+    // ever taken in key order).
+    let mut attempt = 0;
+    let (tx, found) = loop {
+        attempt += 1;
+        let mut tx = pool.begin().await.map_err(db(op))?;
+        let q = sqlx::query(
+            "INSERT INTO guard_counters (client_id, scope, key_hash, state, expires_at) \
+             SELECT c, s, k, ''::bytea, 0 FROM UNNEST($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS t(c, s, k, n) \
+             ORDER BY n ON CONFLICT (client_id, scope, key_hash) DO NOTHING",
+        )
+        .bind(&clients)
+        .bind(&scopes)
+        .bind(&hashes);
+        tx.execute(op, q).await?;
+        let q = sqlx::query(
+            "SELECT client_id, scope, key_hash, state, expires_at FROM guard_counters \
+             WHERE (client_id, scope, key_hash) IN (SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[])) \
+             ORDER BY client_id, scope, key_hash FOR UPDATE",
+        )
+        .bind(&clients)
+        .bind(&scopes)
+        .bind(&hashes);
+        let found = tx
+            .all(op, q, |r| Ok((codec::counter_key(r)?, codec::counter_row(r)?)))
+            .await?;
+        if found.len() == order.len() {
+            break (tx, found);
+        }
+        tx.rollback().await.map_err(db(op))?;
+        if attempt == 3 {
+            return Err(StoreError::Unavailable(
+                "a counter row was deleted under every retry".into(),
+            ));
+        }
+    };
+    let mut rows = Vec::with_capacity(keys.len());
+    for k in keys {
+        let (_, row) = found
+            .iter()
+            .find(|(fk, _)| fk == k)
+            .ok_or_else(|| StoreError::Corrupt("a counter row missing under its lock".into()))?;
+        rows.push(row.clone());
+    }
+    Ok((tx, rows))
+}
+
+/// Writes counter rows back (they are locked by [`begin_with_counters`]).
+pub(super) async fn write_counters(
     tx: &mut sqlx::PgConnection,
     op: &'static str,
     keys: &[CounterKey],
