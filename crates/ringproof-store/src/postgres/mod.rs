@@ -386,21 +386,10 @@ impl Backend for PgStore {
     ) -> Result<Option<Verification>, StoreError> {
         const OP: &str = "update verification";
         let mut tx = self.pool.begin().await.map_err(db(OP))?;
-        // FOR NO KEY UPDATE rather than FOR UPDATE: it serialises concurrent transitions of
-        // the record just the same, but does not block the KEY SHARE locks that foreign-key
-        // checks take, so a worker inserting an event or job for this verification (e.g.
-        // `complete_job`) neither waits for the transition nor can deadlock with it.
-        let q = sqlx::query(select!(
-            verification_columns,
-            "verifications WHERE id = $1 AND client_id = $2 FOR NO KEY UPDATE"
-        ))
-        .bind(id.as_str())
-        .bind(client.as_str());
-        let Some(row) = tx.fetch_optional(OP, q).await? else {
+        let Some(before) = lock_verification(&mut tx, OP, client, id).await? else {
             tx.rollback().await.map_err(db(OP))?;
             return Ok(None);
         };
-        let before = codec::verification(&row)?;
         let (v, fx) = transition(&before, f);
         write_transition(&mut tx, &v, v != before, &fx, done_job).await?;
         tx.commit().await.map_err(db(OP))?;
@@ -418,17 +407,10 @@ impl Backend for PgStore {
         // The counter rows first (key order, as every `update_counters`), then the record
         // (as every `update_verification`): one order for all, so no deadlock.
         let (mut tx, rows) = begin_with_counters(&self.pool, OP, keys).await?;
-        let q = sqlx::query(select!(
-            verification_columns,
-            "verifications WHERE id = $1 AND client_id = $2 FOR NO KEY UPDATE"
-        ))
-        .bind(id.as_str())
-        .bind(client.as_str());
-        let Some(row) = tx.fetch_optional(OP, q).await? else {
+        let Some(before) = lock_verification(&mut tx, OP, client, id).await? else {
             tx.rollback().await.map_err(db(OP))?;
             return Ok(None);
         };
-        let before = codec::verification(&row)?;
         let (v, fx, changed_keys, changed) = counted_transition(&before, keys, rows, f);
         write_transition(&mut tx, &v, v != before, &fx, None).await?;
         if !changed.is_empty() {
@@ -690,6 +672,29 @@ pub(super) async fn begin_with_counters(
         rows.push(row.clone());
     }
     Ok((tx, rows))
+}
+
+/// The record `id` of `client`, locked until the transaction ends; `None` if there is none.
+/// FOR NO KEY UPDATE rather than FOR UPDATE: it serialises concurrent transitions of the
+/// record just the same, but does not block the KEY SHARE locks that foreign-key checks
+/// take, so a worker inserting an event or job for this verification (e.g. `complete_job`)
+/// neither waits for the transition nor can deadlock with it.
+async fn lock_verification(
+    tx: &mut PgConnection,
+    op: &'static str,
+    client: &ClientId,
+    id: &VerificationId,
+) -> Result<Option<Verification>, StoreError> {
+    let q = sqlx::query(select!(
+        verification_columns,
+        "verifications WHERE id = $1 AND client_id = $2 FOR NO KEY UPDATE"
+    ))
+    .bind(id.as_str())
+    .bind(client.as_str());
+    match tx.fetch_optional(op, q).await? {
+        Some(row) => Ok(Some(codec::verification(&row)?)),
+        None => Ok(None),
+    }
 }
 
 /// Writes counter rows back (they are locked by [`begin_with_counters`]).
