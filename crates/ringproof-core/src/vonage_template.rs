@@ -79,20 +79,8 @@ pub fn check_name(name: &str) -> Result<(), CoreError> {
 /// the catalogue has, optionally with a region ([`Locale::parse`]).
 pub fn parse_locale(tag: &str) -> Result<String, CoreError> {
     let tag = tag.trim().replace('_', "-").to_ascii_lowercase();
-    let well_formed = (2..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    match Locale::parse(&tag) {
-        Some(_) if well_formed => Ok(tag),
-        _ => {
-            let supported: Vec<&str> = Locale::ALL.iter().map(|l| l.tag()).collect();
-            Err(CoreError::invalid(
-                "locale",
-                format!(
-                    "must be a supported language ({}), optionally with a region such as \"en-us\"",
-                    supported.join(", ")
-                ),
-            ))
-        }
-    }
+    Locale::check_tag(&tag, "en-us")?;
+    Ok(tag)
 }
 
 /// Checks a fragment's text: an SMS text's rules ([`crate::engine`]'s custom SMS: 1 to

@@ -66,21 +66,8 @@ fn choose_locale(requested: Option<String>, to: &PhoneNumber) -> Result<String, 
     let Some(tag) = requested else {
         return Ok(Locale::of_country(to.region().as_deref()).tag().to_owned());
     };
-    let well_formed =
-        (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    match Locale::parse(&tag) {
-        Some(_) if well_formed => Ok(tag),
-        _ => {
-            let supported: Vec<&str> = Locale::ALL.iter().map(|l| l.tag()).collect();
-            Err(CoreError::invalid(
-                "locale",
-                format!(
-                    "must be a supported language ({}), optionally with a region such as \"pt-BR\"",
-                    supported.join(", ")
-                ),
-            ))
-        }
-    }
+    Locale::check_tag(&tag, "pt-BR")?;
+    Ok(tag)
 }
 
 /// Idempotency for a start: the key, a hash of the canonical request, and how the face

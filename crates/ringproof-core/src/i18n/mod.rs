@@ -91,6 +91,27 @@ impl Locale {
         self == Locale::Ar
     }
 
+    /// `Ok` when `tag` is well formed (1 to 16 letters, digits, `-` or `_`) and names a
+    /// language the catalogue has ([`Locale::parse`]); else the 400 on `locale` that names
+    /// the supported languages, `example` showing a tag with a region.
+    pub fn check_tag(tag: &str, example: &str) -> Result<(), crate::error::CoreError> {
+        let well_formed =
+            (1..=16).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        match Locale::parse(tag) {
+            Some(_) if well_formed => Ok(()),
+            _ => {
+                let supported: Vec<&str> = Locale::ALL.iter().map(|l| l.tag()).collect();
+                Err(crate::error::CoreError::invalid(
+                    "locale",
+                    format!(
+                        "must be a supported language ({}), optionally with a region such as \"{example}\"",
+                        supported.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
     /// The language of a BCP 47 tag (`pt-BR`, `zh_Hant`, `EN`): its first subtag, case
     /// and `_` forgiven. `in` is the old code of Indonesian. `None` for a language the
     /// catalogue does not have, or for something that is not a tag.

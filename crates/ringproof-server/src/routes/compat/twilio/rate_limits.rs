@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::TwilioErrorBody;
-use super::services::{paging, service_id};
+use super::services::{meta, one_page, paging, service_id};
 use super::{Param, TwilioClient, TwilioError, TwilioForm, base_url, date, integer, required};
 use crate::state::AppState;
 
@@ -154,20 +154,6 @@ fn bucket_view(state: &AppState, account_sid: &str, b: &Bucket) -> BucketView {
     }
 }
 
-/// Twilio's paging `meta` of a list at `list` (an absolute URL).
-fn meta(list: &str, key: &str, size: u64, page: u64, more: bool) -> Value {
-    let page_url = |p: u64| format!("{list}?PageSize={size}&Page={p}");
-    json!({
-        "page": page,
-        "page_size": size,
-        "first_page_url": page_url(0),
-        "previous_page_url": (page > 0).then(|| page_url(page - 1)),
-        "next_page_url": more.then(|| page_url(page + 1)),
-        "key": key,
-        "url": page_url(page),
-    })
-}
-
 /// A rate limit SID from the path; one of another shape is none.
 fn rate_limit_id(sid: &str) -> Result<RateLimitId, TwilioError> {
     RateLimitId::parse(sid).ok_or(TwilioError::NotFound)
@@ -243,12 +229,11 @@ async fn list_rate_limits(
 ) -> Result<axum::Json<RateLimitPage>, TwilioError> {
     let service = service_id(&service_sid)?;
     let (size, page) = paging(query.as_deref())?;
-    let mut found = state
+    let found = state
         .engine
         .list_rate_limits(&auth.client.id, &service, page * size, size + 1)
         .await?;
-    let more = found.len() as u64 > size;
-    found.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let (found, more) = one_page(found, size);
     let list = format!("{}/Services/{service}/RateLimits", base_url(&state));
     Ok(axum::Json(RateLimitPage {
         rate_limits: found
@@ -431,12 +416,11 @@ async fn list_buckets(
     let service = service_id(&service_sid)?;
     let rate_limit = rate_limit_id(&rate_limit_sid)?;
     let (size, page) = paging(query.as_deref())?;
-    let mut found = state
+    let found = state
         .engine
         .list_buckets(&auth.client.id, &service, &rate_limit, page * size, size + 1)
         .await?;
-    let more = found.len() as u64 > size;
-    found.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let (found, more) = one_page(found, size);
     let list = format!("{}/Buckets", rate_limit_url(&state, &service, &rate_limit));
     Ok(axum::Json(BucketPage {
         buckets: found

@@ -224,6 +224,28 @@ pub(super) fn paging(query: Option<&str>) -> Result<(u64, u64), TwilioError> {
     Ok((size, page))
 }
 
+/// One page of a list read with one item more than `size` (the probe for a next page):
+/// the page, and whether there is a next one.
+pub(super) fn one_page<T>(mut found: Vec<T>, size: u64) -> (Vec<T>, bool) {
+    let more = found.len() as u64 > size;
+    found.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    (found, more)
+}
+
+/// Twilio's paging `meta` of a list at `list` (an absolute URL).
+pub(super) fn meta(list: &str, key: &str, size: u64, page: u64, more: bool) -> Value {
+    let page_url = |p: u64| format!("{list}?PageSize={size}&Page={p}");
+    json!({
+        "page": page,
+        "page_size": size,
+        "first_page_url": page_url(0),
+        "previous_page_url": (page > 0).then(|| page_url(page - 1)),
+        "next_page_url": more.then(|| page_url(page + 1)),
+        "key": key,
+        "url": page_url(page),
+    })
+}
+
 /// List the client's Verify Services, oldest first (Twilio's `ListService`; pages by
 /// `Page` and `PageSize`, `next_page_url` leads on).
 #[utoipa::path(
@@ -250,26 +272,15 @@ async fn list_services(
     RawQuery(query): RawQuery,
 ) -> Result<axum::Json<ServicePage>, TwilioError> {
     let (size, page) = paging(query.as_deref())?;
-    let mut found = state
+    let found = state
         .engine
         .list_services(&auth.client.id, page * size, size + 1)
         .await?;
-    let more = found.len() as u64 > size;
-    found.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let (found, more) = one_page(found, size);
     let list = format!("{}/Services", base_url(&state));
-    let page_url = |p: u64| format!("{list}?PageSize={size}&Page={p}");
-    let meta = json!({
-        "page": page,
-        "page_size": size,
-        "first_page_url": page_url(0),
-        "previous_page_url": (page > 0).then(|| page_url(page - 1)),
-        "next_page_url": more.then(|| page_url(page + 1)),
-        "key": "services",
-        "url": page_url(page),
-    });
     Ok(axum::Json(ServicePage {
         services: found.iter().map(|s| view(&state, &auth.account_sid, s)).collect(),
-        meta,
+        meta: meta(&list, "services", size, page, more),
     }))
 }
 
